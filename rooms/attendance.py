@@ -1,0 +1,74 @@
+"""Entering and leaving the room: the one place that changes a participant's status.
+
+Leaving is shared by every exit (grace expired, denied, removed, session ended) so the queue, the floor
+and the go-around never keep someone who is gone.
+"""
+
+from __future__ import annotations
+
+from rooms.errors import Conflict
+from rooms.events import Event, LobbyChanged, MediaPolicyChanged, ParticipantLeft, StateChanged
+from rooms.model import Admission, Participant, Session, Status
+from rooms.turns import start_go_around_turn
+
+
+def admit(s: Session, p: Participant, now: float) -> list[Event]:
+    """Let a waiting participant in, enforcing agreement, lock, hold and capacity."""
+    if p.status is not Status.WAITING:
+        raise Conflict(f"{p.id} is not waiting")
+    if s.requires_agreement and not p.agreed:
+        raise Conflict(f"{p.id} has not accepted the group agreement")
+    if s.locked:
+        raise Conflict("the session is locked")
+    if s.on_hold:
+        raise Conflict("the session is on hold until a facilitator returns")
+    if len(s.admitted()) >= s.max_participants:
+        raise Conflict("the session is full")
+    p.status = Status.ADMITTED
+    if p.joined_at is None:
+        p.joined_at = now
+    p.left_at = None
+    return [StateChanged(), LobbyChanged(), MediaPolicyChanged()]
+
+
+def may_auto_admit(s: Session, p: Participant) -> bool:
+    """Open admission lets a member straight in once the agreement (if any) is accepted."""
+    return (
+        s.admission is Admission.OPEN
+        and p.status is Status.WAITING
+        and (p.agreed or not s.requires_agreement)
+        and not s.locked
+        and not s.on_hold
+        and len(s.admitted()) < s.max_participants
+    )
+
+
+def leave(s: Session, p: Participant, status: Status, now: float) -> list[Event]:
+    """End a participant's attendance: off the queue, off the floor, out of the go-around."""
+    was_waiting = p.status is Status.WAITING
+    p.status = status
+    p.connected = False
+    if p.joined_at is not None and p.left_at is None:
+        p.left_at = now
+    if p.id in s.queue:
+        s.queue.remove(p.id)
+    events: list[Event] = [StateChanged(), MediaPolicyChanged(), ParticipantLeft(p.id)]
+    if was_waiting:
+        events.append(LobbyChanged())
+    _drop_from_go_around(s, p.id, now)
+    if s.floor is not None and s.floor.holder == p.id:
+        s.floor = None
+    return events
+
+
+def _drop_from_go_around(s: Session, pid: str, now: float) -> None:
+    g = s.go_around
+    if g is None or pid not in g.order:
+        return
+    index = g.order.index(pid)
+    was_current = index == g.position
+    g.order.pop(index)
+    if index < g.position:
+        g.position -= 1
+    if was_current:
+        start_go_around_turn(s, now)

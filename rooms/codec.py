@@ -1,0 +1,55 @@
+"""Session <-> plain dict, for stores. Version-tolerant: unknown keys are ignored, missing ones default.
+
+Everything in a session is state (no notes, no media); names appear only in the roster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rooms.model import (
+    Admission,
+    Floor,
+    FloorMode,
+    GoAround,
+    Participant,
+    Phase,
+    Role,
+    Session,
+    SessionStatus,
+    Status,
+)
+
+FORMAT = 1
+
+
+def session_to_dict(s: Session) -> dict[str, Any]:
+    data = dataclasses.asdict(s)
+    data["format"] = FORMAT
+    data["participants"] = [dataclasses.asdict(p) for p in s.participants.values()]
+    return data
+
+
+def session_from_dict(data: dict[str, Any]) -> Session:
+    fields = _known(Session, data)
+    fields["agenda"] = [Phase(p["name"], p["minutes"], FloorMode(p["floor_mode"])) for p in data["agenda"]]
+    fields["admission"] = Admission(data.get("admission", "lobby"))
+    fields["status"] = SessionStatus(data.get("status", "open"))
+    fields["floor"] = Floor(**data["floor"]) if data.get("floor") else None
+    fields["go_around"] = GoAround(**data["go_around"]) if data.get("go_around") else None
+    fields["queue"] = list(data.get("queue", []))
+    fields["participants"] = {p["id"]: _participant(p) for p in data.get("participants", [])}
+    return Session(**fields)
+
+
+def _participant(data: dict[str, Any]) -> Participant:
+    fields = _known(Participant, data)
+    fields["role"] = Role(data["role"])
+    fields["status"] = Status(data["status"])
+    return Participant(**fields)
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}

@@ -1,0 +1,77 @@
+"""Domain events: what happened, as facts the signaling layer turns into emits and audit records.
+
+No event carries a note's text except ``NoteSent``, which is delivered and forgotten: the signaling
+layer never writes it anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The session's public state changed; everyone's view must be refreshed."""
+
+
+@dataclass(frozen=True)
+class LobbyChanged:
+    """Someone arrived in, left, or was let out of the waiting room."""
+
+
+@dataclass(frozen=True)
+class MediaPolicyChanged:
+    """Who may be heard or who is in the room changed; the forwarder must be told."""
+
+
+@dataclass(frozen=True)
+class ParticipantLeft:
+    """A participant's attendance ended (left, grace expired, denied or removed)."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class ParticipantRemoved:
+    """A facilitator sent a participant away; their token must be revoked and the socket closed."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NodSent:
+    from_id: str
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NoteSent:
+    from_id: str
+    to: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HelpRequested:
+    from_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    at: float
+
+
+@dataclass(frozen=True)
+class Audited:
+    """A facilitator's act worth an audit record: who did what to whom, never what was said."""
+
+    action: str
+    target: str | None = None
+
+
+Event = (
+    StateChanged | LobbyChanged | MediaPolicyChanged | ParticipantLeft | ParticipantRemoved | NodSent
+    | NoteSent | HelpRequested | SessionEnded | Audited
+)

@@ -1,0 +1,84 @@
+"""Who may do what, as data: one table by role and one by attendance status.
+
+A member can never do a facilitator's act: the role table is checked before anything else, and the
+table-driven test in ``tests/rooms/test_permissions.py`` lists every action against every role.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from rooms.errors import Forbidden
+from rooms.model import Participant, Role, Status
+
+
+class Action(StrEnum):
+    AGREE = "agree"
+    ADMIT = "admit"
+    ADMIT_ALL = "admit.all"
+    DENY = "deny"
+    REMOVE = "remove"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    SET_AGENDA = "agenda.set"
+    NEXT_PHASE = "phase.next"
+    SET_PHASE = "phase.set"
+    RAISE_HAND = "hand.raise"
+    LOWER_HAND = "hand.lower"
+    GRANT_FLOOR = "floor.grant"
+    NEXT_FLOOR = "floor.next"
+    RELEASE_FLOOR = "floor.release"
+    START_GOAROUND = "goaround.start"
+    PASS_TURN = "turn.pass"
+    STOP_GOAROUND = "goaround.stop"
+    MUTE = "mute"
+    ALLOW_UNMUTE = "unmute.allow"
+    SET_MEDIA = "media.state"
+    NOD = "nod"
+    NOTE = "note"
+    HELP = "help"
+    END = "end"
+    PUBLISH = "rtc.publish"
+    ANSWER = "rtc.answer"
+
+
+_EVERYONE = frozenset({Action.SET_MEDIA, Action.NOTE, Action.PUBLISH, Action.ANSWER, Action.RELEASE_FLOOR,
+                       Action.PASS_TURN})
+
+_LEADS = _EVERYONE | frozenset({
+    Action.ADMIT, Action.ADMIT_ALL, Action.DENY, Action.REMOVE, Action.LOCK, Action.UNLOCK,
+    Action.SET_AGENDA, Action.NEXT_PHASE, Action.SET_PHASE, Action.GRANT_FLOOR, Action.NEXT_FLOOR,
+    Action.START_GOAROUND, Action.STOP_GOAROUND, Action.MUTE, Action.ALLOW_UNMUTE, Action.END,
+})
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.FACILITATOR: _LEADS,
+    Role.COFACILITATOR: _LEADS,
+    Role.MEMBER: _EVERYONE | frozenset({
+        Action.AGREE, Action.RAISE_HAND, Action.LOWER_HAND, Action.NOD, Action.HELP,
+    }),
+}
+
+# A waiting member may accept the agreement, set their devices, and talk privately to a facilitator
+# (or ask for help) before being let in; nothing else until admitted.
+STATUS_ALLOWS: dict[Status, frozenset[Action]] = {
+    Status.WAITING: frozenset({Action.AGREE, Action.SET_MEDIA, Action.NOTE, Action.HELP}),
+    Status.ADMITTED: frozenset(Action),
+    Status.LEFT: frozenset(),
+    Status.REMOVED: frozenset(),
+}
+
+
+def can(role: Role, action: Action) -> bool:
+    return action in PERMISSIONS[role]
+
+
+def check(actor: Participant | None, action: Action) -> Participant:
+    """Return the actor when the act is allowed, else raise ``Forbidden`` saying why."""
+    if actor is None:
+        raise Forbidden("not a participant of this session")
+    if not can(actor.role, action):
+        raise Forbidden(f"a {actor.role} may not {action}")
+    if action not in STATUS_ALLOWS[actor.status]:
+        raise Forbidden(f"not allowed while {actor.status}")
+    return actor

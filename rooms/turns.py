@@ -1,0 +1,151 @@
+"""Speaking turns: the hand queue, the floor, go-arounds and turn timers.
+
+Timers are data (``ends_at``); ``rooms.controller.tick`` expires them, so nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from rooms import commands as c
+from rooms.errors import Conflict, Invalid, NotFound
+from rooms.events import Audited, Event, MediaPolicyChanged, StateChanged
+from rooms.model import Floor, GoAround, Participant, Role, Session, Status
+
+_CHANGED: list[Event] = [StateChanged(), MediaPolicyChanged()]
+
+
+def raise_hand(s: Session, actor: Participant, cmd: c.RaiseHand, now: float) -> list[Event]:
+    if s.floor is not None and s.floor.holder == actor.id:
+        raise Conflict("you hold the floor")
+    if actor.id in s.queue:
+        return []
+    s.queue.append(actor.id)
+    return [StateChanged()]
+
+
+def lower_hand(s: Session, actor: Participant, cmd: c.LowerHand, now: float) -> list[Event]:
+    if actor.id not in s.queue:
+        return []
+    s.queue.remove(actor.id)
+    return [StateChanged()]
+
+
+def grant_floor(s: Session, actor: Participant, cmd: c.GrantFloor, now: float) -> list[Event]:
+    target = _admitted(s, cmd.id)
+    _no_go_around(s)
+    _give_floor(s, target.id, cmd.turn_seconds, now)
+    return [*_CHANGED, Audited("floor.grant", target.id)]
+
+
+def next_floor(s: Session, actor: Participant, cmd: c.NextFloor, now: float) -> list[Event]:
+    _no_go_around(s)
+    if not s.queue:
+        raise Conflict("nobody is waiting to speak")
+    holder = s.queue[0]
+    _give_floor(s, holder, cmd.turn_seconds, now)
+    return [*_CHANGED, Audited("floor.grant", holder)]
+
+
+def release_floor(s: Session, actor: Participant, cmd: c.ReleaseFloor, now: float) -> list[Event]:
+    if s.floor is None:
+        raise Conflict("nobody holds the floor")
+    if not actor.role.leads and s.floor.holder != actor.id:
+        raise Conflict("only the floor holder or a facilitator may end this turn")
+    if s.go_around is not None and s.go_around.current == s.floor.holder:
+        advance_go_around(s, now)
+    else:
+        s.floor = None
+    return list(_CHANGED)
+
+
+def start_go_around(s: Session, actor: Participant, cmd: c.StartGoAround, now: float) -> list[Event]:
+    if s.go_around is not None:
+        raise Conflict("a go-around is already running")
+    if cmd.turn_seconds is not None and cmd.turn_seconds <= 0:
+        raise Invalid("turn_seconds must be positive")
+    order = list(cmd.order) if cmd.order is not None else _members_in_join_order(s)
+    if len(set(order)) != len(order):
+        raise Invalid("the order names someone twice")
+    for pid in order:
+        _admitted(s, pid)
+    if not order:
+        raise Conflict("nobody to go around")
+    s.go_around = GoAround(order=order, position=0, turn_seconds=cmd.turn_seconds, turn_ends_at=None)
+    start_go_around_turn(s, now)
+    return [*_CHANGED, Audited("goaround.start")]
+
+
+def pass_turn(s: Session, actor: Participant, cmd: c.PassTurn, now: float) -> list[Event]:
+    if s.go_around is None or s.go_around.current != actor.id:
+        raise Conflict("it is not your turn")
+    actor.passes += 1
+    advance_go_around(s, now)
+    return list(_CHANGED)
+
+
+def stop_go_around(s: Session, actor: Participant, cmd: c.StopGoAround, now: float) -> list[Event]:
+    if s.go_around is None:
+        raise Conflict("no go-around is running")
+    end_go_around(s)
+    return [*_CHANGED, Audited("goaround.stop")]
+
+
+def end_go_around(s: Session) -> None:
+    g = s.go_around
+    if g is not None and s.floor is not None and s.floor.holder == g.current:
+        s.floor = None
+    s.go_around = None
+
+
+def advance_go_around(s: Session, now: float) -> None:
+    """Hand the floor to the next in the go-around, or finish it after the last turn."""
+    g = s.go_around
+    if g is None:
+        return
+    g.position += 1
+    start_go_around_turn(s, now)
+
+
+def start_go_around_turn(s: Session, now: float) -> None:
+    """Give the floor to whoever stands at the go-around's position, or end it past the last."""
+    g = s.go_around
+    if g is None:
+        return
+    current = g.current
+    if current is None:
+        s.go_around = None
+        s.floor = None
+        return
+    ends_at = now + g.turn_seconds if g.turn_seconds is not None else None
+    g.turn_ends_at = ends_at
+    s.floor = Floor(holder=current, since=now, ends_at=ends_at)
+    if current in s.queue:
+        s.queue.remove(current)
+
+
+def _give_floor(s: Session, holder: str, turn_seconds: float | None, now: float) -> None:
+    if turn_seconds is not None and turn_seconds <= 0:
+        raise Invalid("turn_seconds must be positive")
+    if holder in s.queue:
+        s.queue.remove(holder)
+    ends_at = now + turn_seconds if turn_seconds is not None else None
+    s.floor = Floor(holder=holder, since=now, ends_at=ends_at)
+
+
+def _no_go_around(s: Session) -> None:
+    if s.go_around is not None:
+        raise Conflict("a go-around is running; stop it first")
+
+
+def _admitted(s: Session, pid: str) -> Participant:
+    p = s.participants.get(pid)
+    if p is None:
+        raise NotFound(f"no participant {pid}")
+    if p.status is not Status.ADMITTED:
+        raise Conflict(f"{pid} is not in the room")
+    return p
+
+
+def _members_in_join_order(s: Session) -> list[str]:
+    members = [p for p in s.admitted() if p.role is Role.MEMBER]
+    members.sort(key=lambda p: p.joined_at or 0.0)
+    return [p.id for p in members]

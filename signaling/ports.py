@@ -1,0 +1,95 @@
+"""Ports that the signaling layer owns and the server implements (the consumer owns the interface).
+
+``signaling`` never imports aiortc or the server: it hands media work to a ``MediaGateway`` and learns
+about media happenings through ``MediaEvents``. Tests use fakes of both; ``server.media`` implements them
+with real aiortc peers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class MediaError(Exception):
+    """The media layer refused a request (bad SDP, stale revision, too many connections).
+
+    ``code`` is one of the wire error codes (``invalid``, ``conflict``, ``not_found``, ``rate_limited``).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ForwardingPolicy:
+    """What the forwarder may do in one session right now, derived from the session by the controller.
+
+    ``members``: admitted participants; only they publish and receive. ``audible``: whose audio is
+    forwarded (strict floor and forced mutes are applied here). Video of every member keeps flowing.
+    """
+
+    members: frozenset[str] = field(default_factory=frozenset)
+    audible: frozenset[str] = field(default_factory=frozenset)
+
+
+class MediaEvents(Protocol):
+    """Callbacks from the media layer up to signaling."""
+
+    async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
+        """Deliver the server's subscriber offer (``rtc.offer``) to one participant."""
+
+    async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
+        """Deliver audio levels (0..1, from RFC 6464 header extensions) for one session."""
+
+
+class MediaGateway(Protocol):
+    """Media operations the signaling layer needs, implemented by ``server.media``."""
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        """ICE servers that clients must use (the operator's STUN/TURN), as RTCIceServer dicts."""
+
+    async def publish(self, session_id: str, participant_id: str, sdp: str) -> str:
+        """Answer a participant's publisher offer; returns the answer SDP. Raises ``MediaError``."""
+
+    async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
+        """Apply a participant's answer to the server's subscriber offer; stale revisions raise."""
+
+    async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
+        """Apply who receives and whose audio is forwarded; tears down non-members' connections."""
+
+    async def close_participant(self, session_id: str, participant_id: str) -> None:
+        """Close a participant's connections and forwarding (leave, removal, disconnect)."""
+
+    async def close_session(self, session_id: str) -> None:
+        """Close every connection of a session."""
+
+    def take_spoke_seconds(self, session_id: str) -> dict[str, float]:
+        """Speaking seconds accumulated since the last call, per participant (durations only)."""
+
+
+class NullMedia:
+    """A gateway for signaling-only deployments and tests: refuses media, forwards nothing."""
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return []
+
+    async def publish(self, session_id: str, participant_id: str, sdp: str) -> str:
+        raise MediaError("conflict", "media is not enabled on this node")
+
+    async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
+        raise MediaError("conflict", "media is not enabled on this node")
+
+    async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
+        return None
+
+    async def close_participant(self, session_id: str, participant_id: str) -> None:
+        return None
+
+    async def close_session(self, session_id: str) -> None:
+        return None
+
+    def take_spoke_seconds(self, session_id: str) -> dict[str, float]:
+        return {}
