@@ -1,0 +1,86 @@
+// The local camera and microphone. No DOM: the page shows `stream`; the wire sends its tracks.
+
+export const VIDEO_CONSTRAINTS = {
+  width: { ideal: 640, max: 640 },
+  height: { ideal: 480, max: 480 },
+  frameRate: { ideal: 24, max: 30 },
+};
+export const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+
+/**
+ * Owns one MediaStream whose tracks come and go as the person turns devices on and off.
+ * Turning the camera off stops it (the light goes out); the microphone is only disabled, so
+ * unmuting is instant. Fires 'change' whenever a track is added, removed or toggled.
+ */
+export class LocalMedia extends EventTarget {
+  constructor() {
+    super();
+    this.stream = new MediaStream();
+    this.audio = false;
+    this.video = false;
+    this.error = null;
+  }
+
+  get audioTrack() { return this.stream.getAudioTracks()[0] ?? null; }
+  get videoTrack() { return this.stream.getVideoTracks()[0] ?? null; }
+
+  /** Ask for both devices once; a refusal leaves that device off and records why. */
+  async open({ audio = true, video = true } = {}) {
+    if (audio) await this.setAudio(true);
+    if (video) await this.setVideo(true);
+  }
+
+  async setVideo(on) {
+    if (on && !this.videoTrack) {
+      const track = await this.#acquire('video');
+      if (!track) return this.#changed();
+      this.stream.addTrack(track);
+    } else if (!on && this.videoTrack) {
+      const track = this.videoTrack;
+      this.stream.removeTrack(track);
+      track.stop();
+    }
+    this.video = Boolean(on && this.videoTrack);
+    this.#changed();
+  }
+
+  async setAudio(on) {
+    if (on && !this.audioTrack) {
+      const track = await this.#acquire('audio');
+      if (!track) return this.#changed();
+      this.stream.addTrack(track);
+    }
+    if (this.audioTrack) this.audioTrack.enabled = Boolean(on);
+    this.audio = Boolean(on && this.audioTrack);
+    this.#changed();
+  }
+
+  stop() {
+    for (const track of this.stream.getTracks()) {
+      track.stop();
+      this.stream.removeTrack(track);
+    }
+    this.audio = this.video = false;
+    this.#changed();
+  }
+
+  async #acquire(kind) {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      this.error = 'This browser cannot use a camera or microphone here (it needs a secure https page).';
+      return null;
+    }
+    try {
+      const constraints = kind === 'video' ? { video: VIDEO_CONSTRAINTS } : { audio: AUDIO_CONSTRAINTS };
+      const stream = await navigator.mediaDevices.getUserMedia(constraints);
+      this.error = null;
+      return stream.getTracks()[0];
+    } catch (err) {
+      this.error = `Your ${kind === 'video' ? 'camera' : 'microphone'} is not available (${err.name}).`;
+      return null;
+    }
+  }
+
+  #changed() {
+    this.dispatchEvent(new Event('change'));
+  }
+}

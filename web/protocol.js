@@ -1,0 +1,220 @@
+// The wire: Socket.IO signaling and the two WebRTC connections. Knows nothing of the page.
+//
+// Events (CustomEvent, payload in `detail`): welcome, state, lobby, speaking, nod, note, help,
+// removed, ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}).
+
+import { io } from '/web/vendor/socket.io.esm.min.js';
+import { Publisher, Subscriber } from './rtc.js';
+
+const ACK_TIMEOUT_MS = 10_000;
+
+/** An `{ok:false}` ack, or a timeout, as an Error with the protocol's `code`. */
+export class HearthError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
+export class HearthClient extends EventTarget {
+  /** @param {{token: string, url?: string}} options */
+  constructor({ token, url = location.origin }) {
+    super();
+    this.token = token;
+    this.url = url;
+    this.socket = null;
+    this.you = null;
+    this.session = null;
+    this.iceServers = [];
+    this.status = 'idle';
+    this.local = null; // LocalMedia, once the person has chosen to join
+    this.publisher = null;
+    this.subscriber = null;
+    this.revision = -1;
+    this.offers = Promise.resolve();
+    this.publishing = null;
+    this.backoff = null;
+  }
+
+  /** Remote streams by msid stream id. */
+  get streams() {
+    return this.subscriber?.streams ?? new Map();
+  }
+
+  connect() {
+    this.socket?.disconnect();
+    const socket = io(this.url, {
+      path: '/socket.io/',
+      auth: { token: this.token },
+      transports: ['websocket', 'polling'],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 4000,
+    });
+    this.socket = socket;
+    this.#setStatus('connecting');
+    socket.on('connect', () => this.#setStatus('connected'));
+    socket.on('disconnect', (reason) => this.#onDisconnect(reason));
+    socket.on('connect_error', (err) => this.#onConnectError(err));
+    socket.io.on('reconnect_attempt', () => this.#setStatus('reconnecting'));
+    socket.on('welcome', (w) => this.#onWelcome(w));
+    socket.on('session.state', (s) => this.#onState(s));
+    socket.on('rtc.offer', (o) => this.#onOffer(o));
+    socket.on('removed', (r) => this.#onGone('removed', r));
+    socket.on('session.ended', (e) => this.#onGone('ended', e));
+    for (const name of ['lobby', 'speaking', 'nod', 'note', 'help']) {
+      socket.on(name, (detail) => this.#emit(name, detail));
+    }
+  }
+
+  /** Send a command; resolves with the ack's result, rejects with HearthError. */
+  async send(event, payload = {}) {
+    let ack;
+    try {
+      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+    } catch {
+      throw new HearthError('timeout', 'The server did not answer. Check your connection.');
+    }
+    if (!ack?.ok) throw new HearthError(ack?.error?.code ?? 'internal', ack?.error?.message);
+    return ack;
+  }
+
+  /** Start sending `local` (a LocalMedia) as soon as this participant is admitted. */
+  joinMedia(local) {
+    this.local = local;
+    local.addEventListener('change', () => this.#reportMediaState());
+    this.#maybePublish();
+  }
+
+  close() {
+    this.#closeMedia();
+    this.socket?.disconnect();
+    this.#setStatus('closed');
+  }
+
+  #emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  #setStatus(status, error) {
+    this.status = status;
+    this.#emit('connection', { status, error });
+  }
+
+  #onWelcome(welcome) {
+    // A (re)connection: the server has fresh connections in mind, so start media over.
+    this.#closeMedia();
+    this.you = welcome.you;
+    this.iceServers = welcome.ice_servers ?? [];
+    this.session = welcome.session;
+    this.#emit('welcome', welcome);
+    this.#emit('state', this.session);
+    this.#maybePublish();
+  }
+
+  #onState(state) {
+    if (this.session && state.version != null && state.version < this.session.version) return;
+    this.session = state;
+    const me = state.participants?.find((p) => p.id === this.you?.id);
+    if (me && this.you) this.you = { ...this.you, status: me.status, role: me.role ?? this.you.role };
+    this.#emit('state', state);
+    this.#maybePublish();
+  }
+
+  #onDisconnect(reason) {
+    if (this.status === 'removed' || this.status === 'ended') return;
+    // A server-side disconnect is deliberate; anything else, socket.io retries by itself.
+    this.#setStatus(reason === 'io server disconnect' ? 'closed' : 'reconnecting');
+  }
+
+  #onConnectError(err) {
+    const data = err?.data ?? {};
+    if (data.code === 'moved' && data.url) {
+      this.url = data.url;
+      this.connect();
+    } else if (data.code) {
+      this.#setStatus('refused', { code: data.code, message: data.message });
+    } else {
+      this.#setStatus('reconnecting', { code: 'network', message: err?.message });
+    }
+  }
+
+  #onGone(kind, detail) {
+    this.#closeMedia();
+    this.local?.stop();
+    this.#setStatus(kind);
+    this.#emit(kind, detail ?? {});
+    this.socket?.disconnect();
+  }
+
+  #admitted() {
+    return this.you?.status === 'admitted' && this.socket?.connected;
+  }
+
+  async #maybePublish() {
+    if (!this.local || !this.#admitted() || this.publisher || this.publishing || this.backoff) return;
+    this.publishing = this.#publish().finally(() => {
+      this.publishing = null;
+      this.#maybePublish();
+    });
+  }
+
+  async #publish() {
+    const publisher = new Publisher(this.iceServers, this.local);
+    this.publisher = publisher;
+    publisher.addEventListener('state', (e) => {
+      if (e.detail === 'failed' && this.publisher === publisher) this.#republish();
+    });
+    try {
+      const offer = await publisher.offer();
+      const ack = await this.send('rtc.publish', offer);
+      if (this.publisher !== publisher) return;
+      await publisher.accept(ack);
+      await this.#reportMediaState();
+    } catch (err) {
+      if (this.publisher === publisher) {
+        publisher.close();
+        this.publisher = null;
+        this.#emit('media', { error: err });
+        this.backoff = setTimeout(() => {
+          this.backoff = null;
+          this.#maybePublish();
+        }, 2000);
+      }
+    }
+  }
+
+  #republish() {
+    this.publisher?.close();
+    this.publisher = null;
+    this.#maybePublish();
+  }
+
+  #onOffer(offer) {
+    // Answer offers one at a time, in order; a stale revision is dropped.
+    this.offers = this.offers.then(() => this.#answer(offer)).catch((err) => this.#emit('media', { error: err }));
+  }
+
+  async #answer(offer) {
+    if (offer.revision != null && offer.revision <= this.revision) return;
+    if (!this.subscriber) {
+      this.subscriber = new Subscriber(this.iceServers);
+      this.subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
+    }
+    const answer = await this.subscriber.answer(offer);
+    this.revision = offer.revision ?? this.revision;
+    await this.send('rtc.answer', { ...answer, revision: offer.revision });
+  }
+
+  async #reportMediaState() {
+    if (!this.local || !this.#admitted()) return;
+    await this.send('media.state', { audio: this.local.audio, video: this.local.video }).catch(() => {});
+  }
+
+  #closeMedia() {
+    this.publisher?.close();
+    this.publisher = null;
+    this.subscriber?.close();
+    this.subscriber = null;
+    this.revision = -1;
+  }
+}

@@ -1,0 +1,66 @@
+// The session's structure: phases with their floor modes and timers; move on, or jump.
+
+import { h, reconcile, setText } from './dom.js';
+import { clock, FLOOR_MODES, phaseLeft } from './format.js';
+
+export class AgendaPanel {
+  constructor(app) {
+    this.app = app;
+    this.current = h('p', { 'data-testid': 'console-phase' });
+    this.next = h('button', { type: 'button', className: 'primary', 'data-testid': 'phase-next', 'on:click': () => app.run('phase.next') }, 'Next phase');
+    this.list = h('ol', { className: 'rows agenda', 'data-testid': 'agenda-list' });
+    this.el = h('section', { className: 'panel', 'aria-label': 'Agenda', 'data-testid': 'agenda-panel' },
+      h('div', { className: 'panel-head' }, h('h3', {}, 'Agenda'), this.next), this.current, this.list);
+  }
+
+  update() {
+    const s = this.app.session ?? {};
+    const agenda = s.agenda ?? [];
+    this.tick();
+    this.next.disabled = (s.phase?.index ?? 0) >= agenda.length - 1;
+    reconcile(this.list, agenda.map((p, i) => ({ ...p, i })), (p) => p.i, (p) => this.#row(p.i), (li, p) => {
+      const isCurrent = p.i === s.phase?.index;
+      li.classList.toggle('current', isCurrent);
+      li.dataset.index = String(p.i);
+      if (isCurrent) li.setAttribute('aria-current', 'step');
+      else li.removeAttribute('aria-current');
+      setText(li.querySelector('.who'), `${p.i + 1}. ${p.name}`);
+      const select = li.querySelector('select');
+      if (document.activeElement !== select) select.value = p.floor_mode;
+      const minutes = li.querySelector('input');
+      if (document.activeElement !== minutes) minutes.value = String(p.minutes);
+      li.querySelector('.goto').disabled = isCurrent;
+    });
+  }
+
+  tick() {
+    const s = this.app.session ?? {};
+    const left = phaseLeft(s);
+    setText(this.current, s.phase
+      ? `Now: ${s.phase.name} · ${FLOOR_MODES[s.phase.floor_mode] ?? s.phase.floor_mode}${left != null ? ` · ${clock(left)} left` : ''}`
+      : '');
+    this.current.classList.toggle('warn', left != null && left < 60);
+  }
+
+  #row(i) {
+    const modeId = `phase-mode-${i}`;
+    const minutesId = `phase-minutes-${i}`;
+    const select = h('select', { id: modeId, 'data-testid': 'phase-mode', 'on:change': (e) => this.edit(i, { floor_mode: e.target.value }) },
+      Object.entries(FLOOR_MODES).map(([value, label]) => h('option', { value }, label)));
+    const minutes = h('input', { id: minutesId, type: 'number', min: 1, max: 240, 'data-testid': 'phase-minutes',
+      'on:change': (e) => this.edit(i, { minutes: Number(e.target.value) }) });
+    return h('li', { className: 'row phase', 'data-testid': 'agenda-phase' },
+      h('span', { className: 'who' }),
+      h('label', { htmlFor: modeId, className: 'visually-hidden' }, 'Floor mode'), select,
+      h('label', { htmlFor: minutesId, className: 'visually-hidden' }, 'Minutes'), minutes, h('span', { 'aria-hidden': 'true' }, 'min'),
+      h('button', { type: 'button', className: 'goto', 'data-testid': 'phase-goto', 'on:click': () => this.app.run('phase.set', { index: i }) }, 'Go to'));
+  }
+
+  /** agenda.set replaces the whole agenda, so send every phase with the one change applied. */
+  edit(i, change) {
+    const phases = (this.app.session?.agenda ?? []).map((p, j) => ({
+      name: p.name, minutes: p.minutes, floor_mode: p.floor_mode, ...(j === i ? change : {}),
+    }));
+    this.app.run('agenda.set', { phases });
+  }
+}

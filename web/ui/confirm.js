@@ -1,0 +1,19 @@
+// A modal question for irreversible actions (remove, end). Keyboard: Enter confirms, Escape cancels.
+
+import { h } from './dom.js';
+
+export function confirmAction(question, confirmLabel) {
+  return new Promise((resolve) => {
+    const yes = h('button', { type: 'submit', value: 'yes', className: 'danger', 'data-testid': 'confirm-yes' }, confirmLabel);
+    const no = h('button', { type: 'submit', value: 'no', 'data-testid': 'confirm-no' }, 'Cancel');
+    const dialog = h('dialog', { className: 'confirm', 'aria-label': confirmLabel },
+      h('form', { method: 'dialog' }, h('p', {}, question), h('div', { className: 'row' }, no, yes)));
+    dialog.addEventListener('close', () => {
+      resolve(dialog.returnValue === 'yes');
+      dialog.remove();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    no.focus();
+  });
+}

@@ -1,0 +1,101 @@
+// The facilitator's console: what needs attention first (help, messages, people waiting),
+// then the session's structure (agenda, floor) and the people in it.
+
+import { h, reconcile, setText } from './dom.js';
+import { AgendaPanel } from './agenda-panel.js';
+import { confirmAction } from './confirm.js';
+import { FloorPanel } from './floor-panel.js';
+import { LobbyPanel } from './lobby-panel.js';
+import { MembersPanel } from './members-panel.js';
+
+class AlertsPanel {
+  constructor(app, notes) {
+    this.app = app;
+    this.notes = notes;
+    this.list = h('ul', { className: 'alerts', 'data-testid': 'alerts' });
+    this.el = h('section', { 'aria-label': 'Needs your attention', role: 'alert' }, this.list);
+  }
+
+  update() {
+    const { app } = this;
+    const unread = app.notes.filter((n) => n.unread);
+    const items = [
+      ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
+      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1).from }] : []),
+    ];
+    reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => {
+      const text = i.kind === 'help'
+        ? `${app.nameOf(i.from)} is asking for help`
+        : `${i.count} new private message${i.count > 1 ? 's' : ''}, latest from ${app.nameOf(i.from)}`;
+      setText(li.firstChild, text);
+    });
+    this.el.hidden = items.length === 0;
+  }
+
+  #create(i) {
+    const text = h('strong');
+    if (i.kind === 'help') {
+      return h('li', { className: 'alert help', 'data-testid': 'help-alert', 'data-from': i.from }, text,
+        h('button', { type: 'button', 'on:click': () => this.notes.compose(i.from) }, 'Write to them'),
+        h('button', { type: 'button', 'data-testid': 'help-dismiss', 'on:click': () => this.app.dismissHelp(i.from) }, 'I am on it'));
+    }
+    return h('li', { className: 'alert note', 'data-testid': 'note-alert' }, text,
+      h('button', { type: 'button', 'on:click': () => { this.notes.compose(i.from); this.app.markNotesRead(); } }, 'Read and reply'));
+  }
+}
+
+class SessionControls {
+  constructor(app) {
+    this.app = app;
+    this.lock = h('button', { type: 'button', 'data-testid': 'lock-button', 'aria-pressed': 'false', 'on:click': () => this.toggleLock() }, 'Lock session');
+    this.end = h('button', { type: 'button', className: 'danger', 'data-testid': 'end-button', 'on:click': () => this.endSession() }, 'End session for everyone');
+    this.el = h('div', { className: 'row session-controls' }, this.lock, this.end);
+  }
+
+  update() {
+    const locked = Boolean(this.app.session?.locked);
+    this.lock.setAttribute('aria-pressed', String(locked));
+    setText(this.lock, locked ? 'Locked: unlock' : 'Lock session');
+  }
+
+  toggleLock() {
+    this.app.run(this.app.session?.locked ? 'unlock' : 'lock');
+  }
+
+  async endSession() {
+    if (await confirmAction('End the session for everyone now?', 'End session')) this.app.run('end');
+  }
+}
+
+export class ConsolePanels {
+  constructor(app, notes) {
+    this.app = app;
+    this.parts = [
+      new AlertsPanel(app, notes),
+      new LobbyPanel(app, notes),
+      new FloorPanel(app),
+      new MembersPanel(app, notes),
+      new AgendaPanel(app),
+      notes,
+      new SessionControls(app),
+    ];
+    this.el = h('div', { className: 'console-panels' }, this.parts.map((p) => p.el));
+    this.baseTitle = null;
+  }
+
+  update() {
+    for (const part of this.parts) part.update();
+    this.#titleFlag();
+  }
+
+  tick() {
+    for (const part of this.parts) part.tick?.();
+  }
+
+  /** A help request shows in the tab title too, so it is seen even from another window. */
+  #titleFlag() {
+    this.baseTitle ??= document.title.replace(/^\(!\) /, '');
+    const plain = document.title.replace(/^\(!\) /, '');
+    document.title = this.app.helps.length ? `(!) ${plain}` : plain;
+  }
+}

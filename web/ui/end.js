@@ -1,0 +1,48 @@
+// The calm last screen: removed, ended, or a link that no longer works.
+
+import { h } from './dom.js';
+
+const SCREENS = {
+  removed: {
+    title: 'You have left the session',
+    text: 'A facilitator has removed you from this session. If this feels wrong or you need support, '
+      + 'please contact your care team.',
+  },
+  ended: {
+    title: 'The session has ended',
+    text: 'Thank you for being here today. Take a moment for yourself before you move on.',
+  },
+  denied: {
+    title: 'You were not admitted this time',
+    text: 'The facilitator did not admit you to this session. If you think this is a mistake, '
+      + 'please contact your care team.',
+  },
+  invalid: {
+    title: 'This link no longer works',
+    text: 'Your invitation has expired or was withdrawn. Please ask your care team for a new link.',
+  },
+  refused: {
+    title: 'We could not connect you',
+    text: 'The session could not be reached. Please try again in a moment.',
+  },
+  nolink: {
+    title: 'This link is incomplete',
+    text: 'Please open the full invitation link you were sent; it carries your personal key.',
+  },
+};
+
+export class EndView {
+  constructor({ kind, detail }) {
+    this.screen = kind;
+    const denied = kind === 'removed' && detail?.reason === 'denied';
+    const s = SCREENS[denied ? 'denied' : kind] ?? SCREENS.refused;
+    const reason = kind === 'removed' && !denied && detail?.reason && detail.reason !== 'removed' ? h('p', { 'data-testid': 'end-reason' }, `Reason given: ${detail.reason}`) : null;
+    this.heading = h('h2', { tabIndex: -1 }, s.title);
+    this.el = h('section', { className: 'end card', 'data-testid': `end-${kind}`, 'aria-labelledby': 'end-title' },
+      this.heading, h('p', {}, s.text), reason);
+    this.heading.id = 'end-title';
+  }
+
+  focus() { this.heading.focus(); }
+  update() {}
+}

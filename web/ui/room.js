@@ -1,0 +1,80 @@
+// The room: status, video grid, own devices; members get their controls, facilitators the console.
+
+import { h, reconcile, setText } from './dom.js';
+import { ConsolePanels } from './console.js';
+import { Grid } from './grid.js';
+import { MemberControls } from './member-controls.js';
+import { NotesPanel } from './notes.js';
+import { DeviceToggles } from './preview.js';
+import { StatusStrip } from './status.js';
+import { toast } from './toast.js';
+
+export class RoomView {
+  constructor(app) {
+    this.screen = 'room';
+    this.app = app;
+    this.status = new StatusStrip(app);
+    this.grid = new Grid(app);
+    this.toggles = new DeviceToggles(app.local, { locked: () => this.me()?.forced_mute === true });
+    this.notes = new NotesPanel(app);
+    this.side = app.isFacilitator ? new ConsolePanels(app, this.notes) : null;
+    this.controls = app.isFacilitator ? null : new MemberControls(app);
+    this.nods = h('ul', { className: 'nods', 'data-testid': 'nods', 'aria-label': 'People who relate' });
+    this.heading = h('h2', { className: 'visually-hidden', tabIndex: -1 }, app.isFacilitator ? 'Facilitator console' : 'Group room');
+    this.wasForced = false;
+    const bar = h('div', { className: 'controls', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el);
+    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar);
+    const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Messages' },
+      this.side?.el ?? this.notes.el);
+    this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
+      this.heading, stage, aside);
+    this.update();
+  }
+
+  me() {
+    return this.app.participants.find((p) => p.id === this.app.you?.id);
+  }
+
+  focus() { this.heading.focus(); }
+
+  update() {
+    this.#forcedMute();
+    this.status.update();
+    this.grid.update();
+    this.toggles.update();
+    this.controls?.update();
+    this.side?.update();
+    if (!this.side) this.notes.update();
+    this.#nods();
+  }
+
+  tick() {
+    this.status.update();
+    this.side?.tick();
+    this.#nods();
+  }
+
+  /** Follow a facilitator's mute locally too, so what the person sees matches what others hear. */
+  #forcedMute() {
+    const forced = this.me()?.forced_mute === true;
+    if (forced && !this.wasForced) {
+      this.app.local.setAudio(false);
+      toast('A facilitator muted your microphone.', { kind: 'info' });
+    } else if (!forced && this.wasForced) {
+      toast('You may unmute your microphone again when you are ready.', { kind: 'info' });
+    }
+    this.wasForced = forced;
+  }
+
+  #nods() {
+    const now = Date.now();
+    const recent = this.app.nods.filter((n) => now - n.at < 6000);
+    reconcile(this.nods, recent, (n) => `${n.from}-${n.at}`, () => h('li', { 'data-testid': 'nod-received' }), (li, n) => {
+      setText(li, `${this.app.nameOf(n.from)} relates`);
+    });
+  }
+
+  destroy() {
+    this.toggles.destroy();
+  }
+}

@@ -1,0 +1,132 @@
+// What the page knows: the client's session state plus what only the page keeps (notes, help
+// signals, nods, speaking shares). Fires 'change' whenever something worth re-rendering happens.
+
+import { announce } from './dom.js';
+
+export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
+
+export class AppState extends EventTarget {
+  constructor(client, local, participation) {
+    super();
+    this.client = client;
+    this.local = local;
+    this.participation = participation;
+    this.joined = false;
+    this.refusal = null;
+    this.gone = null; // 'removed' | 'ended'
+    this.endDetail = null;
+    this.lobby = { waiting: [] };
+    this.speaking = { levels: {}, active: null };
+    this.helps = []; // {from, at, name}
+    this.notes = []; // {from, to, text, at, mine}
+    this.nods = []; // {from, at}
+    this.#listen();
+  }
+
+  get you() { return this.client.you; }
+  get session() { return this.client.session; }
+  get isFacilitator() { return FACILITATOR_ROLES.has(this.you?.role); }
+  get participants() { return this.session?.participants ?? []; }
+
+  participant(id) {
+    return this.participants.find((p) => p.id === id) ?? this.lobby.waiting.find((w) => w.id === id) ?? null;
+  }
+
+  nameOf(id) {
+    if (id === this.you?.id) return 'You';
+    return this.participant(id)?.name ?? 'Someone';
+  }
+
+  /** Which screen fits now: join, lobby, room, or one of the end screens. */
+  screen() {
+    if (this.gone) return this.gone;
+    if (this.session?.status === 'ended') return 'ended';
+    if (this.refusal) return this.refusal.code === 'unauthorized' ? 'invalid' : 'refused';
+    const status = this.you?.status;
+    if (status === 'removed' || status === 'denied') return 'removed';
+    if (!this.joined || !this.you) return 'join';
+    return status === 'admitted' ? 'room' : 'lobby';
+  }
+
+  /** Whether the group agreement must be accepted before joining (shown unless the server says no). */
+  needsAgreement() {
+    return !this.isFacilitator && this.session?.requires_agreement !== false;
+  }
+
+  /** Run a command; failures are shown to the person, never thrown at the caller. */
+  async run(event, payload = {}) {
+    try {
+      return await this.client.send(event, payload);
+    } catch (err) {
+      this.dispatchEvent(new CustomEvent('error', { detail: err.message || 'That did not work.' }));
+      return null;
+    }
+  }
+
+  async join() {
+    if (this.needsAgreement()) await this.run('agree');
+    this.joined = true;
+    this.client.joinMedia(this.local);
+    this.changed();
+  }
+
+  changed() {
+    this.dispatchEvent(new Event('change'));
+  }
+
+  #listen() {
+    const c = this.client;
+    const on = (name, fn) => c.addEventListener(name, (e) => { fn(e.detail); this.changed(); });
+    on('welcome', () => { this.refusal = null; });
+    on('state', () => {});
+    on('streams', () => {});
+    on('lobby', (lobby) => { this.lobby = lobby ?? { waiting: [] }; });
+    on('speaking', (s) => {
+      this.speaking = s;
+      this.participation.onSpeaking(s);
+    });
+    on('connection', (d) => {
+      if (d.status === 'refused') this.refusal = d.error;
+    });
+    on('removed', (d) => { this.gone = 'removed'; this.endDetail = d; });
+    on('ended', (d) => { this.gone = 'ended'; this.endDetail = d; });
+    on('help', (d) => this.#onHelp(d));
+    on('note', (d) => this.#onNote(d));
+    on('nod', (d) => this.#onNod(d));
+  }
+
+  #onHelp({ from, at }) {
+    const name = this.nameOf(from);
+    this.helps = [...this.helps.filter((h) => h.from !== from), { from, at, name }];
+    announce(`${name} is asking for help`);
+  }
+
+  #onNote({ from, text }) {
+    this.notes = [...this.notes, { from, to: this.you?.id, text, at: Date.now(), mine: false, unread: true }];
+    announce(`Private message from ${this.nameOf(from)}: ${text}`);
+  }
+
+  #onNod({ from }) {
+    const at = Date.now();
+    this.nods = [...this.nods.filter((n) => at - n.at < 8000), { from, at }];
+    announce(`${this.nameOf(from)} relates`);
+  }
+
+  async sendNote(to, text) {
+    const ok = await this.run('note', { to, text });
+    if (ok) this.notes = [...this.notes, { from: this.you.id, to, text, at: Date.now(), mine: true }];
+    this.changed();
+    return Boolean(ok);
+  }
+
+  dismissHelp(from) {
+    this.helps = this.helps.filter((h) => h.from !== from);
+    this.changed();
+  }
+
+  markNotesRead() {
+    if (!this.notes.some((n) => n.unread)) return;
+    this.notes = this.notes.map((n) => ({ ...n, unread: false }));
+    this.changed();
+  }
+}

@@ -1,0 +1,46 @@
+// The session's moment at a glance: phase and time left, who holds the floor, whose turn it is.
+
+import { h, setText } from './dom.js';
+import { clock, FLOOR_MODES, phaseLeft, secondsUntil } from './format.js';
+
+export class StatusStrip {
+  constructor(app) {
+    this.app = app;
+    this.phase = h('p', { className: 'pill', 'data-testid': 'phase-status' });
+    this.floor = h('p', { className: 'pill', 'data-testid': 'floor-status' });
+    this.goAround = h('p', { className: 'pill', 'data-testid': 'goaround-status' });
+    this.strict = h('p', { className: 'pill notice', 'data-testid': 'strict-notice' });
+    this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' }, this.phase, this.floor, this.goAround, this.strict);
+  }
+
+  update() {
+    const { app } = this;
+    const s = app.session;
+    if (!s) return;
+    const phase = s.phase ?? {};
+    const left = phaseLeft(s);
+    const total = s.agenda?.length ?? 0;
+    setText(this.phase, `${phase.name ?? 'Session'}${total ? ` (${(phase.index ?? 0) + 1} of ${total})` : ''}`
+      + `${left != null ? ` · ${clock(left)} left` : ''} · ${FLOOR_MODES[phase.floor_mode] ?? ''}`);
+    this.phase.classList.toggle('warn', left != null && left < 60);
+
+    const holder = s.floor?.holder;
+    const turnLeft = secondsUntil(s.floor?.ends_at);
+    const who = holder === app.you?.id ? 'You have' : `${app.nameOf(holder)} has`;
+    setText(this.floor, holder ? `${who} the floor${turnLeft != null ? ` · ${clock(turnLeft)} left` : ''}` : 'Nobody has the floor');
+    this.floor.classList.toggle('mine', holder === app.you?.id);
+    this.floor.dataset.holder = holder ?? '';
+
+    const g = s.go_around;
+    this.goAround.hidden = !g;
+    if (g) {
+      const current = g.order?.[g.position];
+      const gLeft = secondsUntil(g.turn_ends_at);
+      setText(this.goAround, `Go-around: ${current === app.you?.id ? 'your' : `${app.nameOf(current)}'s`} turn`
+        + ` (${(g.position ?? 0) + 1} of ${g.order?.length ?? 0})${gLeft != null ? ` · ${clock(gLeft)} left` : ''}`);
+    }
+    const strict = phase.floor_mode === 'strict' && !app.isFacilitator && holder !== app.you?.id;
+    this.strict.hidden = !strict;
+    setText(this.strict, 'One voice at a time: others hear you when you have the floor.');
+  }
+}
