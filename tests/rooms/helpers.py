@@ -1,0 +1,56 @@
+"""Builders for sessions in a known state, driven only through ``controller.apply``.
+
+Time is an argument everywhere: tests pass ``now`` explicitly and never sleep.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rooms import commands as c
+from rooms.codec import session_to_dict
+from rooms.controller import apply
+from rooms.events import Event
+from rooms.model import Admission, Role, Session
+
+FAC = "fac"
+COFAC = "cofac"
+
+
+def new_session(**overrides: Any) -> Session:
+    """A session as the operator creates it: nobody connected yet."""
+    return Session(id="s1", title="Tuesday evening group", created_at=0.0, **overrides)
+
+
+def connect(s: Session, pid: str, role: Role = Role.MEMBER, now: float = 0.0) -> list[Event]:
+    return apply(s, pid, c.Connect(name=pid.title(), role=role), now)
+
+
+def admit_member(s: Session, pid: str, now: float = 1.0, by: str = FAC) -> None:
+    """A member arrives, accepts the agreement and is admitted by the facilitator."""
+    connect(s, pid, now=now)
+    if s.requires_agreement:
+        apply(s, pid, c.Agree(), now)
+    if s.admission is Admission.LOBBY:
+        apply(s, by, c.Admit(pid), now)
+
+
+def live_group(
+    members: tuple[str, ...] = ("ann", "bob", "cat"), *, cofacilitator: bool = False, **overrides: Any
+) -> Session:
+    """A live session: the facilitator at t=0, then each member admitted one second apart."""
+    s = new_session(**overrides)
+    connect(s, FAC, Role.FACILITATOR, now=0.0)
+    if cofacilitator:
+        connect(s, COFAC, Role.COFACILITATOR, now=0.0)
+    for i, pid in enumerate(members, start=1):
+        admit_member(s, pid, now=float(i))
+    return s
+
+
+def snapshot(s: Session) -> dict[str, Any]:
+    return session_to_dict(s)
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [type(e).__name__ for e in events]
