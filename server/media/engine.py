@@ -1,0 +1,271 @@
+"""``MediaEngine``: the ``signaling.ports.MediaGateway`` implemented with aiortc and the forwarder.
+
+Rooms are keyed by session id. Each admitted member gets a ``Peer`` (publisher + subscriber
+connection); every publisher track becomes a ``Source`` and every (subscriber, track) pair a ``Sink``.
+The policy decides who takes part at all (``members``) and whose audio flows (``audible``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from rooms.model import stream_id_for
+from server.media import seam
+from server.media.forwarder import Sink, Source
+from server.media.levels import SpeakingMeter
+from server.media.peers import Outgoing, Peer, offer_summary, prefer_single_codec, rtc_configuration
+from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
+
+log = logging.getLogger(__name__)
+
+SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
+
+
+@dataclass
+class Room:
+    session_id: str
+    policy: ForwardingPolicy = field(default_factory=ForwardingPolicy)
+    peers: dict[str, Peer] = field(default_factory=dict)
+    departed: set[str] = field(default_factory=set)
+    meter: SpeakingMeter = field(default_factory=SpeakingMeter)
+    speaking_task: asyncio.Task[None] | None = None
+
+
+class MediaEngine:
+    """Selective forwarding for Hearth sessions; see ``signaling.ports.MediaGateway`` for the contract.
+
+    Beyond the gateway: ``subscribe()`` restarts a participant's receiving connection (a reconnecting
+    receive-only client), and ``close()`` shuts everything down.
+    """
+
+    def __init__(
+        self, events: MediaEvents, ice_servers: list[dict[str, Any]] | None = None, allow_loopback: bool = False
+    ) -> None:
+        self._events = events
+        self._ice_servers = list(ice_servers or [])
+        self._rooms: dict[str, Room] = {}
+        if allow_loopback:
+            seam.enable_loopback_candidates()
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return list(self._ice_servers)
+
+    # --- the gateway ------------------------------------------------------------------------------
+
+    async def publish(self, session_id: str, participant_id: str, sdp: str) -> str:
+        room = self._member_room(session_id, participant_id)
+        room.departed.discard(participant_id)
+        peer = room.peers.setdefault(participant_id, Peer(session_id, participant_id))
+        async with peer.lock:
+            answer = await self._answer_publisher(room, peer, sdp)
+        await self._refresh_all(room)
+        return answer
+
+    async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
+        room = self._rooms.get(session_id)
+        peer = room.peers.get(participant_id) if room else None
+        if peer is None:
+            raise MediaError("not_found", "no receiving connection for this participant")
+        async with peer.lock:
+            if not peer.awaiting_answer or revision != peer.revision:
+                raise MediaError("conflict", f"stale revision {revision}, current is {peer.revision}")
+            try:
+                await peer.apply_answer(sdp)
+            except Exception as exc:
+                raise MediaError("invalid", f"answer refused: {exc}") from exc
+            offer = await peer.make_offer() if peer.dirty else None
+        if offer is not None:
+            await self._events.send_offer(session_id, participant_id, *offer)
+
+    async def subscribe(self, session_id: str, participant_id: str) -> None:
+        """Start the receiving connection afresh (new offer, growing revision), e.g. after a reconnect."""
+        room = self._member_room(session_id, participant_id)
+        room.departed.discard(participant_id)
+        peer = room.peers.setdefault(participant_id, Peer(session_id, participant_id))
+        async with peer.lock:
+            for out in peer.outgoing.values():
+                out.source.remove_sink(out.sink)
+            peer.outgoing.clear()
+            if peer.subscriber is not None:
+                await peer.subscriber.close()
+            peer.subscriber = None
+            peer.awaiting_answer = False
+        await self._refresh(room, peer)
+
+    async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
+        room = self._room(session_id)
+        room.policy = policy
+        for pid in [p for p in room.peers if p not in policy.members]:
+            await self._drop_peer(room, pid)
+        for pid in policy.members:
+            if pid not in room.peers and pid not in room.departed:
+                room.peers[pid] = Peer(session_id, pid)
+        for peer in room.peers.values():
+            audio = peer.sources.get("audio")
+            if audio is not None:
+                audio.audible = peer.participant_id in policy.audible
+        await self._refresh_all(room)
+
+    async def close_participant(self, session_id: str, participant_id: str) -> None:
+        room = self._rooms.get(session_id)
+        if room is None:
+            return
+        room.departed.add(participant_id)
+        await self._drop_peer(room, participant_id)
+        await self._refresh_all(room)
+
+    async def close_session(self, session_id: str) -> None:
+        room = self._rooms.pop(session_id, None)
+        if room is None:
+            return
+        if room.speaking_task is not None:
+            room.speaking_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await room.speaking_task
+        for peer in list(room.peers.values()):
+            await peer.close()
+        room.peers.clear()
+
+    def take_spoke_seconds(self, session_id: str) -> dict[str, float]:
+        room = self._rooms.get(session_id)
+        return room.meter.take_spoke_seconds() if room else {}
+
+    async def close(self) -> None:
+        for session_id in list(self._rooms):
+            await self.close_session(session_id)
+
+    # --- introspection for tests and metrics --------------------------------------------------------
+
+    def sessions(self) -> list[str]:
+        return list(self._rooms)
+
+    def connections(self) -> list[RTCPeerConnection]:
+        return [
+            pc
+            for room in self._rooms.values()
+            for peer in room.peers.values()
+            for pc in (peer.publisher, peer.subscriber)
+            if pc is not None
+        ]
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _room(self, session_id: str) -> Room:
+        room = self._rooms.get(session_id)
+        if room is None:
+            room = self._rooms[session_id] = Room(session_id)
+            room.speaking_task = asyncio.create_task(self._speaking_loop(room))
+        return room
+
+    def _member_room(self, session_id: str, participant_id: str) -> Room:
+        room = self._rooms.get(session_id)
+        if room is None or participant_id not in room.policy.members:
+            raise MediaError("conflict", "only admitted members may publish or receive media")
+        return room
+
+    async def _answer_publisher(self, room: Room, peer: Peer, sdp: str) -> str:
+        kinds, ufrag = offer_summary(sdp)
+        if peer.publisher is not None and ufrag != peer.publisher_ufrag:
+            await peer.close_publisher()  # a new client connection, not a renegotiation
+        pc = peer.publisher
+        if pc is None:
+            pc = peer.publisher = RTCPeerConnection(rtc_configuration(self._ice_servers))
+            peer.publisher_ufrag = ufrag
+        for kind in kinds[len(pc.getTransceivers()) :]:
+            if kind in ("audio", "video"):
+                prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            self._tap_new_receivers(room, peer, pc)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            await peer.close_publisher()
+            raise MediaError("invalid", f"publisher offer refused: {exc}") from exc
+        return str(pc.localDescription.sdp)
+
+    def _tap_new_receivers(self, room: Room, peer: Peer, pc: RTCPeerConnection) -> None:
+        """One source per kind; later tracks of a kind already published are not forwarded."""
+        for transceiver in pc.getTransceivers():
+            kind = transceiver.kind
+            if kind in peer.sources or transceiver.receiver.track is None:
+                continue
+            receiver = transceiver.receiver
+
+            async def pli(ssrc: int, receiver: Any = receiver) -> None:
+                await seam.request_keyframe(receiver, ssrc)
+
+            source = Source(peer.participant_id, kind, pli, room.meter.observe)
+            source.audible = kind == "video" or peer.participant_id in room.policy.audible
+            seam.tap_receiver(receiver, source.on_packet)
+            peer.sources[kind] = source
+
+    async def _refresh_all(self, room: Room) -> None:
+        for peer in list(room.peers.values()):
+            await self._refresh(room, peer)
+
+    async def _refresh(self, room: Room, peer: Peer) -> None:
+        """Bring one subscriber connection in line with what its room publishes; offer if it changed."""
+        async with peer.lock:
+            if room.peers.get(peer.participant_id) is not peer:
+                return
+            wanted = {
+                (other.participant_id, kind): source
+                for other in room.peers.values()
+                if other is not peer and other.participant_id in room.policy.members
+                for kind, source in other.sources.items()
+            }
+            for key in [k for k, out in peer.outgoing.items() if wanted.get(k) is not out.source]:
+                await self._stop_outgoing(peer, key)
+            for key, source in wanted.items():
+                if key not in peer.outgoing:
+                    self._start_outgoing(peer, key, source)
+            offer = await peer.make_offer() if peer.dirty and not peer.awaiting_answer else None
+        if offer is not None:
+            await self._events.send_offer(room.session_id, peer.participant_id, *offer)
+
+    def _start_outgoing(self, peer: Peer, key: tuple[str, str], source: Source) -> None:
+        publisher_id, kind = key
+        if peer.subscriber is None:
+            peer.subscriber = RTCPeerConnection(rtc_configuration(self._ice_servers))
+        transceiver = peer.subscriber.addTransceiver(seam.IdleTrack(kind), direction="sendonly")
+        prefer_single_codec(transceiver)
+        stream_id = stream_id_for(publisher_id)
+        seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}")
+        lean = seam.LeanSender(transceiver.sender, source.request_keyframe)
+        sink = Sink(peer.participant_id, kind, lean)
+        source.add_sink(sink)
+        peer.outgoing[key] = Outgoing(transceiver, sink, source)
+        peer.dirty = True
+
+    async def _stop_outgoing(self, peer: Peer, key: tuple[str, str]) -> None:
+        """The m-line stays (inactive) so later offers keep their order; the sender stops sending."""
+        out = peer.outgoing.pop(key)
+        out.source.remove_sink(out.sink)
+        out.transceiver.direction = "inactive"
+        out.sink.lean.retired = True
+        await out.transceiver.sender.stop()
+        peer.dirty = True
+
+    async def _drop_peer(self, room: Room, participant_id: str) -> None:
+        peer = room.peers.pop(participant_id, None)
+        room.meter.forget(participant_id)
+        if peer is None:
+            return
+        async with peer.lock:
+            await peer.close()
+
+    async def _speaking_loop(self, room: Room) -> None:
+        while True:
+            await asyncio.sleep(SPEAKING_INTERVAL)
+            update = room.meter.flush()
+            if update is not None:
+                try:
+                    await self._events.speaking(room.session_id, *update)
+                except Exception:
+                    log.exception("speaking callback failed for session %s", room.session_id)

@@ -1,0 +1,113 @@
+"""One participant's two peer connections and the bookkeeping of the server-offered subscriber side.
+
+The client offers its publisher connection; the server offers the subscriber connection and is the
+only side that ever offers there, so renegotiation cannot collide (no glare). While an offer is out,
+further changes only mark the peer ``dirty``; the next offer goes out when the answer arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+
+from server.media.forwarder import Sink, Source
+
+CODEC_MIME = {"audio": "audio/opus", "video": "video/VP8"}
+
+
+def rtc_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
+    """Always explicit ICE servers (the default is a public STUN host) and MAX_BUNDLE (aiortc #868)."""
+    servers = [
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in ice_servers
+    ]
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def prefer_single_codec(transceiver: RTCRtpTransceiver) -> None:
+    """One codec per kind on both legs, without RTX: a forwarded payload must decode on the other leg."""
+    mime = CODEC_MIME[transceiver.kind].lower()
+    codecs = [c for c in RTCRtpSender.getCapabilities(transceiver.kind).codecs if c.mimeType.lower() == mime]
+    transceiver.setCodecPreferences(codecs)
+
+
+def offer_summary(sdp: str) -> tuple[list[str], str | None]:
+    """The media kinds of an offer's m-lines, in order, and its ICE username fragment."""
+    kinds: list[str] = []
+    ufrag = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            kinds.append(line[2:].split(" ", 1)[0])
+        elif line.startswith("a=ice-ufrag:") and ufrag is None:
+            ufrag = line.split(":", 1)[1].strip()
+    return kinds, ufrag
+
+
+@dataclass
+class Outgoing:
+    """One forwarded track inside a subscriber connection."""
+
+    transceiver: RTCRtpTransceiver
+    sink: Sink
+    source: Source
+
+
+@dataclass
+class Peer:
+    session_id: str
+    participant_id: str
+    publisher: RTCPeerConnection | None = None
+    publisher_ufrag: str | None = None
+    subscriber: RTCPeerConnection | None = None
+    sources: dict[str, Source] = field(default_factory=dict)
+    outgoing: dict[tuple[str, str], Outgoing] = field(default_factory=dict)
+    revision: int = 0
+    awaiting_answer: bool = False
+    dirty: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def make_offer(self) -> tuple[str, int]:
+        """Create and apply the next subscriber offer; the caller sends it outside the lock."""
+        assert self.subscriber is not None
+        offer = await self.subscriber.createOffer()
+        await self.subscriber.setLocalDescription(offer)
+        self.revision += 1
+        self.awaiting_answer = True
+        self.dirty = False
+        return self.subscriber.localDescription.sdp, self.revision
+
+    async def apply_answer(self, sdp: str) -> None:
+        assert self.subscriber is not None
+        await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        self.awaiting_answer = False
+
+    async def close_publisher(self) -> None:
+        for source in self.sources.values():
+            await source.close()
+        self.sources.clear()
+        if self.publisher is not None:
+            await self.publisher.close()
+        self.publisher = None
+        self.publisher_ufrag = None
+
+    async def close(self) -> None:
+        """Close both connections; sinks are detached from their sources first so nothing sends."""
+        for out in self.outgoing.values():
+            out.source.remove_sink(out.sink)
+        self.outgoing.clear()
+        await self.close_publisher()
+        if self.subscriber is not None:
+            await self.subscriber.close()
+        self.subscriber = None
+        self.awaiting_answer = False

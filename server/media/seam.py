@@ -1,0 +1,213 @@
+"""Every touch of aiortc/aioice internals lives here, and ``tests/media/test_seam.py`` pins each one.
+
+aiortc has no public API for forwarding encoded media (issues #449, #544, #1155), so the SFU needs a
+few internal hooks. Keeping them in one small module means an aiortc upgrade that moves a seam breaks
+one file and one test module, by name, instead of silently degrading forwarding:
+
+- receive side: the receiver's jitter buffer is swapped for a ``_Tap`` that hands every de-RTXed RTP
+  packet to the forwarder synchronously (NACK generation, REMB and receiver reports keep working
+  because they run before the jitter buffer), and ``decoder_worker`` is wrapped so tapped receivers
+  start no decoder thread while client-side receivers in the same process still decode;
+- send side: ``LeanSender`` writes RTP header + SRTP protect + ``sendto`` itself (aiortc's
+  ``_run_rtp`` costs 120-200 us per packet), answers NACKs from its own history, hands PLI/FIR to the
+  forwarder, and feeds the aiortc sender's counters so its RTCP loop keeps sending correct SR/SDES/BYE;
+- ICE: aioice skips 127.0.0.1; tests and single-machine demos may add it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import aioice.ice
+import aiortc.rtcrtpreceiver
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
+
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
+NTP_EPOCH_OFFSET = 2208988800
+
+PacketSink = Callable[[RtpPacket], None]
+
+# --- receive side ---------------------------------------------------------------------------------
+
+_original_decoder_worker = aiortc.rtcrtpreceiver.decoder_worker
+_bypassed_queues: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
+    """Per-receiver choice: tapped receivers never decode; every other receiver decodes as usual."""
+    if input_q in _bypassed_queues:
+        return
+    _original_decoder_worker(loop, input_q, output_q, decode_error)
+
+
+def install_decoder_bypass() -> None:
+    """Idempotent; the wrapper is process-wide but only affects receivers passed to ``tap_receiver``."""
+    aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
+
+
+class _Tap:
+    """Stands in for ``JitterBuffer``: forwards each packet at once and never yields a frame to decode."""
+
+    capacity = 512
+
+    def __init__(self, sink: PacketSink) -> None:
+        self.sink = sink
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.sink(packet)
+        return False, None
+
+
+def tap_receiver(receiver: RTCRtpReceiver, sink: PacketSink) -> None:
+    """Route the receiver's reassembly input to ``sink``; must run before ``receive()`` starts."""
+    install_decoder_bypass()
+    receiver._RTCRtpReceiver__jitter_buffer = _Tap(sink)
+    _bypassed_queues.add(receiver._RTCRtpReceiver__decoder_queue)
+
+
+async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send a PLI upstream through the receiver's own RTCP path (it knows its RTCP SSRC)."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+# --- send side ------------------------------------------------------------------------------------
+
+
+class IdleTrack(MediaStreamTrack):  # type: ignore[misc]
+    """Parks ``RTCRtpSender._run_rtp`` on a future that never resolves: the lean sender does the work.
+
+    With no track at all, ``_run_rtp`` would poll every 20 ms per sender.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    async def recv(self) -> Any:
+        await asyncio.get_running_loop().create_future()
+
+
+def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
+    """aiortc writes ``a=msid:<_stream_id> <_track_id>`` in offers; there is no public setter."""
+    sender._stream_id = stream_id
+    sender._track_id = track_id
+
+
+def _one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
+    """RFC 8285 one-byte header extension block, padded to 32 bits."""
+    body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in elements)
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
+
+
+class LeanSender:
+    """Sends already-packetized RTP payloads on one aiortc sender's transport with minimal work per packet.
+
+    Owns sequence numbers, SSRC (the sender's, as signalled in SDP) and a NACK history of protected
+    packets (re-protecting a used SRTP index is refused by libsrtp, so the ciphertext is kept).
+    """
+
+    def __init__(self, sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) -> None:
+        self.sender = sender
+        self.on_keyframe_request = on_keyframe_request
+        self.ready = False
+        self.retired = False
+        self.packets_sent = 0
+        self._ssrc: int = sender._ssrc
+        self._seq = random.randrange(32768)  # lower half: avoids an early wrap that trips SRTP
+        self._pt = 0
+        self._ext = b""
+        self._history: list[bytes | None] = [None] * HISTORY_SIZE
+        self._octets = 0
+        self._dtls: Any = None
+        self._original_rtcp = sender._handle_rtcp_packet
+        self._original_send = sender.send
+        sender._handle_rtcp_packet = self._handle_rtcp_packet
+        sender.send = self._send_parameters
+
+    async def _send_parameters(self, parameters: RTCRtpSendParameters) -> None:
+        """Learn the negotiated payload type and mid extension when aiortc starts the sender."""
+        if self.retired:
+            return  # the track was withdrawn while its offer was out: never start its RTP/RTCP tasks
+        self._pt = parameters.codecs[0].payloadType
+        ext = [(e.id, parameters.muxId.encode()) for e in parameters.headerExtensions if e.uri == MID_URI]
+        self._ext = _one_byte_extensions(ext) if ext and parameters.muxId else b""
+        self._dtls = self.sender.transport
+        await self._original_send(parameters)
+        self.ready = True
+
+    def writable(self) -> bool:
+        """Whether packets would reach the wire now (DTLS up and an ICE pair nominated)."""
+        dtls = self._dtls
+        return bool(self.ready and dtls is not None and dtls._tx_srtp is not None and dtls.state == "connected")
+
+    def backlog(self) -> int:
+        """Bytes queued in the UDP transport: the bounded queue a lagging subscriber fills."""
+        pair = self._dtls.transport._connection._nominated.get(1)
+        return 0 if pair is None or pair.protocol.transport is None else int(
+            pair.protocol.transport.get_write_buffer_size()
+        )
+
+    def send(self, payload: bytes, marker: int, timestamp: int) -> None:
+        """Write one RTP packet: header, mid extension, SRTP, sendto. No await, no allocation beyond bytes."""
+        seq = self._seq
+        self._seq = (seq + 1) & 0xFFFF
+        first = 0x90 if self._ext else 0x80
+        data = struct.pack("!BBHII", first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
+        dtls = self._dtls
+        protected: bytes = dtls._tx_srtp.protect(data + self._ext + payload)
+        self._history[seq % HISTORY_SIZE] = protected
+        self._transmit(protected)
+        self.packets_sent += 1
+        self._octets += len(payload)
+        sender = self.sender
+        sender._RTCRtpSender__packet_count = self.packets_sent
+        sender._RTCRtpSender__octet_count = self._octets
+        if marker:
+            sender._RTCRtpSender__rtp_timestamp = timestamp
+            sender._RTCRtpSender__ntp_timestamp = int((time.time() + NTP_EPOCH_OFFSET) * 4294967296.0)
+
+    def _transmit(self, data: bytes) -> None:
+        pair = self._dtls.transport._connection._nominated.get(1)
+        if pair is not None and pair.protocol.transport is not None:
+            pair.protocol.transport.sendto(data, pair.remote_addr)
+
+    async def _handle_rtcp_packet(self, packet: Any) -> None:
+        """NACK from our history, keyframe requests to the forwarder, reports to aiortc's bookkeeping."""
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            for seq in packet.lost:
+                data = self._history[seq % HISTORY_SIZE]
+                if data is not None and int.from_bytes(data[2:4], "big") == seq:
+                    self._transmit(data)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            self.on_keyframe_request()
+        elif not isinstance(packet, RtcpPsfbPacket):
+            await self._original_rtcp(packet)
+
+
+# --- ICE ------------------------------------------------------------------------------------------
+
+_original_host_addresses = aioice.ice.get_host_addresses
+
+
+def _host_addresses_with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    addresses: list[str] = _original_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+    if use_ipv4 and "127.0.0.1" not in addresses:
+        addresses.append("127.0.0.1")
+    return addresses
+
+
+def enable_loopback_candidates() -> None:
+    """Process-wide: aioice will also offer 127.0.0.1 host candidates (tests and local demos only)."""
+    aioice.ice.get_host_addresses = _host_addresses_with_loopback

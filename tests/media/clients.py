@@ -1,0 +1,238 @@
+"""Real aiortc client peers for the media tests: synthetic sources, an answering receiver, recorders.
+
+Nothing here mocks aiortc: clients negotiate with the engine over loopback ICE, DTLS and SRTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import array
+import math
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
+
+from server.media.engine import MediaEngine
+
+WIDTH, HEIGHT = 320, 240
+
+
+_PATTERN = bytes((i * 2) & 0xFF for i in range(1024))
+_CHROMA = bytes([128]) * (WIDTH * HEIGHT // 4)
+
+
+def pattern_frame(n: int) -> av.VideoFrame:
+    """A diagonal gradient that moves by 4 px per frame, built from slices (no numpy needed)."""
+    frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+    luma = b"".join(_PATTERN[(r + 4 * n) % 512 : (r + 4 * n) % 512 + WIDTH] for r in range(HEIGHT))
+    frame.planes[0].update(luma)
+    frame.planes[1].update(_CHROMA)
+    frame.planes[2].update(_CHROMA)
+    return frame
+
+
+class PatternVideo(VideoStreamTrack):  # type: ignore[misc]
+    """A moving gradient at 320x240: cheap to make, and not trivially compressible to nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._n = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = pattern_frame(self._n)
+        self._n += 1
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+def tone(samples: int, rate: int) -> bytes:
+    """400 Hz: a whole number of cycles in every 20 ms frame, so frames join without clicks."""
+    return array.array("h", (int(12000 * math.sin(2 * math.pi * 400 * i / rate)) for i in range(samples))).tobytes()
+
+
+class ToneAudio(AudioStreamTrack):  # type: ignore[misc]
+    """A 400 Hz tone (loud) or silence, 20 ms frames; aiortc writes its RFC 6464 level when encoding."""
+
+    def __init__(self, loud: bool = True) -> None:
+        super().__init__()
+        self.loud = loud
+        self._tone = b""
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()
+        if self.loud:
+            if len(self._tone) != 2 * frame.samples:
+                self._tone = tone(frame.samples, frame.sample_rate)
+            frame.planes[0].update(self._tone)
+        return frame
+
+
+class PacketVideo(MediaStreamTrack):  # type: ignore[misc]
+    """Sends pre-encoded VP8 packets (``av.Packet``): the bytes of every frame are known in advance."""
+
+    kind = "video"
+
+    def __init__(self, packets: list[av.Packet], fps: int = 30) -> None:
+        super().__init__()
+        self.packets = packets
+        self.fps = fps
+        self._i = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._i / self.fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        src = self.packets[self._i % len(self.packets)]
+        packet = av.Packet(bytes(src))
+        packet.pts = self._i * 3000
+        packet.time_base = fractions.Fraction(1, 90000)
+        self._i += 1
+        return packet
+
+
+def encode_vp8(frames: int = 60, keyframe_every: int = 30) -> list[av.Packet]:
+    """Encode a short moving-pattern clip once; it is then sent in a loop."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    codec.time_base = fractions.Fraction(1, 30)
+    codec.bit_rate = 300_000
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    codec.gop_size = keyframe_every
+    packets: list[av.Packet] = []
+    for i in range(frames):
+        frame = pattern_frame(i)
+        frame.pts = i
+        packets.extend(codec.encode(frame))
+    packets.extend(codec.encode(None))
+    return packets
+
+
+def mid_to_stream(sdp: str) -> dict[str, str]:
+    """Map each m-line's mid to its msid stream id, as a browser client would."""
+    result: dict[str, str] = {}
+    for section in sdp.split("\r\nm=")[1:]:
+        mid = re.search(r"a=mid:(\S+)", section)
+        msid = re.search(r"a=msid:(\S+)", section)
+        if mid and msid:
+            result[mid.group(1)] = msid.group(1)
+    return result
+
+
+@dataclass
+class Received:
+    """What one client got from one remote stream of one kind."""
+
+    frames: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+
+def client_config() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+@dataclass
+class Client:
+    """One participant: publishes through ``publish`` and answers the engine's subscriber offers."""
+
+    engine: MediaEngine
+    session_id: str
+    participant_id: str
+    publisher: RTCPeerConnection | None = None
+    subscriber: RTCPeerConnection | None = None
+    received: dict[tuple[str, str], Received] = field(default_factory=lambda: defaultdict(Received))
+    revisions: list[int] = field(default_factory=list)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    streams: dict[str, str] = field(default_factory=dict)
+
+    async def publish(self, *tracks: MediaStreamTrack) -> None:
+        self.publisher = RTCPeerConnection(client_config())
+        for track in tracks:
+            self.publisher.addTrack(track)
+        await self.publisher.setLocalDescription(await self.publisher.createOffer())
+        answer = await self.engine.publish(self.session_id, self.participant_id, self.publisher.localDescription.sdp)
+        await self.publisher.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    async def on_offer(self, sdp: str, revision: int) -> None:
+        self.revisions.append(revision)
+        self.streams.update(mid_to_stream(sdp))
+        if self.subscriber is None:
+            self.subscriber = RTCPeerConnection(client_config())
+            self.subscriber.on("track", self._on_track)
+        await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+        await self.engine.answer(self.session_id, self.participant_id, self.subscriber.localDescription.sdp, revision)
+        self.answered.set()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        assert self.subscriber is not None
+        streams = self.streams
+        transceiver = next(t for t in self.subscriber.getTransceivers() if t.receiver.track is track)
+        key = (streams.get(transceiver.mid, "?"), track.kind)
+        task = asyncio.ensure_future(self._consume(track, key))
+        self.tasks.add(task)
+
+    async def _consume(self, track: MediaStreamTrack, key: tuple[str, str]) -> None:
+        record = self.received[key]
+        try:
+            while True:
+                await track.recv()
+                now = time.monotonic()
+                record.frames += 1
+                record.first_at = record.first_at or now
+                record.last_at = now
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                await pc.close()
+
+
+@dataclass
+class Recorder:
+    """``MediaEvents`` for tests: routes offers to clients (as a task, like a socket would) and logs."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    speaking_events: list[tuple[str, dict[str, float], str | None]] = field(default_factory=list)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
+        client = self.clients.get(participant_id)
+        if client is not None:
+            task = asyncio.ensure_future(client.on_offer(sdp, revision))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
+        self.speaking_events.append((session_id, levels, active))
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> float:
+    """Poll until ``predicate()`` is true; returns the seconds it took, fails the test on timeout."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+    return time.monotonic() - start

@@ -1,0 +1,47 @@
+"""Fixtures that start a real ``MediaEngine`` and real aiortc clients on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from server.media.engine import MediaEngine
+from signaling.ports import ForwardingPolicy
+from tests.media.clients import Client, Recorder
+
+SESSION = "s1"
+
+
+class Room:
+    """An engine, its event recorder and the clients joined so far."""
+
+    def __init__(self, engine: MediaEngine, events: Recorder) -> None:
+        self.engine = engine
+        self.events = events
+
+    def client(self, participant_id: str) -> Client:
+        client = Client(self.engine, SESSION, participant_id)
+        self.events.clients[participant_id] = client
+        return client
+
+    async def policy(self, members: set[str], audible: set[str] | None = None) -> None:
+        await self.engine.set_policy(
+            SESSION, ForwardingPolicy(frozenset(members), frozenset(members if audible is None else audible))
+        )
+
+    async def close(self) -> None:
+        for client in self.events.clients.values():
+            await client.close()
+        await self.engine.close()
+
+
+@pytest.fixture
+async def room() -> AsyncIterator[Room]:
+    events = Recorder()
+    room = Room(MediaEngine(events, allow_loopback=True), events)
+    yield room
+    await room.close()
+
+
+StreamKey = Callable[[str], str]
