@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rooms.errors import Conflict
 from rooms.events import Event, LobbyChanged, MediaPolicyChanged, ParticipantLeft, StateChanged
-from rooms.model import Admission, Participant, Session, Status
+from rooms.model import Admission, Participant, Session, SessionStatus, Status
 from rooms.turns import start_go_around_turn
 
 
@@ -32,9 +32,14 @@ def admit(s: Session, p: Participant, now: float) -> list[Event]:
 
 
 def may_auto_admit(s: Session, p: Participant) -> bool:
-    """Open admission lets a member straight in once the agreement (if any) is accepted."""
+    """Open admission lets a member straight in once the agreement (if any) is accepted.
+
+    Only into a live room with a facilitator in it: early arrivals wait for the facilitator (the
+    lobby bypass DOMAIN.md warns about), as everyone does while the session is on hold.
+    """
     return (
         s.admission is Admission.OPEN
+        and s.status is SessionStatus.LIVE
         and p.status is Status.WAITING
         and (p.agreed or not s.requires_agreement)
         and not s.locked

@@ -27,7 +27,8 @@ def connect(s: Session, pid: str, cmd: c.Connect, now: float) -> list[Event]:
     if p is not None and p.status is Status.REMOVED:
         raise Forbidden("you were removed from this session")
     if p is None or p.status is Status.LEFT:
-        if len(s.admitted()) + len(s.waiting()) >= s.max_participants:
+        # A full room never locks its facilitators out, not even a lobby full of early arrivals.
+        if not cmd.role.leads and len(s.admitted()) + len(s.waiting()) >= s.max_participants:
             raise Conflict("the session is full")
         p = _arrive(s, pid, cmd, p, now)
     p.connected = True
@@ -44,6 +45,8 @@ def _arrive(s: Session, pid: str, cmd: c.Connect, old: Participant | None, now: 
     p = Participant(id=pid, name=cmd.name, role=cmd.role, waiting_since=now)
     if old is not None:  # came back after the grace period: keep their record, wait again
         p.joined_at, p.spoke_seconds, p.agreed = old.joined_at, old.spoke_seconds, old.agreed
+        # Leaving and rejoining must not undo a facilitator's mute (only unmute.allow lifts it).
+        p.forced_mute, p.passes = old.forced_mute, old.passes
     if cmd.role.leads:
         p.status, p.agreed = Status.ADMITTED, True
         p.joined_at = p.joined_at if p.joined_at is not None else now
@@ -52,7 +55,11 @@ def _arrive(s: Session, pid: str, cmd: c.Connect, old: Participant | None, now: 
 
 
 def _leader_returns(s: Session, p: Participant, now: float) -> list[Event]:
-    """The first facilitator makes the session live; a returning one lifts a hold."""
+    """The first facilitator makes the session live; a returning one lifts a hold.
+
+    Either way, open admission now lets in whoever waited for a facilitator with the agreement
+    accepted: nobody enters a room that has no facilitator in it.
+    """
     events: list[Event] = []
     if s.status is SessionStatus.OPEN:
         s.status = SessionStatus.LIVE
@@ -61,17 +68,25 @@ def _leader_returns(s: Session, p: Participant, now: float) -> list[Event]:
     if s.on_hold:
         resume_from_hold(s, now)
         events.append(MediaPolicyChanged())
+    for waiting in s.waiting():
+        if may_auto_admit(s, waiting):
+            events += admit(s, waiting, now)
     return events
 
 
 def resume_from_hold(s: Session, now: float) -> None:
-    """Unfreeze the floor: timers resume with the time they had left when the hold began."""
-    held = now - (s.hold_since if s.hold_since is not None else now)
+    """Unfreeze the floor: a turn resumes with the time it had left when the hold began.
+
+    A turn that began during the hold (a go-around moved on because someone's grace ran out) has
+    been frozen only since it began, so it is shifted by that much, not by the whole hold.
+    """
+    hold_since = s.hold_since if s.hold_since is not None else now
     s.on_hold, s.hold_since = False, None
     if s.floor is not None and s.floor.ends_at is not None:
+        held = now - max(hold_since, s.floor.since)
         s.floor.ends_at += held
-    if s.go_around is not None and s.go_around.turn_ends_at is not None:
-        s.go_around.turn_ends_at += held
+        if s.go_around is not None and s.go_around.current == s.floor.holder:
+            s.go_around.turn_ends_at = s.floor.ends_at
 
 
 def disconnect(s: Session, p: Participant, now: float) -> list[Event]:
@@ -103,9 +118,19 @@ def admit_one(s: Session, actor: Participant, cmd: c.Admit, now: float) -> list[
 
 
 def admit_all(s: Session, actor: Participant, cmd: c.AdmitAll, now: float) -> list[Event]:
-    """Admit everyone waiting who has accepted the agreement; the others keep waiting."""
+    """Admit, in order of arrival, everyone waiting who has accepted the agreement, while seats last.
+
+    The others keep waiting. Lock and hold are checked first so that a refusal changes nothing;
+    a full room stops the loop rather than failing half-way through it.
+    """
+    if s.locked:
+        raise Conflict("the session is locked")
+    if s.on_hold:
+        raise Conflict("the session is on hold until a facilitator returns")
     events: list[Event] = []
     for p in s.waiting():
+        if len(s.admitted()) >= s.max_participants:
+            break
         if p.agreed or not s.requires_agreement:
             events += [*admit(s, p, now), Audited("admit", p.id)]
     return events
@@ -150,6 +175,7 @@ def end(s: Session, actor: Participant, cmd: c.End, now: float) -> list[Event]:
     s.status, s.ended_at = SessionStatus.ENDED, now
     s.floor, s.go_around, s.queue = None, None, []
     for p in s.participants.values():
+        p.connected = False
         if p.status in (Status.ADMITTED, Status.WAITING):
             p.status = Status.LEFT
             if p.joined_at is not None and p.left_at is None:
