@@ -93,3 +93,38 @@ class NullMedia:
 
     def take_spoke_seconds(self, session_id: str) -> dict[str, float]:
         return {}
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified join token says: who this is, in which session, with which role."""
+
+    session_id: str
+    participant_id: str
+    name: str
+    role: str
+
+
+class Unauthorized(Exception):
+    """A join token is missing, malformed, forged, expired or revoked."""
+
+
+class Moved(Exception):
+    """Another node holds this session; the client must connect to ``url``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"this session is held by {url}")
+        self.url = url
+
+
+class Authenticator(Protocol):
+    def verify(self, token: str) -> Claims:
+        """Return the token's claims, or raise ``Unauthorized`` (revocation is checked separately)."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """This node's identity in a multi-node deployment, and the URL clients reach it at."""
+
+    node_id: str
+    url: str

@@ -1,0 +1,166 @@
+"""The app factory: wires settings, store, tokens, media, hub and the Socket.IO namespace together.
+
+Resources open and close in ``cleanup_ctx`` so a test can start and stop a whole server in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from rooms.store import MemoryStore, SessionStore
+from server.api import add_api_routes, api_errors, error_response
+from server.auth import Tokens
+from server.config import Settings
+from server.keys import HUB, MEDIA, METRICS, SETTINGS, STORE, TOKENS
+from server.logs import request_id
+from server.media_events import SioMediaEvents
+from server.metrics import Metrics
+from signaling import protocol as wire
+from signaling.hub import Hub, HubSettings
+from signaling.limits import RateLimiter
+from signaling.namespace import HearthNamespace
+from signaling.ports import MediaGateway, NodeInfo, NullMedia
+from signaling.sockets import SioBus
+
+log = logging.getLogger("hearth.server")
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def make_store(settings: Settings) -> SessionStore:
+    if settings.redis_url:
+        from server.redis_store import RedisStore
+
+        return RedisStore.from_url(settings.redis_url, state_ttl=settings.state_ttl)
+    return MemoryStore(time.time, state_ttl=settings.state_ttl)
+
+
+def make_sio(settings: Settings) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    origins: Any = settings.allowed_origins or [settings.public_url]
+    return socketio.AsyncServer(
+        async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,
+        max_http_buffer_size=wire.MAX_TRANSPORT_BYTES, logger=False, engineio_logger=False,
+        ping_interval=10, ping_timeout=10,
+    )
+
+
+def make_media(settings: Settings, sio: socketio.AsyncServer) -> MediaGateway:
+    if not settings.media:
+        return NullMedia()
+    from server.media.engine import MediaEngine
+
+    engine: MediaGateway = MediaEngine(SioMediaEvents(SioBus(sio)), ice_servers=settings.ice_servers,
+                                       allow_loopback=settings.allow_loopback)
+    return engine
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Each request gets an id in the logs and the response, never the body or names."""
+    rid = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    token = request_id.set(rid)
+    try:
+        response: web.StreamResponse = await handler(request)
+    finally:
+        request_id.reset(token)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[request_ids, api_errors], client_max_size=wire.MAX_TRANSPORT_BYTES)
+    sio = make_sio(settings)
+    store = make_store(settings)
+    metrics = Metrics()
+    media = make_media(settings, sio)
+    hub = Hub(SioBus(sio), store, media, time.time, NodeInfo(settings.node_id, settings.public_url),
+              HubSettings(lease_ttl=settings.lease_ttl, ended_ttl=settings.ended_ttl,
+                          max_sessions=settings.max_sessions))
+    tokens = Tokens(settings.secret, settings.token_ttl)
+    namespace = HearthNamespace(hub, tokens, settings.ice_servers,
+                                RateLimiter(settings.event_rate, settings.event_burst),
+                                on_error=lambda event, code: metrics.errors.labels(event, code).inc())
+    sio.register_namespace(namespace)
+    sio.attach(app)
+    app[SETTINGS], app[STORE], app[TOKENS], app[HUB], app[MEDIA], app[METRICS] = (
+        settings, store, tokens, hub, media, metrics)
+    add_api_routes(app)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    _add_web(app)
+    app.cleanup_ctx.append(_background)
+    return app
+
+
+def _add_web(app: web.Application) -> None:
+    try:
+        from server.web_routes import add_web_routes
+    except ImportError:  # the web client is optional for a signaling-only deployment
+        return
+    add_web_routes(app, WEB_DIR)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready only when the store answers: a load balancer then stops sending new sessions here."""
+    try:
+        await asyncio.wait_for(request.app[STORE].ping(), timeout=2.0)
+    except Exception:
+        return error_response("internal", "store unreachable")
+    return web.json_response({"ok": True, "node": request.app[SETTINGS].node_id})
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    from server.api import _bearer, _is_operator
+
+    if not _is_operator(request, _bearer(request)):
+        return error_response("forbidden", "the operator key is required")
+    hub, metrics = request.app[HUB], request.app[METRICS]
+    metrics.sessions.set(len(hub.live))
+    metrics.participants.set(len(hub.sockets))
+    stats = getattr(request.app[MEDIA], "stats", None)
+    if callable(stats):
+        figures = stats()
+        metrics.forwarded_packets.set(figures.get("packets", 0))
+        metrics.forwarded_bytes.set(figures.get("bytes", 0))
+    return web.Response(body=metrics.render(), content_type="text/plain")
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    hub, settings = app[HUB], app[SETTINGS]
+    tasks = [asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
+             asyncio.create_task(_every(settings.lease_ttl / 3, hub.renew_leases))]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await hub.shutdown()
+    close = getattr(app[MEDIA], "close", None)
+    if close is not None:
+        await close()
+    await app[STORE].close()
+
+
+async def _every(seconds: float, job: Any) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except Exception:
+            log.exception("background job failed")

@@ -1,0 +1,91 @@
+"""``hearth serve`` runs a node; ``hearth token`` mints a join token from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import ssl
+import sys
+import time
+
+from aiohttp import web
+
+from rooms.model import Session
+from server import logs
+from server.app import create_app
+from server.auth import Tokens, new_id
+from server.config import Settings, add_arguments, from_env_and_args
+from server.keys import STORE
+
+log = logging.getLogger("hearth.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hearth", description="Live online group therapy server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a node")
+    add_arguments(serve)
+    token = sub.add_parser("token", help="mint a join token")
+    token.add_argument("--session", required=True)
+    token.add_argument("--participant", default=None)
+    token.add_argument("--name", required=True)
+    token.add_argument("--role", default="member", choices=["member", "cofacilitator", "facilitator"])
+    token.add_argument("--secret", default=None, help="the server's secret (HEARTH_SECRET)")
+    token.add_argument("--ttl", type=float, default=12 * 3600.0)
+    args = parser.parse_args(argv)
+    if args.command == "token":
+        return _token(args)
+    return _serve(from_env_and_args(args))
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = from_env_and_args(env=None)
+    secret = args.secret or (settings.secret if "secret" not in settings.generated else "")
+    if not secret:
+        print("hearth token needs --secret or HEARTH_SECRET", file=sys.stderr)
+        return 2
+    pid = args.participant or new_id("m-" if args.role == "member" else "f-")
+    print(Tokens(secret, args.ttl).mint(args.session, pid, args.name, args.role))
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    logs.setup(settings.log_json)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    app = create_app(settings)
+    if settings.demo:
+        app.on_startup.append(_demo)
+    if "operator_key" in settings.generated:
+        print(f"operator key (generated for this run): {settings.operator_key}", flush=True)
+    ssl_context = None
+    if settings.tls_cert:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    print(f"Hearth listening on {settings.public_url} (node {settings.node_id}, "
+          f"store {'redis' if settings.redis_url else 'memory'})", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context, print=None,
+                access_log=None, shutdown_timeout=5.0, handle_signals=True)
+    return 0
+
+
+async def _demo(app: web.Application) -> None:
+    from server.keys import SETTINGS, TOKENS
+
+    settings, tokens = app[SETTINGS], app[TOKENS]
+    session = Session(id=new_id("s-"), title="Demo group", created_at=time.time())
+    await app[STORE].create(session)
+    token = tokens.mint(session.id, new_id("f-"), "Facilitator", "facilitator")
+    member = tokens.mint(session.id, new_id("m-"), "Guest", "member")
+    print(f"demo facilitator URL: {settings.public_url}/s/{session.id}#token={token}", flush=True)
+    print(f"demo member URL:      {settings.public_url}/s/{session.id}#token={member}", flush=True)
+    await asyncio.sleep(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Settings from environment variables and command-line flags, with safe defaults.
+
+In development a secret and an operator key are generated at start (and the operator key printed
+once); with ``--production`` both must be given, so a clinic never runs on throwaway keys by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret: str = ""
+    operator_key: str = ""
+    redis_url: str | None = None
+    public_url: str = ""
+    node_id: str = ""
+    production: bool = False
+    demo: bool = False
+    allow_loopback: bool = False
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    token_ttl: float = 12 * 3600.0
+    grace_seconds: float = 60.0
+    max_sessions: int = 200
+    max_participants: int = 12
+    state_ttl: float = 24 * 3600.0
+    ended_ttl: float = 3600.0
+    lease_ttl: float = 10.0
+    tick_seconds: float = 0.25
+    event_rate: float = 20.0
+    event_burst: float = 40.0
+    media: bool = True
+    log_json: bool = True
+    generated: list[str] = field(default_factory=list)
+
+    def finish(self) -> Settings:
+        """Fill derived defaults and refuse unsafe production settings."""
+        if self.production and (not self.secret or not self.operator_key):
+            raise SystemExit("--production needs --secret and --operator-key (or HEARTH_SECRET/...)")
+        if not self.secret:
+            self.secret = secrets.token_urlsafe(32)
+            self.generated.append("secret")
+        if not self.operator_key:
+            self.operator_key = secrets.token_urlsafe(24)
+            self.generated.append("operator_key")
+        scheme = "https" if self.tls_cert else "http"
+        if not self.public_url:
+            self.public_url = f"{scheme}://{self.host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        if not self.node_id:
+            self.node_id = f"{socket.gethostname()}-{self.port}-{secrets.token_hex(3)}"
+        return self
+
+
+_ENV: dict[str, tuple[str, Any]] = {
+    "host": ("HEARTH_HOST", str),
+    "port": ("HEARTH_PORT", int),
+    "secret": ("HEARTH_SECRET", str),
+    "operator_key": ("HEARTH_OPERATOR_KEY", str),
+    "redis_url": ("HEARTH_REDIS_URL", str),
+    "public_url": ("HEARTH_PUBLIC_URL", str),
+    "node_id": ("HEARTH_NODE_ID", str),
+    "tls_cert": ("HEARTH_TLS_CERT", str),
+    "tls_key": ("HEARTH_TLS_KEY", str),
+    "max_sessions": ("HEARTH_MAX_SESSIONS", int),
+    "max_participants": ("HEARTH_MAX_PARTICIPANTS", int),
+    "grace_seconds": ("HEARTH_GRACE_SECONDS", float),
+    "state_ttl": ("HEARTH_STATE_TTL", float),
+    "ended_ttl": ("HEARTH_ENDED_TTL", float),
+    "lease_ttl": ("HEARTH_LEASE_TTL", float),
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to bind (HEARTH_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to bind (HEARTH_PORT, default 8080)")
+    p.add_argument("--secret", help="token signing secret (HEARTH_SECRET)")
+    p.add_argument("--operator-key", help="bearer key for the HTTP API (HEARTH_OPERATOR_KEY)")
+    p.add_argument("--redis-url", help="run on Redis for several nodes (HEARTH_REDIS_URL)")
+    p.add_argument("--public-url", help="URL this node advertises to clients (HEARTH_PUBLIC_URL)")
+    p.add_argument("--node-id", help="stable node id (HEARTH_NODE_ID)")
+    p.add_argument("--production", action="store_true", help="require explicit secrets")
+    p.add_argument("--demo", action="store_true", help="create a demo session and print its URL")
+    p.add_argument("--allow-loopback", action="store_true",
+                   help="offer 127.0.0.1 ICE candidates (tests and single-machine demos only)")
+    p.add_argument("--ice-servers", help='JSON list of RTCIceServer dicts (HEARTH_ICE_SERVERS)')
+    p.add_argument("--allowed-origin", action="append", help="allowed browser origin (repeatable)")
+    p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS directly (HEARTH_TLS_CERT)")
+    p.add_argument("--tls-key", help="PEM private key (HEARTH_TLS_KEY)")
+    p.add_argument("--max-sessions", type=int, help="live sessions this node holds at most")
+    p.add_argument("--max-participants", type=int, help="participants per session at most (12)")
+    p.add_argument("--grace-seconds", type=float, help="seat kept after a drop (60)")
+    p.add_argument("--no-media", action="store_true", help="signaling only (no WebRTC)")
+    p.add_argument("--log-text", action="store_true", help="human-readable logs instead of JSON")
+
+
+def from_env_and_args(args: argparse.Namespace | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Flags win over environment variables, which win over defaults."""
+    env = dict(os.environ) if env is None else env
+    s = Settings()
+    for name, (var, kind) in _ENV.items():
+        if var in env and env[var] != "":
+            setattr(s, name, kind(env[var]))
+    if "HEARTH_ICE_SERVERS" in env:
+        s.ice_servers = json.loads(env["HEARTH_ICE_SERVERS"])
+    if "HEARTH_ALLOWED_ORIGINS" in env:
+        s.allowed_origins = [o for o in env["HEARTH_ALLOWED_ORIGINS"].split(",") if o]
+    if args is not None:
+        _apply_args(s, args)
+    return s.finish()
+
+
+def _apply_args(s: Settings, args: argparse.Namespace) -> None:
+    for name in _ENV:
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(s, name, value)
+    s.production = s.production or bool(getattr(args, "production", False))
+    s.demo = bool(getattr(args, "demo", False))
+    s.allow_loopback = s.allow_loopback or bool(getattr(args, "allow_loopback", False))
+    if getattr(args, "ice_servers", None):
+        s.ice_servers = json.loads(args.ice_servers)
+    if getattr(args, "allowed_origin", None):
+        s.allowed_origins = list(args.allowed_origin)
+    if getattr(args, "no_media", False):
+        s.media = False
+    if getattr(args, "log_text", False):
+        s.log_json = False

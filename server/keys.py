@@ -1,0 +1,19 @@
+"""Typed aiohttp application keys: the process's shared objects, one owner each."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from rooms.store import SessionStore
+from server.auth import Tokens
+from server.config import Settings
+from server.metrics import Metrics
+from signaling.hub import Hub
+from signaling.ports import MediaGateway
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", SessionStore)
+TOKENS = web.AppKey("tokens", Tokens)
+HUB = web.AppKey("hub", Hub)
+MEDIA = web.AppKey("media", MediaGateway)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,0 +1,92 @@
+"""Pure mapping from domain events to Socket.IO emits, each with its audience.
+
+Audiences are Socket.IO rooms, so emits work the same across nodes with python-socketio's Redis
+manager: per session one room for facilitators, one for admitted members, one for waiting members,
+and one per participant for private messages. A waiting member is never in a room that sees the roster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rooms.events import (
+    Event,
+    HelpRequested,
+    LobbyChanged,
+    NodSent,
+    NoteSent,
+    ParticipantRemoved,
+    SessionEnded,
+    StateChanged,
+)
+from rooms.model import Participant, Session, Status
+from rooms.views import lobby_view, state_view
+
+
+def leads_room(session_id: str) -> str:
+    return f"s:{session_id}:leads"
+
+
+def members_room(session_id: str) -> str:
+    return f"s:{session_id}:members"
+
+
+def waiting_room(session_id: str) -> str:
+    return f"s:{session_id}:waiting"
+
+
+def participant_room(session_id: str, participant_id: str) -> str:
+    return f"p:{session_id}:{participant_id}"
+
+
+def audience_room(session_id: str, p: Participant) -> str | None:
+    """The one broadcast room a participant's socket belongs in, by role and status."""
+    if p.status is Status.WAITING:
+        return waiting_room(session_id)
+    if p.status is Status.ADMITTED:
+        return leads_room(session_id) if p.role.leads else members_room(session_id)
+    return None
+
+
+@dataclass(frozen=True)
+class Emit:
+    event: str
+    data: dict[str, Any]
+    room: str
+
+
+def state_emits(s: Session, now: float) -> list[Emit]:
+    return [
+        Emit("session.state", state_view(s, now, leads=True), leads_room(s.id)),
+        Emit("session.state", state_view(s, now, leads=False), members_room(s.id)),
+        Emit("session.state", state_view(s, now, leads=False, admitted=False), waiting_room(s.id)),
+    ]
+
+
+def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:
+    """Everything that must be sent after ``events`` happened, private messages first."""
+    out: list[Emit] = []
+    for e in events:
+        out += _private(s, e)
+    if any(isinstance(e, StateChanged) for e in events):
+        out += state_emits(s, now)
+    if any(isinstance(e, LobbyChanged) for e in events):
+        out.append(Emit("lobby", lobby_view(s), leads_room(s.id)))
+    for e in events:
+        if isinstance(e, SessionEnded):
+            for room in (leads_room(s.id), members_room(s.id), waiting_room(s.id)):
+                out.append(Emit("session.ended", {"at": e.at}, room))
+    return out
+
+
+def _private(s: Session, e: Event) -> list[Emit]:
+    if isinstance(e, NodSent):
+        return [Emit("nod", {"from": e.from_id}, participant_room(s.id, to)) for to in e.to]
+    if isinstance(e, NoteSent):
+        return [Emit("note", {"from": e.from_id, "text": e.text}, participant_room(s.id, e.to))]
+    if isinstance(e, HelpRequested):
+        return [Emit("help", {"from": e.from_id, "at": e.at}, leads_room(s.id))]
+    if isinstance(e, ParticipantRemoved):
+        return [Emit("removed", {"reason": e.reason}, participant_room(s.id, e.id))]
+    return []

@@ -1,0 +1,300 @@
+"""Every wire event as a typed, validated message: the contract outside clients rely on.
+
+Client payloads are strict pydantic models (no coercion, no extra keys) so that a wrong type is an
+``invalid`` error, never a surprise downstream. ``docs/protocol.md`` is generated from this module
+(``python -m signaling.docs``) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rooms import commands as c
+from rooms.model import FloorMode, Phase
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_TRANSPORT_BYTES = 1024 * 1024
+MAX_SDP_CHARS = 60_000
+
+ERROR_CODES = ("invalid", "forbidden", "not_found", "conflict", "rate_limited", "unauthorized", "moved",
+               "internal")
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+
+
+class Message(BaseModel):
+    """Base of every client payload: strict types, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Empty(Message):
+    """No fields."""
+
+
+class Target(Message):
+    id: Id
+
+
+class RemovePayload(Message):
+    id: Id
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class PhaseIn(Message):
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    minutes: Annotated[float, Field(gt=0, le=240)]
+    floor_mode: Literal["open", "hands", "strict"]
+
+
+class AgendaSetPayload(Message):
+    phases: Annotated[list[PhaseIn], Field(min_length=1, max_length=20)]
+
+
+class PhaseSetPayload(Message):
+    index: Annotated[int, Field(ge=0, le=100)]
+
+
+class FloorGrantPayload(Message):
+    id: Id
+    turn_seconds: Seconds | None = None
+
+
+class FloorNextPayload(Message):
+    turn_seconds: Seconds | None = None
+
+
+class GoAroundStartPayload(Message):
+    order: Annotated[list[Id], Field(max_length=50)] | None = None
+    turn_seconds: Seconds | None = None
+
+
+class MediaStatePayload(Message):
+    audio: bool
+    video: bool
+
+
+class NotePayload(Message):
+    to: Id
+    text: Text
+
+
+class PublishPayload(Message):
+    sdp: Sdp
+    type: Literal["offer"]
+
+
+class AnswerPayload(Message):
+    sdp: Sdp
+    type: Literal["answer"]
+    revision: Annotated[int, Field(ge=0)]
+
+
+def _agenda(p: AgendaSetPayload) -> c.SetAgenda:
+    return c.SetAgenda(tuple(Phase(x.name, x.minutes, FloorMode(x.floor_mode)) for x in p.phases))
+
+
+def _go_around(p: GoAroundStartPayload) -> c.StartGoAround:
+    return c.StartGoAround(tuple(p.order) if p.order is not None else None, p.turn_seconds)
+
+
+# Client event -> (payload model, who may send it (documentation), payload -> domain command).
+DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
+    "agree": (Empty, "anyone waiting", lambda p: c.Agree()),
+    "admit": (Target, "facilitators", lambda p: c.Admit(p.id)),
+    "admit.all": (Empty, "facilitators", lambda p: c.AdmitAll()),
+    "deny": (Target, "facilitators", lambda p: c.Deny(p.id)),
+    "remove": (RemovePayload, "facilitators", lambda p: c.Remove(p.id, p.reason)),
+    "lock": (Empty, "facilitators", lambda p: c.Lock()),
+    "unlock": (Empty, "facilitators", lambda p: c.Unlock()),
+    "agenda.set": (AgendaSetPayload, "facilitators", _agenda),
+    "phase.next": (Empty, "facilitators", lambda p: c.NextPhase()),
+    "phase.set": (PhaseSetPayload, "facilitators", lambda p: c.SetPhase(p.index)),
+    "hand.raise": (Empty, "members", lambda p: c.RaiseHand()),
+    "hand.lower": (Empty, "members", lambda p: c.LowerHand()),
+    "floor.grant": (FloorGrantPayload, "facilitators", lambda p: c.GrantFloor(p.id, p.turn_seconds)),
+    "floor.next": (FloorNextPayload, "facilitators", lambda p: c.NextFloor(p.turn_seconds)),
+    "floor.release": (Empty, "floor holder, facilitators", lambda p: c.ReleaseFloor()),
+    "goaround.start": (GoAroundStartPayload, "facilitators", _go_around),
+    "turn.pass": (Empty, "the member whose turn it is", lambda p: c.PassTurn()),
+    "goaround.stop": (Empty, "facilitators", lambda p: c.StopGoAround()),
+    "mute": (Target, "facilitators", lambda p: c.Mute(p.id)),
+    "unmute.allow": (Target, "facilitators", lambda p: c.AllowUnmute(p.id)),
+    "media.state": (MediaStatePayload, "anyone", lambda p: c.SetMedia(p.audio, p.video)),
+    "nod": (Empty, "members", lambda p: c.Nod()),
+    "note": (NotePayload, "facilitators, or a member to a facilitator", lambda p: c.Note(p.to, p.text)),
+    "help": (Empty, "members", lambda p: c.Help()),
+    "end": (Empty, "facilitators", lambda p: c.End()),
+}
+
+MEDIA_EVENTS: dict[str, tuple[type[Message], str]] = {
+    "rtc.publish": (PublishPayload, "anyone admitted"),
+    "rtc.answer": (AnswerPayload, "anyone admitted"),
+}
+
+CLIENT_EVENTS: dict[str, type[Message]] = {
+    **{name: spec[0] for name, spec in DOMAIN_EVENTS.items()},
+    **{name: spec[0] for name, spec in MEDIA_EVENTS.items()},
+}
+
+
+# ---- Server -> client payloads (documented and used by tests to check what clients receive) ----
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PhaseOut(Out):
+    index: int
+    name: str
+    started_at: float | None
+    minutes: float
+    floor_mode: str
+    ends_at: float | None
+    elapsed: float | None
+    remaining: float | None
+    overtime: bool
+
+
+class FloorOut(Out):
+    holder: str
+    since: float
+    ends_at: float | None
+
+
+class GoAroundOut(Out):
+    order: list[str]
+    position: int
+    turn_ends_at: float | None
+
+
+class ParticipantOut(Out):
+    id: str
+    name: str
+    role: str
+    status: str
+    connected: bool
+    hand_raised: bool
+    audio: bool
+    video: bool
+    forced_mute: bool
+    audible: bool
+    stream_ids: list[str]
+
+
+class AgendaPhaseOut(Out):
+    name: str
+    minutes: float
+    floor_mode: str
+
+
+class SessionStateOut(Out):
+    id: str
+    title: str
+    version: int
+    status: Literal["open", "live", "ended"]
+    locked: bool
+    on_hold: bool
+    requires_agreement: bool
+    phase: PhaseOut
+    agenda: list[AgendaPhaseOut]
+    floor: FloorOut | None
+    queue: list[str]
+    go_around: GoAroundOut | None
+    participants: list[ParticipantOut]
+
+
+class YouOut(Out):
+    id: str
+    name: str
+    role: str
+    status: str
+
+
+class WelcomeOut(Out):
+    you: YouOut
+    session: SessionStateOut
+    ice_servers: list[dict[str, Any]]
+
+
+class WaitingOut(Out):
+    id: str
+    name: str
+    agreed: bool
+    since: float
+    connected: bool
+
+
+class LobbyOut(Out):
+    waiting: list[WaitingOut]
+
+
+class SpeakingOut(Out):
+    levels: dict[str, float]
+    active: str | None
+
+
+class NodOut(Out):
+    from_: str = Field(alias="from")
+
+
+class NoteOut(Out):
+    from_: str = Field(alias="from")
+    text: str
+
+
+class HelpOut(Out):
+    from_: str = Field(alias="from")
+    at: float
+
+
+class RtcOfferOut(Out):
+    sdp: str
+    type: Literal["offer"]
+    revision: int
+
+
+class RemovedOut(Out):
+    reason: str
+
+
+class EndedOut(Out):
+    at: float
+
+
+class ErrorOut(Out):
+    code: str
+    message: str
+
+
+class AckOut(Out):
+    ok: bool
+    error: ErrorOut | None = None
+
+
+SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
+    "welcome": (WelcomeOut, "the new connection"),
+    "session.state": (SessionStateOut, "everyone connected (waiting members get a view without the room)"),
+    "lobby": (LobbyOut, "facilitators"),
+    "speaking": (SpeakingOut, "everyone admitted, at most 5 times a second"),
+    "nod": (NodOut, "the current speaker and facilitators"),
+    "note": (NoteOut, "one participant"),
+    "help": (HelpOut, "facilitators"),
+    "rtc.offer": (RtcOfferOut, "one participant"),
+    "removed": (RemovedOut, "one participant, who is then disconnected"),
+    "session.ended": (EndedOut, "everyone"),
+}
+
+
+def ok(**result: Any) -> dict[str, Any]:
+    return {"ok": True, **result}
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
