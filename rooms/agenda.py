@@ -32,6 +32,7 @@ def validate_agenda(phases: tuple[Phase, ...] | list[Phase]) -> list[Phase]:
 def set_agenda(s: Session, actor: Participant, cmd: c.SetAgenda, now: float) -> list[Event]:
     """Replace the agenda; the current phase index is kept when it still exists."""
     s.agenda = validate_agenda(cmd.phases)
+    s.phase_overtime = False  # the current phase may have new minutes; tick marks it again if over
     if s.phase_index >= len(s.agenda):
         _enter(s, len(s.agenda) - 1, now)
     return [StateChanged(), MediaPolicyChanged(), Audited("agenda.set")]
