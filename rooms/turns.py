@@ -6,11 +6,13 @@ Timers are data (``ends_at``); ``rooms.controller.tick`` expires them, so nothin
 from __future__ import annotations
 
 from rooms import commands as c
-from rooms.errors import Conflict, Invalid, NotFound
+from rooms.errors import Conflict, Forbidden, Invalid, NotFound
 from rooms.events import Audited, Event, MediaPolicyChanged, StateChanged
 from rooms.model import Floor, GoAround, Participant, Role, Session, Status
 
 _CHANGED: list[Event] = [StateChanged(), MediaPolicyChanged()]
+
+MAX_TURN_SECONDS = 3600.0
 
 
 def raise_hand(s: Session, actor: Participant, cmd: c.RaiseHand, now: float) -> list[Event]:
@@ -49,7 +51,7 @@ def release_floor(s: Session, actor: Participant, cmd: c.ReleaseFloor, now: floa
     if s.floor is None:
         raise Conflict("nobody holds the floor")
     if not actor.role.leads and s.floor.holder != actor.id:
-        raise Conflict("only the floor holder or a facilitator may end this turn")
+        raise Forbidden("only the floor holder or a facilitator may end this turn")
     if s.go_around is not None and s.go_around.current == s.floor.holder:
         advance_go_around(s, now)
     else:
@@ -60,8 +62,7 @@ def release_floor(s: Session, actor: Participant, cmd: c.ReleaseFloor, now: floa
 def start_go_around(s: Session, actor: Participant, cmd: c.StartGoAround, now: float) -> list[Event]:
     if s.go_around is not None:
         raise Conflict("a go-around is already running")
-    if cmd.turn_seconds is not None and cmd.turn_seconds <= 0:
-        raise Invalid("turn_seconds must be positive")
+    check_turn_seconds(cmd.turn_seconds)
     order = list(cmd.order) if cmd.order is not None else _members_in_join_order(s)
     if len(set(order)) != len(order):
         raise Invalid("the order names someone twice")
@@ -122,9 +123,14 @@ def start_go_around_turn(s: Session, now: float) -> None:
         s.queue.remove(current)
 
 
+def check_turn_seconds(turn_seconds: float | None) -> None:
+    """A turn lasts a positive, finite time (NaN and infinity would never or always expire)."""
+    if turn_seconds is not None and not 0 < turn_seconds <= MAX_TURN_SECONDS:
+        raise Invalid(f"turn_seconds must be more than 0 and at most {MAX_TURN_SECONDS:g}")
+
+
 def _give_floor(s: Session, holder: str, turn_seconds: float | None, now: float) -> None:
-    if turn_seconds is not None and turn_seconds <= 0:
-        raise Invalid("turn_seconds must be positive")
+    check_turn_seconds(turn_seconds)
     if holder in s.queue:
         s.queue.remove(holder)
     ends_at = now + turn_seconds if turn_seconds is not None else None
