@@ -11,7 +11,6 @@ from rooms.events import Audited, HelpRequested, MediaPolicyChanged, NodSent, No
 from rooms.model import FloorMode, Phase, Status, stream_id_for
 from tests.rooms.helpers import COFAC, FAC, connect, live_group, snapshot
 
-
 # Devices and who is heard
 
 
