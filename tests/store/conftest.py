@@ -1,0 +1,85 @@
+"""One harness per store kind, so the contract tests read the same for memory and Redis.
+
+Memory runs on a fake clock that tests advance; Redis runs on real time with short TTLs, because
+Redis expires keys by its own clock. ``other_node`` gives a second store sharing the same state, as
+another Hearth node would: for Redis a separate client (its own connection pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from rooms.store import MemoryStore
+from server.redis_store import RedisStore
+from tests.redis_server import delete_prefix, shared_url, unique_prefix
+
+Store = MemoryStore | RedisStore
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Harness:
+    kind: str
+    store: Store
+    now: Callable[[], float]
+    wait: Callable[[float], Awaitable[None]]
+    other_node: Callable[[], Store]
+    prefix: str = ""
+    opened: list[RedisStore] = field(default_factory=list)
+
+
+def memory_harness() -> Harness:
+    clock = FakeClock()
+    store = MemoryStore(clock)
+
+    async def wait(seconds: float) -> None:
+        clock.advance(seconds)
+
+    return Harness("memory", store, clock, wait, lambda: store)
+
+
+def redis_harness() -> Harness:
+    url, prefix = shared_url(), unique_prefix()
+    opened: list[RedisStore] = []
+
+    def other_node() -> RedisStore:
+        opened.append(RedisStore.from_url(url, prefix=prefix))
+        return opened[-1]
+
+    store = RedisStore.from_url(url, prefix=prefix)
+    return Harness("redis", store, time.time, asyncio.sleep, other_node, prefix, opened)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    h = memory_harness() if request.param == "memory" else redis_harness()
+    yield h
+    if isinstance(h.store, RedisStore):
+        await delete_prefix(h.store.client, h.prefix)
+        for node in h.opened:
+            await node.close()
+    await h.store.close()
+
+
+@pytest.fixture
+async def redis_store() -> AsyncIterator[RedisStore]:
+    """A RedisStore on the shared Redis under a prefix of its own, cleaned up afterwards."""
+    store = RedisStore.from_url(shared_url(), prefix=unique_prefix())
+    yield store
+    await delete_prefix(store.client, store.keys.prefix)
+    await store.close()
