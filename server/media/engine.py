@@ -45,7 +45,10 @@ class MediaEngine:
     """
 
     def __init__(
-        self, events: MediaEvents, ice_servers: list[dict[str, Any]] | None = None, allow_loopback: bool = False
+        self,
+        events: MediaEvents,
+        ice_servers: list[dict[str, Any]] | None = None,
+        allow_loopback: bool = False,
     ) -> None:
         self._events = events
         self._ice_servers = list(ice_servers or [])

@@ -32,8 +32,7 @@ class SpeakingMeter:
         previous = self._last_ts.get(participant_id)
         self._last_ts[participant_id] = rtp_timestamp
         level = level_of(dbov)
-        if level > self._peak.get(participant_id, 0.0):
-            self._peak[participant_id] = level
+        self._peak[participant_id] = max(level, self._peak.get(participant_id, 0.0))
         if dbov < self._loudest.get(participant_id, 128):
             self._loudest[participant_id] = dbov
         if dbov <= SPEECH_DBOV and previous is not None:

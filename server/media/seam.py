@@ -29,7 +29,14 @@ import aiortc.rtcrtpreceiver
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+)
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
@@ -72,8 +79,9 @@ class _Tap:
 def tap_receiver(receiver: RTCRtpReceiver, sink: PacketSink) -> None:
     """Route the receiver's reassembly input to ``sink``; must run before ``receive()`` starts."""
     install_decoder_bypass()
-    receiver._RTCRtpReceiver__jitter_buffer = _Tap(sink)
-    _bypassed_queues.add(receiver._RTCRtpReceiver__decoder_queue)
+    raw: Any = receiver
+    raw._RTCRtpReceiver__jitter_buffer = _Tap(sink)
+    _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -84,7 +92,7 @@ async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
 # --- send side ------------------------------------------------------------------------------------
 
 
-class IdleTrack(MediaStreamTrack):  # type: ignore[misc]
+class IdleTrack(MediaStreamTrack):
     """Parks ``RTCRtpSender._run_rtp`` on a future that never resolves: the lean sender does the work.
 
     With no track at all, ``_run_rtp`` would poll every 20 ms per sender.
@@ -120,6 +128,7 @@ class LeanSender:
 
     def __init__(self, sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) -> None:
         self.sender = sender
+        self._raw: Any = sender  # private fields are written through this untyped alias
         self.on_keyframe_request = on_keyframe_request
         self.ready = False
         self.retired = False
@@ -133,14 +142,14 @@ class LeanSender:
         self._dtls: Any = None
         self._original_rtcp = sender._handle_rtcp_packet
         self._original_send = sender.send
-        sender._handle_rtcp_packet = self._handle_rtcp_packet
-        sender.send = self._send_parameters
+        setattr(sender, "_handle_rtcp_packet", self._handle_rtcp_packet)  # noqa: B010 (instance override)
+        setattr(sender, "send", self._send_parameters)  # noqa: B010
 
     async def _send_parameters(self, parameters: RTCRtpSendParameters) -> None:
         """Learn the negotiated payload type and mid extension when aiortc starts the sender."""
         if self.retired:
             return  # the track was withdrawn while its offer was out: never start its RTP/RTCP tasks
-        self._pt = parameters.codecs[0].payloadType
+        self._pt = int(parameters.codecs[0].payloadType or 0)
         ext = [(e.id, parameters.muxId.encode()) for e in parameters.headerExtensions if e.uri == MID_URI]
         self._ext = _one_byte_extensions(ext) if ext and parameters.muxId else b""
         self._dtls = self.sender.transport
@@ -150,13 +159,17 @@ class LeanSender:
     def writable(self) -> bool:
         """Whether packets would reach the wire now (DTLS up and an ICE pair nominated)."""
         dtls = self._dtls
-        return bool(self.ready and dtls is not None and dtls._tx_srtp is not None and dtls.state == "connected")
+        return bool(
+            self.ready and dtls is not None and dtls._tx_srtp is not None and dtls.state == "connected"
+        )
 
     def backlog(self) -> int:
         """Bytes queued in the UDP transport: the bounded queue a lagging subscriber fills."""
         pair = self._dtls.transport._connection._nominated.get(1)
-        return 0 if pair is None or pair.protocol.transport is None else int(
-            pair.protocol.transport.get_write_buffer_size()
+        return (
+            0
+            if pair is None or pair.protocol.transport is None
+            else int(pair.protocol.transport.get_write_buffer_size())
         )
 
     def send(self, payload: bytes, marker: int, timestamp: int) -> None:
@@ -171,7 +184,7 @@ class LeanSender:
         self._transmit(protected)
         self.packets_sent += 1
         self._octets += len(payload)
-        sender = self.sender
+        sender = self._raw
         sender._RTCRtpSender__packet_count = self.packets_sent
         sender._RTCRtpSender__octet_count = self._octets
         if marker:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import pytest
 
 from rooms.model import stream_id_for
-from tests.media.clients import PatternVideo, ToneAudio, wait_for
+from signaling.ports import MediaError
+from tests.media.clients import PacketVideo, PatternVideo, ToneAudio, encode_vp8, wait_for
 from tests.media.conftest import Room
 
 pytestmark = pytest.mark.media
@@ -37,3 +40,54 @@ async def test_three_publishers_each_receive_the_other_two_and_decode(
         own = (stream_id_for(client.participant_id), "video")
         assert client.received[own].frames == 0
     assert "failed to decode" not in caplog.text
+
+
+async def test_forwarded_video_frames_are_the_publishers_bytes(room: Room) -> None:
+    packets = encode_vp8(frames=60, keyframe_every=15)
+    sent = {bytes(p) for p in packets}
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(PacketVideo(packets))
+    received = b.encoded[(stream_id_for("a"), "video")]
+    await wait_for(lambda: len(received) >= 30, timeout=10)
+    assert all(frame in sent for frame in received), "a forwarded frame differs from what was sent"
+    assert len(set(received)) >= 20
+
+
+async def test_late_joiner_sees_video_within_a_second(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(ToneAudio(), PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 30, timeout=10)
+    await asyncio.sleep(1.0)  # aiortc's encoder now only makes keyframes on request
+    c = room.client("c")
+    joined = time.monotonic()
+    await room.policy({"a", "b", "c"})
+    await wait_for(lambda: c.received[(stream_id_for("a"), "video")].frames >= 1, timeout=5)
+    first = c.received[(stream_id_for("a"), "video")].first_at
+    assert first is not None and first - joined < 1.0, f"first video after {first - joined:.2f} s"
+    print(f"late joiner first video after {first - joined:.3f} s")
+
+
+async def test_non_member_cannot_publish_and_is_disconnected_when_dropped(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b, x = room.client("a"), room.client("b"), room.client("x")
+    with pytest.raises(MediaError) as refused:
+        await x.publish(ToneAudio())
+    assert refused.value.code == "conflict"
+    await a.publish(ToneAudio())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "audio")].frames >= 5)
+    connections = list(room.engine.connections())
+    await room.policy({"b"})
+    assert all(pc.connectionState == "closed" for pc in connections if pc not in room.engine.connections())
+    assert len(room.engine.connections()) == 1  # b's receiving connection only
+
+
+async def test_stale_answer_revision_is_a_conflict(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(ToneAudio())
+    await wait_for(lambda: b.answered.is_set())
+    with pytest.raises(MediaError) as stale:
+        await room.engine.answer("s1", "b", b.subscriber.localDescription.sdp, b.revisions[-1])
+    assert stale.value.code == "conflict"

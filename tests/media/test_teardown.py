@@ -1,0 +1,60 @@
+"""Closing participants, sessions and the engine leaves no task, queue, thread or open transport."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from rooms.model import stream_id_for
+from server.media.engine import MediaEngine
+from signaling.ports import ForwardingPolicy
+from tests.media.clients import Client, PatternVideo, Recorder, ToneAudio, wait_for
+
+pytestmark = pytest.mark.media
+
+SESSION = "s1"
+
+
+async def test_teardown_leaves_nothing_behind() -> None:
+    tasks_before = set(asyncio.all_tasks())
+    events = Recorder()
+    engine = MediaEngine(events, allow_loopback=True)
+    ids = ["a", "b", "c"]
+    await engine.set_policy(SESSION, ForwardingPolicy(frozenset(ids), frozenset(ids)))
+    clients = {pid: Client(engine, SESSION, pid) for pid in ids}
+    events.clients.update(clients)
+    for client in clients.values():
+        await client.publish(ToneAudio(), PatternVideo())
+    await wait_for(lambda: clients["c"].received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+
+    a_connections = [pc for pc in engine.connections() if pc in _peer_connections(engine, "a")]
+    await engine.close_participant(SESSION, "a")
+    assert a_connections and all(pc.connectionState == "closed" for pc in a_connections)
+    await wait_for(lambda: all(not c.tasks or c.revisions for c in clients.values()))
+    assert not any(sink.subscriber_id == "a" for source in _sources(engine) for sink in source.sinks)
+
+    connections = engine.connections()
+    await engine.close()
+    assert all(pc.connectionState == "closed" for pc in connections)
+    assert engine.sessions() == [] and engine.connections() == []
+    for client in clients.values():
+        await client.close()
+    await asyncio.gather(*events.tasks, return_exceptions=True)
+    await asyncio.sleep(0.2)
+    leftover = [t for t in asyncio.all_tasks() - tasks_before if t is not asyncio.current_task()]
+    assert leftover == [], leftover
+    decoders = [t.name for t in threading.enumerate() if "decoder" in t.name]
+    assert decoders == [], decoders  # the clients' decoder threads end with their receivers
+
+
+def _peer_connections(engine: MediaEngine, participant_id: str) -> list[object]:
+    room = engine._rooms[SESSION]
+    peer = room.peers[participant_id]
+    return [pc for pc in (peer.publisher, peer.subscriber) if pc is not None]
+
+
+def _sources(engine: MediaEngine) -> list[object]:
+    room = engine._rooms[SESSION]
+    return [source for peer in room.peers.values() for source in peer.sources.values()]
