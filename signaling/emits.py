@@ -75,8 +75,8 @@ def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:
         out.append(Emit("lobby", lobby_view(s), leads_room(s.id)))
     for e in events:
         if isinstance(e, SessionEnded):
-            for room in (leads_room(s.id), members_room(s.id), waiting_room(s.id)):
-                out.append(Emit("session.ended", {"at": e.at}, room))
+            # Everyone has left their audience room by now: tell each one privately.
+            out += [Emit("session.ended", {"at": e.at}, participant_room(s.id, pid)) for pid in s.participants]
     return out
 
 

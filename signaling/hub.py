@@ -70,6 +70,7 @@ class Hub:
         self.live: dict[str, Live] = {}
         self.sockets: dict[str, tuple[str, str]] = {}  # socket id -> (session id, participant id)
         self._taking: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- holding sessions -------------------------------------------------------------------
 
@@ -215,8 +216,12 @@ class Hub:
     async def _close(self, live: Live) -> None:
         """The session ended: disconnect everyone, tear down media, let the state expire."""
         s = live.session
-        for pid in list(live.sockets):
-            await self._drop_socket(live, pid)
+        sids = list(live.sockets.values())
+        for sid in sids:
+            self.sockets.pop(sid, None)
+        live.sockets.clear()
+        live.rooms.clear()
+        self._later(self._disconnect_soon(sids))
         await self.media.close_session(s.id)
         self.live.pop(s.id, None)
         try:
@@ -224,6 +229,17 @@ class Hub:
             await self.store.release_lease(s.id, self.node.node_id)
         except Exception:
             log.warning("store expiry failed after end", extra={"session": s.id})
+
+    def _later(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _disconnect_soon(self, sids: list[str]) -> None:
+        """Let the acks and ``session.ended`` reach everyone before their sockets close."""
+        await asyncio.sleep(0.25)
+        for sid in sids:
+            await self.bus.disconnect(sid)
 
     # ---- sockets ----------------------------------------------------------------------------
 

@@ -53,14 +53,11 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             claims = self.auth.verify(token)
             await self.hub.admissible(claims)
         except Unauthorized as err:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "unauthorized", "message": str(err)}) from None
+            raise _refusal("unauthorized", str(err)) from None
         except Moved as err:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "moved", "message": str(err), "url": err.url}) from None
+            raise _refusal("moved", str(err), url=err.url) from None
         except RoomError as err:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": err.code, "message": err.message}) from None
+            raise _refusal(err.code, err.message) from None
         self._later(self._attach(sid, claims))
 
     def _later(self, coro: Any) -> None:
@@ -132,6 +129,11 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             return model.model_validate(data)
         except (ValidationError, RecursionError) as err:
             return self._error(event, "invalid", _summary(err))
+
+
+def _refusal(code: str, message: str, **extra: str) -> Exception:
+    """A connect refusal: the client's ``connect_error`` gets ``{code, message[, url]}`` as its data."""
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message, **extra})
 
 
 def _summary(err: Exception) -> str:

@@ -100,9 +100,13 @@ class Harness:
     async def connect(self, token: str, wait_welcome: bool = True) -> Client:
         sio = socketio.AsyncClient(reconnection=False)
         client = Client(sio)
-        for name in EVENTS:
+        for name in (*EVENTS, "connect_error"):
             sio.on(name, _recorder(client, name))
-        await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+        try:
+            await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+        except socketio.exceptions.ConnectionError as err:
+            refusal = client.last("connect_error") or {}
+            raise Refused(refusal.get("data") or {}) from err
         self.clients.append(client)
         if wait_welcome:
             welcome = await client.wait_for("welcome")
@@ -112,6 +116,14 @@ class Harness:
     async def join(self, session_id: str, name: str, role: str = "member") -> Client:
         invite = await self.invite(session_id, name, role)
         return await self.connect(invite["token"])
+
+
+class Refused(Exception):
+    """The server refused the connection; ``data`` is its ``{code, message[, url]}``."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(f"refused: {data}")
+        self.data = data
 
 
 def _recorder(client: Client, name: str) -> Any:
