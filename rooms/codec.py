@@ -33,14 +33,19 @@ def session_to_dict(s: Session) -> dict[str, Any]:
 
 def session_from_dict(data: dict[str, Any]) -> Session:
     fields = _known(Session, data)
-    fields["agenda"] = [Phase(p["name"], p["minutes"], FloorMode(p["floor_mode"])) for p in data["agenda"]]
+    if "agenda" in data:
+        fields["agenda"] = [_phase(p) for p in data["agenda"]]
     fields["admission"] = Admission(data.get("admission", "lobby"))
     fields["status"] = SessionStatus(data.get("status", "open"))
-    fields["floor"] = Floor(**data["floor"]) if data.get("floor") else None
-    fields["go_around"] = GoAround(**data["go_around"]) if data.get("go_around") else None
+    fields["floor"] = Floor(**_known(Floor, data["floor"])) if data.get("floor") else None
+    fields["go_around"] = GoAround(**_known(GoAround, data["go_around"])) if data.get("go_around") else None
     fields["queue"] = list(data.get("queue", []))
     fields["participants"] = {p["id"]: _participant(p) for p in data.get("participants", [])}
     return Session(**fields)
+
+
+def _phase(data: dict[str, Any]) -> Phase:
+    return Phase(data["name"], data["minutes"], FloorMode(data["floor_mode"]))
 
 
 def _participant(data: dict[str, Any]) -> Participant:

@@ -1,0 +1,95 @@
+"""Session <-> dict for stores: lossless, JSON-safe, tolerant of old and new formats."""
+
+from __future__ import annotations
+
+import json
+
+from rooms import commands as c
+from rooms.codec import FORMAT, session_from_dict, session_to_dict
+from rooms.controller import apply
+from rooms.model import DEFAULT_AGENDA, FloorMode, Phase, Role, Session, SessionStatus, Status
+from tests.rooms.helpers import FAC, connect, live_group, new_session
+
+
+def rich_session() -> Session:
+    s = live_group(cofacilitator=True)
+    agenda = (Phase("arrive", 5, FloorMode.OPEN), Phase("practice", 30, FloorMode.STRICT))
+    apply(s, FAC, c.SetAgenda(agenda), 2.0)
+    connect(s, "dan", now=5.0)
+    apply(s, FAC, c.Mute("bob"), 6.0)
+    apply(s, FAC, c.Remove("cat"), 7.0)
+    apply(s, "bob", c.RaiseHand(), 8.0)
+    apply(s, FAC, c.StartGoAround(turn_seconds=90), 9.0)
+    apply(s, "ann", c.Nod(), 10.0)
+    apply(s, FAC, c.Lock(), 11.0)
+    return s
+
+
+def test_round_trip_is_lossless() -> None:
+    s = rich_session()
+    back = session_from_dict(session_to_dict(s))
+    assert back == s
+    assert session_to_dict(back) == session_to_dict(s)
+
+
+def test_round_trip_through_json() -> None:
+    s = rich_session()
+    back = session_from_dict(json.loads(json.dumps(session_to_dict(s))))
+    assert back == s
+    assert isinstance(back.participants["bob"].role, Role)
+    assert isinstance(back.participants["cat"].status, Status)
+    assert isinstance(back.agenda[1].floor_mode, FloorMode)
+
+
+def test_ended_session_round_trips() -> None:
+    s = rich_session()
+    apply(s, FAC, c.End(), 50.0)
+    back = session_from_dict(session_to_dict(s))
+    assert back == s and back.status is SessionStatus.ENDED
+
+
+def test_dict_carries_its_format_and_a_participant_list() -> None:
+    data = session_to_dict(rich_session())
+    assert data["format"] == FORMAT
+    assert [p["id"] for p in data["participants"]] == [FAC, "cofac", "ann", "bob", "cat", "dan"]
+
+
+def test_dict_is_a_copy() -> None:
+    s = rich_session()
+    data = session_to_dict(s)
+    data["queue"].append("zed")
+    data["participants"][0]["name"] = "Changed"
+    assert "zed" not in s.queue and s.participants[FAC].name == "Fac"
+
+
+def test_unknown_keys_are_ignored() -> None:
+    data = session_to_dict(rich_session())
+    data["from_the_future"] = 1
+    data["participants"][0]["mood"] = "calm"
+    data["floor"]["colour"] = "blue"
+    data["go_around"]["direction"] = "clockwise"
+    assert session_from_dict(data) == rich_session()
+
+
+def test_missing_keys_take_their_defaults() -> None:
+    s = session_from_dict({"id": "s9", "title": "Old format", "created_at": 3.0})
+    assert s == Session(id="s9", title="Old format", created_at=3.0)
+    assert s.agenda == list(DEFAULT_AGENDA) and s.participants == {} and s.floor is None
+
+
+def test_a_minimal_participant_takes_defaults() -> None:
+    ann_data = {"id": "ann", "name": "Ann", "role": "member", "status": "waiting"}
+    s = session_from_dict({"id": "s9", "title": "t", "created_at": 0.0, "participants": [ann_data]})
+    ann = s.participants["ann"]
+    assert ann.role is Role.MEMBER and ann.status is Status.WAITING and not ann.connected
+
+
+def test_a_fresh_session_round_trips() -> None:
+    s = new_session()
+    assert session_from_dict(session_to_dict(s)) == s
+
+
+def test_notes_are_never_in_the_stored_state() -> None:
+    s = rich_session()
+    apply(s, FAC, c.Note("ann", "something said in confidence"), 12.0)
+    assert "confidence" not in json.dumps(session_to_dict(s))
