@@ -153,7 +153,9 @@ class MemoryStore:
         return until is not None and self._alive(until)
 
     async def append_audit(self, record: AuditRecord, ttl_seconds: float) -> None:
-        records, _ = self._audit.get(record.session_id, ([], 0.0))
+        records, expires = self._audit.get(record.session_id, ([], 0.0))
+        if not self._alive(expires):  # an expired log starts afresh, as a Redis key would
+            records = []
         records.append(record)
         self._audit[record.session_id] = (records, self._clock() + ttl_seconds)
 
