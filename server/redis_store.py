@@ -15,7 +15,7 @@ Connection loss surfaces as ``StoreUnavailable`` after a bounded retry with back
 Sentinel: pass ``redis+sentinel://[:password@]host:26379[,host:26379...]/<service>[/<db>]`` to
 ``from_url``, or build the client yourself, ``Sentinel([...]).master_for("mymaster", retry=...)``,
 and hand it to the constructor. Cluster: ``redis.asyncio.RedisCluster`` clients work the same way
-(every command and script names keys of a single slot).
+(every command and script names keys of a single slot), or use ``redis+cluster://`` URLs.
 """
 
 from __future__ import annotations
@@ -235,16 +235,21 @@ class RedisStore:
         cls,
         url: str,
         *,
+        state_ttl: float = DEFAULT_STATE_TTL,
+        prefix: str = DEFAULT_PREFIX,
+        audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
+        op_timeout: float | None = DEFAULT_OP_TIMEOUT,
+        clock: Callable[[], float] = time.time,
         socket_timeout: float = 2.0,
         retries: int = 10,
         backoff_cap: float = 0.5,
-        **store_kw: Any,
     ) -> RedisStore:
         """A store with a client tuned to fail fast and retry briefly, so restarts are ridden out.
 
         ``retries`` attempts with equal-jitter exponential backoff (50 ms doubling, capped at
         ``backoff_cap``) give a Redis restart about 2 to 4 s before callers see ``StoreUnavailable``.
-        Accepts ``redis://``, ``rediss://``, ``unix://`` and ``redis+sentinel://`` URLs.
+        Accepts ``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://`` (see the module
+        docstring) and ``redis+cluster://host:port`` (any one node of a Redis Cluster) URLs.
         """
         client_kw: dict[str, Any] = {
             "socket_timeout": socket_timeout,
@@ -252,9 +257,21 @@ class RedisStore:
             "retry": Retry(EqualJitterBackoff(cap=backoff_cap, base=0.05), retries),
             "health_check_interval": 30,
         }
+        client: Client
         if url.startswith("redis+sentinel://"):
-            return cls(_sentinel_client(url, client_kw), **store_kw)
-        return cls(aioredis.Redis.from_url(url, **client_kw), **store_kw)
+            client = _sentinel_client(url, client_kw)
+        elif url.startswith("redis+cluster://"):
+            client = RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"), **client_kw)
+        else:
+            client = aioredis.Redis.from_url(url, **client_kw)
+        return cls(
+            client,
+            state_ttl=state_ttl,
+            prefix=prefix,
+            audit_maxlen=audit_maxlen,
+            op_timeout=op_timeout,
+            clock=clock,
+        )
 
     @_unavailable_on_connection_loss
     async def create(self, session: Session) -> None:

@@ -1,22 +1,23 @@
 """One harness per store kind, so the contract tests read the same for memory and Redis.
 
-Memory runs on a fake clock that tests advance; Redis runs on real time with short TTLs, because
-Redis expires keys by its own clock. ``other_node`` gives a second store sharing the same state, as
-another Hearth node would: for Redis a separate client (its own connection pool).
+Memory runs on a fake clock that tests advance; Redis (the shared standalone server, and a private
+three-shard Cluster) runs on real time with short TTLs, because Redis expires keys by its own clock.
+``other_node`` gives a second store sharing the same state, as another Hearth node would: for Redis
+a separate client (its own connection pool).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from rooms.store import MemoryStore
 from server.redis_store import RedisStore
-from tests.redis_server import delete_prefix, shared_url, unique_prefix
+from tests.redis_server import PrivateCluster, delete_prefix, shared_url, unique_prefix
 
 Store = MemoryStore | RedisStore
 
@@ -53,8 +54,8 @@ def memory_harness() -> Harness:
     return Harness("memory", store, clock, wait, lambda: store)
 
 
-def redis_harness() -> Harness:
-    url, prefix = shared_url(), unique_prefix()
+def redis_harness(kind: str, url: str) -> Harness:
+    prefix = unique_prefix()
     opened: list[RedisStore] = []
 
     def other_node() -> RedisStore:
@@ -62,17 +63,30 @@ def redis_harness() -> Harness:
         return opened[-1]
 
     store = RedisStore.from_url(url, prefix=prefix)
-    return Harness("redis", store, time.time, asyncio.sleep, other_node, prefix, opened)
+    return Harness(kind, store, time.time, asyncio.sleep, other_node, prefix, opened)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(scope="session")
+def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
+    """One throwaway three-shard cluster for the whole run: it takes a few seconds to form."""
+    with PrivateCluster(str(tmp_path_factory.mktemp("cluster"))) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    h = memory_harness() if request.param == "memory" else redis_harness()
+    if request.param == "memory":
+        h = memory_harness()
+    elif request.param == "redis":
+        h = redis_harness("redis", shared_url())
+    else:
+        h = redis_harness("cluster", request.getfixturevalue("private_cluster").url)
     yield h
-    if isinstance(h.store, RedisStore):
+    if h.kind == "redis":
+        assert isinstance(h.store, RedisStore)
         await delete_prefix(h.store.client, h.prefix)
-        for node in h.opened:
-            await node.close()
+    for node in h.opened:
+        await node.close()
     await h.store.close()
 
 

@@ -13,10 +13,15 @@ from redis.crc import key_slot
 from rooms.codec import session_to_dict
 from rooms.errors import StaleVersion
 from rooms.model import Session
-from rooms.store import AuditRecord
+from rooms.store import AuditRecord, SessionStore
 from server.redis_keys import RedisKeys
 from server.redis_store import RedisStore
 from tests.redis_server import delete_prefix, shared_url, unique_prefix
+
+
+def as_session_store(store: RedisStore) -> SessionStore:
+    """Never called: mypy checks here that RedisStore satisfies the SessionStore protocol."""
+    return store
 
 
 def a_session(session_id: str = "s1", version: int = 0) -> Session:
