@@ -76,7 +76,8 @@ def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:
     for e in events:
         if isinstance(e, SessionEnded):
             # Everyone has left their audience room by now: tell each one privately.
-            out += [Emit("session.ended", {"at": e.at}, participant_room(s.id, pid)) for pid in s.participants]
+            ended = {"at": e.at}
+            out += [Emit("session.ended", ended, participant_room(s.id, pid)) for pid in s.participants]
     return out
 
 

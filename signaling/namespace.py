@@ -133,7 +133,9 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
 def _refusal(code: str, message: str, **extra: str) -> Exception:
     """A connect refusal: the client's ``connect_error`` gets ``{code, message[, url]}`` as its data."""
-    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message, **extra})
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(
+        message, {"code": code, "message": message, **extra})
+    return refusal
 
 
 def _summary(err: Exception) -> str:

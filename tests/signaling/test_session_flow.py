@@ -91,7 +91,7 @@ async def test_go_around_with_a_pass_and_a_timed_out_turn(server: Harness) -> No
 
 @pytest.mark.parametrize("mode", ["open", "hands", "strict"])
 async def test_hands_and_floor_in_each_floor_mode(server: Harness, mode: str) -> None:
-    session, facilitator, members = await admitted_group(server, n=3)
+    _session, facilitator, members = await admitted_group(server, n=3)
     ana, ben, cleo = members
     agenda = [{"name": "one", "minutes": 10, "floor_mode": "open"}, {"name": "two", "minutes": 5,
                                                                      "floor_mode": mode}]
