@@ -10,7 +10,11 @@ skewed clocks still agree on who holds what; ``Lease.expires_at`` is translated 
 clock from the remaining PTTL.
 
 Connection loss surfaces as ``StoreUnavailable`` after a bounded retry with backoff (see
-``from_url``), never as a hang: a Redis restart of a second or two is survived transparently.
+``from_url``), never as a hang: a Redis restart of a second or two is survived transparently. A
+retried call whose first attempt did reach Redis (the reply was lost) can come back as ``Conflict``
+(create) or ``StaleVersion`` (save), which callers already handle by reloading; an audit record can
+then appear twice. After Redis lost its data (restart without persistence, failover lag), the lease
+holder writes its sessions back with ``restore`` and takes its leases again with ``acquire_lease``.
 
 Sentinel: pass ``redis+sentinel://[:password@]host:26379[,host:26379...]/<service>[/<db>]`` to
 ``from_url``, or build the client yourself, ``Sentinel([...]).master_for("mymaster", retry=...)``,
@@ -85,12 +89,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-# KEYS[1] session; ARGV expected, version, body, min_ttl_ms. Returns {1} or {0, stored-or-''}.
+# KEYS[1] session; ARGV expected, version, body, min_ttl_ms, ttl_ms. Returns {1} or {0, stored-or-''}.
+# Keeps the key's TTL, but at least min_ttl_ms (as MemoryStore); a key without one gets ttl_ms.
 SAVE = """
 local stored = redis.call('HGET', KEYS[1], 'version')
 if stored ~= ARGV[1] then return {0, stored or ''} end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'body', ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[5])
+elseif pttl < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {1}
 """
 
@@ -229,6 +236,7 @@ class RedisStore:
         self._read_lease, self._expire = register(READ_LEASE), register(EXPIRE)
         self._revoke, self._is_revoked = register(REVOKE), register(IS_REVOKED)
         self._append_audit = register(APPEND_AUDIT)
+        self._sentinel: Sentinel | None = None
 
     @classmethod
     def from_url(
@@ -258,13 +266,14 @@ class RedisStore:
             "health_check_interval": 30,
         }
         client: Client
+        sentinel = None
         if url.startswith("redis+sentinel://"):
-            client = _sentinel_client(url, client_kw)
+            sentinel, client = _sentinel_client(url, client_kw)
         elif url.startswith("redis+cluster://"):
             client = RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"), **client_kw)
         else:
             client = aioredis.Redis.from_url(url, **client_kw)
-        return cls(
+        store = cls(
             client,
             state_ttl=state_ttl,
             prefix=prefix,
@@ -272,6 +281,8 @@ class RedisStore:
             op_timeout=op_timeout,
             clock=clock,
         )
+        store._sentinel = sentinel
+        return store
 
     @_unavailable_on_connection_loss
     async def create(self, session: Session) -> None:
@@ -287,7 +298,7 @@ class RedisStore:
     @_unavailable_on_connection_loss
     async def save(self, session: Session, expected_version: int) -> None:
         body = _dumps(session_to_dict(session))
-        args: list[str | int] = [expected_version, session.version, body, MIN_SAVE_TTL_MS]
+        args: list[str | int] = [expected_version, session.version, body, MIN_SAVE_TTL_MS, self._ttl_ms]
         reply = await self._save(keys=[self.keys.session(session.id)], args=args)
         if not int(reply[0]):
             stored = _text(reply[1]) or None
@@ -362,6 +373,9 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self._sentinel is not None:
+            for sentinel in self._sentinel.sentinels:
+                await sentinel.aclose()
 
 
 def _audit_record(session_id: str, fields: dict[Any, Any]) -> AuditRecord:
@@ -374,7 +388,7 @@ def _host_port(text: str, default_port: int = 26379) -> tuple[str, int]:
     return host or "localhost", int(port) if port else default_port
 
 
-def _sentinel_client(url: str, client_kw: dict[str, Any]) -> aioredis.Redis:
+def _sentinel_client(url: str, client_kw: dict[str, Any]) -> tuple[Sentinel, aioredis.Redis]:
     """``redis+sentinel://[:pw@]h1:26379,h2:26379/<service>[/<db>]`` -> a master client via Sentinel.
 
     The password is the data nodes' (Sentinels often run without one); for a Sentinel password
@@ -393,4 +407,4 @@ def _sentinel_client(url: str, client_kw: dict[str, Any]) -> aioredis.Redis:
         sentinels, sentinel_kwargs=sentinel_kw, **client_kw
     )
     master = sentinel.master_for(path[0], password=password, db=db)
-    return cast(aioredis.Redis, master)
+    return sentinel, cast(aioredis.Redis, master)

@@ -39,7 +39,7 @@ class Harness:
     store: Store
     now: Callable[[], float]
     wait: Callable[[float], Awaitable[None]]
-    other_node: Callable[[], Store]
+    other_node: Callable[[], Awaitable[Store]]
     prefix: str = ""
     opened: list[RedisStore] = field(default_factory=list)
 
@@ -51,15 +51,20 @@ def memory_harness() -> Harness:
     async def wait(seconds: float) -> None:
         clock.advance(seconds)
 
-    return Harness("memory", store, clock, wait, lambda: store)
+    async def same_store() -> Store:
+        return store
+
+    return Harness("memory", store, clock, wait, same_store)
 
 
 def redis_harness(kind: str, url: str) -> Harness:
     prefix = unique_prefix()
     opened: list[RedisStore] = []
 
-    def other_node() -> RedisStore:
+    async def other_node() -> RedisStore:
+        """Connected before it is handed out, so its first call is not slowed by cluster discovery."""
         opened.append(RedisStore.from_url(url, prefix=prefix))
+        await opened[-1].ping()
         return opened[-1]
 
     store = RedisStore.from_url(url, prefix=prefix)

@@ -8,6 +8,8 @@ import json
 import uuid
 
 import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.crc import key_slot
 
 from rooms.codec import session_to_dict
@@ -157,8 +159,6 @@ async def test_restore_replaces_an_older_version_but_never_a_newer_one(redis_sto
 
 
 async def test_store_works_with_a_client_that_decodes_responses() -> None:
-    import redis.asyncio as aioredis
-
     store = RedisStore(aioredis.Redis.from_url(shared_url(), decode_responses=True), prefix=unique_prefix())
     try:
         await use_every_kind_of_key(store, "s1")
@@ -168,3 +168,31 @@ async def test_store_works_with_a_client_that_decodes_responses() -> None:
     finally:
         await delete_prefix(store.client, store.keys.prefix)
         await store.close()
+
+
+async def test_save_gives_a_key_without_ttl_the_state_ttl(redis_store: RedisStore) -> None:
+    """A key written by hand (an operator's repair) must not live forever once Hearth saves it."""
+    key = redis_store.keys.session("s1")
+    await redis_store.client.hset(key, mapping={"version": "0", "body": "{}"})
+    await redis_store.save(a_session(version=1), expected_version=0)
+    assert await redis_store.client.pttl(key) > 3600 * 1000
+
+
+async def test_sentinel_url_names_sentinels_service_password_and_db() -> None:
+    store = RedisStore.from_url("redis+sentinel://:s%40cret@10.0.0.1:26380,10.0.0.2/mymaster/2")
+    try:
+        assert store._sentinel is not None
+        hosts = [s.connection_pool.connection_kwargs for s in store._sentinel.sentinels]
+        assert [(h["host"], h["port"]) for h in hosts] == [("10.0.0.1", 26380), ("10.0.0.2", 26379)]
+        assert isinstance(store.client, aioredis.Redis)
+        pool = store.client.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
+        assert pool.service_name == "mymaster"
+        assert (pool.connection_kwargs["password"], pool.connection_kwargs["db"]) == ("s@cret", 2)
+    finally:
+        await store.close()
+
+
+def test_sentinel_url_without_a_service_is_refused() -> None:
+    with pytest.raises(ValueError, match="service"):
+        RedisStore.from_url("redis+sentinel://10.0.0.1:26379")

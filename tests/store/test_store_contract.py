@@ -15,7 +15,7 @@ from rooms.model import Participant, Role, Session, Status
 from rooms.store import AuditRecord, MemoryStore
 from tests.store.conftest import FakeClock, Harness
 
-SHORT = 0.2  # seconds: a lease or key TTL short enough to wait out in a test
+SHORT = 0.3  # seconds: a lease or key TTL short enough to wait out in a test
 SETTLE = 0.15  # seconds past a TTL after which the key must be gone
 
 
@@ -78,8 +78,9 @@ async def test_save_of_a_missing_session_is_refused(harness: Harness) -> None:
 
 
 async def test_of_two_concurrent_savers_exactly_one_wins(harness: Harness) -> None:
+    other = await harness.other_node()
     await harness.store.create(a_session())
-    node_a, node_b = harness.store, harness.other_node()
+    node_a, node_b = harness.store, other
     mine, theirs = await asyncio.gather(node_a.load("s1"), node_b.load("s1"))
     assert mine is not None and theirs is not None
     mine.title, mine.version = "mine", 1
@@ -107,8 +108,9 @@ async def test_lease_reads_back_with_holder_and_expiry(harness: Harness) -> None
 
 
 async def test_second_node_gets_the_first_nodes_lease_back(harness: Harness) -> None:
+    other = await harness.other_node()
     await harness.store.acquire_lease("s1", "node-a", "http://a:8080", 10)
-    lease = await harness.other_node().acquire_lease("s1", "node-b", "http://b:8080", 10)
+    lease = await other.acquire_lease("s1", "node-b", "http://b:8080", 10)
     assert (lease.node_id, lease.url) == ("node-a", "http://a:8080")
 
 
@@ -120,8 +122,9 @@ async def test_holder_retakes_its_own_lease_with_a_new_expiry(harness: Harness) 
 
 
 async def test_only_the_holder_renews_a_lease(harness: Harness) -> None:
+    other = await harness.other_node()
     await harness.store.acquire_lease("s1", "node-a", "http://a:8080", SHORT)
-    assert not await harness.other_node().renew_lease("s1", "node-b", 10)
+    assert not await other.renew_lease("s1", "node-b", 10)
     assert await harness.store.renew_lease("s1", "node-a", 10)
     await harness.wait(SHORT + SETTLE)
     lease = await harness.store.lease("s1")
@@ -136,26 +139,29 @@ async def test_a_lapsed_lease_cannot_be_renewed(harness: Harness) -> None:
 
 
 async def test_only_the_holder_releases_a_lease(harness: Harness) -> None:
+    other = await harness.other_node()
     await harness.store.acquire_lease("s1", "node-a", "http://a:8080", 10)
-    await harness.other_node().release_lease("s1", "node-b")
+    await other.release_lease("s1", "node-b")
     assert (lease := await harness.store.lease("s1")) is not None and lease.node_id == "node-a"
     await harness.store.release_lease("s1", "node-a")
     assert await harness.store.lease("s1") is None
-    taken = await harness.other_node().acquire_lease("s1", "node-b", "http://b:8080", 10)
+    taken = await other.acquire_lease("s1", "node-b", "http://b:8080", 10)
     assert taken.node_id == "node-b"
 
 
 async def test_lease_lapses_after_its_ttl_and_another_node_takes_over(harness: Harness) -> None:
+    other = await harness.other_node()
     await harness.store.acquire_lease("s1", "node-a", "http://a:8080", SHORT)
     await harness.wait(SHORT + SETTLE)
     assert await harness.store.lease("s1") is None
-    taken = await harness.other_node().acquire_lease("s1", "node-b", "http://b:8080", 10)
+    taken = await other.acquire_lease("s1", "node-b", "http://b:8080", 10)
     assert taken.node_id == "node-b"
 
 
 async def test_revocation_holds_until_its_ttl(harness: Harness) -> None:
+    other = await harness.other_node()
     await harness.store.revoke("s1", "m", SHORT)
-    assert await harness.other_node().is_revoked("s1", "m")
+    assert await other.is_revoked("s1", "m")
     await harness.wait(SHORT + SETTLE)
     assert not await harness.store.is_revoked("s1", "m")
 
@@ -176,6 +182,7 @@ async def test_a_short_revocation_does_not_outlive_its_ttl_beside_a_long_one(har
 
 
 async def test_audit_reads_back_in_append_order(harness: Harness) -> None:
+    other = await harness.other_node()
     records = [
         AuditRecord("s1", 1000.0 + i * 0.1, "f", action, target)
         for i, (action, target) in enumerate(
@@ -184,7 +191,7 @@ async def test_audit_reads_back_in_append_order(harness: Harness) -> None:
     ]
     for record in records:
         await harness.store.append_audit(record, 60)
-    assert await harness.other_node().audit("s1") == records
+    assert await other.audit("s1") == records
     assert await harness.store.audit("s2") == []
 
 
