@@ -25,6 +25,7 @@ from server.keys import HUB, MEDIA, METRICS, SETTINGS, STORE, TOKENS
 from server.logs import request_id
 from server.media_events import SioMediaEvents
 from server.metrics import Metrics
+from server.timed_store import TimedStore
 from signaling import protocol as wire
 from signaling.hub import Hub, HubSettings
 from signaling.limits import RateLimiter
@@ -80,8 +81,8 @@ async def request_ids(request: web.Request, handler: Any) -> web.StreamResponse:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_ids, api_errors], client_max_size=wire.MAX_TRANSPORT_BYTES)
     sio = make_sio(settings)
-    store = make_store(settings)
     metrics = Metrics()
+    store: SessionStore = TimedStore(make_store(settings), metrics.store_latency)
     media = make_media(settings, sio)
     hub = Hub(SioBus(sio), store, media, time.time, NodeInfo(settings.node_id, settings.public_url),
               HubSettings(lease_ttl=settings.lease_ttl, ended_ttl=settings.ended_ttl,
@@ -89,7 +90,8 @@ def create_app(settings: Settings) -> web.Application:
     tokens = Tokens(settings.secret, settings.token_ttl)
     namespace = HearthNamespace(hub, tokens, settings.ice_servers,
                                 RateLimiter(settings.event_rate, settings.event_burst),
-                                on_error=lambda event, code: metrics.errors.labels(event, code).inc())
+                                on_error=lambda event, code: metrics.errors.labels(event, code).inc(),
+                                on_event=lambda event: metrics.events.labels(event).inc())
     sio.register_namespace(namespace)
     sio.attach(app)
     app[SETTINGS], app[STORE], app[TOKENS], app[HUB], app[MEDIA], app[METRICS] = (

@@ -30,11 +30,12 @@ ErrorHook = Callable[[str, str], None]
 class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self, hub: Hub, auth: Authenticator, ice_servers: list[dict[str, Any]],
                  limiter: RateLimiter | None = None, on_error: ErrorHook | None = None,
-                 namespace: str = "/") -> None:
+                 on_event: Callable[[str], None] | None = None, namespace: str = "/") -> None:
         super().__init__(namespace)
         self.hub, self.auth, self.ice_servers = hub, auth, ice_servers
         self.limiter = limiter or RateLimiter()
         self.on_error = on_error or (lambda event, code: None)
+        self.on_event = on_event or (lambda event: None)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
@@ -78,6 +79,7 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.hub.detach(sid)
 
     async def handle(self, sid: str, event: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        self.on_event(event if event in wire.CLIENT_EVENTS else "unknown")
         try:
             return await self._handle(sid, event, args)
         except (RoomError, MediaError) as err:
