@@ -50,6 +50,12 @@ class SessionStore(Protocol):
     async def save(self, session: Session, expected_version: int) -> None:
         """Store ``session`` if the stored version still is ``expected_version``, else ``StaleVersion``."""
 
+    async def restore(self, session: Session) -> bool:
+        """Write ``session`` back when the stored copy is missing or older (after a store outage).
+
+        Never overwrites a newer version; returns whether it wrote.
+        """
+
     async def expire(self, session_id: str, ttl_seconds: float) -> None:
         """Shorten the life of every key of a session (after it ended)."""
 
@@ -110,6 +116,14 @@ class MemoryStore:
             raise StaleVersion(f"session {session_id} is at version {stored}, not {expected_version}")
         expires = entry[1] if entry is not None else self._clock() + self._ttl
         self._sessions[session_id] = (session_to_dict(session), max(expires, self._clock() + 1.0))
+
+    async def restore(self, session: Session) -> bool:
+        entry = self._sessions.get(session.id)
+        alive = entry is not None and self._alive(entry[1])
+        if alive and entry is not None and int(str(entry[0]["version"])) >= session.version:
+            return False
+        self._sessions[session.id] = (session_to_dict(session), self._clock() + self._ttl)
+        return True
 
     async def expire(self, session_id: str, ttl_seconds: float) -> None:
         until = self._clock() + ttl_seconds

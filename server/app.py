@@ -41,12 +41,15 @@ def make_store(settings: Settings) -> SessionStore:
     if settings.redis_url:
         from server.redis_store import RedisStore
 
-        return RedisStore.from_url(settings.redis_url, state_ttl=settings.state_ttl)
+        return RedisStore.from_url(settings.redis_url, state_ttl=settings.state_ttl,
+                                   prefix=settings.redis_prefix)
     return MemoryStore(time.time, state_ttl=settings.state_ttl)
 
 
 def make_sio(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    manager = None
+    if settings.redis_url:  # emits from any node reach sockets on every node
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
     origins: Any = settings.allowed_origins or [settings.public_url]
     return socketio.AsyncServer(
         async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,

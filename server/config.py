@@ -22,6 +22,7 @@ class Settings:
     secret: str = ""
     operator_key: str = ""
     redis_url: str | None = None
+    redis_prefix: str = "hearth:"
     public_url: str = ""
     node_id: str = ""
     production: bool = False
@@ -70,6 +71,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "secret": ("HEARTH_SECRET", str),
     "operator_key": ("HEARTH_OPERATOR_KEY", str),
     "redis_url": ("HEARTH_REDIS_URL", str),
+    "redis_prefix": ("HEARTH_REDIS_PREFIX", str),
     "public_url": ("HEARTH_PUBLIC_URL", str),
     "node_id": ("HEARTH_NODE_ID", str),
     "tls_cert": ("HEARTH_TLS_CERT", str),
@@ -89,6 +91,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret", help="token signing secret (HEARTH_SECRET)")
     p.add_argument("--operator-key", help="bearer key for the HTTP API (HEARTH_OPERATOR_KEY)")
     p.add_argument("--redis-url", help="run on Redis for several nodes (HEARTH_REDIS_URL)")
+    p.add_argument("--redis-prefix", help="key prefix in Redis (HEARTH_REDIS_PREFIX, default hearth:)")
     p.add_argument("--public-url", help="URL this node advertises to clients (HEARTH_PUBLIC_URL)")
     p.add_argument("--node-id", help="stable node id (HEARTH_NODE_ID)")
     p.add_argument("--production", action="store_true", help="require explicit secrets")
@@ -99,6 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allowed-origin", action="append", help="allowed browser origin (repeatable)")
     p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS directly (HEARTH_TLS_CERT)")
     p.add_argument("--tls-key", help="PEM private key (HEARTH_TLS_KEY)")
+    p.add_argument("--lease-ttl", type=float, help="seconds a session lease lasts unrenewed (10)")
     p.add_argument("--max-sessions", type=int, help="live sessions this node holds at most")
     p.add_argument("--max-participants", type=int, help="participants per session at most (12)")
     p.add_argument("--grace-seconds", type=float, help="seat kept after a drop (60)")

@@ -31,7 +31,7 @@ from rooms.model import Role, Session
 from rooms.permissions import Action, check
 from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
-from signaling.emits import Emit, audience_room, emits_for, participant_room
+from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
 from signaling.sockets import SocketBus
 
@@ -148,13 +148,10 @@ class Hub:
 
     async def _write_back(self, live: Live) -> None:
         """After a store outage the stored copy may be missing or behind: ours is authoritative."""
-        stored = await self.store.load(live.session.id)
-        if stored is None:
-            await self.store.create(live.session)
-        elif stored.version < live.session.version:
-            await self.store.save(live.session, stored.version)
-        else:
-            raise StaleVersion(f"session {live.session.id} was written by another node")
+        if not await self.store.restore(live.session):
+            stored = await self.store.load(live.session.id)
+            if stored is None or stored.version != live.session.version:
+                raise StaleVersion(f"session {live.session.id} was written by another node")
         live.saved_version, live.dirty = live.session.version, False
 
     async def _audit(self, session_id: str, actor_id: str, events: list[Event], now: float) -> None:
@@ -323,9 +320,12 @@ class Hub:
     async def _retry_write(self, live: Live) -> None:
         try:
             await self._write_back(live)
-            log.info("state written back after store outage", extra={"session": live.session.id})
         except Exception:
             live.dirty = True
+            return
+        log.info("state written back after store outage", extra={"session": live.session.id})
+        # Emits may travel through the store's pub/sub too: refresh everyone's view in case one was lost.
+        await self._send(state_emits(live.session, self.clock()))
 
     async def _release_if_idle(self, live: Live) -> None:
         idle = self.clock() - live.last_active > self.settings.idle_release_seconds
