@@ -56,6 +56,7 @@ export class HearthClient extends EventTarget {
     socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     socket.on('connect_error', (err) => this.#onConnectError(err));
     socket.io.on('reconnect_attempt', () => this.#setStatus('reconnecting'));
+    socket.on('error', (e) => this.#setStatus('refused', { code: e?.code ?? 'internal', message: e?.message }));
     socket.on('welcome', (w) => this.#onWelcome(w));
     socket.on('session.state', (s) => this.#onState(s));
     socket.on('rtc.offer', (o) => this.#onOffer(o));

@@ -91,6 +91,36 @@ export class Publisher extends EventTarget {
 }
 
 /**
+ * Which msid stream id each m-line (by mid) carries, for the m-lines that send to us. Read from the
+ * SDP because a renegotiation may move a reused m-line to a new stream id without a `track` event.
+ */
+export function sendingMsids(sdp) {
+  const byMid = new Map();
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    const port = section.match(/^\w+ (\d+)/)?.[1];
+    const mid = section.match(/\na=mid:(\S+)/)?.[1];
+    const msid = section.match(/\na=msid:(\S+)/)?.[1];
+    const inactive = /\na=(inactive|recvonly)\b/.test(section);
+    if (mid && msid && msid !== '-' && port !== '0' && !inactive) byMid.set(mid, msid);
+  }
+  return byMid;
+}
+
+/**
+ * Drop a=msid from m-lines that send nothing (inactive, or port 0). A server that retires a
+ * participant's m-lines and adds fresh ones for the same stream would otherwise repeat an msid,
+ * which Chrome refuses ("Duplicate a=msid lines detected"); an idle m-line needs no msid.
+ */
+export function withoutIdleMsids(sdp) {
+  const [head, ...sections] = sdp.split(/\r\nm=/);
+  const cleaned = sections.map((section) => {
+    const idle = /^\w+ 0 /.test(section) || /\r\na=(inactive|recvonly)\r\n/.test(`${section}\r\n`);
+    return idle ? section.replace(/\r\na=msid:[^\r\n]*/g, '') : section;
+  });
+  return [head, ...cleaned].join('\r\nm=');
+}
+
+/**
  * The receiving connection. Remote tracks are grouped by their msid stream id, which the session
  * state maps to participants (participants[].stream_ids). Fires 'streams' when the set changes.
  */
@@ -99,57 +129,43 @@ export class Subscriber extends EventTarget {
     super();
     this.streams = new Map();
     this.pc = new RTCPeerConnection(peerConfig(iceServers));
-    this.pc.addEventListener('track', (event) => this.#onTrack(event));
     this.pc.addEventListener('connectionstatechange', () => {
       this.dispatchEvent(new CustomEvent('state', { detail: this.pc.connectionState }));
     });
   }
 
   async answer(offer) {
-    await this.pc.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: withoutIdleMsids(offer.sdp) });
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await iceGathered(this.pc);
-    this.#prune();
+    this.#regroup(sendingMsids(offer.sdp));
     return description(this.pc);
   }
 
-  #onTrack(event) {
-    const streams = event.streams.length ? event.streams : [new MediaStream([event.track])];
-    for (const stream of streams) {
-      if (!this.streams.has(stream.id)) {
-        this.streams.set(stream.id, stream);
-        stream.addEventListener('removetrack', () => this.#prune());
-      }
+  /** Rebuild the stream map from the transceivers; a stream keeps its identity while its id lives. */
+  #regroup(msids) {
+    const groups = new Map();
+    for (const t of this.pc.getTransceivers()) {
+      const id = t.mid != null && !t.stopped ? msids.get(t.mid) : undefined;
+      if (id) groups.set(id, [...(groups.get(id) ?? []), t.receiver.track]);
     }
-    event.track.addEventListener('ended', () => this.#prune());
-    this.#changed();
-  }
-
-  /** Forget streams whose tracks the last negotiation took away. */
-  #prune() {
-    const live = new Set(
-      this.pc.getTransceivers()
-        .filter((t) => !t.stopped && t.currentDirection !== 'inactive' && t.currentDirection !== 'sendonly')
-        .map((t) => t.receiver.track),
-    );
-    let changed = false;
-    for (const [id, stream] of this.streams) {
-      for (const track of stream.getTracks()) if (!live.has(track)) stream.removeTrack(track);
-      if (stream.getTracks().length === 0) {
-        this.streams.delete(id);
-        changed = true;
-      }
+    let changed = groups.size !== this.streams.size;
+    const next = new Map();
+    for (const [id, tracks] of groups) {
+      const stream = this.streams.get(id) ?? new MediaStream();
+      const had = stream.getTracks();
+      for (const track of had) if (!tracks.includes(track)) stream.removeTrack(track);
+      for (const track of tracks) if (!had.includes(track)) stream.addTrack(track);
+      changed ||= !this.streams.has(id) || had.length !== tracks.length || tracks.some((t) => !had.includes(t));
+      next.set(id, stream);
     }
-    if (changed) this.#changed();
-  }
-
-  #changed() {
-    this.dispatchEvent(new Event('streams'));
+    this.streams = next;
+    if (changed) this.dispatchEvent(new Event('streams'));
   }
 
   close() {
     this.pc.close();
-    this.streams.clear();
-    this.#changed();
+    this.streams = new Map();
+    this.dispatchEvent(new Event('streams'));
   }
 }

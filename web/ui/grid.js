@@ -70,8 +70,10 @@ export class Grid {
   #updateTile(tile, { self, p, stream }) {
     const { app } = this;
     const [video, avatar, caption] = tile.children;
-    if (video.srcObject !== stream) {
+    const tracks = stream ? stream.getTracks().map((t) => t.id).join(',') : '';
+    if (video.srcObject !== stream || video.dataset.tracks !== tracks) {
       video.srcObject = stream;
+      video.dataset.tracks = tracks;
       if (stream) video.play().catch(() => {});
     }
     const level = app.speaking.levels?.[self ? app.you?.id : p.id] ?? 0;

@@ -64,6 +64,7 @@ export class AppState extends EventTarget {
   }
 
   async join() {
+    this.joinedAt = performance.now();
     if (this.needsAgreement()) await this.run('agree');
     this.joined = true;
     this.client.joinMedia(this.local);

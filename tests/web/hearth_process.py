@@ -1,0 +1,118 @@
+"""Start a real Hearth server as a subprocess on a free loopback port, and talk to its HTTP API."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class HearthServer:
+    """A running `python -m server serve`; `log` collects its output for failure messages."""
+
+    base: str
+    operator_key: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    sessions: list[str] = field(default_factory=list)
+
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {token or self.operator_key}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def create_session(self, title: str, *, requires_agreement: bool = True, admission: str = "lobby") -> Any:
+        body = {"title": title, "requires_agreement": requires_agreement, "admission": admission}
+        return self.request("POST", "/api/sessions", body)
+
+    def invite(self, session_id: str, name: str, role: str = "member") -> Any:
+        return self.request("POST", f"/api/sessions/{session_id}/invites", {"name": name, "role": role})
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def start_server(log_dir: Path, extra_args: tuple[str, ...] = ()) -> HearthServer:
+    """Launch the server and wait until /healthz answers (or fail with its log)."""
+    port = free_port()
+    key = secrets.token_urlsafe(16)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"hearth-{port}.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--secret",
+        secrets.token_urlsafe(32),
+        "--operator-key",
+        key,
+        "--allow-loopback",
+        *extra_args,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = HearthServer(f"http://127.0.0.1:{port}", key, proc, log_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hearth exited with {proc.returncode}:\n{server.logs()}")
+        try:
+            with urllib.request.urlopen(server.base + "/healthz", timeout=1):
+                return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"hearth did not answer /healthz within 20 s:\n{server.logs()}")

@@ -1,0 +1,69 @@
+"""One browser context per simulated person, with the few page actions the tests share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+# How many decoded frames a tile must show, and for how long it must keep growing, to count as live.
+FRAMES_JS = """([name]) => {
+  const v = document.querySelector(`[data-testid="tile"][data-name="${name}"] video`);
+  return v ? {width: v.videoWidth, frames: v.hearthFrames ?? 0, time: v.currentTime} : null;
+}"""
+LIVE_JS = """([name, min]) => {
+  const v = document.querySelector(`[data-testid="tile"][data-name="${name}"] video`);
+  return Boolean(v && v.videoWidth > 0 && (v.hearthFrames ?? 0) >= min);
+}"""
+
+
+@dataclass
+class Person:
+    name: str
+    url: str
+    context: BrowserContext
+    page: Page
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        expect(self.page.get_by_test_id("join-screen")).to_be_visible()
+
+    def join(self) -> None:
+        """Accept the agreement (when asked) and press join."""
+        agreement = self.page.get_by_test_id("agreement")
+        button = self.page.get_by_test_id("join-button")
+        if agreement.is_visible():
+            self.page.get_by_test_id("agree-checkbox").check()
+        expect(button).to_be_enabled(timeout=10_000)
+        button.click()
+
+    def tile(self, name: str) -> Locator:
+        return self.page.locator(f'[data-testid="tile"][data-name="{name}"]')
+
+    def video_of(self, name: str) -> dict[str, float] | None:
+        result: dict[str, float] | None = self.page.evaluate(FRAMES_JS, [name])
+        return result
+
+    def wait_video_live(self, name: str, timeout_ms: float = 20_000) -> None:
+        """videoWidth > 0 and the frame counter grows across half a second."""
+        self.page.wait_for_function(LIVE_JS, arg=[name, 3], timeout=timeout_ms)
+        before = self.video_of(name)
+        self.page.wait_for_timeout(600)
+        after = self.video_of(name)
+        assert before and after, f"{self.name} lost the tile of {name}"
+        assert after["width"] > 0, f"{self.name} sees no picture from {name}"
+        assert after["frames"] > before["frames"], (
+            f"{self.name}: frames from {name} stopped at {after['frames']}"
+        )
+
+    def screenshot(self, label: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{label}-{self.name.lower()}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.context.close()

@@ -1,0 +1,130 @@
+"""A facilitator and two members in one session, driven through the real page in Chromium.
+
+The tests share one group (joining costs seconds); each brings the group to the state it needs,
+so any one of them also runs alone. Removal comes last because it is final.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.web.conftest import Group
+
+pytestmark = pytest.mark.browser
+
+
+def test_members_accept_agreement_wait_in_lobby_and_are_admitted(group: Group) -> None:
+    group.open_console()
+    for member in group.members:
+        group.enter_lobby(member)
+        expect(member.page.get_by_test_id("lobby-waiting")).to_contain_text("Waiting to be admitted")
+    console = group.facilitator.page
+    expect(console.get_by_test_id("lobby-entry")).to_have_count(2)
+    expect(console.get_by_test_id("lobby-list")).to_contain_text("Agreed to the guidelines")
+    group.alex.screenshot("lobby")
+    group.facilitator.screenshot("lobby")
+    for member in group.members:
+        group.admit(member)
+    group.admitted = True
+    expect(console.get_by_test_id("lobby-entry")).to_have_count(0)
+    expect(console.get_by_test_id("member-row")).to_have_count(2)
+
+
+def test_each_member_sees_the_others_video_with_frames_advancing(group: Group) -> None:
+    group.ensure_admitted()
+    for member in group.members:
+        others = [p.name for p in group.members if p is not member] + [group.facilitator_name]
+        for name in others:
+            member.wait_video_live(name)
+    group.facilitator.wait_video_live("Alex")
+    group.facilitator.wait_video_live("Sam")
+    for person in group.everyone:
+        person.screenshot("grid")
+
+
+def test_floor_given_in_console_shows_on_every_page(group: Group) -> None:
+    group.ensure_admitted()
+    console = group.facilitator.page
+    group.give_floor("Alex")
+    expect(group.alex.page.get_by_test_id("floor-status")).to_contain_text("You have the floor")
+    expect(group.sam.page.get_by_test_id("floor-status")).to_contain_text("Alex has the floor")
+    expect(console.get_by_test_id("console-floor")).to_contain_text("Alex has the floor")
+    expect(group.sam.tile("Alex")).to_contain_text("Has the floor")
+    group.sam.screenshot("floor")
+
+
+def test_strict_phase_console_shows_only_the_holder_as_audible(group: Group) -> None:
+    group.ensure_admitted()
+    console = group.facilitator.page
+    group.give_floor("Alex")
+    current = console.locator('[data-testid="agenda-phase"][aria-current="step"]')
+    current.get_by_test_id("phase-mode").select_option("strict")
+    expect(console.get_by_test_id("console-phase")).to_contain_text("One voice at a time")
+    alex = console.get_by_test_id("member-row").filter(has_text="Alex").get_by_test_id("audible")
+    sam = console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("audible")
+    expect(alex).to_have_attribute("data-audible", "true")
+    expect(sam).to_have_attribute("data-audible", "false")
+    expect(sam).to_have_text(re.compile("Not heard"))
+    expect(group.sam.page.get_by_test_id("strict-notice")).to_be_visible()
+    group.facilitator.screenshot("strict")
+    current.get_by_test_id("phase-mode").select_option("hands")
+    expect(sam).to_have_attribute("data-audible", "true")
+
+
+def test_help_nod_and_private_notes_reach_the_other_side(group: Group) -> None:
+    group.ensure_admitted()
+    console = group.facilitator.page
+    group.give_floor("Alex")
+    expect(group.sam.page.get_by_test_id("floor-status")).to_contain_text("Alex has the floor")
+    group.sam.page.get_by_test_id("nod-button").click()
+    expect(group.alex.page.get_by_test_id("nod-received")).to_contain_text("Sam relates")
+
+    group.sam.page.get_by_test_id("help-button").click()
+    expect(group.sam.page.get_by_test_id("help-sent")).to_contain_text("told")
+    expect(console.get_by_test_id("help-alert")).to_contain_text("Sam is asking for help")
+    group.facilitator.screenshot("help")
+
+    console.get_by_test_id("help-alert").get_by_role("button", name="Write to them").click()
+    console.get_by_test_id("note-text").fill("I am here. Would you like a moment?")
+    console.get_by_test_id("note-send").click()
+    expect(group.sam.page.get_by_test_id("note")).to_contain_text("I am here")
+    group.sam.page.get_by_test_id("note-text").fill("Yes, thank you")
+    group.sam.page.get_by_test_id("note-send").click()
+    expect(console.get_by_test_id("notes-list")).to_contain_text("From Sam: Yes, thank you")
+    expect(group.alex.page.get_by_test_id("notes-list")).not_to_contain_text("thank you")
+    console.get_by_test_id("help-dismiss").click()
+    expect(console.get_by_test_id("help-alert")).to_have_count(0)
+    group.sam.screenshot("notes")
+
+
+def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> None:
+    group.ensure_admitted()
+    sam = group.sam.page
+    if sam.get_by_test_id("hand-button").get_attribute("aria-pressed") != "true":
+        sam.get_by_test_id("hand-button").click()
+    expect(sam.get_by_test_id("queue-position")).to_contain_text("in line")
+    position = sam.get_by_test_id("queue-position").inner_text()
+    sam.evaluate(
+        "() => hearth.client.socket.io.engine.close()"
+    )  # the transport drops, as on a network change
+    expect(group.sam.page.get_by_test_id("connection-status")).to_have_text("Connected")
+    expect(sam.get_by_test_id("room")).to_be_visible()
+    expect(sam.get_by_test_id("queue-position")).to_have_text(position)
+    group.alex.wait_video_live("Sam", timeout_ms=20_000)
+    group.sam.wait_video_live("Alex", timeout_ms=20_000)
+    group.sam.screenshot("reconnected")
+
+
+def test_removed_member_page_says_so(group: Group) -> None:
+    group.ensure_admitted()
+    console = group.facilitator.page
+    console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("remove-button").click()
+    console.get_by_test_id("confirm-yes").click()
+    expect(group.sam.page.get_by_test_id("end-removed")).to_be_visible()
+    expect(group.sam.page.get_by_test_id("end-removed")).to_contain_text("removed you")
+    expect(console.get_by_test_id("member-row")).to_have_count(1)
+    expect(group.alex.tile("Sam")).to_have_count(0)
+    group.sam.screenshot("removed")
