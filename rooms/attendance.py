@@ -63,7 +63,15 @@ def leave(s: Session, p: Participant, status: Status, now: float) -> list[Event]
     _drop_from_go_around(s, p.id, now)
     if s.floor is not None and s.floor.holder == p.id:
         s.floor = None
+    if p.role.leads:
+        hold_if_leaderless(s, now)
     return events
+
+
+def hold_if_leaderless(s: Session, now: float) -> None:
+    """A live session with no facilitator connected is on hold, however the last one went."""
+    if s.status is SessionStatus.LIVE and not s.leaders_present() and not s.on_hold:
+        s.on_hold, s.hold_since = True, now
 
 
 def _drop_from_go_around(s: Session, pid: str, now: float) -> None:

@@ -7,7 +7,7 @@ until they have accepted the group agreement (when the session requires it).
 from __future__ import annotations
 
 from rooms import commands as c
-from rooms.attendance import admit, leave, may_auto_admit
+from rooms.attendance import admit, hold_if_leaderless, leave, may_auto_admit
 from rooms.errors import Conflict, Forbidden, NotFound
 from rooms.events import (
     Audited,
@@ -98,8 +98,8 @@ def disconnect(s: Session, p: Participant, now: float) -> list[Event]:
     events: list[Event] = [StateChanged()]
     if p.status is Status.WAITING:
         events.append(LobbyChanged())
-    if p.role.leads and s.status is SessionStatus.LIVE and not s.leaders_present() and not s.on_hold:
-        s.on_hold, s.hold_since = True, now
+    if p.role.leads:
+        hold_if_leaderless(s, now)
     return events
 
 

@@ -137,3 +137,10 @@ def test_members_grace_still_runs_during_the_hold() -> None:
     assert s.on_hold
     connect(s, FAC, Role.FACILITATOR, now=500.0)
     assert not s.on_hold
+
+
+def test_session_with_no_facilitator_left_connected_is_on_hold_however_the_last_one_went() -> None:
+    s = live_group(cofacilitator=True)
+    apply(s, FAC, c.Disconnect(), 10.0)
+    apply(s, FAC, c.Remove(COFAC), 10.5)  # a command still in flight from the dropped facilitator
+    assert s.on_hold and s.hold_since == 10.5

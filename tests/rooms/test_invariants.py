@@ -1,0 +1,193 @@
+"""Random commands from random actors at increasing times; the session's invariants hold after each.
+
+Every step is a command (or a ``tick``) at a time no earlier than the last. After each step:
+one floor holder at most, and admitted; queue and go-around only of admitted people, each once;
+the go-around's speaker holds the floor; the hold matches "live with no facilitator connected";
+nobody is in the room before a facilitator came; a forced mute keeps the mic off; the version never
+decreases and moves exactly when state changed; a refusal is a ``RoomError`` and leaves no trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rooms import commands as c
+from rooms.controller import apply, tick
+from rooms.errors import RoomError
+from rooms.events import Event, StateChanged
+from rooms.model import DEFAULT_AGENDA, Admission, FloorMode, Phase, Role, Session, SessionStatus, Status
+from tests.rooms.helpers import COFAC, FAC, snapshot
+
+MEMBERS = ("m0", "m1", "m2", "m3", "m4")
+ACTORS = (FAC, COFAC, *MEMBERS)
+ROLES = {FAC: Role.FACILITATOR, COFAC: Role.COFACILITATOR} | {m: Role.MEMBER for m in MEMBERS}
+
+ids = st.sampled_from(MEMBERS) | st.sampled_from((FAC, COFAC, "ghost"))
+turn = st.none() | st.sampled_from((0.0, 5.0, 30.0, 120.0))
+phase = st.builds(Phase, st.sampled_from(("talk", "practice", "skills", "")), st.sampled_from((10, 1, 20, 0)),
+                  st.sampled_from(tuple(FloorMode)))
+STRICT_AGENDA = [Phase("practice", 20, FloorMode.STRICT), Phase("talk", 10, FloorMode.HANDS)]
+
+FLOOR_COMMANDS = st.one_of(
+    st.builds(c.GrantFloor, ids, turn),
+    st.builds(c.NextFloor, turn),
+    st.just(c.ReleaseFloor()),
+    st.builds(c.StartGoAround, st.none() | st.lists(ids, max_size=4).map(tuple), turn),
+    st.just(c.StopGoAround()),
+)
+LEAD_COMMANDS = st.one_of(
+    st.builds(c.Admit, ids),
+    st.just(c.AdmitAll()),
+    st.builds(c.Deny, ids),
+    st.builds(c.Remove, ids),
+    st.just(c.Lock()),
+    st.just(c.Unlock()),
+    st.builds(c.SetAgenda, st.lists(phase, max_size=3).map(tuple)),
+    st.just(c.NextPhase()),
+    st.builds(c.SetPhase, st.integers(-1, 5)),
+    FLOOR_COMMANDS,
+    st.builds(c.Mute, ids),
+    st.builds(c.AllowUnmute, ids),
+    st.builds(c.Note, ids, st.sampled_from(("hi", "", "a private word"))),
+)
+MEMBER_COMMANDS = st.one_of(
+    st.just(c.Agree()),
+    st.just(c.RaiseHand()),
+    st.just(c.LowerHand()),
+    st.just(c.ReleaseFloor()),
+    st.just(c.PassTurn()),
+    st.builds(c.SetMedia, st.booleans(), st.booleans()),
+    st.just(c.Nod()),
+    st.builds(c.Note, ids, st.sampled_from(("hi", "", "a private word"))),
+    st.just(c.Help()),
+)
+SYSTEM_COMMANDS = st.one_of(
+    st.just(c.Disconnect()),
+    st.builds(c.SetPublishing, st.booleans()),
+    st.builds(c.RecordSpeaking, st.lists(st.tuples(ids, st.sampled_from((0.0, 1.5))), max_size=2).map(tuple)),
+)
+ANY_COMMAND = st.one_of(LEAD_COMMANDS, MEMBER_COMMANDS, SYSTEM_COMMANDS)
+gaps = st.sampled_from((0.0, 0.5, 1.0, 3.0, 20.0, 61.0))
+
+
+@dataclass(frozen=True)
+class Step:
+    actor: str
+    command: c.Command | None  # None: a connection for the actor's own role, or a tick
+    dt: float
+    tick: bool = False
+
+
+leads = st.sampled_from((FAC, COFAC))
+steps = st.one_of(
+    st.builds(Step, leads, FLOOR_COMMANDS, gaps),
+    st.builds(Step, leads, LEAD_COMMANDS, gaps),
+    st.builds(Step, st.sampled_from(MEMBERS), MEMBER_COMMANDS, gaps),
+    st.builds(Step, st.sampled_from(MEMBERS), MEMBER_COMMANDS, gaps),
+    st.builds(Step, st.sampled_from(ACTORS), st.just(c.Disconnect()), gaps),
+    st.builds(Step, st.sampled_from(ACTORS), ANY_COMMAND, gaps),  # anyone trying anything
+    st.builds(Step, st.sampled_from(ACTORS), st.none(), st.sampled_from((0.0, 1.0, 30.0))),  # connect
+    st.builds(Step, st.just(FAC), st.none(), st.sampled_from((1.0, 30.0, 61.0, 600.0)), st.just(True)),
+)
+
+
+def command_for(step: Step) -> c.Command:
+    if step.command is not None:
+        return step.command
+    return c.Connect(name=step.actor.upper(), role=ROLES[step.actor])
+
+
+def check_invariants(s: Session) -> None:
+    admitted = {p.id for p in s.admitted()}
+    if s.floor is not None:
+        assert s.floor.holder in admitted
+    assert len(s.queue) == len(set(s.queue))
+    assert set(s.queue) <= admitted
+    g = s.go_around
+    if g is not None:
+        assert len(g.order) == len(set(g.order))
+        assert set(g.order) <= admitted
+        assert 0 <= g.position < len(g.order)
+        assert s.floor is not None and s.floor.holder == g.current
+    assert 0 <= s.phase_index < len(s.agenda)
+    for p in s.participants.values():
+        assert not (p.role.leads and p.status is Status.WAITING)
+        assert not (p.forced_mute and p.audio)
+        if s.audible(p.id):
+            assert p.status is Status.ADMITTED
+    if s.status is SessionStatus.OPEN:
+        assert admitted == set()
+    if s.status is SessionStatus.LIVE:
+        assert s.on_hold == (not s.leaders_present())
+    if s.ended:
+        assert s.floor is None and s.go_around is None and s.queue == []
+        assert all(p.status in (Status.LEFT, Status.REMOVED) for p in s.participants.values())
+
+
+def run_step(s: Session, step: Step, now: float) -> None:
+    before = snapshot(s)
+    version = s.version
+    events: list[Event]
+    try:
+        events = tick(s, now) if step.tick else apply(s, step.actor, command_for(step), now)
+    except RoomError:
+        assert snapshot(s) == before, f"refused {step} but changed the session"
+        return
+    assert s.version == version + (1 if StateChanged() in events else 0)
+    if StateChanged() not in events:
+        after = snapshot(s)
+        changed = {k for k in before if before[k] != after[k]}
+        assert changed <= {"participants"}, f"{step} changed {changed} without saying so"
+
+
+def seat(s: Session, members: int, cofacilitator: bool) -> None:
+    """Start from a live room: the facilitator (and co-facilitator), then members let in at t=0."""
+    for actor, command in [
+        (FAC, command_for(Step(FAC, None, 0.0))),
+        *([(COFAC, command_for(Step(COFAC, None, 0.0)))] if cofacilitator else []),
+        *[(m, cmd) for m in MEMBERS[:members] for cmd in (command_for(Step(m, None, 0.0)), c.Agree())],
+        *[(FAC, c.Admit(m)) for m in MEMBERS[:members]],
+    ]:
+        run_step(s, Step(actor, command, 0.0), 0.0)
+        check_invariants(s)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    admission=st.sampled_from(tuple(Admission)),
+    requires_agreement=st.booleans(),
+    max_participants=st.sampled_from((8, 12, 6, 3)),
+    grace=st.sampled_from((5.0, 60.0)),
+    strict=st.booleans(),
+    start=st.sampled_from((True, True, True, False)),
+    seated=st.integers(0, len(MEMBERS)).map(lambda n: len(MEMBERS) - n),
+    cofacilitator=st.booleans(),
+    plan=st.lists(steps, min_size=15, max_size=50),
+    end=st.booleans(),
+)
+def test_random_sessions_keep_their_invariants(
+    admission: Admission, requires_agreement: bool, max_participants: int, grace: float, strict: bool,
+    start: bool, seated: int, cofacilitator: bool, plan: list[Step], end: bool,
+) -> None:
+    s = Session(id="s", title="t", created_at=0.0, admission=admission,
+                requires_agreement=requires_agreement, max_participants=max_participants,
+                grace_seconds=grace, agenda=list(STRICT_AGENDA if strict else DEFAULT_AGENDA))
+    if start:
+        seat(s, seated, cofacilitator)
+    now = 0.0
+    for step in plan:
+        now += step.dt
+        run_step(s, step, now)
+        check_invariants(s)
+    if end:
+        run_step(s, Step(FAC, c.End(), 1.0), now + 1.0)
+        run_step(s, Step(COFAC, c.End(), 1.0), now + 1.0)
+        check_invariants(s)
+        if s.ended:
+            frozen = snapshot(s)
+            for step in plan[:10]:
+                run_step(s, step, now + 2.0)
+            assert snapshot(s) == frozen
