@@ -18,7 +18,7 @@ def admit(s: Session, p: Participant, now: float) -> list[Event]:
         raise Conflict(f"{p.id} is not waiting")
     if s.requires_agreement and not p.agreed:
         raise Conflict(f"{p.id} has not accepted the group agreement")
-    if s.locked:
+    if locked_out(s, p):
         raise Conflict("the session is locked")
     if s.on_hold:
         raise Conflict("the session is on hold until a facilitator returns")
@@ -42,10 +42,25 @@ def may_auto_admit(s: Session, p: Participant) -> bool:
         and s.status is SessionStatus.LIVE
         and p.status is Status.WAITING
         and (p.agreed or not s.requires_agreement)
-        and not s.locked
+        and not locked_out(s, p)
         and not s.on_hold
         and len(s.admitted()) < s.max_participants
     )
+
+
+def admit_waiting(s: Session, now: float) -> list[Event]:
+    """Let in, under open admission, everyone waiting who may now enter (a facilitator came, an unlock)."""
+    events: list[Event] = []
+    for p in s.waiting():
+        if may_auto_admit(s, p):
+            events += admit(s, p, now)
+    return events
+
+
+def locked_out(s: Session, p: Participant) -> bool:
+    """A lock keeps out newcomers only: a member who was in and dropped for longer than the grace
+    period is not new, and must be able to get back in (DOMAIN.md: a plan for a dropped call)."""
+    return s.locked and p.joined_at is None
 
 
 def leave(s: Session, p: Participant, status: Status, now: float) -> list[Event]:

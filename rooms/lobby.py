@@ -7,7 +7,7 @@ until they have accepted the group agreement (when the session requires it).
 from __future__ import annotations
 
 from rooms import commands as c
-from rooms.attendance import admit, hold_if_leaderless, leave, may_auto_admit
+from rooms.attendance import admit, admit_waiting, hold_if_leaderless, leave, locked_out, may_auto_admit
 from rooms.errors import Conflict, Forbidden, NotFound
 from rooms.events import (
     Audited,
@@ -68,10 +68,7 @@ def _leader_returns(s: Session, p: Participant, now: float) -> list[Event]:
     if s.on_hold:
         resume_from_hold(s, now)
         events.append(MediaPolicyChanged())
-    for waiting in s.waiting():
-        if may_auto_admit(s, waiting):
-            events += admit(s, waiting, now)
-    return events
+    return events + admit_waiting(s, now)
 
 
 def resume_from_hold(s: Session, now: float) -> None:
@@ -120,19 +117,19 @@ def admit_one(s: Session, actor: Participant, cmd: c.Admit, now: float) -> list[
 def admit_all(s: Session, actor: Participant, cmd: c.AdmitAll, now: float) -> list[Event]:
     """Admit, in order of arrival, everyone waiting who has accepted the agreement, while seats last.
 
-    The others keep waiting. Lock and hold are checked first so that a refusal changes nothing;
-    a full room stops the loop rather than failing half-way through it.
+    The others keep waiting; so do newcomers while the session is locked. Lock and hold are checked
+    first so that a refusal changes nothing; a full room stops the loop rather than failing half-way.
     """
-    if s.locked:
-        raise Conflict("the session is locked")
     if s.on_hold:
         raise Conflict("the session is on hold until a facilitator returns")
+    ready = [p for p in s.waiting() if (p.agreed or not s.requires_agreement) and not locked_out(s, p)]
+    if s.locked and not ready:
+        raise Conflict("the session is locked")
     events: list[Event] = []
-    for p in s.waiting():
+    for p in ready:
         if len(s.admitted()) >= s.max_participants:
             break
-        if p.agreed or not s.requires_agreement:
-            events += [*admit(s, p, now), Audited("admit", p.id)]
+        events += [*admit(s, p, now), Audited("admit", p.id)]
     return events
 
 
@@ -167,7 +164,7 @@ def unlock(s: Session, actor: Participant, cmd: c.Unlock, now: float) -> list[Ev
     if not s.locked:
         return []
     s.locked = False
-    return [StateChanged(), Audited("unlock")]
+    return [StateChanged(), Audited("unlock"), *admit_waiting(s, now)]
 
 
 def end(s: Session, actor: Participant, cmd: c.End, now: float) -> list[Event]:

@@ -355,3 +355,53 @@ def test_admit_member_helper_matches_admission_modes() -> None:
     s = live_group(members=(), admission=Admission.OPEN)
     admit_member(s, "ann", now=2.0)
     assert s.participants["ann"].status is Status.ADMITTED
+
+
+def test_unlock_lets_in_those_waiting_under_open_admission() -> None:
+    s = live_group(members=(), admission=Admission.OPEN)
+    apply(s, FAC, c.Lock(), 2.0)
+    connect(s, "ann", now=3.0)
+    apply(s, "ann", c.Agree(), 3.0)
+    connect(s, "bob", now=3.0)
+    apply(s, FAC, c.Unlock(), 4.0)
+    assert s.participants["ann"].status is Status.ADMITTED
+    assert s.participants["bob"].status is Status.WAITING  # has not agreed
+
+
+def test_lock_does_not_keep_out_a_member_who_dropped() -> None:
+    s = live_group()
+    apply(s, FAC, c.Lock(), 2.0)
+    apply(s, "ann", c.Disconnect(), 10.0)
+    tick(s, 10.0 + s.grace_seconds)
+    connect(s, "ann", now=200.0)
+    connect(s, "dan", now=200.0)
+    apply(s, "dan", c.Agree(), 201.0)
+    assert s.participants["ann"].status is Status.WAITING
+    apply(s, FAC, c.Admit("ann"), 202.0)
+    assert s.participants["ann"].status is Status.ADMITTED
+    with pytest.raises(Conflict):
+        apply(s, FAC, c.Admit("dan"), 203.0)
+
+
+def test_admit_all_while_locked_lets_back_only_those_who_were_in() -> None:
+    s = live_group()
+    apply(s, FAC, c.Lock(), 2.0)
+    apply(s, "ann", c.Disconnect(), 10.0)
+    tick(s, 10.0 + s.grace_seconds)
+    connect(s, "dan", now=199.0)
+    apply(s, "dan", c.Agree(), 199.0)
+    connect(s, "ann", now=200.0)
+    apply(s, FAC, c.AdmitAll(), 201.0)
+    assert s.participants["ann"].status is Status.ADMITTED
+    assert s.participants["dan"].status is Status.WAITING
+    with pytest.raises(Conflict):
+        apply(s, FAC, c.AdmitAll(), 202.0)
+
+
+def test_member_who_dropped_walks_back_into_a_locked_open_session() -> None:
+    s = live_group(admission=Admission.OPEN)
+    apply(s, FAC, c.Lock(), 2.0)
+    apply(s, "ann", c.Disconnect(), 10.0)
+    tick(s, 10.0 + s.grace_seconds)
+    connect(s, "ann", now=200.0)
+    assert s.participants["ann"].status is Status.ADMITTED
