@@ -260,6 +260,8 @@ class Hub:
             self.sockets[socket_id] = (claims.session_id, pid)
             await self.bus.enter(socket_id, participant_room(claims.session_id, pid))
             now = self.clock()
+            before = live.session.participants.get(pid)
+            returning = before is not None and before.present
             try:
                 events = apply(live.session, pid, c.Connect(claims.name, Role(claims.role)), now)
             except RoomError as err:
@@ -268,6 +270,9 @@ class Hub:
             await self.bus.emit("welcome", self._welcome(live.session, pid, now, ice_servers),
                                 participant_room(claims.session_id, pid))
             await self._after(live, pid, events, now)
+            if returning:  # back within the grace period: a fresh receiving connection, same seat
+                await self._apply_policy(live)
+                await self.media.subscribe(claims.session_id, pid)
 
     async def _refuse(self, live: Live, pid: str, err: RoomError) -> None:
         sid = live.sockets.get(pid)

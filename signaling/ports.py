@@ -57,6 +57,9 @@ class MediaGateway(Protocol):
     async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
         """Apply a participant's answer to the server's subscriber offer; stale revisions raise."""
 
+    async def subscribe(self, session_id: str, participant_id: str) -> None:
+        """Start a participant's receiving connection afresh (a new offer), e.g. after a reconnect."""
+
     async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
         """Apply who receives and whose audio is forwarded; tears down non-members' connections."""
 
@@ -81,6 +84,9 @@ class NullMedia:
 
     async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
         raise MediaError("conflict", "media is not enabled on this node")
+
+    async def subscribe(self, session_id: str, participant_id: str) -> None:
+        return None
 
     async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
         return None
