@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import redis.asyncio as aioredis  # noqa: E402
+import redis.asyncio as aioredis
 
-from tests.multinode.nodes import Follower, Node, api  # noqa: E402
-from tests.redis_server import delete_prefix, shared_url, unique_prefix  # noqa: E402
+from tests.multinode.nodes import Follower, Node, api
+from tests.redis_server import delete_prefix, shared_url, unique_prefix
 
 
 async def one_round(holder: Node, spare: Node) -> float:
