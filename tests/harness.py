@@ -45,10 +45,13 @@ class Client:
     def last(self, event: str) -> Any:
         return self.received[event][-1] if self.received[event] else None
 
-    async def wait_for(self, event: str, predicate: Any = None, timeout: float = 5.0) -> Any:
-        """Wait until an event arrives (matching ``predicate`` if given); return its payload."""
+    async def wait_for(self, event: str, predicate: Any = None, timeout: float = 5.0, since: int = 0) -> Any:
+        """Wait until an event arrives (matching ``predicate`` if given); return its payload.
+
+        ``since`` skips the first events of that name already received (see ``count``).
+        """
         deadline = asyncio.get_running_loop().time() + timeout
-        seen = 0
+        seen = since
         while True:
             items = self.received[event]
             for item in items[seen:]:
@@ -59,9 +62,13 @@ class Client:
                 raise AssertionError(f"no matching {event!r} within {timeout}s")
             await asyncio.sleep(0.01)
 
-    async def state(self, predicate: Any, timeout: float = 5.0) -> dict[str, Any]:
-        result: dict[str, Any] = await self.wait_for("session.state", predicate, timeout)
+    async def state(self, predicate: Any, timeout: float = 5.0, since: int = 0) -> dict[str, Any]:
+        result: dict[str, Any] = await self.wait_for("session.state", predicate, timeout, since)
         return result
+
+    def count(self, event: str) -> int:
+        """How many events of this name arrived so far: pass it as ``since`` to wait for newer ones."""
+        return len(self.received[event])
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
