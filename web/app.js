@@ -1,7 +1,5 @@
-// Entry point: read the join link, connect, and show the screen that fits this person's state.
+// The interface: show the screen that fits this person's state, as the client reports changes.
 
-import { LocalMedia } from './devices.js';
-import { HearthClient } from './protocol.js';
 import { EndView } from './ui/end.js';
 import { JoinView } from './ui/join.js';
 import { LobbyView } from './ui/lobby.js';
@@ -9,19 +7,6 @@ import { Participation } from './ui/participation.js';
 import { RoomView } from './ui/room.js';
 import { toast } from './ui/toast.js';
 import { AppState } from './ui/state.js';
-
-/** The token travels in the fragment (never sent to servers); keep it for reloads of this tab only. */
-function readToken() {
-  const sessionId = location.pathname.match(/^\/s\/([^/]+)/)?.[1] ?? 'default';
-  const key = `hearth.token.${sessionId}`;
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (token) {
-    sessionStorage.setItem(key, token);
-    history.replaceState(null, '', location.pathname + location.search);
-    return token;
-  }
-  return sessionStorage.getItem(key);
-}
 
 const CONNECTION_LABELS = {
   connecting: 'Connecting…',
@@ -33,15 +18,14 @@ const CONNECTION_LABELS = {
   ended: 'Session ended',
 };
 
-function main() {
+/** Show the page for `client` (null when the link carried no token); boot.js has started it. */
+export function start(client, local) {
   const root = document.getElementById('main');
-  const token = readToken();
-  if (!token) {
+  if (!client) {
     root.replaceChildren(new EndView({ kind: 'nolink' }).el);
     return;
   }
-  const client = new HearthClient({ token });
-  const app = new AppState(client, new LocalMedia(), new Participation());
+  const app = new AppState(client, local, new Participation());
   let view = null;
 
   const show = (next) => {
@@ -75,8 +59,9 @@ function main() {
     }
   });
   setInterval(() => view?.tick?.(), 1000);
-  client.connect();
   globalThis.hearth = app; // for debugging and for the end-to-end tests' measurements
+  status.textContent = CONNECTION_LABELS[client.status] ?? '';
+  status.dataset.status = client.status;
+  if (client.session) client.dispatchEvent(new CustomEvent('state', { detail: client.session }));
+  route();
 }
-
-main();

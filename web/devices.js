@@ -25,9 +25,12 @@ export class LocalMedia extends EventTarget {
   get videoTrack() { return this.stream.getVideoTracks()[0] ?? null; }
 
   /** Ask for both devices once; a refusal leaves that device off and records why. */
-  async open({ audio = true, video = true } = {}) {
-    if (audio) await this.setAudio(true);
-    if (video) await this.setVideo(true);
+  open({ audio = true, video = true } = {}) {
+    this.opening ??= (async () => {
+      if (audio) await this.setAudio(true);
+      if (video) await this.setVideo(true);
+    })();
+    return this.opening;
   }
 
   async setVideo(on) {

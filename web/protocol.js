@@ -8,6 +8,11 @@ import { Publisher, Subscriber } from './rtc.js';
 
 const ACK_TIMEOUT_MS = 10_000;
 
+/** Performance marks (hearth:welcome, hearth:offer, ...) so join time can be measured and explained. */
+function mark(name) {
+  performance.mark(`hearth:${name}`);
+}
+
 /** An `{ok:false}` ack, or a timeout, as an Error with the protocol's `code`. */
 export class HearthError extends Error {
   constructor(code, message) {
@@ -25,6 +30,7 @@ export class HearthClient extends EventTarget {
     this.socket = null;
     this.you = null;
     this.session = null;
+    this.lobby = null;
     this.iceServers = [];
     this.status = 'idle';
     this.local = null; // LocalMedia, once the person has chosen to join
@@ -42,6 +48,7 @@ export class HearthClient extends EventTarget {
   }
 
   connect() {
+    mark('connecting');
     this.socket?.disconnect();
     const socket = io(this.url, {
       path: '/socket.io/',
@@ -52,7 +59,10 @@ export class HearthClient extends EventTarget {
     });
     this.socket = socket;
     this.#setStatus('connecting');
-    socket.on('connect', () => this.#setStatus('connected'));
+    socket.on('connect', () => {
+      mark('connect');
+      this.#setStatus('connected');
+    });
     socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     socket.on('connect_error', (err) => this.#onConnectError(err));
     socket.io.on('reconnect_attempt', () => this.#setStatus('reconnecting'));
@@ -62,7 +72,11 @@ export class HearthClient extends EventTarget {
     socket.on('rtc.offer', (o) => this.#onOffer(o));
     socket.on('removed', (r) => this.#onGone('removed', r));
     socket.on('session.ended', (e) => this.#onGone('ended', e));
-    for (const name of ['lobby', 'speaking', 'nod', 'note', 'help']) {
+    socket.on('lobby', (lobby) => {
+      this.lobby = lobby;
+      this.#emit('lobby', lobby);
+    });
+    for (const name of ['speaking', 'nod', 'note', 'help']) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }
@@ -98,11 +112,13 @@ export class HearthClient extends EventTarget {
 
   #setStatus(status, error) {
     this.status = status;
+    this.error = error ?? null;
     this.#emit('connection', { status, error });
   }
 
   #onWelcome(welcome) {
     // A (re)connection: the server has fresh connections in mind, so start media over.
+    mark('welcome');
     this.#closeMedia();
     this.you = welcome.you;
     this.iceServers = welcome.ice_servers ?? [];
@@ -167,7 +183,9 @@ export class HearthClient extends EventTarget {
     });
     try {
       const offer = await publisher.offer();
+      mark('publish');
       const ack = await this.send('rtc.publish', offer);
+      mark('published');
       if (this.publisher !== publisher) return;
       await publisher.accept(ack);
       await this.#reportMediaState();
@@ -201,7 +219,9 @@ export class HearthClient extends EventTarget {
       this.subscriber = new Subscriber(this.iceServers);
       this.subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
     }
+    mark('offer');
     const answer = await this.subscriber.answer(offer);
+    mark('answer');
     this.revision = offer.revision ?? this.revision;
     await this.send('rtc.answer', { ...answer, revision: offer.revision });
   }

@@ -55,9 +55,7 @@ class Person:
         after = self.video_of(name)
         assert before and after, f"{self.name} lost the tile of {name}"
         assert after["width"] > 0, f"{self.name} sees no picture from {name}"
-        assert after["frames"] > before["frames"], (
-            f"{self.name}: frames from {name} stopped at {after['frames']}"
-        )
+        assert after["frames"] > before["frames"], f"{self.name}: frames from {name} stopped at {after['frames']}"
 
     def screenshot(self, label: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)

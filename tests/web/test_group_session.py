@@ -107,9 +107,7 @@ def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> N
         sam.get_by_test_id("hand-button").click()
     expect(sam.get_by_test_id("queue-position")).to_contain_text("in line")
     position = sam.get_by_test_id("queue-position").inner_text()
-    sam.evaluate(
-        "() => hearth.client.socket.io.engine.close()"
-    )  # the transport drops, as on a network change
+    sam.evaluate("() => hearth.client.socket.io.engine.close()")  # the transport drops, as on a network change
     expect(group.sam.page.get_by_test_id("connection-status")).to_have_text("Connected")
     expect(sam.get_by_test_id("room")).to_be_visible()
     expect(sam.get_by_test_id("queue-position")).to_have_text(position)

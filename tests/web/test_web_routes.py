@@ -23,7 +23,7 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
 def test_page_is_served_with_strict_headers(hearth: HearthServer, path: str) -> None:
     status, headers, body = fetch(hearth.base + path)
     assert status == 200
-    assert b'<script type="module" src="/web/app.js">' in body
+    assert b'<script type="module" src="/web/boot.js">' in body
     csp = headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert headers["referrer-policy"] == "no-referrer"

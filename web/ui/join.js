@@ -33,7 +33,8 @@ export class JoinView {
         h('div', {}, this.preview.el, this.toggles.el, this.deviceError),
         h('div', {}, this.agreement, this.button)));
     this.heading.id = 'join-heading';
-    app.local.addEventListener('change', () => this.update());
+    this.onLocal = () => this.update();
+    app.local.addEventListener('change', this.onLocal);
     app.local.open().catch(() => {});
     this.update();
   }
@@ -61,6 +62,7 @@ export class JoinView {
   }
 
   destroy() {
+    this.app.local.removeEventListener('change', this.onLocal);
     this.preview.destroy();
     this.toggles.destroy();
   }

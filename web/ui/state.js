@@ -12,10 +12,10 @@ export class AppState extends EventTarget {
     this.local = local;
     this.participation = participation;
     this.joined = false;
-    this.refusal = null;
+    this.refusal = client.status === 'refused' ? client.error : null;
     this.gone = null; // 'removed' | 'ended'
     this.endDetail = null;
-    this.lobby = { waiting: [] };
+    this.lobby = client.lobby ?? { waiting: [] };
     this.speaking = { levels: {}, active: null };
     this.helps = []; // {from, at, name}
     this.notes = []; // {from, to, text, at, mine}
