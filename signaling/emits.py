@@ -57,11 +57,16 @@ class Emit:
 
 
 def state_emits(s: Session, now: float) -> list[Emit]:
-    return [
-        Emit("session.state", state_view(s, now, leads=True), leads_room(s.id)),
-        Emit("session.state", state_view(s, now, leads=False), members_room(s.id)),
-        Emit("session.state", state_view(s, now, leads=False, admitted=False), waiting_room(s.id)),
-    ]
+    """One view per audience; views nobody is connected to receive are not built at all."""
+    connected = [p for p in s.participants.values() if p.connected]
+    out = []
+    if any(p.role.leads and p.status is Status.ADMITTED for p in connected):
+        out.append(Emit("session.state", state_view(s, now, leads=True), leads_room(s.id)))
+    if any(not p.role.leads and p.status is Status.ADMITTED for p in connected):
+        out.append(Emit("session.state", state_view(s, now, leads=False), members_room(s.id)))
+    if any(p.status is Status.WAITING for p in connected):
+        out.append(Emit("session.state", state_view(s, now, leads=False, admitted=False), waiting_room(s.id)))
+    return out
 
 
 def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:
