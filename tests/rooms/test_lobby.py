@@ -328,7 +328,7 @@ def test_ended_session_refuses_everything() -> None:
     s = live_group()
     apply(s, FAC, c.End(), 100.0)
     before = snapshot(s)
-    for actor, command in [
+    attempts: list[tuple[str, c.Command]] = [
         (FAC, c.Connect("Fac", Role.FACILITATOR)),
         ("ann", c.Connect("Ann", Role.MEMBER)),
         ("new", c.Connect("New", Role.MEMBER)),
@@ -339,7 +339,8 @@ def test_ended_session_refuses_everything() -> None:
         ("ann", c.Disconnect()),
         ("ann", c.SetPublishing(True)),
         (FAC, c.RecordSpeaking((("ann", 3.0),))),
-    ]:
+    ]
+    for actor, command in attempts:
         with pytest.raises(Conflict):
             apply(s, actor, command, 101.0)
     assert snapshot(s) == before
