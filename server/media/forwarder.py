@@ -1,14 +1,17 @@
 """The selective forwarding engine: publishers' RTP payloads to subscribers, never decoded.
 
-A ``Source`` is one published track. Audio is forwarded packet by packet; video is reassembled only
-far enough to know frame boundaries and keyframes, and released on the RTP marker bit (aiortc's jitter
-buffer would hold each frame until the next one starts, +33 ms). Payloads are forwarded untouched,
-VP8 payload descriptor included, so a subscriber reassembles exactly the publisher's encoded frame.
+A ``Source`` is one published track. Every packet is forwarded the moment it arrives, audio and video
+alike: nothing waits for the rest of a frame, let alone for the next one (aiortc's jitter buffer holds
+video until the next frame starts, +33 ms, and audio for 4 packets, +80 ms). Payloads are forwarded
+untouched, VP8 payload descriptor included, so a subscriber reassembles exactly the publisher's
+encoded frame; the only per-packet inspection is "does a keyframe start here" (VP8 S bit, partition 0,
+then bit 0 of the payload header).
 
 A ``Sink`` is one subscriber's copy of one track. Its queue is the UDP transport's write buffer,
-bounded by ``MAX_BACKLOG``: a subscriber past it drops frames and waits for a keyframe, like a new one.
-Sending is synchronous (no task per subscriber): a per-frame task wake-up would cost more CPU than the
-packet itself.
+bounded by ``MAX_BACKLOG``: a subscriber past it drops packets and waits for a keyframe, like a new
+one. Sending is synchronous (no task per subscriber): a per-packet task wake-up would cost more CPU
+than the packet itself. Loss is repaired by NACK on both hops (the subscriber NACKs us, we answer
+from history; our receiver NACKs the publisher and the retransmission is forwarded as it arrives).
 """
 
 from __future__ import annotations
@@ -55,44 +58,65 @@ def vp8_is_keyframe(first_payload: bytes) -> bool:
 
 
 class Sink:
-    """One subscriber's copy of one publisher track, written through a ``LeanSender``."""
+    """One subscriber's copy of one publisher track, written through a ``LeanSender``.
+
+    Sequence numbers are shifted by a per-sink offset, so gaps upstream stay gaps downstream and the
+    subscriber's NACKs and the SFU's own upstream NACKs repair them. On a (re)start (new subscriber,
+    lag, audio gate reopening) the offset is re-based so the subscriber sees a contiguous stream.
+    """
 
     def __init__(self, subscriber_id: str, kind: str, lean: LeanSender) -> None:
         self.subscriber_id = subscriber_id
         self.kind = kind
         self.lean = lean
         self.waiting_keyframe = kind == "video"
-        self.frames_dropped = 0
+        self.dropped = 0
+        self._active = False
+        self._seq_offset = 0
         self._ts_offset = random.getrandbits(32)
+        self._next_out = random.randrange(32768)
+        self._start_in = 0
+        self._high_in = 0
 
-    def send_audio(self, packet: RtpPacket) -> None:
-        lean = self.lean
-        if not lean.writable() or lean.backlog() > MAX_BACKLOG:
-            return
-        lean.send(packet.payload, packet.marker, (packet.timestamp + self._ts_offset) & 0xFFFFFFFF)
+    def restart(self) -> None:
+        """Re-base sequence numbers at the next packet (video: at the next keyframe)."""
+        self._active = False
 
-    def send_frame(self, packets: list[RtpPacket], keyframe: bool) -> bool:
-        """Forward a whole frame; returns False when this sink needs a keyframe first."""
+    def forward(self, packet: RtpPacket, starts_keyframe: bool) -> bool:
+        """Send one packet; returns False when this sink needs a keyframe before it can go on."""
         lean = self.lean
         if not lean.writable():
-            self.waiting_keyframe = True
-            return True  # not connected yet: asking now would waste the keyframe
+            self._active = False
+            self.waiting_keyframe = self.kind == "video"
+            return True  # not connected yet: asking for a keyframe now would waste it
+        seq = packet.sequence_number
         if lean.backlog() > MAX_BACKLOG:
-            self.waiting_keyframe = True
-            self.frames_dropped += 1
-            return False
-        if self.waiting_keyframe:
-            if not keyframe:
+            self.dropped += 1
+            self._active = False
+            self.waiting_keyframe = self.kind == "video"
+            return self.kind != "video"
+        if not self._active:
+            if self.waiting_keyframe and not starts_keyframe:
                 return False
             self.waiting_keyframe = False
-        ts = (packets[0].timestamp + self._ts_offset) & 0xFFFFFFFF
-        for packet in packets:
-            lean.send(packet.payload, packet.marker, ts)
+            self._active = True
+            self._start_in = self._high_in = seq
+            self._seq_offset = (self._next_out - seq) & 0xFFFF
+        elif (seq - self._start_in) & 0x8000:
+            return True  # from before our restart point: its sequence number is taken
+        elif not (seq - self._high_in) & 0x8000:
+            self._high_in = seq
+            if (seq - self._start_in) & 0xFFFF > 4096:
+                self._start_in = (seq - 4096) & 0xFFFF
+        out = (seq + self._seq_offset) & 0xFFFF
+        if not (out - self._next_out) & 0x8000:
+            self._next_out = (out + 1) & 0xFFFF
+        lean.send(packet.payload, packet.marker, (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, out)
         return True
 
 
 class Source:
-    """One published track: fans each packet (audio) or marker-complete frame (video) out to sinks."""
+    """One published track: fans each packet out to its sinks as it arrives (no reassembly wait)."""
 
     def __init__(
         self,
@@ -104,74 +128,43 @@ class Source:
         self.publisher_id = publisher_id
         self.kind = kind
         self.sinks: list[Sink] = []
-        self.audible = True
-        self.frames_forwarded = 0
+        self._audible = True
         self._request_pli = request_pli
         self._on_level = on_level
         self._ssrc: int | None = None
         self._last_pli = 0.0
         self._pli_task: asyncio.Future[None] | None = None
-        self._frame_ts: int | None = None
-        self._packets: dict[int, RtpPacket] = {}
-        self._start_seq: int | None = None
-        self._end_seq: int | None = None
+
+    @property
+    def audible(self) -> bool:
+        return self._audible
+
+    @audible.setter
+    def audible(self, value: bool) -> None:
+        if value and not self._audible:
+            for sink in self.sinks:
+                sink.restart()  # no sequence gap for the time the gate was shut
+        self._audible = value
 
     def on_packet(self, packet: RtpPacket) -> None:
         """Entry point from the receiver tap, once per incoming (de-RTXed) RTP packet."""
         self._ssrc = packet.ssrc
         if self.kind == "audio":
-            self._on_audio(packet)
-        else:
-            self._on_video(packet)
-
-    def _on_audio(self, packet: RtpPacket) -> None:
-        if not self.audible:
-            return  # strict floor / forced mute: no packets at all, not silence
-        level = packet.extensions.audio_level
-        if level is not None and self._on_level is not None:
-            self._on_level(self.publisher_id, level[1], packet.timestamp)
-        for sink in self.sinks:
-            sink.send_audio(packet)
-
-    def _on_video(self, packet: RtpPacket) -> None:
-        if packet.timestamp != self._frame_ts:
-            if self._packets and (packet.timestamp - (self._frame_ts or 0)) & 0x80000000:
-                return  # a straggler from a frame we already gave up on
-            if self._packets:
-                self._lost_frame()
-            self._frame_ts = packet.timestamp
-            self._packets = {}
-            self._start_seq = self._end_seq = None
-        seq = packet.sequence_number
-        self._packets[seq] = packet
-        if vp8_starts_frame(packet.payload):
-            self._start_seq = seq
-        if packet.marker:
-            self._end_seq = seq
-        if self._start_seq is not None and self._end_seq is not None:
-            count = ((self._end_seq - self._start_seq) & 0xFFFF) + 1
-            if count == len(self._packets):
-                self._release(count)
-
-    def _release(self, count: int) -> None:
-        start = self._start_seq or 0
-        packets = [self._packets[(start + i) & 0xFFFF] for i in range(count)]
-        self._packets = {}
-        self._start_seq = self._end_seq = None
-        keyframe = vp8_is_keyframe(packets[0].payload)
-        self.frames_forwarded += 1
+            if not self._audible:
+                return  # strict floor / forced mute: no packets at all, not silence
+            level = packet.extensions.audio_level
+            if level is not None and self._on_level is not None:
+                self._on_level(self.publisher_id, level[1], packet.timestamp)
+            for sink in self.sinks:
+                sink.forward(packet, False)
+            return
+        payload = packet.payload
+        starts_keyframe = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
         want = False
         for sink in self.sinks:
-            if not sink.send_frame(packets, keyframe):
+            if not sink.forward(packet, starts_keyframe):
                 want = True
         if want:
-            self.request_keyframe()
-
-    def _lost_frame(self) -> None:
-        """A frame never completed: every subscriber's decoder would break, so resync on a keyframe."""
-        for sink in self.sinks:
-            sink.waiting_keyframe = True
-        if self.sinks:
             self.request_keyframe()
 
     def request_keyframe(self) -> None:

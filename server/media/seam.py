@@ -17,7 +17,6 @@ one file and one test module, by name, instead of silently degrading forwarding:
 from __future__ import annotations
 
 import asyncio
-import random
 import struct
 import time
 import weakref
@@ -134,7 +133,6 @@ class LeanSender:
         self.retired = False
         self.packets_sent = 0
         self._ssrc: int = sender._ssrc
-        self._seq = random.randrange(32768)  # lower half: avoids an early wrap that trips SRTP
         self._pt = 0
         self._ext = b""
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
@@ -172,10 +170,8 @@ class LeanSender:
             else int(pair.protocol.transport.get_write_buffer_size())
         )
 
-    def send(self, payload: bytes, marker: int, timestamp: int) -> None:
+    def send(self, payload: bytes, marker: int, timestamp: int, seq: int) -> None:
         """Write one RTP packet: header, mid extension, SRTP, sendto. No await, no allocation beyond bytes."""
-        seq = self._seq
-        self._seq = (seq + 1) & 0xFFFF
         first = 0x90 if self._ext else 0x80
         data = struct.pack("!BBHII", first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
         dtls = self._dtls
