@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rooms import commands as c
-from rooms.controller import apply
+from rooms.controller import apply, tick
 from rooms.errors import Forbidden
 from rooms.model import Participant, Role, Status
 from rooms.permissions import PERMISSIONS, STATUS_ALLOWS, Action, can, check
-from tests.rooms.helpers import connect, live_group, snapshot
+from tests.rooms.helpers import FAC, connect, live_group, snapshot
 
 F, CO, M = Role.FACILITATOR, Role.COFACILITATOR, Role.MEMBER
 LEADS = {F, CO}
@@ -134,3 +134,42 @@ def test_member_cannot_grant_floor_to_themselves() -> None:
     with pytest.raises(Forbidden):
         apply(s, "ann", c.GrantFloor("ann"), 5.0)
     assert s.floor is None
+
+
+MEMBER_COMMANDS: dict[Action, c.Command] = {
+    Action.AGREE: c.Agree(),
+    Action.SET_MEDIA: c.SetMedia(audio=False, video=True),
+    Action.NOTE: c.Note(FAC, "may I come in a minute late?"),
+    Action.HELP: c.Help(),
+    Action.RAISE_HAND: c.RaiseHand(),
+    Action.LOWER_HAND: c.LowerHand(),
+    Action.RELEASE_FLOOR: c.ReleaseFloor(),
+    Action.PASS_TURN: c.PassTurn(),
+    Action.NOD: c.Nod(),
+}
+
+
+@pytest.mark.parametrize("action", list(MEMBER_COMMANDS))
+def test_waiting_member_may_only_agree_set_devices_write_and_ask_for_help(action: Action) -> None:
+    s = live_group()
+    connect(s, "dan", now=5.0)
+    apply(s, FAC, c.GrantFloor("ann"), 5.0)
+    if action in EXPECTED_BY_STATUS[Status.WAITING]:
+        apply(s, "dan", MEMBER_COMMANDS[action], 6.0)
+        assert s.participants["dan"].status is Status.WAITING
+    else:
+        before = snapshot(s)
+        with pytest.raises(Forbidden):
+            apply(s, "dan", MEMBER_COMMANDS[action], 6.0)
+        assert snapshot(s) == before
+
+
+@pytest.mark.parametrize("action", list(MEMBER_COMMANDS))
+def test_participant_who_left_can_do_nothing(action: Action) -> None:
+    s = live_group()
+    apply(s, "ann", c.Disconnect(), 5.0)
+    tick(s, 5.0 + s.grace_seconds)
+    before = snapshot(s)
+    with pytest.raises(Forbidden):
+        apply(s, "ann", MEMBER_COMMANDS[action], 100.0)
+    assert snapshot(s) == before
