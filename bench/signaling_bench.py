@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import socket
 import statistics
@@ -26,7 +27,9 @@ from typing import Any
 
 import aiohttp
 import psutil
-import socketio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rawsio import RawClient
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATOR_KEY = "bench-operator-key"
@@ -114,40 +117,47 @@ async def hearth_rooms(url: str, sessions: int, clients: int) -> list[Room]:
     return rooms
 
 
-async def connect_all(url: str, rooms: list[Room], bare: bool, result: Result,
-                      measuring: list[bool]) -> list[list[socketio.AsyncClient]]:
-    out: list[list[socketio.AsyncClient]] = []
+async def connect_all(http: aiohttp.ClientSession, url: str, rooms: list[Room], bare: bool, result: Result,
+                      measuring: list[bool]) -> list[list[RawClient]]:
+    out: list[list[RawClient]] = []
     for room in rooms:
         members = []
         for token in room.tokens:
-            sio = socketio.AsyncClient(reconnection=False)
-            sio.on("session.state", _receiver(room, result, measuring))
-            auth = {"room": room.name} if bare else {"token": token}
-            await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
-            members.append(sio)
+            client = RawClient(http, _receiver(room, result, measuring))
+            await client.connect(url, {"room": room.name} if bare else {"token": token})
+            members.append(client)
         out.append(members)
     return out
 
 
+VERSION = re.compile(r'"version":(\d+)')
+
+
 def _receiver(room: Room, result: Result, measuring: list[bool]) -> Any:
-    async def on_state(data: dict[str, Any]) -> None:
+    def on_event(name: str, text: str) -> None:
+        if name != "session.state":
+            return
         arrived = time.perf_counter()
-        sent = room.sent.get(data["version"])
+        match = VERSION.search(text)
+        if match is None:
+            return
+        version = int(match.group(1))
+        sent = room.sent.get(version)
         if sent is not None and measuring[0]:
             result.latencies.append(arrived - sent)
             result.deliveries += 1
         elif not measuring[0]:
-            room.base_version = max(room.base_version, data["version"])
+            room.base_version = max(room.base_version, version)
 
-    return on_state
+    return on_event
 
 
-async def drive(rooms: list[Room], facilitators: list[socketio.AsyncClient], rate: float, seconds: float,
+async def drive(rooms: list[Room], facilitators: list[RawClient], rate: float, seconds: float,
                 bare: bool, result: Result, clients: int) -> None:
     per_room = rate / len(rooms)
     interval = 1.0 / per_room
 
-    async def one(i: int, room: Room, sio: socketio.AsyncClient) -> None:
+    async def one(i: int, room: Room, sio: RawClient) -> None:
         await asyncio.sleep(interval * i / len(rooms))
         version, n = room.base_version, 0
         start = time.perf_counter()
@@ -170,16 +180,19 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
     if kind == "bare":
         proc = start([sys.executable, "-c", BARE_SERVER, str(port)])
     else:
-        proc = start([sys.executable, "-m", "server", "serve", "--port", str(port), "--operator-key",
+        profile = ["-m", "cProfile", "-o", os.environ["HEARTH_BENCH_PROFILE"]] if os.environ.get(
+            "HEARTH_BENCH_PROFILE") else []
+        proc = start([sys.executable, *profile, "-m", "server", "serve", "--port", str(port), "--operator-key",
                       OPERATOR_KEY, "--secret", "bench-secret-" + "x" * 32, "--no-media",
                       "--max-sessions", "1000"])
-    clients: list[list[socketio.AsyncClient]] = []
+    clients: list[list[RawClient]] = []
+    http = aiohttp.ClientSession()
     try:
         await wait_http(f"{url}/healthz" if kind == "hearth" else f"{url}/socket.io/?EIO=4&transport=polling")
         rooms = ([Room(f"room-{i}", ["x"] * args.clients) for i in range(args.sessions)] if kind == "bare"
                  else await hearth_rooms(url, args.sessions, args.clients))
         result, measuring = Result(), [False]
-        clients = await connect_all(url, rooms, kind == "bare", result, measuring)
+        clients = await connect_all(http, url, rooms, kind == "bare", result, measuring)
         await asyncio.sleep(1.0)
         measuring[0] = True
         server = psutil.Process(proc.pid)
@@ -190,8 +203,9 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
         memory = server.memory_info().rss / 2**20
     finally:
         for group in clients:
-            for sio in group:
-                await sio.disconnect()
+            for client in group:
+                await client.close()
+        await http.close()
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(10)

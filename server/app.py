@@ -31,7 +31,7 @@ from signaling.hub import Hub, HubSettings
 from signaling.limits import RateLimiter
 from signaling.namespace import HearthNamespace
 from signaling.ports import MediaGateway, NodeInfo, NullMedia
-from signaling.sockets import SioBus
+from signaling.sockets import JsonPacket, SioBus
 
 log = logging.getLogger("hearth.server")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -54,7 +54,7 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
     return socketio.AsyncServer(
         async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,
         max_http_buffer_size=wire.MAX_TRANSPORT_BYTES, logger=False, engineio_logger=False,
-        ping_interval=10, ping_timeout=10,
+        ping_interval=10, ping_timeout=10, serializer=JsonPacket,
     )
 
 

@@ -36,3 +36,15 @@ class SioBus:
 
     async def disconnect(self, sid: str) -> None:
         await self.sio.disconnect(sid, namespace=self.namespace)
+
+
+class JsonPacket(socketio.packet.Packet):  # type: ignore[misc]
+    """Socket.IO packets without the binary-attachment scan.
+
+    python-socketio walks every emitted payload recursively looking for ``bytes`` (to split binary
+    attachments); for a full ``session.state`` that walk cost more than the JSON encoding itself.
+    Hearth never sends binary data, so outgoing packets skip the walk. Incoming binary packets are
+    still decoded by type and then refused as ``invalid`` by the namespace (bytes are not JSON).
+    """
+
+    uses_binary_events = False
