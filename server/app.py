@@ -46,11 +46,20 @@ def make_store(settings: Settings) -> SessionStore:
     return MemoryStore(time.time, state_ttl=settings.state_ttl)
 
 
+def default_origins(settings: Settings) -> list[str]:
+    """The node's own public URL, and its loopback names when it serves on this machine only."""
+    origins = [settings.public_url]
+    if settings.host in ("127.0.0.1", "localhost", "::1"):
+        for scheme in ("http", "https"):
+            origins += [f"{scheme}://localhost:{settings.port}", f"{scheme}://127.0.0.1:{settings.port}"]
+    return origins
+
+
 def make_sio(settings: Settings) -> socketio.AsyncServer:
     manager = None
     if settings.redis_url:  # emits from any node reach sockets on every node
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
-    origins: Any = settings.allowed_origins or [settings.public_url]
+    origins: Any = settings.allowed_origins or default_origins(settings)
     return socketio.AsyncServer(
         async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,
         max_http_buffer_size=wire.MAX_TRANSPORT_BYTES, logger=False, engineio_logger=False,
