@@ -50,6 +50,8 @@ class Settings:
         """Fill derived defaults and refuse unsafe production settings."""
         if self.production and (not self.secret or not self.operator_key):
             raise SystemExit("--production needs --secret and --operator-key (or HEARTH_SECRET/...)")
+        if self.production and len(self.secret.encode()) < 32:
+            raise SystemExit("--secret must be at least 32 bytes for HS256 join tokens")
         if not self.secret:
             self.secret = secrets.token_urlsafe(32)
             self.generated.append("secret")
