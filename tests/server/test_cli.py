@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_token_command_mints_a_token_the_server_accepts() -> None:
+    secret = "cli-secret-long-enough-for-hs256-0123"
     out = subprocess.run([sys.executable, "-m", "server", "token", "--session", "s-1", "--name", "Ana",
-                          "--secret", "cli-secret-long-enough-for-hs256-0123"], capture_output=True, text=True, check=True, cwd=ROOT)
-    claims = Tokens("cli-secret-long-enough-for-hs256-0123", 60).verify(out.stdout.strip())
+                          "--secret", secret], capture_output=True, text=True, check=True, cwd=ROOT)
+    claims = Tokens(secret, 60).verify(out.stdout.strip())
     assert (claims.session_id, claims.name, claims.role) == ("s-1", "Ana", "member")
 
 
