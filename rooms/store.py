@@ -122,7 +122,9 @@ class MemoryStore:
         alive = entry is not None and self._alive(entry[1])
         if alive and entry is not None and int(str(entry[0]["version"])) >= session.version:
             return False
-        self._sessions[session.id] = (session_to_dict(session), self._clock() + self._ttl)
+        # Like the Redis script: an existing key keeps its TTL (an ended session's short life stays short).
+        expires = entry[1] if alive and entry is not None else self._clock() + self._ttl
+        self._sessions[session.id] = (session_to_dict(session), expires)
         return True
 
     async def expire(self, session_id: str, ttl_seconds: float) -> None:

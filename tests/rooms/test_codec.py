@@ -59,7 +59,13 @@ def test_dict_is_a_copy() -> None:
     data = session_to_dict(s)
     data["queue"].append("zed")
     data["participants"][0]["name"] = "Changed"
+    data["go_around"]["order"].append("zed")
+    data["floor"]["holder"] = "zed"
+    data["agenda"][0]["name"] = "changed"
     assert "zed" not in s.queue and s.participants[FAC].name == "Fac"
+    assert s.go_around is not None and "zed" not in s.go_around.order
+    assert s.floor is not None and s.floor.holder == "ann"
+    assert s.agenda[0].name == "arrive"
 
 
 def test_unknown_keys_are_ignored() -> None:

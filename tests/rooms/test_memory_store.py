@@ -205,3 +205,43 @@ async def test_keys_show_only_live_state_and_audit(store: MemoryStore, clock: Cl
 async def test_ping_and_close(store: MemoryStore) -> None:
     await store.ping()
     await store.close()
+
+
+async def test_restore_writes_back_only_what_is_missing_or_older(store: MemoryStore, clock: Clock) -> None:
+    s = live_group()
+    assert await store.restore(s)  # missing: written
+    loaded = await store.load(s.id)
+    assert loaded == s
+    assert not await store.restore(s)  # same version: left alone
+    newer = await store.load(s.id)
+    assert newer is not None
+    version = newer.version
+    apply(newer, FAC, c.Lock(), 5.0)
+    await store.save(newer, version)
+    assert not await store.restore(s)  # never overwrites a newer version
+    stored = await store.load(s.id)
+    assert stored is not None and stored.locked
+    apply(s, FAC, c.Lock(), 5.0)
+    apply(s, FAC, c.NextPhase(), 6.0)
+    assert await store.restore(s)  # ours is newer now
+    stored = await store.load(s.id)
+    assert stored is not None and stored.phase_index == 1
+
+
+async def test_restore_after_expiry_writes_again(clock: Clock) -> None:
+    store = MemoryStore(clock, state_ttl=10.0)
+    s = live_group()
+    await store.create(s)
+    clock.now += 10.0
+    assert await store.restore(s)
+    assert await store.load(s.id) == s
+
+
+async def test_restore_keeps_an_existing_shorter_life(store: MemoryStore, clock: Clock) -> None:
+    s = live_group()
+    await store.create(s)
+    await store.expire(s.id, 60.0)
+    apply(s, FAC, c.End(), 5.0)
+    assert await store.restore(s)
+    clock.now += 60.0
+    assert await store.load(s.id) is None
