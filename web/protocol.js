@@ -202,6 +202,17 @@ export class HearthClient extends EventTarget {
     }
   }
 
+  /**
+   * Only the server offers the receiving connection, so when it fails (the network changed under
+   * it) we reconnect the socket: the fresh welcome starts both connections over, seat kept.
+   */
+  #rejoin() {
+    if (!this.socket?.connected) return; // socket.io is already reconnecting
+    this.socket.disconnect();
+    this.#setStatus('reconnecting');
+    this.socket.connect();
+  }
+
   #republish() {
     this.publisher?.close();
     this.publisher = null;
@@ -216,8 +227,12 @@ export class HearthClient extends EventTarget {
   async #answer(offer) {
     if (offer.revision != null && offer.revision <= this.revision) return;
     if (!this.subscriber) {
-      this.subscriber = new Subscriber(this.iceServers);
-      this.subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
+      const subscriber = new Subscriber(this.iceServers);
+      subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
+      subscriber.addEventListener('state', (e) => {
+        if (e.detail === 'failed' && this.subscriber === subscriber) this.#rejoin();
+      });
+      this.subscriber = subscriber;
     }
     mark('offer');
     const answer = await this.subscriber.answer(offer);

@@ -100,6 +100,44 @@ def test_help_nod_and_private_notes_reach_the_other_side(group: Group) -> None:
     group.sam.screenshot("notes")
 
 
+def test_mute_is_followed_on_the_member_page_and_only_allowed_back(group: Group) -> None:
+    group.ensure_admitted()
+    console, alex = group.facilitator.page, group.alex.page
+    row = console.get_by_test_id("member-row").filter(has_text="Alex")
+    mic = alex.get_by_test_id("mic-toggle")
+    if mic.get_attribute("aria-pressed") != "true":
+        mic.click()
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    row.get_by_test_id("mute-button").click()
+    expect(mic).to_have_text("Muted by facilitator")
+    expect(mic).to_be_disabled()
+    expect(row.get_by_test_id("audible")).to_have_text("Muted by you")
+    group.alex.screenshot("muted")
+    row.get_by_test_id("mute-button").click()  # now "Allow unmute": the member decides
+    expect(mic).to_be_enabled()
+    expect(mic).to_have_text("Microphone off")
+    mic.click()
+    expect(mic).to_have_text("Microphone on")
+    expect(row.get_by_test_id("audible")).to_have_attribute("data-audible", "true")
+
+
+def test_go_around_gives_the_turn_and_the_member_may_pass(group: Group) -> None:
+    group.ensure_admitted()
+    console = group.facilitator.page
+    console.get_by_test_id("goaround-start").click()
+    expect(console.get_by_test_id("console-goaround")).to_contain_text("turn, 1 of")
+    first = console.evaluate("() => hearth.nameOf(hearth.session.go_around.order[0])")
+    person = next(p for p in group.members if p.name == first)
+    expect(person.page.get_by_test_id("goaround-status")).to_contain_text("your turn")
+    expect(person.page.get_by_test_id("floor-status")).to_contain_text("You have the floor")
+    person.screenshot("goaround")
+    person.page.get_by_test_id("pass-button").click()
+    expect(person.page.get_by_test_id("pass-button")).to_be_hidden()
+    expect(console.get_by_test_id("console-goaround")).to_contain_text("turn, 2 of")
+    console.get_by_test_id("goaround-stop").click()
+    expect(console.get_by_test_id("goaround-start")).to_be_visible()
+
+
 def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> None:
     group.ensure_admitted()
     sam = group.sam.page
@@ -126,3 +164,13 @@ def test_removed_member_page_says_so(group: Group) -> None:
     expect(console.get_by_test_id("member-row")).to_have_count(1)
     expect(group.alex.tile("Sam")).to_have_count(0)
     group.sam.screenshot("removed")
+
+
+def test_ending_the_session_shows_everyone_the_end(group: Group) -> None:
+    group.ensure_admitted()
+    console = group.facilitator.page
+    console.get_by_test_id("end-button").click()
+    console.get_by_test_id("confirm-yes").click()
+    expect(group.alex.page.get_by_test_id("end-ended")).to_contain_text("The session has ended")
+    expect(console.get_by_test_id("end-ended")).to_be_visible()
+    group.alex.screenshot("ended")

@@ -70,17 +70,13 @@ class SessionControls {
 export class ConsolePanels {
   constructor(app, notes) {
     this.app = app;
-    this.parts = [
-      new AlertsPanel(app, notes),
-      new LobbyPanel(app, notes),
-      new FloorPanel(app),
-      new MembersPanel(app, notes),
-      new AgendaPanel(app),
-      notes,
-      new SessionControls(app),
-    ];
-    this.el = h('div', { className: 'console-panels' }, this.parts.map((p) => p.el));
-    this.baseTitle = null;
+    this.alerts = new AlertsPanel(app, notes);
+    const main = [new MembersPanel(app, notes), new AgendaPanel(app)];
+    const side = [new LobbyPanel(app, notes), new FloorPanel(app), notes, new SessionControls(app)];
+    this.parts = [this.alerts, ...main, ...side];
+    this.alertsEl = this.alerts.el;
+    this.mainEl = h('div', { className: 'console-main' }, main.map((p) => p.el));
+    this.el = h('div', { className: 'console-panels' }, side.map((p) => p.el));
   }
 
   update() {
@@ -94,8 +90,8 @@ export class ConsolePanels {
 
   /** A help request shows in the tab title too, so it is seen even from another window. */
   #titleFlag() {
-    this.baseTitle ??= document.title.replace(/^\(!\) /, '');
     const plain = document.title.replace(/^\(!\) /, '');
-    document.title = this.app.helps.length ? `(!) ${plain}` : plain;
+    const title = this.app.helps.length ? `(!) ${plain}` : plain;
+    if (document.title !== title) document.title = title;
   }
 }

@@ -7,7 +7,7 @@ import { FACILITATOR_ROLES } from './state.js';
 
 /** Whether the group hears this person now: in strict mode only the holder and facilitators. */
 export function audible(session, p) {
-  if (p.forced_mute || p.audio === false || p.connected === false) return false;
+  if (p.audible === false || p.forced_mute || p.audio === false || p.connected === false) return false;
   if (session?.phase?.floor_mode !== 'strict') return true;
   return FACILITATOR_ROLES.has(p.role) || session?.floor?.holder === p.id;
 }
@@ -48,7 +48,7 @@ export class MembersPanel {
     const hears = audible(s, p);
     li.dataset.name = p.name;
     li.dataset.participantId = p.id;
-    setText(li.querySelector('.who'), `${p.name}${FACILITATOR_ROLES.has(p.role) ? ' (co-facilitator)' : ''}${p.hand_raised ? ' ✋' : ''}`);
+    setText(li.querySelector('.who'), `${p.name}${FACILITATOR_ROLES.has(p.role) ? ' (co-facilitator)' : ''}${p.hand_raised ? ' · hand raised' : ''}`);
     const badge = li.querySelector('[data-testid="audible"]');
     badge.dataset.audible = String(hears);
     badge.classList.toggle('on', hears);
@@ -60,6 +60,9 @@ export class MembersPanel {
     setText(mute, p.forced_mute ? 'Allow unmute' : 'Mute');
     mute.setAttribute('aria-label', `${p.forced_mute ? 'Allow to unmute:' : 'Mute'} ${p.name}`);
     li.querySelector('.floor').disabled = s?.floor?.holder === p.id;
+    li.querySelector('.floor').setAttribute('aria-label', `Give the floor to ${p.name}`);
+    li.querySelector('[data-testid="message-button"]').setAttribute('aria-label', `Write privately to ${p.name}`);
+    li.querySelector('[data-testid="remove-button"]').setAttribute('aria-label', `Remove ${p.name}`);
   }
 
   #row(p) {

@@ -22,12 +22,12 @@ export class RoomView {
     this.nods = h('ul', { className: 'nods', 'data-testid': 'nods', 'aria-label': 'People who relate' });
     this.heading = h('h2', { className: 'visually-hidden', tabIndex: -1 }, app.isFacilitator ? 'Facilitator console' : 'Group room');
     this.wasForced = false;
-    const bar = h('div', { className: 'controls', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el);
-    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar);
+    const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el);
+    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar, this.side?.mainEl);
     const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Messages' },
       this.side?.el ?? this.notes.el);
     this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
-      this.heading, stage, aside);
+      this.heading, this.side?.alertsEl, stage, aside);
     this.update();
   }
 

@@ -10,7 +10,10 @@ export class StatusStrip {
     this.floor = h('p', { className: 'pill', 'data-testid': 'floor-status' });
     this.goAround = h('p', { className: 'pill', 'data-testid': 'goaround-status' });
     this.strict = h('p', { className: 'pill notice', 'data-testid': 'strict-notice' });
-    this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' }, this.phase, this.floor, this.goAround, this.strict);
+    this.hold = h('p', { className: 'pill notice', role: 'status', 'data-testid': 'hold-notice', hidden: true },
+      'The facilitator lost their connection; the session is paused until they are back.');
+    this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
+      this.hold, this.phase, this.floor, this.goAround, this.strict);
   }
 
   update() {
@@ -39,6 +42,7 @@ export class StatusStrip {
       setText(this.goAround, `Go-around: ${current === app.you?.id ? 'your' : `${app.nameOf(current)}'s`} turn`
         + ` (${(g.position ?? 0) + 1} of ${g.order?.length ?? 0})${gLeft != null ? ` · ${clock(gLeft)} left` : ''}`);
     }
+    this.hold.hidden = !s.on_hold;
     const strict = phase.floor_mode === 'strict' && !app.isFacilitator && holder !== app.you?.id;
     this.strict.hidden = !strict;
     setText(this.strict, 'One voice at a time: others hear you when you have the floor.');
