@@ -55,7 +55,7 @@ export class HearthClient extends EventTarget {
       auth: { token: this.token },
       transports: ['websocket', 'polling'],
       reconnectionDelay: 500,
-      reconnectionDelayMax: 4000,
+      reconnectionDelayMax: 2000,
     });
     this.socket = socket;
     this.#setStatus('connecting');

@@ -65,3 +65,19 @@ class Person:
 
     def close(self) -> None:
         self.context.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """Serious and critical axe-core findings (WCAG 2.1 A/AA) on the page as it is now."""
+    assert AXE.exists(), "axe-core missing: run `npm ci` in web/"
+    if not page.evaluate("() => 'axe' in window"):
+        page.evaluate(AXE.read_text() + "\n;0")  # through devtools: the page's CSP rightly refuses script tags
+    found: list[dict[str, object]] = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+            .violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+            .map((v) => ({id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))"""
+    )
+    return [f"{v['id']}: {v['help']} at {v['nodes']}" for v in found]

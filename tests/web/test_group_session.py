@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import Group
+from tests.web.people import accessibility_problems
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +44,12 @@ def test_each_member_sees_the_others_video_with_frames_advancing(group: Group) -
     group.facilitator.wait_video_live("Sam")
     for person in group.everyone:
         person.screenshot("grid")
+
+
+def test_room_and_console_have_no_serious_accessibility_problems(group: Group) -> None:
+    group.ensure_admitted()
+    for person in (group.alex, group.facilitator):
+        assert accessibility_problems(person.page) == [], person.name
 
 
 def test_floor_given_in_console_shows_on_every_page(group: Group) -> None:
@@ -145,8 +152,11 @@ def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> N
         sam.get_by_test_id("hand-button").click()
     expect(sam.get_by_test_id("queue-position")).to_contain_text("in line")
     position = sam.get_by_test_id("queue-position").inner_text()
-    sam.evaluate("() => hearth.client.socket.io.engine.close()")  # the transport drops, as on a network change
-    expect(group.sam.page.get_by_test_id("connection-status")).to_have_text("Connected")
+    group.sam.context.set_offline(True)  # the network drops: the socket closes, the page notices
+    expect(sam.get_by_test_id("connection-status")).to_have_text("Reconnecting…")
+    sam.wait_for_timeout(1500)
+    group.sam.context.set_offline(False)
+    expect(sam.get_by_test_id("connection-status")).to_have_text("Connected")
     expect(sam.get_by_test_id("room")).to_be_visible()
     expect(sam.get_by_test_id("queue-position")).to_have_text(position)
     group.alex.wait_video_live("Sam", timeout_ms=20_000)

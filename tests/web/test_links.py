@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tests.web.conftest import PersonFactory
 from tests.web.hearth_process import HearthServer
+from tests.web.people import accessibility_problems
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +26,7 @@ def test_a_link_without_token_says_it_is_incomplete(hearth: HearthServer, new_pe
     person.screenshot("no-token")
 
 
-def test_the_page_makes_no_third_party_request_and_keeps_the_token_out_of_the_url(
+def test_the_page_is_accessible_makes_no_third_party_request_and_hides_the_token(
     hearth: HearthServer, new_person: PersonFactory
 ) -> None:
     created = hearth.create_session("Privacy check", requires_agreement=False, admission="open")
@@ -33,8 +34,11 @@ def test_the_page_makes_no_third_party_request_and_keeps_the_token_out_of_the_ur
     origins: set[str] = set()
     person.page.on("request", lambda r: origins.add("/".join(r.url.split("/")[:3])))
     person.open()
+    expect(person.page.get_by_test_id("join-button")).to_be_enabled()
+    assert accessibility_problems(person.page) == []
     person.join()
     expect(person.page.get_by_test_id("lobby-waiting")).to_be_visible()  # no facilitator yet
+    assert accessibility_problems(person.page) == []
     assert origins == {hearth.base}, origins
     assert "token" not in person.page.url
     response = person.page.request.get(f"{hearth.base}/s/{created['id']}")

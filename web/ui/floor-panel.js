@@ -37,7 +37,7 @@ export class FloorPanel {
       h('button', { type: 'button', 'data-testid': 'grant-button', 'on:click': () => app.run('floor.grant', { id }) }, 'Give floor')),
     (li, id) => {
       setText(li.firstChild, app.nameOf(id));
-      li.lastChild.setAttribute('aria-label', `Give the floor to ${app.nameOf(id)}`);
+      li.lastChild.setAttribute('aria-label', `Give floor to ${app.nameOf(id)}`);
     });
     const g = s.go_around;
     this.goStart.hidden = Boolean(g);

@@ -37,7 +37,7 @@ export class LobbyPanel {
       h('span', { className: 'who' }), h('span', { className: 'agreed muted' }),
       h('span', { className: 'actions' },
         h('button', { type: 'button', className: 'admit primary', 'data-testid': 'admit-button', 'aria-label': `Admit ${w.name}`, 'on:click': () => run('admit') }, 'Admit'),
-        h('button', { type: 'button', 'aria-label': `Write privately to ${w.name}`, 'on:click': () => this.notes.compose(w.id) }, 'Message'),
+        h('button', { type: 'button', 'aria-label': `Message ${w.name}`, 'on:click': () => this.notes.compose(w.id) }, 'Message'),
         h('button', { type: 'button', 'data-testid': 'deny-button', 'aria-label': `Deny ${w.name}`, 'on:click': () => run('deny') }, 'Deny')));
   }
 

@@ -8,7 +8,7 @@ export class MemberControls {
   constructor(app) {
     this.app = app;
     this.hand = h('button', { type: 'button', 'data-testid': 'hand-button', 'aria-pressed': 'false', 'on:click': () => this.toggleHand() }, 'Raise hand');
-    this.position = h('span', { className: 'queue-position', 'data-testid': 'queue-position', role: 'status' });
+    this.position = h('span', { className: 'queue-position', 'data-testid': 'queue-position', hidden: true });
     this.pass = h('button', { type: 'button', 'data-testid': 'pass-button', hidden: true, 'on:click': () => this.passTurn() }, 'Pass my turn');
     this.nod = h('button', { type: 'button', 'data-testid': 'nod-button', 'on:click': () => this.sendNod() }, 'I relate');
     this.help = h('button', { type: 'button', className: 'help', 'data-testid': 'help-button', 'on:click': () => this.askHelp() }, 'I need help');
@@ -32,7 +32,10 @@ export class MemberControls {
     setText(this.hand, raised ? 'Lower hand' : 'Raise hand');
     this.hand.disabled = holder && !raised;
     const place = (s.queue ?? []).indexOf(app.you?.id);
-    setText(this.position, place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '');
+    const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
+    if (line && line !== this.position.textContent) announce(line);
+    setText(this.position, line);
+    this.position.hidden = !line;
     const g = s.go_around;
     this.pass.hidden = !(g && g.order?.[g.position] === app.you?.id);
     this.release.hidden = !holder;

@@ -58,10 +58,10 @@ export class MembersPanel {
     setText(li.querySelector('.share'), `${Math.round(share * 100)}% · ${clock(app.participation.secondsOf(p.id))}`);
     const mute = li.querySelector('.mute');
     setText(mute, p.forced_mute ? 'Allow unmute' : 'Mute');
-    mute.setAttribute('aria-label', `${p.forced_mute ? 'Allow to unmute:' : 'Mute'} ${p.name}`);
+    mute.setAttribute('aria-label', `${p.forced_mute ? 'Allow unmute for' : 'Mute'} ${p.name}`);
     li.querySelector('.floor').disabled = s?.floor?.holder === p.id;
-    li.querySelector('.floor').setAttribute('aria-label', `Give the floor to ${p.name}`);
-    li.querySelector('[data-testid="message-button"]').setAttribute('aria-label', `Write privately to ${p.name}`);
+    li.querySelector('.floor').setAttribute('aria-label', `Give floor to ${p.name}`);
+    li.querySelector('[data-testid="message-button"]').setAttribute('aria-label', `Message ${p.name}`);
     li.querySelector('[data-testid="remove-button"]').setAttribute('aria-label', `Remove ${p.name}`);
   }
 

@@ -1,6 +1,6 @@
 // The session's moment at a glance: phase and time left, who holds the floor, whose turn it is.
 
-import { h, setText } from './dom.js';
+import { announce, h, setText } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft, secondsUntil } from './format.js';
 
 export class StatusStrip {
@@ -28,6 +28,8 @@ export class StatusStrip {
     this.phase.classList.toggle('warn', left != null && left < 60);
 
     const holder = s.floor?.holder;
+    if (holder !== this.lastHolder && holder && holder === app.you?.id) announce('You have the floor');
+    this.lastHolder = holder;
     const turnLeft = secondsUntil(s.floor?.ends_at);
     const who = holder === app.you?.id ? 'You have' : `${app.nameOf(holder)} has`;
     setText(this.floor, holder ? `${who} the floor${turnLeft != null ? ` · ${clock(turnLeft)} left` : ''}` : 'Nobody has the floor');
