@@ -25,6 +25,8 @@ from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 log = logging.getLogger(__name__)
 
 SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
+REMB_EVERY = 5  # ticks: the bitrate cap is re-announced to publishers once a second
+DEFAULT_VIDEO_CAP = 600_000  # bit/s; no simulcast, so every subscriber gets what the publisher sends
 
 
 @dataclass
@@ -49,8 +51,10 @@ class MediaEngine:
         events: MediaEvents,
         ice_servers: list[dict[str, Any]] | None = None,
         allow_loopback: bool = False,
+        video_bitrate_cap: int = DEFAULT_VIDEO_CAP,
     ) -> None:
         self._events = events
+        self._video_cap = video_bitrate_cap
         self._ice_servers = list(ice_servers or [])
         self._rooms: dict[str, Room] = {}
         if allow_loopback:
@@ -94,6 +98,7 @@ class MediaEngine:
         async with peer.lock:
             for out in peer.outgoing.values():
                 out.source.remove_sink(out.sink)
+                out.sink.lean.unlink()
             peer.outgoing.clear()
             if peer.subscriber is not None:
                 await peer.subscriber.close()
@@ -163,7 +168,7 @@ class MediaEngine:
         room = self._rooms.get(session_id)
         if room is None:
             room = self._rooms[session_id] = Room(session_id)
-            room.speaking_task = asyncio.create_task(self._speaking_loop(room))
+            room.speaking_task = asyncio.create_task(self._room_loop(room))
         return room
 
     def _member_room(self, session_id: str, participant_id: str) -> Room:
@@ -205,8 +210,9 @@ class MediaEngine:
 
             source = Source(peer.participant_id, kind, pli, room.meter.observe)
             source.audible = kind == "video" or peer.participant_id in room.policy.audible
-            seam.tap_receiver(receiver, source.on_packet)
+            seam.tap_receiver(receiver, source.on_packet, estimate_bandwidth=False)
             peer.sources[kind] = source
+            peer.receivers[kind] = receiver
 
     async def _refresh_all(self, room: Room) -> None:
         for peer in list(room.peers.values()):
@@ -251,7 +257,7 @@ class MediaEngine:
         out = peer.outgoing.pop(key)
         out.source.remove_sink(out.sink)
         out.transceiver.direction = "inactive"
-        out.sink.lean.retired = True
+        out.sink.lean.unlink()
         await out.transceiver.sender.stop()
         peer.dirty = True
 
@@ -263,12 +269,25 @@ class MediaEngine:
         async with peer.lock:
             await peer.close()
 
-    async def _speaking_loop(self, room: Room) -> None:
+    async def _room_loop(self, room: Room) -> None:
+        """5 Hz: speaking levels; once a second, the video bitrate cap (REMB) to every publisher."""
+        tick = 0
         while True:
             await asyncio.sleep(SPEAKING_INTERVAL)
+            tick += 1
+            if tick % REMB_EVERY == 0:
+                await self._announce_cap(room)
             update = room.meter.flush()
             if update is not None:
                 try:
                     await self._events.speaking(room.session_id, *update)
                 except Exception:
                     log.exception("speaking callback failed for session %s", room.session_id)
+
+    async def _announce_cap(self, room: Room) -> None:
+        """A fixed REMB instead of aiortc's per-packet estimator: cheaper, and it caps browsers' video."""
+        for peer in list(room.peers.values()):
+            source, receiver = peer.sources.get("video"), peer.receivers.get("video")
+            if source is not None and receiver is not None and source.ssrc is not None:
+                with contextlib.suppress(ConnectionError):
+                    await seam.send_remb(receiver, self._video_cap, source.ssrc)

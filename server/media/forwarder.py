@@ -7,9 +7,9 @@ untouched, VP8 payload descriptor included, so a subscriber reassembles exactly 
 encoded frame; the only per-packet inspection is "does a keyframe start here" (VP8 S bit, partition 0,
 then bit 0 of the payload header).
 
-A ``Sink`` is one subscriber's copy of one track. Its queue is the UDP transport's write buffer,
-bounded by ``MAX_BACKLOG``: a subscriber past it drops packets and waits for a keyframe, like a new
-one. Sending is synchronous (no task per subscriber): a per-packet task wake-up would cost more CPU
+A ``Sink`` is one subscriber's copy of one track. Its bounded queue is the kernel send buffer of the
+subscriber's UDP socket: when it is full the subscriber lags, drops packets and waits for a keyframe,
+like a new one. Sending is synchronous (no task per subscriber): a per-packet task wake-up would cost more CPU
 than the packet itself. Loss is repaired by NACK on both hops (the subscriber NACKs us, we answer
 from history; our receiver NACKs the publisher and the retransmission is forwarded as it arrives).
 """
@@ -25,7 +25,7 @@ from aiortc.rtp import RtpPacket
 
 from server.media.seam import LeanSender
 
-MAX_BACKLOG = 256 * 1024  # bytes waiting in a subscriber's socket buffer before it counts as lagging
+RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
 
 LevelObserver = Callable[[str, int, int], None]
@@ -85,16 +85,11 @@ class Sink:
     def forward(self, packet: RtpPacket, starts_keyframe: bool) -> bool:
         """Send one packet; returns False when this sink needs a keyframe before it can go on."""
         lean = self.lean
-        if not lean.writable():
+        if lean.sock is None and not lean.link():
             self._active = False
             self.waiting_keyframe = self.kind == "video"
             return True  # not connected yet: asking for a keyframe now would waste it
         seq = packet.sequence_number
-        if lean.backlog() > MAX_BACKLOG:
-            self.dropped += 1
-            self._active = False
-            self.waiting_keyframe = self.kind == "video"
-            return self.kind != "video"
         if not self._active:
             if self.waiting_keyframe and not starts_keyframe:
                 return False
@@ -106,13 +101,17 @@ class Sink:
             return True  # from before our restart point: its sequence number is taken
         elif not (seq - self._high_in) & 0x8000:
             self._high_in = seq
-            if (seq - self._start_in) & 0xFFFF > 4096:
-                self._start_in = (seq - 4096) & 0xFFFF
+            if (seq - self._start_in) & 0xFFFF > RESTART_WINDOW:
+                self._start_in = (seq - RESTART_WINDOW) & 0xFFFF
         out = (seq + self._seq_offset) & 0xFFFF
         if not (out - self._next_out) & 0x8000:
             self._next_out = (out + 1) & 0xFFFF
-        lean.send(packet.payload, packet.marker, (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, out)
-        return True
+        if lean.send(packet.payload, packet.marker, (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, out):
+            return True
+        self.dropped += 1  # the socket buffer is full: this subscriber lags
+        self._active = False
+        self.waiting_keyframe = self.kind == "video"
+        return self.kind != "video"
 
 
 class Source:
@@ -134,6 +133,11 @@ class Source:
         self._ssrc: int | None = None
         self._last_pli = 0.0
         self._pli_task: asyncio.Future[None] | None = None
+
+    @property
+    def ssrc(self) -> int | None:
+        """The publisher's SSRC for this track, once a packet has arrived."""
+        return self._ssrc
 
     @property
     def audible(self) -> bool:

@@ -16,6 +16,7 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
@@ -29,8 +30,7 @@ CODEC_MIME = {"audio": "audio/opus", "video": "video/VP8"}
 def rtc_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
     """Always explicit ICE servers (the default is a public STUN host) and MAX_BUNDLE (aiortc #868)."""
     servers = [
-        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
-        for s in ice_servers
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential")) for s in ice_servers
     ]
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
@@ -71,6 +71,7 @@ class Peer:
     publisher_ufrag: str | None = None
     subscriber: RTCPeerConnection | None = None
     sources: dict[str, Source] = field(default_factory=dict)
+    receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
     outgoing: dict[tuple[str, str], Outgoing] = field(default_factory=dict)
     revision: int = 0
     awaiting_answer: bool = False
@@ -96,6 +97,7 @@ class Peer:
         for source in self.sources.values():
             await source.close()
         self.sources.clear()
+        self.receivers.clear()
         if self.publisher is not None:
             await self.publisher.close()
         self.publisher = None
@@ -105,6 +107,7 @@ class Peer:
         """Close both connections; sinks are detached from their sources first so nothing sends."""
         for out in self.outgoing.values():
             out.source.remove_sink(out.sink)
+            out.sink.lean.unlink()
         self.outgoing.clear()
         await self.close_publisher()
         if self.subscriber is not None:

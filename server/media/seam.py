@@ -17,6 +17,7 @@ one file and one test module, by name, instead of silently degrading forwarding:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 import time
 import weakref
@@ -29,17 +30,20 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
     RtpPacket,
+    pack_remb_fci,
 )
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
+HISTORY_MASK = HISTORY_SIZE - 1
 NTP_EPOCH_OFFSET = 2208988800
 
 PacketSink = Callable[[RtpPacket], None]
@@ -75,12 +79,27 @@ class _Tap:
         return False, None
 
 
-def tap_receiver(receiver: RTCRtpReceiver, sink: PacketSink) -> None:
-    """Route the receiver's reassembly input to ``sink``; must run before ``receive()`` starts."""
+def tap_receiver(receiver: RTCRtpReceiver, sink: PacketSink, estimate_bandwidth: bool = True) -> None:
+    """Route the receiver's reassembly input to ``sink``; must run before ``receive()`` starts.
+
+    ``estimate_bandwidth=False`` drops aiortc's REMB estimator, the costliest step of its receive path
+    (it runs on every video packet); the SFU then announces a fixed cap with ``send_remb`` instead.
+    """
     install_decoder_bypass()
     raw: Any = receiver
     raw._RTCRtpReceiver__jitter_buffer = _Tap(sink)
     _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
+    if not estimate_bandwidth:
+        raw._RTCRtpReceiver__remote_bitrate_estimator = None
+
+
+async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> None:
+    """Tell the publisher the most it may send (REMB), through the receiver's RTCP path and SSRC."""
+    raw: Any = receiver
+    rtcp_ssrc = raw._RTCRtpReceiver__rtcp_ssrc
+    if rtcp_ssrc is not None:
+        fci = pack_remb_fci(bitrate, [media_ssrc])
+        await raw._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci))
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -121,8 +140,11 @@ def _one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
 class LeanSender:
     """Sends already-packetized RTP payloads on one aiortc sender's transport with minimal work per packet.
 
-    Owns sequence numbers, SSRC (the sender's, as signalled in SDP) and a NACK history of protected
-    packets (re-protecting a used SRTP index is refused by libsrtp, so the ciphertext is kept).
+    The caller chooses sequence numbers (the forwarder keeps upstream gaps so NACKs can repair them);
+    the SSRC is the aiortc sender's, as signalled in SDP. A NACK history keeps protected packets:
+    re-protecting an old SRTP index can be refused by libsrtp, so the ciphertext is what is kept.
+    The bounded queue of a subscriber is its socket's kernel send buffer: when it is full, ``send``
+    reports it and the forwarder treats the subscriber as lagging.
     """
 
     def __init__(self, sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) -> None:
@@ -132,7 +154,11 @@ class LeanSender:
         self.ready = False
         self.retired = False
         self.packets_sent = 0
+        self.sock: Any = None  # the nominated pair's UDP socket, once DTLS is up
+        self._addr: Any = None
+        self._protect: Callable[[bytes], bytes] | None = None
         self._ssrc: int = sender._ssrc
+        self._first = 0x80
         self._pt = 0
         self._ext = b""
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
@@ -150,55 +176,59 @@ class LeanSender:
         self._pt = int(parameters.codecs[0].payloadType or 0)
         ext = [(e.id, parameters.muxId.encode()) for e in parameters.headerExtensions if e.uri == MID_URI]
         self._ext = _one_byte_extensions(ext) if ext and parameters.muxId else b""
+        self._first = 0x90 if self._ext else 0x80
         self._dtls = self.sender.transport
         await self._original_send(parameters)
         self.ready = True
 
-    def writable(self) -> bool:
-        """Whether packets would reach the wire now (DTLS up and an ICE pair nominated)."""
+    def link(self) -> bool:
+        """Resolve the socket, address and SRTP session once DTLS is up; False until then."""
         dtls = self._dtls
-        return bool(
-            self.ready and dtls is not None and dtls._tx_srtp is not None and dtls.state == "connected"
-        )
+        if self.retired or not self.ready or dtls is None or dtls._tx_srtp is None or dtls.state != "connected":
+            self.sock = None
+            return False
+        pair = dtls.transport._connection._nominated.get(1)
+        transport = pair.protocol.transport if pair is not None else None
+        if transport is None or transport.is_closing():
+            return False
+        self.sock, self._addr, self._protect = transport._sock, pair.remote_addr, dtls._tx_srtp.protect
+        return True
 
-    def backlog(self) -> int:
-        """Bytes queued in the UDP transport: the bounded queue a lagging subscriber fills."""
-        pair = self._dtls.transport._connection._nominated.get(1)
-        return (
-            0
-            if pair is None or pair.protocol.transport is None
-            else int(pair.protocol.transport.get_write_buffer_size())
-        )
+    def unlink(self) -> None:
+        self.sock = None
+        self.retired = True
 
-    def send(self, payload: bytes, marker: int, timestamp: int, seq: int) -> None:
-        """Write one RTP packet: header, mid extension, SRTP, sendto. No await, no allocation beyond bytes."""
-        first = 0x90 if self._ext else 0x80
-        data = struct.pack("!BBHII", first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
-        dtls = self._dtls
-        protected: bytes = dtls._tx_srtp.protect(data + self._ext + payload)
-        self._history[seq % HISTORY_SIZE] = protected
-        self._transmit(protected)
+    def send(self, payload: bytes, marker: int, timestamp: int, seq: int) -> bool:
+        """RTP header + mid extension + SRTP + one ``sendto``; False when the socket buffer is full."""
+        header = struct.pack("!BBHII", self._first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
+        assert self._protect is not None
+        protected = self._protect(header + self._ext + payload)
+        self._history[seq & HISTORY_MASK] = protected
+        try:
+            self.sock.sendto(protected, self._addr)
+        except BlockingIOError:
+            return False
+        except (OSError, AttributeError):
+            self.sock = None  # closed underneath us; ``link`` decides whether it comes back
+            return False
         self.packets_sent += 1
         self._octets += len(payload)
-        sender = self._raw
-        sender._RTCRtpSender__packet_count = self.packets_sent
-        sender._RTCRtpSender__octet_count = self._octets
-        if marker:
+        if marker or not seq & 15:  # the RTCP loop reads these about once a second
+            sender = self._raw
+            sender._RTCRtpSender__packet_count = self.packets_sent
+            sender._RTCRtpSender__octet_count = self._octets
             sender._RTCRtpSender__rtp_timestamp = timestamp
             sender._RTCRtpSender__ntp_timestamp = int((time.time() + NTP_EPOCH_OFFSET) * 4294967296.0)
-
-    def _transmit(self, data: bytes) -> None:
-        pair = self._dtls.transport._connection._nominated.get(1)
-        if pair is not None and pair.protocol.transport is not None:
-            pair.protocol.transport.sendto(data, pair.remote_addr)
+        return True
 
     async def _handle_rtcp_packet(self, packet: Any) -> None:
         """NACK from our history, keyframe requests to the forwarder, reports to aiortc's bookkeeping."""
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             for seq in packet.lost:
-                data = self._history[seq % HISTORY_SIZE]
-                if data is not None and int.from_bytes(data[2:4], "big") == seq:
-                    self._transmit(data)
+                data = self._history[seq & HISTORY_MASK]
+                if data is not None and self.sock is not None and int.from_bytes(data[2:4], "big") == seq:
+                    with contextlib.suppress(OSError):
+                        self.sock.sendto(data, self._addr)
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             self.on_keyframe_request()
         elif not isinstance(packet, RtcpPsfbPacket):

@@ -61,9 +61,7 @@ class PatternVideo(VideoStreamTrack):  # type: ignore[misc]
 
 def tone(samples: int, rate: int) -> bytes:
     """400 Hz: a whole number of cycles in every 20 ms frame, so frames join without clicks."""
-    return array.array(
-        "h", (int(12000 * math.sin(2 * math.pi * 400 * i / rate)) for i in range(samples))
-    ).tobytes()
+    return array.array("h", (int(12000 * math.sin(2 * math.pi * 400 * i / rate)) for i in range(samples))).tobytes()
 
 
 class ToneAudio(AudioStreamTrack):  # type: ignore[misc]
@@ -170,9 +168,7 @@ class Client:
         for track in tracks:
             self.publisher.addTrack(track)
         await self.publisher.setLocalDescription(await self.publisher.createOffer())
-        answer = await self.engine.publish(
-            self.session_id, self.participant_id, self.publisher.localDescription.sdp
-        )
+        answer = await self.engine.publish(self.session_id, self.participant_id, self.publisher.localDescription.sdp)
         await self.publisher.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
     async def on_offer(self, sdp: str, revision: int) -> None:

@@ -91,3 +91,19 @@ async def test_stale_answer_revision_is_a_conflict(room: Room) -> None:
     with pytest.raises(MediaError) as stale:
         await room.engine.answer("s1", "b", b.subscriber.localDescription.sdp, b.revisions[-1])
     assert stale.value.code == "conflict"
+
+
+async def test_publishers_are_told_the_video_bitrate_cap(room: Room) -> None:
+    room.engine._video_cap = 300_000
+    await room.policy({"a", "b"})
+    a = room.client("a")
+    room.client("b")
+    await a.publish(PatternVideo())
+    assert a.publisher is not None
+    sender = next(s for s in a.publisher.getSenders() if s.kind == "video")
+
+    def capped() -> bool:
+        encoder = sender._RTCRtpSender__encoder  # test-only look at the client's encoder
+        return encoder is not None and encoder.target_bitrate == 300_000
+
+    await wait_for(capped, timeout=4)

@@ -6,7 +6,9 @@ forwarding silently degrades (decoding on the server, no PLI relay, no SR, no lo
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import socket
 from importlib.metadata import version
 
 import aioice.ice
@@ -33,12 +35,9 @@ def test_seam_decoder_worker_is_a_module_global_with_the_expected_signature() ->
 def test_seam_receiver_feeds_a_private_jitter_buffer_after_nack_and_rtx() -> None:
     source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     assert "self.__jitter_buffer.add(packet)" in source
-    assert (
-        source.index("unwrap_rtx")
-        < source.index("__nack_generator.add")
-        < source.index("__jitter_buffer.add")
-    )
+    assert source.index("unwrap_rtx") < source.index("__nack_generator.add") < source.index("__jitter_buffer.add")
     assert "self.__decoder_queue.put" in source
+    assert "if self.__remote_bitrate_estimator is not None:" in source  # None disables REMB estimation
 
 
 async def test_seam_receiver_private_attributes_exist() -> None:
@@ -48,6 +47,9 @@ async def test_seam_receiver_private_attributes_exist() -> None:
         assert hasattr(receiver, "_RTCRtpReceiver__jitter_buffer")
         assert hasattr(receiver, "_RTCRtpReceiver__decoder_queue")
         assert list(inspect.signature(receiver._send_rtcp_pli).parameters) == ["media_ssrc"]
+        assert list(inspect.signature(receiver._send_rtcp).parameters) == ["packet"]
+        assert hasattr(receiver, "_RTCRtpReceiver__remote_bitrate_estimator")
+        assert hasattr(receiver, "_RTCRtpReceiver__rtcp_ssrc")
     finally:
         await pc.close()
 
@@ -83,10 +85,18 @@ def test_seam_transport_path_to_the_socket_exists() -> None:
     assert "_tx_srtp" in inspect.getsource(RTCDtlsTransport._send_rtp)
     assert "self._connection = gatherer._connection" in inspect.getsource(RTCIceTransport.__init__)
     assert "self._nominated.get(component)" in inspect.getsource(Connection.sendto)
-    assert "active_pair.protocol.send_data(data, active_pair.remote_addr)" in inspect.getsource(
-        Connection.sendto
-    )
+    assert "active_pair.protocol.send_data(data, active_pair.remote_addr)" in inspect.getsource(Connection.sendto)
     assert "self.transport.sendto(data, addr)" in inspect.getsource(aioice.ice.StunProtocol.send_data)
+
+
+async def test_seam_asyncio_datagram_transport_keeps_its_socket_as_sock() -> None:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
+    try:
+        assert isinstance(transport._sock, socket.socket)  # type: ignore[attr-defined]
+        assert not transport._sock.getblocking()  # type: ignore[attr-defined]
+    finally:
+        transport.close()
 
 
 def test_seam_aioice_host_addresses_skip_loopback_unless_enabled() -> None:
