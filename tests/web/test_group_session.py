@@ -11,7 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Group
+from tests.web.conftest import Group, PersonFactory
+from tests.web.hearth_process import HearthServer
 from tests.web.people import accessibility_problems
 
 pytestmark = pytest.mark.browser
@@ -25,6 +26,11 @@ def test_members_accept_agreement_wait_in_lobby_and_are_admitted(group: Group) -
     console = group.facilitator.page
     expect(console.get_by_test_id("lobby-entry")).to_have_count(2)
     expect(console.get_by_test_id("lobby-list")).to_contain_text("Agreed to the guidelines")
+    # A facilitator can talk privately with someone waiting before letting them in.
+    console.get_by_test_id("lobby-entry").filter(has_text="Alex").get_by_role("button", name="Message").click()
+    console.get_by_test_id("note-text").fill("Welcome, Alex. We start in a minute.")
+    console.get_by_test_id("note-send").click()
+    expect(group.alex.page.get_by_test_id("notes-list")).to_contain_text("We start in a minute")
     group.alex.screenshot("lobby")
     group.facilitator.screenshot("lobby")
     for member in group.members:
@@ -32,6 +38,17 @@ def test_members_accept_agreement_wait_in_lobby_and_are_admitted(group: Group) -
     group.admitted = True
     expect(console.get_by_test_id("lobby-entry")).to_have_count(0)
     expect(console.get_by_test_id("member-row")).to_have_count(2)
+
+
+def test_denied_newcomer_is_told_kindly(group: Group, hearth: HearthServer, new_person: PersonFactory) -> None:
+    if not group.facilitator_name:
+        group.open_console()
+    jo = new_person("Jo", hearth.invite(group.session_id, "Jo")["url"])
+    group.enter_lobby(jo)
+    entry = group.facilitator.page.get_by_test_id("lobby-entry").filter(has_text="Jo")
+    entry.get_by_test_id("deny-button").click()
+    expect(jo.page.get_by_test_id("end-removed")).to_contain_text("You were not admitted this time")
+    jo.screenshot("denied")
 
 
 def test_each_member_sees_the_others_video_with_frames_advancing(group: Group) -> None:
