@@ -83,6 +83,21 @@ def leave(s: Session, p: Participant, status: Status, now: float) -> list[Event]
     return events
 
 
+def back_to_lobby(s: Session, p: Participant, now: float) -> list[Event]:
+    """Send an admitted member back to the waiting room: off the floor and the queue, seat kept.
+
+    Their agreement stands, so letting them in again is one click. Used to talk with someone
+    privately, or to pause a member who needs a moment, without ending their attendance.
+    """
+    p.status, p.waiting_since = Status.WAITING, now
+    if p.id in s.queue:
+        s.queue.remove(p.id)
+    _drop_from_go_around(s, p.id, now)
+    if s.floor is not None and s.floor.holder == p.id:
+        s.floor = None
+    return [StateChanged(), LobbyChanged(), MediaPolicyChanged()]
+
+
 def hold_if_leaderless(s: Session, now: float) -> None:
     """A live session with no facilitator connected is on hold, however the last one went."""
     if s.status is SessionStatus.LIVE and not s.leaders_present() and not s.on_hold:

@@ -52,6 +52,11 @@ class Remove:
 
 
 @dataclass(frozen=True)
+class SendToLobby:
+    id: str
+
+
+@dataclass(frozen=True)
 class Lock:
     pass
 
@@ -170,7 +175,7 @@ class RecordSpeaking:
 
 
 Command = (
-    Connect | Disconnect | Agree | Admit | AdmitAll | Deny | Remove | Lock | Unlock | SetAgenda
+    Connect | Disconnect | Agree | Admit | AdmitAll | Deny | Remove | SendToLobby | Lock | Unlock | SetAgenda
     | NextPhase | SetPhase | RaiseHand | LowerHand | GrantFloor | NextFloor | ReleaseFloor
     | StartGoAround | PassTurn | StopGoAround | Mute | AllowUnmute | SetMedia | Nod | Note | Help | End
     | SetPublishing | RecordSpeaking

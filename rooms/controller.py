@@ -28,6 +28,7 @@ RULES: dict[type, tuple[Action, Rule]] = {
     c.AdmitAll: (Action.ADMIT_ALL, lobby.admit_all),
     c.Deny: (Action.DENY, lobby.deny),
     c.Remove: (Action.REMOVE, lobby.remove),
+    c.SendToLobby: (Action.SEND_TO_LOBBY, lobby.send_to_lobby),
     c.Lock: (Action.LOCK, lobby.lock),
     c.Unlock: (Action.UNLOCK, lobby.unlock),
     c.End: (Action.END, lobby.end),

@@ -7,7 +7,7 @@ until they have accepted the group agreement (when the session requires it).
 from __future__ import annotations
 
 from rooms import commands as c
-from rooms.attendance import admit, admit_waiting, hold_if_leaderless, leave, locked_out, may_auto_admit
+from rooms.attendance import admit, admit_waiting, back_to_lobby, hold_if_leaderless, leave, locked_out, may_auto_admit
 from rooms.errors import Conflict, Forbidden, NotFound
 from rooms.events import (
     Audited,
@@ -151,6 +151,15 @@ def remove(s: Session, actor: Participant, cmd: c.Remove, now: float) -> list[Ev
         raise Conflict(f"{cmd.id} was already removed")
     return [*leave(s, target, Status.REMOVED, now), ParticipantRemoved(target.id, cmd.reason or "removed"),
             Audited("remove", target.id)]
+
+
+def send_to_lobby(s: Session, actor: Participant, cmd: c.SendToLobby, now: float) -> list[Event]:
+    target = _target(s, cmd.id)
+    if target.role.leads:
+        raise Forbidden("facilitators do not wait in the lobby")
+    if target.status is not Status.ADMITTED:
+        raise Conflict(f"{cmd.id} is not in the room")
+    return [*back_to_lobby(s, target, now), Audited("lobby.send", target.id)]
 
 
 def lock(s: Session, actor: Participant, cmd: c.Lock, now: float) -> list[Event]:

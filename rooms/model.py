@@ -63,6 +63,7 @@ DEFAULT_AGENDA: tuple[Phase, ...] = (
 
 DEFAULT_GRACE_SECONDS = 60.0
 NOD_INTERVAL_SECONDS = 3.0
+HELP_INTERVAL_SECONDS = 5.0
 MAX_PARTICIPANTS = 12
 
 
@@ -102,6 +103,7 @@ class Participant:
     left_at: float | None = None
     disconnected_at: float | None = None
     last_nod_at: float | None = None
+    last_help_at: float | None = None
     spoke_seconds: float = 0.0
     passes: int = 0
 

@@ -18,6 +18,7 @@ class Action(StrEnum):
     ADMIT_ALL = "admit.all"
     DENY = "deny"
     REMOVE = "remove"
+    SEND_TO_LOBBY = "lobby.send"
     LOCK = "lock"
     UNLOCK = "unlock"
     SET_AGENDA = "agenda.set"
@@ -46,7 +47,7 @@ _EVERYONE = frozenset({Action.SET_MEDIA, Action.NOTE, Action.PUBLISH, Action.ANS
                        Action.PASS_TURN})
 
 _LEADS = _EVERYONE | frozenset({
-    Action.ADMIT, Action.ADMIT_ALL, Action.DENY, Action.REMOVE, Action.LOCK, Action.UNLOCK,
+    Action.ADMIT, Action.ADMIT_ALL, Action.DENY, Action.REMOVE, Action.SEND_TO_LOBBY, Action.LOCK, Action.UNLOCK,
     Action.SET_AGENDA, Action.NEXT_PHASE, Action.SET_PHASE, Action.GRANT_FLOOR, Action.NEXT_FLOOR,
     Action.START_GOAROUND, Action.STOP_GOAROUND, Action.MUTE, Action.ALLOW_UNMUTE, Action.END,
 })

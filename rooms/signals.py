@@ -9,7 +9,7 @@ from __future__ import annotations
 from rooms import commands as c
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from rooms.events import Audited, Event, HelpRequested, MediaPolicyChanged, NodSent, NoteSent, StateChanged
-from rooms.model import NOD_INTERVAL_SECONDS, Participant, Role, Session, Status
+from rooms.model import HELP_INTERVAL_SECONDS, NOD_INTERVAL_SECONDS, Participant, Role, Session, Status
 
 MAX_NOTE_CHARS = 2000
 
@@ -66,6 +66,10 @@ def note(s: Session, actor: Participant, cmd: c.Note, now: float) -> list[Event]
 
 
 def help_request(s: Session, actor: Participant, cmd: c.Help, now: float) -> list[Event]:
+    """Private to the facilitators; repeated presses within a few seconds are one request."""
+    if actor.last_help_at is not None and now - actor.last_help_at < HELP_INTERVAL_SECONDS:
+        raise RateLimited("the facilitators already know; they will reach out to you")
+    actor.last_help_at = now
     return [HelpRequested(actor.id, now)]
 
 

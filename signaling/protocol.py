@@ -110,6 +110,7 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "admit.all": (Empty, "facilitators", lambda p: c.AdmitAll()),
     "deny": (Target, "facilitators", lambda p: c.Deny(p.id)),
     "remove": (RemovePayload, "facilitators", lambda p: c.Remove(p.id, p.reason)),
+    "lobby.send": (Target, "facilitators", lambda p: c.SendToLobby(p.id)),
     "lock": (Empty, "facilitators", lambda p: c.Lock()),
     "unlock": (Empty, "facilitators", lambda p: c.Unlock()),
     "agenda.set": (AgendaSetPayload, "facilitators", _agenda),

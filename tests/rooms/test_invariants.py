@@ -141,11 +141,12 @@ def run_step(s: Session, step: Step, now: float) -> None:
         assert snapshot(s) == before, f"refused {step} but changed the session"
         return
     assert s.version == version + (1 if StateChanged() in events else 0)
-    if StateChanged() not in events:  # only a nod's rate-limit stamp may change unannounced
+    if StateChanged() not in events:  # only nod and help rate-limit stamps may change unannounced
         after = snapshot(s)
         for data in (before, after):
             for p in data["participants"]:
                 p.pop("last_nod_at")
+                p.pop("last_help_at")
         assert after == before, f"{step} changed the session without saying so"
 
 

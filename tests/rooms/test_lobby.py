@@ -406,3 +406,22 @@ def test_member_who_dropped_walks_back_into_a_locked_open_session() -> None:
     tick(s, 10.0 + s.grace_seconds)
     connect(s, "ann", now=200.0)
     assert s.participants["ann"].status is Status.ADMITTED
+
+
+def test_facilitator_sends_a_member_back_to_the_lobby_keeping_their_agreement() -> None:
+    from rooms import commands as cmd
+    from rooms.controller import apply
+    from rooms.model import Role, Session, Status
+
+    s = Session("s", "t", 0.0, requires_agreement=True)
+    apply(s, "f", cmd.Connect("F", Role.FACILITATOR), 1.0)
+    apply(s, "m", cmd.Connect("M", Role.MEMBER), 1.0)
+    apply(s, "m", cmd.Agree(), 2.0)
+    apply(s, "f", cmd.Admit("m"), 3.0)
+    apply(s, "m", cmd.RaiseHand(), 4.0)
+    apply(s, "f", cmd.SendToLobby("m"), 5.0)
+    member = s.participants["m"]
+    assert member.status is Status.WAITING and member.agreed and s.queue == []
+    assert not s.audible("m")
+    apply(s, "f", cmd.Admit("m"), 6.0)  # one click to let them back in
+    assert member.status is Status.ADMITTED and member.joined_at == 3.0

@@ -282,3 +282,21 @@ def test_speaking_time_adds_up_as_seconds_only() -> None:
     assert apply(s, FAC, c.RecordSpeaking((("bob", 0.0), ("ann", -1.0))), 7.0) == []
     assert s.version == version
 
+
+
+def test_help_presses_within_five_seconds_count_as_one() -> None:
+    import pytest
+
+    from rooms import commands as cmd
+    from rooms.controller import apply
+    from rooms.errors import RateLimited
+    from rooms.events import HelpRequested
+    from rooms.model import Role, Session
+
+    s = Session("s", "t", 0.0, requires_agreement=False)
+    apply(s, "f", cmd.Connect("F", Role.FACILITATOR), 1.0)
+    apply(s, "m", cmd.Connect("M", Role.MEMBER), 1.0)
+    assert apply(s, "m", cmd.Help(), 2.0) == [HelpRequested("m", 2.0)]
+    with pytest.raises(RateLimited):
+        apply(s, "m", cmd.Help(), 4.0)
+    assert apply(s, "m", cmd.Help(), 7.5) == [HelpRequested("m", 7.5)]

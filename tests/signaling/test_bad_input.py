@@ -118,6 +118,7 @@ async def test_member_attempting_each_facilitator_action_is_forbidden(server: Ha
     session_id, facilitator, member = await room(server)
     payloads: dict[str, dict[str, Any]] = {
         "admit": {"id": facilitator.id}, "deny": {"id": facilitator.id}, "remove": {"id": facilitator.id},
+        "lobby.send": {"id": facilitator.id},
         "mute": {"id": facilitator.id}, "unmute.allow": {"id": facilitator.id},
         "floor.grant": {"id": member.id}, "phase.set": {"index": 1},
         "agenda.set": {"phases": [{"name": "x", "minutes": 1, "floor_mode": "strict"}]},
