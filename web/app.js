@@ -38,6 +38,7 @@ export function start(client, local) {
   const route = () => {
     const screen = app.screen();
     if (view?.screen === screen) return view.update();
+    app.sentBack = screen === 'lobby' && view?.screen === 'room';
     if (screen === 'join') show(new JoinView(app, () => route()));
     else if (screen === 'lobby') show(new LobbyView(app));
     else if (screen === 'room') show(new RoomView(app));

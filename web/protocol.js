@@ -131,10 +131,20 @@ export class HearthClient extends EventTarget {
   #onState(state) {
     if (this.session && state.version != null && state.version < this.session.version) return;
     this.session = state;
-    const me = state.participants?.find((p) => p.id === this.you?.id);
-    if (me && this.you) this.you = { ...this.you, status: me.status, role: me.role ?? this.you.role };
+    if (this.you) this.you = { ...this.you, status: this.#myStatus(state) };
     this.#emit('state', state);
     this.#maybePublish();
+  }
+
+  /**
+   * My status as this state shows it. A member's view lists the member while admitted; a member
+   * missing from it is waiting (not yet admitted, or sent back to the waiting room).
+   */
+  #myStatus(state) {
+    const me = state.participants?.find((p) => p.id === this.you.id);
+    if (me) return me.status;
+    const leads = this.you.role === 'facilitator' || this.you.role === 'cofacilitator';
+    return leads || this.you.status === 'removed' ? this.you.status : 'waiting';
   }
 
   #onDisconnect(reason) {

@@ -162,6 +162,18 @@ def test_go_around_gives_the_turn_and_the_member_may_pass(group: Group) -> None:
     expect(console.get_by_test_id("goaround-start")).to_be_visible()
 
 
+def test_member_sent_back_to_the_waiting_room_can_be_let_in_again(group: Group) -> None:
+    group.ensure_admitted()
+    console, sam = group.facilitator.page, group.sam.page
+    console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("lobby-send-button").click()
+    expect(sam.get_by_test_id("lobby-waiting")).to_contain_text("moved you to the waiting room")
+    expect(group.alex.tile("Sam")).to_have_count(0)
+    group.sam.screenshot("sent-back")
+    group.admit(group.sam)
+    group.alex.wait_video_live("Sam")
+    group.sam.wait_video_live("Alex")
+
+
 def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> None:
     group.ensure_admitted()
     sam = group.sam.page

@@ -15,7 +15,9 @@ export class LobbyView {
     this.el = h('section', { className: 'lobby card', 'data-testid': 'lobby-waiting', 'aria-labelledby': 'lobby-heading' },
       this.heading,
       h('p', { role: 'status', className: 'waiting' }, h('span', { className: 'pulse', 'aria-hidden': 'true' }),
-        'Waiting to be admitted. A facilitator will let you in shortly; you do not need to do anything.'),
+        app.sentBack
+          ? 'A facilitator has moved you to the waiting room for a moment. You keep your place; they will let you back in.'
+          : 'Waiting to be admitted. A facilitator will let you in shortly; you do not need to do anything.'),
       h('div', { className: 'join-grid' }, h('div', {}, this.preview.el, this.toggles.el), this.notes.el));
     this.heading.id = 'lobby-heading';
   }

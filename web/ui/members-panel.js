@@ -63,6 +63,9 @@ export class MembersPanel {
     li.querySelector('.floor').setAttribute('aria-label', `Give floor to ${p.name}`);
     li.querySelector('[data-testid="message-button"]').setAttribute('aria-label', `Message ${p.name}`);
     li.querySelector('[data-testid="remove-button"]').setAttribute('aria-label', `Remove ${p.name}`);
+    const toLobby = li.querySelector('.to-lobby');
+    toLobby.hidden = FACILITATOR_ROLES.has(p.role);
+    toLobby.setAttribute('aria-label', `To waiting room: ${p.name}`);
   }
 
   #row(p) {
@@ -83,6 +86,7 @@ export class MembersPanel {
         h('button', { type: 'button', className: 'floor', 'data-testid': 'give-floor', 'on:click': () => app.run('floor.grant', { id }) }, 'Give floor'),
         h('button', { type: 'button', className: 'mute', 'data-testid': 'mute-button', 'on:click': toggleMute }, 'Mute'),
         h('button', { type: 'button', 'data-testid': 'message-button', 'on:click': () => this.notes.compose(id) }, 'Message'),
+        h('button', { type: 'button', className: 'to-lobby', 'data-testid': 'lobby-send-button', 'on:click': () => app.run('lobby.send', { id }) }, 'To waiting room'),
         h('button', { type: 'button', className: 'danger', 'data-testid': 'remove-button', 'on:click': remove }, 'Remove')));
   }
 }
