@@ -186,6 +186,7 @@ export class HearthClient extends EventTarget {
   }
 
   async #publish() {
+    this.#reportMediaState(); // at once: the others see "mic off" until the server hears otherwise
     const publisher = new Publisher(this.iceServers, this.local);
     this.publisher = publisher;
     publisher.addEventListener('state', (e) => {

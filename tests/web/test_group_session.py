@@ -183,9 +183,12 @@ def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> N
     position = sam.get_by_test_id("queue-position").inner_text()
     group.sam.context.set_offline(True)  # the network drops: the socket closes, the page notices
     expect(sam.get_by_test_id("connection-status")).to_have_text("Reconnecting…")
+    expect(sam.get_by_test_id("offline-notice")).to_contain_text("you keep your place")
+    group.sam.screenshot("offline")
     sam.wait_for_timeout(1500)
     group.sam.context.set_offline(False)
     expect(sam.get_by_test_id("connection-status")).to_have_text("Connected")
+    expect(sam.get_by_test_id("offline-notice")).to_be_hidden()
     expect(sam.get_by_test_id("room")).to_be_visible()
     expect(sam.get_by_test_id("queue-position")).to_have_text(position)
     group.alex.wait_video_live("Sam", timeout_ms=20_000)

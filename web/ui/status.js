@@ -12,8 +12,10 @@ export class StatusStrip {
     this.strict = h('p', { className: 'pill notice', 'data-testid': 'strict-notice' });
     this.hold = h('p', { className: 'pill notice', role: 'status', 'data-testid': 'hold-notice', hidden: true },
       'The facilitator lost their connection; the session is paused until they are back.');
+    this.offline = h('p', { className: 'pill notice warn', 'data-testid': 'offline-notice', hidden: true },
+      'Connection lost. Reconnecting… you keep your place in the group.');
     this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
-      this.hold, this.phase, this.floor, this.goAround, this.strict);
+      this.offline, this.hold, this.phase, this.floor, this.goAround, this.strict);
   }
 
   update() {
@@ -21,10 +23,11 @@ export class StatusStrip {
     const s = app.session;
     if (!s) return;
     const phase = s.phase ?? {};
+    this.offline.hidden = app.client.status === 'connected';
     const left = phaseLeft(s);
     const total = s.agenda?.length ?? 0;
     setText(this.phase, `${phase.name ?? 'Session'}${total ? ` (${(phase.index ?? 0) + 1} of ${total})` : ''}`
-      + `${left != null ? ` · ${clock(left)} left` : ''} · ${FLOOR_MODES[phase.floor_mode] ?? ''}`);
+      + `${left != null ? (left > 0 ? ` · ${clock(left)} left` : ' · time is up') : ''} · ${FLOOR_MODES[phase.floor_mode] ?? ''}`);
     this.phase.classList.toggle('warn', left != null && left < 60);
 
     const holder = s.floor?.holder;
