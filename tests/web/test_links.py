@@ -35,6 +35,9 @@ def test_the_page_is_accessible_makes_no_third_party_request_and_hides_the_token
     person.page.on("request", lambda r: origins.add("/".join(r.url.split("/")[:3])))
     person.open()
     expect(person.page.get_by_test_id("join-button")).to_be_enabled()
+    # The microphone preview moves with the fake microphone's beeps.
+    person.page.wait_for_function("() => document.querySelector('[data-testid=mic-level]').value > 0.02")
+    person.screenshot("join")
     assert accessibility_problems(person.page) == []
     person.join()
     expect(person.page.get_by_test_id("lobby-waiting")).to_be_visible()  # no facilitator yet

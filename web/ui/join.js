@@ -1,6 +1,7 @@
 // Before joining: the session's title, a camera and mic preview, and the group agreement.
 
 import { h, setText } from './dom.js';
+import { MicMeter } from './mic-meter.js';
 import { DeviceToggles, SelfPreview } from './preview.js';
 
 const AGREEMENT = [
@@ -18,6 +19,7 @@ export class JoinView {
     this.onJoined = onJoined;
     this.preview = new SelfPreview(app.local, { large: true });
     this.toggles = new DeviceToggles(app.local);
+    this.mic = new MicMeter(app.local);
     this.deviceError = h('p', { className: 'error', role: 'alert', 'data-testid': 'device-error', hidden: true });
     this.checkbox = h('input', { type: 'checkbox', id: 'agree', 'data-testid': 'agree-checkbox', 'on:change': () => this.update() });
     this.agreement = h('fieldset', { className: 'agreement', 'data-testid': 'agreement' },
@@ -30,7 +32,7 @@ export class JoinView {
     this.el = h('section', { className: 'join card', 'aria-labelledby': 'join-heading', 'data-testid': 'join-screen' },
       this.heading, this.intro,
       h('div', { className: 'join-grid' },
-        h('div', {}, this.preview.el, this.toggles.el, this.deviceError),
+        h('div', {}, this.preview.el, this.toggles.el, this.mic.el, this.deviceError),
         h('div', {}, this.agreement, this.button)));
     this.heading.id = 'join-heading';
     this.onLocal = () => this.update();
@@ -65,5 +67,6 @@ export class JoinView {
     this.app.local.removeEventListener('change', this.onLocal);
     this.preview.destroy();
     this.toggles.destroy();
+    this.mic.destroy();
   }
 }
