@@ -55,9 +55,9 @@ def security_headers(connect_sources: Sequence[str] = ()) -> dict[str, str]:
 
 
 def _static_path(web_dir: pathlib.Path, relative: str) -> pathlib.Path | None:
-    """Resolve a request path inside web/, refusing traversal, dotfiles and node_modules."""
+    """Resolve a request path inside web/, refusing traversal, dotfiles, node_modules and the unit tests."""
     parts = pathlib.PurePosixPath(relative).parts
-    if not parts or any(p.startswith(".") or p == "node_modules" for p in parts):
+    if not parts or parts[0] == "test" or any(p.startswith(".") or p == "node_modules" for p in parts):
         return None
     root = web_dir.resolve()
     path = (root / pathlib.Path(*parts)).resolve()
@@ -68,9 +68,7 @@ def _static_path(web_dir: pathlib.Path, relative: str) -> pathlib.Path | None:
     return path
 
 
-def add_web_routes(
-    app: web.Application, web_dir: pathlib.Path, *, connect_sources: Sequence[str] = ()
-) -> None:
+def add_web_routes(app: web.Application, web_dir: pathlib.Path, *, connect_sources: Sequence[str] = ()) -> None:
     """Add `GET /`, `GET /s/{id}`, `/web/...` and `/web/vendor/...` to `app`.
 
     `connect_sources` lists other nodes' origins the page may connect to after a `moved` refusal.

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clock, initials, ordinal } from '../ui/format.js';
+import { Participation } from '../ui/participation.js';
+
+test('speaking time goes to whoever was active during each interval', () => {
+  const p = new Participation();
+  p.onSpeaking({ active: 'a' }, 0);
+  p.onSpeaking({ active: 'a' }, 0.2);
+  p.onSpeaking({ active: 'b' }, 0.4);
+  p.onSpeaking({ active: null }, 0.6);
+  p.onSpeaking({ active: 'b' }, 10); // a long silence is credited to nobody
+  assert.equal(p.secondsOf('a').toFixed(1), '0.4');
+  assert.equal(p.secondsOf('b').toFixed(1), '0.2');
+  assert.equal(p.share('a').toFixed(2), '0.67');
+});
+
+test('a gap in events credits at most one second', () => {
+  const p = new Participation();
+  p.onSpeaking({ active: 'a' }, 0);
+  p.onSpeaking({ active: 'a' }, 30);
+  assert.equal(p.secondsOf('a'), 1);
+});
+
+test('display formats', () => {
+  assert.equal(clock(65), '1:05');
+  assert.equal(clock(-3), '0:00');
+  assert.equal(ordinal(2), '2nd');
+  assert.equal(ordinal(11), '11th');
+  assert.equal(ordinal(23), '23rd');
+  assert.equal(initials('Mary Ann Lee'), 'MA');
+});
