@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,6 +223,9 @@ async def serve(mode: str) -> None:
                 await server.answer(SESSION, msg["pid"], msg["sdp"], msg["revision"])
             elif op == "start" and mode == "relay":
                 await server.start()
+            elif op == "states":
+                pcs = server.connections() if mode == "hearth" else server.pcs
+                reply = sorted(pc.connectionState for pc in pcs)
             writer.write((json.dumps({"event": "reply", "id": msg["id"], "result": reply}) + "\n").encode())
             if op == "quit":
                 done.set()
@@ -268,16 +271,24 @@ class Subscriber:
 
     def _sink(self, key: tuple[str, str]) -> Any:
         counter, parts, sent = self.counters[key], [], self.sent.get(key[0], {})
+        seen: deque[int] = deque(maxlen=128)  # a NACK retransmission must not count a frame twice
+        frame_ts = [-1]
 
         def on_packet(packet: Any) -> None:
             counter.packets += 1
-            if key[1] == "audio":
+            if key[1] == "audio" or packet.marker:
+                if packet.timestamp in seen:
+                    return
+                seen.append(packet.timestamp)
                 counter.frames += 1
+            if key[1] == "audio":
                 return
+            if packet.timestamp != frame_ts[0]:
+                frame_ts[0] = packet.timestamp
+                parts.clear()
             parts.append(packet._data)
             if packet.marker:
-                counter.frames += 1
-                at = sent.get(hash(b"".join(parts)))
+                at = sent.get(hash(b"".join(parts)))  # matches only a complete, in-order frame
                 if at is not None:
                     counter.latencies.append(time.perf_counter() - at)
                 parts.clear()
@@ -376,6 +387,7 @@ async def run_room(mode: str, n: int, clip_file: str, workers: int, warmup: floa
     await asyncio.sleep(max(0.0, t1 - time.time()))
     cpu1 = psutil.Process(server.pid).cpu_times()
     reports = [json.loads(await proc.stdout.readline()) for proc in procs if proc.stdout]
+    states = await control.call("states")
     for proc in procs:
         assert proc.stdin
         proc.stdin.write(b"bye\n")
@@ -383,7 +395,9 @@ async def run_room(mode: str, n: int, clip_file: str, workers: int, warmup: floa
     await control.call("quit")
     await server.wait()
     control.task.cancel()
-    return summarize(mode, n, ids, window, cpu0, cpu1, reports)
+    result = summarize(mode, n, ids, window, cpu0, cpu1, reports)
+    result["connected"] = f"{states.count('connected')}/{len(states)}"
+    return result
 
 
 def summarize(
@@ -471,7 +485,8 @@ async def main(args: argparse.Namespace) -> None:
     print("\ncolumns: cores = server CPU core-seconds per second; us/pkt = server CPU per RTP packet received by")
     print("subscribers; vfps/afps = frames per second per received stream; min% = worst stream, % of frames sent;")
     print("lat = publisher -> subscriber video frame, ms (hash-matched, forwarded frames only); sys% = kernel")
-    print("share of server CPU; load = 1-minute load average of the machine after the run.")
+    print("share of server CPU; load = 1-minute load average of the machine after the run; pcs up = server")
+    print("peer connections in state 'connected' at the end of the window.")
     for n in args.n:
         relay = next((r for r in rows if r["n"] == n and r["mode"] == "relay"), None)
         hearth = next((r for r in rows if r["n"] == n and r["mode"] == "hearth"), None)
@@ -494,6 +509,7 @@ COLUMNS = [
     ("lat p99", 8, "lat_p99", ".2f"),
     ("sys%", 4, "sys_pct", ".0f"),
     ("load", 5, "load", ".1f"),
+    ("pcs up", 6, "connected", ""),
 ]
 
 

@@ -88,7 +88,7 @@ class MediaEngine:
                 raise MediaError("invalid", f"answer refused: {exc}") from exc
             offer = await peer.make_offer() if peer.dirty else None
         if offer is not None:
-            await self._events.send_offer(session_id, participant_id, *offer)
+            await self._deliver_offer(session_id, participant_id, offer)
 
     async def subscribe(self, session_id: str, participant_id: str) -> None:
         """Start the receiving connection afresh (new offer, growing revision), e.g. after a reconnect."""
@@ -236,7 +236,17 @@ class MediaEngine:
                     self._start_outgoing(peer, key, source)
             offer = await peer.make_offer() if peer.dirty and not peer.awaiting_answer else None
         if offer is not None:
-            await self._events.send_offer(room.session_id, peer.participant_id, *offer)
+            await self._deliver_offer(room.session_id, peer.participant_id, offer)
+
+    async def _deliver_offer(self, session_id: str, participant_id: str, offer: tuple[str, int]) -> None:
+        """One participant's unreachable socket must not fail the publish or policy change that caused it.
+
+        The offer stays outstanding; ``subscribe()`` (on reconnect) starts that connection afresh.
+        """
+        try:
+            await self._events.send_offer(session_id, participant_id, *offer)
+        except Exception:
+            log.exception("could not deliver offer %d to %s in %s", offer[1], participant_id, session_id)
 
     def _start_outgoing(self, peer: Peer, key: tuple[str, str], source: Source) -> None:
         publisher_id, kind = key
