@@ -19,7 +19,7 @@ const CONNECTION_LABELS = {
 };
 
 /** Show the page for `client` (null when the link carried no token); boot.js has started it. */
-export function start(client, local) {
+export function start(client, local, rejoin = null) {
   const root = document.getElementById('main');
   if (!client) {
     root.replaceChildren(new EndView({ kind: 'nolink' }).el);
@@ -64,5 +64,6 @@ export function start(client, local) {
   status.textContent = CONNECTION_LABELS[client.status] ?? '';
   status.dataset.status = client.status;
   if (client.session) client.dispatchEvent(new CustomEvent('state', { detail: client.session }));
+  if (rejoin) app.join(); // a reload of a tab that had joined: straight back in, same mic and camera
   route();
 }

@@ -16,12 +16,22 @@ function readToken() {
   return sessionStorage.getItem(key);
 }
 
+/** Choices made before a reload of this tab (joined, mic, camera), so a reload goes straight back in. */
+function readRejoin() {
+  try {
+    return JSON.parse(sessionStorage.getItem(`hearth.rejoin.${location.pathname}`) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
 const token = readToken();
 const client = token ? new HearthClient({ token }) : null;
 const local = new LocalMedia();
+const rejoin = readRejoin();
 if (client) {
   client.connect();
-  local.open().catch(() => {});
+  local.open(rejoin ?? {}).catch(() => {});
 }
 const { start } = await import('./app.js');
-start(client, local);
+start(client, local, rejoin);

@@ -196,6 +196,16 @@ def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> N
     group.sam.screenshot("reconnected")
 
 
+def test_a_reload_goes_straight_back_into_the_room(group: Group) -> None:
+    group.ensure_admitted()
+    alex = group.alex.page
+    alex.reload()
+    expect(alex.get_by_test_id("room")).to_be_visible()
+    assert "token" not in alex.url
+    group.alex.wait_video_live("Sam")
+    group.sam.wait_video_live("Alex")
+
+
 def test_removed_member_page_says_so(group: Group) -> None:
     group.ensure_admitted()
     console = group.facilitator.page

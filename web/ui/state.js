@@ -68,7 +68,16 @@ export class AppState extends EventTarget {
     if (this.needsAgreement()) await this.run('agree');
     this.joined = true;
     this.client.joinMedia(this.local);
+    this.#rememberJoin();
+    this.local.addEventListener('change', () => this.#rememberJoin());
     this.changed();
+  }
+
+  /** Kept for this tab only (sessionStorage), so a reload rejoins with the same devices. */
+  #rememberJoin() {
+    const key = `hearth.rejoin.${location.pathname}`;
+    if (this.gone) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, JSON.stringify({ audio: this.local.audio, video: this.local.video }));
   }
 
   changed() {
@@ -89,11 +98,17 @@ export class AppState extends EventTarget {
     on('connection', (d) => {
       if (d.status === 'refused') this.refusal = d.error;
     });
-    on('removed', (d) => { this.gone = 'removed'; this.endDetail = d; });
-    on('ended', (d) => { this.gone = 'ended'; this.endDetail = d; });
+    on('removed', (d) => this.#end('removed', d));
+    on('ended', (d) => this.#end('ended', d));
     on('help', (d) => this.#onHelp(d));
     on('note', (d) => this.#onNote(d));
     on('nod', (d) => this.#onNod(d));
+  }
+
+  #end(kind, detail) {
+    this.gone = kind;
+    this.endDetail = detail;
+    sessionStorage.removeItem(`hearth.rejoin.${location.pathname}`);
   }
 
   #onHelp({ from, at }) {
