@@ -60,6 +60,7 @@ export class HearthClient extends EventTarget {
     this.socket = socket;
     this.#setStatus('connecting');
     socket.on('connect', () => {
+      this.moves = 0;
       mark('connect');
       this.#setStatus('connected');
     });
@@ -155,8 +156,8 @@ export class HearthClient extends EventTarget {
 
   #onConnectError(err) {
     const data = err?.data ?? {};
-    if (data.code === 'moved' && data.url) {
-      this.url = data.url;
+    if (data.code === 'moved' && data.url && (this.moves = (this.moves ?? 0) + 1) <= 3) {
+      this.url = data.url; // the session lives on another node (several nodes on Redis)
       this.connect();
     } else if (data.code) {
       this.#setStatus('refused', { code: data.code, message: data.message });
@@ -246,7 +247,9 @@ export class HearthClient extends EventTarget {
       this.subscriber = subscriber;
     }
     mark('offer');
-    const answer = await this.subscriber.answer(offer);
+    const subscriber = this.subscriber;
+    const answer = await subscriber.answer(offer);
+    if (subscriber !== this.subscriber) return; // a reconnection started over meanwhile
     mark('answer');
     this.revision = offer.revision ?? this.revision;
     await this.send('rtc.answer', { ...answer, revision: offer.revision });
