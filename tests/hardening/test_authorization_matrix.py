@@ -307,3 +307,28 @@ def assert_only_own(client: Client, session_id: str, own: set[str]) -> None:
                 continue
             else:
                 raise AssertionError(f"unexpected event {event}")
+
+
+# ---- Socket.IO's reserved names -------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="bug: HearthNamespace.trigger_event treats a client-sent event named "
+                   "'disconnect'/'connect' as the real lifecycle event")
+async def test_client_cannot_fake_socketio_lifecycle_events(server: Harness) -> None:
+    """An event *named* ``disconnect`` must not detach the sender (a facilitator would put the room on
+    hold and a member would lose their seat after the grace period while still connected), and one
+    named ``connect`` must not re-authenticate the socket as whoever's token it carries."""
+    session = await server.create_session(requires_agreement=False)
+    f = await server.connect(session["facilitator_token"])
+    ana = await server.join(session["id"], "Ana")
+    assert (await f.ask("admit", {"id": ana.id}))["ok"]
+    before = await version(server, session["id"])
+    reply = await f.sio.call("disconnect", {}, timeout=3)
+    assert isinstance(reply, dict) and reply["error"]["code"] == "invalid", reply
+    state = await http_state(server, session["id"])
+    assert state["on_hold"] is False and state["version"] == before
+    assert (await f.ask("lock"))["ok"]
+    other = await server.create_session()
+    reply = await ana.sio.call("connect", ({}, {"token": other["facilitator_token"]}), timeout=3)
+    assert isinstance(reply, dict) and reply["error"]["code"] == "invalid", reply
+    assert (await ana.ask("hand.raise"))["ok"]
