@@ -1,7 +1,8 @@
 // The wire: Socket.IO signaling and the two WebRTC connections. Knows nothing of the page.
 //
 // Events (CustomEvent, payload in `detail`): welcome, state, lobby, speaking, nod, note, help,
-// removed, ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}).
+// removed, ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
+// moved ({url}: the session lives on another node; this client connects there next).
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
 import { Publisher, Subscriber } from './rtc.js';
@@ -50,8 +51,10 @@ export class HearthClient extends EventTarget {
   connect() {
     mark('connecting');
     this.socket?.disconnect();
-    const socket = io(this.url, {
-      path: '/socket.io/',
+    // A node's URL may carry a path prefix; Socket.IO would read it as a namespace, so split it off.
+    const base = new URL(this.url, location.href);
+    const socket = io(base.origin, {
+      path: `${base.pathname.replace(/\/$/, '')}/socket.io/`,
       auth: { token: this.token },
       transports: ['websocket', 'polling'],
       reconnectionDelay: 500,
@@ -158,6 +161,7 @@ export class HearthClient extends EventTarget {
     const data = err?.data ?? {};
     if (data.code === 'moved' && data.url && (this.moves = (this.moves ?? 0) + 1) <= 3) {
       this.url = data.url; // the session lives on another node (several nodes on Redis)
+      this.#emit('moved', { url: data.url });
       this.connect();
     } else if (data.code) {
       this.#setStatus('refused', { code: data.code, message: data.message });

@@ -79,10 +79,12 @@ class HearthServer:
             self.process.wait(timeout=5)
 
 
-def start_server(log_dir: Path, extra_args: tuple[str, ...] = ()) -> HearthServer:
+def start_server(
+    log_dir: Path, extra_args: tuple[str, ...] = (), *, secret: str | None = None, operator_key: str | None = None
+) -> HearthServer:
     """Launch the server and wait until /healthz answers (or fail with its log)."""
     port = free_port()
-    key = secrets.token_urlsafe(16)
+    key = operator_key or secrets.token_urlsafe(16)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"hearth-{port}.log"
     cmd = [
@@ -95,7 +97,7 @@ def start_server(log_dir: Path, extra_args: tuple[str, ...] = ()) -> HearthServe
         "--port",
         str(port),
         "--secret",
-        secrets.token_urlsafe(32),
+        secret or secrets.token_urlsafe(32),
         "--operator-key",
         key,
         "--allow-loopback",
@@ -116,3 +118,23 @@ def start_server(log_dir: Path, extra_args: tuple[str, ...] = ()) -> HearthServe
             time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"hearth did not answer /healthz within 20 s:\n{server.logs()}")
+
+
+def start_redis(log_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A throwaway redis-server on a free loopback port, without persistence."""
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"redis-{port}.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
