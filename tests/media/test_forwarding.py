@@ -107,3 +107,24 @@ async def test_publishers_are_told_the_video_bitrate_cap(room: Room) -> None:
         return encoder is not None and encoder.target_bitrate == 300_000
 
     await wait_for(capped, timeout=4)
+
+
+async def test_changes_during_an_outstanding_offer_wait_for_its_answer(room: Room) -> None:
+    held: list[tuple[str, int]] = []
+    watcher = room.client("w")
+
+    async def hold(sdp: str, revision: int) -> None:  # w is slow to answer
+        held.append((sdp, revision))
+
+    watcher.on_offer = hold  # type: ignore[method-assign]
+    await room.policy({"w", "a", "b"})
+    await room.client("a").publish(ToneAudio())
+    await room.client("b").publish(ToneAudio())
+    await asyncio.sleep(0.3)
+    assert [revision for _, revision in held] == [1], "a second offer went out before the first was answered"
+    assert stream_id_for("b") not in held[0][0]
+
+    del watcher.on_offer  # answer normally from now on
+    await watcher.on_offer(*held[0])
+    await wait_for(lambda: watcher.revisions == [1, 2])
+    await wait_for(lambda: watcher.received[(stream_id_for("b"), "audio")].frames >= 5)
