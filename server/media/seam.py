@@ -26,6 +26,8 @@ from typing import Any
 
 import aioice.ice
 import aiortc.rtcrtpreceiver
+import pylibsrtp
+import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
@@ -46,6 +48,7 @@ HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with si
 HISTORY_MASK = HISTORY_SIZE - 1
 NTP_EPOCH_OFFSET = 2208988800
 
+SRTP_TRAILER = 16 + 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN headroom, kept as in Session.protect
 PacketSink = Callable[[RtpPacket], None]
 
 # --- receive side ---------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ class LeanSender:
         transport = pair.protocol.transport if pair is not None else None
         if transport is None or transport.is_closing():
             return False
-        self.sock, self._addr, self._protect = transport._sock, pair.remote_addr, dtls._tx_srtp.protect
+        self.sock, self._addr, self._protect = transport._sock, pair.remote_addr, fast_protect(dtls._tx_srtp)
         return True
 
     def unlink(self) -> None:
@@ -233,6 +236,35 @@ class LeanSender:
             self.on_keyframe_request()
         elif not isinstance(packet, RtcpPsfbPacket):
             await self._original_rtcp(packet)
+
+
+def fast_protect(session: Any) -> Callable[[bytes], bytes]:
+    """``Session.protect`` without its per-call checks and allocation (1.4 of 4.4 us per packet here).
+
+    Uses pylibsrtp's own buffer and context, exactly as ``Session.protect`` does; falls back to the
+    public method if those are not where pylibsrtp 1.0 keeps them.
+    """
+    try:
+        srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
+    except AttributeError:
+        protect: Callable[[bytes], bytes] = session.protect
+        return protect
+    length = _srtp.ffi.new("int *")
+    srtp_protect = _srtp.lib.srtp_protect
+    limit = len(cdata) - SRTP_TRAILER
+
+    def protect_fast(data: bytes) -> bytes:
+        size = len(data)
+        if size > limit:
+            raise ValueError("packet is too long")
+        length[0] = size
+        buffer[0:size] = data
+        if srtp_protect(srtp, cdata, length):
+            raise pylibsrtp.Error("srtp_protect failed")
+        protected: bytes = buffer[0 : length[0]]  # slicing the cffi buffer copies out
+        return protected
+
+    return protect_fast
 
 
 # --- ICE ------------------------------------------------------------------------------------------

@@ -109,3 +109,18 @@ def test_seam_aioice_host_addresses_skip_loopback_unless_enabled() -> None:
 def test_seam_sender_module_exports_what_the_lean_sender_relies_on() -> None:
     assert "_retransmit" in dir(aiortc.rtcrtpsender.RTCRtpSender)
     assert callable(aiortc.rtcrtpreceiver.decoder_worker)
+
+
+def test_seam_fast_protect_matches_pylibsrtp() -> None:
+    import os
+
+    from pylibsrtp import Policy, Session
+
+    key = os.urandom(30)
+    policy = {"ssrc_type": Policy.SSRC_ANY_OUTBOUND, "srtp_profile": Policy.SRTP_PROFILE_AES128_CM_SHA1_80}
+    reference, ours = Session(Policy(key=key, **policy)), Session(Policy(key=key, **policy))
+    assert hasattr(ours, "_srtp") and hasattr(ours, "_cdata") and hasattr(ours, "_buffer")
+    protect = seam.fast_protect(ours)
+    for seq in range(3):
+        packet = bytes([0x80, 96, 0, seq]) + bytes(8) + os.urandom(900)
+        assert protect(packet) == reference.protect(packet)
