@@ -247,6 +247,8 @@ async def run(args: argparse.Namespace) -> int:
                   f"{time.monotonic() - setup_started:.1f} s", flush=True)
             await asyncio.sleep(1.0)
             rss_start = proc.memory_info().rss
+            me = psutil.Process()
+            cpu_server, cpu_bench = sum(proc.cpu_times()[:2]), sum(me.cpu_times()[:2])
             stats = Stats()
             samples: list[int] = [rss_start]
             loop = asyncio.get_running_loop()
@@ -262,6 +264,8 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.gather(sample(), *(act_forever(p, g, stats, args.rate, until) for p, g in people))
             elapsed = loop.time() - started
             rss_end = proc.memory_info().rss
+            cpu_server = sum(proc.cpu_times()[:2]) - cpu_server
+            cpu_bench = sum(me.cpu_times()[:2]) - cpu_bench
             async with http.get(f"{url}/metrics", headers={"Authorization": f"Bearer {key}"}) as r:
                 metrics = await r.text()
     finally:
@@ -293,6 +297,9 @@ async def run(args: argparse.Namespace) -> int:
           f"{100 * (rss_end - rss_start) / rss_start:+.1f} %), samples median "
           f"{mib(statistics.median(samples))}, max {mib(max(samples))}")
     print("server gauges at the end: " + "; ".join(live))
+    print(f"CPU during the run: server {cpu_server:.1f} s ({100 * cpu_server / elapsed:.0f} % of a core), "
+          f"these clients {cpu_bench:.1f} s ({100 * cpu_bench / elapsed:.0f} %); machine load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
 
 
