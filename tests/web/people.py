@@ -33,6 +33,7 @@ class Person:
 
     def join(self) -> None:
         """Accept the agreement (when asked) and press join."""
+        expect(self.page.get_by_test_id("join-screen")).to_contain_text("You are joining as")  # welcomed
         agreement = self.page.get_by_test_id("agreement")
         button = self.page.get_by_test_id("join-button")
         if agreement.is_visible():

@@ -206,6 +206,18 @@ def test_a_reload_goes_straight_back_into_the_room(group: Group) -> None:
     group.sam.wait_video_live("Alex")
 
 
+def test_a_member_who_leaves_can_rejoin(group: Group) -> None:
+    group.ensure_admitted()
+    alex = group.alex.page
+    alex.get_by_test_id("leave-button").click()
+    alex.get_by_test_id("confirm-yes").click()
+    expect(alex.get_by_test_id("end-left")).to_be_visible()
+    alex.get_by_test_id("rejoin-button").click()
+    group.alex.join()
+    expect(alex.get_by_test_id("room")).to_be_visible()
+    group.alex.wait_video_live("Sam")
+
+
 def test_removed_member_page_says_so(group: Group) -> None:
     group.ensure_admitted()
     console = group.facilitator.page

@@ -3,8 +3,12 @@
 import { h } from './dom.js';
 
 const SCREENS = {
-  removed: {
+  left: {
     title: 'You have left the session',
+    text: 'Your place is kept for a little while. You can come back now, or later with your link.',
+  },
+  removed: {
+    title: 'You are no longer in this session',
     text: 'A facilitator has removed you from this session. If this feels wrong or you need support, '
       + 'please contact your care team.',
   },
@@ -38,8 +42,11 @@ export class EndView {
     const s = SCREENS[denied ? 'denied' : kind] ?? SCREENS.refused;
     const reason = kind === 'removed' && !denied && detail?.reason && detail.reason !== 'removed' ? h('p', { 'data-testid': 'end-reason' }, `Reason given: ${detail.reason}`) : null;
     this.heading = h('h2', { tabIndex: -1 }, s.title);
+    const back = kind === 'left'
+      ? h('button', { type: 'button', className: 'primary', 'data-testid': 'rejoin-button', 'on:click': () => location.reload() }, 'Rejoin the group')
+      : null;
     this.el = h('section', { className: 'end card', 'data-testid': `end-${kind}`, 'aria-labelledby': 'end-title' },
-      this.heading, h('p', {}, s.text), reason);
+      this.heading, h('p', {}, s.text), reason, back);
     this.heading.id = 'end-title';
   }
 

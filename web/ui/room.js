@@ -1,6 +1,7 @@
 // The room: status, video grid, own devices; members get their controls, facilitators the console.
 
 import { h, reconcile, setText } from './dom.js';
+import { confirmAction } from './confirm.js';
 import { ConsolePanels } from './console.js';
 import { Grid } from './grid.js';
 import { MemberControls } from './member-controls.js';
@@ -22,13 +23,21 @@ export class RoomView {
     this.nods = h('ul', { className: 'nods', 'data-testid': 'nods', 'aria-label': 'People who relate' });
     this.heading = h('h2', { className: 'visually-hidden', tabIndex: -1 }, app.isFacilitator ? 'Facilitator console' : 'Group room');
     this.wasForced = false;
-    const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el);
+    this.leave = h('button', { type: 'button', className: 'leave', 'data-testid': 'leave-button', 'on:click': () => this.confirmLeave() }, 'Leave');
+    const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el, this.leave);
     const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar, this.side?.mainEl);
     const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Messages' },
       this.side?.el ?? this.notes.el);
     this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
       this.heading, this.side?.alertsEl, stage, aside);
     this.update();
+  }
+
+  async confirmLeave() {
+    const question = this.app.isFacilitator
+      ? 'Leave the console? The session is paused for members until a facilitator is back.'
+      : 'Leave the group now? You can come back with your link.';
+    if (await confirmAction(question, 'Leave')) this.app.leave();
   }
 
   me() {

@@ -13,7 +13,7 @@ export class AppState extends EventTarget {
     this.participation = participation;
     this.joined = false;
     this.refusal = client.status === 'refused' ? client.error : null;
-    this.gone = null; // 'removed' | 'ended'
+    this.gone = null; // 'removed' | 'ended' | 'left'
     this.endDetail = null;
     this.lobby = client.lobby ?? { waiting: [] };
     this.speaking = { levels: {}, active: null };
@@ -133,6 +133,14 @@ export class AppState extends EventTarget {
     if (ok) this.notes = [...this.notes, { from: this.you.id, to, text, at: Date.now(), mine: true }];
     this.changed();
     return Boolean(ok);
+  }
+
+  /** Leave on one's own: close the connections and the devices; the seat waits out the grace period. */
+  leave() {
+    this.gone = 'left'; // first: the rejoin note is dropped, so coming back starts at the preview
+    this.client.close();
+    this.local.stop();
+    this.changed();
   }
 
   dismissHelp(from) {
