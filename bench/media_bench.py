@@ -333,6 +333,7 @@ async def worker(port: int, pids: list[str], offset: int, clip: tuple[list[bytes
         await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=msg["sdp"], type="offer"))
         sub.tap_all()
         await sub.pc.setLocalDescription(await sub.pc.createAnswer())
+        seam.enlarge_receive_buffers(sub.pc, 4 << 20)  # a starved client must not drop what it is sent
         answer = link.call("answer", pid=msg["pid"], sdp=sub.pc.localDescription.sdp, revision=msg["revision"])
         calls.add(asyncio.ensure_future(answer))
 

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
 REMB_EVERY = 5  # ticks: the bitrate cap is re-announced to publishers once a second
+RECEIVE_BUFFER = 2 * 1024 * 1024  # bytes of socket buffer for each publisher connection
 DEFAULT_VIDEO_CAP = 600_000  # bit/s; no simulcast, so every subscriber gets what the publisher sends
 
 
@@ -192,6 +193,7 @@ class MediaEngine:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             self._tap_new_receivers(room, peer, pc)
             await pc.setLocalDescription(await pc.createAnswer())
+            seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
         except Exception as exc:
             await peer.close_publisher()
             raise MediaError("invalid", f"publisher offer refused: {exc}") from exc

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 import time
 import weakref
@@ -277,6 +278,20 @@ def _host_addresses_with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     if use_ipv4 and "127.0.0.1" not in addresses:
         addresses.append("127.0.0.1")
     return addresses
+
+
+def enlarge_receive_buffers(pc: Any, size: int) -> None:
+    """Ask for ``size`` bytes of kernel receive buffer on a connection's ICE sockets (capped by rmem_max).
+
+    A publisher's burst (a keyframe is dozens of packets) must not overflow while the event loop is
+    busy forwarding: every packet lost upstream is lost for every subscriber until NACK repairs it.
+    """
+    for transceiver in pc.getTransceivers()[:1]:  # bundled: one ICE transport for all of them
+        for protocol in transceiver.receiver.transport.transport._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 def enable_loopback_candidates() -> None:

@@ -124,3 +124,17 @@ def test_seam_fast_protect_matches_pylibsrtp() -> None:
     for seq in range(3):
         packet = bytes([0x80, 96, 0, seq]) + bytes(8) + os.urandom(900)
         assert protect(packet) == reference.protect(packet)
+
+
+async def test_seam_ice_sockets_are_reachable_to_enlarge_their_buffers() -> None:
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("audio")
+        await pc.setLocalDescription(await pc.createOffer())
+        protocols = pc.getTransceivers()[0].receiver.transport.transport._connection._protocols
+        assert protocols, "aioice keeps its StunProtocols in Connection._protocols"
+        seam.enlarge_receive_buffers(pc, 1 << 20)
+        sock = protocols[0].transport.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
+    finally:
+        await pc.close()
