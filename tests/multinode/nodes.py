@@ -71,6 +71,15 @@ async def api(method: str, url: str, token: str = OPERATOR_KEY, **body: Any) -> 
         return r.status, await r.json()
 
 
+async def _discard(sio: socketio.AsyncClient) -> None:
+    """Close what a failed connection attempt leaves open (its HTTP session)."""
+    with contextlib.suppress(Exception):
+        await sio.shutdown()
+    http = getattr(sio.eio, "http", None)
+    if http is not None and not http.closed:
+        await http.close()
+
+
 @dataclass
 class Follower:
     """A client that finds the node holding its session (``/where``) and follows it after a failover.
@@ -106,6 +115,7 @@ class Follower:
 
     async def connect(self, url: str | None = None, hops: int = 2) -> None:
         target = url or await self.where()
+        welcomes = len(self.received["welcome"])
         sio = socketio.AsyncClient(reconnection=False)
         for name in (*EVENTS, "connect_error"):
             sio.on(name, self._recorder(name))
@@ -113,6 +123,7 @@ class Follower:
         try:
             await sio.connect(target, auth={"token": self.token}, transports=["websocket"], wait_timeout=5)
         except socketio.exceptions.ConnectionError:
+            await _discard(sio)
             refusal = (self.received["connect_error"] or [{}])[-1].get("data") or {}
             self.refusals.append(refusal)
             if refusal.get("code") == "moved" and refusal.get("url") and hops > 0:
@@ -120,7 +131,7 @@ class Follower:
                 return
             raise
         self.sio, self.url = sio, target
-        welcome = await self.wait_for("welcome", lambda w: True, since=len(self.received["welcome"]) - 1)
+        welcome = await self.wait_for("welcome", lambda w: True, since=welcomes)
         self.id = welcome["you"]["id"]
 
     def _recorder(self, name: str) -> Any:
