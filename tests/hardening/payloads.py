@@ -24,7 +24,7 @@ EDGE_STRINGS = (
     "ﷺ", "א\u05b7", "\u0600\u0601", "\u2028\u2029", "null", "true", "0", "-1", "1e309",
 )
 
-PLACEHOLDERS = ("$F", "$M0", "$M1", "$W0")
+PLACEHOLDERS = ("$F", "$C", "$M0", "$M1", "$M2", "$M3", "$W0", "$W1")
 BAD_IDS = ("nobody", "", "x" * 65, "a b", "$F ", "../", "🙂", "\x00", "f-", "s-")
 
 text = st.one_of(

@@ -31,39 +31,58 @@ SENT: Counter[str] = Counter()
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                       HealthCheck.too_slow, HealthCheck.data_too_large],
                 phases=(Phase.explicit, Phase.generate), database=None)
-LABELS = ("$F", "$M0", "$M1", "$W0")
+LABELS = ("$F", "$C", "$M0", "$M1", "$M2", "$M3", "$W0", "$W1")
 
 
 @dataclass
 class World:
-    """One live room on one server, with its four connections: facilitator, two members, one waiting."""
+    """One live room on one server and its eight connections: facilitator, cofacilitator, four
+    admitted members, two waiting. Each sends its own steps while the others send theirs."""
 
     server: Harness
     room: Room | None = None
+    slots: list[Client] = field(default_factory=list)
     dead: set[str] = field(default_factory=set)
     vanished: set[str] = field(default_factory=set)
+    ended: bool = False
     watch: VersionWatch = field(default_factory=VersionWatch)
     http_version: int = -1
     codes: Counter[str] = field(default_factory=Counter)
+    rebuilds: int = 0
 
     @property
     def actors(self) -> list[Client]:
-        assert self.room is not None
-        return [self.room.facilitator, *self.room.members, *self.room.waiting]
+        return self.slots
 
     @property
     def ids(self) -> dict[str, str]:
         return {label: c.id for label, c in zip(LABELS, self.actors, strict=True)}
 
+    def gone(self, client: Client) -> bool:
+        return client.id in self.dead or not client.sio.connected
+
     async def ensure(self) -> None:
-        if self.room is not None and not self.dead and all(c.sio.connected for c in self.actors):
+        """Rebuild after an end (or a lead's removal); replace a removed member with a newcomer."""
+        if self.room is None or self.ended or any(self.gone(c) for c in self.slots[:2]):
+            await self._rebuild()
             return
-        if self.room is not None:
-            for client in self.actors:
+        for i, client in enumerate(self.slots):
+            if self.gone(client):
                 await client.close()
-            self.server.clients.clear()
-        self.room = await make_room(self.server, members=2, waiting=1)
-        self.dead, self.vanished, self.watch, self.http_version = set(), set(), VersionWatch(), -1
+                self.slots[i] = await self.server.join(self.room.id, f"Newcomer{i}")
+        self.dead.clear()
+        self.vanished.clear()
+
+    async def _rebuild(self) -> None:
+        for client in self.slots:
+            await client.close()
+        self.server.clients.clear()
+        self.room = await make_room(self.server, members=4, waiting=2)
+        co = await self.server.join(self.room.id, "Co", role="cofacilitator")
+        self.slots = [self.room.facilitator, co, *self.room.members, *self.room.waiting]
+        self.dead, self.vanished, self.ended = set(), set(), False
+        self.watch, self.http_version = VersionWatch(), -1
+        self.rebuilds += 1
 
     async def send(self, actor: int, event: str, payload: Any) -> dict[str, Any] | None:
         """Send one payload and check the ack; ``None`` when the server (rightly) dropped this client."""
@@ -107,6 +126,7 @@ class World:
 
     def _note_exits(self, client: Client, event: str, data: Any) -> None:
         if event == "end":
+            self.ended = True
             self.dead.update(c.id for c in self.actors)
         elif event in ("remove", "deny"):
             self.dead.add(data["id"])
@@ -131,16 +151,21 @@ async def world() -> AsyncIterator[World]:
 actor = st.integers(0, len(LABELS) - 1)
 
 
+# ``end`` throws the whole room away (a rebuild costs a second on a busy machine): send it rarely, and
+# last in the list, since Hypothesis leans towards the first entries.
+events = st.sampled_from([e for e in p.EVENTS if e != "end"] * 2 + ["end"])
+
+
 @st.composite
 def any_step(draw: st.DrawFn) -> tuple[int, str, Any]:
-    event = draw(st.one_of(st.sampled_from(p.EVENTS), st.sampled_from(p.EVENTS), p.unknown_events))
+    event = draw(st.one_of(events, events, p.unknown_events))
     payload = draw(p.any_payload(event) if event in p.EVENTS else p.json_values)
     return draw(actor), event, payload
 
 
 @st.composite
 def shaped_step(draw: st.DrawFn) -> tuple[int, str, Any]:
-    event = draw(st.sampled_from(p.EVENTS))
+    event = draw(events)
     return draw(actor), event, draw(p.shaped(event))
 
 
@@ -150,14 +175,14 @@ async def run_steps(world: World, steps: list[tuple[int, str, Any]]) -> None:
     await world.check_http()
 
 
-@settings(FUZZ, max_examples=320)
-@given(steps=st.lists(any_step(), min_size=1, max_size=30))
+@settings(FUZZ, max_examples=110)
+@given(steps=st.lists(any_step(), min_size=24, max_size=48))
 async def test_any_payload_to_any_event_gets_a_typed_ack(world: World, steps: list[tuple[int, str, Any]]) -> None:
     await run_steps(world, steps)
 
 
-@settings(FUZZ, max_examples=160)
-@given(steps=st.lists(shaped_step(), min_size=5, max_size=40))
+@settings(FUZZ, max_examples=220)
+@given(steps=st.lists(shaped_step(), min_size=24, max_size=48))
 async def test_well_formed_commands_in_any_order_keep_the_session_valid(
         world: World, steps: list[tuple[int, str, Any]]) -> None:
     await run_steps(world, steps)
@@ -346,12 +371,8 @@ async def api_server() -> AsyncIterator[tuple[Harness, str]]:
         yield server, session["id"]
 
 
-@settings(FUZZ, max_examples=600)
-@given(request=http_request(), elsewhere=st.one_of(p.text, st.sampled_from(("..", "s-x", "%2e%2e"))))
-async def test_http_api_answers_random_bodies_and_headers_with_typed_4xx(
-        api_server: tuple[Harness, str], request: tuple[str, dict[str, str], dict[str, Any]],
-        elsewhere: str) -> None:
-    server, session_id = api_server
+async def one_request(server: Harness, session_id: str, request: tuple[str, dict[str, str], dict[str, Any]],
+                      elsewhere: str) -> None:
     kind, headers, kwargs = request
     path = {"create": "/api/sessions", "invite": f"/api/sessions/{session_id}/invites",
             "invite_elsewhere": f"/api/sessions/{urllib.parse.quote(elsewhere, safe='')}/invites"}[kind]
@@ -364,6 +385,18 @@ async def test_http_api_answers_random_bodies_and_headers_with_typed_4xx(
         await check_http_answer(r, 201)
 
 
+@settings(FUZZ, max_examples=150)
+@given(requests=st.lists(st.tuples(http_request(), st.one_of(p.text, st.sampled_from(("..", "s-x", "%2e%2e")))),
+                         min_size=4, max_size=4))
+async def test_http_api_answers_random_bodies_and_headers_with_typed_4xx(
+        api_server: tuple[Harness, str], requests: list[tuple[tuple[str, dict[str, str], dict[str, Any]], str]],
+) -> None:
+    server, session_id = api_server
+    await asyncio.gather(*(one_request(server, session_id, request, elsewhere) for request, elsewhere in requests))
+
+
+@pytest.mark.xfail(strict=True, reason="bug: api._bearer passes a surrogate-escaped header on; "
+                   "auth.operator_key_matches' .encode() raises UnicodeEncodeError -> 500")
 async def test_non_utf8_authorization_header_is_a_typed_401(api_server: tuple[Harness, str]) -> None:
     """Header bytes that are not UTF-8 (aiohttp decodes them with surrogateescape) must not be a 500."""
     server, session_id = api_server
@@ -387,5 +420,6 @@ def test_fuzzers_sent_at_least_ten_thousand_payloads() -> None:
     ran = {"http", "rtc.publish"} <= set(SENT)
     if not ran:
         pytest.skip("the fuzz tests did not all run")
+    print(f"payloads sent: {sum(SENT.values())} {dict(SENT)}")
     assert sum(SENT.values()) >= 10_000, SENT
     assert set(p.EVENTS) <= set(SENT), set(p.EVENTS) - set(SENT)

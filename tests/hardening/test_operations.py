@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -124,11 +125,16 @@ async def test_json_log_lines_of_an_http_request_carry_its_request_id(server: Ha
 
 @pytest.mark.xfail(strict=True, reason="bug: hub.shutdown runs in cleanup_ctx, after aiohttp closed the sockets")
 async def test_graceful_shutdown_sends_moved_before_disconnecting() -> None:
-    async with running_server(media=False) as server:
-        room = await make_room(server, members=2)
-        clients = [room.facilitator, *room.members]
-        server.clients.clear()  # let the shutdown, not the harness, close them
-    await eventually(lambda: not any(c.sio.connected for c in clients))
+    clients: list[Any] = []
+
+    async def run_and_stop() -> None:
+        async with running_server(media=False) as server:
+            room = await make_room(server, members=2)
+            clients.extend([room.facilitator, *room.members])
+            server.clients.clear()  # let the shutdown, not the harness, close them
+
+    await asyncio.wait_for(run_and_stop(), timeout=8)  # a graceful stop is also a prompt one
+    await eventually(lambda: not any(c.sio.connected for c in clients), timeout=2)
     for client in clients:
         assert client.received["moved"], client.id
 
