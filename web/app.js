@@ -18,29 +18,6 @@ const CONNECTION_LABELS = {
   ended: 'Session ended',
 };
 
-/**
- * After `moved`, the client connects to the other node directly. When this page's Content-Security-
- * Policy does not list that node, the browser blocks the connection: open the page from that node
- * instead (the token travels in the fragment again, since storage is per origin).
- */
-function followMoves(client) {
-  let target = null;
-  client.addEventListener('moved', (e) => { target = new URL(e.detail.url); });
-  document.addEventListener('securitypolicyviolation', (e) => {
-    if (!target || e.effectiveDirective !== 'connect-src') return;
-    let blocked = null;
-    try {
-      blocked = new URL(e.blockedURI);
-    } catch {
-      return;
-    }
-    if (blocked.host !== target.host) return;
-    client.close();
-    const fragment = new URLSearchParams({ token: client.token });
-    location.replace(`${target.href.replace(/\/$/, '')}${location.pathname}#${fragment}`);
-  });
-}
-
 /** Show the page for `client` (null when the link carried no token); boot.js has started it. */
 export function start(client, local, rejoin = null) {
   const root = document.getElementById('main');
@@ -82,7 +59,6 @@ export function start(client, local, rejoin = null) {
       document.title = `${title} · Hearth`;
     }
   });
-  followMoves(client);
   setInterval(() => view?.tick?.(), 1000);
   globalThis.hearth = app; // for debugging and for the end-to-end tests' measurements
   status.textContent = CONNECTION_LABELS[client.status] ?? '';

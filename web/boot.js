@@ -25,11 +25,35 @@ function readRejoin() {
   }
 }
 
+/**
+ * After `moved`, the client connects to the other node directly. When this page's Content-Security-
+ * Policy does not list that node, the browser blocks the connection: open the page from that node
+ * instead (the token travels in the fragment again, since storage is per origin).
+ */
+function followMoves(client) {
+  let target = null;
+  client.addEventListener('moved', (e) => { target = new URL(e.detail.url); });
+  document.addEventListener('securitypolicyviolation', (e) => {
+    if (!target || e.effectiveDirective !== 'connect-src') return;
+    let blocked = null;
+    try {
+      blocked = new URL(e.blockedURI);
+    } catch {
+      return;
+    }
+    if (blocked.host !== target.host) return;
+    client.close();
+    const fragment = new URLSearchParams({ token: client.token });
+    location.replace(`${target.href.replace(/\/$/, '')}${location.pathname}#${fragment}`);
+  });
+}
+
 const token = readToken();
 const client = token ? new HearthClient({ token }) : null;
 const local = new LocalMedia();
 const rejoin = readRejoin();
 if (client) {
+  followMoves(client); // before connecting: a refusal can come before the interface has loaded
   client.connect();
   local.open(rejoin ?? {}).catch(() => {});
 }

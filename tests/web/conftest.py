@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS, HearthServer, start_server
 from tests.web.people import ARTIFACTS, Person
 
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=20_000)  # generous: these machines are shared and 2-core
 
 PersonFactory = Callable[[str, str], Person]
 

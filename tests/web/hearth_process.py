@@ -96,10 +96,9 @@ def start_server(
         "127.0.0.1",
         "--port",
         str(port),
-        "--secret",
-        secret or secrets.token_urlsafe(32),
-        "--operator-key",
-        key,
+        # "--flag=value": a random key may begin with "-", which argparse would take for a flag.
+        f"--secret={secret or secrets.token_urlsafe(32)}",
+        f"--operator-key={key}",
         "--allow-loopback",
         *extra_args,
     ]

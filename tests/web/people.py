@@ -48,7 +48,7 @@ class Person:
         result: dict[str, float] | None = self.page.evaluate(FRAMES_JS, [name])
         return result
 
-    def wait_video_live(self, name: str, timeout_ms: float = 20_000) -> None:
+    def wait_video_live(self, name: str, timeout_ms: float = 30_000) -> None:
         """videoWidth > 0 and the frame counter grows across half a second."""
         self.page.wait_for_function(LIVE_JS, arg=[name, 3], timeout=timeout_ms)
         before = self.video_of(name)

@@ -191,8 +191,8 @@ def test_member_reconnects_after_a_drop_and_keeps_their_place(group: Group) -> N
     expect(sam.get_by_test_id("offline-notice")).to_be_hidden()
     expect(sam.get_by_test_id("room")).to_be_visible()
     expect(sam.get_by_test_id("queue-position")).to_have_text(position)
-    group.alex.wait_video_live("Sam", timeout_ms=20_000)
-    group.sam.wait_video_live("Alex", timeout_ms=20_000)
+    group.alex.wait_video_live("Sam")
+    group.sam.wait_video_live("Alex")
     group.sam.screenshot("reconnected")
 
 
