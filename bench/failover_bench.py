@@ -72,8 +72,10 @@ async def main() -> None:
         await client.aclose()
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    print(f"failover over {len(times)} kills (lease ttl {args.lease_ttl:g} s): "
-          f"p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s")
+    print(
+        f"failover over {len(times)} kills (lease ttl {args.lease_ttl:g} s): "
+        f"p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s"
+    )
 
 
 if __name__ == "__main__":

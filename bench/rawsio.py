@@ -57,7 +57,7 @@ class RawClient:
             ack_id = int(re.match(r"43(\d+)", text).group(1))  # type: ignore[union-attr]
             future = self._acks.pop(ack_id, None)
             if future is not None and not future.done():
-                future.set_result(json.loads(text[2 + len(str(ack_id)):])[0])
+                future.set_result(json.loads(text[2 + len(str(ack_id)) :])[0])
 
     async def _read(self) -> None:
         assert self.ws is not None

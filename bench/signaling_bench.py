@@ -34,7 +34,7 @@ from rawsio import RawClient
 ROOT = Path(__file__).resolve().parent.parent
 OPERATOR_KEY = "bench-operator-key"
 
-BARE_SERVER = r'''
+BARE_SERVER = r"""
 import sys, asyncio, socketio
 from aiohttp import web
 try:
@@ -57,7 +57,7 @@ async def act(sid, data):
     return {"ok": True}
 
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
-'''
+"""
 
 
 def free_port() -> int:
@@ -96,8 +96,9 @@ async def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 def start(cmd: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
 
 
 async def hearth_rooms(url: str, sessions: int, clients: int) -> list[Room]:
@@ -110,15 +111,17 @@ async def hearth_rooms(url: str, sessions: int, clients: int) -> list[Room]:
                 created = await r.json()
             room = Room(created["id"], [created["facilitator_token"]])
             for j in range(clients - 1):
-                async with http.post(f"{url}/api/sessions/{room.name}/invites",
-                                     json={"name": f"m{j}"}, headers=headers) as r:
+                async with http.post(
+                    f"{url}/api/sessions/{room.name}/invites", json={"name": f"m{j}"}, headers=headers
+                ) as r:
                     room.tokens.append((await r.json())["token"])
             rooms.append(room)
     return rooms
 
 
-async def connect_all(http: aiohttp.ClientSession, url: str, rooms: list[Room], bare: bool, result: Result,
-                      measuring: list[bool]) -> list[list[RawClient]]:
+async def connect_all(
+    http: aiohttp.ClientSession, url: str, rooms: list[Room], bare: bool, result: Result, measuring: list[bool]
+) -> list[list[RawClient]]:
     out: list[list[RawClient]] = []
     for room in rooms:
         members = []
@@ -152,8 +155,15 @@ def _receiver(room: Room, result: Result, measuring: list[bool]) -> Any:
     return on_event
 
 
-async def drive(rooms: list[Room], facilitators: list[RawClient], rate: float, seconds: float,
-                bare: bool, result: Result, clients: int) -> None:
+async def drive(
+    rooms: list[Room],
+    facilitators: list[RawClient],
+    rate: float,
+    seconds: float,
+    bare: bool,
+    result: Result,
+    clients: int,
+) -> None:
     per_room = rate / len(rooms)
     interval = 1.0 / per_room
 
@@ -180,25 +190,45 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
     if kind == "bare":
         proc = start([sys.executable, "-c", BARE_SERVER, str(port)])
     else:
-        profile = ["-m", "cProfile", "-o", os.environ["HEARTH_BENCH_PROFILE"]] if os.environ.get(
-            "HEARTH_BENCH_PROFILE") else []
-        proc = start([sys.executable, *profile, "-m", "server", "serve", "--port", str(port), "--operator-key",
-                      OPERATOR_KEY, "--secret", "bench-secret-" + "x" * 32, "--no-media",
-                      "--max-sessions", "1000"])
+        profile = (
+            ["-m", "cProfile", "-o", os.environ["HEARTH_BENCH_PROFILE"]]
+            if os.environ.get("HEARTH_BENCH_PROFILE")
+            else []
+        )
+        proc = start(
+            [
+                sys.executable,
+                *profile,
+                "-m",
+                "server",
+                "serve",
+                "--port",
+                str(port),
+                "--operator-key",
+                OPERATOR_KEY,
+                "--secret",
+                "bench-secret-" + "x" * 32,
+                "--no-media",
+                "--max-sessions",
+                "1000",
+            ]
+        )
     clients: list[list[RawClient]] = []
     http = aiohttp.ClientSession()
     try:
         await wait_http(f"{url}/healthz" if kind == "hearth" else f"{url}/socket.io/?EIO=4&transport=polling")
-        rooms = ([Room(f"room-{i}", ["x"] * args.clients) for i in range(args.sessions)] if kind == "bare"
-                 else await hearth_rooms(url, args.sessions, args.clients))
+        rooms = (
+            [Room(f"room-{i}", ["x"] * args.clients) for i in range(args.sessions)]
+            if kind == "bare"
+            else await hearth_rooms(url, args.sessions, args.clients)
+        )
         result, measuring = Result(), [False]
         clients = await connect_all(http, url, rooms, kind == "bare", result, measuring)
         await asyncio.sleep(1.0)
         measuring[0] = True
         server = psutil.Process(proc.pid)
         cpu0, t0 = server.cpu_times(), time.perf_counter()
-        await drive(rooms, [c[0] for c in clients], args.rate, args.seconds, kind == "bare", result,
-                    args.clients)
+        await drive(rooms, [c[0] for c in clients], args.rate, args.seconds, kind == "bare", result, args.clients)
         cpu1, t1 = server.cpu_times(), time.perf_counter()
         memory = server.memory_info().rss / 2**20
     finally:
@@ -230,8 +260,10 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="facilitator actions per second in all")
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    print(f"{args.sessions} sessions x {args.clients} clients, {args.rate:g} actions/s, {args.seconds:g} s "
-          f"each; loop: {'uvloop' if _has_uvloop() else 'asyncio'}; {os.cpu_count()} cores")
+    print(
+        f"{args.sessions} sessions x {args.clients} clients, {args.rate:g} actions/s, {args.seconds:g} s "
+        f"each; loop: {'uvloop' if _has_uvloop() else 'asyncio'}; {os.cpu_count()} cores"
+    )
     results = {kind: await run_one(kind, args) for kind in ("bare", "hearth")}
     keys = list(results["bare"])
     print(f"{'':10}" + "".join(f"{k:>18}" for k in keys))
