@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,13 +90,19 @@ def main() -> int:
     server = start_server(Path(tempfile.mkdtemp(prefix="hearth-bench-")))
     load: list[float] = []
     click: list[float] = []
+    failed = 0
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             session_id, facilitator = start_facilitator(browser, server)  # stays in the room throughout
             for i in range(args.joins):
                 url = server.invite(session_id, f"Member {i + 1}")["url"]
-                to_frame, from_click = one_join(browser, url, args.timeout * 1000)
+                try:
+                    to_frame, from_click = one_join(browser, url, args.timeout * 1000)
+                except PlaywrightTimeoutError:
+                    failed += 1
+                    print(f"join {i + 1:2d}: no remote frame within {args.timeout:.0f} s", flush=True)
+                    continue
                 load.append(to_frame)
                 click.append(from_click)
                 print(f"join {i + 1:2d}: load-to-frame {to_frame:.3f} s, click-to-frame {from_click:.3f} s", flush=True)
@@ -103,13 +110,17 @@ def main() -> int:
             browser.close()
     finally:
         server.stop()
+    if failed:
+        print(f"{failed} of {args.joins} joins saw no remote frame (server log: {server.log_path})")
+    if not click:
+        return 1
     for label, values in (("load-to-frame", load), ("click-to-frame", click)):
         print(
             f"{label}: p50 {statistics.median(values):.3f} s, p95 {percentile(values, 0.95):.3f} s, "
             f"max {max(values):.3f} s over {len(values)} joins"
         )
     # "Join" is the press of the Join button; the time before it is the person's own (preview, agreement).
-    goal = percentile(click, 0.95) < 1.5
+    goal = percentile(click, 0.95) < 1.5 and not failed
     print(f"goal (click-to-frame p95 < 1.5 s): {'met' if goal else 'NOT met'}")
     return 0 if goal else 1
 
