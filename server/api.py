@@ -93,7 +93,10 @@ def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or len(header) > 4096:
         raise ApiError("unauthorized", "an Authorization: Bearer header is required")
-    return header[7:].strip()
+    token = header[7:].strip()
+    if not token.isascii():  # keys and JWTs are ASCII; other bytes arrive surrogate-escaped
+        raise ApiError("unauthorized", "the bearer token is not valid")
+    return token
 
 
 def _is_operator(request: web.Request, token: str) -> bool:

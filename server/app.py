@@ -31,7 +31,7 @@ from signaling.hub import Hub, HubSettings
 from signaling.limits import RateLimiter
 from signaling.namespace import HearthNamespace
 from signaling.ports import MediaGateway, NodeInfo, NullMedia
-from signaling.sockets import JsonPacket, SioBus
+from signaling.sockets import HearthServer, JsonPacket, SioBus
 
 log = logging.getLogger("hearth.server")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -60,7 +60,7 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
     if settings.redis_url:  # emits from any node reach sockets on every node
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
     origins: Any = settings.allowed_origins or default_origins(settings)
-    return socketio.AsyncServer(
+    return HearthServer(
         async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,
         max_http_buffer_size=wire.MAX_TRANSPORT_BYTES, logger=False, engineio_logger=False,
         ping_interval=10, ping_timeout=10, serializer=JsonPacket,
@@ -84,6 +84,9 @@ async def request_ids(request: web.Request, handler: Any) -> web.StreamResponse:
     token = request_id.set(rid)
     try:
         response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:  # 404/405 from the router are raised, not returned
+        exc.headers["X-Request-Id"] = rid
+        raise
     finally:
         request_id.reset(token)
     response.headers["X-Request-Id"] = rid
@@ -114,6 +117,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_endpoint)
     _add_web(app)
     app.cleanup_ctx.append(_background)
+    app.on_shutdown.append(_tell_clients)
     return app
 
 
@@ -154,6 +158,12 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     return web.Response(body=metrics.render(), content_type="text/plain")
 
 
+async def _tell_clients(app: web.Application) -> None:
+    """While sockets are still open (on_shutdown runs before aiohttp closes connections), tell every
+    client to reconnect (to another node, when there is one) and hand the sessions back to the store."""
+    await app[HUB].shutdown()
+
+
 async def _background(app: web.Application) -> AsyncIterator[None]:
     hub, settings = app[HUB], app[SETTINGS]
     tasks = [asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
@@ -164,7 +174,6 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    await hub.shutdown()
     close = getattr(app[MEDIA], "close", None)
     if close is not None:
         await close()

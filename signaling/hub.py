@@ -383,6 +383,7 @@ class Hub:
         for live in list(self.live.values()):
             for pid in list(live.sockets):
                 await self.bus.emit("moved", {"url": ""}, participant_room(live.session.id, pid))
+                await self._drop_socket(live, pid)
             if live.dirty:
                 await self._retry_write(live)
             try:

@@ -38,6 +38,29 @@ class SioBus:
         await self.sio.disconnect(sid, namespace=self.namespace)
 
 
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__disconnect_final"})
+
+
+class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's server, refusing client events that bear a lifecycle event's name.
+
+    python-socketio dispatches a client-sent event named ``disconnect`` to the same handler as a real
+    disconnect, so without this a member could detach themselves on paper (or a facilitator put the
+    room on hold) while still connected. The override sits on ``_handle_event_internal`` (pinned
+    python-socketio 5.x; ``tests/hardening/test_authorization_matrix.py`` fails by name if it moves).
+    """
+
+    async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
+                                     namespace: str, id: int | None) -> None:
+        if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
+            if id is not None:
+                refusal = {"ok": False, "error": {"code": "invalid", "message": "reserved event name"}}
+                await server._send_packet(eio_sid, self.packet_class(
+                    socketio.packet.ACK, namespace=namespace, id=id, data=[refusal]))
+            return
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
 class JsonPacket(socketio.packet.Packet):  # type: ignore[misc]
     """Socket.IO packets without the binary-attachment scan.
 

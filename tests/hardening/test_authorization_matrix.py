@@ -312,8 +312,6 @@ def assert_only_own(client: Client, session_id: str, own: set[str]) -> None:
 # ---- Socket.IO's reserved names -------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="bug: HearthNamespace.trigger_event treats a client-sent event named "
-                   "'disconnect'/'connect' as the real lifecycle event")
 async def test_client_cannot_fake_socketio_lifecycle_events(server: Harness) -> None:
     """An event *named* ``disconnect`` must not detach the sender (a facilitator would put the room on
     hold and a member would lose their seat after the grace period while still connected), and one

@@ -395,8 +395,6 @@ async def test_http_api_answers_random_bodies_and_headers_with_typed_4xx(
     await asyncio.gather(*(one_request(server, session_id, request, elsewhere) for request, elsewhere in requests))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: api._bearer passes a surrogate-escaped header on; "
-                   "auth.operator_key_matches' .encode() raises UnicodeEncodeError -> 500")
 async def test_non_utf8_authorization_header_is_a_typed_401(api_server: tuple[Harness, str]) -> None:
     """Header bytes that are not UTF-8 (aiohttp decodes them with surrogateescape) must not be a 500."""
     server, session_id = api_server

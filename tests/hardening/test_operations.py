@@ -80,7 +80,7 @@ async def test_every_routed_response_has_a_request_id(server: Harness, method: s
 
 
 @pytest.mark.parametrize(("method", "path"), UNROUTED)
-@pytest.mark.xfail(strict=True, reason="bug: request_ids middleware skips raised HTTPExceptions (404/405)")
+
 async def test_not_found_and_method_not_allowed_responses_have_a_request_id(
         server: Harness, method: str, path: str) -> None:
     async with server.http.request(method, server.url + path) as r:
@@ -123,7 +123,6 @@ async def test_json_log_lines_of_an_http_request_carry_its_request_id(server: Ha
     assert held and all(line.get("request_id") == "req-42" for line in held), handler.lines
 
 
-@pytest.mark.xfail(strict=True, reason="bug: hub.shutdown runs in cleanup_ctx, after aiohttp closed the sockets")
 async def test_graceful_shutdown_sends_moved_before_disconnecting() -> None:
     clients: list[Any] = []
 
