@@ -25,7 +25,7 @@ from server.api import STATUS
 from signaling.protocol import ERROR_CODES
 from tests.hardening import payloads as p
 from tests.hardening.helpers import Room, VersionWatch, assert_ack, assert_state_valid, http_state, make_room
-from tests.harness import OPERATOR_KEY, Client, Harness, running_server
+from tests.harness import OPERATOR_KEY, Client, Harness, Refused, running_server
 
 SENT: Counter[str] = Counter()
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -69,7 +69,11 @@ class World:
         for i, client in enumerate(self.slots):
             if self.gone(client):
                 await client.close()
-                self.slots[i] = await self.server.join(self.room.id, f"Newcomer{i}")
+                try:
+                    self.slots[i] = await self.server.join(self.room.id, f"Newcomer{i}")
+                except Refused:  # seats still held by dropped connections (grace period): start afresh
+                    await self._rebuild()
+                    return
         self.dead.clear()
         self.vanished.clear()
 
