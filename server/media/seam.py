@@ -195,7 +195,10 @@ class LeanSender:
         transport = pair.protocol.transport if pair is not None else None
         if transport is None or transport.is_closing():
             return False
-        self.sock, self._addr, self._protect = transport._sock, pair.remote_addr, fast_protect(dtls._tx_srtp)
+        # asyncio's datagram transport exposes its socket (a direct sendto skips a Python layer);
+        # uvloop's does not, and its transport's own sendto is C and takes the same arguments.
+        self.sock = getattr(transport, "_sock", None) or transport
+        self._addr, self._protect = pair.remote_addr, fast_protect(dtls._tx_srtp)
         return True
 
     def unlink(self) -> None:
