@@ -547,8 +547,8 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="N = 2, 4, 8 with short windows")
     parser.add_argument("--n", type=int, nargs="+", default=list(range(2, 9)))
     parser.add_argument("--modes", nargs="+", default=["relay", "hearth"], choices=["relay", "hearth"])
-    parser.add_argument("--window", type=float, default=12.0, help="measured seconds per room")
-    parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring, plus N (ICE, keyframes)")
+    parser.add_argument("--window", type=float, default=10.0, help="measured seconds per room")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring, plus N (ICE, keyframes)")
     ns = parser.parse_args()
     if ns.serve:
         profile_to = os.environ.get("MEDIA_BENCH_PROFILE")  # cProfile the server process, e.g. to find hot paths
