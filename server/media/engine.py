@@ -196,7 +196,7 @@ class MediaEngine:
             seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
         except Exception as exc:
             await peer.close_publisher()
-            raise MediaError("invalid", f"publisher offer refused: {exc}") from exc
+            raise MediaError("invalid", f"publisher offer refused: {type(exc).__name__}") from exc
         return str(pc.localDescription.sdp)
 
     def _tap_new_receivers(self, room: Room, peer: Peer, pc: RTCPeerConnection) -> None:

@@ -8,6 +8,7 @@ further changes only mark the peer ``dirty``; the next offer goes out when the a
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ from aiortc import (
 )
 
 from server.media.forwarder import Sink, Source
+
+log = logging.getLogger("hearth.media")
 
 CODEC_MIME = {"audio": "audio/opus", "video": "video/VP8"}
 
@@ -98,10 +101,12 @@ class Peer:
             await source.close()
         self.sources.clear()
         self.receivers.clear()
-        if self.publisher is not None:
-            await self.publisher.close()
-        self.publisher = None
-        self.publisher_ufrag = None
+        pc, self.publisher, self.publisher_ufrag = self.publisher, None, None
+        if pc is not None:
+            try:
+                await pc.close()
+            except Exception:  # aiortc fails to close a connection whose offer it half-applied
+                log.warning("publisher close failed", extra={"session": self.session_id})
 
     async def close(self) -> None:
         """Close both connections; sinks are detached from their sources first so nothing sends."""

@@ -290,8 +290,6 @@ async def test_mangled_sdp_with_media_gets_a_typed_error_and_the_node_lives(
 
 
 @pytest.mark.media
-@pytest.mark.xfail(strict=True, reason="bug: engine._answer_publisher lets aiortc's AttributeError from "
-                   "pc.close() escape as `internal`, and the half-closed publisher hangs the next publish")
 async def test_publish_offer_missing_an_m_line_is_invalid_and_the_member_can_publish_again() -> None:
     """Also bounds the node's shutdown: today the half-closed connection holds it for a minute."""
 
