@@ -28,7 +28,10 @@ Generated from `signaling/protocol.py` by `python -m signaling.docs`; do not edi
 - Unknown events and payloads that do not match the schema are `invalid`; a payload over {payload} bytes
   (as JSON) is `invalid` without field-by-field validation; the transport refuses messages over
   {transport} bytes. Each connection may send {rate} events a second (bursts of {burst}); beyond that
-  `rate_limited`. The connection stays up after any error.
+  `rate_limited`. The connection stays up after any error. A frame the Socket.IO parser itself cannot
+  decode (not JSON, or numbers beyond the parser's limits) is dropped without an ack.
+- Event names `connect`, `disconnect` and `connect_error` are reserved: sent by a client they are
+  answered `invalid`.
 
 ## Client -> server (all acknowledged)
 """
