@@ -379,7 +379,9 @@ async def worker(port: int, pids: list[str], offset: int, clip: tuple[list[bytes
 
 
 async def run_room(mode: str, n: int, clip_file: str, workers: int, warmup: float, window: float) -> dict[str, Any]:
-    server = await asyncio.create_subprocess_exec(sys.executable, __file__, "--serve", mode, stdout=subprocess.PIPE)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", mode, stdout=subprocess.PIPE, limit=1 << 26
+    )
     assert server.stdout
     port = json.loads(await server.stdout.readline())["port"]
     control = Link(*await asyncio.open_connection("127.0.0.1", port))
@@ -397,6 +399,7 @@ async def run_room(mode: str, n: int, clip_file: str, workers: int, warmup: floa
             clip_file,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            limit=1 << 26,
         )
         for k, group in enumerate(groups)
     ]
