@@ -47,6 +47,7 @@ MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
 HISTORY_MASK = HISTORY_SIZE - 1
+MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold before the subscriber lags
 NTP_EPOCH_OFFSET = 2208988800
 
 SRTP_TRAILER = 16 + 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN headroom, kept as in Session.protect
@@ -160,6 +161,7 @@ class LeanSender:
         self.packets_sent = 0
         self.sock: Any = None  # the nominated pair's UDP socket, once DTLS is up
         self._addr: Any = None
+        self._buffered: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
         self._ssrc: int = sender._ssrc
         self._first = 0x80
@@ -198,6 +200,8 @@ class LeanSender:
         # asyncio's datagram transport exposes its socket (a direct sendto skips a Python layer);
         # uvloop's does not, and its transport's own sendto is C and takes the same arguments.
         self.sock = getattr(transport, "_sock", None) or transport
+        # A transport buffers instead of raising BlockingIOError: bound it by its buffer size instead.
+        self._buffered = transport if self.sock is transport else None
         self._addr, self._protect = pair.remote_addr, fast_protect(dtls._tx_srtp)
         return True
 
@@ -211,6 +215,8 @@ class LeanSender:
         assert self._protect is not None
         protected = self._protect(header + self._ext + payload)
         self._history[seq & HISTORY_MASK] = protected
+        if self._buffered is not None and self._buffered.get_write_buffer_size() > MAX_BUFFERED:
+            return False
         try:
             self.sock.sendto(protected, self._addr)
         except BlockingIOError:
