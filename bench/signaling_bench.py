@@ -214,7 +214,7 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
             ]
         )
     clients: list[list[RawClient]] = []
-    http = aiohttp.ClientSession()
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
         await wait_http(f"{url}/healthz" if kind == "hearth" else f"{url}/socket.io/?EIO=4&transport=polling")
         rooms = (
