@@ -257,7 +257,10 @@ class MediaEngine:
         transceiver = peer.subscriber.addTransceiver(seam.IdleTrack(kind), direction="sendonly")
         prefer_single_codec(transceiver)
         stream_id = stream_id_for(publisher_id)
-        seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}")
+        # A track id unique within the connection: a publisher who reconnects gets a new m-line beside
+        # the old inactive one, and browsers refuse two m-lines with the same stream and track ids.
+        slot = len(peer.subscriber.getTransceivers())
+        seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
         lean = seam.LeanSender(transceiver.sender, source.request_keyframe)
         sink = Sink(peer.participant_id, kind, lean)
         source.add_sink(sink)
