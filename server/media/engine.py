@@ -17,7 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rooms.model import stream_id_for
 from server.media import seam
-from server.media.forwarder import Sink, Source
+from server.media.forwarder import Sink, Source, Totals
 from server.media.levels import SpeakingMeter
 from server.media.peers import Outgoing, Peer, offer_summary, prefer_single_codec, rtc_configuration
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
@@ -58,6 +58,7 @@ class MediaEngine:
         self._video_cap = video_bitrate_cap
         self._ice_servers = list(ice_servers or [])
         self._rooms: dict[str, Room] = {}
+        self._totals = Totals()
         if allow_loopback:
             seam.enable_loopback_candidates()
 
@@ -151,6 +152,11 @@ class MediaEngine:
 
     # --- introspection for tests and metrics --------------------------------------------------------
 
+    def stats(self) -> dict[str, Any]:
+        """Forwarded packets and bytes since start, and the fan-out time samples taken since last asked."""
+        samples, self._totals.latency = self._totals.latency, []
+        return {"packets": self._totals.packets, "bytes": self._totals.bytes, "latency": samples}
+
     def sessions(self) -> list[str]:
         return list(self._rooms)
 
@@ -210,7 +216,7 @@ class MediaEngine:
             async def pli(ssrc: int, receiver: Any = receiver) -> None:
                 await seam.request_keyframe(receiver, ssrc)
 
-            source = Source(peer.participant_id, kind, pli, room.meter.observe)
+            source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals)
             source.audible = kind == "video" or peer.participant_id in room.policy.audible
             seam.tap_receiver(receiver, source.on_packet, estimate_bandwidth=False)
             peer.sources[kind] = source
@@ -262,7 +268,7 @@ class MediaEngine:
         slot = len(peer.subscriber.getTransceivers())
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
         lean = seam.LeanSender(transceiver.sender, source.request_keyframe)
-        sink = Sink(peer.participant_id, kind, lean)
+        sink = Sink(peer.participant_id, kind, lean, self._totals)
         source.add_sink(sink)
         peer.outgoing[key] = Outgoing(transceiver, sink, source)
         peer.dirty = True

@@ -20,6 +20,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiortc.rtp import RtpPacket
 
@@ -29,6 +30,22 @@ RESTART_WINDOW = 512  # a late packet this far behind the newest may still be fo
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
 
 LevelObserver = Callable[[str, int, int], None]
+LATENCY_SAMPLE_MASK = 63  # time one packet in 64 through the fan-out, for the metrics histogram
+MAX_LATENCY_SAMPLES = 4096
+
+
+@dataclass
+class Totals:
+    """What the engine has forwarded, for ``/metrics``: packets and payload bytes sent to subscribers,
+    and sampled fan-out times (seconds from a packet's arrival at the tap to its last sink's send)."""
+
+    packets: int = 0
+    bytes: int = 0
+    latency: list[float] = field(default_factory=list)
+
+    def sample(self, seconds: float) -> None:
+        if len(self.latency) < MAX_LATENCY_SAMPLES:
+            self.latency.append(seconds)
 
 
 def vp8_descriptor_size(payload: bytes) -> int:
@@ -65,8 +82,9 @@ class Sink:
     lag, audio gate reopening) the offset is re-based so the subscriber sees a contiguous stream.
     """
 
-    def __init__(self, subscriber_id: str, kind: str, lean: LeanSender) -> None:
+    def __init__(self, subscriber_id: str, kind: str, lean: LeanSender, totals: Totals | None = None) -> None:
         self.subscriber_id = subscriber_id
+        self.totals = totals if totals is not None else Totals()
         self.kind = kind
         self.lean = lean
         self.waiting_keyframe = kind == "video"
@@ -107,6 +125,9 @@ class Sink:
         if not (out - self._next_out) & 0x8000:
             self._next_out = (out + 1) & 0xFFFF
         if lean.send(packet.payload, packet.marker, (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, out):
+            totals = self.totals
+            totals.packets += 1
+            totals.bytes += len(packet.payload)
             return True
         self.dropped += 1  # the socket buffer is full: this subscriber lags
         self._active = False
@@ -123,8 +144,11 @@ class Source:
         kind: str,
         request_pli: Callable[[int], Awaitable[None]],
         on_level: LevelObserver | None = None,
+        totals: Totals | None = None,
     ) -> None:
         self.publisher_id = publisher_id
+        self._totals = totals
+        self._arrivals = 0
         self.kind = kind
         self.sinks: list[Sink] = []
         self._audible = True
@@ -152,6 +176,15 @@ class Source:
 
     def on_packet(self, packet: RtpPacket) -> None:
         """Entry point from the receiver tap, once per incoming (de-RTXed) RTP packet."""
+        self._arrivals += 1
+        if self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK:
+            started = time.perf_counter()
+            self._fan_out(packet)
+            self._totals.sample(time.perf_counter() - started)
+        else:
+            self._fan_out(packet)
+
+    def _fan_out(self, packet: RtpPacket) -> None:
         self._ssrc = packet.ssrc
         if self.kind == "audio":
             if not self._audible:

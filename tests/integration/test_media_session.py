@@ -60,3 +60,32 @@ async def test_three_participants_see_each_other_and_strict_floor_gates_audio(se
     finally:
         for peer in peers:
             await peer.close()
+
+
+async def test_forwarding_shows_in_metrics_and_republishing_never_piles_up_connections(server: Harness) -> None:
+    session = await server.create_session(requires_agreement=False)
+    facilitator = await server.connect(session["facilitator_token"])
+    ana_wire = await server.join(session["id"], "Ana")
+    assert (await facilitator.ask("admit", {"id": ana_wire.id}))["ok"]
+    watcher = Peer(facilitator)
+    peers = [watcher]
+    engine: Any = server.app[MEDIA]
+    try:
+        for _ in range(4):  # a flaky network: the member's client publishes afresh four times
+            ana = Peer(ana_wire)
+            peers.append(ana)
+            await ana.publish()
+        open_now = [pc for pc in engine.connections() if pc.connectionState != "closed"]
+        assert len(open_now) <= 4  # one publisher and one subscriber each, however often she republished
+        stream = f"hearth-{ana_wire.id}"
+        await until(lambda: watcher.got(stream, "video") > 64)
+        async with server.http.get(f"{server.url}/metrics", headers=server.auth) as r:
+            text = await r.text()
+        figures = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+                   if line.startswith("hearth_forward")}
+        assert figures["hearth_forwarded_packets_total"] > 64
+        assert figures["hearth_forwarded_bytes_total"] > 10_000
+        assert figures["hearth_forward_latency_seconds_count"] >= 1
+    finally:
+        for peer in peers:
+            await peer.close()
