@@ -195,12 +195,14 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
             if os.environ.get("HEARTH_BENCH_PROFILE")
             else []
         )
+        # HEARTH_BENCH_WRAPPER: a script to run instead of `-m server` (e.g. one that records GC pauses)
+        wrapper = os.environ.get("HEARTH_BENCH_WRAPPER")
+        entry = [wrapper] if wrapper else ["-m", "server"]
         proc = start(
             [
                 sys.executable,
                 *profile,
-                "-m",
-                "server",
+                *entry,
                 "serve",
                 "--port",
                 str(port),

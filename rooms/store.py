@@ -18,6 +18,7 @@ from rooms.model import Session
 
 DEFAULT_STATE_TTL = 24 * 3600.0
 DEFAULT_ENDED_TTL = 3600.0
+MAX_AUDIT_RECORDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Lease:
     expires_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """Who did what to whom, and when. Never what was said."""
 
@@ -173,6 +174,8 @@ class MemoryStore:
         if not self._alive(expires):  # an expired log starts afresh, as a Redis key would
             records = []
         records.append(record)
+        if len(records) > MAX_AUDIT_RECORDS:  # capped like the Redis stream (XADD MAXLEN ~)
+            del records[: len(records) - MAX_AUDIT_RECORDS]
         self._audit[record.session_id] = (records, self._clock() + ttl_seconds)
 
     async def audit(self, session_id: str) -> list[AuditRecord]:

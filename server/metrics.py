@@ -22,7 +22,8 @@ class Metrics:
         self.forwarded_bytes = Gauge("hearth_forwarded_bytes_total", "RTP payload bytes forwarded",
                                      registry=r)
         self.forward_latency = Histogram("hearth_forward_latency_seconds",
-                                         "Fan-out time: packet at the receiver tap to its last subscriber send (1 in 64 sampled)",
+                                         "Fan-out time: packet at the receiver tap to its last subscriber send "
+                                         "(1 in 64 sampled)",
                                          registry=r, buckets=(.0005, .001, .002, .005, .01, .02, .05, .1))
 
     def render(self) -> bytes:
