@@ -26,14 +26,18 @@ def connect(s: Session, pid: str, cmd: c.Connect, now: float) -> list[Event]:
     p = s.participants.get(pid)
     if p is not None and p.status is Status.REMOVED:
         raise Forbidden("you were removed from this session")
+    walked_in = False
     if p is None or p.status is Status.LEFT:
         # A full room never locks its facilitators out, not even a lobby full of early arrivals.
         if not cmd.role.leads and len(s.admitted()) + len(s.waiting()) >= s.max_participants:
             raise Conflict("the session is full")
         p = _arrive(s, pid, cmd, p, now)
+        walked_in = p.status is Status.ADMITTED
     p.connected = True
     p.disconnected_at = None
     events: list[Event] = [StateChanged(), LobbyChanged()]
+    if walked_in:  # a facilitator enters without admission: the forwarder must count them in too
+        events.append(MediaPolicyChanged())
     if p.role.leads:
         events += _leader_returns(s, p, now)
     if may_auto_admit(s, p):

@@ -370,8 +370,6 @@ class Hub:
         live, pid = await self.check(socket_id, Action.PUBLISH)
         answer = await self.media.publish(live.session.id, pid, sdp)
         await self.run(live.session.id, pid, c.SetPublishing(True))
-        async with live.lock:
-            await self._apply_policy(live)
         return answer
 
     async def answer(self, socket_id: str, sdp: str, revision: int) -> None:

@@ -89,3 +89,12 @@ async def test_forwarding_shows_in_metrics_and_republishing_never_piles_up_conne
     finally:
         for peer in peers:
             await peer.close()
+
+
+async def test_facilitator_alone_in_the_room_can_publish(server: Harness) -> None:
+    session = await server.create_session(requires_agreement=False)
+    facilitator = Peer(await server.connect(session["facilitator_token"]))
+    try:
+        await facilitator.publish()  # asserts the ack is ok
+    finally:
+        await facilitator.close()

@@ -425,3 +425,14 @@ def test_facilitator_sends_a_member_back_to_the_lobby_keeping_their_agreement() 
     assert not s.audible("m")
     apply(s, "f", cmd.Admit("m"), 6.0)  # one click to let them back in
     assert member.status is Status.ADMITTED and member.joined_at == 3.0
+
+
+def test_facilitator_walking_in_changes_who_the_forwarder_serves() -> None:
+    from rooms import commands as cmd
+    from rooms.controller import apply
+    from rooms.events import MediaPolicyChanged
+    from rooms.model import Role, Session
+
+    s = Session("s", "t", 0.0)
+    assert MediaPolicyChanged() in apply(s, "f", cmd.Connect("F", Role.FACILITATOR), 1.0)
+    assert MediaPolicyChanged() not in apply(s, "m", cmd.Connect("M", Role.MEMBER), 1.0)  # waits
