@@ -103,6 +103,11 @@ def _is_operator(request: web.Request, token: str) -> bool:
     return operator_key_matches(token, request.app[SETTINGS].operator_key)
 
 
+def require_operator(request: web.Request) -> None:
+    if not _is_operator(request, _bearer(request)):
+        raise ApiError("forbidden", "the operator key is required")
+
+
 async def _session_claims(request: web.Request, session_id: str, token: str) -> Claims:
     claims = request.app[TOKENS].verify(token)
     if claims.session_id != session_id:
@@ -137,8 +142,7 @@ def join_url(request: web.Request, session_id: str, token: str) -> str:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    if not _is_operator(request, _bearer(request)):
-        raise ApiError("forbidden", "the operator key is required")
+    require_operator(request)
     body: CreateSession = await _body(request, CreateSession)
     settings, clock = request.app[SETTINGS], request.app[HUB].clock
     session = Session(id=new_id("s-"), title=body.title, created_at=clock(),

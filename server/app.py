@@ -18,7 +18,7 @@ import socketio
 from aiohttp import web
 
 from rooms.store import MemoryStore, SessionStore
-from server.api import add_api_routes, api_errors, error_response
+from server.api import add_api_routes, api_errors, error_response, require_operator
 from server.auth import Tokens
 from server.config import Settings
 from server.keys import HUB, MEDIA, METRICS, SETTINGS, STORE, TOKENS
@@ -143,10 +143,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    from server.api import _bearer, _is_operator
-
-    if not _is_operator(request, _bearer(request)):
-        return error_response("forbidden", "the operator key is required")
+    require_operator(request)
     hub, metrics = request.app[HUB], request.app[METRICS]
     metrics.sessions.set(len(hub.live))
     metrics.participants.set(len(hub.sockets))

@@ -34,6 +34,7 @@ from rooms.views import state_view
 from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
 from signaling.sockets import SocketBus
+from signaling.tasks import Background
 
 log = logging.getLogger("hearth.hub")
 
@@ -70,7 +71,7 @@ class Hub:
         self.live: dict[str, Live] = {}
         self.sockets: dict[str, tuple[str, str]] = {}  # socket id -> (session id, participant id)
         self._taking: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     # ---- holding sessions -------------------------------------------------------------------
 
@@ -218,7 +219,7 @@ class Hub:
             self.sockets.pop(sid, None)
         live.sockets.clear()
         live.rooms.clear()
-        self._later(self._disconnect_soon(sids))
+        self._background.start(self._disconnect_soon(sids))
         await self.media.close_session(s.id)
         self.live.pop(s.id, None)
         try:
@@ -226,11 +227,6 @@ class Hub:
             await self.store.release_lease(s.id, self.node.node_id)
         except Exception:
             log.warning("store expiry failed after end", extra={"session": s.id})
-
-    def _later(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _disconnect_soon(self, sids: list[str]) -> None:
         """Let the acks and ``session.ended`` reach everyone before their sockets close."""

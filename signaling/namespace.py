@@ -7,7 +7,6 @@ carry the domain error's code; anything unexpected is ``internal`` and is logged
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from signaling import protocol as wire
 from signaling.hub import Hub
 from signaling.limits import RateLimiter
 from signaling.ports import Authenticator, Claims, MediaError, Moved, Unauthorized
+from signaling.tasks import Background
 
 log = logging.getLogger("hearth.signaling")
 
@@ -36,7 +36,7 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.limiter = limiter or RateLimiter()
         self.on_error = on_error or (lambda event, code: None)
         self.on_event = on_event or (lambda event: None)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -59,13 +59,8 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise _refusal("moved", str(err), url=err.url) from None
         except RoomError as err:
             raise _refusal(err.code, err.message) from None
-        self._later(self._attach(sid, claims))
-
-    def _later(self, coro: Any) -> None:
-        """Run after the connect handler returns, so the client has its CONNECT before any emit."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Seat the participant after this handler returns, so the client has its CONNECT before any emit.
+        self._background.start(self._attach(sid, claims))
 
     async def _attach(self, sid: str, claims: Claims) -> None:
         try:
