@@ -25,7 +25,6 @@ FORMAT = 1
 
 
 _SESSION_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
-_PARTICIPANT_FIELDS = tuple(f.name for f in dataclasses.fields(Participant))
 
 
 def session_to_dict(s: Session) -> dict[str, Any]:
@@ -38,8 +37,8 @@ def session_to_dict(s: Session) -> dict[str, Any]:
     data["floor"] = {"holder": f.holder, "since": f.since, "ends_at": f.ends_at} if f else None
     data["go_around"] = ({"order": list(g.order), "position": g.position, "turn_seconds": g.turn_seconds,
                           "turn_ends_at": g.turn_ends_at} if g else None)
-    data["participants"] = [{name: getattr(p, name) for name in _PARTICIPANT_FIELDS}
-                            for p in s.participants.values()]
+    # A participant's fields are all immutable scalars (a test pins it), so a shallow copy is a snapshot.
+    data["participants"] = [p.__dict__.copy() for p in s.participants.values()]
     return data
 
 

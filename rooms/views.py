@@ -7,15 +7,36 @@ session's title, status and agenda, never who else is there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import Any
 
 from rooms.agenda import phase_ends_at
 from rooms.model import Participant, Session, Status
 
 
+class Audience(StrEnum):
+    """Who a ``session.state`` is for: each audience has its own Socket.IO room and its own view."""
+
+    LEADS = "leads"
+    MEMBERS = "members"
+    WAITING = "waiting"
+
+
 def state_view(s: Session, now: float, *, leads: bool, admitted: bool = True) -> dict[str, Any]:
     """The ``session.state`` payload for one audience."""
-    view: dict[str, Any] = {
+    audience = Audience.WAITING if not admitted else Audience.LEADS if leads else Audience.MEMBERS
+    return state_views(s, now, (audience,))[audience]
+
+
+def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[Audience, dict[str, Any]]:
+    """The ``session.state`` payload for each audience asked for, built once.
+
+    Every change is sent to up to three audiences; the parts they share (phase, agenda, floor, queue,
+    each participant's entry) are built once and shared between the views, which are only serialized.
+    """
+    wanted = set(audiences)
+    common: dict[str, Any] = {
         "id": s.id,
         "title": s.title,
         "version": s.version,
@@ -25,26 +46,32 @@ def state_view(s: Session, now: float, *, leads: bool, admitted: bool = True) ->
         "requires_agreement": s.requires_agreement,
         "phase": _phase(s, now),
         "agenda": [{"name": p.name, "minutes": p.minutes, "floor_mode": str(p.floor_mode)} for p in s.agenda],
-        "floor": None,
-        "queue": [],
-        "go_around": None,
-        "participants": [],
     }
-    if not admitted:
-        return view
-    view["floor"] = (
-        {"holder": s.floor.holder, "since": s.floor.since, "ends_at": s.floor.ends_at} if s.floor else None
-    )
-    view["queue"] = list(s.queue)
+    views: dict[Audience, dict[str, Any]] = {}
+    if Audience.WAITING in wanted:
+        views[Audience.WAITING] = common | {"floor": None, "queue": [], "go_around": None, "participants": []}
+    if not wanted & {Audience.LEADS, Audience.MEMBERS}:
+        return views
     g = s.go_around
-    view["go_around"] = (
-        {"order": list(g.order), "position": g.position, "turn_ends_at": g.turn_ends_at} if g else None
-    )
-    shown = (Status.ADMITTED, Status.LEFT, Status.REMOVED) if leads else (Status.ADMITTED,)
-    view["participants"] = [
-        _participant(s, p, leads) for p in s.participants.values() if p.status in shown
-    ]
-    return view
+    seated = common | {
+        "floor": {"holder": s.floor.holder, "since": s.floor.since, "ends_at": s.floor.ends_at} if s.floor else None,
+        "queue": list(s.queue),
+        "go_around": {"order": list(g.order), "position": g.position, "turn_ends_at": g.turn_ends_at} if g else None,
+    }
+    entries = [(p, _participant(s, p)) for p in s.participants.values() if p.status in _SEEN_BY_LEADS]
+    if Audience.LEADS in wanted:
+        views[Audience.LEADS] = seated | {"participants": [
+            entry | {"spoke_seconds": round(p.spoke_seconds, 1), "passes": p.passes} for p, entry in entries
+        ]}
+    if Audience.MEMBERS in wanted:
+        views[Audience.MEMBERS] = seated | {"participants": [
+            entry for p, entry in entries if p.status is Status.ADMITTED
+        ]}
+    return views
+
+
+# Facilitators see who left or was removed (for the record); members see only who is in the room.
+_SEEN_BY_LEADS = (Status.ADMITTED, Status.LEFT, Status.REMOVED)
 
 
 def lobby_view(s: Session) -> dict[str, Any]:
@@ -85,8 +112,9 @@ def _phase(s: Session, now: float) -> dict[str, Any]:
     }
 
 
-def _participant(s: Session, p: Participant, leads: bool) -> dict[str, Any]:
-    view: dict[str, Any] = {
+def _participant(s: Session, p: Participant) -> dict[str, Any]:
+    """What every admitted audience sees of one participant; facilitators' extras are added by the caller."""
+    return {
         "id": p.id,
         "name": p.name,
         "role": str(p.role),
@@ -99,7 +127,3 @@ def _participant(s: Session, p: Participant, leads: bool) -> dict[str, Any]:
         "audible": s.audible(p.id),
         "stream_ids": p.stream_ids,
     }
-    if leads:
-        view["spoke_seconds"] = round(p.spoke_seconds, 1)
-        view["passes"] = p.passes
-    return view

@@ -21,7 +21,7 @@ from rooms.events import (
     StateChanged,
 )
 from rooms.model import Participant, Session, Status
-from rooms.views import lobby_view, state_view
+from rooms.views import Audience, lobby_view, state_views
 
 
 def leads_room(session_id: str) -> str:
@@ -58,15 +58,21 @@ class Emit:
 
 def state_emits(s: Session, now: float) -> list[Emit]:
     """One view per audience; views nobody is connected to receive are not built at all."""
-    connected = [p for p in s.participants.values() if p.connected]
-    out = []
-    if any(p.role.leads and p.status is Status.ADMITTED for p in connected):
-        out.append(Emit("session.state", state_view(s, now, leads=True), leads_room(s.id)))
-    if any(not p.role.leads and p.status is Status.ADMITTED for p in connected):
-        out.append(Emit("session.state", state_view(s, now, leads=False), members_room(s.id)))
-    if any(p.status is Status.WAITING for p in connected):
-        out.append(Emit("session.state", state_view(s, now, leads=False, admitted=False), waiting_room(s.id)))
-    return out
+    audiences = {_audience(p) for p in s.participants.values() if p.connected} - {None}
+    views = state_views(s, now, [a for a in _AUDIENCE_ORDER if a in audiences])
+    return [Emit("session.state", view, _ROOM_OF[audience](s.id)) for audience, view in views.items()]
+
+
+_AUDIENCE_ORDER = (Audience.LEADS, Audience.MEMBERS, Audience.WAITING)
+_ROOM_OF = {Audience.LEADS: leads_room, Audience.MEMBERS: members_room, Audience.WAITING: waiting_room}
+
+
+def _audience(p: Participant) -> Audience | None:
+    if p.status is Status.WAITING:
+        return Audience.WAITING
+    if p.status is Status.ADMITTED:
+        return Audience.LEADS if p.role.leads else Audience.MEMBERS
+    return None
 
 
 def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:

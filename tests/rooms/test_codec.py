@@ -99,3 +99,17 @@ def test_notes_are_never_in_the_stored_state() -> None:
     s = rich_session()
     apply(s, FAC, c.Note("ann", "something said in confidence"), 12.0)
     assert "confidence" not in json.dumps(session_to_dict(s))
+
+
+def test_a_saved_copy_does_not_change_when_the_session_does() -> None:
+    """The codec copies participants shallowly: that is a snapshot only while every field is immutable."""
+    s = rich_session()
+    saved = session_to_dict(s)
+    for p in saved["participants"]:
+        for name, value in p.items():
+            assert isinstance(value, str | int | float | bool | None), f"Participant.{name} is mutable"
+    before = json.dumps(saved, sort_keys=True)
+    apply(s, FAC, c.Unlock(), 20.0)
+    apply(s, FAC, c.Mute("ann"), 21.0)
+    apply(s, FAC, c.StopGoAround(), 22.0)
+    assert json.dumps(saved, sort_keys=True) == before
