@@ -20,17 +20,22 @@ class TimedStore:
         attr = getattr(self._inner, name)
         if not callable(attr) or name.startswith("_"):
             return attr
-        return self._timed(name, attr)
+        timed = self._timed(name)
+        setattr(self, name, timed)  # built once per method: the hub calls save on every change
+        return timed
 
-    def _timed(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    def _timed(self, name: str) -> Callable[..., Any]:
+        observe = self._histogram.labels(name).observe
+        inner = self._inner
+
         async def call(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                result = method(*args, **kwargs)
+                result = getattr(inner, name)(*args, **kwargs)  # looked up per call: tests may swap it
                 if isinstance(result, Awaitable):
                     result = await result
                 return result
             finally:
-                self._histogram.labels(name).observe(time.perf_counter() - started)
+                observe(time.perf_counter() - started)
 
         return call

@@ -6,8 +6,10 @@ to whichever node holds the receiving sockets.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
+import orjson
 import socketio
 
 
@@ -61,8 +63,23 @@ class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 
 
+class FastJson:
+    """The JSON codec of Hearth's packets: orjson out, the standard library in.
+
+    Every change sends a ~2.5 KB ``session.state`` to up to three audiences; the standard library
+    took about 55 us to encode one, orjson about 5 us. Incoming events stay on ``json.loads``: they
+    are small, and its acceptance rules (big integers, duplicate keys) are what the validation tests pin.
+    """
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    loads = staticmethod(json.loads)
+
+
 class JsonPacket(socketio.packet.Packet):  # type: ignore[misc]
-    """Socket.IO packets without the binary-attachment scan.
+    """Socket.IO packets without the binary-attachment scan, encoded with ``FastJson``.
 
     python-socketio walks every emitted payload recursively looking for ``bytes`` (to split binary
     attachments); for a full ``session.state`` that walk cost more than the JSON encoding itself.
@@ -71,3 +88,4 @@ class JsonPacket(socketio.packet.Packet):  # type: ignore[misc]
     """
 
     uses_binary_events = False
+    json = FastJson
