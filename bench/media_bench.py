@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fractions
 import json
 import os
@@ -40,6 +41,7 @@ from aiortc.mediastreams import MediaStreamTrack
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from rooms.model import stream_id_for
+from server.cli import _quiet_gc as quiet_gc
 from server.media import seam
 from server.media.engine import MediaEngine
 from server.media.forwarder import vp8_descriptor_size
@@ -207,6 +209,10 @@ async def serve(mode: str) -> None:
     server: Any = MediaEngine(Events(), allow_loopback=True) if mode == "hearth" else RelayServer(Events())
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # links still open at exit are cancelled
+            await control(reader, writer)
+
+    async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():
             msg = json.loads(line)
             op, reply = msg["op"], None
@@ -554,6 +560,7 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring, plus N (ICE, keyframes)")
     ns = parser.parse_args()
     if ns.serve:
+        quiet_gc()  # as `hearth serve` runs: startup heap frozen, young collections less often
         profile_to = os.environ.get("MEDIA_BENCH_PROFILE")  # cProfile the server process, e.g. to find hot paths
         if profile_to:
             import cProfile

@@ -200,6 +200,8 @@ class MediaEngine:
             self._tap_new_receivers(room, peer, pc)
             await pc.setLocalDescription(await pc.createAnswer())
             seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
+            if peer.inbound is not None:
+                peer.inbound.install()  # the ICE sockets exist now
         except Exception as exc:
             await peer.close_publisher()
             raise MediaError("invalid", f"publisher offer refused: {type(exc).__name__}") from exc
@@ -207,6 +209,8 @@ class MediaEngine:
 
     def _tap_new_receivers(self, room: Room, peer: Peer, pc: RTCPeerConnection) -> None:
         """One source per kind; later tracks of a kind already published are not forwarded."""
+        if peer.inbound is None:
+            peer.inbound = seam.LeanReceiver()
         for transceiver in pc.getTransceivers():
             kind = transceiver.kind
             if kind in peer.sources or transceiver.receiver.track is None:
@@ -218,7 +222,7 @@ class MediaEngine:
 
             source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals)
             source.audible = kind == "video" or peer.participant_id in room.policy.audible
-            seam.tap_receiver(receiver, source.on_packet, estimate_bandwidth=False)
+            peer.inbound.tap(receiver, source, estimate_bandwidth=False)
             peer.sources[kind] = source
             peer.receivers[kind] = receiver
 

@@ -22,8 +22,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from aiortc.rtp import RtpPacket
-
 from server.media.seam import LeanSender
 
 RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
@@ -100,14 +98,13 @@ class Sink:
         """Re-base sequence numbers at the next packet (video: at the next keyframe)."""
         self._active = False
 
-    def forward(self, packet: RtpPacket, starts_keyframe: bool) -> bool:
+    def forward(self, payload: bytes, seq: int, timestamp: int, marker: int, starts_keyframe: bool) -> bool:
         """Send one packet; returns False when this sink needs a keyframe before it can go on."""
         lean = self.lean
         if lean.sock is None and not lean.link():
             self._active = False
             self.waiting_keyframe = self.kind == "video"
             return True  # not connected yet: asking for a keyframe now would waste it
-        seq = packet.sequence_number
         if not self._active:
             if self.waiting_keyframe and not starts_keyframe:
                 return False
@@ -124,10 +121,10 @@ class Sink:
         out = (seq + self._seq_offset) & 0xFFFF
         if not (out - self._next_out) & 0x8000:
             self._next_out = (out + 1) & 0xFFFF
-        if lean.send(packet.payload, packet.marker, (packet.timestamp + self._ts_offset) & 0xFFFFFFFF, out):
+        if lean.send(payload, marker, (timestamp + self._ts_offset) & 0xFFFFFFFF, out):
             totals = self.totals
             totals.packets += 1
-            totals.bytes += len(packet.payload)
+            totals.bytes += len(payload)
             return True
         self.dropped += 1  # the socket buffer is full: this subscriber lags
         self._active = False
@@ -174,32 +171,32 @@ class Source:
                 sink.restart()  # no sequence gap for the time the gate was shut
         self._audible = value
 
-    def on_packet(self, packet: RtpPacket) -> None:
-        """Entry point from the receiver tap, once per incoming (de-RTXed) RTP packet."""
+    def on_ssrc(self, ssrc: int) -> None:
+        self._ssrc = ssrc
+
+    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
+        """Entry point from the receive path (``seam.InboundTrack``), once per incoming RTP packet."""
         self._arrivals += 1
         if self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK:
             started = time.perf_counter()
-            self._fan_out(packet)
+            self._fan_out(payload, seq, timestamp, marker, level)
             self._totals.sample(time.perf_counter() - started)
         else:
-            self._fan_out(packet)
+            self._fan_out(payload, seq, timestamp, marker, level)
 
-    def _fan_out(self, packet: RtpPacket) -> None:
-        self._ssrc = packet.ssrc
+    def _fan_out(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
         if self.kind == "audio":
             if not self._audible:
                 return  # strict floor / forced mute: no packets at all, not silence
-            level = packet.extensions.audio_level
-            if level is not None and self._on_level is not None:
-                self._on_level(self.publisher_id, level[1], packet.timestamp)
+            if level >= 0 and self._on_level is not None:
+                self._on_level(self.publisher_id, level, timestamp)
             for sink in self.sinks:
-                sink.forward(packet, False)
+                sink.forward(payload, seq, timestamp, marker, False)
             return
-        payload = packet.payload
         starts_keyframe = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
         want = False
         for sink in self.sinks:
-            if not sink.forward(packet, starts_keyframe):
+            if not sink.forward(payload, seq, timestamp, marker, starts_keyframe):
                 want = True
         if want:
             self.request_keyframe()

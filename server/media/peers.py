@@ -24,6 +24,7 @@ from aiortc import (
 )
 
 from server.media.forwarder import Sink, Source
+from server.media.seam import LeanReceiver
 
 log = logging.getLogger("hearth.media")
 
@@ -75,6 +76,7 @@ class Peer:
     subscriber: RTCPeerConnection | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
+    inbound: LeanReceiver | None = None
     outgoing: dict[tuple[str, str], Outgoing] = field(default_factory=dict)
     revision: int = 0
     awaiting_answer: bool = False
@@ -97,6 +99,9 @@ class Peer:
         self.awaiting_answer = False
 
     async def close_publisher(self) -> None:
+        if self.inbound is not None:
+            self.inbound.close()
+            self.inbound = None
         for source in self.sources.values():
             await source.close()
         self.sources.clear()

@@ -23,7 +23,7 @@ import struct
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aioice.ice
 import aiortc.rtcrtpreceiver
@@ -50,8 +50,10 @@ HISTORY_MASK = HISTORY_SIZE - 1
 MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold before the subscriber lags
 NTP_EPOCH_OFFSET = 2208988800
 
+NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: gaps older than this are no longer NACKed
 SRTP_TRAILER = 16 + 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN headroom, kept as in Session.protect
-PacketSink = Callable[[RtpPacket], None]
+_RTP_HEADER = struct.Struct("!BBHI")  # first byte, marker + payload type, sequence number, timestamp
+_RTP_OUT = struct.Struct("!BBHII")
 
 # --- receive side ---------------------------------------------------------------------------------
 
@@ -67,35 +69,229 @@ def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -
 
 
 def install_decoder_bypass() -> None:
-    """Idempotent; the wrapper is process-wide but only affects receivers passed to ``tap_receiver``."""
+    """Idempotent; the wrapper is process-wide but only affects receivers passed to ``LeanReceiver.tap``."""
     aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
 
 
+class RtpConsumer(Protocol):
+    """What a tapped receiver feeds: one call per RTP packet, header fields already read."""
+
+    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
+        """``level`` is an audio packet's RFC 6464 level (-dBov), or -1 when the packet carries none."""
+
+    def on_ssrc(self, ssrc: int) -> None:
+        """The publisher's SSRC for this track (again if it changes)."""
+
+
+class InboundTrack:
+    """One tapped receiver's per-packet work, done here instead of in ``RTCRtpReceiver``.
+
+    Packets reach ``on_srtp`` from the lean path (unprotected inside the socket callback) or
+    ``on_packet`` from aiortc's own path (an SSRC's first packets, before the lean path knows it).
+    Receiver-report statistics go into aiortc's own ``StreamStatistics`` for the SSRC, so aiortc's
+    RTCP loop keeps sending correct RRs (with LSR/DLSR from the SRs it still handles); gaps are NACKed
+    here, as aiortc's ``NackGenerator`` would (that generator is switched off for tapped receivers).
+    """
+
+    def __init__(self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool) -> None:
+        self.owner = owner
+        self.receiver = receiver
+        self.consumer = consumer
+        self.video = video
+        self.ssrc = -1
+        self.stats: Any = None
+        self.level_id = 0
+        self.lean_packets = 0  # packets that took the lean path (tests and diagnostics)
+        self._high = -1
+        self._missing: set[int] = set()
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        """aiortc's path (it has counted the packet already): learn the SSRC, then hand the packet on."""
+        if packet.ssrc != self.ssrc:
+            self.owner.register(self, packet.ssrc)
+        seq = packet.sequence_number
+        if self.video:
+            self._nack(seq)
+        level = packet.extensions.audio_level
+        self.consumer.on_rtp(packet.payload, seq, packet.timestamp, packet.marker, -1 if level is None else level[1])
+
+    def on_srtp(self, plain: bytes) -> None:
+        """The lean path: read the header, count the packet as ``StreamStatistics.add`` does, NACK, hand on."""
+        self.lean_packets += 1
+        first, second, seq, timestamp = _RTP_HEADER.unpack_from(plain)
+        offset = 12 + 4 * (first & 0x0F)
+        level = -1
+        if first & 0x10:
+            words = (plain[offset + 2] << 8) | plain[offset + 3]
+            if self.level_id and plain[offset] == 0xBE and plain[offset + 1] == 0xDE:
+                level = _one_byte_level(plain, offset + 4, offset + 4 + 4 * words, self.level_id)
+            offset += 4 + 4 * words
+        end = len(plain) - plain[-1] if first & 0x20 else len(plain)
+        stats = self.stats
+        stats.packets_received += 1
+        delta = (seq - stats.max_seq) & 0xFFFF
+        if 0 < delta < 0x8000:  # aiortc's uint16_gt(seq, max_seq): a packet in order
+            arrival = int(time.time() * stats._clockrate)
+            if seq < stats.max_seq:
+                stats.cycles += 1 << 16
+            stats.max_seq = seq
+            if timestamp != stats._last_timestamp:
+                diff = abs((arrival - stats._last_arrival) - (timestamp - stats._last_timestamp))
+                stats._jitter_q4 += diff - ((stats._jitter_q4 + 8) >> 4)
+            stats._last_arrival = arrival
+            stats._last_timestamp = timestamp
+        if self.video:
+            if delta == 1 and not self._missing:
+                self._high = seq
+            else:
+                self._nack(seq)
+        self.consumer.on_rtp(plain[offset:end], seq, timestamp, second >> 7, level)
+
+    def _nack(self, seq: int) -> None:
+        """As ``NackGenerator``: remember gaps; when a new one opens, NACK every packet still missing."""
+        if self._high < 0:
+            self._high = seq
+            return
+        delta = (seq - self._high) & 0xFFFF
+        missing = self._missing
+        if 0 < delta < 0x8000:
+            missing.update((seq - k) & 0xFFFF for k in range(1, min(delta, NACK_WINDOW)))
+            self._high = seq
+            for old in [m for m in missing if (seq - m) & 0xFFFF > NACK_WINDOW]:
+                missing.discard(old)
+            if delta > 1 and missing:
+                self.owner.send_nack(self, sorted(missing))
+        else:
+            missing.discard(seq)
+
+
+class LeanReceiver:
+    """One publisher connection's inbound RTP, handled inside the socket callback.
+
+    aiortc's own path spends, on every packet: a STUN parse attempt, a queue hop, a coroutine
+    wake-up, an ``RtpPacket``, statistics, depayloading and a jitter buffer. Here each ICE socket's
+    ``datagram_received`` is wrapped: an SRTP packet of a known SSRC is unprotected and handed to its
+    ``InboundTrack`` at once; everything else (STUN, DTLS, SRTCP, an SSRC not seen yet) goes the usual
+    way, so consent checks, DTLS, RTCP handling and aiortc's RTP routing (which tells us the SSRC on a
+    track's first packet) are untouched.
+    """
+
+    def __init__(self) -> None:
+        self.tracks: dict[RTCRtpReceiver, InboundTrack] = {}
+        self._by_ssrc: dict[bytes, InboundTrack] = {}
+        self._dtls: Any = None
+        self._unprotect: Callable[[bytes], bytes] | None = None
+        self._hooked: list[Any] = []
+
+    def tap(self, receiver: RTCRtpReceiver, consumer: RtpConsumer, estimate_bandwidth: bool = True) -> None:
+        """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
+
+        ``estimate_bandwidth=False`` drops aiortc's REMB estimator (it runs on every video packet of
+        aiortc's path); the SFU then announces a fixed cap with ``send_remb`` instead.
+        """
+        install_decoder_bypass()
+        raw: Any = receiver
+        video = raw._RTCRtpReceiver__kind == "video"
+        track = self.tracks[receiver] = InboundTrack(self, receiver, consumer, video)
+        raw._RTCRtpReceiver__jitter_buffer = _Tap(track)
+        raw._RTCRtpReceiver__nack_generator = None  # InboundTrack NACKs, on both paths
+        _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
+        if not estimate_bandwidth:
+            raw._RTCRtpReceiver__remote_bitrate_estimator = None
+        self._dtls = receiver.transport
+
+    def install(self) -> None:
+        """Wrap the ICE sockets' callbacks; call once candidates are gathered (after setLocalDescription)."""
+        if self._dtls is None:
+            return
+        for protocol in self._dtls.transport._connection._protocols:
+            if protocol not in self._hooked:
+                self._hooked.append(protocol)
+                protocol.datagram_received = self._hook(protocol.datagram_received)
+
+    def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+        by_ssrc = self._by_ssrc
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if 127 < data[0] < 192 and not 191 < data[1] < 224:  # RTP, not RTCP (RFC 5761)
+                track = by_ssrc.get(data[8:12])
+                if track is not None:
+                    try:
+                        plain = self._unprotect(data)  # type: ignore[misc]  # set before any SSRC is known
+                    except pylibsrtp.Error:
+                        return  # a replay or a forgery: aiortc drops it too
+                    track.on_srtp(plain)
+                    return
+            original(data, addr)
+
+        return datagram_received
+
+    def register(self, track: InboundTrack, ssrc: int) -> None:
+        """An SSRC's first packet came through aiortc: from now on its packets take the lean path."""
+        raw: Any = track.receiver
+        dtls = raw.transport
+        if track.ssrc >= 0:
+            self._by_ssrc.pop(track.ssrc.to_bytes(4, "big"), None)
+        track.ssrc = ssrc
+        track.consumer.on_ssrc(ssrc)
+        track.stats = raw._RTCRtpReceiver__remote_streams.get(ssrc)
+        track.level_id = dtls._rtp_header_extensions_map._HeaderExtensionsMap__ids.audio_level or 0
+        if track.stats is None or track.stats.max_seq is None or dtls._rx_srtp is None:
+            return  # aiortc has not counted this SSRC: leave it on aiortc's path
+        if self._unprotect is None:
+            self._unprotect = fast_srtp(dtls._rx_srtp, unprotect=True)
+        self._by_ssrc[ssrc.to_bytes(4, "big")] = track
+
+    def send_nack(self, track: InboundTrack, lost: list[int]) -> None:
+        """Generic NACK (RFC 4585) upstream from the receiver's RTCP SSRC, sent at once."""
+        raw: Any = track.receiver
+        rtcp_ssrc = raw._RTCRtpReceiver__rtcp_ssrc
+        dtls = raw.transport
+        route = nominated_route(dtls)
+        if rtcp_ssrc is None or route is None:
+            return
+        packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=track.ssrc)
+        packet.lost = lost
+        with contextlib.suppress(OSError):
+            route[0].sendto(dtls._tx_srtp.protect_rtcp(bytes(packet)), route[1])
+
+    def close(self) -> None:
+        """Unwrap the sockets and forget the tracks, so no packet reaches a closed source."""
+        for protocol in self._hooked:
+            with contextlib.suppress(AttributeError):
+                del protocol.datagram_received
+        self._hooked.clear()
+        self._by_ssrc.clear()
+        self.tracks.clear()
+
+
 class _Tap:
-    """Stands in for ``JitterBuffer``: forwards each packet at once and never yields a frame to decode."""
+    """Stands in for ``JitterBuffer``: hands each packet on at once and never yields a frame to decode."""
 
     capacity = 512
 
-    def __init__(self, sink: PacketSink) -> None:
-        self.sink = sink
+    def __init__(self, track: InboundTrack) -> None:
+        self.track = track
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
-        self.sink(packet)
+        self.track.on_packet(packet)
         return False, None
 
 
-def tap_receiver(receiver: RTCRtpReceiver, sink: PacketSink, estimate_bandwidth: bool = True) -> None:
-    """Route the receiver's reassembly input to ``sink``; must run before ``receive()`` starts.
-
-    ``estimate_bandwidth=False`` drops aiortc's REMB estimator, the costliest step of its receive path
-    (it runs on every video packet); the SFU then announces a fixed cap with ``send_remb`` instead.
-    """
-    install_decoder_bypass()
-    raw: Any = receiver
-    raw._RTCRtpReceiver__jitter_buffer = _Tap(sink)
-    _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
-    if not estimate_bandwidth:
-        raw._RTCRtpReceiver__remote_bitrate_estimator = None
+def _one_byte_level(data: bytes, start: int, end: int, wanted: int) -> int:
+    """The 7-bit level of element ``wanted`` in an RFC 8285 one-byte extension block, or -1."""
+    while start < end:
+        byte = data[start]
+        if byte == 0:  # padding between elements
+            start += 1
+            continue
+        ext_id = byte >> 4
+        if ext_id == 15:
+            break
+        if ext_id == wanted:
+            return data[start + 1] & 0x7F
+        start += 2 + (byte & 0x0F)
+    return -1
 
 
 async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> None:
@@ -190,19 +386,20 @@ class LeanSender:
     def link(self) -> bool:
         """Resolve the socket, address and SRTP session once DTLS is up; False until then."""
         dtls = self._dtls
-        if self.retired or not self.ready or dtls is None or dtls._tx_srtp is None or dtls.state != "connected":
+        if self.retired or not self.ready or dtls is None:
             self.sock = None
             return False
-        pair = dtls.transport._connection._nominated.get(1)
-        transport = pair.protocol.transport if pair is not None else None
-        if transport is None or transport.is_closing():
+        route = nominated_route(dtls)
+        if route is None:
+            self.sock = None
             return False
+        transport, self._addr = route
         # asyncio's datagram transport exposes its socket (a direct sendto skips a Python layer);
         # uvloop's does not, and its transport's own sendto is C and takes the same arguments.
         self.sock = getattr(transport, "_sock", None) or transport
         # A transport buffers instead of raising BlockingIOError: bound it by its buffer size instead.
         self._buffered = transport if self.sock is transport else None
-        self._addr, self._protect = pair.remote_addr, fast_protect(dtls._tx_srtp)
+        self._protect = fast_srtp(dtls._tx_srtp)
         return True
 
     def unlink(self) -> None:
@@ -211,7 +408,7 @@ class LeanSender:
 
     def send(self, payload: bytes, marker: int, timestamp: int, seq: int) -> bool:
         """RTP header + mid extension + SRTP + one ``sendto``; False when the socket buffer is full."""
-        header = struct.pack("!BBHII", self._first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
+        header = _RTP_OUT.pack(self._first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
         assert self._protect is not None
         protected = self._protect(header + self._ext + payload)
         self._history[seq & HISTORY_MASK] = protected
@@ -248,33 +445,45 @@ class LeanSender:
             await self._original_rtcp(packet)
 
 
-def fast_protect(session: Any) -> Callable[[bytes], bytes]:
-    """``Session.protect`` without its per-call checks and allocation (1.4 of 4.4 us per packet here).
+def nominated_route(dtls: Any) -> tuple[Any, Any] | None:
+    """The nominated ICE pair's datagram transport and remote address, once DTLS is connected."""
+    if dtls._tx_srtp is None or dtls.state != "connected":
+        return None
+    pair = dtls.transport._connection._nominated.get(1)
+    transport = pair.protocol.transport if pair is not None else None
+    if transport is None or transport.is_closing():
+        return None
+    return transport, pair.remote_addr
 
-    Uses pylibsrtp's own buffer and context, exactly as ``Session.protect`` does; falls back to the
-    public method if those are not where pylibsrtp 1.0 keeps them.
+
+def fast_srtp(session: Any, unprotect: bool = False) -> Callable[[bytes], bytes]:
+    """``Session.protect``/``unprotect`` without their per-call checks and allocation (1.4 of 4.4 us here).
+
+    Uses pylibsrtp's own buffer and context, exactly as ``Session`` does; falls back to the public
+    method if those are not where pylibsrtp 1.0 keeps them. Raises ``pylibsrtp.Error`` as they do.
     """
     try:
         srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
     except AttributeError:
-        protect: Callable[[bytes], bytes] = session.protect
-        return protect
+        public: Callable[[bytes], bytes] = session.unprotect if unprotect else session.protect
+        return public
     length = _srtp.ffi.new("int *")
-    srtp_protect = _srtp.lib.srtp_protect
-    limit = len(cdata) - SRTP_TRAILER
+    process = _srtp.lib.srtp_unprotect if unprotect else _srtp.lib.srtp_protect
+    limit = len(cdata) - (0 if unprotect else SRTP_TRAILER)
 
-    def protect_fast(data: bytes) -> bytes:
+    def fast(data: bytes) -> bytes:
         size = len(data)
         if size > limit:
             raise ValueError("packet is too long")
         length[0] = size
         buffer[0:size] = data
-        if srtp_protect(srtp, cdata, length):
-            raise pylibsrtp.Error("srtp_protect failed")
-        protected: bytes = buffer[0 : length[0]]  # slicing the cffi buffer copies out
-        return protected
+        status = process(srtp, cdata, length)
+        if status:
+            raise pylibsrtp.Error(f"srtp_{'un' if unprotect else ''}protect failed: {status}")
+        processed: bytes = buffer[0 : length[0]]  # slicing the cffi buffer copies out
+        return processed
 
-    return protect_fast
+    return fast
 
 
 # --- ICE ------------------------------------------------------------------------------------------

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import socket
 from importlib.metadata import version
+from typing import Any
 
 import aioice.ice
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
+import aiortc.rtp
+import pylibsrtp
+import pytest
+import uvloop
 from aioice import Connection
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceTransport
+from pylibsrtp import Policy, Session
 
 from server.media import seam
 
@@ -112,18 +119,108 @@ def test_seam_sender_module_exports_what_the_lean_sender_relies_on() -> None:
 
 
 def test_seam_fast_protect_matches_pylibsrtp() -> None:
-    import os
-
-    from pylibsrtp import Policy, Session
-
     key = os.urandom(30)
     policy = {"ssrc_type": Policy.SSRC_ANY_OUTBOUND, "srtp_profile": Policy.SRTP_PROFILE_AES128_CM_SHA1_80}
     reference, ours = Session(Policy(key=key, **policy)), Session(Policy(key=key, **policy))
     assert hasattr(ours, "_srtp") and hasattr(ours, "_cdata") and hasattr(ours, "_buffer")
-    protect = seam.fast_protect(ours)
+    protect = seam.fast_srtp(ours)
     for seq in range(3):
         packet = bytes([0x80, 96, 0, seq]) + bytes(8) + os.urandom(900)
         assert protect(packet) == reference.protect(packet)
+
+
+def test_seam_fast_unprotect_matches_pylibsrtp_and_refuses_replays() -> None:
+    key = os.urandom(30)
+    profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    sender = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
+    receiver = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+    unprotect = seam.fast_srtp(receiver, unprotect=True)
+    packet = bytes([0x80, 96, 0, 7]) + bytes(8) + os.urandom(900)
+    protected = sender.protect(packet)
+    assert unprotect(protected) == packet
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(protected)
+
+
+# --- the lean receive path ----------------------------------------------------------------------
+
+
+def test_seam_ice_socket_callback_hands_non_stun_datagrams_to_the_connection() -> None:
+    """The lean path wraps ``StunProtocol.datagram_received``; what it passes on must reach the queue."""
+    source = inspect.getsource(aioice.ice.StunProtocol.datagram_received)
+    assert "self.receiver.data_received(data, self.local_candidate.component)" in source
+    assert "self._queue.put_nowait((data, component))" in inspect.getsource(Connection.data_received)
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    """A protocol with an instance ``__dict__``, like aioice's ``StunProtocol``."""
+
+
+async def _instance_callback_receives() -> list[bytes]:
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+    transport, protocol = await loop.create_datagram_endpoint(_Endpoint, local_addr=("127.0.0.1", 0))
+    sender, _ = await loop.create_datagram_endpoint(_Endpoint, local_addr=("127.0.0.1", 0))
+    try:
+        protocol.datagram_received = lambda data, addr: got.append(data)  # type: ignore[method-assign]
+        sender.sendto(b"ping", transport.get_extra_info("sockname"))
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sender.close()
+        transport.close()
+    return got
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
+def test_seam_datagram_callback_is_looked_up_on_the_protocol_instance(loop_factory: Any) -> None:
+    """Both loops call ``protocol.datagram_received`` per datagram, so the lean path's instance attribute wins."""
+    loop = loop_factory()
+    try:
+        assert loop.run_until_complete(_instance_callback_receives()) == [b"ping"]
+    finally:
+        loop.close()
+
+
+def test_seam_dtls_transport_unprotects_rtp_with_its_rx_session_and_routes_by_packet() -> None:
+    source = inspect.getsource(RTCDtlsTransport._recv_next)
+    assert "first_byte > 127 and first_byte < 192 and self._rx_srtp" in source
+    assert "self._rx_srtp.unprotect(data)" in source and "is_rtcp(data)" in source
+    assert "self._rtp_router.route_rtp(packet)" in inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    assert "self.__ids.audio_level = ext.id" in inspect.getsource(aiortc.rtp.HeaderExtensionsMap.configure)
+    assert hasattr(aiortc.rtp.HeaderExtensionsMap(), "_HeaderExtensionsMap__ids")
+
+
+def test_seam_receiver_statistics_are_the_fields_the_lean_path_updates() -> None:
+    """``InboundTrack.on_srtp`` writes these ``StreamStatistics`` fields; aiortc's RR loop reads them."""
+    add = inspect.getsource(aiortc.rtcrtpreceiver.StreamStatistics.add)
+    for name in ("packets_received", "max_seq", "cycles", "_clockrate", "_jitter_q4", "_last_arrival"):
+        assert f"self.{name}" in add, name
+    assert "self._last_timestamp = packet.timestamp" in add
+    stats = aiortc.rtcrtpreceiver.StreamStatistics(90000)
+    assert stats.max_seq is None and stats.packets_received == 0 and stats.cycles == 0
+    rtcp = inspect.getsource(RTCRtpReceiver._run_rtcp)
+    assert "for ssrc, stream in self.__remote_streams.items():" in rtcp
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__remote_streams[packet.ssrc].add(packet)" in handle
+    assert "if self.__nack_generator is not None and self.__nack_generator.add(packet):" in handle
+    assert aiortc.rtp.RTP_HISTORY_SIZE == seam.NACK_WINDOW
+
+
+async def test_seam_receiver_private_attributes_for_the_lean_path_exist() -> None:
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("video").receiver
+        for name in ("remote_streams", "nack_generator", "kind", "rtcp_ssrc"):
+            assert hasattr(receiver, f"_RTCRtpReceiver__{name}"), name
+        assert receiver._RTCRtpReceiver__kind == "video"
+        dtls = receiver.transport
+        for name in ("_rx_srtp", "_tx_srtp", "_rtp_header_extensions_map"):
+            assert hasattr(dtls, name), name
+    finally:
+        await pc.close()
 
 
 async def test_seam_ice_sockets_are_reachable_to_enlarge_their_buffers() -> None:

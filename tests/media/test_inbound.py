@@ -1,0 +1,107 @@
+"""The lean receive path: publishers' packets bypass aiortc's receiver, and what it gave us still works.
+
+Real aiortc publishers on loopback. The only instrumentation is on the client side (recording the RTCP
+its sender receives) and one dropped datagram on the server's socket callback to open a gap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRrPacket, RtcpRtpfbPacket
+
+from rooms.model import stream_id_for
+from server.media.seam import InboundTrack
+from tests.media.clients import PatternVideo, ToneAudio, wait_for
+from tests.media.conftest import Room
+
+pytestmark = pytest.mark.media
+
+
+def _tracks(room: Room, participant_id: str) -> dict[str, InboundTrack]:
+    peer = room.engine._rooms["s1"].peers[participant_id]
+    assert peer.inbound is not None
+    return {("video" if track.video else "audio"): track for track in peer.inbound.tracks.values()}
+
+
+def _record_rtcp(sender: Any) -> list[Any]:
+    """Client-side: keep every RTCP packet the publisher's sender is handed, then handle it as usual."""
+    seen: list[Any] = []
+    handle = sender._handle_rtcp_packet
+
+    async def recording(packet: Any) -> None:
+        seen.append(packet)
+        await handle(packet)
+
+    sender._handle_rtcp_packet = recording
+    return seen
+
+
+async def test_publisher_packets_take_the_lean_path(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(ToneAudio(), PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 30, timeout=10)
+    await wait_for(lambda: b.received[(stream_id_for("a"), "audio")].frames >= 30, timeout=10)
+    tracks = _tracks(room, "a")
+    assert tracks["audio"].lean_packets >= 20 and tracks["video"].lean_packets >= 20
+    assert a.publisher is not None
+    for sender in a.publisher.getSenders():
+        assert tracks[sender.kind].ssrc == sender._ssrc
+
+
+async def test_publisher_receives_receiver_reports_from_the_lean_path(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a = room.client("a")
+    room.client("b")
+    await a.publish(ToneAudio(), PatternVideo())
+    assert a.publisher is not None
+    video = next(s for s in a.publisher.getSenders() if s.kind == "video")
+    seen = _record_rtcp(video)
+
+    def reports() -> list[Any]:
+        return [r for p in seen if isinstance(p, RtcpRrPacket) for r in p.reports if r.ssrc == video._ssrc]
+
+    await wait_for(lambda: len(reports()) >= 3 and _tracks(room, "a")["video"].lean_packets > 50, timeout=10)
+    first, last = reports()[0], reports()[-1]
+    assert (last.highest_sequence - first.highest_sequence) & 0xFFFF > 10, "RR highest sequence does not advance"
+    assert last.packets_lost == 0 and last.fraction_lost == 0
+
+
+async def test_an_upstream_gap_is_nacked_and_repaired(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+    assert a.publisher is not None
+    video = a.publisher.getSenders()[0]
+    seen = _record_rtcp(video)
+    track = _tracks(room, "a")["video"]
+    inbound = room.engine._rooms["s1"].peers["a"].inbound
+    assert inbound is not None
+    dropped: list[int] = []
+    hooked = list(inbound._hooked)
+    originals = {id(p): p.datagram_received for p in hooked}
+
+    def dropping(protocol: Any) -> Any:
+        forward = originals[id(protocol)]
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if not dropped and 127 < data[0] < 192 and not 191 < data[1] < 224 and track.lean_packets > 20:
+                dropped.append(int.from_bytes(data[2:4], "big"))  # the sequence number is not encrypted
+                return
+            forward(data, addr)
+
+        return datagram_received
+
+    for protocol in hooked:
+        protocol.datagram_received = dropping(protocol)
+
+    def nacked() -> bool:
+        return any(isinstance(p, RtcpRtpfbPacket) and p.fmt == RTCP_RTPFB_NACK and dropped[0] in p.lost for p in seen)
+
+    await wait_for(lambda: bool(dropped) and nacked(), timeout=10)
+    await wait_for(lambda: dropped[0] not in track._missing, timeout=5)  # the retransmission arrived
+    frames = b.received[(stream_id_for("a"), "video")].frames
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 15, timeout=5)
