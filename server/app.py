@@ -31,7 +31,7 @@ from signaling.hub import Hub, HubSettings
 from signaling.limits import RateLimiter
 from signaling.namespace import HearthNamespace
 from signaling.ports import MediaGateway, NodeInfo, NullMedia
-from signaling.sockets import HearthServer, JsonPacket, SioBus
+from signaling.sockets import FanOut, HearthServer, JsonPacket, RedisFanOut, SioBus
 
 log = logging.getLogger("hearth.server")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -56,9 +56,9 @@ def default_origins(settings: Settings) -> list[str]:
 
 
 def make_sio(settings: Settings) -> socketio.AsyncServer:
-    manager = None
+    manager: FanOut = FanOut()
     if settings.redis_url:  # emits from any node reach sockets on every node
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
+        manager = RedisFanOut(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
     origins: Any = settings.allowed_origins or default_origins(settings)
     return HearthServer(
         async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,
