@@ -228,10 +228,10 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
         clients = await connect_all(http, url, rooms, kind == "bare", result, measuring)
         await asyncio.sleep(1.0)
         measuring[0] = True
-        server = psutil.Process(proc.pid)
-        cpu0, t0 = server.cpu_times(), time.perf_counter()
+        server, me = psutil.Process(proc.pid), psutil.Process()
+        cpu0, mine0, all0, t0 = server.cpu_times(), me.cpu_times(), _busy(), time.perf_counter()
         await drive(rooms, [c[0] for c in clients], args.rate, args.seconds, kind == "bare", result, args.clients)
-        cpu1, t1 = server.cpu_times(), time.perf_counter()
+        cpu1, mine1, all1, t1 = server.cpu_times(), me.cpu_times(), _busy(), time.perf_counter()
         memory = server.memory_info().rss / 2**20
     finally:
         for group in clients:
@@ -245,6 +245,7 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
             proc.kill()
     lat = sorted(result.latencies)
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (t1 - t0)
+    clients_cpu = (mine1.user + mine1.system - mine0.user - mine0.system) / (t1 - t0)
     return {
         "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"),
         "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))] if lat else float("nan"),
@@ -252,7 +253,16 @@ async def run_one(kind: str, args: argparse.Namespace) -> dict[str, float]:
         "delivered_pct": 100.0 * result.deliveries / max(1, result.expected),
         "server_cpu_cores": cpu,
         "server_rss_mib": memory,
+        "clients_cpu_cores": clients_cpu,
+        # Everything else the machine ran meanwhile: a busy neighbour makes the tail meaningless.
+        "other_cpu_cores": max(0.0, (all1 - all0) / (t1 - t0) - cpu - clients_cpu),
     }
+
+
+def _busy() -> float:
+    """Machine-wide busy CPU seconds so far (all cores, everything but idle and iowait)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 async def main() -> None:
@@ -274,6 +284,9 @@ async def main() -> None:
     ratio = results["hearth"]["p99_ms"] / results["bare"]["p99_ms"]
     verdict = "meets" if ratio <= 1.5 else "misses"
     print(f"p99 ratio hearth/bare: {ratio:.2f} ({verdict} the goal of <= 1.5)")
+    noisy = max(r["other_cpu_cores"] for r in results.values())
+    if noisy > 0.1:
+        print(f"warning: other processes used up to {noisy:.2f} core during a run; the machine was not quiet")
 
 
 def _has_uvloop() -> bool:

@@ -27,7 +27,7 @@ from rooms.events import (
     SessionEnded,
     StateChanged,
 )
-from rooms.model import Role, Session
+from rooms.model import Role, Session, Status
 from rooms.permissions import Action, check
 from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
@@ -57,7 +57,8 @@ class Live:
     saved_version: int
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     sockets: dict[str, str] = field(default_factory=dict)  # participant id -> socket id
-    rooms: dict[str, str | None] = field(default_factory=dict)  # socket id -> audience room
+    # socket id -> (its audience room, the participant's (status, role) that room was chosen for)
+    rooms: dict[str, tuple[str | None, tuple[Status, Role] | None]] = field(default_factory=dict)
     policy: ForwardingPolicy | None = None
     dirty: bool = False
     last_active: float = 0.0
@@ -166,17 +167,20 @@ class Hub:
 
     async def _sync_rooms(self, live: Live) -> None:
         """Move each socket into the one broadcast room its participant's role and status allow."""
+        participants = live.session.participants
         for pid, sid in live.sockets.items():
-            p = live.session.participants.get(pid)
+            p = participants.get(pid)
+            basis = (p.status, p.role) if p is not None else None
+            placed = live.rooms.get(sid)
+            if placed is not None and placed[1] == basis:
+                continue  # the usual case: nobody's role or status changed
             want = audience_room(live.session.id, p) if p is not None else None
-            have = live.rooms.get(sid)
-            if want == have:
-                continue
-            if have is not None:
+            have = placed[0] if placed is not None else None
+            if have != want and have is not None:
                 await self.bus.leave(sid, have)
-            if want is not None:
+            if have != want and want is not None:
                 await self.bus.enter(sid, want)
-            live.rooms[sid] = want
+            live.rooms[sid] = (want, basis)
 
     async def _send(self, emits: list[Emit]) -> None:
         for e in emits:
