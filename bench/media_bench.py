@@ -34,6 +34,7 @@ from typing import Any
 
 import av
 import psutil
+import uvloop
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
@@ -384,9 +385,11 @@ async def worker(port: int, pids: list[str], offset: int, clip: tuple[list[bytes
         await pc.close()
 
 
-async def run_room(mode: str, n: int, clip_file: str, workers: int, warmup: float, window: float) -> dict[str, Any]:
+async def run_room(
+    mode: str, n: int, clip_file: str, workers: int, warmup: float, window: float, loop: str = "uvloop"
+) -> dict[str, Any]:
     server = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", mode, stdout=subprocess.PIPE, limit=1 << 26
+        sys.executable, __file__, "--serve", mode, "--loop", loop, stdout=subprocess.PIPE, limit=1 << 26
     )
     assert server.stdout
     port = json.loads(await server.stdout.readline())["port"]
@@ -513,7 +516,7 @@ async def main(args: argparse.Namespace) -> None:
     for n in args.n:
         for mode in args.modes:
             warmup = args.warmup + n  # sequential joins, renegotiation, then a clip keyframe (every 3 s)
-            r = await run_room(mode, n, clip_file, args.workers, warmup, args.window)
+            r = await run_room(mode, n, clip_file, args.workers, warmup, args.window, args.loop)
             r["load"] = os.getloadavg()[0]
             rows.append(r)
             print(" ".join(f"{r[key]:>{width}{fmt}}" for _, width, key, fmt in COLUMNS), flush=True)
@@ -556,11 +559,14 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="N = 2, 4, 8 with short windows")
     parser.add_argument("--n", type=int, nargs="+", default=list(range(2, 9)))
     parser.add_argument("--modes", nargs="+", default=["relay", "hearth"], choices=["relay", "hearth"])
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="server event loop")
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per room")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring, plus N (ICE, keyframes)")
     ns = parser.parse_args()
     if ns.serve:
         quiet_gc()  # as `hearth serve` runs: startup heap frozen, young collections less often
+        if ns.loop == "uvloop":
+            uvloop.install()  # as `hearth serve` runs, for both modes
         profile_to = os.environ.get("MEDIA_BENCH_PROFILE")  # cProfile the server process, e.g. to find hot paths
         if profile_to:
             import cProfile

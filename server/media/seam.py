@@ -54,6 +54,7 @@ NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: gaps older than this are no long
 SRTP_TRAILER = 16 + 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN headroom, kept as in Session.protect
 _RTP_HEADER = struct.Struct("!BBHI")  # first byte, marker + payload type, sequence number, timestamp
 _RTP_OUT = struct.Struct("!BBHII")
+_srtp_protect = _srtp.lib.srtp_protect
 
 # --- receive side ---------------------------------------------------------------------------------
 
@@ -359,6 +360,12 @@ class LeanSender:
         self._addr: Any = None
         self._buffered: Any = None
         self._protect: Callable[[bytes], bytes] | None = None
+        self._srtp: Any = None  # pylibsrtp's context, buffer and length cell for the inlined protect
+        self._cdata: Any = None
+        self._buffer: Any = None
+        self._length: Any = _srtp.ffi.new("int *")
+        self._limit = 0
+        self._payload_at = 12
         self._ssrc: int = sender._ssrc
         self._first = 0x80
         self._pt = 0
@@ -399,7 +406,15 @@ class LeanSender:
         self.sock = getattr(transport, "_sock", None) or transport
         # A transport buffers instead of raising BlockingIOError: bound it by its buffer size instead.
         self._buffered = transport if self.sock is transport else None
-        self._protect = fast_srtp(dtls._tx_srtp)
+        session = dtls._tx_srtp
+        self._protect = session.protect
+        try:
+            self._srtp, self._cdata, self._buffer = session._srtp[0], session._cdata, session._buffer
+        except AttributeError:  # not where pylibsrtp 1.0 keeps them: the public method it is
+            self._srtp = None
+        else:
+            self._limit = len(self._cdata) - SRTP_TRAILER
+        self._payload_at = 12 + len(self._ext)
         return True
 
     def unlink(self) -> None:
@@ -407,10 +422,28 @@ class LeanSender:
         self.retired = True
 
     def send(self, payload: bytes, marker: int, timestamp: int, seq: int) -> bool:
-        """RTP header + mid extension + SRTP + one ``sendto``; False when the socket buffer is full."""
-        header = _RTP_OUT.pack(self._first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
-        assert self._protect is not None
-        protected = self._protect(header + self._ext + payload)
+        """RTP header + mid extension + SRTP + one ``sendto``; False when the socket buffer is full.
+
+        The header and payload are written straight into pylibsrtp's buffer and protected there
+        (``fast_srtp`` inlined: this runs once per packet per subscriber).
+        """
+        srtp = self._srtp
+        if srtp is None:
+            header = _RTP_OUT.pack(self._first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
+            protected = self._protect(header + self._ext + payload)  # type: ignore[misc]  # set by link()
+        else:
+            buffer, start = self._buffer, self._payload_at
+            size = start + len(payload)
+            if size > self._limit:
+                return True  # cannot be protected: drop it as if lost, the subscriber NACKs in vain
+            _RTP_OUT.pack_into(buffer, 0, self._first, (marker << 7) | self._pt, seq, timestamp, self._ssrc)
+            buffer[12:start] = self._ext
+            buffer[start:size] = payload
+            length = self._length
+            length[0] = size
+            if _srtp_protect(srtp, self._cdata, length):
+                return True  # libsrtp refused (it does not for a new index): as if lost
+            protected = buffer[0 : length[0]]
         self._history[seq & HISTORY_MASK] = protected
         if self._buffered is not None and self._buffered.get_write_buffer_size() > MAX_BUFFERED:
             return False
@@ -423,7 +456,7 @@ class LeanSender:
             return False
         self.packets_sent += 1
         self._octets += len(payload)
-        if marker or not seq & 15:  # the RTCP loop reads these about once a second
+        if not self.packets_sent & 31:  # the RTCP loop reads these about once a second
             sender = self._raw
             sender._RTCRtpSender__packet_count = self.packets_sent
             sender._RTCRtpSender__octet_count = self._octets
