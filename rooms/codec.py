@@ -24,12 +24,11 @@ from rooms.model import (
 FORMAT = 1
 
 
-_SESSION_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
 
 
 def session_to_dict(s: Session) -> dict[str, Any]:
-    """A field-by-field copy: ``dataclasses.asdict`` deep-copies recursively and cost ~0.7 ms a save."""
-    data: dict[str, Any] = {name: getattr(s, name) for name in _SESSION_FIELDS}
+    """A snapshot: scalars shared, every mutable part copied (``dataclasses.asdict`` cost ~0.7 ms a save)."""
+    data: dict[str, Any] = s.__dict__.copy()  # scalars; every mutable field is replaced by a copy below
     data["format"] = FORMAT
     data["agenda"] = [{"name": p.name, "minutes": p.minutes, "floor_mode": p.floor_mode} for p in s.agenda]
     data["queue"] = list(s.queue)

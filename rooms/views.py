@@ -61,7 +61,7 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
     entries = [(p, _participant(s, p)) for p in s.participants.values() if p.status in _SEEN_BY_LEADS]
     if Audience.LEADS in wanted:
         views[Audience.LEADS] = seated | {"participants": [
-            entry | {"spoke_seconds": round(p.spoke_seconds, 1), "passes": p.passes} for p, entry in entries
+            dict(entry, spoke_seconds=round(p.spoke_seconds, 1), passes=p.passes) for p, entry in entries
         ]}
     if Audience.MEMBERS in wanted:
         views[Audience.MEMBERS] = seated | {"participants": [

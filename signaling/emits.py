@@ -58,7 +58,7 @@ class Emit:
 
 def state_emits(s: Session, now: float) -> list[Emit]:
     """One view per audience; views nobody is connected to receive are not built at all."""
-    audiences = {_audience(p) for p in s.participants.values() if p.connected} - {None}
+    audiences = {_audience(p) for p in s.participants.values() if p.connected}
     views = state_views(s, now, [a for a in _AUDIENCE_ORDER if a in audiences])
     return [Emit("session.state", view, _ROOM_OF[audience](s.id)) for audience, view in views.items()]
 
