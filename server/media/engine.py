@@ -102,9 +102,7 @@ class MediaEngine:
                 out.source.remove_sink(out.sink)
                 out.sink.lean.unlink()
             peer.outgoing.clear()
-            if peer.subscriber is not None:
-                await peer.subscriber.close()
-            peer.subscriber = None
+            await peer.close_subscriber()
             peer.awaiting_answer = False
         await self._refresh(room, peer)
 
@@ -264,6 +262,8 @@ class MediaEngine:
         publisher_id, kind = key
         if peer.subscriber is None:
             peer.subscriber = RTCPeerConnection(rtc_configuration(self._ice_servers))
+            peer.rtcp = seam.SubscriberRtcp()
+        assert peer.rtcp is not None
         transceiver = peer.subscriber.addTransceiver(seam.IdleTrack(kind), direction="sendonly")
         prefer_single_codec(transceiver)
         stream_id = stream_id_for(publisher_id)
@@ -271,7 +271,7 @@ class MediaEngine:
         # the old inactive one, and browsers refuse two m-lines with the same stream and track ids.
         slot = len(peer.subscriber.getTransceivers())
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
-        lean = seam.LeanSender(transceiver.sender, source.request_keyframe)
+        lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp)
         sink = Sink(peer.participant_id, kind, lean, self._totals)
         source.add_sink(sink)
         peer.outgoing[key] = Outgoing(transceiver, sink, source)

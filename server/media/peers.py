@@ -24,7 +24,7 @@ from aiortc import (
 )
 
 from server.media.forwarder import Sink, Source
-from server.media.seam import LeanReceiver
+from server.media.seam import LeanReceiver, SubscriberRtcp
 
 log = logging.getLogger("hearth.media")
 
@@ -74,6 +74,7 @@ class Peer:
     publisher: RTCPeerConnection | None = None
     publisher_ufrag: str | None = None
     subscriber: RTCPeerConnection | None = None
+    rtcp: SubscriberRtcp | None = None
     sources: dict[str, Source] = field(default_factory=dict)
     receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
     inbound: LeanReceiver | None = None
@@ -120,7 +121,13 @@ class Peer:
             out.sink.lean.unlink()
         self.outgoing.clear()
         await self.close_publisher()
+        await self.close_subscriber()
+        self.awaiting_answer = False
+
+    async def close_subscriber(self) -> None:
+        if self.rtcp is not None:
+            await self.rtcp.close()
+            self.rtcp = None
         if self.subscriber is not None:
             await self.subscriber.close()
         self.subscriber = None
-        self.awaiting_answer = False

@@ -1,0 +1,99 @@
+"""Subscriber-side RTCP through ``seam.SubscriberRtcp``: reports out, NACK and PLI in, on real peers.
+
+The only instrumentation is on the client side: recording what its receivers and the publisher's
+sender are handed, and one datagram dropped on the subscriber's socket to open a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtcpSdesPacket, RtcpSrPacket
+
+from rooms.model import stream_id_for
+from tests.media.clients import PatternVideo, ToneAudio, wait_for
+from tests.media.conftest import Room
+from tests.media.test_inbound import _record_rtcp
+
+pytestmark = pytest.mark.media
+
+
+def _video_receiver(client: Any) -> Any:
+    return next(t.receiver for t in client.subscriber.getTransceivers() if t.kind == "video" and t.receiver.track)
+
+
+async def test_subscriber_gets_one_compound_report_for_all_its_tracks(room: Room) -> None:
+    await room.policy({"a", "b", "c"})
+    a, b, c = room.client("a"), room.client("b"), room.client("c")
+    await a.publish(ToneAudio(), PatternVideo())
+    await b.publish(ToneAudio(), PatternVideo())
+    await wait_for(lambda: c.received[(stream_id_for("b"), "video")].frames >= 5, timeout=10)
+    assert c.subscriber is not None
+    dtls: Any = c.subscriber.getTransceivers()[0].receiver.transport
+    seen: list[Any] = []
+    handle = dtls._handle_rtcp_data
+
+    async def recording(data: bytes) -> None:
+        seen.append(data)
+        await handle(data)
+
+    dtls._handle_rtcp_data = recording
+    await wait_for(lambda: len(seen) >= 2, timeout=5)
+    packets = RtcpPacket.parse(seen[-1])
+    reports = [p for p in packets if isinstance(p, RtcpSrPacket)]
+    sdes = [p for p in packets if isinstance(p, RtcpSdesPacket)]
+    assert len(reports) == 4, "one SR per forwarded track, in one compound packet"
+    assert len(sdes) == 1 and {chunk.ssrc for chunk in sdes[0].chunks} == {r.ssrc for r in reports}
+    assert all(r.sender_info.packet_count > 0 for r in reports)
+    peer = room.engine._rooms["s1"].peers["c"]
+    assert peer.rtcp is not None and peer.rtcp.reports_sent >= 2
+
+
+async def test_subscriber_pli_reaches_the_publisher(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+    assert a.publisher is not None
+    seen = _record_rtcp(a.publisher.getSenders()[0])
+    receiver = _video_receiver(b)
+    await asyncio.sleep(0.6)  # past the forwarder's PLI throttle
+    ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
+    await receiver._send_rtcp_pli(ssrc)
+    await wait_for(lambda: any(isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_PLI for p in seen), timeout=3)
+
+
+async def test_a_downstream_gap_is_repaired_from_the_senders_history(room: Room) -> None:
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+    assert b.subscriber is not None
+    receiver = _video_receiver(b)
+    ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
+    dtls: Any = receiver.transport
+    arrived: list[int] = []
+    handle = dtls._handle_rtp_data
+
+    async def recording(data: bytes, arrival_time_ms: int) -> None:
+        arrived.append(int.from_bytes(data[2:4], "big"))
+        await handle(data, arrival_time_ms)
+
+    dtls._handle_rtp_data = recording
+    dropped: list[int] = []
+    for protocol in dtls.transport._connection._protocols:
+        forward = protocol.datagram_received
+
+        def dropping(data: bytes, addr: Any, forward: Any = forward) -> None:
+            is_video = data[1] < 192 and int.from_bytes(data[8:12], "big") == ssrc
+            if not dropped and 127 < data[0] < 192 and is_video and len(arrived) > 10:
+                dropped.append(int.from_bytes(data[2:4], "big"))
+                return
+            forward(data, addr)
+
+        protocol.datagram_received = dropping
+    await wait_for(lambda: bool(dropped) and dropped[0] in arrived, timeout=5)
+    peer = room.engine._rooms["s1"].peers["b"]
+    assert peer.rtcp is not None and peer.rtcp.feedback_received >= 1
