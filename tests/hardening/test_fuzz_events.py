@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import socketio
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +60,8 @@ class World:
         return {label: c.id for label, c in zip(LABELS, self.actors, strict=True)}
 
     def gone(self, client: Client) -> bool:
-        return client.id in self.dead or not client.sio.connected
+        """Dropped by the server: python-socketio clears the namespace before ``connected`` turns false."""
+        return client.id in self.dead or not client.sio.connected or "/" not in client.sio.namespaces
 
     async def ensure(self) -> None:
         """Rebuild after an end (or a lead's removal); replace a removed member with a newcomer."""
@@ -101,7 +103,11 @@ class World:
                 call.cancel()
                 self.vanished.add(client.id)
                 return None
-        reply: dict[str, Any] = call.result()
+        try:
+            reply: dict[str, Any] = call.result()
+        except socketio.exceptions.BadNamespaceError:  # dropped just now, before its removal's ack came back
+            self.vanished.add(client.id)
+            return None
         SENT[event if event in p.EVENTS else "unknown"] += 1
         assert_ack(reply)
         code = "ok" if reply["ok"] else reply["error"]["code"]
