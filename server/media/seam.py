@@ -124,15 +124,20 @@ class InboundTrack:
     def on_srtp(self, plain: bytes) -> None:
         """The lean path: read the header, count the packet as ``StreamStatistics.add`` does, NACK, hand on."""
         self.lean_packets += 1
-        first, second, seq, timestamp = _RTP_HEADER.unpack_from(plain)
-        offset = 12 + 4 * (first & 0x0F)
-        level = -1
-        if first & 0x10:
-            words = (plain[offset + 2] << 8) | plain[offset + 3]
-            if self.level_id and plain[offset] == 0xBE and plain[offset + 1] == 0xDE:
-                level = _one_byte_level(plain, offset + 4, offset + 4 + 4 * words, self.level_id)
-            offset += 4 + 4 * words
-        end = len(plain) - plain[-1] if first & 0x20 else len(plain)
+        try:
+            first, second, seq, timestamp = _RTP_HEADER.unpack_from(plain)
+            offset = 12 + 4 * (first & 0x0F)
+            level = -1
+            if first & 0x10:
+                words = (plain[offset + 2] << 8) | plain[offset + 3]
+                if self.level_id and plain[offset] == 0xBE and plain[offset + 1] == 0xDE:
+                    level = _one_byte_level(plain, offset + 4, offset + 4 + 4 * words, self.level_id)
+                offset += 4 + 4 * words
+            end = len(plain) - plain[-1] if first & 0x20 else len(plain)
+        except (IndexError, struct.error):
+            return  # authenticated but malformed: aiortc's parser would refuse it too
+        if end < offset:
+            return
         stats = self.stats
         stats.packets_received += 1
         delta = (seq - stats.max_seq) & 0xFFFF

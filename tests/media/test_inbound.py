@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRrPacket, RtcpRtpfbPacket
+from aiortc import RTCPeerConnection
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRrPacket, RtcpRtpfbPacket, RtpPacket
 
 from rooms.model import stream_id_for
-from server.media.seam import InboundTrack
+from server.media.seam import InboundTrack, LeanReceiver
 from tests.media.clients import PatternVideo, ToneAudio, wait_for
 from tests.media.conftest import Room
 
@@ -105,3 +107,36 @@ async def test_an_upstream_gap_is_nacked_and_repaired(room: Room) -> None:
     await wait_for(lambda: dropped[0] not in track._missing, timeout=5)  # the retransmission arrived
     frames = b.received[(stream_id_for("a"), "video")].frames
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 15, timeout=5)
+
+
+class _Collect:
+    """A consumer that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.packets: list[tuple[bytes, int, int, int, int]] = []
+
+    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
+        self.packets.append((payload, seq, timestamp, marker, level))
+
+    def on_ssrc(self, ssrc: int) -> None:
+        pass
+
+
+async def test_lean_parse_reads_levels_strips_padding_and_drops_malformed_packets() -> None:
+    pc = RTCPeerConnection()
+    try:
+        consumer = _Collect()
+        track = InboundTrack(LeanReceiver(), pc.addTransceiver("audio").receiver, consumer, video=False)
+        track.stats = StreamStatistics(48000)
+        track.stats.add(RtpPacket(sequence_number=9, timestamp=0))  # aiortc counts an SSRC's first packet
+        track.level_id = 1
+        header = bytes([0x90 | 0x20, 0x80 | 111, 0, 10]) + (960).to_bytes(4, "big") + bytes(4)
+        extension = bytes([0xBE, 0xDE, 0, 1, 0x10, 0x80 | 37, 0, 0])  # id 1, one byte: voice, -37 dBov
+        track.on_srtp(header + extension + b"opus" + bytes([0, 0, 3]))  # 3 bytes of padding
+        assert consumer.packets == [(b"opus", 10, 960, 1, 37)]
+        assert track.stats.packets_received == 2 and track.stats.max_seq == 10
+        for broken in (header[:8], header + extension[:3], bytes([0x90]) + header[1:] + bytes([0xBE, 0xDE, 0, 9])):
+            track.on_srtp(broken)
+        assert len(consumer.packets) == 1
+    finally:
+        await pc.close()
