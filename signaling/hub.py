@@ -1,4 +1,4 @@
-"""The sessions this node holds: one lock each, apply -> save -> audit -> emit, in that order.
+"""The sessions this node holds: one lock each, apply -> save -> emit -> audit, in that order.
 
 The hub is the only writer of a live session. It holds a lease on every session it serves (its media
 must live in one place), writes each change through to the store so another node can take over, and
@@ -132,10 +132,10 @@ class Hub:
             return
         live.last_active = now
         if any(isinstance(e, StateChanged) for e in events):
-            await self._save(live)
-        await self._audit(live.session.id, actor_id, events, now)
+            await self._save(live)  # before any emit: nobody sees a state another node could not load
         await self._sync_rooms(live)
         await self._send(emits_for(live.session, events, now))
+        await self._audit(live.session.id, actor_id, events, now)  # a record, not state: off the delivery path
         await self._side_effects(live, events)
 
     async def _save(self, live: Live) -> None:
