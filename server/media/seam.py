@@ -1,16 +1,20 @@
 """Every touch of aiortc/aioice internals lives here, and ``tests/media/test_seam.py`` pins each one.
 
-aiortc has no public API for forwarding encoded media (issues #449, #544, #1155), so the SFU needs a
-few internal hooks. Keeping them in one small module means an aiortc upgrade that moves a seam breaks
-one file and one test module, by name, instead of silently degrading forwarding:
+aiortc has no public API for forwarding encoded media (issues #449, #544, #1155), and its per-packet
+paths cost more than the forwarding itself, so the SFU needs internal hooks. Keeping them in one
+module means an aiortc upgrade that moves a seam breaks one file and one test module, by name,
+instead of silently degrading forwarding:
 
-- receive side: the receiver's jitter buffer is swapped for a ``_Tap`` that hands every de-RTXed RTP
-  packet to the forwarder synchronously (NACK generation, REMB and receiver reports keep working
-  because they run before the jitter buffer), and ``decoder_worker`` is wrapped so tapped receivers
-  start no decoder thread while client-side receivers in the same process still decode;
+- receive side: ``LeanReceiver`` wraps a publisher connection's ICE socket callbacks and hands each
+  SRTP packet of a known SSRC, unprotected, to its ``InboundTrack`` synchronously (no queue, no
+  coroutine, no ``RtpPacket``); aiortc's own path still carries an SSRC's first packets (its router
+  names the receiver) into a ``_Tap`` that replaces the jitter buffer. RR statistics are written into
+  aiortc's ``StreamStatistics`` so its RTCP loop keeps reporting; NACKs are sent here. ``decoder_worker``
+  is wrapped so tapped receivers start no decoder thread while other receivers still decode;
 - send side: ``LeanSender`` writes RTP header + SRTP protect + ``sendto`` itself (aiortc's
-  ``_run_rtp`` costs 120-200 us per packet), answers NACKs from its own history, hands PLI/FIR to the
-  forwarder, and feeds the aiortc sender's counters so its RTCP loop keeps sending correct SR/SDES/BYE;
+  ``_run_rtp`` costs 120-200 us per packet) and answers NACKs from its own history;
+  ``SubscriberRtcp`` sends one compound SR+SDES per subscriber connection instead of one RTCP task
+  per sender, and reads that connection's SRTCP (NACK, PLI, FIR) in its socket callbacks;
 - ICE: aioice skips 127.0.0.1; tests and single-machine demos may add it back.
 """
 
@@ -471,8 +475,13 @@ class LeanSender:
                 return True  # libsrtp refused (it does not for a new index): as if lost
             protected = buffer[0 : length[0]]
         self._history[seq & HISTORY_MASK] = protected
-        if self._buffered is not None and self._buffered.get_write_buffer_size() > MAX_BUFFERED:
-            return False
+        buffered = self._buffered
+        if buffered is not None:
+            if buffered.is_closing():  # uvloop closes it on a send error (the subscriber went away)
+                self.sock = None
+                return False
+            if buffered.get_write_buffer_size() > MAX_BUFFERED:
+                return False
         try:
             self.sock.sendto(protected, self._addr)
         except BlockingIOError:
