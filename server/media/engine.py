@@ -295,13 +295,14 @@ class MediaEngine:
             await peer.close()
 
     async def _room_loop(self, room: Room) -> None:
-        """5 Hz: speaking levels; once a second, the video bitrate cap (REMB) to every publisher."""
+        """5 Hz: speaking levels; once a second, RTCP reports both ways (riding this loop's wake-up
+        rather than one timer per sender and receiver: a wake-up costs more than a report)."""
         tick = 0
         while True:
             await asyncio.sleep(SPEAKING_INTERVAL)
             tick += 1
             if tick % REMB_EVERY == 0:
-                await self._announce_cap(room)
+                self._send_reports(room)
             update = room.meter.flush()
             if update is not None:
                 try:
@@ -309,10 +310,11 @@ class MediaEngine:
                 except Exception:
                     log.exception("speaking callback failed for session %s", room.session_id)
 
-    async def _announce_cap(self, room: Room) -> None:
-        """A fixed REMB instead of aiortc's per-packet estimator: cheaper, and it caps browsers' video."""
+    def _send_reports(self, room: Room) -> None:
+        """Receiver reports with a fixed REMB to publishers (instead of aiortc's per-packet estimator:
+        cheaper, and it caps browsers' video), sender reports to subscribers."""
         for peer in list(room.peers.values()):
-            source, receiver = peer.sources.get("video"), peer.receivers.get("video")
-            if source is not None and receiver is not None and source.ssrc is not None:
-                with contextlib.suppress(ConnectionError):
-                    await seam.send_remb(receiver, self._video_cap, source.ssrc)
+            if peer.inbound is not None:
+                peer.inbound.send_reports(self._video_cap)
+            if peer.rtcp is not None:
+                peer.rtcp.send_reports()

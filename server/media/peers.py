@@ -126,7 +126,7 @@ class Peer:
 
     async def close_subscriber(self) -> None:
         if self.rtcp is not None:
-            await self.rtcp.close()
+            self.rtcp.close()
             self.rtcp = None
         if self.subscriber is not None:
             await self.subscriber.close()

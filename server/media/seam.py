@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+import functools
 import socket
 import struct
 import time
@@ -44,6 +44,8 @@ from aiortc.rtp import (
     RTCP_RTPFB_NACK,
     RtcpByePacket,
     RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
     RtcpRtpfbPacket,
     RtpPacket,
     pack_remb_fci,
@@ -202,7 +204,7 @@ class LeanReceiver:
         """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
 
         ``estimate_bandwidth=False`` drops aiortc's REMB estimator (it runs on every video packet of
-        aiortc's path); the SFU then announces a fixed cap with ``send_remb`` instead.
+        aiortc's path); the SFU then announces a fixed cap through ``send_reports`` instead.
         """
         install_decoder_bypass()
         raw: Any = receiver
@@ -210,6 +212,7 @@ class LeanReceiver:
         track = self.tracks[receiver] = InboundTrack(self, receiver, consumer, video)
         raw._RTCRtpReceiver__jitter_buffer = _Tap(track)
         raw._RTCRtpReceiver__nack_generator = None  # InboundTrack NACKs, on both paths
+        raw._run_rtcp = functools.partial(_parked_rtcp, raw, "_RTCRtpReceiver")  # ``send_reports`` reports
         _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
         if not estimate_bandwidth:
             raw._RTCRtpReceiver__remote_bitrate_estimator = None
@@ -270,6 +273,44 @@ class LeanReceiver:
         with contextlib.suppress(OSError):
             route[0].sendto(dtls._tx_srtp.protect_rtcp(bytes(packet)), route[1])
 
+    def send_reports(self, bitrate: int) -> bool:
+        """One compound packet: aiortc's receiver report for each track, then REMB capping the video.
+
+        Called once a second by the room loop, in place of each receiver's own RTCP task (on this kind
+        of machine a timer wake-up costs more than the report). Same fields as aiortc's RR.
+        """
+        route = nominated_route(self._dtls) if self._dtls is not None else None
+        if route is None:
+            return False
+        parts: list[bytes] = []
+        for track in self.tracks.values():
+            raw: Any = track.receiver
+            stats, rtcp_ssrc = track.stats, raw._RTCRtpReceiver__rtcp_ssrc
+            if stats is None or rtcp_ssrc is None:
+                continue
+            lsr, dlsr = raw._RTCRtpReceiver__lsr.get(track.ssrc, 0), 0
+            if lsr:
+                delay = time.time() - raw._RTCRtpReceiver__lsr_time[track.ssrc]
+                dlsr = int(delay * 65536) if 0 < delay < 65536 else 0
+            block = RtcpReceiverInfo(
+                ssrc=track.ssrc,
+                fraction_lost=stats.fraction_lost,
+                packets_lost=stats.packets_lost,
+                highest_sequence=stats.max_seq,
+                jitter=stats.jitter,
+                lsr=lsr,
+                dlsr=dlsr,
+            )
+            parts.append(bytes(RtcpRrPacket(ssrc=rtcp_ssrc, reports=[block])))
+            if track.video and bitrate:
+                fci = pack_remb_fci(bitrate, [track.ssrc])
+                parts.append(bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)))
+        if not parts:
+            return False
+        with contextlib.suppress(OSError, pylibsrtp.Error):
+            route[0].sendto(self._dtls._tx_srtp.protect_rtcp(b"".join(parts)), route[1])
+        return True
+
     def close(self) -> None:
         """Unwrap the sockets and forget the tracks, so no packet reaches a closed source."""
         for protocol in self._hooked:
@@ -293,6 +334,17 @@ class _Tap:
         return False, None
 
 
+async def _parked_rtcp(owner: Any, prefix: str) -> None:
+    """Stands in for an aiortc sender's or receiver's ``_run_rtcp``: reports are sent by this module.
+
+    Signals the events ``stop()`` waits for, and parks until ``stop()`` cancels it (no timer).
+    """
+    getattr(owner, f"{prefix}__rtcp_started").set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.get_running_loop().create_future()
+    getattr(owner, f"{prefix}__rtcp_exited").set()
+
+
 def _one_byte_level(data: bytes, start: int, end: int, wanted: int) -> int:
     """The 7-bit level of element ``wanted`` in an RFC 8285 one-byte extension block, or -1."""
     while start < end:
@@ -307,15 +359,6 @@ def _one_byte_level(data: bytes, start: int, end: int, wanted: int) -> int:
             return data[start + 1] & 0x7F
         start += 2 + (byte & 0x0F)
     return -1
-
-
-async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> None:
-    """Tell the publisher the most it may send (REMB), through the receiver's RTCP path and SSRC."""
-    raw: Any = receiver
-    rtcp_ssrc = raw._RTCRtpReceiver__rtcp_ssrc
-    if rtcp_ssrc is not None:
-        fci = pack_remb_fci(bitrate, [media_ssrc])
-        await raw._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci))
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -412,12 +455,8 @@ class LeanSender:
 
     async def _run_rtcp(self) -> None:
         """Stands in for ``RTCRtpSender._run_rtcp``: parked until ``stop()``, then BYE as aiortc does."""
-        raw = self._raw
-        raw._RTCRtpSender__rtcp_started.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.get_running_loop().create_future()
-        await raw._send_rtcp([RtcpByePacket(sources=[self.ssrc])])
-        raw._RTCRtpSender__rtcp_exited.set()
+        await _parked_rtcp(self._raw, "_RTCRtpSender")
+        await self._raw._send_rtcp([RtcpByePacket(sources=[self.ssrc])])
 
     def link(self) -> bool:
         """Resolve the socket, address and SRTP session once DTLS is up; False until then."""
@@ -530,11 +569,12 @@ class SubscriberRtcp:
 
     aiortc runs one RTCP task per sender (a timer wake-up, an SR, an SDES and a ``sendto`` every
     0.5-1.5 s) and takes every incoming report through its queue, a coroutine and its RTCP parser:
-    with 7 publishers of 2 tracks that is 14 of each per second per subscriber. Here one task per
-    connection sends one compound packet (an SR per sending track, then one SDES), and incoming SRTCP
-    is read inside the socket callback: NACKs are answered from the sender's history and PLI/FIR go
-    to the forwarder. Receiver reports (statistics only) and REMB (there is no encoder to steer) are
-    dropped, as aiortc's pack path would ignore them too.
+    with 7 publishers of 2 tracks that is 14 of each per second per subscriber. Here the engine's
+    room loop calls ``send_reports`` once a second (no timer of its own: on this kind of machine a
+    wake-up costs more than the report) for one compound packet (an SR per sending track, then one
+    SDES), and incoming SRTCP is read inside the socket callback: NACKs are answered from the
+    sender's history and PLI/FIR go to the forwarder. Receiver reports (statistics only) and REMB
+    (there is no encoder to steer) are dropped, as aiortc's pack path would ignore them too.
     """
 
     def __init__(self) -> None:
@@ -545,7 +585,6 @@ class SubscriberRtcp:
         self._cname = b""
         self._hooked: list[Any] = []
         self._unprotect: Callable[[bytes], bytes] | None = None
-        self._task: asyncio.Future[None] | None = None
 
     def add(self, lean: LeanSender) -> None:
         self.senders[lean.ssrc] = lean
@@ -555,15 +594,13 @@ class SubscriberRtcp:
             del self.senders[lean.ssrc]
 
     def attach(self, dtls: Any, cname: str) -> None:
-        """A sender started on ``dtls``: wrap its ICE sockets' callbacks and start the report clock."""
+        """A sender started on ``dtls``: wrap its ICE sockets' callbacks."""
         self._dtls = dtls
         self._cname = cname.encode()[:255]
         for protocol in dtls.transport._connection._protocols:
             if protocol not in self._hooked:
                 self._hooked.append(protocol)
                 protocol.datagram_received = self._hook(protocol.datagram_received)
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
 
     def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
         def datagram_received(data: bytes, addr: Any) -> None:
@@ -609,11 +646,6 @@ class SubscriberRtcp:
                     lean.on_keyframe_request()
             pos = after
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(0.5 + random.random())  # aiortc's interval, for all senders at once
-            self.send_reports()
-
     def send_reports(self) -> bool:
         """One compound packet: an SR for each track that has sent, then their CNAMEs in one SDES."""
         route = nominated_route(self._dtls) if self._dtls is not None else None
@@ -630,13 +662,8 @@ class SubscriberRtcp:
             self.reports_sent += 1
         return True
 
-    async def close(self) -> None:
-        """Stop the clock and unwrap the sockets; nothing is left running."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def close(self) -> None:
+        """Unwrap the sockets and forget the senders."""
         for protocol in self._hooked:
             with contextlib.suppress(AttributeError):
                 del protocol.datagram_received

@@ -215,7 +215,9 @@ async def test_seam_receiver_private_attributes_for_the_lean_path_exist() -> Non
     pc = RTCPeerConnection()
     try:
         receiver = pc.addTransceiver("video").receiver
-        for name in ("remote_streams", "nack_generator", "kind", "rtcp_ssrc"):
+        for name in ("remote_streams", "nack_generator", "kind", "rtcp_ssrc", "lsr", "lsr_time"):
+            assert hasattr(receiver, f"_RTCRtpReceiver__{name}"), name
+        for name in ("rtcp_started", "rtcp_exited"):
             assert hasattr(receiver, f"_RTCRtpReceiver__{name}"), name
         assert receiver._RTCRtpReceiver__kind == "video"
         dtls = receiver.transport
@@ -237,3 +239,16 @@ async def test_seam_ice_sockets_are_reachable_to_enlarge_their_buffers() -> None
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
     finally:
         await pc.close()
+
+
+def test_seam_receiver_rtcp_loop_is_looked_up_on_the_instance_and_reports_what_we_send() -> None:
+    """``LeanReceiver.tap`` parks ``_run_rtcp``; ``send_reports`` sends the RR it would have sent."""
+    assert "self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())" in inspect.getsource(RTCRtpReceiver.receive)
+    stop = inspect.getsource(RTCRtpReceiver.stop)
+    assert "await self.__rtcp_started.wait()" in stop and "await self.__rtcp_exited.wait()" in stop
+    rtcp = inspect.getsource(RTCRtpReceiver._run_rtcp)
+    for field in ("fraction_lost=stream.fraction_lost", "packets_lost=stream.packets_lost"):
+        assert field in rtcp, field
+    assert "highest_sequence=stream.max_seq" in rtcp and "jitter=stream.jitter" in rtcp
+    assert "lsr = self.__lsr[ssrc]" in rtcp and "delay = time.time() - self.__lsr_time[ssrc]" in rtcp
+    assert "RtcpRrPacket(ssrc=self.__rtcp_ssrc, reports=reports)" in rtcp
