@@ -58,7 +58,10 @@ class Emit:
 
 def state_emits(s: Session, now: float) -> list[Emit]:
     """One view per audience; views nobody is connected to receive are not built at all."""
-    audiences = {_audience(p) for p in s.participants.values() if p.connected}
+    audiences = set()
+    for p in s.participants.values():
+        if p.connected:
+            audiences.add(_audience(p))
     views = state_views(s, now, [a for a in _AUDIENCE_ORDER if a in audiences])
     return [Emit("session.state", view, _ROOM_OF[audience](s.id)) for audience, view in views.items()]
 
@@ -68,11 +71,10 @@ _ROOM_OF = {Audience.LEADS: leads_room, Audience.MEMBERS: members_room, Audience
 
 
 def _audience(p: Participant) -> Audience | None:
-    if p.status is Status.WAITING:
-        return Audience.WAITING
-    if p.status is Status.ADMITTED:
+    status = p.status
+    if status is Status.ADMITTED:
         return Audience.LEADS if p.role.leads else Audience.MEMBERS
-    return None
+    return Audience.WAITING if status is Status.WAITING else None
 
 
 def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:
