@@ -100,9 +100,10 @@ class InboundTrack:
 
     Packets reach ``on_srtp`` from the lean path (unprotected inside the socket callback) or
     ``on_packet`` from aiortc's own path (an SSRC's first packets, before the lean path knows it).
-    Receiver-report statistics go into aiortc's own ``StreamStatistics`` for the SSRC, so aiortc's
-    RTCP loop keeps sending correct RRs (with LSR/DLSR from the SRs it still handles); gaps are NACKed
-    here, as aiortc's ``NackGenerator`` would (that generator is switched off for tapped receivers).
+    Receiver-report statistics go into aiortc's own ``StreamStatistics`` for the SSRC, which
+    ``LeanReceiver.send_reports`` reads as aiortc's RTCP loop would (with LSR/DLSR from the SRs aiortc
+    still handles); gaps are NACKed here, as aiortc's ``NackGenerator`` would (it is off for tapped
+    receivers).
     """
 
     def __init__(self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool) -> None:
