@@ -8,6 +8,7 @@ the caller's objects, so a save really is a save. It has no clock of its own: th
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +20,8 @@ from rooms.model import Session
 DEFAULT_STATE_TTL = 24 * 3600.0
 DEFAULT_ENDED_TTL = 3600.0
 MAX_AUDIT_RECORDS = 10_000
+
+_AuditRow = tuple[float, str, str, str | None]  # (at, actor, action, target)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ class MemoryStore:
         self._sessions: dict[str, tuple[dict[str, object], float]] = {}
         self._leases: dict[str, Lease] = {}
         self._revoked: dict[tuple[str, str], float] = {}
-        self._audit: dict[str, tuple[list[AuditRecord], float]] = {}
+        # Records kept as plain tuples of str/float/None: the cyclic GC untracks such tuples, so a long
+        # audit log (up to MAX_AUDIT_RECORDS per session) never lengthens the full-collection pauses.
+        self._audit: dict[str, tuple[deque[_AuditRow], float]] = {}
 
     def _alive(self, expires_at: float) -> bool:
         return self._clock() < expires_at
@@ -170,17 +175,19 @@ class MemoryStore:
         return until is not None and self._alive(until)
 
     async def append_audit(self, record: AuditRecord, ttl_seconds: float) -> None:
-        records, expires = self._audit.get(record.session_id, ([], 0.0))
-        if not self._alive(expires):  # an expired log starts afresh, as a Redis key would
-            records = []
-        records.append(record)
-        if len(records) > MAX_AUDIT_RECORDS:  # capped like the Redis stream (XADD MAXLEN ~)
-            del records[: len(records) - MAX_AUDIT_RECORDS]
+        entry = self._audit.get(record.session_id)
+        if entry is None or not self._alive(entry[1]):  # an expired log starts afresh, as a Redis key would
+            records: deque[_AuditRow] = deque(maxlen=MAX_AUDIT_RECORDS)  # capped like the Redis stream
+        else:
+            records = entry[0]
+        records.append((record.at, record.actor, record.action, record.target))
         self._audit[record.session_id] = (records, self._clock() + ttl_seconds)
 
     async def audit(self, session_id: str) -> list[AuditRecord]:
         entry = self._audit.get(session_id)
-        return list(entry[0]) if entry is not None and self._alive(entry[1]) else []
+        if entry is None or not self._alive(entry[1]):
+            return []
+        return [AuditRecord(session_id, at, actor, action, target) for at, actor, action, target in entry[0]]
 
     async def ping(self) -> None:
         return None

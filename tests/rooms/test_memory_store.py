@@ -5,12 +5,14 @@ Its clock is injected, so expiry is tested by moving a number, never by sleeping
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from rooms import commands as c
 from rooms.controller import apply
 from rooms.errors import Conflict, StaleVersion
-from rooms.store import DEFAULT_STATE_TTL, AuditRecord, Lease, MemoryStore
+from rooms.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease, MemoryStore
 from tests.rooms.helpers import FAC, live_group, new_session
 
 
@@ -183,6 +185,23 @@ async def test_audit_keeps_who_did_what_in_order(store: MemoryStore, clock: Cloc
     records = await store.audit("s1")
     records.clear()
     assert len(await store.audit("s1")) == 2
+
+
+async def test_audit_keeps_the_newest_records_up_to_the_cap(store: MemoryStore) -> None:
+    for n in range(MAX_AUDIT_RECORDS + 5):
+        await store.append_audit(AuditRecord("s1", float(n), FAC, "lock"), ttl_seconds=100.0)
+    records = await store.audit("s1")
+    assert len(records) == MAX_AUDIT_RECORDS
+    assert (records[0].at, records[-1].at) == (5.0, float(MAX_AUDIT_RECORDS + 4))
+
+
+async def test_a_long_audit_log_is_invisible_to_the_cyclic_collector(store: MemoryStore) -> None:
+    """Full GC pauses grow with tracked objects; audit rows are atomic tuples, which the collector untracks."""
+    for n in range(100):
+        await store.append_audit(AuditRecord("s1", float(n), FAC, "mute", "ann"), ttl_seconds=100.0)
+    gc.collect()
+    rows, _ = store._audit["s1"]
+    assert not any(gc.is_tracked(row) for row in rows)
 
 
 async def test_expired_audit_is_not_revived_by_a_later_record(store: MemoryStore, clock: Clock) -> None:
