@@ -24,8 +24,6 @@ from rooms.model import (
 FORMAT = 1
 
 
-
-
 def session_to_dict(s: Session) -> dict[str, Any]:
     """A snapshot: scalars shared, every mutable part copied (``dataclasses.asdict`` cost ~0.7 ms a save)."""
     data: dict[str, Any] = s.__dict__.copy()  # scalars; every mutable field is replaced by a copy below

@@ -42,11 +42,8 @@ def participant_room(session_id: str, participant_id: str) -> str:
 
 def audience_room(session_id: str, p: Participant) -> str | None:
     """The one broadcast room a participant's socket belongs in, by role and status."""
-    if p.status is Status.WAITING:
-        return waiting_room(session_id)
-    if p.status is Status.ADMITTED:
-        return leads_room(session_id) if p.role.leads else members_room(session_id)
-    return None
+    audience = _audience(p)
+    return _ROOM_OF[audience](session_id) if audience is not None else None
 
 
 @dataclass(frozen=True)
@@ -71,6 +68,7 @@ _ROOM_OF = {Audience.LEADS: leads_room, Audience.MEMBERS: members_room, Audience
 
 
 def _audience(p: Participant) -> Audience | None:
+    """Which view a participant gets, by role and status; left and removed participants get none."""
     status = p.status
     if status is Status.ADMITTED:
         return Audience.LEADS if p.role.leads else Audience.MEMBERS
