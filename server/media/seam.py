@@ -183,6 +183,32 @@ class InboundTrack:
             missing.discard(seq)
 
 
+Datagrams = Callable[[bytes, Any], None]
+
+
+class SocketHooks:
+    """The ICE sockets of one connection whose ``datagram_received`` is wrapped: each once, all undone on close.
+
+    Seam: aioice's ``Connection._protocols`` and the per-instance ``datagram_received`` override
+    (pinned by ``tests/media/test_seam.py``).
+    """
+
+    def __init__(self) -> None:
+        self.wrapped: list[Any] = []
+
+    def wrap(self, dtls: Any, hook: Callable[[Datagrams], Datagrams]) -> None:
+        for protocol in dtls.transport._connection._protocols:
+            if protocol not in self.wrapped:
+                self.wrapped.append(protocol)
+                protocol.datagram_received = hook(protocol.datagram_received)
+
+    def unwrap(self) -> None:
+        for protocol in self.wrapped:
+            with contextlib.suppress(AttributeError):
+                del protocol.datagram_received
+        self.wrapped.clear()
+
+
 class LeanReceiver:
     """One publisher connection's inbound RTP, handled inside the socket callback.
 
@@ -199,7 +225,7 @@ class LeanReceiver:
         self._by_ssrc: dict[bytes, InboundTrack] = {}
         self._dtls: Any = None
         self._unprotect: Callable[[bytes], bytes] | None = None
-        self._hooked: list[Any] = []
+        self._hooks = SocketHooks()
 
     def tap(self, receiver: RTCRtpReceiver, consumer: RtpConsumer, estimate_bandwidth: bool = True) -> None:
         """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
@@ -221,14 +247,10 @@ class LeanReceiver:
 
     def install(self) -> None:
         """Wrap the ICE sockets' callbacks; call once candidates are gathered (after setLocalDescription)."""
-        if self._dtls is None:
-            return
-        for protocol in self._dtls.transport._connection._protocols:
-            if protocol not in self._hooked:
-                self._hooked.append(protocol)
-                protocol.datagram_received = self._hook(protocol.datagram_received)
+        if self._dtls is not None:
+            self._hooks.wrap(self._dtls, self._hook)
 
-    def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+    def _hook(self, original: Datagrams) -> Datagrams:
         by_ssrc = self._by_ssrc
 
         def datagram_received(data: bytes, addr: Any) -> None:
@@ -314,10 +336,7 @@ class LeanReceiver:
 
     def close(self) -> None:
         """Unwrap the sockets and forget the tracks, so no packet reaches a closed source."""
-        for protocol in self._hooked:
-            with contextlib.suppress(AttributeError):
-                del protocol.datagram_received
-        self._hooked.clear()
+        self._hooks.unwrap()
         self._by_ssrc.clear()
         self.tracks.clear()
 
@@ -584,7 +603,7 @@ class SubscriberRtcp:
         self.feedback_received = 0  # NACK, PLI and FIR packets handled (tests and diagnostics)
         self._dtls: Any = None
         self._cname = b""
-        self._hooked: list[Any] = []
+        self._hooks = SocketHooks()
         self._unprotect: Callable[[bytes], bytes] | None = None
 
     def add(self, lean: LeanSender) -> None:
@@ -598,12 +617,9 @@ class SubscriberRtcp:
         """A sender started on ``dtls``: wrap its ICE sockets' callbacks."""
         self._dtls = dtls
         self._cname = cname.encode()[:255]
-        for protocol in dtls.transport._connection._protocols:
-            if protocol not in self._hooked:
-                self._hooked.append(protocol)
-                protocol.datagram_received = self._hook(protocol.datagram_received)
+        self._hooks.wrap(dtls, self._hook)
 
-    def _hook(self, original: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+    def _hook(self, original: Datagrams) -> Datagrams:
         def datagram_received(data: bytes, addr: Any) -> None:
             if 127 < data[0] < 192 and 191 < data[1] < 224:  # SRTCP (RFC 5761)
                 session = self._dtls._rx_srtp
@@ -665,10 +681,7 @@ class SubscriberRtcp:
 
     def close(self) -> None:
         """Unwrap the sockets and forget the senders."""
-        for protocol in self._hooked:
-            with contextlib.suppress(AttributeError):
-                del protocol.datagram_received
-        self._hooked.clear()
+        self._hooks.unwrap()
         self.senders.clear()
 
 

@@ -83,7 +83,7 @@ async def test_an_upstream_gap_is_nacked_and_repaired(room: Room) -> None:
     inbound = room.engine._rooms["s1"].peers["a"].inbound
     assert inbound is not None
     dropped: list[int] = []
-    hooked = list(inbound._hooked)
+    hooked = list(inbound._hooks.wrapped)
     originals = {id(p): p.datagram_received for p in hooked}
 
     def dropping(protocol: Any) -> Any:
