@@ -33,6 +33,7 @@ import aiohttp
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe
 from rawsio import RawClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,6 +293,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3, help="bare then hearth, this many times; all printed")
     args = parser.parse_args()
+    print(describe())
     print(
         f"{args.sessions} sessions x {args.clients} clients, {args.rate:g} actions/s, {args.seconds:g} s "
         f"each; loop: {'uvloop' if _has_uvloop() else 'asyncio'}; {os.cpu_count()} cores"
