@@ -1,4 +1,4 @@
-"""Pins every aiortc/aioice internal that ``server/media/seam.py`` touches.
+"""Pins every aiortc/aioice internal that the ``server/media/seam/`` package touches.
 
 If an aiortc or aioice upgrade moves one of these, the test named after that seam fails here, before
 forwarding silently degrades (decoding on the server, no PLI relay, no SR, no loopback candidates).
@@ -27,6 +27,7 @@ from aiortc.rtcicetransport import RTCIceTransport
 from pylibsrtp import Policy, Session
 
 from server.media import seam
+from server.media.seam import ice, receive
 
 
 def test_aiortc_is_the_pinned_version() -> None:
@@ -34,7 +35,7 @@ def test_aiortc_is_the_pinned_version() -> None:
 
 
 def test_seam_decoder_worker_is_a_module_global_with_the_expected_signature() -> None:
-    worker = seam._original_decoder_worker
+    worker = receive._original_decoder_worker
     assert list(inspect.signature(worker).parameters) == ["loop", "input_q", "output_q", "decode_error"]
     assert "target=decoder_worker" in inspect.getsource(RTCRtpReceiver.receive)
 
@@ -109,9 +110,9 @@ async def test_seam_asyncio_datagram_transport_keeps_its_socket_as_sock() -> Non
 
 
 def test_seam_aioice_host_addresses_skip_loopback_unless_enabled() -> None:
-    assert list(inspect.signature(seam._original_host_addresses).parameters) == ["use_ipv4", "use_ipv6"]
-    assert "127.0.0.1" not in seam._original_host_addresses(use_ipv4=True, use_ipv6=False)
-    assert "127.0.0.1" in seam._host_addresses_with_loopback(use_ipv4=True, use_ipv6=False)
+    assert list(inspect.signature(ice._original_host_addresses).parameters) == ["use_ipv4", "use_ipv6"]
+    assert "127.0.0.1" not in ice._original_host_addresses(use_ipv4=True, use_ipv6=False)
+    assert "127.0.0.1" in ice._host_addresses_with_loopback(use_ipv4=True, use_ipv6=False)
     assert "get_host_addresses(" in inspect.getsource(Connection.gather_candidates)
 
 

@@ -1,0 +1,318 @@
+"""The receive side: a publisher connection's RTP, forwarded without aiortc's per-packet receive path.
+
+``LeanReceiver`` wraps the connection's ICE socket callbacks and hands each SRTP packet of a known
+SSRC, unprotected, to its ``InboundTrack`` synchronously (no queue, no coroutine, no ``RtpPacket``);
+aiortc's own path still carries an SSRC's first packets (its router names the receiver) into a
+``_Tap`` that replaces the jitter buffer. RR statistics are written into aiortc's ``StreamStatistics``
+so the receiver reports read as aiortc's would; NACKs are sent here. ``decoder_worker`` is wrapped so
+tapped receivers start no decoder thread while other receivers still decode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import struct
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import aiortc.rtcrtpreceiver
+import pylibsrtp
+from aiortc import RTCRtpReceiver
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+)
+
+from server.media.seam.transport import Datagrams, SocketHooks, fast_srtp, nominated_route, parked_rtcp
+
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: gaps older than this are no longer NACKed
+_RTP_HEADER = struct.Struct("!BBHI")  # first byte, marker + payload type, sequence number, timestamp
+
+_original_decoder_worker = aiortc.rtcrtpreceiver.decoder_worker
+_bypassed_queues: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -> None:
+    """Per-receiver choice: tapped receivers never decode; every other receiver decodes as usual."""
+    if input_q in _bypassed_queues:
+        return
+    _original_decoder_worker(loop, input_q, output_q, decode_error)
+
+
+def install_decoder_bypass() -> None:
+    """Idempotent; the wrapper is process-wide but only affects receivers passed to ``LeanReceiver.tap``."""
+    aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
+
+
+class RtpConsumer(Protocol):
+    """What a tapped receiver feeds: one call per RTP packet, header fields already read."""
+
+    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
+        """``level`` is an audio packet's RFC 6464 level (-dBov), or -1 when the packet carries none."""
+
+    def on_ssrc(self, ssrc: int) -> None:
+        """The publisher's SSRC for this track (again if it changes)."""
+
+
+class InboundTrack:
+    """One tapped receiver's per-packet work, done here instead of in ``RTCRtpReceiver``.
+
+    Packets reach ``on_srtp`` from the lean path (unprotected inside the socket callback) or
+    ``on_packet`` from aiortc's own path (an SSRC's first packets, before the lean path knows it).
+    Receiver-report statistics go into aiortc's own ``StreamStatistics`` for the SSRC, which
+    ``LeanReceiver.send_reports`` reads as aiortc's RTCP loop would (with LSR/DLSR from the SRs aiortc
+    still handles); gaps are NACKed here, as aiortc's ``NackGenerator`` would (it is off for tapped
+    receivers).
+    """
+
+    def __init__(self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool) -> None:
+        self.owner = owner
+        self.receiver = receiver
+        self.consumer = consumer
+        self.video = video
+        self.ssrc = -1
+        self.stats: Any = None
+        self.level_id = 0
+        self.lean_packets = 0  # packets that took the lean path (tests and diagnostics)
+        self._high = -1
+        self._missing: set[int] = set()
+
+    def on_packet(self, packet: RtpPacket) -> None:
+        """aiortc's path (it has counted the packet already): learn the SSRC, then hand the packet on."""
+        if packet.ssrc != self.ssrc:
+            self.owner.register(self, packet.ssrc)
+        seq = packet.sequence_number
+        if self.video:
+            self._nack(seq)
+        level = packet.extensions.audio_level
+        self.consumer.on_rtp(packet.payload, seq, packet.timestamp, packet.marker, -1 if level is None else level[1])
+
+    def on_srtp(self, plain: bytes) -> None:
+        """The lean path: read the header, count the packet as ``StreamStatistics.add`` does, NACK, hand on."""
+        self.lean_packets += 1
+        try:
+            first, second, seq, timestamp = _RTP_HEADER.unpack_from(plain)
+            offset = 12 + 4 * (first & 0x0F)
+            level = -1
+            if first & 0x10:
+                words = (plain[offset + 2] << 8) | plain[offset + 3]
+                if self.level_id and plain[offset] == 0xBE and plain[offset + 1] == 0xDE:
+                    level = _one_byte_level(plain, offset + 4, offset + 4 + 4 * words, self.level_id)
+                offset += 4 + 4 * words
+            end = len(plain) - plain[-1] if first & 0x20 else len(plain)
+        except (IndexError, struct.error):
+            return  # authenticated but malformed: aiortc's parser would refuse it too
+        if end < offset:
+            return
+        stats = self.stats
+        stats.packets_received += 1
+        delta = (seq - stats.max_seq) & 0xFFFF
+        if 0 < delta < 0x8000:  # aiortc's uint16_gt(seq, max_seq): a packet in order
+            arrival = int(time.time() * stats._clockrate)
+            if seq < stats.max_seq:
+                stats.cycles += 1 << 16
+            stats.max_seq = seq
+            if timestamp != stats._last_timestamp:
+                diff = abs((arrival - stats._last_arrival) - (timestamp - stats._last_timestamp))
+                stats._jitter_q4 += diff - ((stats._jitter_q4 + 8) >> 4)
+            stats._last_arrival = arrival
+            stats._last_timestamp = timestamp
+        if self.video:
+            if delta == 1 and not self._missing:
+                self._high = seq
+            else:
+                self._nack(seq)
+        self.consumer.on_rtp(plain[offset:end], seq, timestamp, second >> 7, level)
+
+    def _nack(self, seq: int) -> None:
+        """As ``NackGenerator``: remember gaps; when a new one opens, NACK every packet still missing."""
+        if self._high < 0:
+            self._high = seq
+            return
+        delta = (seq - self._high) & 0xFFFF
+        missing = self._missing
+        if 0 < delta < 0x8000:
+            missing.update((seq - k) & 0xFFFF for k in range(1, min(delta, NACK_WINDOW)))
+            self._high = seq
+            for old in [m for m in missing if (seq - m) & 0xFFFF > NACK_WINDOW]:
+                missing.discard(old)
+            if delta > 1 and missing:
+                self.owner.send_nack(self, sorted(missing))
+        else:
+            missing.discard(seq)
+
+
+class LeanReceiver:
+    """One publisher connection's inbound RTP, handled inside the socket callback.
+
+    aiortc's own path spends, on every packet: a STUN parse attempt, a queue hop, a coroutine
+    wake-up, an ``RtpPacket``, statistics, depayloading and a jitter buffer. Here each ICE socket's
+    ``datagram_received`` is wrapped: an SRTP packet of a known SSRC is unprotected and handed to its
+    ``InboundTrack`` at once; everything else (STUN, DTLS, SRTCP, an SSRC not seen yet) goes the usual
+    way, so consent checks, DTLS, RTCP handling and aiortc's RTP routing (which tells us the SSRC on a
+    track's first packet) are untouched.
+    """
+
+    def __init__(self) -> None:
+        self.tracks: dict[RTCRtpReceiver, InboundTrack] = {}
+        self._by_ssrc: dict[bytes, InboundTrack] = {}
+        self._dtls: Any = None
+        self._unprotect: Callable[[bytes], bytes] | None = None
+        self._hooks = SocketHooks()
+
+    def tap(self, receiver: RTCRtpReceiver, consumer: RtpConsumer, estimate_bandwidth: bool = True) -> None:
+        """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
+
+        ``estimate_bandwidth=False`` drops aiortc's REMB estimator (it runs on every video packet of
+        aiortc's path); the SFU then announces a fixed cap through ``send_reports`` instead.
+        """
+        install_decoder_bypass()
+        raw: Any = receiver
+        video = raw._RTCRtpReceiver__kind == "video"
+        track = self.tracks[receiver] = InboundTrack(self, receiver, consumer, video)
+        raw._RTCRtpReceiver__jitter_buffer = _Tap(track)
+        raw._RTCRtpReceiver__nack_generator = None  # InboundTrack NACKs, on both paths
+        raw._run_rtcp = functools.partial(parked_rtcp, raw, "_RTCRtpReceiver")  # ``send_reports`` reports
+        _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
+        if not estimate_bandwidth:
+            raw._RTCRtpReceiver__remote_bitrate_estimator = None
+        self._dtls = receiver.transport
+
+    def install(self) -> None:
+        """Wrap the ICE sockets' callbacks; call once candidates are gathered (after setLocalDescription)."""
+        if self._dtls is not None:
+            self._hooks.wrap(self._dtls, self._hook)
+
+    def _hook(self, original: Datagrams) -> Datagrams:
+        by_ssrc = self._by_ssrc
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if 127 < data[0] < 192 and not 191 < data[1] < 224:  # RTP, not RTCP (RFC 5761)
+                track = by_ssrc.get(data[8:12])
+                if track is not None:
+                    try:
+                        plain = self._unprotect(data)  # type: ignore[misc]  # set before any SSRC is known
+                    except pylibsrtp.Error:
+                        return  # a replay or a forgery: aiortc drops it too
+                    track.on_srtp(plain)
+                    return
+            original(data, addr)
+
+        return datagram_received
+
+    def register(self, track: InboundTrack, ssrc: int) -> None:
+        """An SSRC's first packet came through aiortc: from now on its packets take the lean path."""
+        raw: Any = track.receiver
+        dtls = raw.transport
+        if track.ssrc >= 0:
+            self._by_ssrc.pop(track.ssrc.to_bytes(4, "big"), None)
+        track.ssrc = ssrc
+        track.consumer.on_ssrc(ssrc)
+        track.stats = raw._RTCRtpReceiver__remote_streams.get(ssrc)
+        track.level_id = dtls._rtp_header_extensions_map._HeaderExtensionsMap__ids.audio_level or 0
+        if track.stats is None or track.stats.max_seq is None or dtls._rx_srtp is None:
+            return  # aiortc has not counted this SSRC: leave it on aiortc's path
+        if self._unprotect is None:
+            self._unprotect = fast_srtp(dtls._rx_srtp, unprotect=True)
+        self._by_ssrc[ssrc.to_bytes(4, "big")] = track
+
+    def send_nack(self, track: InboundTrack, lost: list[int]) -> None:
+        """Generic NACK (RFC 4585) upstream from the receiver's RTCP SSRC, sent at once."""
+        raw: Any = track.receiver
+        rtcp_ssrc = raw._RTCRtpReceiver__rtcp_ssrc
+        dtls = raw.transport
+        route = nominated_route(dtls)
+        if rtcp_ssrc is None or route is None:
+            return
+        packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=track.ssrc)
+        packet.lost = lost
+        with contextlib.suppress(OSError):
+            route[0].sendto(dtls._tx_srtp.protect_rtcp(bytes(packet)), route[1])
+
+    def send_reports(self, bitrate: int) -> bool:
+        """One compound packet: aiortc's receiver report for each track, then REMB capping the video.
+
+        Called once a second by the room loop, in place of each receiver's own RTCP task (on this kind
+        of machine a timer wake-up costs more than the report). Same fields as aiortc's RR.
+        """
+        route = nominated_route(self._dtls) if self._dtls is not None else None
+        if route is None:
+            return False
+        parts: list[bytes] = []
+        for track in self.tracks.values():
+            raw: Any = track.receiver
+            stats, rtcp_ssrc = track.stats, raw._RTCRtpReceiver__rtcp_ssrc
+            if stats is None or rtcp_ssrc is None:
+                continue
+            lsr, dlsr = raw._RTCRtpReceiver__lsr.get(track.ssrc, 0), 0
+            if lsr:
+                delay = time.time() - raw._RTCRtpReceiver__lsr_time[track.ssrc]
+                dlsr = int(delay * 65536) if 0 < delay < 65536 else 0
+            block = RtcpReceiverInfo(
+                ssrc=track.ssrc,
+                fraction_lost=stats.fraction_lost,
+                packets_lost=stats.packets_lost,
+                highest_sequence=stats.max_seq,
+                jitter=stats.jitter,
+                lsr=lsr,
+                dlsr=dlsr,
+            )
+            parts.append(bytes(RtcpRrPacket(ssrc=rtcp_ssrc, reports=[block])))
+            if track.video and bitrate:
+                fci = pack_remb_fci(bitrate, [track.ssrc])
+                parts.append(bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)))
+        if not parts:
+            return False
+        with contextlib.suppress(OSError, pylibsrtp.Error):
+            route[0].sendto(self._dtls._tx_srtp.protect_rtcp(b"".join(parts)), route[1])
+        return True
+
+    def close(self) -> None:
+        """Unwrap the sockets and forget the tracks, so no packet reaches a closed source."""
+        self._hooks.unwrap()
+        self._by_ssrc.clear()
+        self.tracks.clear()
+
+
+class _Tap:
+    """Stands in for ``JitterBuffer``: hands each packet on at once and never yields a frame to decode."""
+
+    capacity = 512
+
+    def __init__(self, track: InboundTrack) -> None:
+        self.track = track
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.track.on_packet(packet)
+        return False, None
+
+
+def _one_byte_level(data: bytes, start: int, end: int, wanted: int) -> int:
+    """The 7-bit level of element ``wanted`` in an RFC 8285 one-byte extension block, or -1."""
+    while start < end:
+        byte = data[start]
+        if byte == 0:  # padding between elements
+            start += 1
+            continue
+        ext_id = byte >> 4
+        if ext_id == 15:
+            break
+        if ext_id == wanted:
+            return data[start + 1] & 0x7F
+        start += 2 + (byte & 0x0F)
+    return -1
+
+
+async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Send a PLI upstream through the receiver's own RTCP path (it knows its RTCP SSRC)."""
+    await receiver._send_rtcp_pli(media_ssrc)

@@ -1,0 +1,127 @@
+"""Subscriber RTCP: one compound report per connection out, NACK/PLI/FIR read in the socket callback.
+
+aiortc runs one RTCP task per sender and takes every incoming report through its queue, a coroutine
+and its parser; ``SubscriberRtcp`` does the whole connection's RTCP instead, for its ``LeanSender``s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import pylibsrtp
+
+from server.media.seam.send import LeanSender
+from server.media.seam.transport import Datagrams, SocketHooks, fast_srtp, nominated_route
+
+_RTCP_HEADER = struct.Struct("!BBH")  # version and count/format, packet type, length in words - 1
+_NACK_FCI = struct.Struct("!HH")  # packet id, bitmask of the following lost packets
+
+
+class SubscriberRtcp:
+    """A subscriber connection's RTCP, both ways, instead of aiortc's per-sender work.
+
+    aiortc runs one RTCP task per sender (a timer wake-up, an SR, an SDES and a ``sendto`` every
+    0.5-1.5 s) and takes every incoming report through its queue, a coroutine and its RTCP parser:
+    with 7 publishers of 2 tracks that is 14 of each per second per subscriber. Here the engine's
+    room loop calls ``send_reports`` once a second (no timer of its own: on this kind of machine a
+    wake-up costs more than the report) for one compound packet (an SR per sending track, then one
+    SDES), and incoming SRTCP is read inside the socket callback: NACKs are answered from the
+    sender's history and PLI/FIR go to the forwarder. Receiver reports (statistics only) and REMB
+    (there is no encoder to steer) are dropped, as aiortc's pack path would ignore them too.
+    """
+
+    def __init__(self) -> None:
+        self.senders: dict[int, LeanSender] = {}
+        self.reports_sent = 0
+        self.feedback_received = 0  # NACK, PLI and FIR packets handled (tests and diagnostics)
+        self._dtls: Any = None
+        self._cname = b""
+        self._hooks = SocketHooks()
+        self._unprotect: Callable[[bytes], bytes] | None = None
+
+    def add(self, lean: LeanSender) -> None:
+        self.senders[lean.ssrc] = lean
+
+    def remove(self, lean: LeanSender) -> None:
+        if self.senders.get(lean.ssrc) is lean:
+            del self.senders[lean.ssrc]
+
+    def attach(self, dtls: Any, cname: str) -> None:
+        """A sender started on ``dtls``: wrap its ICE sockets' callbacks."""
+        self._dtls = dtls
+        self._cname = cname.encode()[:255]
+        self._hooks.wrap(dtls, self._hook)
+
+    def _hook(self, original: Datagrams) -> Datagrams:
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if 127 < data[0] < 192 and 191 < data[1] < 224:  # SRTCP (RFC 5761)
+                session = self._dtls._rx_srtp
+                if session is not None:
+                    if self._unprotect is None:
+                        self._unprotect = fast_srtp(session, unprotect=True, rtcp=True)
+                    try:
+                        plain = self._unprotect(data)
+                    except pylibsrtp.Error:
+                        return  # a replay or a forgery: aiortc drops it too
+                    self.on_rtcp(plain)
+                    return
+            original(data, addr)
+
+        return datagram_received
+
+    def on_rtcp(self, plain: bytes) -> None:
+        """Walk a compound RTCP packet for generic NACK (205/1), PLI (206/1) and FIR (206/4)."""
+        pos, end = 0, len(plain)
+        while pos + 12 <= end:
+            first, kind, words = _RTCP_HEADER.unpack_from(plain, pos)
+            after = pos + 4 + 4 * words
+            if after > end:
+                return
+            fmt = first & 0x1F
+            if kind == 205 and fmt == 1:
+                lean = self.senders.get(int.from_bytes(plain[pos + 8 : pos + 12], "big"))
+                if lean is not None:
+                    lost: list[int] = []
+                    for fci in range(pos + 12, after - 3, 4):
+                        pid, blp = _NACK_FCI.unpack_from(plain, fci)
+                        lost.append(pid)
+                        lost.extend((pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1)
+                    self.feedback_received += 1
+                    lean.retransmit(lost)
+            elif kind == 206 and fmt in (1, 4):
+                at = pos + 8 if fmt == 1 else pos + 12  # FIR names the media source in its FCI
+                lean = self.senders.get(int.from_bytes(plain[at : at + 4], "big"))
+                if lean is not None:
+                    self.feedback_received += 1
+                    lean.on_keyframe_request()
+            pos = after
+
+    def send_reports(self) -> bool:
+        """One compound packet: an SR for each track that has sent, then their CNAMEs in one SDES."""
+        route = nominated_route(self._dtls) if self._dtls is not None else None
+        live = [lean for lean in self.senders.values() if lean.packets_sent]
+        if route is None or not live:
+            return False
+        parts = [lean.sender_report() for lean in live]
+        for group in range(0, len(live), 31):  # an SDES packet counts its chunks in 5 bits
+            chunks = b"".join(_sdes_chunk(lean.ssrc, self._cname) for lean in live[group : group + 31])
+            count = min(31, len(live) - group)
+            parts.append(_RTCP_HEADER.pack(0x80 | count, 202, len(chunks) // 4) + chunks)
+        with contextlib.suppress(OSError, pylibsrtp.Error):
+            route[0].sendto(self._dtls._tx_srtp.protect_rtcp(b"".join(parts)), route[1])
+            self.reports_sent += 1
+        return True
+
+    def close(self) -> None:
+        """Unwrap the sockets and forget the senders."""
+        self._hooks.unwrap()
+        self.senders.clear()
+
+
+def _sdes_chunk(ssrc: int, cname: bytes) -> bytes:
+    """One SDES chunk with a CNAME item, null-terminated and padded to 32 bits (RFC 3550 6.5)."""
+    body = struct.pack("!IBB", ssrc, 1, len(cname)) + cname
+    return body + b"\x00" * (4 - len(body) % 4)
