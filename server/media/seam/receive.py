@@ -10,7 +10,6 @@ tapped receivers start no decoder thread while other receivers still decode.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import struct
 import time
@@ -32,7 +31,14 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
-from server.media.seam.transport import Datagrams, SocketHooks, fast_srtp, nominated_route, parked_rtcp
+from server.media.seam.transport import (
+    Datagrams,
+    SocketHooks,
+    fast_srtp,
+    nominated_route,
+    parked_rtcp,
+    send_rtcp,
+)
 
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: gaps older than this are no longer NACKed
@@ -236,8 +242,7 @@ class LeanReceiver:
             return
         packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=track.ssrc)
         packet.lost = lost
-        with contextlib.suppress(OSError):
-            route[0].sendto(dtls._tx_srtp.protect_rtcp(bytes(packet)), route[1])
+        send_rtcp(dtls, route, bytes(packet))
 
     def send_reports(self, bitrate: int) -> bool:
         """One compound packet: aiortc's receiver report for each track, then REMB capping the video.
@@ -273,8 +278,7 @@ class LeanReceiver:
                 parts.append(bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)))
         if not parts:
             return False
-        with contextlib.suppress(OSError, pylibsrtp.Error):
-            route[0].sendto(self._dtls._tx_srtp.protect_rtcp(b"".join(parts)), route[1])
+        send_rtcp(self._dtls, route, b"".join(parts))
         return True
 
     def close(self) -> None:

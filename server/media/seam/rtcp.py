@@ -6,7 +6,6 @@ and its parser; ``SubscriberRtcp`` does the whole connection's RTCP instead, for
 
 from __future__ import annotations
 
-import contextlib
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pylibsrtp
 
 from server.media.seam.send import LeanSender
-from server.media.seam.transport import Datagrams, SocketHooks, fast_srtp, nominated_route
+from server.media.seam.transport import Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
 _RTCP_HEADER = struct.Struct("!BBH")  # version and count/format, packet type, length in words - 1
 _NACK_FCI = struct.Struct("!HH")  # packet id, bitmask of the following lost packets
@@ -110,8 +109,7 @@ class SubscriberRtcp:
             chunks = b"".join(_sdes_chunk(lean.ssrc, self._cname) for lean in live[group : group + 31])
             count = min(31, len(live) - group)
             parts.append(_RTCP_HEADER.pack(0x80 | count, 202, len(chunks) // 4) + chunks)
-        with contextlib.suppress(OSError, pylibsrtp.Error):
-            route[0].sendto(self._dtls._tx_srtp.protect_rtcp(b"".join(parts)), route[1])
+        if send_rtcp(self._dtls, route, b"".join(parts)):
             self.reports_sent += 1
         return True
 

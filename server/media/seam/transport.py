@@ -3,7 +3,7 @@
 The receive side, the send side and subscriber RTCP all need the same internals: the nominated ICE
 pair once DTLS is up, the ICE sockets' ``datagram_received`` to wrap, pylibsrtp's buffer and context
 for SRTP without its per-call overhead, and a stand-in for the RTCP task aiortc runs per sender and
-per receiver.
+per receiver. ``send_rtcp`` is the one way this package sends an RTCP packet it built itself.
 """
 
 from __future__ import annotations
@@ -31,6 +31,21 @@ def nominated_route(dtls: Any) -> Route | None:
     if transport is None or transport.is_closing():
         return None
     return transport, pair.remote_addr
+
+
+def send_rtcp(dtls: Any, route: Route, packet: bytes) -> bool:
+    """SRTCP-protect ``packet`` with ``dtls``'s session and send it on ``route``; False if it did not go.
+
+    ``route`` is what ``nominated_route(dtls)`` returned just before (so the transport is neither
+    closed nor closing). A socket error or an SRTP refusal loses this one packet and never raises:
+    the callers are the room loop and ICE socket callbacks, which must go on (RTCP is best-effort, and
+    the next report or NACK follows).
+    """
+    try:
+        route[0].sendto(dtls._tx_srtp.protect_rtcp(packet), route[1])
+    except (OSError, pylibsrtp.Error):
+        return False
+    return True
 
 
 class SocketHooks:

@@ -1,0 +1,110 @@
+"""RTCP the seam builds itself (NACK upstream, RR+REMB, SR+SDES) goes out through ``send_rtcp``.
+
+Its callers are the room loop and the ICE socket callbacks: a socket error or an SRTP refusal loses
+one packet and never raises into them. The connection here is a stand-in with the fields
+``nominated_route`` reads (``test_seam.py`` pins those on aiortc and aioice).
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any
+
+import pylibsrtp
+import pytest
+from aiortc.rtp import RTCP_RTPFB_NACK, RtcpPacket, RtcpRtpfbPacket
+from pylibsrtp import Policy, Session
+
+from server.media.seam import LeanReceiver, SubscriberRtcp
+from server.media.seam.transport import nominated_route, send_rtcp
+
+REMOTE = ("127.0.0.1", 9)
+
+
+class _Transport:
+    """A datagram transport that records what it is given, or fails as a closed socket would."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.sent: list[tuple[bytes, Any]] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def sendto(self, data: bytes, addr: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.sent.append((data, addr))
+
+
+class _Refusing:
+    """An SRTP session whose protect is refused, as libsrtp may refuse an index."""
+
+    def protect_rtcp(self, packet: bytes) -> bytes:
+        raise pylibsrtp.Error("srtp_protect_rtcp failed: 9")
+
+
+def _sessions() -> tuple[Session, Session]:
+    key, profile = os.urandom(30), Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    outbound = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
+    inbound = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+    return outbound, inbound
+
+
+def _dtls(transport: _Transport, session: Any) -> Any:
+    pair = SimpleNamespace(protocol=SimpleNamespace(transport=transport), remote_addr=REMOTE)
+    connection = SimpleNamespace(_nominated={1: pair}, _protocols=[])
+    return SimpleNamespace(_tx_srtp=session, state="connected", transport=SimpleNamespace(_connection=connection))
+
+
+def _nack() -> bytes:
+    packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=2)
+    packet.lost = [7]
+    return bytes(packet)
+
+
+def test_rtcp_goes_out_protected_on_the_nominated_route() -> None:
+    outbound, inbound = _sessions()
+    transport = _Transport()
+    dtls = _dtls(transport, outbound)
+    route = nominated_route(dtls)
+    assert route is not None
+    assert send_rtcp(dtls, route, _nack())
+    [(data, addr)] = transport.sent
+    assert addr == REMOTE and inbound.unprotect_rtcp(data) == _nack()
+
+
+@pytest.mark.parametrize(
+    ("error", "session"),
+    [(OSError(9, "Bad file descriptor"), None), (ConnectionRefusedError(), None), (None, _Refusing())],
+    ids=["closed-socket", "refused", "srtp-refusal"],
+)
+def test_a_socket_error_or_srtp_refusal_loses_the_packet_without_raising(error: Any, session: Any) -> None:
+    dtls = _dtls(_Transport(error), session or _sessions()[0])
+    route = nominated_route(dtls)
+    assert route is not None
+    assert not send_rtcp(dtls, route, _nack())
+
+
+@pytest.mark.parametrize("error", [OSError(9, "Bad file descriptor"), None], ids=["socket", "srtp"])
+def test_an_upstream_nack_never_raises_into_the_socket_callback(error: Exception | None) -> None:
+    dtls = _dtls(_Transport(error), _sessions()[0] if error else _Refusing())
+    receiver = SimpleNamespace(transport=dtls, _RTCRtpReceiver__rtcp_ssrc=1)
+    LeanReceiver().send_nack(SimpleNamespace(receiver=receiver, ssrc=2), [7, 9])  # type: ignore[arg-type]
+
+
+def test_subscriber_reports_count_only_what_went_out() -> None:
+    outbound, inbound = _sessions()
+    transport = _Transport()
+    rtcp = SubscriberRtcp()
+    rtcp.attach(_dtls(transport, outbound), "cname")
+    lean = SimpleNamespace(ssrc=5, packets_sent=1, sender_report=lambda: bytes([0x80, 200, 0, 6]) + bytes(24))
+    rtcp.senders[5] = lean  # type: ignore[assignment]
+    assert rtcp.send_reports() and rtcp.reports_sent == 1
+    assert [type(p).__name__ for p in RtcpPacket.parse(inbound.unprotect_rtcp(transport.sent[0][0]))] == [
+        "RtcpSrPacket",
+        "RtcpSdesPacket",
+    ]
+    transport.error = OSError(9, "Bad file descriptor")
+    assert rtcp.send_reports() and rtcp.reports_sent == 1
