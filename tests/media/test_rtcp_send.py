@@ -108,3 +108,31 @@ def test_subscriber_reports_count_only_what_went_out() -> None:
     ]
     transport.error = OSError(9, "Bad file descriptor")
     assert rtcp.send_reports() and rtcp.reports_sent == 1
+
+
+# aiortc's CNAME is a UUID; 252 bytes is the longest whose chunks aiortc's own SDES parser reads back (it
+# expects exactly two null bytes after a chunk's items, not padding to 32 bits).
+@pytest.mark.parametrize("cname", ["f81d4fae-7dec-11d0-a765-00a0c91e6bf6", "c" * 252], ids=["uuid", "long"])
+@pytest.mark.parametrize("tracks", [18, 22, 98], ids=lambda n: f"{n}-tracks")
+def test_a_large_rooms_reports_are_split_into_compound_packets_srtcp_can_protect(cname: str, tracks: int) -> None:
+    """aiortc's CNAME is a UUID: past 18 tracks (10 publishers) one SR+SDES packet is too long to protect."""
+    outbound, inbound = _sessions()
+    transport = _Transport()
+    rtcp = SubscriberRtcp()
+    rtcp.attach(_dtls(transport, outbound), cname)
+    for ssrc in range(1, tracks + 1):
+        report = bytes([0x80, 200, 0, 6]) + ssrc.to_bytes(4, "big") + bytes(20)
+        rtcp.senders[ssrc] = SimpleNamespace(ssrc=ssrc, packets_sent=1, sender_report=lambda r=report: r)  # type: ignore[assignment]
+    assert rtcp.send_reports()
+    assert rtcp.reports_sent == len(transport.sent) >= 1
+    if tracks <= 18 and len(cname) == 36:
+        assert len(transport.sent) == 1, "a room up to 10 publishers keeps one compound packet"
+    reported, named = [], []
+    for data, _ in transport.sent:
+        packets = RtcpPacket.parse(inbound.unprotect_rtcp(data))
+        assert type(packets[0]).__name__ == "RtcpSrPacket", "a compound packet starts with a report"
+        *reports, sdes = packets
+        assert type(sdes).__name__ == "RtcpSdesPacket" and {c.ssrc for c in sdes.chunks} == {r.ssrc for r in reports}
+        reported += [r.ssrc for r in reports]
+        named += [c.ssrc for c in sdes.chunks]
+    assert sorted(reported) == sorted(named) == list(range(1, tracks + 1))

@@ -28,6 +28,7 @@ from pylibsrtp import Policy, Session
 
 from server.media import seam
 from server.media.seam import ice, receive
+from server.media.seam.transport import SRTCP_MAX
 
 
 def test_aiortc_is_the_pinned_version() -> None:
@@ -143,6 +144,15 @@ def test_seam_fast_unprotect_matches_pylibsrtp_and_refuses_replays() -> None:
     assert unprotect(protected) == packet
     with pytest.raises(pylibsrtp.Error):
         unprotect(protected)
+
+
+def test_seam_srtcp_protect_takes_packets_up_to_the_limit_reports_are_split_at() -> None:
+    """``SubscriberRtcp`` splits a large room's reports at ``SRTCP_MAX`` (pylibsrtp's buffer less its trailer)."""
+    profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    session = Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
+    session.protect_rtcp(bytes([0x80, 200]) + bytes(SRTCP_MAX - 2))
+    with pytest.raises(ValueError):
+        session.protect_rtcp(bytes([0x80, 200]) + bytes(SRTCP_MAX - 1))
 
 
 # --- the lean receive path ----------------------------------------------------------------------

@@ -12,8 +12,8 @@ from typing import Any
 
 import pylibsrtp
 
-from server.media.seam.send import LeanSender
-from server.media.seam.transport import Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
+from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
+from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
 _RTCP_HEADER = struct.Struct("!BBH")  # version and count/format, packet type, length in words - 1
 _NACK_FCI = struct.Struct("!HH")  # packet id, bitmask of the following lost packets
@@ -27,14 +27,15 @@ class SubscriberRtcp:
     with 7 publishers of 2 tracks that is 14 of each per second per subscriber. Here the engine's
     room loop calls ``send_reports`` once a second (no timer of its own: on this kind of machine a
     wake-up costs more than the report) for one compound packet (an SR per sending track, then one
-    SDES), and incoming SRTCP is read inside the socket callback: NACKs are answered from the
-    sender's history and PLI/FIR go to the forwarder. Receiver reports (statistics only) and REMB
-    (there is no encoder to steer) are dropped, as aiortc's pack path would ignore them too.
+    SDES; a few when a large room's would be too long to protect), and incoming SRTCP is read inside
+    the socket callback: NACKs are answered from the sender's history and PLI/FIR go to the
+    forwarder. Receiver reports (statistics only) and REMB (there is no encoder to steer) are
+    dropped, as aiortc's pack path would ignore them too.
     """
 
     def __init__(self) -> None:
         self.senders: dict[int, LeanSender] = {}
-        self.reports_sent = 0
+        self.reports_sent = 0  # compound report packets sent (tests and diagnostics)
         self.feedback_received = 0  # NACK, PLI and FIR packets handled (tests and diagnostics)
         self._dtls: Any = None
         self._cname = b""
@@ -99,18 +100,23 @@ class SubscriberRtcp:
             pos = after
 
     def send_reports(self) -> bool:
-        """One compound packet: an SR for each track that has sent, then their CNAMEs in one SDES."""
+        """An SR for each track that has sent, then their CNAMEs in one SDES: one compound packet.
+
+        A large room's reports are split into as few compound packets as SRTCP can protect (with
+        aiortc's UUID CNAME, 18 tracks fit in one), each an SR per track and then their SDES.
+        """
         route = nominated_route(self._dtls) if self._dtls is not None else None
         live = [lean for lean in self.senders.values() if lean.packets_sent]
         if route is None or not live:
             return False
-        parts = [lean.sender_report() for lean in live]
-        for group in range(0, len(live), 31):  # an SDES packet counts its chunks in 5 bits
-            chunks = b"".join(_sdes_chunk(lean.ssrc, self._cname) for lean in live[group : group + 31])
-            count = min(31, len(live) - group)
-            parts.append(_RTCP_HEADER.pack(0x80 | count, 202, len(chunks) // 4) + chunks)
-        if send_rtcp(self._dtls, route, b"".join(parts)):
-            self.reports_sent += 1
+        per_track = SENDER_REPORT_SIZE + len(_sdes_chunk(0, self._cname))
+        fits = min(31, (SRTCP_MAX - _RTCP_HEADER.size) // per_track)  # an SDES counts its chunks in 5 bits
+        for start in range(0, len(live), fits):
+            group = live[start : start + fits]
+            chunks = b"".join(_sdes_chunk(lean.ssrc, self._cname) for lean in group)
+            sdes = _RTCP_HEADER.pack(0x80 | len(group), 202, len(chunks) // 4) + chunks
+            if send_rtcp(self._dtls, route, b"".join([lean.sender_report() for lean in group] + [sdes])):
+                self.reports_sent += 1
         return True
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ NTP_EPOCH_OFFSET = 2208988800
 _RTP_OUT = struct.Struct("!BBHII")
 _srtp_protect = _srtp.lib.srtp_protect
 _SENDER_REPORT = struct.Struct("!BBHIQIII")
+SENDER_REPORT_SIZE = _SENDER_REPORT.size  # an SR without report blocks
 
 
 class ConnectionRtcp(Protocol):

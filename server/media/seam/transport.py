@@ -17,6 +17,7 @@ import pylibsrtp
 import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
 
 SRTP_TRAILER = 16 + 128  # pylibsrtp's SRTP_MAX_TRAILER_LEN headroom, kept as in Session.protect
+SRTCP_MAX = 1500 - (4 + SRTP_TRAILER)  # the longest packet Session.protect_rtcp takes: its buffer less the trailer
 
 Datagrams = Callable[[bytes, Any], None]
 Route = tuple[Any, Any]  # the nominated pair's datagram transport and the remote address
