@@ -18,6 +18,8 @@ def admit(s: Session, p: Participant, now: float) -> list[Event]:
         raise Conflict(f"{p.id} is not waiting")
     if s.requires_agreement and not p.agreed:
         raise Conflict(f"{p.id} has not accepted the group agreement")
+    if s.requires_safety_plan and not p.safety_shared:
+        raise Conflict(f"{p.id} has not shared a location and an emergency contact")
     if locked_out(s, p):
         raise Conflict("the session is locked")
     if s.on_hold:
@@ -32,7 +34,7 @@ def admit(s: Session, p: Participant, now: float) -> list[Event]:
 
 
 def may_auto_admit(s: Session, p: Participant) -> bool:
-    """Open admission lets a member straight in once the agreement (if any) is accepted.
+    """Open admission lets a member straight in once the agreement and emergency plan (if required) are in.
 
     Only into a live room with a facilitator in it: early arrivals wait for the facilitator (the
     lobby bypass DOMAIN.md warns about), as everyone does while the session is on hold.
@@ -41,11 +43,16 @@ def may_auto_admit(s: Session, p: Participant) -> bool:
         s.admission is Admission.OPEN
         and s.status is SessionStatus.LIVE
         and p.status is Status.WAITING
-        and (p.agreed or not s.requires_agreement)
+        and has_what_admission_needs(s, p)
         and not locked_out(s, p)
         and not s.on_hold
         and len(s.admitted()) < s.max_participants
     )
+
+
+def has_what_admission_needs(s: Session, p: Participant) -> bool:
+    """The agreement accepted and the emergency plan shared, for whichever the session requires."""
+    return (p.agreed or not s.requires_agreement) and (p.safety_shared or not s.requires_safety_plan)
 
 
 def admit_waiting(s: Session, now: float) -> list[Event]:

@@ -156,6 +156,21 @@ class Help:
 
 
 @dataclass(frozen=True)
+class ShareSafetyPlan:
+    """A member's current location and emergency contact, for the facilitators' eyes only."""
+
+    location: str
+    contact: str
+
+
+@dataclass(frozen=True)
+class AskSafetyPlan:
+    """Ask one member (or, with no id, every member present) to share their emergency plan again."""
+
+    id: str | None = None
+
+
+@dataclass(frozen=True)
 class End:
     pass
 
@@ -178,5 +193,6 @@ Command = (
     Connect | Disconnect | Agree | Admit | AdmitAll | Deny | Remove | SendToLobby | Lock | Unlock | SetAgenda
     | NextPhase | SetPhase | RaiseHand | LowerHand | GrantFloor | NextFloor | ReleaseFloor
     | StartGoAround | PassTurn | StopGoAround | Mute | AllowUnmute | SetMedia | Nod | Note | Help | End
+    | ShareSafetyPlan | AskSafetyPlan
     | SetPublishing | RecordSpeaking
 )

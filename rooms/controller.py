@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rooms import agenda, lobby, signals, turns
+from rooms import agenda, lobby, safety, signals, turns
 from rooms import commands as c
 from rooms.attendance import leave
 from rooms.errors import Conflict, Forbidden
@@ -49,6 +49,8 @@ RULES: dict[type, tuple[Action, Rule]] = {
     c.Nod: (Action.NOD, signals.nod),
     c.Note: (Action.NOTE, signals.note),
     c.Help: (Action.HELP, signals.help_request),
+    c.ShareSafetyPlan: (Action.SHARE_SAFETY_PLAN, safety.share),
+    c.AskSafetyPlan: (Action.ASK_SAFETY_PLAN, safety.ask),
 }
 
 # While the session is on hold (no facilitator connected) the floor is frozen and nobody is let in.

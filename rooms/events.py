@@ -1,7 +1,8 @@
 """Domain events: what happened, as facts the signaling layer turns into emits and audit records.
 
-No event carries a note's text except ``NoteSent``, which is delivered and forgotten: the signaling
-layer never writes it anywhere.
+No event carries what a member wrote except ``NoteSent`` (a note's text) and ``SafetyPlanShared`` (a
+location and an emergency contact), which are delivered and forgotten: the signaling layer never
+writes them anywhere.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ class HelpRequested:
 
 
 @dataclass(frozen=True)
+class SafetyPlanShared:
+    """Delivered to the facilitators connected now; the session keeps only ``safety_shared``."""
+
+    from_id: str
+    location: str
+    contact: str
+    at: float
+
+
+@dataclass(frozen=True)
+class SafetyPlanAsked:
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SessionEnded:
     at: float
 
@@ -73,5 +89,5 @@ class Audited:
 
 Event = (
     StateChanged | LobbyChanged | MediaPolicyChanged | ParticipantLeft | ParticipantRemoved | NodSent
-    | NoteSent | HelpRequested | SessionEnded | Audited
+    | NoteSent | HelpRequested | SafetyPlanShared | SafetyPlanAsked | SessionEnded | Audited
 )

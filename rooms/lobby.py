@@ -1,13 +1,23 @@
 """The waiting room and who is in the session: arrival, agreement, admission, removal, lock, end.
 
 Facilitators never wait. Members wait until a facilitator admits them, or, with open admission,
-until they have accepted the group agreement (when the session requires it).
+until they have accepted the group agreement and shared their emergency plan (when the session
+requires them; ``rooms.safety`` holds the plan's rules).
 """
 
 from __future__ import annotations
 
 from rooms import commands as c
-from rooms.attendance import admit, admit_waiting, back_to_lobby, hold_if_leaderless, leave, locked_out, may_auto_admit
+from rooms.attendance import (
+    admit,
+    admit_waiting,
+    back_to_lobby,
+    has_what_admission_needs,
+    hold_if_leaderless,
+    leave,
+    locked_out,
+    may_auto_admit,
+)
 from rooms.errors import Conflict, Forbidden, NotFound
 from rooms.events import (
     Audited,
@@ -49,6 +59,7 @@ def _arrive(s: Session, pid: str, cmd: c.Connect, old: Participant | None, now: 
     p = Participant(id=pid, name=cmd.name, role=cmd.role, waiting_since=now)
     if old is not None:  # came back after the grace period: keep their record, wait again
         p.joined_at, p.spoke_seconds, p.agreed = old.joined_at, old.spoke_seconds, old.agreed
+        p.safety_shared = old.safety_shared  # the plan was given to the facilitators this session
         # Leaving and rejoining must not undo a facilitator's mute (only unmute.allow lifts it).
         p.forced_mute, p.passes = old.forced_mute, old.passes
     if cmd.role.leads:
@@ -119,14 +130,14 @@ def admit_one(s: Session, actor: Participant, cmd: c.Admit, now: float) -> list[
 
 
 def admit_all(s: Session, actor: Participant, cmd: c.AdmitAll, now: float) -> list[Event]:
-    """Admit, in order of arrival, everyone waiting who has accepted the agreement, while seats last.
+    """Admit, in order of arrival, everyone waiting who has what admission needs, while seats last.
 
     The others keep waiting; so do newcomers while the session is locked. Lock and hold are checked
     first so that a refusal changes nothing; a full room stops the loop rather than failing half-way.
     """
     if s.on_hold:
         raise Conflict("the session is on hold until a facilitator returns")
-    ready = [p for p in s.waiting() if (p.agreed or not s.requires_agreement) and not locked_out(s, p)]
+    ready = [p for p in s.waiting() if has_what_admission_needs(s, p) and not locked_out(s, p)]
     if s.locked and not ready:
         raise Conflict("the session is locked")
     events: list[Event] = []

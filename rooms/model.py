@@ -64,6 +64,7 @@ DEFAULT_AGENDA: tuple[Phase, ...] = (
 DEFAULT_GRACE_SECONDS = 60.0
 NOD_INTERVAL_SECONDS = 3.0
 HELP_INTERVAL_SECONDS = 5.0
+SAFETY_INTERVAL_SECONDS = 2.0
 MAX_PARTICIPANTS = 12
 
 
@@ -94,6 +95,7 @@ class Participant:
     status: Status = Status.WAITING
     connected: bool = False
     agreed: bool = False
+    safety_shared: bool = False  # that they shared an emergency plan this session; never what it said
     audio: bool = False
     video: bool = False
     forced_mute: bool = False
@@ -104,6 +106,7 @@ class Participant:
     disconnected_at: float | None = None
     last_nod_at: float | None = None
     last_help_at: float | None = None
+    last_safety_at: float | None = None
     spoke_seconds: float = 0.0
     passes: int = 0
 
@@ -131,6 +134,7 @@ class Session:
     agenda: list[Phase] = field(default_factory=lambda: list(DEFAULT_AGENDA))
     admission: Admission = Admission.LOBBY
     requires_agreement: bool = True
+    requires_safety_plan: bool = False
     version: int = 0
     status: SessionStatus = SessionStatus.OPEN
     locked: bool = False

@@ -38,6 +38,8 @@ class Action(StrEnum):
     NOD = "nod"
     NOTE = "note"
     HELP = "help"
+    SHARE_SAFETY_PLAN = "safety.share"
+    ASK_SAFETY_PLAN = "safety.ask"
     END = "end"
     PUBLISH = "rtc.publish"
     ANSWER = "rtc.answer"
@@ -49,21 +51,21 @@ _EVERYONE = frozenset({Action.SET_MEDIA, Action.NOTE, Action.PUBLISH, Action.ANS
 _LEADS = _EVERYONE | frozenset({
     Action.ADMIT, Action.ADMIT_ALL, Action.DENY, Action.REMOVE, Action.SEND_TO_LOBBY, Action.LOCK, Action.UNLOCK,
     Action.SET_AGENDA, Action.NEXT_PHASE, Action.SET_PHASE, Action.GRANT_FLOOR, Action.NEXT_FLOOR,
-    Action.START_GOAROUND, Action.STOP_GOAROUND, Action.MUTE, Action.ALLOW_UNMUTE, Action.END,
+    Action.START_GOAROUND, Action.STOP_GOAROUND, Action.MUTE, Action.ALLOW_UNMUTE, Action.END, Action.ASK_SAFETY_PLAN,
 })
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.FACILITATOR: _LEADS,
     Role.COFACILITATOR: _LEADS,
     Role.MEMBER: _EVERYONE | frozenset({
-        Action.AGREE, Action.RAISE_HAND, Action.LOWER_HAND, Action.NOD, Action.HELP,
+        Action.AGREE, Action.RAISE_HAND, Action.LOWER_HAND, Action.NOD, Action.HELP, Action.SHARE_SAFETY_PLAN,
     }),
 }
 
-# A waiting member may accept the agreement, set their devices, and talk privately to a facilitator
-# (or ask for help) before being let in; nothing else until admitted.
+# A waiting member may accept the agreement, share their emergency plan, set their devices, and talk
+# privately to a facilitator (or ask for help) before being let in; nothing else until admitted.
 STATUS_ALLOWS: dict[Status, frozenset[Action]] = {
-    Status.WAITING: frozenset({Action.AGREE, Action.SET_MEDIA, Action.NOTE, Action.HELP}),
+    Status.WAITING: frozenset({Action.AGREE, Action.SHARE_SAFETY_PLAN, Action.SET_MEDIA, Action.NOTE, Action.HELP}),
     Status.ADMITTED: frozenset(Action),
     Status.LEFT: frozenset(),
     Status.REMOVED: frozenset(),

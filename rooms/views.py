@@ -44,6 +44,7 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
         "locked": s.locked,
         "on_hold": s.on_hold,
         "requires_agreement": s.requires_agreement,
+        "requires_safety_plan": s.requires_safety_plan,
         "phase": _phase(s, now),
         "agenda": [{"name": p.name, "minutes": p.minutes, "floor_mode": str(p.floor_mode)} for p in s.agenda],
     }
@@ -61,7 +62,8 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
     entries = [(p, _participant(s, p)) for p in s.participants.values() if p.status in _SEEN_BY_LEADS]
     if Audience.LEADS in wanted:
         views[Audience.LEADS] = seated | {"participants": [
-            dict(entry, spoke_seconds=round(p.spoke_seconds, 1), passes=p.passes) for p, entry in entries
+            dict(entry, spoke_seconds=round(p.spoke_seconds, 1), passes=p.passes, safety_shared=p.safety_shared)
+            for p, entry in entries
         ]}
     if Audience.MEMBERS in wanted:
         views[Audience.MEMBERS] = seated | {"participants": [
@@ -78,8 +80,8 @@ def lobby_view(s: Session) -> dict[str, Any]:
     """The ``lobby`` payload for facilitators."""
     return {
         "waiting": [
-            {"id": p.id, "name": p.name, "agreed": p.agreed, "since": p.waiting_since,
-             "connected": p.connected}
+            {"id": p.id, "name": p.name, "agreed": p.agreed, "safety_shared": p.safety_shared,
+             "since": p.waiting_since, "connected": p.connected}
             for p in s.waiting()
         ]
     }

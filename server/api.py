@@ -35,6 +35,7 @@ class CreateSession(Body):
     title: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
     agenda: Annotated[list[PhaseIn], Field(min_length=1, max_length=20)] | None = None
     requires_agreement: bool = True
+    requires_safety_plan: bool = False  # members share a location and emergency contact before admission
     admission: Literal["lobby", "open"] = "lobby"
     facilitator_name: Name = "Facilitator"
     max_participants: Annotated[int, Field(ge=2, le=50)] | None = None
@@ -147,6 +148,7 @@ async def create_session(request: web.Request) -> web.Response:
     settings, clock = request.app[SETTINGS], request.app[HUB].clock
     session = Session(id=new_id("s-"), title=body.title, created_at=clock(),
                       admission=Admission(body.admission), requires_agreement=body.requires_agreement,
+                      requires_safety_plan=body.requires_safety_plan,
                       grace_seconds=settings.grace_seconds,
                       max_participants=body.max_participants or settings.max_participants)
     if body.agenda is not None:

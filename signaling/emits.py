@@ -17,6 +17,8 @@ from rooms.events import (
     NodSent,
     NoteSent,
     ParticipantRemoved,
+    SafetyPlanAsked,
+    SafetyPlanShared,
     SessionEnded,
     StateChanged,
 )
@@ -99,6 +101,11 @@ def _private(s: Session, e: Event) -> list[Emit]:
         return [Emit("note", {"from": e.from_id, "text": e.text}, participant_room(s.id, e.to))]
     if isinstance(e, HelpRequested):
         return [Emit("help", {"from": e.from_id, "at": e.at}, leads_room(s.id))]
+    if isinstance(e, SafetyPlanShared):
+        plan = {"from": e.from_id, "location": e.location, "contact": e.contact, "at": e.at}
+        return [Emit("safety.shared", plan, leads_room(s.id))]
+    if isinstance(e, SafetyPlanAsked):
+        return [Emit("safety.asked", {}, participant_room(s.id, to)) for to in e.to]
     if isinstance(e, ParticipantRemoved):
         return [Emit("removed", {"reason": e.reason}, participant_room(s.id, e.id))]
     return []

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rooms import commands as c
 from rooms.model import FloorMode, Phase
+from rooms.safety import MAX_PLAN_CHARS
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_TRANSPORT_BYTES = 1024 * 1024
@@ -23,6 +24,7 @@ ERROR_CODES = ("invalid", "forbidden", "not_found", "conflict", "rate_limited", 
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
+PlanText = Annotated[str, Field(min_length=1, max_length=MAX_PLAN_CHARS)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
 
@@ -84,6 +86,15 @@ class NotePayload(Message):
     text: Text
 
 
+class SafetySharePayload(Message):
+    location: PlanText
+    contact: PlanText
+
+
+class SafetyAskPayload(Message):
+    id: Id | None = None
+
+
 class PublishPayload(Message):
     sdp: Sdp
     type: Literal["offer"]
@@ -130,6 +141,10 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "nod": (Empty, "members", lambda p: c.Nod()),
     "note": (NotePayload, "facilitators, or a member to a facilitator", lambda p: c.Note(p.to, p.text)),
     "help": (Empty, "members", lambda p: c.Help()),
+    "safety.share": (
+        SafetySharePayload, "members (waiting or admitted)", lambda p: c.ShareSafetyPlan(p.location, p.contact)
+    ),
+    "safety.ask": (SafetyAskPayload, "facilitators", lambda p: c.AskSafetyPlan(p.id)),
     "end": (Empty, "facilitators", lambda p: c.End()),
 }
 
@@ -187,6 +202,10 @@ class ParticipantOut(Out):
     forced_mute: bool
     audible: bool
     stream_ids: list[str]
+    # Only in the facilitators' view: attendance figures, and whether the member shared a safety plan.
+    spoke_seconds: float | None = None
+    passes: int | None = None
+    safety_shared: bool | None = None
 
 
 class AgendaPhaseOut(Out):
@@ -203,6 +222,7 @@ class SessionStateOut(Out):
     locked: bool
     on_hold: bool
     requires_agreement: bool
+    requires_safety_plan: bool
     phase: PhaseOut
     agenda: list[AgendaPhaseOut]
     floor: FloorOut | None
@@ -228,6 +248,7 @@ class WaitingOut(Out):
     id: str
     name: str
     agreed: bool
+    safety_shared: bool
     since: float
     connected: bool
 
@@ -253,6 +274,17 @@ class NoteOut(Out):
 class HelpOut(Out):
     from_: str = Field(alias="from")
     at: float
+
+
+class SafetySharedOut(Out):
+    from_: str = Field(alias="from")
+    location: str
+    contact: str
+    at: float
+
+
+class SafetyAskedOut(Out):
+    pass
 
 
 class RtcOfferOut(Out):
@@ -287,6 +319,8 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "nod": (NodOut, "the current speaker and facilitators"),
     "note": (NoteOut, "one participant"),
     "help": (HelpOut, "facilitators"),
+    "safety.shared": (SafetySharedOut, "facilitators connected now (never stored)"),
+    "safety.asked": (SafetyAskedOut, "one member, or every member present"),
     "rtc.offer": (RtcOfferOut, "one participant"),
     "removed": (RemovedOut, "one participant, who is then disconnected"),
     "session.ended": (EndedOut, "everyone"),

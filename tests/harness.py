@@ -75,8 +75,8 @@ class Client:
             await self.sio.disconnect()
 
 
-EVENTS = ("welcome", "session.state", "lobby", "speaking", "nod", "note", "help", "rtc.offer", "removed",
-          "session.ended", "moved", "error")
+EVENTS = ("welcome", "session.state", "lobby", "speaking", "nod", "note", "help", "safety.shared", "safety.asked",
+          "rtc.offer", "removed", "session.ended", "moved", "error")
 
 
 @dataclass

@@ -52,6 +52,9 @@ MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "nod":            ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=FORBIDDEN, X=FORBIDDEN)),
     "note":           ({"to": "$NOTE", "text": "private"}, dict(F=OK, C=OK, M=OK, W=OK, X=NOT_FOUND)),
     "help":           ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),
+    "safety.share":   ({"location": "home", "contact": "Jo 555 0100"},
+                       dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),
+    "safety.ask":     ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
     "end":            ({}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=OK)),
     # Media is disabled on this node: whoever may publish hears ``conflict`` from the media layer.
     "rtc.publish":    ({"sdp": "v=0", "type": "offer"}, dict(F=CONFLICT, C=CONFLICT, M=CONFLICT,

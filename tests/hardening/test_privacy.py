@@ -1,4 +1,4 @@
-"""Minimum necessary: a member's name lives in the roster only, notes and help are never kept anywhere."""
+"""Minimum necessary: a member's name lives in the roster only; notes, help and safety plans are kept nowhere."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -21,6 +22,7 @@ NAME = "Zephyrine Quasimodo"
 SURNAME = "Quasimodo"
 NOTES = ("my secret note text 12345", "I relapsed on Sunday and told no one 67890")
 REMOVED_NAME = "Bartholomew Xanthippe"
+PLAN = {"location": "Flat 4, 17 Quillfeather Lane", "contact": "Morwenna Oakhollow 07700 900555"}
 
 
 class Lines(logging.Handler):
@@ -49,7 +51,7 @@ def without_roster_names(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def whole_session(server: Harness) -> tuple[str, dict[str, str], list[Client]]:
-    session = await server.create_session(title="Thursday group", requires_agreement=True)
+    session = await server.create_session(title="Thursday group", requires_agreement=True, requires_safety_plan=True)
     f = await server.connect(session["facilitator_token"])
     zeph_invite = await server.invite(session["id"], NAME)
     zeph = await server.connect(zeph_invite["token"])
@@ -57,6 +59,9 @@ async def whole_session(server: Harness) -> tuple[str, dict[str, str], list[Clie
     ben = await server.join(session["id"], "Ben")
     for m in (zeph, other, ben):
         assert (await m.ask("agree"))["ok"]
+        plan = PLAN if m is zeph else {"location": "home", "contact": "a neighbour"}
+        assert (await m.ask("safety.share", plan))["ok"]
+    assert await f.wait_for("safety.shared", lambda e: e["from"] == zeph.id) == {"from": zeph.id, **PLAN, "at": ANY}
     assert (await zeph.ask("note", {"to": f.id, "text": NOTES[1]}))["ok"]  # from the lobby
     assert (await zeph.ask("help"))["ok"]
     assert (await f.ask("admit.all"))["ok"]
@@ -73,6 +78,10 @@ async def whole_session(server: Harness) -> tuple[str, dict[str, str], list[Clie
     assert (await f.ask("unmute.allow", {"id": zeph.id}))["ok"]
     assert (await zeph.ask("media.state", {"audio": True, "video": False}))["ok"]
     assert (await f.ask("floor.release"))["ok"]
+    assert (await f.ask("safety.ask", {"id": zeph.id}))["ok"]  # e.g. after the console reloaded
+    assert await zeph.wait_for("safety.asked") == {}
+    answer = await zeph.ask("safety.share", PLAN)  # the client answers from what the member typed
+    assert answer["ok"] or answer["error"]["code"] == "rate_limited"  # (within 2 s of the first: refused)
     assert (await f.ask("goaround.start", {"turn_seconds": 30}))["ok"]
     assert (await f.ask("goaround.stop"))["ok"]
     assert (await f.ask("phase.next"))["ok"]
@@ -86,7 +95,7 @@ async def whole_session(server: Harness) -> tuple[str, dict[str, str], list[Clie
 
 
 def forbidden_strings() -> tuple[str, ...]:
-    return (NAME, SURNAME, "Xanthippe", *NOTES, "12345", "67890")
+    return (NAME, SURNAME, "Xanthippe", *NOTES, "12345", "67890", "Quillfeather", "Oakhollow", "900555")
 
 
 async def test_names_stay_in_the_roster_and_notes_are_kept_nowhere(caplog: pytest.LogCaptureFixture) -> None:

@@ -27,10 +27,12 @@ def connect(s: Session, pid: str, role: Role = Role.MEMBER, now: float = 0.0) ->
 
 
 def admit_member(s: Session, pid: str, now: float = 1.0, by: str = FAC) -> None:
-    """A member arrives, accepts the agreement and is admitted by the facilitator."""
+    """A member arrives, accepts the agreement (and shares a plan) as required, and is admitted."""
     connect(s, pid, now=now)
     if s.requires_agreement:
         apply(s, pid, c.Agree(), now)
+    if s.requires_safety_plan:
+        apply(s, pid, c.ShareSafetyPlan("at home", "a friend, 555 0100"), now)
     if s.admission is Admission.LOBBY:
         apply(s, by, c.Admit(pid), now)
 

@@ -52,6 +52,7 @@ LEAD_COMMANDS = st.one_of(
     FLOOR_COMMANDS,
     st.builds(c.Mute, ids),
     st.builds(c.AllowUnmute, ids),
+    st.builds(c.AskSafetyPlan, st.none() | ids),
     st.builds(c.Note, ids, st.sampled_from(("hi", "", "a private word"))),
 )
 MEMBER_COMMANDS = st.one_of(
@@ -64,6 +65,7 @@ MEMBER_COMMANDS = st.one_of(
     st.just(c.Nod()),
     st.builds(c.Note, ids, st.sampled_from(("hi", "", "a private word"))),
     st.just(c.Help()),
+    st.builds(c.ShareSafetyPlan, st.sampled_from(("at home", "", "work")), st.sampled_from(("Sam 555 0100", " "))),
 )
 SYSTEM_COMMANDS = st.one_of(
     st.just(c.Disconnect()),
@@ -122,6 +124,8 @@ def check_invariants(s: Session) -> None:
         assert not (p.forced_mute and p.audio)
         if s.audible(p.id):
             assert p.status is Status.ADMITTED
+        if s.requires_safety_plan and p.role is Role.MEMBER and p.status is Status.ADMITTED:
+            assert p.safety_shared  # nobody enters without having given the facilitators their plan
     if s.status is SessionStatus.OPEN:
         assert admitted == set()
     if s.status is SessionStatus.LIVE:
@@ -147,6 +151,7 @@ def run_step(s: Session, step: Step, now: float) -> None:
             for p in data["participants"]:
                 p.pop("last_nod_at")
                 p.pop("last_help_at")
+                p.pop("last_safety_at")
         assert after == before, f"{step} changed the session without saying so"
 
 
@@ -155,7 +160,11 @@ def seat(s: Session, members: int, cofacilitator: bool) -> None:
     for actor, command in [
         (FAC, command_for(Step(FAC, None, 0.0))),
         *([(COFAC, command_for(Step(COFAC, None, 0.0)))] if cofacilitator else []),
-        *[(m, cmd) for m in MEMBERS[:members] for cmd in (command_for(Step(m, None, 0.0)), c.Agree())],
+        *[
+            (m, cmd)
+            for m in MEMBERS[:members]
+            for cmd in (command_for(Step(m, None, 0.0)), c.Agree(), c.ShareSafetyPlan("home", "Sam 555 0100"))
+        ],
         *[(FAC, c.Admit(m)) for m in MEMBERS[:members]],
     ]:
         run_step(s, Step(actor, command, 0.0), 0.0)
@@ -166,6 +175,7 @@ def seat(s: Session, members: int, cofacilitator: bool) -> None:
 @given(
     admission=st.sampled_from(tuple(Admission)),
     requires_agreement=st.booleans(),
+    requires_safety_plan=st.booleans(),
     max_participants=st.sampled_from((8, 12, 6, 3)),
     grace=st.sampled_from((5.0, 60.0)),
     strict=st.booleans(),
@@ -176,11 +186,12 @@ def seat(s: Session, members: int, cofacilitator: bool) -> None:
     end=st.booleans(),
 )
 def test_random_sessions_keep_their_invariants(
-    admission: Admission, requires_agreement: bool, max_participants: int, grace: float, strict: bool,
-    start: bool, seated: int, cofacilitator: bool, plan: list[Step], end: bool,
+    admission: Admission, requires_agreement: bool, requires_safety_plan: bool, max_participants: int,
+    grace: float, strict: bool, start: bool, seated: int, cofacilitator: bool, plan: list[Step], end: bool,
 ) -> None:
     s = Session(id="s", title="t", created_at=0.0, admission=admission,
-                requires_agreement=requires_agreement, max_participants=max_participants,
+                requires_agreement=requires_agreement, requires_safety_plan=requires_safety_plan,
+                max_participants=max_participants,
                 grace_seconds=grace, agenda=list(STRICT_AGENDA if strict else DEFAULT_AGENDA))
     if start:
         seat(s, seated, cofacilitator)

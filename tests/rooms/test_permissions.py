@@ -41,13 +41,15 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.NOD: {M},
     Action.NOTE: ALL,
     Action.HELP: {M},
+    Action.SHARE_SAFETY_PLAN: {M},
+    Action.ASK_SAFETY_PLAN: LEADS,
     Action.END: LEADS,
     Action.PUBLISH: ALL,
     Action.ANSWER: ALL,
 }
 
 EXPECTED_BY_STATUS: dict[Status, set[Action]] = {
-    Status.WAITING: {Action.AGREE, Action.SET_MEDIA, Action.NOTE, Action.HELP},
+    Status.WAITING: {Action.AGREE, Action.SHARE_SAFETY_PLAN, Action.SET_MEDIA, Action.NOTE, Action.HELP},
     Status.ADMITTED: set(Action),
     Status.LEFT: set(),
     Status.REMOVED: set(),
@@ -101,6 +103,7 @@ FACILITATOR_COMMANDS: dict[Action, c.Command] = {
     Action.STOP_GOAROUND: c.StopGoAround(),
     Action.MUTE: c.Mute("bob"),
     Action.ALLOW_UNMUTE: c.AllowUnmute("bob"),
+    Action.ASK_SAFETY_PLAN: c.AskSafetyPlan(),
     Action.END: c.End(),
 }
 
@@ -143,6 +146,7 @@ MEMBER_COMMANDS: dict[Action, c.Command] = {
     Action.SET_MEDIA: c.SetMedia(audio=False, video=True),
     Action.NOTE: c.Note(FAC, "may I come in a minute late?"),
     Action.HELP: c.Help(),
+    Action.SHARE_SAFETY_PLAN: c.ShareSafetyPlan("home, Leeds", "Sam, 07700 900123"),
     Action.RAISE_HAND: c.RaiseHand(),
     Action.LOWER_HAND: c.LowerHand(),
     Action.RELEASE_FLOOR: c.ReleaseFloor(),
@@ -152,7 +156,7 @@ MEMBER_COMMANDS: dict[Action, c.Command] = {
 
 
 @pytest.mark.parametrize("action", list(MEMBER_COMMANDS))
-def test_waiting_member_may_only_agree_set_devices_write_and_ask_for_help(action: Action) -> None:
+def test_waiting_member_may_only_agree_share_a_plan_set_devices_write_and_ask_for_help(action: Action) -> None:
     s = live_group()
     connect(s, "dan", now=5.0)
     apply(s, FAC, c.GrantFloor("ann"), 5.0)

@@ -106,7 +106,9 @@ def test_lobby_view_lists_only_those_waiting() -> None:
     s = busy_group()
     apply(s, "dan", c.Agree(), 11.0)
     assert lobby_view(s) == {
-        "waiting": [{"id": "dan", "name": "Dan", "agreed": True, "since": 5.0, "connected": True}]
+        "waiting": [
+            {"id": "dan", "name": "Dan", "agreed": True, "safety_shared": False, "since": 5.0, "connected": True}
+        ]
     }
 
 

@@ -146,6 +146,36 @@ async def test_note_and_help_reach_only_their_addressees(server: Harness) -> Non
     assert cofacilitator.received["note"] == []
 
 
+async def test_safety_plan_reaches_only_the_facilitators_and_gates_admission(server: Harness) -> None:
+    session = await server.create_session(requires_agreement=True, requires_safety_plan=True)
+    facilitator = await server.connect(session["facilitator_token"])
+    cofacilitator = await server.join(session["id"], "Co", role="cofacilitator")
+    ana = await server.join(session["id"], "Ana")
+    assert ana.last("welcome")["session"]["requires_safety_plan"] is True
+    assert (await ana.ask("agree"))["ok"]
+    assert (await facilitator.ask("admit", {"id": ana.id}))["error"]["code"] == "conflict"
+    plan = {"location": "home, 4 Elm Street", "contact": "Jo 07700 900321"}
+    assert (await ana.ask("safety.share", plan))["ok"]
+    for lead in (facilitator, cofacilitator):
+        shared = await lead.wait_for("safety.shared")
+        assert shared["from"] == ana.id and shared["location"] == plan["location"]
+        assert shared["contact"] == plan["contact"]
+    await facilitator.wait_for("lobby", lambda lobby: lobby["waiting"] and lobby["waiting"][0]["safety_shared"])
+    assert (await facilitator.ask("admit", {"id": ana.id}))["ok"]
+    ben = await server.join(session["id"], "Ben")
+    assert (await ben.ask("safety.share", {"location": " ", "contact": "x"}))["error"]["code"] == "invalid"
+    assert (await ben.ask("safety.share", {"location": "x" * 201, "contact": "x"}))["error"]["code"] == "invalid"
+    assert (await ben.ask("safety.ask", {}))["error"]["code"] == "forbidden"
+    assert (await cofacilitator.ask("safety.ask", {"id": ana.id}))["ok"]
+    assert await ana.wait_for("safety.asked") == {}
+    await asyncio.sleep(0.2)
+    assert ana.received["safety.shared"] == [] and ben.received["safety.shared"] == []
+    assert ben.received["safety.asked"] == []
+    state = await facilitator.state(lambda s: ana.id in ids(s))
+    assert next(p for p in state["participants"] if p["id"] == ana.id)["safety_shared"] is True
+    assert all("safety_shared" not in p for p in (await ana.state(lambda s: ana.id in ids(s)))["participants"])
+
+
 async def test_removed_member_cannot_reconnect_with_its_token(server: Harness) -> None:
     session = await server.create_session(requires_agreement=False)
     facilitator = await server.connect(session["facilitator_token"])
