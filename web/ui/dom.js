@@ -24,14 +24,21 @@ export function show(el, visible) {
 
 /**
  * Make parent's children match items, keyed by keyOf(item): existing nodes are reused and updated,
- * new ones created, stale ones removed. Order follows items.
+ * new ones created, stale ones removed. Order follows items; of items sharing a key (someone
+ * briefly both waiting and admitted between two events), the first wins.
  */
 export function reconcile(parent, items, keyOf, create, update) {
   const existing = new Map();
-  for (const child of [...parent.children]) existing.set(child.dataset.key, child);
+  for (const child of [...parent.children]) {
+    if (child.dataset.key !== undefined && existing.has(child.dataset.key)) child.remove();
+    else existing.set(child.dataset.key, child);
+  }
+  const placed = new Set();
   let cursor = parent.firstElementChild;
   for (const item of items) {
     const key = String(keyOf(item));
+    if (placed.has(key)) continue;
+    placed.add(key);
     let node = existing.get(key);
     if (node) existing.delete(key);
     else {
