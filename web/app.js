@@ -46,6 +46,7 @@ export function start(client, local, rejoin = null) {
   };
   app.addEventListener('change', route);
   app.addEventListener('error', (e) => toast(e.detail, { kind: 'error' }));
+  app.addEventListener('notice', (e) => toast(e.detail, { kind: 'info' }));
 
   const status = document.getElementById('connection-status');
   client.addEventListener('connection', (e) => {

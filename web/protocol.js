@@ -1,7 +1,8 @@
 // The wire: Socket.IO signaling and the two WebRTC connections. Knows nothing of the page.
 //
 // Events (CustomEvent, payload in `detail`): welcome, state, lobby, speaking, nod, note, help,
-// removed, ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
+// safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
+// ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
 // moved ({url}: the session lives on another node; this client connects there next).
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
@@ -80,7 +81,7 @@ export class HearthClient extends EventTarget {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    for (const name of ['speaking', 'nod', 'note', 'help']) {
+    for (const name of ['speaking', 'nod', 'note', 'help', 'safety.shared', 'safety.asked']) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }

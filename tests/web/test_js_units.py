@@ -1,4 +1,4 @@
-"""The page's pure functions (SDP grouping, speaking shares, formats), through Node's test runner."""
+"""The page's pure functions (SDP grouping, speaking shares, formats, safety plans), through Node's test runner."""
 
 from __future__ import annotations
 

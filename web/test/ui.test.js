@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clock, initials, ordinal } from '../ui/format.js';
+import { clock, initials, ordinal, timeOfDay } from '../ui/format.js';
 import { Participation } from '../ui/participation.js';
 
 test('speaking time goes to whoever was active during each interval', () => {
@@ -29,4 +29,7 @@ test('display formats', () => {
   assert.equal(ordinal(11), '11th');
   assert.equal(ordinal(23), '23rd');
   assert.equal(initials('Mary Ann Lee'), 'MA');
+  const evening = new Date(2026, 10, 28, 18, 2, 7).getTime() / 1000;
+  assert.equal(timeOfDay(evening), '18:02:07');
+  assert.equal(timeOfDay(evening - 18 * 3600), '00:02:07');
 });

@@ -20,6 +20,12 @@ export function phaseLeft(session) {
   return secondsUntil(p.started_at + p.minutes * 60);
 }
 
+/** "18:02:07": the local time of day of an epoch time in seconds (the server's `at`). */
+export function timeOfDay(at) {
+  const d = new Date(at * 1000);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
 export function initials(name = '?') {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('') || '?';
 }

@@ -1,7 +1,9 @@
 // What the page knows: the client's session state plus what only the page keeps (notes, help
-// signals, nods, speaking shares). Fires 'change' whenever something worth re-rendering happens.
+// signals, nods, speaking shares, safety plans). Fires 'change' whenever something worth
+// re-rendering happens, 'error' and 'notice' for what the person should be told.
 
 import { announce } from './dom.js';
+import { SafetyPlanKeeper } from './safety.js';
 
 export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
 
@@ -20,6 +22,9 @@ export class AppState extends EventTarget {
     this.helps = []; // {from, at, name}
     this.notes = []; // {from, to, text, at, mine}
     this.nods = []; // {from, at}
+    this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, at, count}
+    this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
+    this.safety.addEventListener('change', () => this.changed());
     this.#listen();
   }
 
@@ -88,7 +93,9 @@ export class AppState extends EventTarget {
     const c = this.client;
     const on = (name, fn) => c.addEventListener(name, (e) => { fn(e.detail); this.changed(); });
     on('welcome', () => { this.refusal = null; });
-    on('state', () => {});
+    on('state', (s) => {
+      if (s?.status === 'ended') this.#forgetSafety();
+    });
     on('streams', () => {});
     on('lobby', (lobby) => { this.lobby = lobby ?? { waiting: [] }; });
     on('speaking', (s) => {
@@ -103,12 +110,25 @@ export class AppState extends EventTarget {
     on('help', (d) => this.#onHelp(d));
     on('note', (d) => this.#onNote(d));
     on('nod', (d) => this.#onNod(d));
+    on('safety.shared', (d) => this.#onSafetyShared(d));
+    c.addEventListener('safety.asked', () => this.#onSafetyAsked());
   }
 
   #end(kind, detail) {
     this.gone = kind;
     this.endDetail = detail;
     sessionStorage.removeItem(`hearth.rejoin.${location.pathname}`);
+    this.#forgetSafety();
+  }
+
+  /** Plans live as long as the session does for this page, in memory only. */
+  #forgetSafety() {
+    this.safetyPlans.clear();
+    if (this.safety.fields || this.safety.sentAt) this.safety.forget();
+  }
+
+  #notice(text) {
+    this.dispatchEvent(new CustomEvent('notice', { detail: text }));
   }
 
   #onHelp({ from, at }) {
@@ -128,6 +148,22 @@ export class AppState extends EventTarget {
     announce(`${this.nameOf(from)} relates`);
   }
 
+  /** Newest plan per member; its text is never announced, only that it came. */
+  #onSafetyShared({ from, location, contact, at }) {
+    const name = this.nameOf(from);
+    const count = (this.safetyPlans.get(from)?.count ?? 0) + 1;
+    this.safetyPlans.set(from, { from, name, location, contact, at, count });
+    announce(`${name} shared their safety plan`);
+  }
+
+  /** A facilitator asked for my plan: sent again from memory, or the form is shown. */
+  async #onSafetyAsked() {
+    const outcome = await this.safety.onAsked();
+    if (outcome === 'resent') this.#notice('A facilitator asked for your safety plan again; it was sent to them.');
+    else if (outcome === 'form') this.#notice('A facilitator asks where you are and whom to call in an emergency. Please fill in your safety plan.');
+    else this.#notice('A facilitator asked for your safety plan again, but it could not be sent. Please try again.');
+  }
+
   async sendNote(to, text) {
     const ok = await this.run('note', { to, text });
     if (ok) this.notes = [...this.notes, { from: this.you.id, to, text, at: Date.now(), mine: true }];
@@ -138,6 +174,7 @@ export class AppState extends EventTarget {
   /** Leave on one's own: close the connections and the devices; the seat waits out the grace period. */
   leave() {
     this.gone = 'left'; // first: the rejoin note is dropped, so coming back starts at the preview
+    this.#forgetSafety();
     this.client.close();
     this.local.stop();
     this.changed();

@@ -1,0 +1,130 @@
+// The emergency plan, without the DOM: what a member typed (kept in this page's memory only, never
+// in storage), re-sent when a facilitator asks again; and what admission still waits for.
+
+export const PLAN_MAX_CHARS = 200; // the wire's limit for a location and for a contact
+const RETRY_MS = 2100; // the server takes one plan per member every 2 s
+
+/**
+ * The form's fields ({location, name, phone}) as the wire's {location, contact}, or the first
+ * problem to show and the field it concerns.
+ */
+export function planFrom({ location = '', name = '', phone = '' } = {}) {
+  const where = location.trim();
+  const who = name.trim();
+  const tel = phone.trim();
+  if (!where) return { error: 'Please say where you are right now.', field: 'location' };
+  if (where.length > PLAN_MAX_CHARS) return { error: `Please describe where you are in ${PLAN_MAX_CHARS} characters or fewer.`, field: 'location' };
+  if (!who) return { error: 'Please give the name of someone we can call.', field: 'name' };
+  if ((tel.match(/\d/g) ?? []).length < 3) return { error: 'Please give their phone number.', field: 'phone' };
+  const contact = `${who}, ${tel}`;
+  if (contact.length > PLAN_MAX_CHARS) return { error: 'Please shorten the name or the phone number.', field: 'name' };
+  return { plan: { location: where, contact } };
+}
+
+/** What a failed safety.share means to the member, by the protocol's error code. */
+export function shareErrorText(err) {
+  switch (err?.code) {
+    case 'rate_limited': return 'You just sent your plan, and the facilitators have it. To send a change, wait a few seconds and try again.';
+    case 'invalid': return 'The plan was not accepted: please check both answers and try again.';
+    case 'forbidden': return 'Your safety plan cannot be sent from here.';
+    case 'timeout': return 'The server did not answer, so your plan may not have arrived. Please try again.';
+    default: return err?.message || 'Your plan could not be sent. Please try again.';
+  }
+}
+
+/**
+ * What a waiting member still has to do before a facilitator may admit them (the server checks
+ * the same: the agreement and the emergency plan, for whichever the session requires).
+ */
+export function admissionMissing(session, waiting) {
+  const missing = [];
+  if (session?.requires_agreement !== false && waiting.agreed === false) missing.push('agreed to the guidelines');
+  if (session?.requires_safety_plan && !waiting.safety_shared) missing.push('shared a safety plan');
+  return missing;
+}
+
+/**
+ * A member's plan for this session: shares it, keeps what was typed in memory, and answers a
+ * facilitator's `safety.asked` by sending it again. Fires 'change' whenever its state moves.
+ */
+export class SafetyPlanKeeper extends EventTarget {
+  /** @param send (event, payload) => Promise, rejecting with an Error that has a `code` */
+  constructor(send, { retryMs = RETRY_MS, wait = (ms) => new Promise((r) => setTimeout(r, ms)) } = {}) {
+    super();
+    this.send = send;
+    this.retryMs = retryMs;
+    this.wait = wait;
+    this.fields = null; // {location, name, phone} as typed: memory only
+    this.sentAt = null; // Date.now() when the server last acknowledged the plan
+    this.asked = false; // a facilitator asked, and there was nothing to send or sending failed
+    this.sending = false;
+    this.error = null; // {code, message} of the last failure
+  }
+
+  /** Share what the member typed; false (with `error` set) when it is incomplete or refused. */
+  async share(fields) {
+    const { plan, error, field } = planFrom(fields);
+    if (error) {
+      this.#fail({ code: 'invalid', message: error, field });
+      return false;
+    }
+    this.fields = { location: fields.location ?? '', name: fields.name ?? '', phone: fields.phone ?? '' };
+    return this.#send(plan);
+  }
+
+  /** A facilitator asked: send again what is in memory, or ask the member (nothing in memory). */
+  async onAsked() {
+    const plan = this.fields && planFrom(this.fields).plan;
+    if (!plan) {
+      this.asked = true;
+      this.#changed();
+      return 'form';
+    }
+    if (await this.#send(plan)) return 'resent';
+    this.asked = true;
+    this.#changed();
+    return 'failed';
+  }
+
+  /** The session is over for this page: drop the plan. */
+  forget() {
+    this.fields = null;
+    this.sentAt = null;
+    this.asked = false;
+    this.error = null;
+    this.#changed();
+  }
+
+  async #send(plan, { retry = true } = {}) {
+    this.sending = true;
+    this.error = null;
+    this.#changed();
+    try {
+      await this.send('safety.share', plan);
+      this.sentAt = Date.now();
+      this.asked = false;
+      return true;
+    } catch (err) {
+      // A correction, or an answer to "ask again", right after sharing: the server takes one plan
+      // every 2 s, so wait that out once rather than tell the member to.
+      if (retry && err?.code === 'rate_limited') {
+        await this.wait(this.retryMs);
+        return this.#send(plan, { retry: false });
+      }
+      this.error = { code: err?.code ?? 'internal', message: err?.message };
+      return false;
+    } finally {
+      this.sending = false;
+      this.#changed();
+    }
+  }
+
+  #fail(error) {
+    this.error = error;
+    this.#changed();
+  }
+
+  #changed() {
+    this.dispatchEvent(new Event('change'));
+  }
+}
