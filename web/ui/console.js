@@ -1,5 +1,5 @@
 // The facilitator's console: what needs attention first (help, messages, people waiting),
-// then the session's structure (agenda, floor) and the people in it.
+// then the session's structure (agenda, floor), the people in it and their safety plans.
 
 import { h, reconcile, setText } from './dom.js';
 import { AgendaPanel } from './agenda-panel.js';
@@ -7,6 +7,7 @@ import { confirmAction } from './confirm.js';
 import { FloorPanel } from './floor-panel.js';
 import { LobbyPanel } from './lobby-panel.js';
 import { MembersPanel } from './members-panel.js';
+import { SafetyPanel } from './safety-panel.js';
 
 class AlertsPanel {
   constructor(app, notes) {
@@ -71,7 +72,7 @@ export class ConsolePanels {
   constructor(app, notes) {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);
-    const main = [new MembersPanel(app, notes), new AgendaPanel(app)];
+    const main = [new MembersPanel(app, notes), new SafetyPanel(app), new AgendaPanel(app)];
     const side = [new LobbyPanel(app, notes), new FloorPanel(app), notes, new SessionControls(app)];
     this.parts = [this.alerts, ...main, ...side];
     this.alertsEl = this.alerts.el;

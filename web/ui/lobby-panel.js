@@ -1,6 +1,9 @@
-// People waiting to be admitted: admit, deny, or write to them first.
+// People waiting to be admitted: admit, deny, or write to them first. Admit waits for what the
+// session requires (the agreement, a safety plan), and says so.
 
 import { h, reconcile, setText } from './dom.js';
+import { admissionMissing } from './safety.js';
+import { safetyBadge, setSafetyBadge } from './safety-panel.js';
 
 export class LobbyPanel {
   constructor(app, notes) {
@@ -19,24 +22,35 @@ export class LobbyPanel {
     setText(this.heading, waiting.length ? `Waiting room (${waiting.length})` : 'Waiting room');
     this.empty.hidden = waiting.length > 0;
     this.admitAll.hidden = waiting.filter((w) => this.ready(w)).length < 2;
+    const plans = Boolean(this.app.session?.requires_safety_plan);
     reconcile(this.list, waiting, (w) => w.id, (w) => this.#row(w), (li, w) => {
+      const agreed = w.agreed !== false || this.app.session?.requires_agreement === false;
       setText(li.querySelector('.who'), w.name);
-      setText(li.querySelector('.agreed'), this.ready(w) ? 'Agreed to the guidelines' : 'Has not yet agreed to the guidelines');
-      li.querySelector('.admit').disabled = !this.ready(w);
+      setText(li.querySelector('.agreed'), agreed ? 'Agreed to the guidelines' : 'Has not yet agreed to the guidelines');
+      const badge = li.querySelector('[data-testid="safety-badge"]');
+      badge.hidden = !plans && !w.safety_shared;
+      setSafetyBadge(badge, Boolean(w.safety_shared));
+      const missing = admissionMissing(this.app.session, w);
+      li.querySelector('.admit').disabled = missing.length > 0;
+      const why = li.querySelector('.why');
+      why.hidden = missing.length === 0;
+      setText(why, missing.length ? `You can admit ${w.name} once they have ${missing.join(' and ')}.` : '');
       li.dataset.name = w.name;
     });
   }
 
   ready(w) {
-    return w.agreed !== false || this.app.session?.requires_agreement === false;
+    return admissionMissing(this.app.session, w).length === 0;
   }
 
   #row(w) {
     const run = (cmd) => this.app.run(cmd, { id: w.id });
+    const why = `admit-why-${w.id}`;
     return h('li', { className: 'row', 'data-testid': 'lobby-entry' },
-      h('span', { className: 'who' }), h('span', { className: 'agreed muted' }),
+      h('span', { className: 'who' }), h('span', { className: 'agreed muted' }), safetyBadge(),
+      h('span', { className: 'why muted', id: why, 'data-testid': 'admit-why' }),
       h('span', { className: 'actions' },
-        h('button', { type: 'button', className: 'admit primary', 'data-testid': 'admit-button', 'aria-label': `Admit ${w.name}`, 'on:click': () => run('admit') }, 'Admit'),
+        h('button', { type: 'button', className: 'admit primary', 'data-testid': 'admit-button', 'aria-label': `Admit ${w.name}`, 'aria-describedby': why, 'on:click': () => run('admit') }, 'Admit'),
         h('button', { type: 'button', 'aria-label': `Message ${w.name}`, 'on:click': () => this.notes.compose(w.id) }, 'Message'),
         h('button', { type: 'button', 'data-testid': 'deny-button', 'aria-label': `Deny ${w.name}`, 'on:click': () => run('deny') }, 'Deny')));
   }

@@ -1,8 +1,10 @@
-// Waiting to be admitted: calm, clear, with the preview and any private note from a facilitator.
+// Waiting to be admitted: calm, clear, with the preview, the safety plan when the session asks for
+// one, and any private note from a facilitator.
 
-import { h } from './dom.js';
+import { h, setText } from './dom.js';
 import { NotesPanel } from './notes.js';
 import { DeviceToggles, SelfPreview } from './preview.js';
+import { SafetyForm } from './safety-form.js';
 
 export class LobbyView {
   constructor(app) {
@@ -11,19 +13,32 @@ export class LobbyView {
     this.preview = new SelfPreview(app.local);
     this.toggles = new DeviceToggles(app.local);
     this.notes = new NotesPanel(app);
+    this.safety = new SafetyForm(app);
     this.heading = h('h2', { tabIndex: -1 }, 'You are in the waiting room');
+    this.waiting = h('span', { 'data-testid': 'lobby-status' });
     this.el = h('section', { className: 'lobby card', 'data-testid': 'lobby-waiting', 'aria-labelledby': 'lobby-heading' },
       this.heading,
-      h('p', { role: 'status', className: 'waiting' }, h('span', { className: 'pulse', 'aria-hidden': 'true' }),
-        app.sentBack
-          ? 'A facilitator has moved you to the waiting room for a moment. You keep your place; they will let you back in.'
-          : 'Waiting to be admitted. A facilitator will let you in shortly; you do not need to do anything.'),
-      h('div', { className: 'join-grid' }, h('div', {}, this.preview.el, this.toggles.el), this.notes.el));
+      h('p', { role: 'status', className: 'waiting' }, h('span', { className: 'pulse', 'aria-hidden': 'true' }), this.waiting),
+      h('div', { className: 'join-grid' },
+        h('div', {}, this.preview.el, this.toggles.el),
+        h('div', { className: 'lobby-side' }, this.safety.el, this.notes.el)));
     this.heading.id = 'lobby-heading';
+    this.update();
   }
 
   focus() { this.heading.focus(); }
-  update() { this.notes.update(); }
+
+  update() {
+    const { app } = this;
+    const planMissing = Boolean(app.session?.requires_safety_plan) && !app.safety.sentAt;
+    setText(this.waiting, app.sentBack
+      ? 'A facilitator has moved you to the waiting room for a moment. You keep your place; they will let you back in.'
+      : planMissing
+        ? 'Waiting to be admitted. Please share your safety plan first; a facilitator can let you in once you have.'
+        : 'Waiting to be admitted. A facilitator will let you in shortly; you do not need to do anything.');
+    this.safety.update();
+    this.notes.update();
+  }
 
   destroy() {
     this.preview.destroy();

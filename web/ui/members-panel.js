@@ -3,6 +3,7 @@
 import { h, reconcile, setText } from './dom.js';
 import { clock } from './format.js';
 import { confirmAction } from './confirm.js';
+import { safetyBadge, setSafetyBadge } from './safety-panel.js';
 import { FACILITATOR_ROLES } from './state.js';
 
 /** Whether the group hears this person now: in strict mode only the holder and facilitators. */
@@ -53,6 +54,9 @@ export class MembersPanel {
     badge.dataset.audible = String(hears);
     badge.classList.toggle('on', hears);
     setText(badge, audibleLabel(s, p));
+    const plan = li.querySelector('[data-testid="safety-badge"]');
+    plan.hidden = FACILITATOR_ROLES.has(p.role) || (!s?.requires_safety_plan && !p.safety_shared);
+    setSafetyBadge(plan, Boolean(p.safety_shared || app.safetyPlans.has(p.id)));
     const bar = li.querySelector('meter');
     bar.value = share;
     setText(li.querySelector('.share'), `${Math.round(share * 100)}% · ${clock(app.participation.secondsOf(p.id))}`);
@@ -79,7 +83,8 @@ export class MembersPanel {
       }
     };
     return h('li', { className: 'member', 'data-testid': 'member-row' },
-      h('div', { className: 'member-head' }, h('span', { className: 'who' }), h('span', { className: 'badge', 'data-testid': 'audible' })),
+      h('div', { className: 'member-head' }, h('span', { className: 'who' }),
+        h('span', { className: 'badges' }, h('span', { className: 'badge', 'data-testid': 'audible' }), safetyBadge())),
       h('div', { className: 'share-row' },
         h('meter', { min: 0, max: 1, value: 0, 'aria-label': 'Share of speaking time' }), h('span', { className: 'share muted', 'data-testid': 'share' })),
       h('div', { className: 'actions' },

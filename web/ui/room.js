@@ -7,6 +7,7 @@ import { Grid } from './grid.js';
 import { MemberControls } from './member-controls.js';
 import { NotesPanel } from './notes.js';
 import { DeviceToggles } from './preview.js';
+import { SafetyForm } from './safety-form.js';
 import { StatusStrip } from './status.js';
 import { toast } from './toast.js';
 
@@ -20,14 +21,15 @@ export class RoomView {
     this.notes = new NotesPanel(app);
     this.side = app.isFacilitator ? new ConsolePanels(app, this.notes) : null;
     this.controls = app.isFacilitator ? null : new MemberControls(app);
+    this.safety = app.isFacilitator ? null : new SafetyForm(app, { inRoom: true });
     this.nods = h('ul', { className: 'nods', 'data-testid': 'nods', 'aria-label': 'People who relate' });
     this.heading = h('h2', { className: 'visually-hidden', tabIndex: -1 }, app.isFacilitator ? 'Facilitator console' : 'Group room');
     this.wasForced = false;
     this.leave = h('button', { type: 'button', className: 'leave', 'data-testid': 'leave-button', 'on:click': () => this.confirmLeave() }, 'Leave');
-    const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el, this.leave);
+    const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el, this.safety?.opener, this.leave);
     const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar, this.side?.mainEl);
-    const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Messages' },
-      this.side?.el ?? this.notes.el);
+    const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Private messages and safety plan' },
+      this.side?.el ?? [this.safety.el, this.notes.el]);
     this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
       this.heading, this.side?.alertsEl, stage, aside);
     this.update();
@@ -52,6 +54,7 @@ export class RoomView {
     this.grid.update();
     this.toggles.update();
     this.controls?.update();
+    this.safety?.update();
     this.side?.update();
     if (!this.side) this.notes.update();
     this.#nods();

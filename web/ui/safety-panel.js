@@ -1,0 +1,96 @@
+// The facilitators' emergency plans: each member's location and contact as they shared it this
+// session. Kept in this page's memory only (app.safetyPlans); after a reload, ask again.
+
+import { announce, h, reconcile, setText } from './dom.js';
+import { timeOfDay } from './format.js';
+import { FACILITATOR_ROLES } from './state.js';
+
+/** The "shared a plan or not" badge of the waiting room, the roster and this panel. */
+export function setSafetyBadge(badge, shared) {
+  badge.dataset.shared = String(shared);
+  badge.classList.toggle('on', shared);
+  setText(badge, shared ? 'Safety plan shared' : 'No safety plan yet');
+}
+
+export function safetyBadge() {
+  return h('span', { className: 'badge safety', 'data-testid': 'safety-badge' });
+}
+
+export class SafetyPanel {
+  constructor(app) {
+    this.app = app;
+    this.asks = new Map(); // member id -> {at: when this console last asked, count: plans received by then}
+    this.askAll = h('button', { type: 'button', 'data-testid': 'safety-ask-all', 'on:click': () => this.ask(null) }, 'Ask everyone');
+    this.list = h('ul', { className: 'rows safety-list', 'data-testid': 'safety-list' });
+    this.empty = h('p', { className: 'muted' }, 'No members yet.');
+    this.el = h('section', { className: 'panel', 'aria-label': 'Safety plans', 'data-testid': 'safety-panel' },
+      h('div', { className: 'panel-head' }, h('h3', {}, 'Safety plans'), this.askAll),
+      h('p', { className: 'muted' }, 'Where each member is today and whom to call. Only facilitators see this; '
+        + 'it is kept in this page until the session ends. After a reload, ask again.'),
+      this.empty, this.list);
+  }
+
+  /** Members waiting or in the room, then anyone whose plan this page holds who has gone. */
+  people() {
+    const { app } = this;
+    const seated = app.participants.filter((p) => p.status === 'admitted' && !FACILITATOR_ROLES.has(p.role));
+    const ids = new Set(seated.map((p) => p.id)); // just admitted: the lobby event may still list them
+    const present = [
+      ...seated.map((p) => ({ ...p, where: 'room' })),
+      ...(app.lobby.waiting ?? []).filter((w) => !ids.has(w.id)).map((w) => ({ ...w, where: 'waiting' })),
+    ];
+    for (const w of present) ids.add(w.id);
+    const gone = [...app.safetyPlans.values()].filter((plan) => !ids.has(plan.from))
+      .map((plan) => ({ id: plan.from, name: plan.name, safety_shared: true, where: 'gone' }));
+    return [...present, ...gone];
+  }
+
+  update() {
+    const people = this.people();
+    this.empty.hidden = people.length > 0;
+    this.askAll.disabled = !people.some((p) => p.where !== 'gone');
+    reconcile(this.list, people, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
+  }
+
+  #row(p) {
+    return h('li', { className: 'safety-row', 'data-testid': 'safety-row' },
+      h('div', { className: 'member-head' }, h('span', { className: 'who' }), safetyBadge()),
+      h('dl', { className: 'plan', 'data-testid': 'safety-plan' }),
+      h('p', { className: 'muted state', 'data-testid': 'safety-state' }),
+      h('div', { className: 'actions' },
+        h('button', { type: 'button', 'data-testid': 'safety-ask', 'on:click': () => this.ask(p.id) }, 'Ask again')));
+  }
+
+  #fill(li, p) {
+    const plan = this.app.safetyPlans.get(p.id);
+    const shared = Boolean(plan || p.safety_shared);
+    li.dataset.name = p.name;
+    li.dataset.participantId = p.id;
+    li.dataset.at = plan ? String(plan.at) : '';
+    setText(li.querySelector('.who'), `${p.name}${p.where === 'waiting' ? ' · waiting' : p.where === 'gone' ? ' · has left' : ''}`);
+    setSafetyBadge(li.querySelector('[data-testid="safety-badge"]'), shared);
+    const dl = li.querySelector('dl');
+    dl.hidden = !plan;
+    const rows = plan ? [['Location', plan.location], ['Emergency contact', plan.contact], ['Received', timeOfDay(plan.at)]] : [];
+    if (dl.textContent !== rows.flat().join('')) dl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    const asked = this.asks.get(p.id);
+    const waitingForAnswer = asked != null && (plan?.count ?? 0) <= asked.count;
+    setText(li.querySelector('.state'), waitingForAnswer
+      ? `Asked at ${timeOfDay(asked.at / 1000)}; waiting for their answer.`
+      : plan ? '' : shared ? 'Shared before this page opened: ask again to see it here.' : 'Not shared yet.');
+    const button = li.querySelector('[data-testid="safety-ask"]');
+    button.hidden = p.where === 'gone';
+    setText(button, shared ? 'Ask again' : 'Ask');
+    button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);
+  }
+
+  /** safety.ask to one member, or (id null) to every member present. */
+  async ask(id) {
+    if (!(await this.app.run('safety.ask', id ? { id } : {}))) return;
+    const at = Date.now();
+    const ids = id ? [id] : this.people().filter((p) => p.where !== 'gone').map((p) => p.id);
+    for (const one of ids) this.asks.set(one, { at, count: this.app.safetyPlans.get(one)?.count ?? 0 });
+    announce(id ? `Asked ${this.app.nameOf(id)} for their safety plan` : 'Asked every member for their safety plan');
+    this.update();
+  }
+}
