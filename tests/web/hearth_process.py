@@ -60,8 +60,20 @@ class HearthServer:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
 
-    def create_session(self, title: str, *, requires_agreement: bool = True, admission: str = "lobby") -> Any:
-        body = {"title": title, "requires_agreement": requires_agreement, "admission": admission}
+    def create_session(
+        self,
+        title: str,
+        *,
+        requires_agreement: bool = True,
+        admission: str = "lobby",
+        requires_safety_plan: bool = False,
+    ) -> Any:
+        body = {
+            "title": title,
+            "requires_agreement": requires_agreement,
+            "requires_safety_plan": requires_safety_plan,
+            "admission": admission,
+        }
         return self.request("POST", "/api/sessions", body)
 
     def invite(self, session_id: str, name: str, role: str = "member") -> Any:
