@@ -283,7 +283,9 @@ class Hub:
     def _welcome(self, s: Session, pid: str, now: float, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
         p = s.participants[pid]
         view = state_view(s, now, leads=p.role.leads, admitted=p.present)
-        you = {"id": p.id, "name": p.name, "role": str(p.role), "status": str(p.status)}
+        # Whether they shared a safety plan this session: a reloaded waiting room need not ask again.
+        you = {"id": p.id, "name": p.name, "role": str(p.role), "status": str(p.status),
+               "safety_shared": p.safety_shared}
         return {"you": you, "session": view, "ice_servers": ice_servers}
 
     async def detach(self, socket_id: str) -> None:

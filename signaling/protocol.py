@@ -236,6 +236,7 @@ class YouOut(Out):
     name: str
     role: str
     status: str
+    safety_shared: bool
 
 
 class WelcomeOut(Out):

@@ -190,6 +190,10 @@ def test_after_reloads_the_member_is_asked_to_retype_and_the_console_asks_everyo
     # A reload empties Robin's page: asked again, the form comes back instead.
     robin.reload()
     expect(robin.get_by_test_id("room")).to_be_visible()
+    robin.get_by_test_id("safety-open").click()  # the server told the new page that Robin shared already
+    expect(robin.get_by_test_id("safety-sent")).to_contain_text("earlier in this session")
+    expect(robin.get_by_test_id("safety-location")).to_be_hidden()
+    robin.get_by_test_id("safety-close").click()
     before = circle.plans_received()
     circle.plan_row().get_by_test_id("safety-ask").click()
     expect(circle.plan_row().get_by_test_id("safety-state")).to_contain_text("waiting for their answer")

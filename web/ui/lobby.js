@@ -30,7 +30,7 @@ export class LobbyView {
 
   update() {
     const { app } = this;
-    const planMissing = Boolean(app.session?.requires_safety_plan) && !app.safety.sentAt;
+    const planMissing = Boolean(app.session?.requires_safety_plan) && !app.safety.sentAt && !app.you?.safety_shared;
     setText(this.waiting, app.sentBack
       ? 'A facilitator has moved you to the waiting room for a moment. You keep your place; they will let you back in.'
       : planMissing

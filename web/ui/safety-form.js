@@ -61,7 +61,9 @@ export class SafetyForm {
     const keeper = this.app.safety;
     if (keeper.asked && !this.wasAsked && this.inRoom) this.open = true; // asked with nothing to resend
     this.wasAsked = keeper.asked;
-    const editing = this.editing || keeper.asked || !keeper.sentAt;
+    // After a reload the page has no plan, but the server says one was shared this session: no need to ask.
+    const earlier = !keeper.sentAt && Boolean(this.app.you?.safety_shared);
+    const editing = this.editing || keeper.asked || (!keeper.sentAt && !earlier);
     this.el.hidden = this.inRoom ? !this.open : !this.wanted();
     if (this.opener) {
       this.opener.hidden = !this.wanted();
@@ -84,6 +86,12 @@ export class SafetyForm {
       else input.removeAttribute('aria-describedby');
     }
     if (keeper.sentAt) this.#showSent(keeper);
+    else if (earlier) this.#showSharedEarlier();
+  }
+
+  #showSharedEarlier() {
+    setText(this.sentText, 'You shared your safety plan earlier in this session; the facilitators have it. They can ask you for it again.');
+    if (this.sentPlan.childElementCount) this.sentPlan.replaceChildren();
   }
 
   #showSent(keeper) {
