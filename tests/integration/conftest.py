@@ -4,13 +4,14 @@ transports differ from asyncio's in ways the media engine touches (e.g. no ``_so
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 
 import pytest
 import uvloop
 
 
-@pytest.fixture(scope="session", params=["asyncio", "uvloop"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    if request.param == "uvloop":
-        return uvloop.EventLoopPolicy()
-    return asyncio.DefaultEventLoopPolicy()
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every test in this folder runs once per loop, named ``[asyncio]`` and ``[uvloop]``."""
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
