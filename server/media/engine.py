@@ -98,12 +98,7 @@ class MediaEngine:
         room.departed.discard(participant_id)
         peer = room.peers.setdefault(participant_id, Peer(session_id, participant_id))
         async with peer.lock:
-            for out in peer.outgoing.values():
-                out.source.remove_sink(out.sink)
-                out.sink.lean.unlink()
-            peer.outgoing.clear()
             await peer.close_subscriber()
-            peer.awaiting_answer = False
         await self._refresh(room, peer)
 
     async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:

@@ -116,18 +116,23 @@ class Peer:
 
     async def close(self) -> None:
         """Close both connections; sinks are detached from their sources first so nothing sends."""
-        for out in self.outgoing.values():
-            out.source.remove_sink(out.sink)
-            out.sink.lean.unlink()
-        self.outgoing.clear()
+        self._detach_sinks()
         await self.close_publisher()
         await self.close_subscriber()
-        self.awaiting_answer = False
 
     async def close_subscriber(self) -> None:
+        """Detach this participant's sinks and close the receiving connection (a reconnect starts afresh)."""
+        self._detach_sinks()
         if self.rtcp is not None:
             self.rtcp.close()
             self.rtcp = None
         if self.subscriber is not None:
             await self.subscriber.close()
         self.subscriber = None
+        self.awaiting_answer = False
+
+    def _detach_sinks(self) -> None:
+        for out in self.outgoing.values():
+            out.source.remove_sink(out.sink)
+            out.sink.lean.unlink()
+        self.outgoing.clear()
