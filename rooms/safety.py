@@ -28,7 +28,7 @@ def share(s: Session, actor: Participant, cmd: c.ShareSafetyPlan, now: float) ->
         if not text.strip() or len(text) > MAX_PLAN_CHARS:
             raise Invalid(f"a {field} has 1 to {MAX_PLAN_CHARS} characters")
     if actor.last_safety_at is not None and now - actor.last_safety_at < SAFETY_INTERVAL_SECONDS:
-        raise RateLimited("one plan every 2 seconds: send it again in a moment")
+        raise RateLimited(f"one plan every {SAFETY_INTERVAL_SECONDS:g} seconds: send it again in a moment")
     actor.last_safety_at = now
     events: list[Event] = [SafetyPlanShared(actor.id, cmd.location.strip(), cmd.contact.strip(), now)]
     if not actor.safety_shared:
