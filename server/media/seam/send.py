@@ -28,7 +28,7 @@ from aiortc.rtp import (
     RtcpRtpfbPacket,
 )
 
-from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rtcp
+from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rtcp, srtp_internals
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
@@ -161,11 +161,11 @@ class LeanSender:
         self._buffered = transport if self.sock is transport else None
         session = dtls._tx_srtp
         self._protect = session.protect
-        try:
-            self._srtp, self._cdata, self._buffer = session._srtp[0], session._cdata, session._buffer
-        except AttributeError:  # not where pylibsrtp 1.0 keeps them: the public method it is
+        internals = srtp_internals(session)
+        if internals is None:  # not where pylibsrtp 1.0 keeps them: the public method it is
             self._srtp = None
         else:
+            self._srtp, self._cdata, self._buffer = internals
             self._limit = len(self._cdata) - SRTP_TRAILER
         self._payload_at = 12 + len(self._ext)
         return True

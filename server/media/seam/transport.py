@@ -72,18 +72,27 @@ class SocketHooks:
         self.wrapped.clear()
 
 
+def srtp_internals(session: Any) -> tuple[Any, Any, Any] | None:
+    """pylibsrtp ``Session``'s libsrtp context, cffi buffer and its cdata: None if they are not where
+    pylibsrtp 1.0 keeps them (callers then use the public methods)."""
+    try:
+        return session._srtp[0], session._cdata, session._buffer
+    except AttributeError:
+        return None
+
+
 def fast_srtp(session: Any, unprotect: bool = False, rtcp: bool = False) -> Callable[[bytes], bytes]:
     """``Session.(un)protect(_rtcp)`` without their per-call checks and allocation (1.4 of 4.4 us here).
 
     Uses pylibsrtp's own buffer and context, exactly as ``Session`` does; falls back to the public
     method if those are not where pylibsrtp 1.0 keeps them. Raises ``pylibsrtp.Error`` as they do.
     """
-    try:
-        srtp, cdata, buffer = session._srtp[0], session._cdata, session._buffer
-    except AttributeError:
+    internals = srtp_internals(session)
+    if internals is None:
         name = ("unprotect" if unprotect else "protect") + ("_rtcp" if rtcp else "")
         public: Callable[[bytes], bytes] = getattr(session, name)
         return public
+    srtp, cdata, buffer = internals
     length = _srtp.ffi.new("int *")
     process = getattr(_srtp.lib, ("srtp_unprotect" if unprotect else "srtp_protect") + ("_rtcp" if rtcp else ""))
     limit = len(cdata) - (0 if unprotect else SRTP_TRAILER)
