@@ -251,6 +251,19 @@ class Recorder:
         self.speaking_events.append((session_id, levels, active))
 
 
+def record_handed(obj: Any, method: str) -> list[Any]:
+    """Wrap an async method on this instance: keep what each call is handed first, then call it as usual."""
+    handed: list[Any] = []
+    original = getattr(obj, method)
+
+    async def recording(first: Any, *rest: Any, **named: Any) -> None:
+        handed.append(first)
+        await original(first, *rest, **named)
+
+    setattr(obj, method, recording)
+    return handed
+
+
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> float:
     """Poll until ``predicate()`` is true; returns the seconds it took, fails the test on timeout."""
     start = time.monotonic()

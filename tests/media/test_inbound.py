@@ -15,7 +15,7 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRrPacket, RtcpRtpfbPacket, RtpPacket
 
 from rooms.model import stream_id_for
 from server.media.seam import InboundTrack, LeanReceiver
-from tests.media.clients import PatternVideo, ToneAudio, wait_for
+from tests.media.clients import PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
 
 pytestmark = pytest.mark.media
@@ -25,19 +25,6 @@ def _tracks(room: Room, participant_id: str) -> dict[str, InboundTrack]:
     peer = room.engine._rooms["s1"].peers[participant_id]
     assert peer.inbound is not None
     return {("video" if track.video else "audio"): track for track in peer.inbound.tracks.values()}
-
-
-def _record_rtcp(sender: Any) -> list[Any]:
-    """Client-side: keep every RTCP packet the publisher's sender is handed, then handle it as usual."""
-    seen: list[Any] = []
-    handle = sender._handle_rtcp_packet
-
-    async def recording(packet: Any) -> None:
-        seen.append(packet)
-        await handle(packet)
-
-    sender._handle_rtcp_packet = recording
-    return seen
 
 
 async def test_publisher_packets_take_the_lean_path(room: Room) -> None:
@@ -60,7 +47,7 @@ async def test_publisher_receives_receiver_reports_from_the_lean_path(room: Room
     await a.publish(ToneAudio(), PatternVideo())
     assert a.publisher is not None
     video = next(s for s in a.publisher.getSenders() if s.kind == "video")
-    seen = _record_rtcp(video)
+    seen = record_handed(video, "_handle_rtcp_packet")  # the RTCP packets the publisher gets
 
     def reports() -> list[Any]:
         return [r for p in seen if isinstance(p, RtcpRrPacket) for r in p.reports if r.ssrc == video._ssrc]
@@ -78,7 +65,7 @@ async def test_an_upstream_gap_is_nacked_and_repaired(room: Room) -> None:
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
     assert a.publisher is not None
     video = a.publisher.getSenders()[0]
-    seen = _record_rtcp(video)
+    seen = record_handed(video, "_handle_rtcp_packet")  # the RTCP packets the publisher gets
     track = _tracks(room, "a")["video"]
     inbound = room.engine._rooms["s1"].peers["a"].inbound
     assert inbound is not None

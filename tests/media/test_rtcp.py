@@ -13,9 +13,8 @@ import pytest
 from aiortc.rtp import RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtcpSdesPacket, RtcpSrPacket
 
 from rooms.model import stream_id_for
-from tests.media.clients import PatternVideo, ToneAudio, wait_for
+from tests.media.clients import PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
-from tests.media.test_inbound import _record_rtcp
 
 pytestmark = pytest.mark.media
 
@@ -32,14 +31,7 @@ async def test_subscriber_gets_one_compound_report_for_all_its_tracks(room: Room
     await wait_for(lambda: c.received[(stream_id_for("b"), "video")].frames >= 5, timeout=10)
     assert c.subscriber is not None
     dtls: Any = c.subscriber.getTransceivers()[0].receiver.transport
-    seen: list[Any] = []
-    handle = dtls._handle_rtcp_data
-
-    async def recording(data: bytes) -> None:
-        seen.append(data)
-        await handle(data)
-
-    dtls._handle_rtcp_data = recording
+    seen = record_handed(dtls, "_handle_rtcp_data")
     await wait_for(lambda: len(seen) >= 2, timeout=5)
     packets = RtcpPacket.parse(seen[-1])
     reports = [p for p in packets if isinstance(p, RtcpSrPacket)]
@@ -57,7 +49,7 @@ async def test_subscriber_pli_reaches_the_publisher(room: Room) -> None:
     await a.publish(PatternVideo())
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
     assert a.publisher is not None
-    seen = _record_rtcp(a.publisher.getSenders()[0])
+    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
     receiver = _video_receiver(b)
     await asyncio.sleep(0.6)  # past the forwarder's PLI throttle
     ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
@@ -74,26 +66,23 @@ async def test_a_downstream_gap_is_repaired_from_the_senders_history(room: Room)
     receiver = _video_receiver(b)
     ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
     dtls: Any = receiver.transport
-    arrived: list[int] = []
-    handle = dtls._handle_rtp_data
+    handed = record_handed(dtls, "_handle_rtp_data")  # RTP after SRTP, as the client's stack gets it
 
-    async def recording(data: bytes, arrival_time_ms: int) -> None:
-        arrived.append(int.from_bytes(data[2:4], "big"))
-        await handle(data, arrival_time_ms)
+    def arrived() -> list[int]:
+        return [int.from_bytes(data[2:4], "big") for data in handed]
 
-    dtls._handle_rtp_data = recording
     dropped: list[int] = []
     for protocol in dtls.transport._connection._protocols:
         forward = protocol.datagram_received
 
         def dropping(data: bytes, addr: Any, forward: Any = forward) -> None:
             is_video = data[1] < 192 and int.from_bytes(data[8:12], "big") == ssrc
-            if not dropped and 127 < data[0] < 192 and is_video and len(arrived) > 10:
+            if not dropped and 127 < data[0] < 192 and is_video and len(handed) > 10:
                 dropped.append(int.from_bytes(data[2:4], "big"))
                 return
             forward(data, addr)
 
         protocol.datagram_received = dropping
-    await wait_for(lambda: bool(dropped) and dropped[0] in arrived, timeout=5)
+    await wait_for(lambda: bool(dropped) and dropped[0] in arrived(), timeout=5)
     peer = room.engine._rooms["s1"].peers["b"]
     assert peer.rtcp is not None and peer.rtcp.feedback_received >= 1
