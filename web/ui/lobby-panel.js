@@ -2,7 +2,7 @@
 // session requires (the agreement, a safety plan), and says so.
 
 import { h, reconcile, setText } from './dom.js';
-import { admissionMissing } from './safety.js';
+import { admissionMissing, hasAgreed } from './safety.js';
 import { safetyBadge, setSafetyBadge } from './safety-panel.js';
 
 export class LobbyPanel {
@@ -24,9 +24,8 @@ export class LobbyPanel {
     this.admitAll.hidden = waiting.filter((w) => this.ready(w)).length < 2;
     const plans = Boolean(this.app.session?.requires_safety_plan);
     reconcile(this.list, waiting, (w) => w.id, (w) => this.#row(w), (li, w) => {
-      const agreed = w.agreed !== false || this.app.session?.requires_agreement === false;
       setText(li.querySelector('.who'), w.name);
-      setText(li.querySelector('.agreed'), agreed ? 'Agreed to the guidelines' : 'Has not yet agreed to the guidelines');
+      setText(li.querySelector('.agreed'), hasAgreed(this.app.session, w) ? 'Agreed to the guidelines' : 'Has not yet agreed to the guidelines');
       const badge = li.querySelector('[data-testid="safety-badge"]');
       badge.hidden = !plans && !w.safety_shared;
       setSafetyBadge(badge, Boolean(w.safety_shared));

@@ -32,13 +32,18 @@ export function shareErrorText(err) {
   }
 }
 
+/** The group agreement is accepted, or the session does not ask for it. */
+export function hasAgreed(session, waiting) {
+  return waiting.agreed !== false || session?.requires_agreement === false;
+}
+
 /**
  * What a waiting member still has to do before a facilitator may admit them (the server checks
  * the same: the agreement and the emergency plan, for whichever the session requires).
  */
 export function admissionMissing(session, waiting) {
   const missing = [];
-  if (session?.requires_agreement !== false && waiting.agreed === false) missing.push('agreed to the guidelines');
+  if (!hasAgreed(session, waiting)) missing.push('agreed to the guidelines');
   if (session?.requires_safety_plan && !waiting.safety_shared) missing.push('shared a safety plan');
   return missing;
 }
