@@ -42,6 +42,8 @@ from aiortc.mediastreams import MediaStreamTrack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from machine import describe  # bench/, this script's own folder
+
 from rooms.model import stream_id_for
 from server.cli import _quiet_gc as quiet_gc
 from server.media import seam
@@ -538,7 +540,8 @@ async def main(args: argparse.Namespace) -> None:
     with open(clip_file, "wb") as f:
         pickle.dump(clip, f)
     kbps = sum(map(len, clip[0])) * 8 / (len(clip[0]) / FPS) / 1000
-    print(f"clip: {len(clip[0])} VP8 frames {W}x{H} at {kbps:.0f} kbit/s, {len(clip[1])} Opus packets; 2 cores")
+    print(describe())
+    print(f"clip: {len(clip[0])} VP8 frames {W}x{H} at {kbps:.0f} kbit/s, {len(clip[1])} Opus packets")
     d50, d99 = await direct_latency(clip, 6.0)
     print(f"direct client->client video frame latency (no server): p50 {d50:.2f} ms, p99 {d99:.2f} ms\n")
     print(" ".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS))
