@@ -27,7 +27,6 @@ lives in, and is read from, the submodule that uses it.
 
 from server.media.seam.ice import enable_loopback_candidates, enlarge_receive_buffers
 from server.media.seam.receive import (
-    AUDIO_LEVEL_URI,
     NACK_WINDOW,
     InboundTrack,
     LeanReceiver,
@@ -50,7 +49,6 @@ from server.media.seam.send import (
 from server.media.seam.transport import SRTP_TRAILER, Datagrams, SocketHooks, fast_srtp, nominated_route
 
 __all__ = [
-    "AUDIO_LEVEL_URI",
     "HISTORY_MASK",
     "HISTORY_SIZE",
     "MAX_BUFFERED",
