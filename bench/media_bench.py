@@ -427,9 +427,10 @@ async def run_room(
     control = Link(*await asyncio.open_connection("127.0.0.1", port))
     ids = [f"p{i}" for i in range(n)]
     await control.call("policy", members=ids)
-    # Latency is hash-matched inside one client process (it knows when it sent each frame), so every
-    # process gets at least two participants: at N = 2 both share one, or no frame could be matched.
-    workers = max(1, min(workers, n // 2))
+    # Latency is hash-matched inside one client process (it knows when it sent each frame), so at
+    # N = 2 both participants share one process, or no frame could be matched; from N = 3 on, the
+    # first process holds at least two.
+    workers = max(1, min(workers, n - 1))
     groups = [ids[k::workers] for k in range(workers)]
     procs = [
         await asyncio.create_subprocess_exec(

@@ -1,0 +1,72 @@
+"""Every script in ``bench/`` still runs from a clean checkout and prints its figures.
+
+The issues' speed and memory goals are met in these scripts, never in timed tests; these runs are
+tiny (a second or two of load) and assert only that each script finishes and prints the figures it
+exists for, so a refactor that breaks a benchmark fails here instead of on the next measuring day.
+The store and failover benches use the shared test Redis, the join bench real Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.redis_server import shared_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, timeout: float = 180) -> str:
+    """Run one bench from the repository root; its output, after asserting it exited cleanly."""
+    env = {**os.environ, "HEARTH_TEST_REDIS_URL": shared_url()}
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{args[0]} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_media_bench_prints_both_modes_and_the_ratio() -> None:
+    out = run("bench/media_bench.py", "--n", "2", "--window", "2", "--warmup", "1")
+    assert out.startswith("machine: ")
+    assert re.search(r"^\s*relay\s+2\s+[\d.]+\s+[\d.]+", out, re.M), out
+    assert re.search(r"^\s*hearth\s+2\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+", out, re.M), out
+    assert re.search(r"N=2: Hearth is [\d.]+x cheaper per delivered packet", out), out
+
+
+def test_udp_floor_prints_cost_per_packet() -> None:
+    out = run("bench/udp_floor.py", "--rates", "200", "--seconds", "1")
+    assert re.search(r"200 packets/s: server [\d.]+ core, [\d.]+ us per packet", out), out
+
+
+def test_signaling_bench_prints_both_servers_and_the_ratio() -> None:
+    tiny = ("--sessions", "2", "--clients", "3", "--rate", "20", "--seconds", "2", "--rounds", "1")
+    out = run("bench/signaling_bench.py", *tiny)
+    assert re.search(r"^bare\s+[\d.]+\s+[\d.]+", out, re.M), out
+    assert re.search(r"^hearth\s+[\d.]+\s+[\d.]+", out, re.M), out
+    assert re.search(r"p99 ratio hearth/bare: [\d.]+", out), out
+
+
+def test_store_bench_prints_memory_and_redis_throughput() -> None:
+    out = run("-m", "bench.store_bench", "--redis-url", shared_url(), "--seconds", "0.2", "--concurrency", "4")
+    assert re.search(r"^memory\s+\w+\s+[\d,]+ ops/s", out, re.M), out
+    assert re.search(r"^redis\s+acquire_lease\s+[\d,]+ ops/s", out, re.M), out
+
+
+def test_load_bench_prints_events_errors_and_memory() -> None:
+    out = run("bench/load_bench.py", "--sessions", "2", "--clients", "3", "--seconds", "2")
+    assert "errors by code:" in out
+    assert re.search(r"server RSS: idle [\d.]+ MiB", out), out
+
+
+def test_failover_bench_times_a_takeover() -> None:
+    out = run("bench/failover_bench.py", "--kills", "1")
+    assert re.search(r"failover over 1 kills .*: p50 [\d.]+ s", out), out
+
+
+def test_join_bench_times_joins_in_chromium() -> None:
+    out = run("bench/join_bench.py", "--joins", "1")
+    assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
