@@ -109,8 +109,9 @@ async def make_group(http: aiohttp.ClientSession, url: str, key: str, clients: i
         session = await r.json()
     group = Group(session["id"], await connect(url, session["facilitator_token"], "facilitator"))
     for i in range(clients - 1):
-        async with http.post(f"{url}/api/sessions/{session['id']}/invites", json={"name": f"Member {i}"},
-                             headers=auth) as r:
+        async with http.post(
+            f"{url}/api/sessions/{session['id']}/invites", json={"name": f"Member {i}"}, headers=auth
+        ) as r:
             assert r.status == 201, await r.text()
             token = (await r.json())["token"]
         member = await connect(url, token, "member")
@@ -196,10 +197,26 @@ async def act_forever(person: Person, group: Group, stats: Stats, rate: float, u
 
 
 def start_server(port: int, key: str, secret: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "server", "serve", "--host", HOST, "--port", str(port), "--operator-key", key,
-           "--secret", secret, "--no-media", "--max-sessions", "1000"]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=os.environ | {"PYTHONPATH": str(ROOT)})
+    cmd = [
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--operator-key",
+        key,
+        "--secret",
+        secret,
+        "--no-media",
+        "--max-sessions",
+        "1000",
+    ]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ | {"PYTHONPATH": str(ROOT)}
+    )
 
 
 async def wait_healthy(http: aiohttp.ClientSession, url: str, timeout: float = 30.0) -> None:
@@ -241,10 +258,15 @@ async def run(args: argparse.Namespace) -> int:
                     return await make_group(http, url, key, args.clients, i)
 
             setup_started = time.monotonic()
-            groups = list(await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(args.sessions))),
-                                                 timeout=args.setup_timeout))
-            print(f"setup: {len(groups)} sessions x {args.clients} clients in "
-                  f"{time.monotonic() - setup_started:.1f} s", flush=True)
+            groups = list(
+                await asyncio.wait_for(
+                    asyncio.gather(*(one(i) for i in range(args.sessions))), timeout=args.setup_timeout
+                )
+            )
+            print(
+                f"setup: {len(groups)} sessions x {args.clients} clients in {time.monotonic() - setup_started:.1f} s",
+                flush=True,
+            )
             await asyncio.sleep(1.0)
             rss_start = proc.memory_info().rss
             me = psutil.Process()
@@ -282,24 +304,35 @@ async def run(args: argparse.Namespace) -> int:
 
     total = sum(stats.codes.values())
     errors = {code: n for code, n in stats.codes.items() if code != "ok"}
-    live = [line for line in metrics.splitlines() if line.startswith(("hearth_sessions_live",
-                                                                        "hearth_participants_connected"))]
+    live = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith(("hearth_sessions_live", "hearth_participants_connected"))
+    ]
     print(f"clients: {len(people)} in {len(groups)} sessions, {args.rate:g} acts/s each, {elapsed:.0f} s")
     print(f"events: {total} acknowledged, {total / elapsed:.1f} events/s, {stats.timeouts} timeouts")
-    print(f"ack latency: p50 {1000 * percentile(stats.latencies, 0.5):.1f} ms, "
-          f"p99 {1000 * percentile(stats.latencies, 0.99):.1f} ms, "
-          f"max {1000 * max(stats.latencies, default=float('nan')):.1f} ms")
-    print(f"errors by code: {dict(sorted(errors.items())) or 'none'} "
-          f"({100 * sum(errors.values()) / max(total, 1):.2f} % of events)")
+    print(
+        f"ack latency: p50 {1000 * percentile(stats.latencies, 0.5):.1f} ms, "
+        f"p99 {1000 * percentile(stats.latencies, 0.99):.1f} ms, "
+        f"max {1000 * max(stats.latencies, default=float('nan')):.1f} ms"
+    )
+    print(
+        f"errors by code: {dict(sorted(errors.items())) or 'none'} "
+        f"({100 * sum(errors.values()) / max(total, 1):.2f} % of events)"
+    )
     print(f"events by name: {dict(stats.by_event.most_common())}")
-    print(f"server RSS: idle {mib(rss_idle)}, start {mib(rss_start)}, end {mib(rss_end)} "
-          f"(end - start {mib(rss_end - rss_start)}, "
-          f"{100 * (rss_end - rss_start) / rss_start:+.1f} %), samples median "
-          f"{mib(statistics.median(samples))}, max {mib(max(samples))}")
+    print(
+        f"server RSS: idle {mib(rss_idle)}, start {mib(rss_start)}, end {mib(rss_end)} "
+        f"(end - start {mib(rss_end - rss_start)}, "
+        f"{100 * (rss_end - rss_start) / rss_start:+.1f} %), samples median "
+        f"{mib(statistics.median(samples))}, max {mib(max(samples))}"
+    )
     print("server gauges at the end: " + "; ".join(live))
-    print(f"CPU during the run: server {cpu_server:.1f} s ({100 * cpu_server / elapsed:.0f} % of a core), "
-          f"these clients {cpu_bench:.1f} s ({100 * cpu_bench / elapsed:.0f} %); machine load "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"CPU during the run: server {cpu_server:.1f} s ({100 * cpu_server / elapsed:.0f} % of a core), "
+        f"these clients {cpu_bench:.1f} s ({100 * cpu_bench / elapsed:.0f} %); machine load "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     return 0
 
 

@@ -32,8 +32,11 @@ def session_to_dict(s: Session) -> dict[str, Any]:
     data["queue"] = list(s.queue)
     f, g = s.floor, s.go_around
     data["floor"] = {"holder": f.holder, "since": f.since, "ends_at": f.ends_at} if f else None
-    data["go_around"] = ({"order": list(g.order), "position": g.position, "turn_seconds": g.turn_seconds,
-                          "turn_ends_at": g.turn_ends_at} if g else None)
+    data["go_around"] = (
+        {"order": list(g.order), "position": g.position, "turn_seconds": g.turn_seconds, "turn_ends_at": g.turn_ends_at}
+        if g
+        else None
+    )
     # A participant's fields are all immutable scalars (a test pins it), so a shallow copy is a snapshot.
     data["participants"] = [p.__dict__.copy() for p in s.participants.values()]
     return data

@@ -190,9 +190,36 @@ class RecordSpeaking:
 
 
 Command = (
-    Connect | Disconnect | Agree | Admit | AdmitAll | Deny | Remove | SendToLobby | Lock | Unlock | SetAgenda
-    | NextPhase | SetPhase | RaiseHand | LowerHand | GrantFloor | NextFloor | ReleaseFloor
-    | StartGoAround | PassTurn | StopGoAround | Mute | AllowUnmute | SetMedia | Nod | Note | Help | End
-    | ShareSafetyPlan | AskSafetyPlan
-    | SetPublishing | RecordSpeaking
+    Connect
+    | Disconnect
+    | Agree
+    | Admit
+    | AdmitAll
+    | Deny
+    | Remove
+    | SendToLobby
+    | Lock
+    | Unlock
+    | SetAgenda
+    | NextPhase
+    | SetPhase
+    | RaiseHand
+    | LowerHand
+    | GrantFloor
+    | NextFloor
+    | ReleaseFloor
+    | StartGoAround
+    | PassTurn
+    | StopGoAround
+    | Mute
+    | AllowUnmute
+    | SetMedia
+    | Nod
+    | Note
+    | Help
+    | End
+    | ShareSafetyPlan
+    | AskSafetyPlan
+    | SetPublishing
+    | RecordSpeaking
 )

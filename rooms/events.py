@@ -88,6 +88,16 @@ class Audited:
 
 
 Event = (
-    StateChanged | LobbyChanged | MediaPolicyChanged | ParticipantLeft | ParticipantRemoved | NodSent
-    | NoteSent | HelpRequested | SafetyPlanShared | SafetyPlanAsked | SessionEnded | Audited
+    StateChanged
+    | LobbyChanged
+    | MediaPolicyChanged
+    | ParticipantLeft
+    | ParticipantRemoved
+    | NodSent
+    | NoteSent
+    | HelpRequested
+    | SafetyPlanShared
+    | SafetyPlanAsked
+    | SessionEnded
+    | Audited
 )

@@ -152,8 +152,7 @@ def deny(s: Session, actor: Participant, cmd: c.Deny, now: float) -> list[Event]
     target = _target(s, cmd.id)
     if target.status is not Status.WAITING:
         raise Conflict(f"{cmd.id} is not waiting")
-    return [*leave(s, target, Status.REMOVED, now), ParticipantRemoved(target.id, "denied"),
-            Audited("deny", target.id)]
+    return [*leave(s, target, Status.REMOVED, now), ParticipantRemoved(target.id, "denied"), Audited("deny", target.id)]
 
 
 def remove(s: Session, actor: Participant, cmd: c.Remove, now: float) -> list[Event]:
@@ -164,8 +163,11 @@ def remove(s: Session, actor: Participant, cmd: c.Remove, now: float) -> list[Ev
         raise Forbidden("only the facilitator may remove a co-facilitator")
     if target.status is Status.REMOVED:
         raise Conflict(f"{cmd.id} was already removed")
-    return [*leave(s, target, Status.REMOVED, now), ParticipantRemoved(target.id, cmd.reason or "removed"),
-            Audited("remove", target.id)]
+    return [
+        *leave(s, target, Status.REMOVED, now),
+        ParticipantRemoved(target.id, cmd.reason or "removed"),
+        Audited("remove", target.id),
+    ]
 
 
 def send_to_lobby(s: Session, actor: Participant, cmd: c.SendToLobby, now: float) -> list[Event]:

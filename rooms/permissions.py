@@ -45,21 +45,47 @@ class Action(StrEnum):
     ANSWER = "rtc.answer"
 
 
-_EVERYONE = frozenset({Action.SET_MEDIA, Action.NOTE, Action.PUBLISH, Action.ANSWER, Action.RELEASE_FLOOR,
-                       Action.PASS_TURN})
+_EVERYONE = frozenset(
+    {Action.SET_MEDIA, Action.NOTE, Action.PUBLISH, Action.ANSWER, Action.RELEASE_FLOOR, Action.PASS_TURN}
+)
 
-_LEADS = _EVERYONE | frozenset({
-    Action.ADMIT, Action.ADMIT_ALL, Action.DENY, Action.REMOVE, Action.SEND_TO_LOBBY, Action.LOCK, Action.UNLOCK,
-    Action.SET_AGENDA, Action.NEXT_PHASE, Action.SET_PHASE, Action.GRANT_FLOOR, Action.NEXT_FLOOR,
-    Action.START_GOAROUND, Action.STOP_GOAROUND, Action.MUTE, Action.ALLOW_UNMUTE, Action.END, Action.ASK_SAFETY_PLAN,
-})
+_LEADS = _EVERYONE | frozenset(
+    {
+        Action.ADMIT,
+        Action.ADMIT_ALL,
+        Action.DENY,
+        Action.REMOVE,
+        Action.SEND_TO_LOBBY,
+        Action.LOCK,
+        Action.UNLOCK,
+        Action.SET_AGENDA,
+        Action.NEXT_PHASE,
+        Action.SET_PHASE,
+        Action.GRANT_FLOOR,
+        Action.NEXT_FLOOR,
+        Action.START_GOAROUND,
+        Action.STOP_GOAROUND,
+        Action.MUTE,
+        Action.ALLOW_UNMUTE,
+        Action.END,
+        Action.ASK_SAFETY_PLAN,
+    }
+)
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.FACILITATOR: _LEADS,
     Role.COFACILITATOR: _LEADS,
-    Role.MEMBER: _EVERYONE | frozenset({
-        Action.AGREE, Action.RAISE_HAND, Action.LOWER_HAND, Action.NOD, Action.HELP, Action.SHARE_SAFETY_PLAN,
-    }),
+    Role.MEMBER: _EVERYONE
+    | frozenset(
+        {
+            Action.AGREE,
+            Action.RAISE_HAND,
+            Action.LOWER_HAND,
+            Action.NOD,
+            Action.HELP,
+            Action.SHARE_SAFETY_PLAN,
+        }
+    ),
 }
 
 # A waiting member may accept the agreement, share their emergency plan, set their devices, and talk

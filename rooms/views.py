@@ -61,14 +61,16 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
     }
     entries = [(p, _participant(s, p)) for p in s.participants.values() if p.status in _SEEN_BY_LEADS]
     if Audience.LEADS in wanted:
-        views[Audience.LEADS] = seated | {"participants": [
-            dict(entry, spoke_seconds=round(p.spoke_seconds, 1), passes=p.passes, safety_shared=p.safety_shared)
-            for p, entry in entries
-        ]}
+        views[Audience.LEADS] = seated | {
+            "participants": [
+                dict(entry, spoke_seconds=round(p.spoke_seconds, 1), passes=p.passes, safety_shared=p.safety_shared)
+                for p, entry in entries
+            ]
+        }
     if Audience.MEMBERS in wanted:
-        views[Audience.MEMBERS] = seated | {"participants": [
-            entry for p, entry in entries if p.status is Status.ADMITTED
-        ]}
+        views[Audience.MEMBERS] = seated | {
+            "participants": [entry for p, entry in entries if p.status is Status.ADMITTED]
+        }
     return views
 
 
@@ -80,8 +82,14 @@ def lobby_view(s: Session) -> dict[str, Any]:
     """The ``lobby`` payload for facilitators."""
     return {
         "waiting": [
-            {"id": p.id, "name": p.name, "agreed": p.agreed, "safety_shared": p.safety_shared,
-             "since": p.waiting_since, "connected": p.connected}
+            {
+                "id": p.id,
+                "name": p.name,
+                "agreed": p.agreed,
+                "safety_shared": p.safety_shared,
+                "since": p.waiting_since,
+                "connected": p.connected,
+            }
             for p in s.waiting()
         ]
     }
@@ -90,8 +98,14 @@ def lobby_view(s: Session) -> dict[str, Any]:
 def attendance_view(s: Session) -> list[dict[str, Any]]:
     """Attendance for the facilitator's records: who was there and for how long. No content, ever."""
     return [
-        {"id": p.id, "name": p.name, "role": str(p.role), "joined_at": p.joined_at,
-         "left_at": p.left_at, "spoke_seconds": round(p.spoke_seconds, 1)}
+        {
+            "id": p.id,
+            "name": p.name,
+            "role": str(p.role),
+            "joined_at": p.joined_at,
+            "left_at": p.left_at,
+            "spoke_seconds": round(p.spoke_seconds, 1),
+        }
         for p in s.participants.values()
         if p.joined_at is not None
     ]

@@ -16,6 +16,7 @@ if ! redis_up; then
 fi
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 mkdir -p artifacts
 HEARTH_TEST_REDIS_URL="${HEARTH_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \

@@ -21,8 +21,16 @@ from server.keys import HUB, SETTINGS, STORE, TOKENS
 from signaling.ports import Claims, Moved, Unauthorized
 from signaling.protocol import PhaseIn
 
-STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
-          "moved": 409, "rate_limited": 429, "internal": 500}
+STATUS = {
+    "invalid": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "moved": 409,
+    "rate_limited": 429,
+    "internal": 500,
+}
 MAX_BODY = 64 * 1024
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -146,18 +154,30 @@ async def create_session(request: web.Request) -> web.Response:
     require_operator(request)
     body: CreateSession = await _body(request, CreateSession)
     settings, clock = request.app[SETTINGS], request.app[HUB].clock
-    session = Session(id=new_id("s-"), title=body.title, created_at=clock(),
-                      admission=Admission(body.admission), requires_agreement=body.requires_agreement,
-                      requires_safety_plan=body.requires_safety_plan,
-                      grace_seconds=settings.grace_seconds,
-                      max_participants=body.max_participants or settings.max_participants)
+    session = Session(
+        id=new_id("s-"),
+        title=body.title,
+        created_at=clock(),
+        admission=Admission(body.admission),
+        requires_agreement=body.requires_agreement,
+        requires_safety_plan=body.requires_safety_plan,
+        grace_seconds=settings.grace_seconds,
+        max_participants=body.max_participants or settings.max_participants,
+    )
     if body.agenda is not None:
         session.agenda = [Phase(p.name, p.minutes, FloorMode(p.floor_mode)) for p in body.agenda]
     await request.app[STORE].create(session)
     pid = new_id("f-")
     token = request.app[TOKENS].mint(session.id, pid, body.facilitator_name, "facilitator")
-    return web.json_response({"id": session.id, "facilitator_id": pid, "facilitator_token": token,
-                              "facilitator_url": join_url(request, session.id, token)}, status=201)
+    return web.json_response(
+        {
+            "id": session.id,
+            "facilitator_id": pid,
+            "facilitator_token": token,
+            "facilitator_url": join_url(request, session.id, token),
+        },
+        status=201,
+    )
 
 
 async def create_invite(request: web.Request) -> web.Response:
@@ -169,8 +189,7 @@ async def create_invite(request: web.Request) -> web.Response:
         raise ApiError("conflict", "the session has ended")
     pid = new_id("m-" if body.role == "member" else "f-")
     token = request.app[TOKENS].mint(session_id, pid, body.name, body.role)
-    return web.json_response({"id": pid, "token": token, "url": join_url(request, session_id, token)},
-                             status=201)
+    return web.json_response({"id": pid, "token": token, "url": join_url(request, session_id, token)}, status=201)
 
 
 async def get_session(request: web.Request) -> web.Response:

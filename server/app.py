@@ -41,8 +41,7 @@ def make_store(settings: Settings) -> SessionStore:
     if settings.redis_url:
         from server.redis_store import RedisStore
 
-        return RedisStore.from_url(settings.redis_url, state_ttl=settings.state_ttl,
-                                   prefix=settings.redis_prefix)
+        return RedisStore.from_url(settings.redis_url, state_ttl=settings.state_ttl, prefix=settings.redis_prefix)
     return MemoryStore(time.time, state_ttl=settings.state_ttl)
 
 
@@ -61,9 +60,15 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
         manager = RedisFanOut(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
     origins: Any = settings.allowed_origins or default_origins(settings)
     return HearthServer(
-        async_mode="aiohttp", client_manager=manager, cors_allowed_origins=origins,
-        max_http_buffer_size=wire.MAX_TRANSPORT_BYTES, logger=False, engineio_logger=False,
-        ping_interval=10, ping_timeout=10, serializer=JsonPacket,
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=origins,
+        max_http_buffer_size=wire.MAX_TRANSPORT_BYTES,
+        logger=False,
+        engineio_logger=False,
+        ping_interval=10,
+        ping_timeout=10,
+        serializer=JsonPacket,
     )
 
 
@@ -72,8 +77,9 @@ def make_media(settings: Settings, sio: socketio.AsyncServer) -> MediaGateway:
         return NullMedia()
     from server.media.engine import MediaEngine
 
-    engine: MediaGateway = MediaEngine(SioMediaEvents(SioBus(sio)), ice_servers=settings.ice_servers,
-                                       allow_loopback=settings.allow_loopback)
+    engine: MediaGateway = MediaEngine(
+        SioMediaEvents(SioBus(sio)), ice_servers=settings.ice_servers, allow_loopback=settings.allow_loopback
+    )
     return engine
 
 
@@ -99,18 +105,33 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     store: SessionStore = TimedStore(make_store(settings), metrics.store_latency)
     media = make_media(settings, sio)
-    hub = Hub(SioBus(sio), store, media, time.time, NodeInfo(settings.node_id, settings.public_url),
-              HubSettings(lease_ttl=settings.lease_ttl, ended_ttl=settings.ended_ttl,
-                          max_sessions=settings.max_sessions))
+    hub = Hub(
+        SioBus(sio),
+        store,
+        media,
+        time.time,
+        NodeInfo(settings.node_id, settings.public_url),
+        HubSettings(lease_ttl=settings.lease_ttl, ended_ttl=settings.ended_ttl, max_sessions=settings.max_sessions),
+    )
     tokens = Tokens(settings.secret, settings.token_ttl)
-    namespace = HearthNamespace(hub, tokens, settings.ice_servers,
-                                RateLimiter(settings.event_rate, settings.event_burst),
-                                on_error=lambda event, code: metrics.errors.labels(event, code).inc(),
-                                on_event=lambda event: metrics.events.labels(event).inc())
+    namespace = HearthNamespace(
+        hub,
+        tokens,
+        settings.ice_servers,
+        RateLimiter(settings.event_rate, settings.event_burst),
+        on_error=lambda event, code: metrics.errors.labels(event, code).inc(),
+        on_event=lambda event: metrics.events.labels(event).inc(),
+    )
     sio.register_namespace(namespace)
     sio.attach(app)
     app[SETTINGS], app[STORE], app[TOKENS], app[HUB], app[MEDIA], app[METRICS] = (
-        settings, store, tokens, hub, media, metrics)
+        settings,
+        store,
+        tokens,
+        hub,
+        media,
+        metrics,
+    )
     add_api_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -165,8 +186,10 @@ async def _tell_clients(app: web.Application) -> None:
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
     hub, settings = app[HUB], app[SETTINGS]
-    tasks = [asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
-             asyncio.create_task(_every(settings.lease_ttl / 3, hub.renew_leases))]
+    tasks = [
+        asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
+        asyncio.create_task(_every(settings.lease_ttl / 3, hub.renew_leases)),
+    ]
     yield
     for task in tasks:
         task.cancel()

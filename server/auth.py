@@ -23,29 +23,32 @@ class Tokens:
         self._secret = secret
         self.ttl = ttl_seconds
 
-    def mint(self, session_id: str, participant_id: str, name: str, role: str,
-             ttl_seconds: float | None = None) -> str:
+    def mint(self, session_id: str, participant_id: str, name: str, role: str, ttl_seconds: float | None = None) -> str:
         if role not in ROLES:
             raise ValueError(f"unknown role {role}")
         now = int(time.time())
         claims = {
-            "sub": participant_id, "sid": session_id, "name": name, "role": role,
-            "iat": now, "exp": now + int(ttl_seconds if ttl_seconds is not None else self.ttl),
+            "sub": participant_id,
+            "sid": session_id,
+            "name": name,
+            "role": role,
+            "iat": now,
+            "exp": now + int(ttl_seconds if ttl_seconds is not None else self.ttl),
             "jti": secrets.token_hex(8),
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Claims:
         try:
-            data = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
-                              options={"require": ["sub", "sid", "role", "exp"]})
+            data = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], options={"require": ["sub", "sid", "role", "exp"]}
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("this link has expired") from None
         except jwt.PyJWTError:
             raise Unauthorized("this link is not valid") from None
         role, name = data.get("role"), data.get("name", "")
-        if role not in ROLES or not isinstance(name, str) or not all(
-                isinstance(data[k], str) for k in ("sub", "sid")):
+        if role not in ROLES or not isinstance(name, str) or not all(isinstance(data[k], str) for k in ("sub", "sid")):
             raise Unauthorized("this link is not valid")
         return Claims(session_id=data["sid"], participant_id=data["sub"], name=name[:64], role=role)
 

@@ -69,10 +69,21 @@ def _serve(settings: Settings) -> int:
     if settings.tls_cert:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    print(f"Hearth listening on {settings.public_url} (node {settings.node_id}, "
-          f"store {'redis' if settings.redis_url else 'memory'})", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context, print=None,
-                access_log=None, shutdown_timeout=5.0, handle_signals=True)
+    print(
+        f"Hearth listening on {settings.public_url} (node {settings.node_id}, "
+        f"store {'redis' if settings.redis_url else 'memory'})",
+        flush=True,
+    )
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5.0,
+        handle_signals=True,
+    )
     return 0
 
 

@@ -98,9 +98,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node-id", help="stable node id (HEARTH_NODE_ID)")
     p.add_argument("--production", action="store_true", help="require explicit secrets")
     p.add_argument("--demo", action="store_true", help="create a demo session and print its URL")
-    p.add_argument("--allow-loopback", action="store_true",
-                   help="offer 127.0.0.1 ICE candidates (tests and single-machine demos only)")
-    p.add_argument("--ice-servers", help='JSON list of RTCIceServer dicts (HEARTH_ICE_SERVERS)')
+    p.add_argument(
+        "--allow-loopback",
+        action="store_true",
+        help="offer 127.0.0.1 ICE candidates (tests and single-machine demos only)",
+    )
+    p.add_argument("--ice-servers", help="JSON list of RTCIceServer dicts (HEARTH_ICE_SERVERS)")
     p.add_argument("--allowed-origin", action="append", help="allowed browser origin (repeatable)")
     p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS directly (HEARTH_TLS_CERT)")
     p.add_argument("--tls-key", help="PEM private key (HEARTH_TLS_KEY)")

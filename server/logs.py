@@ -14,8 +14,20 @@ import time
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
-SAFE_FIELDS = ("session", "participant", "node", "sid", "event", "code", "status", "method", "path",
-               "ms", "count", "peer")
+SAFE_FIELDS = (
+    "session",
+    "participant",
+    "node",
+    "sid",
+    "event",
+    "code",
+    "status",
+    "method",
+    "path",
+    "ms",
+    "count",
+    "peer",
+)
 
 
 class JsonFormatter(logging.Formatter):

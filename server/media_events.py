@@ -11,8 +11,11 @@ class SioMediaEvents:
         self.bus = bus
 
     async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
-        await self.bus.emit("rtc.offer", {"sdp": sdp, "type": "offer", "revision": revision},
-                            participant_room(session_id, participant_id))
+        await self.bus.emit(
+            "rtc.offer",
+            {"sdp": sdp, "type": "offer", "revision": revision},
+            participant_room(session_id, participant_id),
+        )
 
     async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
         data = {"levels": {k: round(v, 3) for k, v in levels.items()}, "active": active}

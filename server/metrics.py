@@ -12,19 +12,24 @@ class Metrics:
         self.sessions = Gauge("hearth_sessions_live", "Group sessions held by this node", registry=r)
         self.participants = Gauge("hearth_participants_connected", "Connected participants", registry=r)
         self.events = Counter("hearth_events_total", "Client events handled", ["event"], registry=r)
-        self.errors = Counter("hearth_event_errors_total", "Client events refused, by code",
-                              ["event", "code"], registry=r)
-        self.store_latency = Histogram("hearth_store_seconds", "Store operation latency", ["op"],
-                                       registry=r, buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1,
-                                                            .25, 1.0))
-        self.forwarded_packets = Gauge("hearth_forwarded_packets_total", "RTP packets forwarded",
-                                       registry=r)
-        self.forwarded_bytes = Gauge("hearth_forwarded_bytes_total", "RTP payload bytes forwarded",
-                                     registry=r)
-        self.forward_latency = Histogram("hearth_forward_latency_seconds",
-                                         "Fan-out time: packet at the receiver tap to its last subscriber send "
-                                         "(1 in 64 sampled)",
-                                         registry=r, buckets=(.0005, .001, .002, .005, .01, .02, .05, .1))
+        self.errors = Counter(
+            "hearth_event_errors_total", "Client events refused, by code", ["event", "code"], registry=r
+        )
+        self.store_latency = Histogram(
+            "hearth_store_seconds",
+            "Store operation latency",
+            ["op"],
+            registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
+        self.forwarded_packets = Gauge("hearth_forwarded_packets_total", "RTP packets forwarded", registry=r)
+        self.forwarded_bytes = Gauge("hearth_forwarded_bytes_total", "RTP payload bytes forwarded", registry=r)
+        self.forward_latency = Histogram(
+            "hearth_forward_latency_seconds",
+            "Fan-out time: packet at the receiver tap to its last subscriber send (1 in 64 sampled)",
+            registry=r,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
+        )
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -54,15 +54,18 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return _object(schema, defs)
     if kind == "object":
         return "{...}"
-    limits = [f"{k}={schema[k]}" for k in ("minLength", "maxLength", "minimum", "maximum",
-                                           "exclusiveMinimum") if k in schema]
+    limits = [
+        f"{k}={schema[k]}" for k in ("minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum") if k in schema
+    ]
     return str(kind) + (f" ({', '.join(limits)})" if limits else "")
 
 
 def _object(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     required = set(schema.get("required", []))
-    fields = [f"{name}{'' if name in required else '?'}: {_type(sub, defs)}"
-              for name, sub in schema.get("properties", {}).items()]
+    fields = [
+        f"{name}{'' if name in required else '?'}: {_type(sub, defs)}"
+        for name, sub in schema.get("properties", {}).items()
+    ]
     return "{" + ", ".join(fields) + "}"
 
 
@@ -72,16 +75,19 @@ def payload(model: type[BaseModel], by_alias: bool = True) -> str:
 
 
 def render(rate: float = 20.0, burst: float = 40.0) -> str:
-    out = [HEADER.replace("{codes}", ", ".join(f"`{c}`" for c in wire.ERROR_CODES))
-           .replace("{payload}", str(wire.MAX_PAYLOAD_BYTES))
-           .replace("{transport}", str(wire.MAX_TRANSPORT_BYTES))
-           .replace("{rate}", f"{rate:g}").replace("{burst}", f"{burst:g}")]
+    out = [
+        HEADER.replace("{codes}", ", ".join(f"`{c}`" for c in wire.ERROR_CODES))
+        .replace("{payload}", str(wire.MAX_PAYLOAD_BYTES))
+        .replace("{transport}", str(wire.MAX_TRANSPORT_BYTES))
+        .replace("{rate}", f"{rate:g}")
+        .replace("{burst}", f"{burst:g}")
+    ]
     out.append("| event | who | payload |\n|---|---|---|")
     for name, (model, who, _) in wire.DOMAIN_EVENTS.items():
         out.append(f"| `{name}` | {who} | `{payload(model)}` |")
     for name, (model, who) in wire.MEDIA_EVENTS.items():
         out.append(f"| `{name}` | {who} | `{payload(model)}` |")
-    out.append("\n`rtc.publish` is acknowledged with `{ok: true, sdp, type: \"answer\"}`.\n")
+    out.append('\n`rtc.publish` is acknowledged with `{ok: true, sdp, type: "answer"}`.\n')
     out.append("## Server -> client\n")
     out.append("| event | to | payload |\n|---|---|---|")
     for name, (out_model, to) in wire.SERVER_EVENTS.items():

@@ -65,8 +65,15 @@ class Live:
 
 
 class Hub:
-    def __init__(self, bus: SocketBus, store: SessionStore, media: MediaGateway, clock: Callable[[], float],
-                 node: NodeInfo, settings: HubSettings | None = None) -> None:
+    def __init__(
+        self,
+        bus: SocketBus,
+        store: SessionStore,
+        media: MediaGateway,
+        clock: Callable[[], float],
+        node: NodeInfo,
+        settings: HubSettings | None = None,
+    ) -> None:
         self.bus, self.store, self.media, self.clock, self.node = bus, store, media, clock, node
         self.settings = settings or HubSettings()
         self.live: dict[str, Live] = {}
@@ -86,8 +93,9 @@ class Hub:
                 return self.live[session_id]
             if len(self.live) >= self.settings.max_sessions:
                 raise Conflict("this node holds as many sessions as it may")
-            lease = await self.store.acquire_lease(session_id, self.node.node_id, self.node.url,
-                                                   self.settings.lease_ttl)
+            lease = await self.store.acquire_lease(
+                session_id, self.node.node_id, self.node.url, self.settings.lease_ttl
+            )
             if lease.node_id != self.node.node_id:
                 raise Moved(lease.url)
             session = await self.store.load(session_id)
@@ -267,8 +275,9 @@ class Hub:
             except RoomError as err:
                 await self._refuse(live, pid, err)
                 return
-            await self.bus.emit("welcome", self._welcome(live.session, pid, now, ice_servers),
-                                participant_room(claims.session_id, pid))
+            await self.bus.emit(
+                "welcome", self._welcome(live.session, pid, now, ice_servers), participant_room(claims.session_id, pid)
+            )
             await self._after(live, pid, events, now)
             if returning:  # back within the grace period: a fresh receiving connection, same seat
                 await self._apply_policy(live)
@@ -284,8 +293,13 @@ class Hub:
         p = s.participants[pid]
         view = state_view(s, now, leads=p.role.leads, admitted=p.present)
         # Whether they shared a safety plan this session: a reloaded waiting room need not ask again.
-        you = {"id": p.id, "name": p.name, "role": str(p.role), "status": str(p.status),
-               "safety_shared": p.safety_shared}
+        you = {
+            "id": p.id,
+            "name": p.name,
+            "role": str(p.role),
+            "status": str(p.status),
+            "safety_shared": p.safety_shared,
+        }
         return {"you": you, "session": view, "ice_servers": ice_servers}
 
     async def detach(self, socket_id: str) -> None:
@@ -348,8 +362,7 @@ class Hub:
             try:
                 if await self.store.renew_lease(sid, self.node.node_id, self.settings.lease_ttl):
                     continue
-                lease = await self.store.acquire_lease(sid, self.node.node_id, self.node.url,
-                                                       self.settings.lease_ttl)
+                lease = await self.store.acquire_lease(sid, self.node.node_id, self.node.url, self.settings.lease_ttl)
             except Exception:
                 log.warning("lease renewal failed", extra={"session": sid})
                 continue

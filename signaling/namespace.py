@@ -28,9 +28,16 @@ ErrorHook = Callable[[str, str], None]
 
 
 class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
-    def __init__(self, hub: Hub, auth: Authenticator, ice_servers: list[dict[str, Any]],
-                 limiter: RateLimiter | None = None, on_error: ErrorHook | None = None,
-                 on_event: Callable[[str], None] | None = None, namespace: str = "/") -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        auth: Authenticator,
+        ice_servers: list[dict[str, Any]],
+        limiter: RateLimiter | None = None,
+        on_error: ErrorHook | None = None,
+        on_event: Callable[[str], None] | None = None,
+        namespace: str = "/",
+    ) -> None:
         super().__init__(namespace)
         self.hub, self.auth, self.ice_servers = hub, auth, ice_servers
         self.limiter = limiter or RateLimiter()
@@ -131,7 +138,8 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 def _refusal(code: str, message: str, **extra: str) -> Exception:
     """A connect refusal: the client's ``connect_error`` gets ``{code, message[, url]}`` as its data."""
     refusal: Exception = socketio.exceptions.ConnectionRefusedError(
-        message, {"code": code, "message": message, **extra})
+        message, {"code": code, "message": message, **extra}
+    )
     return refusal
 
 

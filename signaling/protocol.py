@@ -19,8 +19,7 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_TRANSPORT_BYTES = 1024 * 1024
 MAX_SDP_CHARS = 60_000
 
-ERROR_CODES = ("invalid", "forbidden", "not_found", "conflict", "rate_limited", "unauthorized", "moved",
-               "internal")
+ERROR_CODES = ("invalid", "forbidden", "not_found", "conflict", "rate_limited", "unauthorized", "moved", "internal")
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -142,7 +141,9 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "note": (NotePayload, "facilitators, or a member to a facilitator", lambda p: c.Note(p.to, p.text)),
     "help": (Empty, "members", lambda p: c.Help()),
     "safety.share": (
-        SafetySharePayload, "members (waiting or admitted)", lambda p: c.ShareSafetyPlan(p.location, p.contact)
+        SafetySharePayload,
+        "members (waiting or admitted)",
+        lambda p: c.ShareSafetyPlan(p.location, p.contact),
     ),
     "safety.ask": (SafetyAskPayload, "facilitators", lambda p: c.AskSafetyPlan(p.id)),
     "end": (Empty, "facilitators", lambda p: c.End()),

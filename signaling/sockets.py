@@ -51,8 +51,17 @@ class FanOut(socketio.AsyncManager):  # type: ignore[misc]
     ``server._send_eio_packet`` (pinned python-socketio 5.x; ``tests/signaling/test_sockets.py``).
     """
 
-    async def emit(self, event: str, data: Any, namespace: str, room: str | None = None, skip_sid: Any = None,
-                   callback: Any = None, to: str | None = None, **kwargs: Any) -> None:
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: str | None = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         room = to or room
         if callback is not None or skip_sid is not None or room is None or not isinstance(data, dict):
             await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
@@ -81,13 +90,15 @@ class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
     python-socketio 5.x; ``tests/hardening/test_authorization_matrix.py`` fails by name if it moves).
     """
 
-    async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
-                                     namespace: str, id: int | None) -> None:
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: int | None
+    ) -> None:
         if data and isinstance(data[0], str) and data[0] in RESERVED_EVENTS:
             if id is not None:
                 refusal = {"ok": False, "error": {"code": "invalid", "message": "reserved event name"}}
-                await server._send_packet(eio_sid, self.packet_class(
-                    socketio.packet.ACK, namespace=namespace, id=id, data=[refusal]))
+                await server._send_packet(
+                    eio_sid, self.packet_class(socketio.packet.ACK, namespace=namespace, id=id, data=[refusal])
+                )
             return
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
 

@@ -75,8 +75,22 @@ class Client:
             await self.sio.disconnect()
 
 
-EVENTS = ("welcome", "session.state", "lobby", "speaking", "nod", "note", "help", "safety.shared", "safety.asked",
-          "rtc.offer", "removed", "session.ended", "moved", "error")
+EVENTS = (
+    "welcome",
+    "session.state",
+    "lobby",
+    "speaking",
+    "nod",
+    "note",
+    "help",
+    "safety.shared",
+    "safety.asked",
+    "rtc.offer",
+    "removed",
+    "session.ended",
+    "moved",
+    "error",
+)
 
 
 @dataclass
@@ -98,8 +112,9 @@ class Harness:
             return data
 
     async def invite(self, session_id: str, name: str, role: str = "member") -> dict[str, Any]:
-        async with self.http.post(f"{self.url}/api/sessions/{session_id}/invites",
-                                  json={"name": name, "role": role}, headers=self.auth) as r:
+        async with self.http.post(
+            f"{self.url}/api/sessions/{session_id}/invites", json={"name": name, "role": role}, headers=self.auth
+        ) as r:
             assert r.status == 201, await r.text()
             data: dict[str, Any] = await r.json()
             return data
@@ -142,8 +157,14 @@ def _recorder(client: Client, name: str) -> Any:
 
 def test_settings(**overrides: Any) -> Settings:
     port = free_port()
-    values: dict[str, Any] = {"host": "127.0.0.1", "port": port, "secret": "test-secret-" + "x" * 32,
-                              "operator_key": OPERATOR_KEY, "log_json": False, "tick_seconds": 0.05}
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "secret": "test-secret-" + "x" * 32,
+        "operator_key": OPERATOR_KEY,
+        "log_json": False,
+        "tick_seconds": 0.05,
+    }
     values.update(overrides)
     return Settings(**values).finish()
 

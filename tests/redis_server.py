@@ -103,9 +103,7 @@ class PrivateRedis:
         self.start()
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.kill()
 
 
@@ -134,9 +132,7 @@ class PrivateSentinel:
             time.sleep(0.02)
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.process is not None:
             self.process.kill()
             self.process.wait(timeout=5)
@@ -186,9 +182,7 @@ class PrivateCluster:
         info = subprocess.run(["redis-cli", "-p", str(port), "cluster", "info"], capture_output=True)
         return b"cluster_state:ok" in info.stdout
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         for process in self.processes:
             process.kill()
             process.wait(timeout=5)

@@ -8,8 +8,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPURE = {"asyncio", "time", "datetime", "random", "socket", "os", "aiohttp", "aiortc", "av", "aioice",
-          "redis", "socketio", "engineio", "threading", "subprocess", "uuid", "secrets"}
+IMPURE = {
+    "asyncio",
+    "time",
+    "datetime",
+    "random",
+    "socket",
+    "os",
+    "aiohttp",
+    "aiortc",
+    "av",
+    "aioice",
+    "redis",
+    "socketio",
+    "engineio",
+    "threading",
+    "subprocess",
+    "uuid",
+    "secrets",
+}
 MEDIA = {"aiortc", "av", "aioice", "pylibsrtp"}
 
 

@@ -61,7 +61,7 @@ class VersionWatch:
 
     def check(self, client: Client) -> None:
         states = client.received["session.state"]
-        for state in states[self.checked:]:
+        for state in states[self.checked :]:
             assert state["version"] >= self.seen, (self.seen, state["version"])
             self.seen = state["version"]
             assert_state_valid(state)
@@ -97,8 +97,9 @@ class Room:
         return str(self.session["id"])
 
 
-async def make_room(server: Harness, members: int = 2, waiting: int = 0, names: tuple[str, ...] = (),
-                    **body: Any) -> Room:
+async def make_room(
+    server: Harness, members: int = 2, waiting: int = 0, names: tuple[str, ...] = (), **body: Any
+) -> Room:
     """Create a session, connect its facilitator, admit ``members`` and leave ``waiting`` in the lobby."""
     body.setdefault("requires_agreement", False)
     session = await server.create_session(**body)

@@ -16,12 +16,41 @@ from signaling import protocol as wire
 # combining marks, BOMs, noncharacters, astral planes, path and format tricks. (Lone surrogates are
 # not valid UTF-8, so no client can send them.)
 EDGE_STRINGS = (
-    "", " ", "\x00", "a\x00b", "\x00" * 64, "\u200f", "\u202eevil\u202c", "\u200b\u200c\u200d", "🙂",
-    "👩\u200d👩\u200d👧\u200d👦", "e\u0301\u0301\u0301\u0301", "Z\u0364\u0354\u0367\u0311\u0313" * 20,
-    "\ufeff", "\uffff", "\U0010ffff", "\U0001d573\U0001d58a\U0001d586",
-    "\n\r\t", "\x1b[31m", "../../etc/passwd", "%s%n%x",
-    "<script>alert(1)</script>", "' OR 1=1 --", "${jndi:ldap://x}", "__proto__", "constructor", "NaN",
-    "ﷺ", "א\u05b7", "\u0600\u0601", "\u2028\u2029", "null", "true", "0", "-1", "1e309",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\x00" * 64,
+    "\u200f",
+    "\u202eevil\u202c",
+    "\u200b\u200c\u200d",
+    "🙂",
+    "👩\u200d👩\u200d👧\u200d👦",
+    "e\u0301\u0301\u0301\u0301",
+    "Z\u0364\u0354\u0367\u0311\u0313" * 20,
+    "\ufeff",
+    "\uffff",
+    "\U0010ffff",
+    "\U0001d573\U0001d58a\U0001d586",
+    "\n\r\t",
+    "\x1b[31m",
+    "../../etc/passwd",
+    "%s%n%x",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "${jndi:ldap://x}",
+    "__proto__",
+    "constructor",
+    "NaN",
+    "ﷺ",
+    "א\u05b7",
+    "\u0600\u0601",
+    "\u2028\u2029",
+    "null",
+    "true",
+    "0",
+    "-1",
+    "1e309",
 )
 
 PLACEHOLDERS = ("$F", "$C", "$M0", "$M1", "$M2", "$M3", "$W0", "$W1")
@@ -37,7 +66,8 @@ big_ints = st.sampled_from((2**63, -(2**63) - 1, 2**64, 10**99, -(10**98)))
 floats = st.floats(allow_nan=True, allow_infinity=True)
 leaf = st.one_of(st.none(), st.booleans(), st.integers(-(10**98), 10**99), big_ints, floats, text)
 json_values = st.recursive(
-    leaf, lambda kids: st.lists(kids, max_size=5) | st.dictionaries(text, kids, max_size=5), max_leaves=25)
+    leaf, lambda kids: st.lists(kids, max_size=5) | st.dictionaries(text, kids, max_size=5), max_leaves=25
+)
 
 
 def nest(depth: int, as_dict: bool) -> Any:
@@ -48,20 +78,24 @@ def nest(depth: int, as_dict: bool) -> Any:
 
 
 deep = st.builds(nest, st.integers(20, 400), st.booleans())
-huge = st.sampled_from((
-    {"text": "y" * 70_000, "to": "$F"},
-    {"sdp": "v=0\r\n" * 14_000, "type": "offer"},
-    {"phases": [{"name": "n", "minutes": 1, "floor_mode": "open"}] * 2000},
-    ["z"] * 20_000,
-    "w" * 100_000,
-))
+huge = st.sampled_from(
+    (
+        {"text": "y" * 70_000, "to": "$F"},
+        {"sdp": "v=0\r\n" * 14_000, "type": "offer"},
+        {"phases": [{"name": "n", "minutes": 1, "floor_mode": "open"}] * 2000},
+        ["z"] * 20_000,
+        "w" * 100_000,
+    )
+)
 
 seconds = st.one_of(st.none(), st.floats(0.05, 3600), floats)
-phase = st.fixed_dictionaries({
-    "name": st.one_of(st.text(min_size=1, max_size=80), st.sampled_from(EDGE_STRINGS)),
-    "minutes": st.one_of(st.floats(0.01, 240), floats),
-    "floor_mode": st.sampled_from(("open", "hands", "strict", "chaos")),
-})
+phase = st.fixed_dictionaries(
+    {
+        "name": st.one_of(st.text(min_size=1, max_size=80), st.sampled_from(EDGE_STRINGS)),
+        "minutes": st.one_of(st.floats(0.01, 240), floats),
+        "floor_mode": st.sampled_from(("open", "hands", "strict", "chaos")),
+    }
+)
 sdp_text = st.one_of(st.sampled_from(EDGE_STRINGS), st.text(max_size=200), st.just("v=0\r\n"))
 
 
@@ -74,19 +108,25 @@ BY_MODEL: dict[type[wire.Message], st.SearchStrategy[dict[str, Any]]] = {
     wire.Target: st.fixed_dictionaries({"id": ids}),
     wire.RemovePayload: st.fixed_dictionaries({"id": ids}, optional=_opt(reason=text)),
     wire.AgendaSetPayload: st.fixed_dictionaries({"phases": st.lists(phase, min_size=0, max_size=4)}),
-    wire.PhaseSetPayload: st.fixed_dictionaries({"index": st.one_of(st.integers(-2, 8),
-                                                                     st.integers(-(10**98), 10**99))}),
+    wire.PhaseSetPayload: st.fixed_dictionaries(
+        {"index": st.one_of(st.integers(-2, 8), st.integers(-(10**98), 10**99))}
+    ),
     wire.FloorGrantPayload: st.fixed_dictionaries({"id": ids}, optional=_opt(turn_seconds=seconds)),
     wire.FloorNextPayload: st.fixed_dictionaries({}, optional=_opt(turn_seconds=seconds)),
-    wire.GoAroundStartPayload: st.fixed_dictionaries({}, optional=_opt(
-        order=st.one_of(st.none(), st.lists(st.sampled_from(PLACEHOLDERS), max_size=5)), turn_seconds=seconds)),
+    wire.GoAroundStartPayload: st.fixed_dictionaries(
+        {},
+        optional=_opt(
+            order=st.one_of(st.none(), st.lists(st.sampled_from(PLACEHOLDERS), max_size=5)), turn_seconds=seconds
+        ),
+    ),
     wire.MediaStatePayload: st.fixed_dictionaries({"audio": st.booleans(), "video": st.booleans()}),
     wire.NotePayload: st.fixed_dictionaries({"to": ids, "text": text}),
     wire.SafetySharePayload: st.fixed_dictionaries({"location": text, "contact": text}),
     wire.SafetyAskPayload: st.fixed_dictionaries({}, optional=_opt(id=st.one_of(st.none(), ids))),
     wire.PublishPayload: st.fixed_dictionaries({"sdp": sdp_text, "type": st.sampled_from(("offer", "answer"))}),
-    wire.AnswerPayload: st.fixed_dictionaries({"sdp": sdp_text, "type": st.sampled_from(("answer", "offer")),
-                                               "revision": st.integers(-1, 5)}),
+    wire.AnswerPayload: st.fixed_dictionaries(
+        {"sdp": sdp_text, "type": st.sampled_from(("answer", "offer")), "revision": st.integers(-1, 5)}
+    ),
 }
 
 assert set(BY_MODEL) == set(wire.CLIENT_EVENTS.values())
@@ -120,10 +160,24 @@ EVENTS = sorted(wire.CLIENT_EVENTS)
 # Reserved Socket.IO names ("connect", "disconnect") are tested on their own: see
 # test_client_cannot_fake_socketio_lifecycle_events.
 unknown_events = st.one_of(
-    st.sampled_from(("hack", "admin.grant", "welcome", "session.state", "lobby", "note ", "ADMIT", "x" * 300,
-                     "connect_error", "message", "*")),
-    st.text(min_size=1, max_size=30).filter(lambda e: e not in wire.CLIENT_EVENTS
-                                            and e not in ("connect", "disconnect")),
+    st.sampled_from(
+        (
+            "hack",
+            "admin.grant",
+            "welcome",
+            "session.state",
+            "lobby",
+            "note ",
+            "ADMIT",
+            "x" * 300,
+            "connect_error",
+            "message",
+            "*",
+        )
+    ),
+    st.text(min_size=1, max_size=30).filter(
+        lambda e: e not in wire.CLIENT_EVENTS and e not in ("connect", "disconnect")
+    ),
 )
 
 

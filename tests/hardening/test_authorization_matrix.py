@@ -25,6 +25,8 @@ OK, FORBIDDEN, CONFLICT, NOT_FOUND = "ok", "forbidden", "conflict", "not_found"
 
 # event: (payload, {role: expected}). Payload ids: $M2 is a second admitted member, $W2 a second
 # waiting member (agreed), $F our facilitator. Setups (below) make the act possible for who may do it.
+# A table, one event per line with the roles in aligned columns: kept out of the formatter.
+# fmt: off
 MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "agree":          ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),
     "admit":          ({"id": "$W2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
@@ -62,6 +64,7 @@ MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "rtc.answer":     ({"sdp": "v=0", "type": "answer", "revision": 0},
                        dict(F=CONFLICT, C=CONFLICT, M=CONFLICT, W=FORBIDDEN, X=CONFLICT)),
 }
+# fmt: on
 
 # Acts that need something in place first, done by our facilitator before each role's attempt.
 SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -111,8 +114,13 @@ class World:
     def ids(self, actor: str) -> dict[str, str]:
         c = self.clients
         note_to = c["M"].id if actor in ("F", "C") else (c["F"].id if actor != "X" else c["M"].id)
-        return {"$F": c["F"].id, "$M2": c["M2"].id, "$W2": c["W2"].id, "$NOTE": note_to,
-                "$ACTOR_OR_M2": c[actor].id if actor == "M" else c["M2"].id}
+        return {
+            "$F": c["F"].id,
+            "$M2": c["M2"].id,
+            "$W2": c["W2"].id,
+            "$NOTE": note_to,
+            "$ACTOR_OR_M2": c[actor].id if actor == "M" else c["M2"].id,
+        }
 
     async def setup(self, event: str, actor: str) -> None:
         lead = self.clients["X"] if actor == "X" else self.clients["F"]
@@ -127,8 +135,10 @@ class World:
             if step == "raise:$M2":
                 assert (await self.clients["XM" if actor == "X" else "M2"].ask("hand.raise"))["ok"]
                 continue
-            data = {k: ([ids.get(v, v) for v in val] if isinstance(val, list) else ids.get(val, val))
-                    for k, val in payload.items()}
+            data = {
+                k: ([ids.get(v, v) for v in val] if isinstance(val, list) else ids.get(val, val))
+                for k, val in payload.items()
+            }
             reply = await lead.ask(step, data)
             assert reply["ok"], (event, step, reply)
 
@@ -176,8 +186,9 @@ async def test_removed_expired_forged_and_missing_tokens_are_refused_unauthorize
         "removed": invite["token"],
         "expired": Tokens(SECRET, -60).mint(session["id"], "m-late", "Late", "member"),
         "forged": Tokens("another-secret-" + "y" * 32, 3600).mint(session["id"], "m-x", "X", "facilitator"),
-        "none-alg": jwt.encode({"sub": "m-y", "sid": session["id"], "role": "facilitator", "exp": now + 60},
-                               None, algorithm="none"),
+        "none-alg": jwt.encode(
+            {"sub": "m-y", "sid": session["id"], "role": "facilitator", "exp": now + 60}, None, algorithm="none"
+        ),
         "no-exp": jwt.encode({"sub": "m-z", "sid": session["id"], "role": "member"}, SECRET),
         "bad-role": jwt.encode({"sub": "m-w", "sid": session["id"], "role": "operator", "exp": now + 60}, SECRET),
         "garbage": "not.a.jwt",
@@ -210,18 +221,16 @@ async def connect_raw(server: Harness, auth: Any) -> None:
 HTTP_ROLES = ("operator", "F", "C", "M", "W", "R", "X", "E", "G", "N")
 # endpoint: {role: expected status}
 HTTP_MATRIX: dict[str, dict[str, int]] = {
-    "POST /api/sessions":
-        dict(operator=201, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
-    "POST /api/sessions/{id}/invites":
-        dict(operator=201, F=201, C=201, M=403, W=403, R=401, X=403, E=401, G=401, N=401),
-    "GET /api/sessions/{id}":
-        dict(operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401),
-    "GET /api/sessions/{id}/attendance":
-        dict(operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401),
-    "GET /api/sessions/{id}/where":
-        dict(operator=200, F=200, C=200, M=200, W=200, R=401, X=403, E=401, G=401, N=401),
-    "GET /metrics":
-        dict(operator=200, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
+    "POST /api/sessions": dict(operator=201, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
+    "POST /api/sessions/{id}/invites": dict(
+        operator=201, F=201, C=201, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+    ),
+    "GET /api/sessions/{id}": dict(operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401),
+    "GET /api/sessions/{id}/attendance": dict(
+        operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+    ),
+    "GET /api/sessions/{id}/where": dict(operator=200, F=200, C=200, M=200, W=200, R=401, X=403, E=401, G=401, N=401),
+    "GET /metrics": dict(operator=200, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
 }
 
 
@@ -229,9 +238,15 @@ async def test_http_endpoint_outcome_for_every_role(server: Harness) -> None:
     session = await server.create_session(requires_agreement=True)
     sid = session["id"]
     f = await server.connect(session["facilitator_token"])
-    invites = {label: await server.invite(sid, name, role) for label, name, role in
-               (("C", "Co", "cofacilitator"), ("M", "Ana", "member"), ("W", "Ben", "member"),
-                ("R", "Cleo", "member"))}
+    invites = {
+        label: await server.invite(sid, name, role)
+        for label, name, role in (
+            ("C", "Co", "cofacilitator"),
+            ("M", "Ana", "member"),
+            ("W", "Ben", "member"),
+            ("R", "Cleo", "member"),
+        )
+    }
     for label in ("M", "R"):
         client = await server.connect(invites[label]["token"])
         assert (await client.ask("agree"))["ok"]
@@ -240,7 +255,8 @@ async def test_http_endpoint_outcome_for_every_role(server: Harness) -> None:
     assert (await f.ask("remove", {"id": r_id}))["ok"]
     other = await server.create_session()
     tokens = {
-        "operator": "test-operator-key", "F": session["facilitator_token"],
+        "operator": "test-operator-key",
+        "F": session["facilitator_token"],
         **{label: invites[label]["token"] for label in ("C", "M", "W", "R")},
         "X": other["facilitator_token"],
         "E": Tokens(SECRET, -60).mint(sid, "f-late", "Late", "facilitator"),
@@ -252,8 +268,9 @@ async def test_http_endpoint_outcome_for_every_role(server: Harness) -> None:
         for role in HTTP_ROLES:
             headers = {"Authorization": f"Bearer {tokens[role]}"} if role != "N" else {}
             body = {"title": "T"} if path == "/api/sessions" else {"name": "Zed"}
-            async with server.http.request(method, server.url + path.format(id=sid), headers=headers,
-                                           json=body if method == "POST" else None) as r:
+            async with server.http.request(
+                method, server.url + path.format(id=sid), headers=headers, json=body if method == "POST" else None
+            ) as r:
                 if r.status != row[role]:
                     failures.append((endpoint, role, r.status, await r.text()))
                 elif r.status >= 400:

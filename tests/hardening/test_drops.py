@@ -42,8 +42,9 @@ async def test_dropped_members_keep_seat_queue_place_and_floor_and_get_them_back
     assert (await room.facilitator.ask("floor.grant", {"id": c.id}))["ok"]
     await drop(a)
     await drop(c)
-    state = await until_state(server, room, lambda s: not person(s, a.id)["connected"]
-                              and not person(s, c.id)["connected"])
+    state = await until_state(
+        server, room, lambda s: not person(s, a.id)["connected"] and not person(s, c.id)["connected"]
+    )
     assert state["queue"] == [a.id, b.id] and holder(state) == c.id
     assert person(state, a.id)["status"] == person(state, c.id)["status"] == "admitted"
 
@@ -83,8 +84,12 @@ async def test_after_the_grace_period_a_dropped_member_has_left_and_lost_queue_f
         await drop(c)
         state = await until_state(server, room, lambda s: not person(s, c.id)["connected"])
         assert holder(state) == c.id and state["queue"] == [a.id, b.id]  # within grace: kept
-        state = await until_state(server, room, lambda s: person(s, a.id)["status"] == "left"
-                                  and person(s, c.id)["status"] == "left", timeout=4)
+        state = await until_state(
+            server,
+            room,
+            lambda s: person(s, a.id)["status"] == "left" and person(s, c.id)["status"] == "left",
+            timeout=4,
+        )
         assert state["queue"] == [b.id]
         assert holder(state) == d.id and state["go_around"]["order"] == [d.id]
         again = await server.connect(room.tokens[a.id])

@@ -29,9 +29,12 @@ from tests.hardening.helpers import Room, VersionWatch, assert_ack, assert_state
 from tests.harness import OPERATOR_KEY, Client, Harness, Refused, running_server
 
 SENT: Counter[str] = Counter()
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                      HealthCheck.too_slow, HealthCheck.data_too_large],
-                phases=(Phase.explicit, Phase.generate), database=None)
+FUZZ = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    phases=(Phase.explicit, Phase.generate),
+    database=None,
+)
 LABELS = ("$F", "$C", "$M0", "$M1", "$M2", "$M3", "$W0", "$W1")
 
 
@@ -194,14 +197,16 @@ async def test_any_payload_to_any_event_gets_a_typed_ack(world: World, steps: li
 @settings(FUZZ, max_examples=220)
 @given(steps=st.lists(shaped_step(), min_size=24, max_size=48))
 async def test_well_formed_commands_in_any_order_keep_the_session_valid(
-        world: World, steps: list[tuple[int, str, Any]]) -> None:
+    world: World, steps: list[tuple[int, str, Any]]
+) -> None:
     await run_steps(world, steps)
 
 
 @settings(FUZZ, max_examples=40)
 @given(who=actor, event=st.sampled_from(p.EVENTS), payload=st.one_of(p.deep, p.huge))
 async def test_deep_and_huge_payloads_are_invalid_and_the_connection_stays(
-        world: World, who: int, event: str, payload: Any) -> None:
+    world: World, who: int, event: str, payload: Any
+) -> None:
     await world.ensure()
     before = (await http_state(world.server, world.room.id))["version"] if world.room else -1
     reply = await world.send(who, event, payload)
@@ -211,24 +216,72 @@ async def test_deep_and_huge_payloads_are_invalid_and_the_connection_stays(
 
 # ---- SDP ------------------------------------------------------------------------------------
 
-OFFER = "\r\n".join((
-    "v=0", "o=- 4611731400430051336 2 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=group:BUNDLE 0 1",
-    "a=extmap-allow-mixed", "a=msid-semantic: WMS stream",
-    "m=audio 9 UDP/TLS/RTP/SAVPF 111", "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0",
-    "a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=ice-options:trickle",
-    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32), "a=setup:actpass", "a=mid:0", "a=sendonly",
-    "a=msid:stream audio", "a=rtcp-mux", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10;useinbandfec=1",
-    "a=ssrc:1111 cname:x", "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
-    "m=video 9 UDP/TLS/RTP/SAVPF 96", "c=IN IP4 0.0.0.0", "a=rtcp:9 IN IP4 0.0.0.0",
-    "a=ice-ufrag:abcd", "a=ice-pwd:abcdefghijklmnopqrstuvwx", "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
-    "a=setup:actpass", "a=mid:1", "a=sendonly", "a=msid:stream video", "a=rtcp-mux", "a=rtpmap:96 VP8/90000",
-    "a=rtcp-fb:96 nack", "a=rtcp-fb:96 nack pli", "a=ssrc:2222 cname:x", "",
-))
+OFFER = "\r\n".join(
+    (
+        "v=0",
+        "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0 1",
+        "a=extmap-allow-mixed",
+        "a=msid-semantic: WMS stream",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+        "c=IN IP4 0.0.0.0",
+        "a=rtcp:9 IN IP4 0.0.0.0",
+        "a=ice-ufrag:abcd",
+        "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+        "a=ice-options:trickle",
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+        "a=setup:actpass",
+        "a=mid:0",
+        "a=sendonly",
+        "a=msid:stream audio",
+        "a=rtcp-mux",
+        "a=rtpmap:111 opus/48000/2",
+        "a=fmtp:111 minptime=10;useinbandfec=1",
+        "a=ssrc:1111 cname:x",
+        "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96",
+        "c=IN IP4 0.0.0.0",
+        "a=rtcp:9 IN IP4 0.0.0.0",
+        "a=ice-ufrag:abcd",
+        "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+        "a=setup:actpass",
+        "a=mid:1",
+        "a=sendonly",
+        "a=msid:stream video",
+        "a=rtcp-mux",
+        "a=rtpmap:96 VP8/90000",
+        "a=rtcp-fb:96 nack",
+        "a=rtcp-fb:96 nack pli",
+        "a=ssrc:2222 cname:x",
+        "",
+    )
+)
 SDP_LINES = OFFER.split("\r\n")
-SDP_GARBAGE = ("m=", "m=audio", "m=video 0 RTP/AVP", "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
-               "a=rtpmap:111", "a=fingerprint:md5 00", "a=setup:", "a=ssrc:x", "c=IN IP6 ::::", "a=mid:",
-               "a=ice-ufrag:", "b=AS:-1", "a=rtpmap:96 H264/90000", "a=fmtp:96 " + "x" * 500, "o=", "v=1",
-               "m=audio 99999999999 UDP/TLS/RTP/SAVPF 111", "a=candidate:" + "9" * 300, "\x00", "🙂")
+SDP_GARBAGE = (
+    "m=",
+    "m=audio",
+    "m=video 0 RTP/AVP",
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+    "a=rtpmap:111",
+    "a=fingerprint:md5 00",
+    "a=setup:",
+    "a=ssrc:x",
+    "c=IN IP6 ::::",
+    "a=mid:",
+    "a=ice-ufrag:",
+    "b=AS:-1",
+    "a=rtpmap:96 H264/90000",
+    "a=fmtp:96 " + "x" * 500,
+    "o=",
+    "v=1",
+    "m=audio 99999999999 UDP/TLS/RTP/SAVPF 111",
+    "a=candidate:" + "9" * 300,
+    "\x00",
+    "🙂",
+)
 
 
 @st.composite
@@ -261,10 +314,15 @@ def mangled_sdp(draw: st.DrawFn, keep_m_lines: bool = False) -> str:
 
 
 @settings(FUZZ, max_examples=300)
-@given(who=actor, sdp=st.one_of(mangled_sdp(), p.sdp_text, st.just(OFFER)),
-       kind=st.sampled_from(("rtc.publish", "rtc.answer")), revision=st.integers(-1, 3))
-async def test_mangled_sdp_without_media_gets_a_typed_error(world: World, who: int, sdp: str, kind: str,
-                                                            revision: int) -> None:
+@given(
+    who=actor,
+    sdp=st.one_of(mangled_sdp(), p.sdp_text, st.just(OFFER)),
+    kind=st.sampled_from(("rtc.publish", "rtc.answer")),
+    revision=st.integers(-1, 3),
+)
+async def test_mangled_sdp_without_media_gets_a_typed_error(
+    world: World, who: int, sdp: str, kind: str, revision: int
+) -> None:
     await world.ensure()
     payload: dict[str, Any] = {"sdp": sdp, "type": "offer" if kind == "rtc.publish" else "answer"}
     if kind == "rtc.answer":
@@ -284,7 +342,8 @@ async def media_world() -> AsyncIterator[World]:
 @settings(FUZZ, max_examples=40)
 @given(who=st.integers(0, 2), sdp=st.one_of(mangled_sdp(keep_m_lines=True), p.sdp_text))
 async def test_mangled_sdp_with_media_gets_a_typed_error_and_the_node_lives(
-        media_world: World, who: int, sdp: str) -> None:
+    media_world: World, who: int, sdp: str
+) -> None:
     await media_world.ensure()
     reply = await media_world.send(who, "rtc.publish", {"sdp": sdp, "type": "offer"})
     assert reply is not None
@@ -317,34 +376,68 @@ async def test_publish_offer_missing_an_m_line_is_invalid_and_the_member_can_pub
 auth_headers = st.one_of(
     st.just({"Authorization": f"Bearer {OPERATOR_KEY}"}),
     st.just({}),
-    st.builds(lambda t: {"Authorization": t}, st.one_of(
-        st.sampled_from(("Bearer", "Bearer ", "bearer " + OPERATOR_KEY, "Basic dXNlcjpwYXNz",
-                         f"Bearer {OPERATOR_KEY} extra", "Bearer " + "k" * 5000, f"Bearer  {OPERATOR_KEY}x")),
-        st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=80),
-        st.text(alphabet=st.characters(min_codepoint=0xa0, max_codepoint=0x2fff,
-                                       exclude_categories=("Cs",)), max_size=20).map(lambda t: "Bearer " + t),
-    )),
+    st.builds(
+        lambda t: {"Authorization": t},
+        st.one_of(
+            st.sampled_from(
+                (
+                    "Bearer",
+                    "Bearer ",
+                    "bearer " + OPERATOR_KEY,
+                    "Basic dXNlcjpwYXNz",
+                    f"Bearer {OPERATOR_KEY} extra",
+                    "Bearer " + "k" * 5000,
+                    f"Bearer  {OPERATOR_KEY}x",
+                )
+            ),
+            st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80),
+            st.text(
+                alphabet=st.characters(min_codepoint=0xA0, max_codepoint=0x2FFF, exclude_categories=("Cs",)),
+                max_size=20,
+            ).map(lambda t: "Bearer " + t),
+        ),
+    ),
 )
 extra_headers = st.dictionaries(
     st.sampled_from(("Content-Type", "X-Request-Id", "Accept", "Content-Encoding", "X-Forwarded-For")),
-    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=100), max_size=3)
-create_bodies = st.fixed_dictionaries({}, optional={
-    "title": st.one_of(p.text, st.text(min_size=1, max_size=130), p.json_values),
-    "agenda": st.one_of(st.lists(p.phase, max_size=3), p.json_values),
-    "requires_agreement": st.one_of(st.booleans(), p.json_values),
-    "admission": st.one_of(st.sampled_from(("lobby", "open", "closed")), p.json_values),
-    "facilitator_name": st.one_of(p.text, p.json_values),
-    "max_participants": st.one_of(st.integers(0, 60), p.json_values),
-})
-invite_bodies = st.fixed_dictionaries({}, optional={
-    "name": st.one_of(p.text, st.text(min_size=1, max_size=70)),
-    "role": st.one_of(st.sampled_from(("member", "cofacilitator", "facilitator", "operator", "admin")),
-                      p.json_values),
-})
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=100),
+    max_size=3,
+)
+create_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": st.one_of(p.text, st.text(min_size=1, max_size=130), p.json_values),
+        "agenda": st.one_of(st.lists(p.phase, max_size=3), p.json_values),
+        "requires_agreement": st.one_of(st.booleans(), p.json_values),
+        "admission": st.one_of(st.sampled_from(("lobby", "open", "closed")), p.json_values),
+        "facilitator_name": st.one_of(p.text, p.json_values),
+        "max_participants": st.one_of(st.integers(0, 60), p.json_values),
+    },
+)
+invite_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(p.text, st.text(min_size=1, max_size=70)),
+        "role": st.one_of(
+            st.sampled_from(("member", "cofacilitator", "facilitator", "operator", "admin")), p.json_values
+        ),
+    },
+)
 raw_bodies = st.one_of(
-    st.binary(max_size=300), st.sampled_from((b"", b"{", b"null", b"[]", b"\xff\xfe{}", b'{"title": "x"' * 20,
-                                              b"[" * 5000 + b"]" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000,
-                                              b"x" * 70_000)),
+    st.binary(max_size=300),
+    st.sampled_from(
+        (
+            b"",
+            b"{",
+            b"null",
+            b"[]",
+            b"\xff\xfe{}",
+            b'{"title": "x"' * 20,
+            b"[" * 5000 + b"]" * 5000,
+            b'{"a":' * 3000 + b"1" + b"}" * 3000,
+            b"x" * 70_000,
+        )
+    ),
 )
 
 
@@ -368,8 +461,7 @@ def http_request(draw: st.DrawFn) -> tuple[str, dict[str, str], dict[str, Any]]:
     if draw(st.booleans()):
         body = draw(create_bodies if kind == "create" else invite_bodies)
         return kind, headers, {"data": json.dumps(body).encode()}
-    return kind, headers, {"data": draw(st.one_of(raw_bodies, p.json_values.map(
-        lambda v: json.dumps(v).encode())))}
+    return kind, headers, {"data": draw(st.one_of(raw_bodies, p.json_values.map(lambda v: json.dumps(v).encode())))}
 
 
 @pytest_asyncio.fixture
@@ -379,11 +471,15 @@ async def api_server() -> AsyncIterator[tuple[Harness, str]]:
         yield server, session["id"]
 
 
-async def one_request(server: Harness, session_id: str, request: tuple[str, dict[str, str], dict[str, Any]],
-                      elsewhere: str) -> None:
+async def one_request(
+    server: Harness, session_id: str, request: tuple[str, dict[str, str], dict[str, Any]], elsewhere: str
+) -> None:
     kind, headers, kwargs = request
-    path = {"create": "/api/sessions", "invite": f"/api/sessions/{session_id}/invites",
-            "invite_elsewhere": f"/api/sessions/{urllib.parse.quote(elsewhere, safe='')}/invites"}[kind]
+    path = {
+        "create": "/api/sessions",
+        "invite": f"/api/sessions/{session_id}/invites",
+        "invite_elsewhere": f"/api/sessions/{urllib.parse.quote(elsewhere, safe='')}/invites",
+    }[kind]
     if kind == "invite_elsewhere" and not elsewhere.strip("."):
         path = "/api/sessions/s-nothing/invites"
     async with server.http.post(server.url + path, headers=headers, **kwargs) as r:
@@ -394,10 +490,14 @@ async def one_request(server: Harness, session_id: str, request: tuple[str, dict
 
 
 @settings(FUZZ, max_examples=150)
-@given(requests=st.lists(st.tuples(http_request(), st.one_of(p.text, st.sampled_from(("..", "s-x", "%2e%2e")))),
-                         min_size=4, max_size=4))
+@given(
+    requests=st.lists(
+        st.tuples(http_request(), st.one_of(p.text, st.sampled_from(("..", "s-x", "%2e%2e")))), min_size=4, max_size=4
+    )
+)
 async def test_http_api_answers_random_bodies_and_headers_with_typed_4xx(
-        api_server: tuple[Harness, str], requests: list[tuple[tuple[str, dict[str, str], dict[str, Any]], str]],
+    api_server: tuple[Harness, str],
+    requests: list[tuple[tuple[str, dict[str, str], dict[str, Any]], str]],
 ) -> None:
     server, session_id = api_server
     await asyncio.gather(*(one_request(server, session_id, request, elsewhere) for request, elsewhere in requests))
@@ -410,9 +510,11 @@ async def test_non_utf8_authorization_header_is_a_typed_401(api_server: tuple[Ha
     for path in ("/api/sessions", f"/api/sessions/{session_id}/invites"):
         reader, writer = await asyncio.open_connection(host, int(port))
         body = b'{"title": "x", "name": "y"}'
-        writer.write(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \xff\xfe\x80\r\n"
-                     b"Content-Type: application/json\r\nConnection: close\r\n"
-                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        writer.write(
+            b"POST " + path.encode() + b" HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \xff\xfe\x80\r\n"
+            b"Content-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
         await writer.drain()
         raw = await reader.read()
         writer.close()

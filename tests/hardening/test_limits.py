@@ -19,8 +19,9 @@ from tests.harness import Harness, Refused, running_server
 async def test_event_flood_is_rate_limited_and_the_connection_stays_up(server: Harness) -> None:
     room = await make_room(server, members=1)
     member = room.members[0]
-    replies = await asyncio.gather(*(member.ask("media.state", {"audio": i % 2 == 0, "video": False})
-                                     for i in range(80)))
+    replies = await asyncio.gather(
+        *(member.ask("media.state", {"audio": i % 2 == 0, "video": False}) for i in range(80))
+    )
     codes = [r["error"]["code"] if not r["ok"] else "ok" for r in replies]
     assert "rate_limited" in codes and "ok" in codes, codes
     assert set(codes) <= {"ok", "rate_limited"}, codes
@@ -82,8 +83,7 @@ async def test_a_node_refuses_to_hold_more_sessions_than_its_maximum() -> None:
         with pytest.raises(Refused) as refused:
             await server.connect(sessions[2]["facilitator_token"])
         assert refused.value.data["code"] == "conflict" and refused.value.data["message"]
-        async with server.http.get(f"{server.url}/api/sessions/{sessions[2]['id']}/where",
-                                   headers=server.auth) as r:
+        async with server.http.get(f"{server.url}/api/sessions/{sessions[2]['id']}/where", headers=server.auth) as r:
             assert r.status == 409 and (await r.json())["error"]["code"] == "conflict"
         # The two held sessions keep working.
         assert len(server.app[HUB].live) == 2
@@ -116,8 +116,7 @@ async def test_message_over_1_mib_closes_only_that_connection(server: Harness) -
     assert back.last("welcome")["you"]["status"] == "admitted"
 
 
-async def test_integers_over_100_digits_are_dropped_by_the_transport_and_the_connection_stays(
-        server: Harness) -> None:
+async def test_integers_over_100_digits_are_dropped_by_the_transport_and_the_connection_stays(server: Harness) -> None:
     """engineio refuses to decode them (a CPU guard), so no ack comes back: documented, not a crash."""
     room = await make_room(server, members=1)
     member = room.members[0]
@@ -166,7 +165,8 @@ async def next_ack(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) ->
 
 @pytest.mark.parametrize("depth", [5_000, 100_000])
 async def test_nesting_deeper_than_the_decoder_allows_does_not_break_the_connection(
-        server: Harness, depth: int) -> None:
+    server: Harness, depth: int
+) -> None:
     room = await make_room(server, members=1)
     ws = await raw_socket(server, room.tokens[room.members[0].id])
     await ws.send_str('421["hand.raise",' + "[" * depth + "]" * depth + "]")

@@ -16,7 +16,8 @@ from tests.harness import OPERATOR_KEY, Harness, running_server
 
 
 async def test_metrics_with_the_operator_key_expose_sessions_participants_events_errors_and_store(
-        server: Harness) -> None:
+    server: Harness,
+) -> None:
     room = await make_room(server, members=2)
     assert (await room.members[0].ask("admit", {"id": room.facilitator.id}))["error"]["code"] == "forbidden"
     assert (await room.facilitator.ask("nonsense"))["error"]["code"] == "invalid"
@@ -32,8 +33,9 @@ async def test_metrics_with_the_operator_key_expose_sessions_participants_events
     assert 'hearth_store_seconds_bucket{le="0.001",op="load"}' in text
 
 
-@pytest.mark.parametrize("headers", [{"Authorization": "Bearer not-the-key"},
-                                     {"Authorization": f"Bearer {OPERATOR_KEY}x"}])
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": "Bearer not-the-key"}, {"Authorization": f"Bearer {OPERATOR_KEY}x"}]
+)
 async def test_metrics_with_a_wrong_key_are_a_403_json_error(server: Harness, headers: dict[str, str]) -> None:
     async with server.http.get(f"{server.url}/metrics", headers=headers) as r:
         assert r.status == 403
@@ -66,11 +68,22 @@ async def test_readyz_fails_when_the_store_fails(server: Harness, monkeypatch: p
         assert r.status >= 500 and (await r.json())["error"]["code"] == "internal"
 
 
-ROUTED = [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/api/sessions"),
-          ("GET", "/api/sessions/s-nothing"), ("GET", "/api/sessions/s-nothing/attendance"),
-          ("GET", "/"), ("GET", "/socket.io/?EIO=4&transport=polling")]
-UNROUTED = [("GET", "/no/such/page"), ("PUT", "/api/sessions"), ("GET", "/web/../../etc/passwd"),
-            ("DELETE", "/api/sessions/s-x")]
+ROUTED = [
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("POST", "/api/sessions"),
+    ("GET", "/api/sessions/s-nothing"),
+    ("GET", "/api/sessions/s-nothing/attendance"),
+    ("GET", "/"),
+    ("GET", "/socket.io/?EIO=4&transport=polling"),
+]
+UNROUTED = [
+    ("GET", "/no/such/page"),
+    ("PUT", "/api/sessions"),
+    ("GET", "/web/../../etc/passwd"),
+    ("DELETE", "/api/sessions/s-x"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTED)
@@ -80,9 +93,9 @@ async def test_every_routed_response_has_a_request_id(server: Harness, method: s
 
 
 @pytest.mark.parametrize(("method", "path"), UNROUTED)
-
 async def test_not_found_and_method_not_allowed_responses_have_a_request_id(
-        server: Harness, method: str, path: str) -> None:
+    server: Harness, method: str, path: str
+) -> None:
     async with server.http.request(method, server.url + path) as r:
         assert r.status in (404, 405)
         assert r.headers.get("X-Request-Id"), (r.status, dict(r.headers))
@@ -143,13 +156,21 @@ async def test_allowed_origin_refuses_a_handshake_from_another_origin() -> None:
         session = await server.create_session()
         evil = socketio.AsyncClient(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await evil.connect(server.url, auth={"token": session["facilitator_token"]},
-                               headers={"Origin": "https://evil.example"}, transports=["websocket"],
-                               wait_timeout=5)
+            await evil.connect(
+                server.url,
+                auth={"token": session["facilitator_token"]},
+                headers={"Origin": "https://evil.example"},
+                transports=["websocket"],
+                wait_timeout=5,
+            )
         assert not evil.connected
         good = socketio.AsyncClient(reconnection=False)
-        await good.connect(server.url, auth={"token": session["facilitator_token"]},
-                           headers={"Origin": "https://clinic.example"}, transports=["websocket"],
-                           wait_timeout=5)
+        await good.connect(
+            server.url,
+            auth={"token": session["facilitator_token"]},
+            headers={"Origin": "https://clinic.example"},
+            transports=["websocket"],
+            wait_timeout=5,
+        )
         assert good.connected
         await good.disconnect()

@@ -106,8 +106,7 @@ async def test_names_stay_in_the_roster_and_notes_are_kept_nowhere(caplog: pytes
     try:
         async with running_server(media=False) as server:
             session_id, ids, clients = await whole_session(server)
-            async with server.http.get(f"{server.url}/api/sessions/{session_id}/attendance",
-                                       headers=server.auth) as r:
+            async with server.http.get(f"{server.url}/api/sessions/{session_id}/attendance", headers=server.auth) as r:
                 attendance = await r.json()
             store = memory_store(server)
             stored = await store.load(session_id)
@@ -123,8 +122,12 @@ async def test_names_stay_in_the_roster_and_notes_are_kept_nowhere(caplog: pytes
 
     assert any('"session held"' in line for line in lines.lines)  # the capture did see the server's logs
     secrets = (*forbidden_strings(), ids["token_f"], ids["token_zeph"])
-    logged = [caplog.text, *lines.lines, *(r.getMessage() for r in caplog.records),
-              *(json.dumps(r.__dict__, default=str) for r in caplog.records)]
+    logged = [
+        caplog.text,
+        *lines.lines,
+        *(r.getMessage() for r in caplog.records),
+        *(json.dumps(r.__dict__, default=str) for r in caplog.records),
+    ]
     for text in logged:
         for secret in secrets:
             assert secret not in text, (secret, text[:500])

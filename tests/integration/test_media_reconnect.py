@@ -37,8 +37,9 @@ async def test_dropped_member_rejoins_with_seat_queue_place_and_media(server: Ha
 
         await ana.close()  # the network drops: socket and both media connections are gone
         await ana_wire.sio.disconnect()
-        state = await facilitator.state(lambda s: any(p["id"] == ana_wire.id and not p["connected"]
-                                                      for p in s["participants"]))
+        state = await facilitator.state(
+            lambda s: any(p["id"] == ana_wire.id and not p["connected"] for p in s["participants"])
+        )
         assert state["queue"] == [ana_wire.id, ben_wire.id]  # her place is kept
 
         mark = facilitator.count("session.state")
@@ -49,8 +50,9 @@ async def test_dropped_member_rejoins_with_seat_queue_place_and_media(server: Ha
         await back.publish()
         seen = ben.got(ana_stream, "video")
         await until(lambda: back.got(ben_stream, "video") > 5 and ben.got(ana_stream, "video") > seen + 5)
-        state = await facilitator.state(lambda s: any(p["id"] == ana_wire.id and p["connected"]
-                                                      for p in s["participants"]), since=mark)
+        state = await facilitator.state(
+            lambda s: any(p["id"] == ana_wire.id and p["connected"] for p in s["participants"]), since=mark
+        )
         assert state["queue"] == [ana_wire.id, ben_wire.id]
     finally:
         for peer in peers:

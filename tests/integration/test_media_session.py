@@ -34,8 +34,11 @@ async def test_three_participants_see_each_other_and_strict_floor_gates_audio(se
         streams = {p["id"]: p["stream_ids"][0] for p in state["participants"]}
         for peer in peers:
             others = [streams[p.wire.id] for p in peers if p is not peer]
-            await until(lambda peer=peer, others=others: all(
-                peer.got(s, "video") > 5 and peer.got(s, "audio") > 5 for s in others))
+            await until(
+                lambda peer=peer, others=others: all(
+                    peer.got(s, "video") > 5 and peer.got(s, "audio") > 5 for s in others
+                )
+            )
 
         ana, ben = peers[1], peers[2]
         phases = [{"name": "skills", "minutes": 10, "floor_mode": "strict"}]
@@ -54,8 +57,7 @@ async def test_three_participants_see_each_other_and_strict_floor_gates_audio(se
         open_before = [pc for pc in engine.connections() if pc.connectionState != "closed"]
         assert len(open_before) == 6  # a publisher and a subscriber connection each
         assert (await facilitator.ask("remove", {"id": ben.wire.id}))["ok"]
-        await until(lambda: len([pc for pc in engine.connections() if pc.connectionState != "closed"]) == 4,
-                    timeout=5)
+        await until(lambda: len([pc for pc in engine.connections() if pc.connectionState != "closed"]) == 4, timeout=5)
         assert all(p.errors == [] for p in peers)
     finally:
         for peer in peers:
@@ -81,8 +83,11 @@ async def test_forwarding_shows_in_metrics_and_republishing_never_piles_up_conne
         await until(lambda: watcher.got(stream, "video") > 64)
         async with server.http.get(f"{server.url}/metrics", headers=server.auth) as r:
             text = await r.text()
-        figures = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-                   if line.startswith("hearth_forward")}
+        figures = {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in text.splitlines()
+            if line.startswith("hearth_forward")
+        }
         assert figures["hearth_forwarded_packets_total"] > 64
         assert figures["hearth_forwarded_bytes_total"] > 10_000
         assert figures["hearth_forward_latency_seconds_count"] >= 1

@@ -36,8 +36,7 @@ class Peer:
         self.publisher.addTrack(ToneAudio())
         self.publisher.addTrack(PatternVideo())
         await self.publisher.setLocalDescription(await self.publisher.createOffer())
-        reply = await self.wire.ask("rtc.publish", {"sdp": self.publisher.localDescription.sdp,
-                                                    "type": "offer"})
+        reply = await self.wire.ask("rtc.publish", {"sdp": self.publisher.localDescription.sdp, "type": "offer"})
         assert reply["ok"], reply
         await self.publisher.setRemoteDescription(RTCSessionDescription(reply["sdp"], "answer"))
 
@@ -52,8 +51,9 @@ class Peer:
             self.subscriber.on("track", self._track)
         await self.subscriber.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
         await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
-        reply = await self.wire.ask("rtc.answer", {"sdp": self.subscriber.localDescription.sdp,
-                                                   "type": "answer", "revision": data["revision"]})
+        reply = await self.wire.ask(
+            "rtc.answer", {"sdp": self.subscriber.localDescription.sdp, "type": "answer", "revision": data["revision"]}
+        )
         if not reply["ok"]:
             self.errors.append(reply)
 

@@ -31,12 +31,30 @@ class Node:
     def __init__(self, redis_url: str, prefix: str, lease_ttl: float = 2.0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "server", "serve", "--port", str(self.port), "--secret", SECRET,
-               "--operator-key", OPERATOR_KEY, "--redis-url", redis_url, "--redis-prefix", prefix,
-               "--lease-ttl", str(lease_ttl), "--no-media", "--log-text"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "server",
+            "serve",
+            "--port",
+            str(self.port),
+            "--secret",
+            SECRET,
+            "--operator-key",
+            OPERATOR_KEY,
+            "--redis-url",
+            redis_url,
+            "--redis-prefix",
+            prefix,
+            "--lease-ttl",
+            str(lease_ttl),
+            "--no-media",
+            "--log-text",
+        ]
         self.log = open(f"/tmp/hearth-node-{self.port}.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
 
     async def ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -66,8 +84,10 @@ class Node:
 
 
 async def api(method: str, url: str, token: str = OPERATOR_KEY, **body: Any) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as http, http.request(
-            method, url, json=body or None, headers={"Authorization": f"Bearer {token}"}) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, url, json=body or None, headers={"Authorization": f"Bearer {token}"}) as r,
+    ):
         return r.status, await r.json()
 
 
@@ -162,7 +182,7 @@ class Follower:
     async def wait_for(self, event: str, predicate: Any, timeout: float = 10.0, since: int = 0) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for item in self.received[event][max(0, since):]:
+            for item in self.received[event][max(0, since) :]:
                 if predicate(item):
                     return item
             await asyncio.sleep(0.02)

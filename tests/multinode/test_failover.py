@@ -32,8 +32,7 @@ async def two_nodes() -> AsyncIterator[tuple[Node, Node]]:
 
 
 async def group_on(node: Node, others: list[str], names: list[str]) -> tuple[str, Follower, list[Follower]]:
-    status, created = await api("POST", f"{node.url}/api/sessions", title="Thursday group",
-                                requires_agreement=False)
+    status, created = await api("POST", f"{node.url}/api/sessions", title="Thursday group", requires_agreement=False)
     assert status == 201, created
     session_id = created["id"]
     facilitator = Follower(created["facilitator_token"], [node.url, *others])
@@ -48,8 +47,7 @@ async def group_on(node: Node, others: list[str], names: list[str]) -> tuple[str
     return session_id, facilitator, members
 
 
-async def test_session_created_on_one_node_is_joined_via_the_other_by_redirect(
-        two_nodes: tuple[Node, Node]) -> None:
+async def test_session_created_on_one_node_is_joined_via_the_other_by_redirect(two_nodes: tuple[Node, Node]) -> None:
     a, b = two_nodes
     session_id, facilitator, _ = await group_on(a, [], [])
     _, invite = await api("POST", f"{b.url}/api/sessions/{session_id}/invites", name="Ana")
@@ -90,8 +88,7 @@ async def test_killing_the_holder_moves_the_session_with_its_state(two_nodes: tu
     assert after["queue"] == before["queue"] == [cleo.id]
     assert after["floor"]["holder"] == before["floor"]["holder"] == ben.id
     roster = {p["id"]: p for p in after["participants"]}
-    assert {pid: p["status"] for pid, p in roster.items()} == {
-        p["id"]: p["status"] for p in before["participants"]}
+    assert {pid: p["status"] for pid, p in roster.items()} == {p["id"]: p["status"] for p in before["participants"]}
     assert roster[ana.id]["forced_mute"] is True
     assert roster[dev.id]["status"] == "removed"
     assert all(roster[c.id]["connected"] for c in survivors)

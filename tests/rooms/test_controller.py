@@ -92,9 +92,7 @@ FAILING: list[tuple[str, c.Command, type[RoomError]]] = [
 
 
 @pytest.mark.parametrize(("actor", "command", "error"), FAILING, ids=[repr(f[1]) for f in FAILING])
-def test_failed_command_leaves_session_unchanged(
-    actor: str, command: c.Command, error: type[RoomError]
-) -> None:
+def test_failed_command_leaves_session_unchanged(actor: str, command: c.Command, error: type[RoomError]) -> None:
     s = live_group(cofacilitator=True)
     connect(s, "dan", now=5.0)
     apply(s, "bob", c.RaiseHand(), 6.0)
@@ -110,7 +108,11 @@ def test_failed_command_leaves_session_unchanged(
 
 def test_error_codes_match_the_wire() -> None:
     assert {e.code for e in (Forbidden, Invalid, NotFound, Conflict, RateLimited)} == {
-        "forbidden", "invalid", "not_found", "conflict", "rate_limited",
+        "forbidden",
+        "invalid",
+        "not_found",
+        "conflict",
+        "rate_limited",
     }
     assert RoomError.code == "internal"
 

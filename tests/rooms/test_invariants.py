@@ -28,8 +28,12 @@ ROLES = {FAC: Role.FACILITATOR, COFAC: Role.COFACILITATOR} | {m: Role.MEMBER for
 
 ids = st.sampled_from(MEMBERS) | st.sampled_from((FAC, COFAC, "ghost"))
 turn = st.none() | st.sampled_from((0.0, 5.0, 30.0, 120.0))
-phase = st.builds(Phase, st.sampled_from(("talk", "practice", "skills", "")), st.sampled_from((10, 1, 20, 0)),
-                  st.sampled_from(tuple(FloorMode)))
+phase = st.builds(
+    Phase,
+    st.sampled_from(("talk", "practice", "skills", "")),
+    st.sampled_from((10, 1, 20, 0)),
+    st.sampled_from(tuple(FloorMode)),
+)
 STRICT_AGENDA = [Phase("practice", 20, FloorMode.STRICT), Phase("talk", 10, FloorMode.HANDS)]
 
 FLOOR_COMMANDS = st.one_of(
@@ -186,13 +190,29 @@ def seat(s: Session, members: int, cofacilitator: bool) -> None:
     end=st.booleans(),
 )
 def test_random_sessions_keep_their_invariants(
-    admission: Admission, requires_agreement: bool, requires_safety_plan: bool, max_participants: int,
-    grace: float, strict: bool, start: bool, seated: int, cofacilitator: bool, plan: list[Step], end: bool,
+    admission: Admission,
+    requires_agreement: bool,
+    requires_safety_plan: bool,
+    max_participants: int,
+    grace: float,
+    strict: bool,
+    start: bool,
+    seated: int,
+    cofacilitator: bool,
+    plan: list[Step],
+    end: bool,
 ) -> None:
-    s = Session(id="s", title="t", created_at=0.0, admission=admission,
-                requires_agreement=requires_agreement, requires_safety_plan=requires_safety_plan,
-                max_participants=max_participants,
-                grace_seconds=grace, agenda=list(STRICT_AGENDA if strict else DEFAULT_AGENDA))
+    s = Session(
+        id="s",
+        title="t",
+        created_at=0.0,
+        admission=admission,
+        requires_agreement=requires_agreement,
+        requires_safety_plan=requires_safety_plan,
+        max_participants=max_participants,
+        grace_seconds=grace,
+        agenda=list(STRICT_AGENDA if strict else DEFAULT_AGENDA),
+    )
     if start:
         seat(s, seated, cofacilitator)
     now = 0.0

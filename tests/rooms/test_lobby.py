@@ -320,7 +320,11 @@ def test_end_closes_attendance_for_everyone_at_once() -> None:
     for p in s.participants.values():
         assert p.status is Status.LEFT and not p.connected
     assert {p.id: p.left_at for p in s.participants.values()} == {
-        FAC: 100.0, "ann": 100.0, "bob": 100.0, "cat": 100.0, "dan": None,
+        FAC: 100.0,
+        "ann": 100.0,
+        "bob": 100.0,
+        "cat": 100.0,
+        "dan": None,
     }
 
 

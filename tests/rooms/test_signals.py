@@ -44,7 +44,10 @@ def test_strict_floor_makes_only_holder_and_facilitators_audible() -> None:
     events = apply(s, FAC, c.SetAgenda((Phase("practice", 20, FloorMode.STRICT),)), 5.0)
     assert MediaPolicyChanged() in events
     assert {p: s.audible(p) for p in ("ann", "bob", FAC, COFAC)} == {
-        "ann": False, "bob": False, FAC: True, COFAC: True,
+        "ann": False,
+        "bob": False,
+        FAC: True,
+        COFAC: True,
     }
     apply(s, FAC, c.GrantFloor("ann"), 6.0)
     assert s.audible("ann") and not s.audible("bob")
@@ -281,7 +284,6 @@ def test_speaking_time_adds_up_as_seconds_only() -> None:
     version = s.version
     assert apply(s, FAC, c.RecordSpeaking((("bob", 0.0), ("ann", -1.0))), 7.0) == []
     assert s.version == version
-
 
 
 def test_help_presses_within_five_seconds_count_as_one() -> None:

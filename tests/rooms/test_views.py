@@ -63,8 +63,17 @@ def test_participant_view_says_hand_floor_media_and_streams() -> None:
     assert by_id["bob"]["hand_raised"] and not by_id["ann"]["hand_raised"]
     assert by_id["ann"]["stream_ids"] == ["hearth-ann"] and by_id["bob"]["stream_ids"] == []
     assert set(by_id["ann"]) == {
-        "id", "name", "role", "status", "connected", "hand_raised", "audio", "video", "forced_mute",
-        "audible", "stream_ids",
+        "id",
+        "name",
+        "role",
+        "status",
+        "connected",
+        "hand_raised",
+        "audio",
+        "video",
+        "forced_mute",
+        "audible",
+        "stream_ids",
     }
     assert view["floor"] == {"holder": "ann", "since": 8.0, "ends_at": 68.0}
     assert view["queue"] == ["bob"]
@@ -74,8 +83,19 @@ def test_state_view_matches_the_protocol_shape_and_is_json() -> None:
     s = busy_group()
     view = state_view(s, 10.0, leads=True)
     json.dumps(view)
-    for key in ("id", "title", "version", "status", "locked", "phase", "agenda", "floor", "queue",
-                "go_around", "participants"):
+    for key in (
+        "id",
+        "title",
+        "version",
+        "status",
+        "locked",
+        "phase",
+        "agenda",
+        "floor",
+        "queue",
+        "go_around",
+        "participants",
+    ):
         assert key in view
     assert view["status"] == "live"
     assert {"index", "name", "started_at", "minutes", "floor_mode"} <= set(view["phase"])
@@ -98,7 +118,9 @@ def test_go_around_view() -> None:
     s = live_group()
     apply(s, FAC, c.StartGoAround(turn_seconds=30), 10.0)
     assert state_view(s, 11.0, leads=False)["go_around"] == {
-        "order": ["ann", "bob", "cat"], "position": 0, "turn_ends_at": 40.0,
+        "order": ["ann", "bob", "cat"],
+        "position": 0,
+        "turn_ends_at": 40.0,
     }
 
 
@@ -120,7 +142,13 @@ def test_attendance_has_no_content() -> None:
     assert all(set(r) == {"id", "name", "role", "joined_at", "left_at", "spoke_seconds"} for r in rows)
     assert [r["id"] for r in rows] == [FAC, "ann", "bob", "cat"]  # dan never joined
     ann = rows[1]
-    assert ann == {"id": "ann", "name": "Ann", "role": "member", "joined_at": 1.0, "left_at": 100.0,
-                   "spoke_seconds": 12.3}
+    assert ann == {
+        "id": "ann",
+        "name": "Ann",
+        "role": "member",
+        "joined_at": 1.0,
+        "left_at": 100.0,
+        "spoke_seconds": 12.3,
+    }
     assert rows[3]["left_at"] == 6.0
     assert "private" not in json.dumps(rows)

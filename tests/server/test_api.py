@@ -7,18 +7,27 @@ from typing import Any
 from tests.harness import Harness
 
 
-async def call(server: Harness, method: str, path: str, token: str | None = None,
-               **body: Any) -> tuple[int, Any]:
+async def call(server: Harness, method: str, path: str, token: str | None = None, **body: Any) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with server.http.request(method, server.url + path, json=body or None, headers=headers) as r:
         return r.status, await r.json()
 
 
 async def test_operator_creates_a_session_with_a_facilitator_link(server: Harness) -> None:
-    agenda = [{"name": "check-in", "minutes": 10, "floor_mode": "open"},
-              {"name": "practice", "minutes": 30, "floor_mode": "strict"}]
-    status, body = await call(server, "POST", "/api/sessions", "test-operator-key", title="Grief group",
-                              agenda=agenda, admission="open", requires_agreement=False)
+    agenda = [
+        {"name": "check-in", "minutes": 10, "floor_mode": "open"},
+        {"name": "practice", "minutes": 30, "floor_mode": "strict"},
+    ]
+    status, body = await call(
+        server,
+        "POST",
+        "/api/sessions",
+        "test-operator-key",
+        title="Grief group",
+        agenda=agenda,
+        admission="open",
+        requires_agreement=False,
+    )
     assert status == 201
     assert body["facilitator_url"] == f"{server.url}/s/{body['id']}#token={body['facilitator_token']}"
     status, state = await call(server, "GET", f"/api/sessions/{body['id']}", "test-operator-key")
@@ -31,17 +40,28 @@ async def test_default_agenda_is_the_five_phases(server: Harness) -> None:
     session = await server.create_session()
     _, state = await call(server, "GET", f"/api/sessions/{session['id']}", "test-operator-key")
     assert [(p["name"], p["floor_mode"]) for p in state["agenda"]] == [
-        ("check-in", "open"), ("focused conversation", "hands"), ("skill-building", "hands"),
-        ("reflection and peer feedback", "hands"), ("check-out", "open")]
+        ("check-in", "open"),
+        ("focused conversation", "hands"),
+        ("skill-building", "hands"),
+        ("reflection and peer feedback", "hands"),
+        ("check-out", "open"),
+    ]
 
 
 async def test_facilitator_invites_with_their_own_token_but_a_member_cannot(server: Harness) -> None:
     session = await server.create_session()
-    status, invite = await call(server, "POST", f"/api/sessions/{session['id']}/invites",
-                                session["facilitator_token"], name="Ana", role="member")
+    status, invite = await call(
+        server,
+        "POST",
+        f"/api/sessions/{session['id']}/invites",
+        session["facilitator_token"],
+        name="Ana",
+        role="member",
+    )
     assert status == 201 and invite["url"].endswith(invite["token"])
-    status, body = await call(server, "POST", f"/api/sessions/{session['id']}/invites", invite["token"],
-                              name="Eve", role="facilitator")
+    status, body = await call(
+        server, "POST", f"/api/sessions/{session['id']}/invites", invite["token"], name="Eve", role="facilitator"
+    )
     assert (status, body["error"]["code"]) == (403, "forbidden")
 
 
@@ -51,8 +71,7 @@ async def test_attendance_lists_durations_and_no_content(server: Harness) -> Non
     ana = await server.join(session["id"], "Ana")
     assert (await facilitator.ask("admit", {"id": ana.id}))["ok"]
     assert (await facilitator.ask("note", {"to": ana.id, "text": "private words"}))["ok"]
-    status, rows = await call(server, "GET", f"/api/sessions/{session['id']}/attendance",
-                              session["facilitator_token"])
+    status, rows = await call(server, "GET", f"/api/sessions/{session['id']}/attendance", session["facilitator_token"])
     assert status == 200
     assert {row["name"] for row in rows} == {"Facilitator", "Ana"}
     assert all(set(row) == {"id", "name", "role", "joined_at", "left_at", "spoke_seconds"} for row in rows)
@@ -67,15 +86,13 @@ async def test_api_errors_are_typed(server: Harness) -> None:
     assert (status, body["error"]["code"]) == (400, "invalid")
     status, body = await call(server, "GET", "/api/sessions/s-nope", "test-operator-key")
     assert (status, body["error"]["code"]) == (404, "not_found")
-    async with server.http.post(f"{server.url}/api/sessions", data=b"{not json",
-                                headers=server.auth) as r:
+    async with server.http.post(f"{server.url}/api/sessions", data=b"{not json", headers=server.auth) as r:
         assert r.status == 400 and (await r.json())["error"]["code"] == "invalid"
 
 
 async def test_where_names_this_node_for_a_single_node(server: Harness) -> None:
     session = await server.create_session()
-    status, body = await call(server, "GET", f"/api/sessions/{session['id']}/where",
-                              session["facilitator_token"])
+    status, body = await call(server, "GET", f"/api/sessions/{session['id']}/where", session["facilitator_token"])
     assert (status, body) == (200, {"url": server.url})
 
 

@@ -16,8 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_token_command_mints_a_token_the_server_accepts() -> None:
     secret = "cli-secret-long-enough-for-hs256-0123"
-    out = subprocess.run([sys.executable, "-m", "server", "token", "--session", "s-1", "--name", "Ana",
-                          "--secret", secret], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "server", "token", "--session", "s-1", "--name", "Ana", "--secret", secret],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     claims = Tokens(secret, 60).verify(out.stdout.strip())
     assert (claims.session_id, claims.name, claims.role) == ("s-1", "Ana", "member")
 
@@ -50,9 +55,13 @@ def test_production_refuses_generated_secrets() -> None:
 
 def test_serve_demo_prints_a_facilitator_url() -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--demo",
-                             "--no-media"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "serve", "--port", str(port), "--demo", "--no-media"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert proc.stdout is not None
         deadline, lines = time.monotonic() + 20, []

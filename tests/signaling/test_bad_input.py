@@ -15,8 +15,9 @@ import pytest_asyncio
 from signaling.protocol import CLIENT_EVENTS, DOMAIN_EVENTS
 from tests.harness import Client, Harness, running_server
 
-REQUIRED = {name: [f for f, info in model.model_fields.items() if info.is_required()]
-            for name, model in CLIENT_EVENTS.items()}
+REQUIRED = {
+    name: [f for f, info in model.model_fields.items() if info.is_required()] for name, model in CLIENT_EVENTS.items()
+}
 WITH_FIELDS = sorted(name for name, model in CLIENT_EVENTS.items() if model.model_fields)
 WITH_REQUIRED = sorted(name for name, fields in REQUIRED.items() if fields)
 TARGETED = ["admit", "deny", "remove", "mute", "unmute.allow", "floor.grant"]
@@ -45,8 +46,7 @@ async def room(server: Harness) -> tuple[str, Client, Client]:
     return session["id"], facilitator, member
 
 
-async def assert_refused(server: Harness, session_id: str, client: Client, event: str, payload: Any,
-                         code: str) -> None:
+async def assert_refused(server: Harness, session_id: str, client: Client, event: str, payload: Any, code: str) -> None:
     before = await version(server, session_id)
     reply = await client.ask(event, payload)
     assert reply["ok"] is False, (event, payload, reply)
@@ -90,8 +90,7 @@ async def test_oversized_strings_are_invalid(server: Harness, size: int) -> None
     session_id, facilitator, member = await room(server)
     long = "é" * size
     await assert_refused(server, session_id, facilitator, "note", {"to": member.id, "text": long}, "invalid")
-    await assert_refused(server, session_id, facilitator, "remove", {"id": member.id, "reason": long},
-                         "invalid")
+    await assert_refused(server, session_id, facilitator, "remove", {"id": member.id, "reason": long}, "invalid")
     await assert_refused(server, session_id, facilitator, "admit", {"id": long}, "invalid")
     phases = [{"name": long, "minutes": 5, "floor_mode": "open"}]
     await assert_refused(server, session_id, facilitator, "agenda.set", {"phases": phases}, "invalid")
@@ -104,8 +103,7 @@ async def test_unknown_ids_are_not_found(server: Harness) -> None:
     for event in TARGETED:
         await assert_refused(server, session_id, facilitator, event, {"id": "nobody"}, "not_found")
     await assert_refused(server, session_id, facilitator, "note", {"to": "nobody", "text": "hi"}, "not_found")
-    await assert_refused(server, session_id, facilitator, "goaround.start", {"order": ["nobody"]},
-                         "not_found")
+    await assert_refused(server, session_id, facilitator, "goaround.start", {"order": ["nobody"]}, "not_found")
 
 
 async def test_unknown_events_are_invalid(server: Harness) -> None:
@@ -117,10 +115,14 @@ async def test_unknown_events_are_invalid(server: Harness) -> None:
 async def test_member_attempting_each_facilitator_action_is_forbidden(server: Harness) -> None:
     session_id, facilitator, member = await room(server)
     payloads: dict[str, dict[str, Any]] = {
-        "admit": {"id": facilitator.id}, "deny": {"id": facilitator.id}, "remove": {"id": facilitator.id},
+        "admit": {"id": facilitator.id},
+        "deny": {"id": facilitator.id},
+        "remove": {"id": facilitator.id},
         "lobby.send": {"id": facilitator.id},
-        "mute": {"id": facilitator.id}, "unmute.allow": {"id": facilitator.id},
-        "floor.grant": {"id": member.id}, "phase.set": {"index": 1},
+        "mute": {"id": facilitator.id},
+        "unmute.allow": {"id": facilitator.id},
+        "floor.grant": {"id": member.id},
+        "phase.set": {"index": 1},
         "agenda.set": {"phases": [{"name": "x", "minutes": 1, "floor_mode": "strict"}]},
     }
     for event in FACILITATOR_ONLY:

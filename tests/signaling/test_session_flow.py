@@ -93,8 +93,7 @@ async def test_go_around_with_a_pass_and_a_timed_out_turn(server: Harness) -> No
 async def test_hands_and_floor_in_each_floor_mode(server: Harness, mode: str) -> None:
     _session, facilitator, members = await admitted_group(server, n=3)
     ana, ben, cleo = members
-    agenda = [{"name": "one", "minutes": 10, "floor_mode": "open"}, {"name": "two", "minutes": 5,
-                                                                     "floor_mode": mode}]
+    agenda = [{"name": "one", "minutes": 10, "floor_mode": "open"}, {"name": "two", "minutes": 5, "floor_mode": mode}]
     assert (await facilitator.ask("agenda.set", {"phases": agenda}))["ok"]
     assert (await facilitator.ask("phase.next"))["ok"]
     await ana.state(lambda s: s["phase"]["floor_mode"] == mode)

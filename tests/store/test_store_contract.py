@@ -185,9 +185,7 @@ async def test_audit_reads_back_in_append_order(harness: Harness) -> None:
     other = await harness.other_node()
     records = [
         AuditRecord("s1", 1000.0 + i * 0.1, "f", action, target)
-        for i, (action, target) in enumerate(
-            [("admit", "m"), ("mute", "m"), ("phase", None), ("remove", "m")]
-        )
+        for i, (action, target) in enumerate([("admit", "m"), ("mute", "m"), ("phase", None), ("remove", "m")])
     ]
     for record in records:
         await harness.store.append_audit(record, 60)
