@@ -12,6 +12,7 @@ server hop. Pre-encoded publishers ignore keyframe requests, so a clip loop (3 s
 
     .venv/bin/python bench/media_bench.py            # N = 2..8, both modes (about 8 minutes)
     .venv/bin/python bench/media_bench.py --quick    # N = 2, 4, 8, shorter windows
+    .venv/bin/python bench/media_bench.py --n 2 8 --modes hearth --breakdown   # where the CPU goes
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from aiortc.mediastreams import MediaStreamTrack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from machine import describe  # bench/, this script's own folder
+import media_probe  # bench/, this script's own folder
+from machine import describe
 
 from rooms.model import stream_id_for
 from server.cli import _quiet_gc as quiet_gc
@@ -193,8 +195,12 @@ class Link:
                 await self.on_event(msg)
 
 
-async def serve(mode: str) -> None:
-    """The server process: a control port for JSON lines; offers go to whichever link owns the pid."""
+async def serve(mode: str, probe: Any = None) -> None:
+    """The server process: a control port for JSON lines; offers go to whichever link owns the pid.
+
+    ``probe`` (a ``media_probe.Probe``, installed before the engine exists) is reset and read through
+    the control port, for ``--breakdown``.
+    """
     owners: dict[str, asyncio.StreamWriter] = {}
     early: dict[str, bytes] = {}
     done = asyncio.Event()
@@ -234,6 +240,10 @@ async def serve(mode: str) -> None:
                 await server.answer(SESSION, msg["pid"], msg["sdp"], msg["revision"])
             elif op == "start" and mode == "relay":
                 await server.start()
+            elif op == "probe_reset":
+                probe.reset()
+            elif op == "probe":
+                reply = probe.report()
             elif op == "states":
                 pcs = server.connections() if mode == "hearth" else server.pcs
                 reply = sorted(pc.connectionState for pc in pcs)
@@ -417,10 +427,26 @@ async def worker(port: int, pids: list[str], offset: int, clip: tuple[list[bytes
 
 
 async def run_room(
-    mode: str, n: int, clip_file: str, workers: int, warmup: float, window: float, loop: str = "uvloop"
+    mode: str,
+    n: int,
+    clip_file: str,
+    workers: int,
+    warmup: float,
+    window: float,
+    loop: str = "uvloop",
+    breakdown: bool = False,
 ) -> dict[str, Any]:
+    probing = breakdown and mode == "hearth"
     server = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", mode, "--loop", loop, stdout=subprocess.PIPE, limit=1 << 26
+        sys.executable,
+        __file__,
+        "--serve",
+        mode,
+        "--loop",
+        loop,
+        *(["--probe"] if probing else []),
+        stdout=subprocess.PIPE,
+        limit=1 << 26,
     )
     assert server.stdout
     port = json.loads(await server.stdout.readline())["port"]
@@ -457,8 +483,11 @@ async def run_room(
         proc.stdin.write((json.dumps({"t0": t0, "t1": t1}) + "\n").encode())
     await asyncio.sleep(max(0.0, t0 - time.time()))
     cpu0 = psutil.Process(server.pid).cpu_times()
+    if probing:
+        await control.call("probe_reset")
     await asyncio.sleep(max(0.0, t1 - time.time()))
     cpu1 = psutil.Process(server.pid).cpu_times()
+    parts = await control.call("probe") if probing else None
     reports = [json.loads(await proc.stdout.readline()) for proc in procs if proc.stdout]
     states = await control.call("states")
     for proc in procs:
@@ -470,6 +499,7 @@ async def run_room(
     control.task.cancel()
     result = summarize(mode, n, ids, window, cpu0, cpu1, reports)
     result["connected"] = f"{states.count('connected')}/{len(states)}"
+    result["parts"] = parts
     return result
 
 
@@ -553,7 +583,7 @@ async def main(args: argparse.Namespace) -> None:
     for n in args.n:
         for mode in args.modes:
             warmup = args.warmup + n  # sequential joins, renegotiation, then a clip keyframe (every 3 s)
-            r = await run_room(mode, n, clip_file, args.workers, warmup, args.window, args.loop)
+            r = await run_room(mode, n, clip_file, args.workers, warmup, args.window, args.loop, args.breakdown)
             r["load"] = os.getloadavg()[0]
             rows.append(r)
             print(" ".join(f"{r[key]:>{width}{fmt}}" for _, width, key, fmt in COLUMNS), flush=True)
@@ -568,7 +598,24 @@ async def main(args: argparse.Namespace) -> None:
         if relay and hearth:
             ratio = relay["us_per_packet"] / hearth["us_per_packet"]
             print(f"N={n}: Hearth is {ratio:.1f}x cheaper per delivered packet than the decode+re-encode relay")
+    probed = [r for r in rows if r.get("parts")]
+    if probed:
+        print("\nwhere Hearth's CPU goes, us per delivered packet (bench/media_probe.py: sampled packets, one part")
+        print("timed in each; 'outside' = the total less the packet path, and includes the probes' own cost):")
+        for r in probed:
+            us = {part: 1e6 * seconds / max(1.0, r["pkts_per_s"] * args.window) for part, seconds in r["parts"].items()}
+            us["outside"] = r["us_per_packet"] - us.pop("packet")
+            split = " | ".join(f"{label} {us[part]:.1f}" for part, label in BREAKDOWN)
+            print(f"N={r['n']}: total {r['us_per_packet']:.1f} = {split}")
 
+
+BREAKDOWN = [
+    ("sendto", "sendto"),
+    ("protect", "SRTP protect"),
+    ("unprotect", "SRTP unprotect"),
+    ("python", "Python packet path"),
+    ("outside", "outside the packet path"),
+]
 
 COLUMNS = [
     ("mode", 6, "mode", ""),
@@ -599,20 +646,28 @@ if __name__ == "__main__":
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="server event loop")
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per room")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring, plus N (ICE, keyframes)")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also time the parts of Hearth's packet path (bench/media_probe.py)"
+    )
+    parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.serve:
         quiet_gc()  # as `hearth serve` runs: startup heap frozen, young collections less often
         if ns.loop == "uvloop":
             uvloop.install()  # as `hearth serve` runs, for both modes
+        probe = None
+        if ns.probe:
+            probe = media_probe.Probe()
+            media_probe.install(probe)
         profile_to = os.environ.get("MEDIA_BENCH_PROFILE")  # cProfile the server process, e.g. to find hot paths
         if profile_to:
             import cProfile
 
             profiler = cProfile.Profile(time.thread_time)  # CPU, not wall: the machine is shared
-            profiler.runcall(asyncio.run, serve(ns.serve))
+            profiler.runcall(asyncio.run, serve(ns.serve, probe))
             profiler.dump_stats(f"{profile_to}.{ns.serve}")
         else:
-            asyncio.run(serve(ns.serve))
+            asyncio.run(serve(ns.serve, probe))
     elif ns.client:
         port, pids, offset, path = ns.client
         seam.enable_loopback_candidates()

@@ -29,12 +29,14 @@ def run(*args: str, timeout: float = 180) -> str:
     return done.stdout
 
 
-def test_media_bench_prints_both_modes_and_the_ratio() -> None:
-    out = run("bench/media_bench.py", "--n", "2", "--window", "2", "--warmup", "1")
+def test_media_bench_prints_both_modes_the_ratio_and_where_the_cpu_goes() -> None:
+    out = run("bench/media_bench.py", "--n", "2", "--window", "2", "--warmup", "1", "--breakdown")
     assert out.startswith("machine: ")
     assert re.search(r"^\s*relay\s+2\s+[\d.]+\s+[\d.]+", out, re.M), out
     assert re.search(r"^\s*hearth\s+2\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+", out, re.M), out
     assert re.search(r"N=2: Hearth is [\d.]+x cheaper per delivered packet", out), out
+    parts = r"sendto [\d.]+ \| SRTP protect [\d.]+ \| SRTP unprotect [\d.]+ \| Python packet path [\d.]+"
+    assert re.search(r"N=2: total [\d.]+ = " + parts + r" \| outside the packet path -?[\d.]+", out), out
 
 
 def test_udp_floor_prints_cost_per_packet() -> None:
