@@ -39,6 +39,12 @@ def test_media_bench_prints_both_modes_the_ratio_and_where_the_cpu_goes() -> Non
     assert re.search(r"N=2: total [\d.]+ = " + parts + r" \| outside the packet path -?[\d.]+", out), out
 
 
+def test_forward_loop_splits_the_hot_path_cost() -> None:
+    out = run("bench/forward_loop.py", "--packets", "500")
+    for kind in ("video", "audio"):
+        assert re.search(kind + r": whole [\d.]+ \| libsrtp protect [\d.]+ per copy \| Python [\d.]+ = ", out), out
+
+
 def test_udp_floor_prints_cost_per_packet() -> None:
     out = run("bench/udp_floor.py", "--rates", "200", "--seconds", "1")
     assert re.search(r"200 packets/s: server [\d.]+ core, [\d.]+ us per packet", out), out

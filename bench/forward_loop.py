@@ -1,0 +1,157 @@
+"""Hearth's per-packet forwarding code in a hot loop: what it costs when nothing else runs between packets.
+
+One received RTP packet goes through ``InboundTrack.on_srtp`` (header, statistics, NACK bookkeeping,
+audio level) into its ``Source`` and out through 7 ``Sink``s (N = 8) and their ``LeanSender``s (RTP
+header, real libsrtp protect), in one process, in a tight loop. The socket is a stand-in whose
+``sendto`` does nothing, so the figures are the Python and libsrtp only. Three variants per kind:
+the whole path, with libsrtp's protect stubbed (the Python alone), and with ``Sink.forward`` or
+``LeanSender.send`` stubbed (to split the Python between receive + fan-out, the sinks' sequence
+rewriting and the sender). ``media_bench.py --breakdown`` measures the same parts in place, where
+every packet finds the caches cold; the gap between the two is what waking per packet costs.
+
+The senders are built without a connection (their fields set as ``LeanSender.link`` would set them
+once DTLS is up), so this breaks when ``LeanSender`` changes shape; ``tests/bench`` runs it.
+
+    .venv/bin/python bench/forward_loop.py [--packets 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
+from aiortc.rtcrtpreceiver import StreamStatistics
+from pylibsrtp import Policy, Session
+
+from server.media.forwarder import Sink, Source, Totals
+from server.media.levels import SpeakingMeter
+from server.media.seam import send
+from server.media.seam.receive import InboundTrack
+from server.media.seam.send import HISTORY_SIZE, SRTP_TRAILER, LeanSender
+from server.media.seam.transport import srtp_internals
+
+COPIES = 7  # N = 8
+MID = bytes.fromhex("bede0001") + bytes([0x10, 0x31, 0, 0])  # a one-byte mid extension, as negotiated
+
+
+class NoSocket:
+    def sendto(self, data: bytes, addr: Any) -> None:
+        return None
+
+
+def sender(ssrc: int) -> LeanSender:
+    """A ``LeanSender`` with a real SRTP session, fields as ``link()`` sets them once DTLS is up."""
+    lean: Any = object.__new__(LeanSender)
+    session = Session(
+        policy=Policy(
+            key=os.urandom(28),
+            ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+            srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
+        )
+    )
+    internals = srtp_internals(session)
+    assert internals is not None, "pylibsrtp moved its internals"
+    lean._srtp, lean._cdata, lean._buffer = internals
+    lean._limit = len(lean._cdata) - SRTP_TRAILER
+    lean._length = _srtp.ffi.new("int *")
+    lean._protect = session.protect
+    lean.ssrc, lean.octets, lean.packets_sent, lean._sr_rtp, lean._sr_ntp = ssrc, 0, 0, 0, 0
+    lean.ready, lean.retired = True, False
+    lean.sock, lean._addr, lean._buffered = NoSocket(), ("127.0.0.1", 9), None
+    lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
+    lean._history = [None] * HISTORY_SIZE
+    return lean  # type: ignore[no-any-return]
+
+
+async def no_pli(ssrc: int) -> None:
+    return None
+
+
+def inbound(kind: str) -> InboundTrack:
+    """A tapped receiver's track feeding a source with ``COPIES`` subscribed sinks."""
+    meter = SpeakingMeter()
+    source = Source("p0", kind, no_pli, meter.observe, Totals())
+    for i in range(COPIES):
+        sink = Sink(f"s{i}", kind, sender(1000 + i), source._totals)
+        sink.waiting_keyframe = False
+        source.add_sink(sink)
+    track = InboundTrack(None, None, source, kind == "video")  # type: ignore[arg-type]
+    track.stats = StreamStatistics(90000 if kind == "video" else 48000)
+    track.stats.max_seq, track.stats._last_arrival, track.stats._last_timestamp = 0, 0, 0
+    track.level_id = 1
+    return track
+
+
+def packets(kind: str, count: int) -> list[bytes]:
+    """Plain RTP as the receive path sees it after unprotect: 1,100-byte VP8 or 100-byte Opus + level."""
+    if kind == "video":
+        payload = bytes([0x90, 0x80, 0x01]) + b"\x55" * 1097  # VP8 descriptor, not a frame start
+        return [struct.pack("!BBHII", 0x80, 96, s & 0xFFFF, s * 1500, 42) + payload for s in range(1, count + 1)]
+    level = bytes.fromhex("bede0001") + bytes([0x10, 0x20, 0, 0])  # ssrc-audio-level, -32 dBov
+    return [
+        struct.pack("!BBHII", 0x90, 111, s & 0xFFFF, s * 960, 43) + level + b"\x66" * 100 for s in range(1, count + 1)
+    ]
+
+
+@contextmanager
+def replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def us_per_packet(kind: str, count: int, rounds: int = 5) -> float:
+    """Median over rounds (after one warm-up round) of thread CPU per received packet."""
+    track, stream = inbound(kind), packets(kind, count * (rounds + 1))
+    on_srtp: Callable[[bytes], None] = track.on_srtp
+    times = []
+    for r in range(rounds + 1):
+        batch = stream[r * count : (r + 1) * count]
+        start = time.thread_time()
+        for data in batch:
+            on_srtp(data)
+        if r:
+            times.append((time.thread_time() - start) / count * 1e6)
+    return statistics.median(times)
+
+
+def main(count: int) -> None:
+    print(f"hot loop, one received packet forwarded to {COPIES} subscribers, sendto stubbed; us per received packet")
+    for kind in ("video", "audio"):
+        whole = us_per_packet(kind, count)
+        with replaced(send, "_srtp_protect", lambda srtp, cdata, length: 0):
+            python = us_per_packet(kind, count)
+            with replaced(LeanSender, "send", lambda self, payload, marker, timestamp, seq: True):
+                no_send = us_per_packet(kind, count)
+            with replaced(Sink, "forward", lambda self, payload, seq, timestamp, marker, starts_keyframe: True):
+                no_forward = us_per_packet(kind, count)
+        protect, rewrite, sender_python = (
+            (whole - python) / COPIES,
+            (no_send - no_forward) / COPIES,
+            (python - no_send) / COPIES,
+        )
+        print(
+            f"{kind}: whole {whole:.2f} | libsrtp protect {protect:.2f} per copy | Python {python:.2f} = receive +"
+            f" fan-out {no_forward:.2f}, sequence rewriting {rewrite:.2f} per copy, LeanSender.send {sender_python:.2f}"
+            " per copy"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--packets", type=int, default=20000, help="packets per round (6 rounds per variant)")
+    main(parser.parse_args().packets)
