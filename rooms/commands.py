@@ -157,10 +157,12 @@ class Help:
 
 @dataclass(frozen=True)
 class ShareSafetyPlan:
-    """A member's current location and emergency contact, for the facilitators' eyes only."""
+    """A member's current location and emergency contact, for the facilitators' eyes only; and,
+    optionally, how to reach the member if the call drops (their own phone, say)."""
 
     location: str
     contact: str
+    callback: str = ""
 
 
 @dataclass(frozen=True)

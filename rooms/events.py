@@ -61,12 +61,14 @@ class HelpRequested:
 
 @dataclass(frozen=True)
 class SafetyPlanShared:
-    """Delivered to the facilitators connected now; the session keeps only ``safety_shared``."""
+    """Delivered to the facilitators connected now; the session keeps only ``safety_shared``.
+    ``callback`` is empty when the member gave no way to reach them if the call drops."""
 
     from_id: str
     location: str
     contact: str
     at: float
+    callback: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The emergency plan: where each member is today and whom to call, for the facilitators only.
 
 Telehealth group therapy confirms, at every session, each member's current location and an emergency
-contact, privately, so help can be sent to the right place if a crisis happens. Hearth carries that
+contact, privately, so help can be sent to the right place if a crisis happens, and agrees a plan for
+a dropped call: the member may add how to reach them if the connection drops (``callback``, optional;
+the facilitators' console brings it up when that member's connection drops). Hearth carries that
 plan from the member to the facilitators connected at that moment and keeps nothing of it: the session
 stores only *that* the member shared (``Participant.safety_shared``), never what they wrote. A
 facilitator who joins later, or whose console reloaded, asks again (``safety.ask``); the member's
@@ -27,10 +29,13 @@ def share(s: Session, actor: Participant, cmd: c.ShareSafetyPlan, now: float) ->
     for field, text in (("location", cmd.location), ("emergency contact", cmd.contact)):
         if not text.strip() or len(text) > MAX_PLAN_CHARS:
             raise Invalid(f"a {field} has 1 to {MAX_PLAN_CHARS} characters")
+    if len(cmd.callback) > MAX_PLAN_CHARS:
+        raise Invalid(f"a way to call back has at most {MAX_PLAN_CHARS} characters")
     if actor.last_safety_at is not None and now - actor.last_safety_at < SAFETY_INTERVAL_SECONDS:
         raise RateLimited(f"one plan every {SAFETY_INTERVAL_SECONDS:g} seconds: send it again in a moment")
     actor.last_safety_at = now
-    events: list[Event] = [SafetyPlanShared(actor.id, cmd.location.strip(), cmd.contact.strip(), now)]
+    plan = SafetyPlanShared(actor.id, cmd.location.strip(), cmd.contact.strip(), now, cmd.callback.strip())
+    events: list[Event] = [plan]
     if not actor.safety_shared:
         actor.safety_shared = True
         events += [StateChanged(), LobbyChanged()]

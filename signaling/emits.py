@@ -102,7 +102,7 @@ def _private(s: Session, e: Event) -> list[Emit]:
     if isinstance(e, HelpRequested):
         return [Emit("help", {"from": e.from_id, "at": e.at}, leads_room(s.id))]
     if isinstance(e, SafetyPlanShared):
-        plan = {"from": e.from_id, "location": e.location, "contact": e.contact, "at": e.at}
+        plan = {"from": e.from_id, "location": e.location, "contact": e.contact, "callback": e.callback, "at": e.at}
         return [Emit("safety.shared", plan, leads_room(s.id))]
     if isinstance(e, SafetyPlanAsked):
         return [Emit("safety.asked", {}, participant_room(s.id, to)) for to in e.to]

@@ -88,6 +88,7 @@ class NotePayload(Message):
 class SafetySharePayload(Message):
     location: PlanText
     contact: PlanText
+    callback: Annotated[str, Field(max_length=MAX_PLAN_CHARS)] = ""  # how to reach them if the call drops
 
 
 class SafetyAskPayload(Message):
@@ -143,7 +144,7 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "safety.share": (
         SafetySharePayload,
         "members (waiting or admitted)",
-        lambda p: c.ShareSafetyPlan(p.location, p.contact),
+        lambda p: c.ShareSafetyPlan(p.location, p.contact, p.callback),
     ),
     "safety.ask": (SafetyAskPayload, "facilitators", lambda p: c.AskSafetyPlan(p.id)),
     "end": (Empty, "facilitators", lambda p: c.End()),
@@ -282,6 +283,7 @@ class SafetySharedOut(Out):
     from_: str = Field(alias="from")
     location: str
     contact: str
+    callback: str  # "" when the member gave none
     at: float
 
 

@@ -22,7 +22,11 @@ NAME = "Zephyrine Quasimodo"
 SURNAME = "Quasimodo"
 NOTES = ("my secret note text 12345", "I relapsed on Sunday and told no one 67890")
 REMOVED_NAME = "Bartholomew Xanthippe"
-PLAN = {"location": "Flat 4, 17 Quillfeather Lane", "contact": "Morwenna Oakhollow 07700 900555"}
+PLAN = {
+    "location": "Flat 4, 17 Quillfeather Lane",
+    "contact": "Morwenna Oakhollow 07700 900555",
+    "callback": "Landline 01632 960777",
+}
 
 
 class Lines(logging.Handler):
@@ -95,7 +99,7 @@ async def whole_session(server: Harness) -> tuple[str, dict[str, str], list[Clie
 
 
 def forbidden_strings() -> tuple[str, ...]:
-    return (NAME, SURNAME, "Xanthippe", *NOTES, "12345", "67890", "Quillfeather", "Oakhollow", "900555")
+    return (NAME, SURNAME, "Xanthippe", *NOTES, "12345", "67890", "Quillfeather", "Oakhollow", "900555", "960777")
 
 
 async def test_names_stay_in_the_roster_and_notes_are_kept_nowhere(caplog: pytest.LogCaptureFixture) -> None:

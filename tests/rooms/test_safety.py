@@ -95,6 +95,23 @@ def test_a_blank_or_overlong_plan_is_refused_and_changes_nothing(location: str, 
     assert snapshot(s) == before
 
 
+def test_a_way_to_call_back_if_the_call_drops_is_optional_and_delivered_trimmed() -> None:
+    s = live_group(members=("ann", "ben"))
+    assert apply(s, "ann", PLAN, 10.0)[0].callback == ""  # type: ignore[attr-defined]
+    plan = c.ShareSafetyPlan(PLAN.location, PLAN.contact, "  my mobile 07700 900456 ")
+    shared = SafetyPlanShared("ben", PLAN.location, PLAN.contact, 10.0, callback="my mobile 07700 900456")
+    assert apply(s, "ben", plan, 10.0)[0] == shared
+
+
+def test_an_overlong_way_to_call_back_is_refused_and_changes_nothing() -> None:
+    s = live_group(members=(), requires_safety_plan=True)
+    connect(s, "dan", now=5.0)
+    before = snapshot(s)
+    with pytest.raises(Invalid, match="call back"):
+        apply(s, "dan", c.ShareSafetyPlan(PLAN.location, PLAN.contact, "1" * (MAX_PLAN_CHARS + 1)), 6.0)
+    assert snapshot(s) == before
+
+
 def test_sharing_again_within_two_seconds_is_rate_limited_then_delivered_again() -> None:
     s = live_group(members=("ann",), requires_safety_plan=True)
     apply(s, "ann", PLAN, 10.0)

@@ -153,17 +153,19 @@ async def test_safety_plan_reaches_only_the_facilitators_and_gates_admission(ser
     assert ana.last("welcome")["session"]["requires_safety_plan"] is True
     assert (await ana.ask("agree"))["ok"]
     assert (await facilitator.ask("admit", {"id": ana.id}))["error"]["code"] == "conflict"
-    plan = {"location": "home, 4 Elm Street", "contact": "Jo 07700 900321"}
+    plan = {"location": "home, 4 Elm Street", "contact": "Jo 07700 900321", "callback": "my mobile 07700 900654"}
     assert (await ana.ask("safety.share", plan))["ok"]
     for lead in (facilitator, cofacilitator):
         shared = await lead.wait_for("safety.shared")
         assert shared["from"] == ana.id and shared["location"] == plan["location"]
-        assert shared["contact"] == plan["contact"]
+        assert shared["contact"] == plan["contact"] and shared["callback"] == plan["callback"]
     await facilitator.wait_for("lobby", lambda lobby: lobby["waiting"] and lobby["waiting"][0]["safety_shared"])
     assert (await facilitator.ask("admit", {"id": ana.id}))["ok"]
     ben = await server.join(session["id"], "Ben")
     assert (await ben.ask("safety.share", {"location": " ", "contact": "x"}))["error"]["code"] == "invalid"
     assert (await ben.ask("safety.share", {"location": "x" * 201, "contact": "x"}))["error"]["code"] == "invalid"
+    too_long = {"location": "x", "contact": "x", "callback": "1" * 201}
+    assert (await ben.ask("safety.share", too_long))["error"]["code"] == "invalid"
     assert (await ben.ask("safety.ask", {}))["error"]["code"] == "forbidden"
     assert (await cofacilitator.ask("safety.ask", {"id": ana.id}))["ok"]
     assert await ana.wait_for("safety.asked") == {}
