@@ -8,6 +8,7 @@ one of them also runs alone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,7 @@ LOCATION = "14 Rowan Close, Leeds LS6 2QT"
 CONTACT_NAME = "Dana Whitfield"
 CONTACT_PHONE = "+44 7700 900123"
 LATER_LOCATION = "My sister's flat, 3 Mill Lane, Otley"
+CALLBACK = "07700 900456"
 
 STORAGE_JS = """async () => ({
   localStorage: JSON.stringify(Object.entries(localStorage)),
@@ -213,6 +215,40 @@ def test_after_reloads_the_member_is_asked_to_retype_and_the_console_asks_everyo
     expect(row.get_by_test_id("safety-plan")).to_be_hidden()
     console.get_by_test_id("safety-ask-all").click()
     expect(row.get_by_test_id("safety-plan")).to_contain_text(LATER_LOCATION)
+
+
+def test_a_dropped_connection_brings_up_the_number_to_call_back_on(circle: Circle) -> None:
+    circle.seat_with_plan()
+    robin, console = circle.robin.page, circle.facilitator.page
+    row = circle.plan_row()
+    expect(row.get_by_test_id("safety-plan")).to_contain_text("If the call dropsNo number given")
+
+    # Robin adds the number to be called back on, from the room's "My safety plan".
+    opener = robin.get_by_test_id("safety-open")
+    if opener.get_attribute("aria-expanded") != "true":  # still open if a facilitator's ask opened it
+        opener.click()
+    robin.get_by_test_id("safety-change").click()
+    robin.get_by_test_id("safety-callback").fill(CALLBACK)
+    robin.get_by_test_id("safety-send").click()
+    expect(robin.get_by_test_id("safety-sent")).to_contain_text(f"If the call drops{CALLBACK}")
+    expect(row.get_by_test_id("safety-plan")).to_contain_text(f"If the call drops{CALLBACK}")
+    expect(row.get_by_test_id("safety-dropped")).to_be_hidden()
+
+    # Robin's connection drops: the row says so at once, with the number, and stands out.
+    robin.goto("about:blank")
+    dropped = row.get_by_test_id("safety-dropped")
+    expect(dropped).to_contain_text("Connection dropped at")
+    expect(dropped).to_contain_text(f"Call back on {CALLBACK}.")
+    expect(row).to_have_class(re.compile(r"\bdropped\b"))
+    circle.facilitator.screenshot("safety-dropped")
+    assert accessibility_problems(console) == []
+
+    # Back within the grace period: the page takes the same seat again by itself, and the alert goes.
+    robin.goto(circle.robin.url)
+    expect(robin.get_by_test_id("room")).to_be_visible()
+    expect(dropped).to_be_hidden()
+    expect(row).not_to_have_class(re.compile(r"\bdropped\b"))
+    assert_nothing_stored(circle.robin, CALLBACK, "900456")
 
 
 def test_ending_the_session_forgets_the_plans_on_both_pages(circle: Circle) -> None:

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { admissionMissing, planFrom, SafetyPlanKeeper, shareErrorText } from '../ui/safety.js';
+import { admissionMissing, droppedText, planFrom, SafetyPlanKeeper, shareErrorText } from '../ui/safety.js';
 
 const FIELDS = { location: ' 12 Elm Street, Leeds ', name: ' Dana ', phone: '+44 7700 900123' };
 
@@ -27,6 +27,21 @@ test('an incomplete form names the field to fix', () => {
   assert.equal(planFrom({ ...FIELDS, location: 'x'.repeat(201) }).field, 'location');
   assert.equal(planFrom({ ...FIELDS, name: 'x'.repeat(190) }).field, 'name');
   assert.ok(planFrom({ ...FIELDS, location: 'x'.repeat(200) }).plan);
+});
+
+test('a number to call back on if the call drops is optional, and must be a number when given', () => {
+  assert.equal(planFrom(FIELDS).plan.callback, undefined);
+  assert.equal(planFrom({ ...FIELDS, callback: '   ' }).plan.callback, undefined);
+  assert.equal(planFrom({ ...FIELDS, callback: ' 07700 900456 ' }).plan.callback, '07700 900456');
+  assert.equal(planFrom({ ...FIELDS, callback: 'ring me' }).field, 'callback');
+});
+
+test('a dropped connection says when, and how to reach the member', () => {
+  const at = new Date(2026, 10, 28, 16, 5).getTime();
+  const plan = { location: 'home', contact: 'Dana, 0113 496 0000', callback: '07700 900456' };
+  assert.match(droppedText(at, plan), /^Connection dropped at .*\. Call back on 07700 900456\.$/);
+  assert.match(droppedText(at, { ...plan, callback: '' }), /No call-back number given; emergency contact: Dana, 0113 496 0000\.$/);
+  assert.match(droppedText(at, undefined), /No safety plan on this page\.$/);
 });
 
 test('share errors are explained by their protocol code', () => {

@@ -5,9 +5,9 @@ import { announce, h, setText } from './dom.js';
 import { timeOfDay } from './format.js';
 import { shareErrorText } from './safety.js';
 
-function field(id, label, attrs, hint = null) {
+function field(id, label, attrs, hint = null, { required = true } = {}) {
   const hintEl = hint ? h('p', { id: `${id}-hint`, className: 'hint muted' }, hint) : null;
-  const input = h('input', { id, autocomplete: 'off', required: true, 'data-hint': hint ? `${id}-hint` : null, ...attrs });
+  const input = h('input', { id, autocomplete: 'off', required, 'data-hint': hint ? `${id}-hint` : null, ...attrs });
   input.spellcheck = false; // a browser's online spell-checking would send the text away
   return { input, el: h('div', { className: 'field' }, h('label', { htmlFor: id }, label), hintEl, input) };
 }
@@ -24,13 +24,16 @@ export class SafetyForm {
       'A street address and town, or a place where help could find you today.');
     const name = field('safety-contact-name', 'Their name', { maxLength: 100, 'data-testid': 'safety-contact-name' });
     const phone = field('safety-contact-phone', 'Their phone number', { type: 'tel', maxLength: 40, 'data-testid': 'safety-contact-phone' });
-    this.inputs = { location: location.input, name: name.input, phone: phone.input };
+    const callback = field('safety-callback', 'Your phone number, if the call drops (optional)',
+      { type: 'tel', maxLength: 40, 'data-testid': 'safety-callback' },
+      'If your connection drops, a facilitator can call you here to check you are all right.', { required: false });
+    this.inputs = { location: location.input, name: name.input, phone: phone.input, callback: callback.input };
     this.error = h('p', { id: 'safety-error', className: 'error', role: 'alert', 'data-testid': 'safety-error', hidden: true });
     this.send = h('button', { type: 'submit', className: 'primary', 'data-testid': 'safety-send' }, 'Share with the facilitators');
     this.form = h('form', { className: 'safety-fields', autocomplete: 'off', noValidate: true, 'on:submit': (e) => this.submit(e) },
       location.el,
       h('fieldset', {}, h('legend', {}, 'Who should we call in an emergency?'), name.el, phone.el),
-      this.error, this.send);
+      callback.el, this.error, this.send);
     this.sentText = h('p', {});
     this.sentPlan = h('dl', { className: 'plan' });
     this.change = h('button', { type: 'button', 'data-testid': 'safety-change', 'on:click': () => this.edit() }, 'Change my plan');
@@ -97,8 +100,9 @@ export class SafetyForm {
   #showSent(keeper) {
     const at = timeOfDay(keeper.sentAt / 1000);
     setText(this.sentText, `Shared with the facilitators at ${at}. They can ask you for it again during the session.`);
-    const { location = '', name = '', phone = '' } = keeper.fields ?? {};
+    const { location = '', name = '', phone = '', callback = '' } = keeper.fields ?? {};
     const rows = [['Where you are', location.trim()], ['Whom to call', `${name.trim()}, ${phone.trim()}`]];
+    if (callback.trim()) rows.push(['If the call drops', callback.trim()]);
     if (this.sentPlan.textContent !== rows.flat().join('')) {
       this.sentPlan.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
     }

@@ -1,8 +1,11 @@
 // The facilitators' emergency plans: each member's location and contact as they shared it this
-// session. Kept in this page's memory only (app.safetyPlans); after a reload, ask again.
+// session, and the plan for a dropped call: when a member's connection drops, their row says so with
+// the number they gave to be called back on. Kept in this page's memory only (app.safetyPlans);
+// after a reload, ask again.
 
 import { announce, h, reconcile, setText } from './dom.js';
 import { timeOfDay } from './format.js';
+import { droppedText } from './safety.js';
 import { FACILITATOR_ROLES } from './state.js';
 
 /** The "shared a plan or not" badge of the waiting room, the roster and this panel. */
@@ -20,13 +23,14 @@ export class SafetyPanel {
   constructor(app) {
     this.app = app;
     this.asks = new Map(); // member id -> {at: when this console last asked, count: plans received by then}
+    this.dropped = new Map(); // member id -> when this console saw their connection drop
     this.askAll = h('button', { type: 'button', 'data-testid': 'safety-ask-all', 'on:click': () => this.ask(null) }, 'Ask everyone');
     this.list = h('ul', { className: 'rows safety-list', 'data-testid': 'safety-list' });
     this.empty = h('p', { className: 'muted' }, 'No members yet.');
     this.el = h('section', { className: 'panel', 'aria-label': 'Safety plans', 'data-testid': 'safety-panel' },
       h('div', { className: 'panel-head' }, h('h3', {}, 'Safety plans'), this.askAll),
-      h('p', { className: 'muted' }, 'Where each member is today and whom to call. Only facilitators see this; '
-        + 'it is kept in this page until the session ends. After a reload, ask again.'),
+      h('p', { className: 'muted' }, 'Where each member is today, whom to call, and how to reach them if their call '
+        + 'drops. Only facilitators see this; it is kept in this page until the session ends. After a reload, ask again.'),
       this.empty, this.list);
   }
 
@@ -47,6 +51,7 @@ export class SafetyPanel {
 
   update() {
     const people = this.people();
+    this.#noticeDrops(people);
     this.empty.hidden = people.length > 0;
     this.askAll.disabled = !people.some((p) => p.where !== 'gone');
     reconcile(this.list, people, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
@@ -55,6 +60,7 @@ export class SafetyPanel {
   #row(p) {
     return h('li', { className: 'safety-row', 'data-testid': 'safety-row' },
       h('div', { className: 'member-head' }, h('span', { className: 'who' }), safetyBadge()),
+      h('p', { className: 'warn', 'data-testid': 'safety-dropped', hidden: true }),
       h('dl', { className: 'plan', 'data-testid': 'safety-plan' }),
       h('p', { className: 'muted state', 'data-testid': 'safety-state' }),
       h('div', { className: 'actions' },
@@ -71,8 +77,15 @@ export class SafetyPanel {
     setSafetyBadge(li.querySelector('[data-testid="safety-badge"]'), shared);
     const dl = li.querySelector('dl');
     dl.hidden = !plan;
-    const rows = plan ? [['Location', plan.location], ['Emergency contact', plan.contact], ['Received', timeOfDay(plan.at)]] : [];
+    const rows = plan
+      ? [['Location', plan.location], ['Emergency contact', plan.contact], ['If the call drops', plan.callback || 'No number given'], ['Received', timeOfDay(plan.at)]]
+      : [];
     if (dl.textContent !== rows.flat().join('')) dl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    const droppedAt = this.dropped.get(p.id);
+    li.classList.toggle('dropped', droppedAt != null);
+    const drop = li.querySelector('[data-testid="safety-dropped"]');
+    drop.hidden = droppedAt == null;
+    setText(drop, droppedAt == null ? '' : droppedText(droppedAt, plan));
     const asked = this.asks.get(p.id);
     const waitingForAnswer = asked != null && (plan?.count ?? 0) <= asked.count;
     setText(li.querySelector('.state'), waitingForAnswer
@@ -82,6 +95,20 @@ export class SafetyPanel {
     button.hidden = p.where === 'gone';
     setText(button, shared ? 'Ask again' : 'Ask');
     button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);
+  }
+
+  /** Members in the room whose connection dropped (and has not come back), said once per drop. */
+  #noticeDrops(people) {
+    const now = new Set();
+    for (const p of people) {
+      if (p.where !== 'room' || p.connected !== false) continue;
+      now.add(p.id);
+      if (this.dropped.has(p.id)) continue;
+      this.dropped.set(p.id, Date.now());
+      const callback = this.app.safetyPlans.get(p.id)?.callback;
+      announce(`${p.name}'s connection dropped.${callback ? ' Their call-back number is in Safety plans.' : ''}`);
+    }
+    for (const id of [...this.dropped.keys()]) if (!now.has(id)) this.dropped.delete(id);
   }
 
   /** safety.ask to one member, or (id null) to every member present. */

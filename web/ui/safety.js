@@ -1,31 +1,46 @@
 // The emergency plan, without the DOM: what a member typed (kept in this page's memory only, never
 // in storage), re-sent when a facilitator asks again; and what admission still waits for.
 
+import { timeOfDay } from './format.js';
+
 export const PLAN_MAX_CHARS = 200; // the wire's limit for a location and for a contact
 const RETRY_MS = 2100; // the server takes one plan per member every 2 s
 
 /**
- * The form's fields ({location, name, phone}) as the wire's {location, contact}, or the first
- * problem to show and the field it concerns.
+ * The form's fields ({location, name, phone, callback}) as the wire's {location, contact, callback?},
+ * or the first problem to show and the field it concerns. `callback`, the member's own number for a
+ * dropped call, is optional.
  */
-export function planFrom({ location = '', name = '', phone = '' } = {}) {
+export function planFrom({ location = '', name = '', phone = '', callback = '' } = {}) {
   const where = location.trim();
   const who = name.trim();
   const tel = phone.trim();
+  const back = callback.trim();
   if (!where) return { error: 'Please say where you are right now.', field: 'location' };
   if (where.length > PLAN_MAX_CHARS) return { error: `Please describe where you are in ${PLAN_MAX_CHARS} characters or fewer.`, field: 'location' };
   if (!who) return { error: 'Please give the name of someone we can call.', field: 'name' };
   if ((tel.match(/\d/g) ?? []).length < 3) return { error: 'Please give their phone number.', field: 'phone' };
   const contact = `${who}, ${tel}`;
   if (contact.length > PLAN_MAX_CHARS) return { error: 'Please shorten the name or the phone number.', field: 'name' };
-  return { plan: { location: where, contact } };
+  if (!back) return { plan: { location: where, contact } };
+  if ((back.match(/\d/g) ?? []).length < 3) return { error: 'Please give a phone number to call you back on, or leave it empty.', field: 'callback' };
+  if (back.length > PLAN_MAX_CHARS) return { error: 'Please shorten your phone number.', field: 'callback' };
+  return { plan: { location: where, contact, callback: back } };
+}
+
+/** What a facilitator needs at once when a member's connection drops: when, and how to reach them. */
+export function droppedText(at, plan) {
+  const when = `Connection dropped at ${timeOfDay(at / 1000)}.`;
+  if (plan?.callback) return `${when} Call back on ${plan.callback}.`;
+  if (plan) return `${when} No call-back number given; emergency contact: ${plan.contact}.`;
+  return `${when} No safety plan on this page.`;
 }
 
 /** What a failed safety.share means to the member, by the protocol's error code. */
 export function shareErrorText(err) {
   switch (err?.code) {
     case 'rate_limited': return 'You just sent your plan, and the facilitators have it. To send a change, wait a few seconds and try again.';
-    case 'invalid': return 'The plan was not accepted: please check both answers and try again.';
+    case 'invalid': return 'The plan was not accepted: please check your answers and try again.';
     case 'forbidden': return 'Your safety plan cannot be sent from here.';
     case 'timeout': return 'The server did not answer, so your plan may not have arrived. Please try again.';
     default: return err?.message || 'Your plan could not be sent. Please try again.';
@@ -59,7 +74,7 @@ export class SafetyPlanKeeper extends EventTarget {
     this.send = send;
     this.retryMs = retryMs;
     this.wait = wait;
-    this.fields = null; // {location, name, phone} as typed: memory only
+    this.fields = null; // {location, name, phone, callback} as typed: memory only
     this.sentAt = null; // Date.now() when the server last acknowledged the plan
     this.asked = false; // a facilitator asked, and there was nothing to send or sending failed
     this.sending = false;
@@ -73,7 +88,7 @@ export class SafetyPlanKeeper extends EventTarget {
       this.#fail({ code: 'invalid', message: error, field });
       return false;
     }
-    this.fields = { location: fields.location ?? '', name: fields.name ?? '', phone: fields.phone ?? '' };
+    this.fields = { location: fields.location ?? '', name: fields.name ?? '', phone: fields.phone ?? '', callback: fields.callback ?? '' };
     return this.#send(plan);
   }
 

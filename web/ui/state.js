@@ -22,7 +22,7 @@ export class AppState extends EventTarget {
     this.helps = []; // {from, at, name}
     this.notes = []; // {from, to, text, at, mine}
     this.nods = []; // {from, at}
-    this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, at, count}
+    this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, callback, at, count}
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed());
     this.#listen();
@@ -149,10 +149,10 @@ export class AppState extends EventTarget {
   }
 
   /** Newest plan per member; its text is never announced, only that it came. */
-  #onSafetyShared({ from, location, contact, at }) {
+  #onSafetyShared({ from, location, contact, callback = '', at }) {
     const name = this.nameOf(from);
     const count = (this.safetyPlans.get(from)?.count ?? 0) + 1;
-    this.safetyPlans.set(from, { from, name, location, contact, at, count });
+    this.safetyPlans.set(from, { from, name, location, contact, callback, at, count });
     announce(`${name} shared their safety plan`);
   }
 
