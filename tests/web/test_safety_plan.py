@@ -234,8 +234,10 @@ def test_a_dropped_connection_brings_up_the_number_to_call_back_on(circle: Circl
     expect(row.get_by_test_id("safety-plan")).to_contain_text(f"If the call drops{CALLBACK}")
     expect(row.get_by_test_id("safety-dropped")).to_be_hidden()
 
-    # Robin's connection drops: the row says so at once, with the number, and stands out.
-    robin.goto("about:blank")
+    # Robin's network drops: the row says so at once, with the number, and stands out; Robin's page
+    # says it is reconnecting and that a facilitator may call that number.
+    circle.robin.context.set_offline(True)
+    expect(robin.get_by_test_id("offline-notice")).to_contain_text(f"a facilitator may call you on {CALLBACK}")
     dropped = row.get_by_test_id("safety-dropped")
     expect(dropped).to_contain_text("Connection dropped at")
     expect(dropped).to_contain_text(f"Call back on {CALLBACK}.")
@@ -243,9 +245,9 @@ def test_a_dropped_connection_brings_up_the_number_to_call_back_on(circle: Circl
     circle.facilitator.screenshot("safety-dropped")
     assert accessibility_problems(console) == []
 
-    # Back within the grace period: the page takes the same seat again by itself, and the alert goes.
-    robin.goto(circle.robin.url)
-    expect(robin.get_by_test_id("room")).to_be_visible()
+    # Back within the grace period, in the same seat: the alerts go.
+    circle.robin.context.set_offline(False)
+    expect(robin.get_by_test_id("offline-notice")).to_be_hidden()
     expect(dropped).to_be_hidden()
     expect(row).not_to_have_class(re.compile(r"\bdropped\b"))
     assert_nothing_stored(circle.robin, CALLBACK, "900456")

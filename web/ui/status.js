@@ -3,6 +3,13 @@
 import { announce, h, setText } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft, secondsUntil } from './format.js';
 
+/** While the connection is lost; a member who gave a number for a dropped call is reminded of it. */
+export function offlineText(safety) {
+  const callback = safety?.sentAt ? safety.fields?.callback?.trim() : '';
+  return 'Connection lost. Reconnecting… you keep your place in the group.'
+    + (callback ? ` If it does not come back, a facilitator may call you on ${callback}.` : '');
+}
+
 export class StatusStrip {
   constructor(app) {
     this.app = app;
@@ -24,6 +31,7 @@ export class StatusStrip {
     if (!s) return;
     const phase = s.phase ?? {};
     this.offline.hidden = app.client.status === 'connected';
+    setText(this.offline, offlineText(app.safety));
     const left = phaseLeft(s);
     const total = s.agenda?.length ?? 0;
     setText(this.phase, `${phase.name ?? 'Session'}${total ? ` (${(phase.index ?? 0) + 1} of ${total})` : ''}`
