@@ -13,6 +13,7 @@ server hop. Pre-encoded publishers ignore keyframe requests, so a clip loop (3 s
     .venv/bin/python bench/media_bench.py            # N = 2..8, both modes (about 8 minutes)
     .venv/bin/python bench/media_bench.py --quick    # N = 2, 4, 8, shorter windows
     .venv/bin/python bench/media_bench.py --n 2 8 --modes hearth --breakdown   # where the CPU goes
+    .venv/bin/python bench/media_bench.py --n 2 8 --modes hearth --idle        # a silent room's own cost
 """
 
 from __future__ import annotations
@@ -109,8 +110,11 @@ class ClipTrack(MediaStreamTrack):  # type: ignore[misc]
         self.rate, self.clock = (FPS, 90000) if kind == "video" else (50, 48000)
         self.count = 0
         self._start: float | None = None
+        self.quiet_from: float | None = None  # wall-clock time to stop sending (``--idle``)
 
     async def recv(self) -> av.Packet:
+        if self.quiet_from is not None and time.time() >= self.quiet_from:
+            await asyncio.get_running_loop().create_future()  # silent from now on: sends nothing, ever
         self._start = self._start or time.monotonic()
         await asyncio.sleep(max(0.0, self._start + self.count / self.rate - time.monotonic()))
         data = self.clip[self.i % len(self.clip)]
@@ -402,6 +406,9 @@ async def worker(port: int, pids: list[str], offset: int, clip: tuple[list[bytes
         pubs.append(pc)
     print(json.dumps({"published": True}), flush=True)
     times = json.loads(await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline))
+    if times.get("idle"):
+        for _, track in tracks:
+            track.quiet_from = times["t0"] - 1.0  # the room stays connected; nothing is sent in the window
 
     def snapshot() -> dict[str, Any]:
         return {
@@ -435,6 +442,7 @@ async def run_room(
     window: float,
     loop: str = "uvloop",
     breakdown: bool = False,
+    idle: bool = False,
 ) -> dict[str, Any]:
     probing = breakdown and mode == "hearth"
     server = await asyncio.create_subprocess_exec(
@@ -480,7 +488,7 @@ async def run_room(
     t1 = t0 + window
     for proc in procs:
         assert proc.stdin
-        proc.stdin.write((json.dumps({"t0": t0, "t1": t1}) + "\n").encode())
+        proc.stdin.write((json.dumps({"t0": t0, "t1": t1, "idle": idle}) + "\n").encode())
     await asyncio.sleep(max(0.0, t0 - time.time()))
     cpu0 = psutil.Process(server.pid).cpu_times()
     if probing:
@@ -578,15 +586,25 @@ async def main(args: argparse.Namespace) -> None:
     print(f"clip: {len(clip[0])} VP8 frames {W}x{H} at {kbps:.0f} kbit/s, {len(clip[1])} Opus packets")
     d50, d99 = await direct_latency(clip, 6.0)
     print(f"direct client->client video frame latency (no server): p50 {d50:.2f} ms, p99 {d99:.2f} ms\n")
-    print(" ".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS))
+    if args.idle:
+        print("idle rooms: everyone connected and subscribed, publishers silent from 1 s before the window")
+    else:
+        print(" ".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS))
     rows: list[dict[str, Any]] = []
     for n in args.n:
         for mode in args.modes:
             warmup = args.warmup + n  # sequential joins, renegotiation, then a clip keyframe (every 3 s)
-            r = await run_room(mode, n, clip_file, args.workers, warmup, args.window, args.loop, args.breakdown)
+            r = await run_room(
+                mode, n, clip_file, args.workers, warmup, args.window, args.loop, args.breakdown, args.idle
+            )
             r["load"] = os.getloadavg()[0]
+            if args.idle:
+                print(f"{mode} N={n}, idle: server {r['cores']:.4f} core ({r['pkts_per_s']:.0f} packets/s delivered)")
+                continue
             rows.append(r)
             print(" ".join(f"{r[key]:>{width}{fmt}}" for _, width, key, fmt in COLUMNS), flush=True)
+    if args.idle:
+        return
     print("\ncolumns: cores = server CPU core-seconds per second; us/pkt = server CPU per RTP packet received by")
     print("subscribers; vfps/afps = frames per second per received stream; min% = worst stream, % of frames sent;")
     print("lat = publisher -> subscriber video frame, ms (hash-matched, forwarded frames only); sys% = kernel")
@@ -649,6 +667,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--breakdown", action="store_true", help="also time the parts of Hearth's packet path (bench/media_probe.py)"
     )
+    parser.add_argument("--idle", action="store_true", help="rooms connected, nobody sending: their own cost")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.serve:

@@ -39,6 +39,11 @@ def test_media_bench_prints_both_modes_the_ratio_and_where_the_cpu_goes() -> Non
     assert re.search(r"N=2: total [\d.]+ = " + parts + r" \| outside the packet path -?[\d.]+", out), out
 
 
+def test_media_bench_idle_prints_a_silent_room_s_own_cost() -> None:
+    out = run("bench/media_bench.py", "--n", "2", "--modes", "hearth", "--idle", "--window", "1", "--warmup", "1")
+    assert re.search(r"hearth N=2, idle: server [\d.]+ core \(0 packets/s delivered\)", out), out
+
+
 def test_forward_loop_splits_the_hot_path_cost() -> None:
     out = run("bench/forward_loop.py", "--packets", "500")
     for kind in ("video", "audio"):
