@@ -115,6 +115,7 @@ def test_member_shares_a_plan_in_the_waiting_room_and_only_then_is_admitted(circ
     expect(robin.get_by_test_id("lobby-status")).to_contain_text("share your safety plan")
     expect(robin.get_by_test_id("safety-callback")).to_have_attribute("type", "tel")
     expect(robin.get_by_test_id("safety-callback")).not_to_have_attribute("required", "")
+    circle.robin.screenshot("safety-form")
     assert accessibility_problems(robin) == []  # the form as a member first sees it
 
     # Agreed but no plan yet: the console may not admit Robin, and says why.
