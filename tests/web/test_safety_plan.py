@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from tests.web.conftest import make_person
-from tests.web.hearth_process import HearthServer
-from tests.web.people import Person, accessibility_problems
+from tests.web.conftest import PersonFactory, make_person
+from tests.web.hearth_process import HearthServer, start_server
+from tests.web.people import ARTIFACTS, Person, accessibility_problems
 
 pytestmark = pytest.mark.browser
 
@@ -255,6 +255,33 @@ def test_a_dropped_connection_brings_up_the_number_to_call_back_on(circle: Circl
     expect(dropped).to_be_hidden()
     expect(row).not_to_have_class(re.compile(r"\bdropped\b"))
     assert_nothing_stored(circle.robin, CALLBACK, "900456")
+
+
+def test_a_member_who_does_not_come_back_stays_flagged_with_the_number(new_person: PersonFactory) -> None:
+    hearth = start_server(ARTIFACTS / "logs", ("--grace-seconds", "2"))  # a seat is kept 2 s after a drop
+    try:
+        created = hearth.create_session("Short grace", requires_safety_plan=True)
+        lead = new_person("Lead", created["facilitator_url"])
+        kim = new_person("Kim", hearth.invite(created["id"], "Kim")["url"])
+        lead.open()
+        lead.join()
+        kim.open()
+        kim.join()
+        kim.page.get_by_test_id("safety-location").fill(LOCATION)
+        kim.page.get_by_test_id("safety-contact-name").fill(CONTACT_NAME)
+        kim.page.get_by_test_id("safety-contact-phone").fill(CONTACT_PHONE)
+        kim.page.get_by_test_id("safety-callback").fill(CALLBACK)
+        kim.page.get_by_test_id("safety-send").click()
+        lead.page.get_by_test_id("lobby-entry").filter(has_text="Kim").get_by_test_id("admit-button").click()
+        expect(kim.page.get_by_test_id("room")).to_be_visible()
+
+        kim.context.set_offline(True)  # and never back
+        row = lead.page.get_by_test_id("safety-row").filter(has_text="Kim")
+        expect(row).to_contain_text("has left")  # the grace period ran out
+        expect(row.get_by_test_id("safety-dropped")).to_contain_text(f"did not come back. Call back on {CALLBACK}.")
+        expect(row).to_have_class(re.compile(r"\bdropped\b"))
+    finally:
+        hearth.stop()
 
 
 def test_ending_the_session_forgets_the_plans_on_both_pages(circle: Circle) -> None:

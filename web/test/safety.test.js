@@ -42,6 +42,7 @@ test('a dropped connection says when, and how to reach the member', () => {
   assert.match(droppedText(at, plan), /^Connection dropped at .*\. Call back on 07700 900456\.$/);
   assert.match(droppedText(at, { ...plan, callback: '' }), /No call-back number given; emergency contact: Dana, 0113 496 0000\.$/);
   assert.match(droppedText(at, undefined), /No safety plan on this page\.$/);
+  assert.match(droppedText(at, plan, { gone: true }), /^Connection dropped at .* and did not come back\. Call back on/);
 });
 
 test('share errors are explained by their protocol code', () => {

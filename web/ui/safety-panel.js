@@ -85,7 +85,7 @@ export class SafetyPanel {
     li.classList.toggle('dropped', droppedAt != null);
     const drop = li.querySelector('[data-testid="safety-dropped"]');
     drop.hidden = droppedAt == null;
-    setText(drop, droppedAt == null ? '' : droppedText(droppedAt, plan));
+    setText(drop, droppedAt == null ? '' : droppedText(droppedAt, plan, { gone: p.where === 'gone' }));
     const asked = this.asks.get(p.id);
     const waitingForAnswer = asked != null && (plan?.count ?? 0) <= asked.count;
     setText(li.querySelector('.state'), waitingForAnswer
@@ -97,10 +97,14 @@ export class SafetyPanel {
     button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);
   }
 
-  /** Members in the room whose connection dropped (and has not come back), said once per drop. */
+  /**
+   * Members whose connection dropped and has not come back, said once per drop; still flagged once
+   * their seat's grace period runs out (they are the ones to call), not after leaving on purpose.
+   */
   #noticeDrops(people) {
     const now = new Set();
     for (const p of people) {
+      if (p.where === 'gone' && this.dropped.has(p.id)) now.add(p.id);
       if (p.where !== 'room' || p.connected !== false) continue;
       now.add(p.id);
       if (this.dropped.has(p.id)) continue;

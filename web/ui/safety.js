@@ -28,9 +28,12 @@ export function planFrom({ location = '', name = '', phone = '', callback = '' }
   return { plan: { location: where, contact, callback: back } };
 }
 
-/** What a facilitator needs at once when a member's connection drops: when, and how to reach them. */
-export function droppedText(at, plan) {
-  const when = `Connection dropped at ${timeOfDay(at / 1000)}.`;
+/**
+ * What a facilitator needs at once when a member's connection drops: when, and how to reach them.
+ * `gone`: the seat's grace period ran out without them coming back.
+ */
+export function droppedText(at, plan, { gone = false } = {}) {
+  const when = `Connection dropped at ${timeOfDay(at / 1000)}${gone ? ' and did not come back' : ''}.`;
   if (plan?.callback) return `${when} Call back on ${plan.callback}.`;
   if (plan) return `${when} No call-back number given; emergency contact: ${plan.contact}.`;
   return `${when} No safety plan on this page.`;
