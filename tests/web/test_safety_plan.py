@@ -280,6 +280,17 @@ def test_a_member_who_does_not_come_back_stays_flagged_with_the_number(new_perso
         expect(row).to_contain_text("has left")  # the grace period ran out
         expect(row.get_by_test_id("safety-dropped")).to_contain_text(f"did not come back. Call back on {CALLBACK}.")
         expect(row).to_have_class(re.compile(r"\bdropped\b"))
+        # At the top of the console too, until a facilitator says they are on it.
+        alert = lead.page.get_by_test_id("drop-alert")
+        expect(alert).to_contain_text("Kim: Connection dropped at")
+        expect(alert).to_contain_text(f"did not come back. Call back on {CALLBACK}.")
+        expect(lead.page).to_have_title(re.compile(r"^\(!\) "))
+        lead.screenshot("safety-not-back")
+        assert accessibility_problems(lead.page) == []
+        alert.get_by_test_id("drop-dismiss").click()
+        expect(alert).to_be_hidden()
+        expect(lead.page).not_to_have_title(re.compile(r"^\(!\) "))
+        expect(row.get_by_test_id("safety-dropped")).to_be_visible()
     finally:
         hearth.stop()
 

@@ -2,6 +2,7 @@
 // then the session's structure (agenda, floor), the people in it and their safety plans.
 
 import { h, reconcile, setText } from './dom.js';
+import { droppedText } from './safety.js';
 import { AgendaPanel } from './agenda-panel.js';
 import { confirmAction } from './confirm.js';
 import { FloorPanel } from './floor-panel.js';
@@ -9,10 +10,13 @@ import { LobbyPanel } from './lobby-panel.js';
 import { MembersPanel } from './members-panel.js';
 import { SafetyPanel } from './safety-panel.js';
 
+const DROP_ALERT_MS = 10_000; // a blip shorter than this only flags the Safety plans row
+
 class AlertsPanel {
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;
+    this.showsDrop = false; // a dropped member's alert is showing (the tab title says so too)
     this.list = h('ul', { className: 'alerts', 'data-testid': 'alerts' });
     this.el = h('section', { 'aria-label': 'Needs your attention', role: 'alert' }, this.list);
   }
@@ -20,21 +24,35 @@ class AlertsPanel {
   update() {
     const { app } = this;
     const unread = app.notes.filter((n) => n.unread);
+    const now = Date.now();
+    const drops = [...app.drops].filter(([, d]) => !d.dismissed && (d.gone || now - d.at >= DROP_ALERT_MS));
+    this.showsDrop = drops.length > 0;
     const items = [
       ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
+      ...drops.map(([from, d]) => ({ key: `drop-${from}`, kind: 'drop', from, ...d })),
       ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1).from }] : []),
     ];
     reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => {
       const text = i.kind === 'help'
         ? `${app.nameOf(i.from)} is asking for help`
-        : `${i.count} new private message${i.count > 1 ? 's' : ''}, latest from ${app.nameOf(i.from)}`;
+        : i.kind === 'drop'
+          ? `${app.nameOf(i.from)}: ${droppedText(i.at, app.safetyPlans.get(i.from), i)}`
+          : `${i.count} new private message${i.count > 1 ? 's' : ''}, latest from ${app.nameOf(i.from)}`;
       setText(li.firstChild, text);
     });
     this.el.hidden = items.length === 0;
   }
 
+  tick() {
+    if (this.app.drops.size) this.update(); // a drop becomes an alert once it has lasted DROP_ALERT_MS
+  }
+
   #create(i) {
     const text = h('strong');
+    if (i.kind === 'drop') {
+      return h('li', { className: 'alert help', 'data-testid': 'drop-alert', 'data-from': i.from }, text,
+        h('button', { type: 'button', 'data-testid': 'drop-dismiss', 'on:click': () => this.app.dismissDrop(i.from) }, 'I am on it'));
+    }
     if (i.kind === 'help') {
       return h('li', { className: 'alert help', 'data-testid': 'help-alert', 'data-from': i.from }, text,
         h('button', { type: 'button', 'on:click': () => this.notes.compose(i.from) }, 'Write to them'),
@@ -87,12 +105,13 @@ export class ConsolePanels {
 
   tick() {
     for (const part of this.parts) part.tick?.();
+    this.#titleFlag();
   }
 
-  /** A help request shows in the tab title too, so it is seen even from another window. */
+  /** A help request or a dropped member shows in the tab title too, so it is seen from another window. */
   #titleFlag() {
     const plain = document.title.replace(/^\(!\) /, '');
-    const title = this.app.helps.length ? `(!) ${plain}` : plain;
+    const title = this.app.helps.length || this.alerts.showsDrop ? `(!) ${plain}` : plain;
     if (document.title !== title) document.title = title;
   }
 }

@@ -23,7 +23,6 @@ export class SafetyPanel {
   constructor(app) {
     this.app = app;
     this.asks = new Map(); // member id -> {at: when this console last asked, count: plans received by then}
-    this.dropped = new Map(); // member id -> when this console saw their connection drop
     this.askAll = h('button', { type: 'button', 'data-testid': 'safety-ask-all', 'on:click': () => this.ask(null) }, 'Ask everyone');
     this.list = h('ul', { className: 'rows safety-list', 'data-testid': 'safety-list' });
     this.empty = h('p', { className: 'muted' }, 'No members yet.');
@@ -51,7 +50,6 @@ export class SafetyPanel {
 
   update() {
     const people = this.people();
-    this.#noticeDrops(people);
     this.empty.hidden = people.length > 0;
     this.askAll.disabled = !people.some((p) => p.where !== 'gone');
     reconcile(this.list, people, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
@@ -81,11 +79,11 @@ export class SafetyPanel {
       ? [['Location', plan.location], ['Emergency contact', plan.contact], ['If the call drops', plan.callback || 'No number given'], ['Received', timeOfDay(plan.at)]]
       : [];
     if (dl.textContent !== rows.flat().join('')) dl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
-    const droppedAt = this.dropped.get(p.id);
-    li.classList.toggle('dropped', droppedAt != null);
+    const dropped = this.app.drops.get(p.id);
+    li.classList.toggle('dropped', Boolean(dropped));
     const drop = li.querySelector('[data-testid="safety-dropped"]');
-    drop.hidden = droppedAt == null;
-    setText(drop, droppedAt == null ? '' : droppedText(droppedAt, plan, { gone: p.where === 'gone' }));
+    drop.hidden = !dropped;
+    setText(drop, dropped ? droppedText(dropped.at, plan, dropped) : '');
     const asked = this.asks.get(p.id);
     const waitingForAnswer = asked != null && (plan?.count ?? 0) <= asked.count;
     setText(li.querySelector('.state'), waitingForAnswer
@@ -95,24 +93,6 @@ export class SafetyPanel {
     button.hidden = p.where === 'gone';
     setText(button, shared ? 'Ask again' : 'Ask');
     button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);
-  }
-
-  /**
-   * Members whose connection dropped and has not come back, said once per drop; still flagged once
-   * their seat's grace period runs out (they are the ones to call), not after leaving on purpose.
-   */
-  #noticeDrops(people) {
-    const now = new Set();
-    for (const p of people) {
-      if (p.where === 'gone' && this.dropped.has(p.id)) now.add(p.id);
-      if (p.where !== 'room' || p.connected !== false) continue;
-      now.add(p.id);
-      if (this.dropped.has(p.id)) continue;
-      this.dropped.set(p.id, Date.now());
-      const callback = this.app.safetyPlans.get(p.id)?.callback;
-      announce(`${p.name}'s connection dropped.${callback ? ' Their call-back number is in Safety plans.' : ''}`);
-    }
-    for (const id of [...this.dropped.keys()]) if (!now.has(id)) this.dropped.delete(id);
   }
 
   /** safety.ask to one member, or (id null) to every member present. */

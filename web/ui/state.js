@@ -23,6 +23,7 @@ export class AppState extends EventTarget {
     this.notes = []; // {from, to, text, at, mine}
     this.nods = []; // {from, at}
     this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, callback, at, count}
+    this.drops = new Map(); // facilitators: member id -> {at, gone, dismissed} while a dropped connection is not back
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed());
     this.#listen();
@@ -95,6 +96,7 @@ export class AppState extends EventTarget {
     on('welcome', () => { this.refusal = null; });
     on('state', (s) => {
       if (s?.status === 'ended') this.#forgetSafety();
+      else this.#trackDrops();
     });
     on('streams', () => {});
     on('lobby', (lobby) => { this.lobby = lobby ?? { waiting: [] }; });
@@ -121,9 +123,30 @@ export class AppState extends EventTarget {
     this.#forgetSafety();
   }
 
+  /**
+   * A member's connection dropped (admitted, not connected): noted when first seen, kept when the
+   * seat's grace period runs out without them (they are the one to call), cleared when they are back.
+   * A member who leaves on purpose was connected when they left, so is never noted.
+   */
+  #trackDrops() {
+    if (!this.isFacilitator) return;
+    for (const p of this.participants) {
+      if (FACILITATOR_ROLES.has(p.role)) continue;
+      const drop = this.drops.get(p.id);
+      if (p.status === 'admitted' && p.connected === false) {
+        if (!drop) this.drops.set(p.id, { at: Date.now(), gone: false, dismissed: false });
+      } else if (drop && p.status === 'left') {
+        drop.gone = true;
+      } else if (drop) {
+        this.drops.delete(p.id);
+      }
+    }
+  }
+
   /** Plans live as long as the session does for this page, in memory only. */
   #forgetSafety() {
     this.safetyPlans.clear();
+    this.drops.clear();
     if (this.safety.fields || this.safety.sentAt) this.safety.forget();
   }
 
@@ -177,6 +200,13 @@ export class AppState extends EventTarget {
     this.#forgetSafety();
     this.client.close();
     this.local.stop();
+    this.changed();
+  }
+
+  /** "I am on it" for a dropped connection: the alert goes; the Safety plans row keeps its flag. */
+  dismissDrop(id) {
+    const drop = this.drops.get(id);
+    if (drop) drop.dismissed = true;
     this.changed();
   }
 
