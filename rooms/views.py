@@ -63,7 +63,13 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
     if Audience.LEADS in wanted:
         views[Audience.LEADS] = seated | {
             "participants": [
-                dict(entry, spoke_seconds=round(p.spoke_seconds, 1), passes=p.passes, safety_shared=p.safety_shared)
+                dict(
+                    entry,
+                    spoke_seconds=round(p.spoke_seconds, 1),
+                    passes=p.passes,
+                    safety_shared=p.safety_shared,
+                    disconnected_at=p.disconnected_at,  # when a dropped connection went (the plan for a drop)
+                )
                 for p, entry in entries
             ]
         }

@@ -204,10 +204,12 @@ class ParticipantOut(Out):
     forced_mute: bool
     audible: bool
     stream_ids: list[str]
-    # Only in the facilitators' view: attendance figures, and whether the member shared a safety plan.
+    # Only in the facilitators' view: attendance figures, whether the member shared a safety plan, and
+    # when their connection dropped (null while connected).
     spoke_seconds: float | None = None
     passes: int | None = None
     safety_shared: bool | None = None
+    disconnected_at: float | None = None
 
 
 class AgendaPhaseOut(Out):

@@ -44,6 +44,7 @@ def test_members_view_omits_removed() -> None:
     view = state_view(s, 10.0, leads=False)
     assert ids(view) == [FAC, "ann", "bob"]
     assert all("spoke_seconds" not in p and "passes" not in p for p in view["participants"])
+    assert all("disconnected_at" not in p for p in view["participants"])
 
 
 def test_facilitators_view_shows_removed_and_left_but_not_waiting() -> None:
@@ -54,6 +55,17 @@ def test_facilitators_view_shows_removed_and_left_but_not_waiting() -> None:
     assert statuses["cat"] == "removed"
     ann = next(p for p in view["participants"] if p["id"] == "ann")
     assert ann["spoke_seconds"] == 12.3 and ann["passes"] == 0
+    assert ann["disconnected_at"] is None
+
+
+def test_facilitators_see_when_a_dropped_connection_went_until_it_is_back() -> None:
+    s = busy_group()
+    apply(s, "bob", c.Disconnect(), 11.5)
+    bob = next(p for p in state_view(s, 12.0, leads=True)["participants"] if p["id"] == "bob")
+    assert bob["connected"] is False and bob["disconnected_at"] == 11.5
+    connect(s, "bob", now=13.0)
+    bob = next(p for p in state_view(s, 14.0, leads=True)["participants"] if p["id"] == "bob")
+    assert bob["connected"] is True and bob["disconnected_at"] is None
 
 
 def test_participant_view_says_hand_floor_media_and_streams() -> None:

@@ -134,7 +134,9 @@ export class AppState extends EventTarget {
       if (FACILITATOR_ROLES.has(p.role)) continue;
       const drop = this.drops.get(p.id);
       if (p.status === 'admitted' && p.connected === false) {
-        if (!drop) this.drops.set(p.id, { at: Date.now(), gone: false, dismissed: false });
+        // The server's time of the drop when it says (a reloaded console), else when this page saw it.
+        const at = p.disconnected_at ? p.disconnected_at * 1000 : Date.now();
+        if (!drop) this.drops.set(p.id, { at, gone: false, dismissed: false });
       } else if (drop && p.status === 'left') {
         drop.gone = true;
       } else if (drop) {
