@@ -38,9 +38,17 @@ class Conflict(RoomError):
 
 
 class RateLimited(RoomError):
-    """The actor repeats an act faster than the session allows (nods)."""
+    """The actor repeats an act faster than the session allows (nods, help, safety plans)."""
 
     code = "rate_limited"
+
+
+def paced(last_at: float | None, now: float, interval: float, message: str) -> float:
+    """``now``, to record as the act's time, if ``interval`` seconds have passed since ``last_at``;
+    otherwise ``RateLimited(message)``."""
+    if last_at is not None and now - last_at < interval:
+        raise RateLimited(message)
+    return now
 
 
 class StaleVersion(Conflict):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from rooms import commands as c
 from rooms.attendance import admit, may_auto_admit
-from rooms.errors import Invalid, NotFound, RateLimited
+from rooms.errors import Invalid, NotFound, paced
 from rooms.events import Audited, Event, LobbyChanged, SafetyPlanAsked, SafetyPlanShared, StateChanged
 from rooms.model import SAFETY_INTERVAL_SECONDS, Participant, Role, Session, Status
 
@@ -31,9 +31,8 @@ def share(s: Session, actor: Participant, cmd: c.ShareSafetyPlan, now: float) ->
             raise Invalid(f"a {field} has 1 to {MAX_PLAN_CHARS} characters")
     if len(cmd.callback) > MAX_PLAN_CHARS:
         raise Invalid(f"a way to call back has at most {MAX_PLAN_CHARS} characters")
-    if actor.last_safety_at is not None and now - actor.last_safety_at < SAFETY_INTERVAL_SECONDS:
-        raise RateLimited(f"one plan every {SAFETY_INTERVAL_SECONDS:g} seconds: send it again in a moment")
-    actor.last_safety_at = now
+    again = f"one plan every {SAFETY_INTERVAL_SECONDS:g} seconds: send it again in a moment"
+    actor.last_safety_at = paced(actor.last_safety_at, now, SAFETY_INTERVAL_SECONDS, again)
     plan = SafetyPlanShared(actor.id, cmd.location.strip(), cmd.contact.strip(), now, cmd.callback.strip())
     events: list[Event] = [plan]
     if not actor.safety_shared:

@@ -7,7 +7,7 @@ member turns their own microphone back on. Notes and help are delivered, never s
 from __future__ import annotations
 
 from rooms import commands as c
-from rooms.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from rooms.errors import Conflict, Forbidden, Invalid, NotFound, paced
 from rooms.events import Audited, Event, HelpRequested, MediaPolicyChanged, NodSent, NoteSent, StateChanged
 from rooms.model import HELP_INTERVAL_SECONDS, NOD_INTERVAL_SECONDS, Participant, Role, Session, Status
 
@@ -43,9 +43,7 @@ def allow_unmute(s: Session, actor: Participant, cmd: c.AllowUnmute, now: float)
 
 def nod(s: Session, actor: Participant, cmd: c.Nod, now: float) -> list[Event]:
     """A silent "I relate": to the speaker and the facilitators, at most one per member per 3 s."""
-    if actor.last_nod_at is not None and now - actor.last_nod_at < NOD_INTERVAL_SECONDS:
-        raise RateLimited("one nod every few seconds")
-    actor.last_nod_at = now
+    actor.last_nod_at = paced(actor.last_nod_at, now, NOD_INTERVAL_SECONDS, "one nod every few seconds")
     to = {p.id for p in s.admitted() if p.role.leads}
     if s.floor is not None:
         to.add(s.floor.holder)
@@ -67,9 +65,8 @@ def note(s: Session, actor: Participant, cmd: c.Note, now: float) -> list[Event]
 
 def help_request(s: Session, actor: Participant, cmd: c.Help, now: float) -> list[Event]:
     """Private to the facilitators; repeated presses within a few seconds are one request."""
-    if actor.last_help_at is not None and now - actor.last_help_at < HELP_INTERVAL_SECONDS:
-        raise RateLimited("the facilitators already know; they will reach out to you")
-    actor.last_help_at = now
+    already = "the facilitators already know; they will reach out to you"
+    actor.last_help_at = paced(actor.last_help_at, now, HELP_INTERVAL_SECONDS, already)
     return [HelpRequested(actor.id, now)]
 
 
