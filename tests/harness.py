@@ -73,6 +73,9 @@ class Client:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+        http = getattr(self.sio.eio, "http", None)  # a refused connect leaves engineio's session open
+        if http is not None and not http.closed:
+            await http.close()
 
 
 EVENTS = (
@@ -128,6 +131,7 @@ class Harness:
             await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
         except socketio.exceptions.ConnectionError as err:
             refusal = client.last("connect_error") or {}
+            await client.close()
             raise Refused(refusal.get("data") or {}) from err
         self.clients.append(client)
         if wait_welcome:
