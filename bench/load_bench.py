@@ -206,10 +206,9 @@ def start_server(port: int, key: str, secret: str) -> subprocess.Popen[bytes]:
         HOST,
         "--port",
         str(port),
-        "--operator-key",
-        key,
-        "--secret",
-        secret,
+        # "--flag=value": a random key may begin with "-", which argparse would take for a flag.
+        f"--operator-key={key}",
+        f"--secret={secret}",
         "--no-media",
         "--max-sessions",
         "1000",
