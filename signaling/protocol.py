@@ -312,6 +312,10 @@ class ErrorOut(Out):
     message: str
 
 
+class MovedOut(Out):
+    url: str  # "" when the client should reconnect where it was (this node is stopping)
+
+
 class AckOut(Out):
     ok: bool
     error: ErrorOut | None = None
@@ -330,6 +334,8 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "rtc.offer": (RtcOfferOut, "one participant"),
     "removed": (RemovedOut, "one participant, who is then disconnected"),
     "session.ended": (EndedOut, "everyone"),
+    "moved": (MovedOut, "everyone connected, before their socket closes: another node holds the session now"),
+    "error": (ErrorOut, "one connection the session refused after connecting, before its socket closes"),
 }
 
 

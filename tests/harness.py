@@ -19,6 +19,7 @@ from aiohttp import web
 
 from server.app import create_app
 from server.config import Settings
+from signaling import protocol as wire
 
 OPERATOR_KEY = "test-operator-key"
 
@@ -78,22 +79,7 @@ class Client:
             await http.close()
 
 
-EVENTS = (
-    "welcome",
-    "session.state",
-    "lobby",
-    "speaking",
-    "nod",
-    "note",
-    "help",
-    "safety.shared",
-    "safety.asked",
-    "rtc.offer",
-    "removed",
-    "session.ended",
-    "moved",
-    "error",
-)
+EVENTS = tuple(wire.SERVER_EVENTS)  # a client records every event the server may send
 
 
 @dataclass
