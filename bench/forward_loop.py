@@ -6,7 +6,10 @@ header, real libsrtp protect), in one process, in a tight loop. The socket is a 
 ``sendto`` does nothing, so the figures are the Python and libsrtp only. Three variants per kind:
 the whole path, with libsrtp's protect stubbed (the Python alone), and with ``Sink.forward`` or
 ``LeanSender.send`` stubbed (to split the Python between receive + fan-out, the sinks' sequence
-rewriting and the sender). ``media_bench.py --breakdown`` measures the same parts in place, where
+rewriting and the sender). That split is of the Python path (``HEARTH_COMPILED_FORWARDING=0``);
+a last pair of rows sends for real (``sendto`` to a socket on loopback that never reads) through
+the Python path and through the compiled outlets (``server/media/_outlet.c``) that the server uses
+by default. ``media_bench.py --breakdown`` measures the same parts in place, where
 every packet finds the caches cold; the gap between the two is what waking per packet costs.
 
 The senders are built without a connection (their fields set as ``LeanSender.link`` would set them
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import struct
 import sys
@@ -42,6 +46,10 @@ from server.media.seam.send import HISTORY_SIZE, SRTP_TRAILER, LeanSender
 from server.media.seam.transport import srtp_internals
 
 COPIES = 7  # N = 8
+WIRE = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # where wired copies go; it never reads them
+WIRE.bind(("127.0.0.1", 0))
+TX = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+TX.setblocking(False)
 MID = bytes.fromhex("bede0001") + bytes([0x10, 0x31, 0, 0])  # a one-byte mid extension, as negotiated
 
 
@@ -50,8 +58,11 @@ class NoSocket:
         return None
 
 
-def sender(ssrc: int) -> LeanSender:
-    """A ``LeanSender`` with a real SRTP session, fields as ``link()`` sets them once DTLS is up."""
+def sender(ssrc: int, sock: Any = None) -> LeanSender:
+    """A ``LeanSender`` with a real SRTP session, fields as ``link()`` sets them once DTLS is up.
+
+    ``sock``: a real UDP socket (to the discard wire) instead of the stand-in that sends nothing.
+    """
     lean: Any = object.__new__(LeanSender)
     session = Session(
         policy=Policy(
@@ -66,9 +77,10 @@ def sender(ssrc: int) -> LeanSender:
     lean._limit = len(lean._cdata) - SRTP_TRAILER
     lean._length = _srtp.ffi.new("int *")
     lean._protect = session.protect
-    lean.ssrc, lean.octets, lean.packets_sent, lean._sr_rtp, lean._sr_ntp = ssrc, 0, 0, 0, 0
-    lean.ready, lean.retired = True, False
-    lean.sock, lean._addr, lean._buffered = NoSocket(), ("127.0.0.1", 9), None
+    lean.session = session
+    lean.ssrc, lean._octets, lean._sent, lean._sr_rtp, lean._sr_ntp = ssrc, 0, 0, 0, 0
+    lean.ready, lean.retired, lean.outlet = True, False, None
+    lean.sock, lean._addr, lean._buffered = sock or NoSocket(), WIRE.getsockname(), None
     lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
     lean._history = [None] * HISTORY_SIZE
     return lean  # type: ignore[no-any-return]
@@ -78,13 +90,23 @@ async def no_pli(ssrc: int) -> None:
     return None
 
 
-def inbound(kind: str) -> InboundTrack:
-    """A tapped receiver's track feeding a source with ``COPIES`` subscribed sinks."""
+def inbound(kind: str, wired: bool = False, compiled: bool = False) -> InboundTrack:
+    """A tapped receiver's track feeding a source with ``COPIES`` subscribed sinks.
+
+    ``wired``: the senders send on a real UDP socket (to ``WIRE``); ``compiled``: through the
+    compiled outlets (``_outlet.c``), attached as ``LeanSender.link`` attaches them.
+    """
     meter = SpeakingMeter()
     source = Source("p0", kind, no_pli, meter.observe, Totals())
     for i in range(COPIES):
-        sink = Sink(f"s{i}", kind, sender(1000 + i), source._totals)
+        lean = sender(1000 + i, TX if wired or compiled else None)
+        sink = Sink(f"s{i}", kind, lean, source._totals, compiled=compiled)
         sink.waiting_keyframe = False
+        if compiled:
+            context = int(_srtp.ffi.cast("uintptr_t", lean._srtp))
+            host, port = WIRE.getsockname()
+            sink.outlet.attach(lean.session, context, TX.fileno(), host, port, lean.ssrc, lean._pt, lean._ext)
+            sink.outlet.forward(b"", 0, 0, 0, True)  # started: the loop's video is not at a keyframe
         source.add_sink(sink)
     track = InboundTrack(None, None, source, kind == "video")  # type: ignore[arg-type]
     track.stats = StreamStatistics(90000 if kind == "video" else 48000)
@@ -114,9 +136,9 @@ def replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def us_per_packet(kind: str, count: int, rounds: int = 5) -> float:
+def us_per_packet(kind: str, count: int, rounds: int = 5, wired: bool = False, compiled: bool = False) -> float:
     """Median over rounds (after one warm-up round) of thread CPU per received packet."""
-    track, stream = inbound(kind), packets(kind, count * (rounds + 1))
+    track, stream = inbound(kind, wired, compiled), packets(kind, count * (rounds + 1))
     on_srtp: Callable[[bytes], None] = track.on_srtp
     times = []
     for r in range(rounds + 1):
@@ -149,6 +171,12 @@ def main(count: int) -> None:
             f" fan-out {no_forward:.2f}, sequence rewriting {rewrite:.2f} per copy, LeanSender.send {sender_python:.2f}"
             " per copy"
         )
+    print("the same with real sendto (to a discard socket on loopback), Python path against compiled outlets")
+    for kind in ("video", "audio"):
+        python = us_per_packet(kind, count, wired=True)
+        compiled = us_per_packet(kind, count, compiled=True)
+        ratio = python / compiled
+        print(f"{kind}: Python {python:.2f} | compiled {compiled:.2f} us per received packet ({ratio:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -623,11 +623,12 @@ async def main(args: argparse.Namespace) -> None:
         for r in probed:
             us = {part: 1e6 * seconds / max(1.0, r["pkts_per_s"] * args.window) for part, seconds in r["parts"].items()}
             us["outside"] = r["us_per_packet"] - us.pop("packet")
-            split = " | ".join(f"{label} {us[part]:.1f}" for part, label in BREAKDOWN)
+            split = " | ".join(f"{label} {us[part]:.1f}" for part, label in BREAKDOWN if part in us)
             print(f"N={r['n']}: total {r['us_per_packet']:.1f} = {split}")
 
 
 BREAKDOWN = [
+    ("outlets", "compiled copies (rewrite, protect, sendto)"),
     ("sendto", "sendto"),
     ("protect", "SRTP protect"),
     ("unprotect", "SRTP unprotect"),

@@ -12,6 +12,11 @@ never inflated by the timing of another:
 - ``sendto``: the ``sendto`` of each copy (on loopback the kernel also runs the receiving client's
   UDP stack and wakes it, charged to the sender).
 
+With the compiled outlets (``server/media/_outlet.c``, the default) the copies' sequence rewriting,
+RTP header, protect and ``sendto`` run inside one C call per packet, so they are timed as one part:
+
+- ``outlets``: ``_outlet.fan_out`` (every copy of the packet, all of it in C).
+
 Half the packets are not timed at all. What is left of ``packet`` after the three is the Python of
 the packet path (header, statistics, NACK bookkeeping, audio level, fan-out, sequence rewriting, RTP
 header); the process's CPU less ``packet`` is everything outside the packet path (event-loop
@@ -25,10 +30,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from server.media import forwarder
 from server.media.seam import send
 from server.media.seam.receive import InboundTrack, LeanReceiver
 
-PARTS = ("packet", "unprotect", "protect", "sendto")
+PARTS = ("packet", "unprotect", "outlets") if forwarder.COMPILED else ("packet", "unprotect", "protect", "sendto")
 CYCLE = 8  # of every 8 received packets, 4 are timed, one part each; 4 run untouched
 now = time.thread_time_ns
 
@@ -70,10 +76,8 @@ class Probe:
     def report(self) -> dict[str, float]:
         """Seconds for all received packets per part; ``packet`` less the others is the Python."""
         total = {p: self.ns[p] / self.samples[p] * self.received if self.samples[p] else 0.0 for p in PARTS}
-        python = total["packet"] - total["unprotect"] - total["protect"] - total["sendto"]
-        seconds = {p: total[p] / 1e9 for p in ("sendto", "protect", "unprotect")}
-        seconds["python"] = max(0.0, python) / 1e9
-        seconds["packet"] = total["packet"] / 1e9
+        seconds = {p: total[p] / 1e9 for p in PARTS}
+        seconds["python"] = max(0.0, total["packet"] - sum(total[p] for p in PARTS if p != "packet")) / 1e9
         return seconds
 
 
@@ -114,6 +118,12 @@ def install(probe: Probe) -> None:
                 receiver._unprotect = probe.timed("unprotect", unprotect)
                 inner(data, addr)
                 receiver._unprotect = unprotect
+            elif part == "outlets":
+                compiled = forwarder._outlet
+                fan_out = compiled.fan_out
+                compiled.fan_out = probe.timed("outlets", fan_out)
+                inner(data, addr)
+                compiled.fan_out = fan_out
             elif part == "protect":
                 protect = send._srtp_protect
                 send._srtp_protect = probe.timed("protect", protect)

@@ -12,17 +12,34 @@ subscriber's UDP socket: when it is full the subscriber lags, drops packets and 
 like a new one. Sending is synchronous (no task per subscriber): a per-packet task wake-up would cost more CPU
 than the packet itself. Loss is repaired by NACK on both hops (the subscriber NACKs us, we answer
 from history; our receiver NACKs the publisher and the retransmission is forwarded as it arrives).
+
+The rules below are the reference. When ``server/media/_outlet.c`` is built (``pip install``
+compiles it), a compiled ``Outlet`` per sink runs ``Sink.forward`` + ``LeanSender.send`` for all of a
+source's sinks in one call per packet (``_outlet.fan_out``): at N = 8 a packet is copied 7 times and
+the Python per copy was a third of the CPU budget. ``tests/media/test_outlet.py`` holds both paths
+to the same bytes on the wire; ``HEARTH_COMPILED_FORWARDING=0`` runs the Python path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from server.media.seam import LeanSender
+from server.media.seam import SRTP_PROTECT_ADDRESS, LeanSender
+
+try:  # the compiled twin of ``Sink.forward`` + ``LeanSender.send`` (server/media/_outlet.c)
+    from server.media import _outlet  # type: ignore[attr-defined]
+except ImportError:  # not built: the Python below does the same work, slower
+    _outlet = None
+
+COMPILED = _outlet is not None and os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0"
+if _outlet is not None:
+    _outlet.set_protect(SRTP_PROTECT_ADDRESS)  # libsrtp as pylibsrtp bundles it: one copy in the process
 
 RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
@@ -80,7 +97,14 @@ class Sink:
     lag, audio gate reopening) the offset is re-based so the subscriber sees a contiguous stream.
     """
 
-    def __init__(self, subscriber_id: str, kind: str, lean: LeanSender, totals: Totals | None = None) -> None:
+    def __init__(
+        self,
+        subscriber_id: str,
+        kind: str,
+        lean: LeanSender,
+        totals: Totals | None = None,
+        compiled: bool | None = None,
+    ) -> None:
         self.subscriber_id = subscriber_id
         self.totals = totals if totals is not None else Totals()
         self.kind = kind
@@ -93,13 +117,27 @@ class Sink:
         self._next_out = random.randrange(32768)
         self._start_in = 0
         self._high_in = 0
+        self.outlet: Any = None
+        if COMPILED if compiled is None else compiled:
+            if _outlet is None:
+                raise RuntimeError("server/media/_outlet.c is not built (pip install -e . builds it)")
+            self.outlet = lean.outlet = _outlet.Outlet(kind == "video", self._ts_offset, self._next_out)
 
     def restart(self) -> None:
         """Re-base sequence numbers at the next packet (video: at the next keyframe)."""
         self._active = False
+        if self.outlet is not None:
+            self.outlet.restart()
+
+    @property
+    def lost_copies(self) -> int:
+        """Copies this subscriber could not take (its socket buffer was full)."""
+        return int(self.outlet.dropped) if self.outlet is not None else self.dropped
 
     def forward(self, payload: bytes, seq: int, timestamp: int, marker: int, starts_keyframe: bool) -> bool:
         """Send one packet; returns False when this sink needs a keyframe before it can go on."""
+        if self.outlet is not None:
+            return self._forward_compiled(payload, seq, timestamp, marker, starts_keyframe)
         lean = self.lean
         if lean.sock is None and not lean.link():
             self._active = False
@@ -131,6 +169,19 @@ class Sink:
         self.waiting_keyframe = self.kind == "video"
         return self.kind != "video"
 
+    def _forward_compiled(self, payload: bytes, seq: int, timestamp: int, marker: int, keyframe: bool) -> bool:
+        """``forward`` by the outlet; the Python side only links it (``LeanSender.link`` attaches it)."""
+        outlet = self.outlet
+        outcome = outlet.forward(payload, seq, timestamp, marker, keyframe)
+        if outcome == _outlet.UNLINKED:
+            if not self.lean.link():
+                return True  # not connected yet: asking for a keyframe now would waste it
+            outcome = outlet.forward(payload, seq, timestamp, marker, keyframe)
+        if outcome == _outlet.SENT:
+            self.totals.packets += 1
+            self.totals.bytes += len(payload)
+        return bool(outcome != _outlet.NEEDS_KEYFRAME)
+
 
 class Source:
     """One published track: fans each packet out to its sinks as it arrives (no reassembly wait)."""
@@ -148,6 +199,7 @@ class Source:
         self._arrivals = 0
         self.kind = kind
         self.sinks: list[Sink] = []
+        self._outlets: list[Any] | None = None  # the sinks' compiled outlets, when every sink has one
         self._audible = True
         self._request_pli = request_pli
         self._on_level = on_level
@@ -190,14 +242,38 @@ class Source:
                 return  # strict floor / forced mute: no packets at all, not silence
             if level >= 0 and self._on_level is not None:
                 self._on_level(self.publisher_id, level, timestamp)
+            if self._outlets is not None:
+                self._fan_out_compiled(self._outlets, payload, seq, timestamp, marker, False)
+                return
             for sink in self.sinks:
                 sink.forward(payload, seq, timestamp, marker, False)
+            return
+        if self._outlets is not None:
+            self._fan_out_compiled(self._outlets, payload, seq, timestamp, marker, True)
             return
         starts_keyframe = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
         want = False
         for sink in self.sinks:
             if not sink.forward(payload, seq, timestamp, marker, starts_keyframe):
                 want = True
+        if want:
+            self.request_keyframe()
+
+    def _fan_out_compiled(
+        self, outlets: list[Any], payload: bytes, seq: int, timestamp: int, marker: int, video: bool
+    ) -> None:
+        """One C call for every sink; a sink not linked yet comes back here to be linked in Python."""
+        done = _outlet.fan_out(outlets, payload, seq, timestamp, marker, video)
+        sent = done & _outlet.SENT_MASK
+        if sent and self._totals is not None:
+            self._totals.packets += sent
+            self._totals.bytes += sent * len(payload)
+        want = done & _outlet.WANT_KEYFRAME
+        if done & _outlet.UNLINKED_ANY:
+            keyframe = video and _outlet.is_vp8_keyframe(payload)
+            for sink in self.sinks:
+                if not sink.outlet.linked and not sink.forward(payload, seq, timestamp, marker, keyframe):
+                    want = True
         if want:
             self.request_keyframe()
 
@@ -213,14 +289,21 @@ class Source:
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
+        self._gather_outlets()
 
     def remove_sink(self, sink: Sink) -> None:
         if sink in self.sinks:
             self.sinks.remove(sink)
+        self._gather_outlets()
+
+    def _gather_outlets(self) -> None:
+        outlets = [sink.outlet for sink in self.sinks]
+        self._outlets = outlets if outlets and all(o is not None for o in outlets) else None
 
     async def close(self) -> None:
         """Drop every sink and wait for an in-flight PLI so nothing outlives the source."""
         self.sinks.clear()
+        self._outlets = None
         if self._pli_task is not None and not self._pli_task.done():
             self._pli_task.cancel()
             await asyncio.gather(self._pli_task, return_exceptions=True)

@@ -35,7 +35,8 @@ def test_media_bench_prints_both_modes_the_ratio_and_where_the_cpu_goes() -> Non
     assert re.search(r"^\s*relay\s+2\s+[\d.]+\s+[\d.]+", out, re.M), out
     assert re.search(r"^\s*hearth\s+2\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+", out, re.M), out
     assert re.search(r"N=2: Hearth is [\d.]+x cheaper per delivered packet", out), out
-    parts = r"sendto [\d.]+ \| SRTP protect [\d.]+ \| SRTP unprotect [\d.]+ \| Python packet path [\d.]+"
+    outlets = r"compiled copies \(rewrite, protect, sendto\) [\d.]+"
+    parts = outlets + r" \| SRTP unprotect [\d.]+ \| Python packet path [\d.]+"
     assert re.search(r"N=2: total [\d.]+ = " + parts + r" \| outside the packet path -?[\d.]+", out), out
 
 
@@ -48,6 +49,7 @@ def test_forward_loop_splits_the_hot_path_cost() -> None:
     out = run("bench/forward_loop.py", "--packets", "500")
     for kind in ("video", "audio"):
         assert re.search(kind + r": whole [\d.]+ \| libsrtp protect [\d.]+ per copy \| Python [\d.]+ = ", out), out
+        assert re.search(kind + r": Python [\d.]+ \| compiled [\d.]+ us per received packet", out), out
 
 
 def test_udp_floor_prints_cost_per_packet() -> None:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from rooms.model import stream_id_for
+from server.media import forwarder
 from signaling.ports import MediaError
 from tests.media.clients import PacketVideo, PatternVideo, ToneAudio, encode_vp8, wait_for
 from tests.media.conftest import Room
@@ -42,7 +43,11 @@ async def test_three_publishers_each_receive_the_other_two_and_decode(
     assert "failed to decode" not in caplog.text
 
 
-async def test_forwarded_video_frames_are_the_publishers_bytes(room: Room) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-outlets", "python-path"])
+async def test_forwarded_video_frames_are_the_publishers_bytes(
+    room: Room, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forwarder, "COMPILED", compiled)
     packets = encode_vp8(frames=60, keyframe_every=15)
     sent = {bytes(p) for p in packets}
     await room.policy({"a", "b"})
@@ -52,6 +57,9 @@ async def test_forwarded_video_frames_are_the_publishers_bytes(room: Room) -> No
     await wait_for(lambda: len(received) >= 30, timeout=10)
     assert all(frame in sent for frame in received), "a forwarded frame differs from what was sent"
     assert len(set(received)) >= 20
+    sources = [source for peer in room.engine._rooms["s1"].peers.values() for source in peer.sources.values()]
+    sinks = [sink for source in sources for sink in source.sinks]
+    assert sinks and all((sink.outlet is not None) == compiled for sink in sinks)
 
 
 async def test_late_joiner_sees_video_within_a_second(room: Room) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,11 @@ async def test_teardown_leaves_nothing_behind() -> None:
     await wait_for(lambda: clients["c"].received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
 
     a_connections = [pc for pc in engine.connections() if pc in _peer_connections(engine, "a")]
+    outlets = _outlets(engine)  # compiled copies hold a dup of their socket: it must close with them
+    a_outlets = [o for o in outlets if o.subscriber_id == "a"]
+    assert a_outlets and all(o.outlet is None or o.outlet.linked for o in a_outlets)
     await engine.close_participant(SESSION, "a")
+    assert all(o.outlet is None or not o.outlet.linked for o in a_outlets)
     assert a_connections and all(pc.connectionState == "closed" for pc in a_connections)
     await wait_for(lambda: all(not c.tasks or c.revisions for c in clients.values()))
     assert not any(sink.subscriber_id == "a" for source in _sources(engine) for sink in source.sinks)
@@ -39,6 +44,7 @@ async def test_teardown_leaves_nothing_behind() -> None:
     await engine.close()
     assert all(pc.connectionState == "closed" for pc in connections)
     assert engine.sessions() == [] and engine.connections() == []
+    assert all(o.outlet is None or not o.outlet.linked for o in outlets)
     for client in clients.values():
         await client.close()
     await asyncio.gather(*events.tasks, return_exceptions=True)
@@ -58,3 +64,8 @@ def _peer_connections(engine: MediaEngine, participant_id: str) -> list[object]:
 def _sources(engine: MediaEngine) -> list[object]:
     room = engine._rooms[SESSION]
     return [source for peer in room.peers.values() for source in peer.sources.values()]
+
+
+def _outlets(engine: MediaEngine) -> list[Any]:
+    """Every sink of the session (its ``outlet`` is None on the Python path)."""
+    return [sink for source in _sources(engine) for sink in source.sinks]  # type: ignore[attr-defined]

@@ -106,6 +106,9 @@ class SubscriberRtcp:
         aiortc's UUID CNAME, 18 tracks fit in one), each an SR per track and then their SDES.
         """
         route = nominated_route(self._dtls) if self._dtls is not None else None
+        if route is None and self._dtls is not None:
+            for lean in self.senders.values():
+                lean.route_lost()  # a compiled outlet sends on its own dup of the socket: stop it here
         live = [lean for lean in self.senders.values() if lean.packets_sent]
         if route is None or not live:
             return False

@@ -2,8 +2,10 @@
 
 ``LeanSender`` writes RTP header + SRTP protect + ``sendto`` itself (aiortc's ``_run_rtp`` costs
 120-200 us per packet) and answers NACKs from its own history; its sender reports go out in its
-connection's ``SubscriberRtcp`` (``rtcp.py``). ``IdleTrack`` parks aiortc's RTP task and ``set_msid``
-names the track in the SDP aiortc writes.
+connection's ``SubscriberRtcp`` (``rtcp.py``). When the forwarder gives it a compiled ``Outlet``
+(``server/media/_outlet.c``), ``link`` hands the outlet what it needs (pylibsrtp's context and
+``srtp_protect``, the socket, the address) and the outlet does ``send``'s work instead.
+``IdleTrack`` parks aiortc's RTP task and ``set_msid`` names the track in the SDP aiortc writes.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold befor
 NTP_EPOCH_OFFSET = 2208988800
 _RTP_OUT = struct.Struct("!BBHII")
 _srtp_protect = _srtp.lib.srtp_protect
+SRTP_PROTECT_ADDRESS = int(_srtp.ffi.cast("uintptr_t", _srtp.ffi.addressof(_srtp.lib, "srtp_protect")))
 _SENDER_REPORT = struct.Struct("!BBHIQIII")
 SENDER_REPORT_SIZE = _SENDER_REPORT.size  # an SR without report blocks
 
@@ -95,7 +98,7 @@ class LeanSender:
         self.sender = sender
         self.rtcp = rtcp
         self.ssrc: int = sender._ssrc
-        self.octets = 0
+        self._octets = 0
         self._sr_rtp = 0  # an (RTP timestamp, NTP time) pair of a sent packet, for sender reports
         self._sr_ntp = 0
         self._cname = ""
@@ -103,7 +106,8 @@ class LeanSender:
         self.on_keyframe_request = on_keyframe_request
         self.ready = False
         self.retired = False
-        self.packets_sent = 0
+        self.outlet: Any = None  # the compiled twin of ``send`` (``_outlet.Outlet``), set by the forwarder
+        self._sent = 0
         self.sock: Any = None  # the nominated pair's UDP socket, once DTLS is up
         self._addr: Any = None
         self._buffered: Any = None
@@ -168,12 +172,32 @@ class LeanSender:
             self._srtp, self._cdata, self._buffer = internals
             self._limit = len(self._cdata) - SRTP_TRAILER
         self._payload_at = 12 + len(self._ext)
+        if self.outlet is not None:
+            if internals is None:
+                raise RuntimeError("pylibsrtp moved its SRTP context: the compiled outlet cannot protect")
+            context = int(_srtp.ffi.cast("uintptr_t", self._srtp))
+            fileno = transport.get_extra_info("socket").fileno()
+            self.outlet.attach(session, context, fileno, self._addr[0], self._addr[1], self.ssrc, self._pt, self._ext)
         return True
 
-    def unlink(self) -> None:
+    def route_lost(self) -> None:
+        """The nominated pair is gone (DTLS closed, ICE consent lost): stop sending until ``link`` finds one."""
         self.sock = None
+        if self.outlet is not None:
+            self.outlet.detach()
+
+    def unlink(self) -> None:
+        self.route_lost()
         self.retired = True
         self.rtcp.remove(self)
+
+    @property
+    def packets_sent(self) -> int:
+        return int(self.outlet.packets_sent) if self.outlet is not None else self._sent
+
+    @property
+    def octets(self) -> int:
+        return int(self.outlet.octets) if self.outlet is not None else self._octets
 
     def send(self, payload: bytes, marker: int, timestamp: int, seq: int) -> bool:
         """RTP header + mid extension + SRTP + one ``sendto``; False when the socket buffer is full.
@@ -213,28 +237,33 @@ class LeanSender:
         except (OSError, AttributeError):
             self.sock = None  # closed underneath us; ``link`` decides whether it comes back
             return False
-        self.packets_sent += 1
-        self.octets += len(payload)
-        if self.packets_sent & 31 == 1:  # reports go out about once a second
+        self._sent += 1
+        self._octets += len(payload)
+        if self._sent & 31 == 1:  # reports go out about once a second
             self._sr_rtp = timestamp
             self._sr_ntp = int((time.time() + NTP_EPOCH_OFFSET) * 4294967296.0)
         return True
 
     def sender_report(self) -> bytes:
         """An RTCP SR (RFC 3550 6.4.1) without report blocks: this sender receives nothing."""
+        outlet = self.outlet
+        ntp, rtp = (outlet.sr_ntp, outlet.sr_rtp) if outlet is not None else (self._sr_ntp, self._sr_rtp)
         return _SENDER_REPORT.pack(
             0x80,
             200,
             6,
             self.ssrc,
-            self._sr_ntp,
-            self._sr_rtp,
+            ntp,
+            rtp,
             self.packets_sent & 0xFFFFFFFF,
             self.octets & 0xFFFFFFFF,
         )
 
     def retransmit(self, lost: list[int]) -> None:
         """Answer a NACK from the history of protected packets; older ones are gone."""
+        if self.outlet is not None:
+            self.outlet.retransmit(lost)
+            return
         for seq in lost:
             data = self._history[seq & HISTORY_MASK]
             if data is not None and self.sock is not None and int.from_bytes(data[2:4], "big") == seq:

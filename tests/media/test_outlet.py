@@ -1,0 +1,256 @@
+"""The compiled outlet (server/media/_outlet.c) puts the same bytes on the wire as the Python path.
+
+``Sink.forward`` + ``LeanSender.send`` are the reference; ``_outlet.Outlet`` runs the same rules in
+C. Each test drives both with the same packets over real UDP sockets on loopback, with real libsrtp
+sessions keyed alike (SRTP is deterministic for a key, SSRC and index), and compares what arrives.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pylibsrtp import Policy, Session
+
+from server.media import forwarder
+from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_starts_frame
+from server.media.seam.send import HISTORY_SIZE, LeanSender
+from server.media.seam.transport import SRTP_TRAILER, srtp_internals
+
+_outlet: Any = forwarder._outlet
+MID = bytes.fromhex("bede0001") + bytes([0x10, 0x31, 0, 0])  # a one-byte mid extension, as negotiated
+KEYFRAME = bytes([0x90, 0x80, 0x01, 0x00]) + b"\x11" * 200  # S bit, partition 0, P bit 0
+DELTA = bytes([0x90, 0x80, 0x02, 0x01]) + b"\x22" * 200
+MIDDLE = bytes([0x80, 0x80, 0x03]) + b"\x33" * 200  # not a frame start
+
+
+class Wire:
+    """A receiving UDP socket on loopback and what has arrived on it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(2)
+        self.addr = self.sock.getsockname()
+
+    def take(self, count: int) -> list[bytes]:
+        return [self.sock.recv(2048) for _ in range(count)]
+
+    def nothing_more(self) -> bool:
+        self.sock.setblocking(False)
+        try:
+            self.sock.recv(2048)
+        except BlockingIOError:
+            return True
+        finally:
+            self.sock.settimeout(2)
+        return False
+
+
+def outbound_session(key: bytes) -> Session:
+    return Session(
+        policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM)
+    )
+
+
+def wired_sender(ssrc: int, key: bytes, tx: socket.socket, to: Any) -> LeanSender:
+    """A ``LeanSender`` with its fields as ``link()`` sets them once DTLS is up, on a real socket."""
+    lean: Any = object.__new__(LeanSender)
+    session = outbound_session(key)
+    internals = srtp_internals(session)
+    assert internals is not None
+    lean.session = session
+    lean._srtp, lean._cdata, lean._buffer = internals
+    lean._limit, lean._length = len(lean._cdata) - SRTP_TRAILER, forwarder_ffi().new("int *")
+    lean._protect = session.protect
+    lean.ssrc, lean._octets, lean._sent, lean._sr_rtp, lean._sr_ntp = ssrc, 0, 0, 0, 0
+    lean.ready, lean.retired, lean.outlet = True, False, None
+    lean.sock, lean._addr, lean._buffered = tx, to, None
+    lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
+    lean._history = [None] * HISTORY_SIZE
+    lean.link = lambda: lean.outlet is None or lean.outlet.linked
+    return lean  # type: ignore[no-any-return]
+
+
+def forwarder_ffi() -> Any:
+    import pylibsrtp._binding as binding  # type: ignore[import-not-found]
+
+    return binding.ffi
+
+
+class Pair:
+    """The same subscriber copy twice: through the Python path and through the compiled outlet."""
+
+    def __init__(self, kind: str, seed: int) -> None:
+        key = os.urandom(28)
+        self.tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.wires = (Wire(), Wire())
+        self.leans = (wired_sender(4242, key, self.tx, self.wires[0].addr), wired_sender(4242, key, self.tx, None))
+        random.seed(seed)
+        python = Sink("s", kind, self.leans[0], Totals(), compiled=False)
+        random.seed(seed)
+        compiled = Sink("s", kind, self.leans[1], Totals(), compiled=True)
+        self.sinks = (python, compiled)
+        lean = self.leans[1]
+        context = int(forwarder_ffi().cast("uintptr_t", lean._srtp))
+        host, port = self.wires[1].addr
+        compiled.outlet.attach(lean.session, context, self.tx.fileno(), host, port, lean.ssrc, lean._pt, lean._ext)
+
+    def forward(self, payload: bytes, seq: int, timestamp: int, marker: int = 0) -> tuple[bool, bool]:
+        starts = vp8_starts_frame(payload) and vp8_is_keyframe(payload) if self.sinks[0].kind == "video" else False
+        python, compiled = (sink.forward(payload, seq, timestamp, marker, starts) for sink in self.sinks)
+        return python, compiled
+
+    def arrived(self) -> tuple[list[bytes], list[bytes]]:
+        counts = [lean.packets_sent for lean in self.leans]
+        return self.wires[0].take(counts[0]), self.wires[1].take(counts[1])
+
+    def close(self) -> None:
+        self.sinks[1].outlet.detach()
+        self.tx.close()
+        for wire in self.wires:
+            wire.sock.close()
+
+
+@pytest.fixture
+def pairs() -> Iterator[list[Pair]]:
+    made: list[Pair] = []
+    yield made
+    for pair in made:
+        pair.close()
+
+
+def video_stream() -> Iterator[tuple[bytes, int, int, int]]:
+    """Delta frames first (a new subscriber waits), a keyframe, then gaps, a late packet and a wrap."""
+    seq, ts = 65500, 0xFFFFF000
+    for _ in range(3):
+        yield DELTA, seq, ts, 1
+        seq, ts = seq + 1, ts + 3000
+    for payload in (KEYFRAME, MIDDLE, DELTA, MIDDLE):
+        yield payload, seq & 0xFFFF, ts & 0xFFFFFFFF, int(payload is DELTA)
+        seq, ts = seq + 1, ts + 3000
+    missing, seq = seq, seq + 3  # an upstream gap stays a gap downstream
+    for _ in range(40):  # across the sequence number and timestamp wraps
+        yield DELTA, seq & 0xFFFF, ts & 0xFFFFFFFF, 1
+        seq, ts = seq + 1, ts + 3000
+    yield MIDDLE, missing & 0xFFFF, ts & 0xFFFFFFFF, 0  # the retransmission NACKed upstream fills the gap
+
+
+def test_the_outlet_is_built_and_is_what_the_server_uses() -> None:
+    assert _outlet is not None, "server/media/_outlet.c is not built: pip install -e . compiles it"
+    if os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0":
+        assert forwarder.COMPILED
+
+
+def test_compiled_and_python_paths_send_the_same_video_bytes(pairs: list[Pair]) -> None:
+    pair = Pair("video", seed=7)
+    pairs.append(pair)
+    answers = [pair.forward(*packet) for packet in video_stream()]
+    assert all(python == compiled for python, compiled in answers)
+    assert answers[0] == (False, False)  # waits for a keyframe and says so
+    python, compiled = pair.arrived()
+    assert len(python) == 45
+    assert python == compiled
+    assert pair.wires[1].nothing_more()
+    outs = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled]
+    assert (outs[4] - outs[3]) & 0xFFFF == 4 and (outs[-1] - outs[3]) & 0xFFFF == 1  # the gap, then its repair
+
+
+def test_a_restart_rebases_both_paths_alike_and_audio_never_waits(pairs: list[Pair]) -> None:
+    pair = Pair("audio", seed=11)
+    pairs.append(pair)
+    payload = b"\x66" * 80
+    for seq in range(100, 120):
+        assert pair.forward(payload, seq, seq * 960) == (True, True)
+    for sink in pair.sinks:
+        sink.restart()  # the audio gate reopened after a strict-floor turn
+    for seq in range(300, 310):
+        assert pair.forward(payload, seq, seq * 960) == (True, True)
+    assert pair.forward(payload, 299, 299 * 960) == (True, True)  # from before the restart point: skipped
+    python, compiled = pair.arrived()
+    assert len(python) == 30
+    assert python == compiled
+    outs = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled]
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(outs)), "no gap across the restart"
+
+
+def test_nacks_are_answered_from_the_same_history(pairs: list[Pair]) -> None:
+    pair = Pair("video", seed=3)
+    pairs.append(pair)
+    for packet in video_stream():
+        pair.forward(*packet)
+    _python, compiled = pair.arrived()
+    asked = [struct.unpack_from("!H", compiled[i], 2)[0] for i in (2, 5, 9)] + [12345]  # the last was never sent
+    for lean in pair.leans:
+        lean.retransmit(asked)
+    assert pair.wires[0].take(3) == pair.wires[1].take(3) == [compiled[2], compiled[5], compiled[9]]
+    assert pair.wires[1].nothing_more()
+    python_report, compiled_report = (lean.sender_report() for lean in pair.leans)
+    assert python_report[20:28] == compiled_report[20:28]  # the same packet and octet counts
+
+
+def test_a_source_fans_out_to_compiled_outlets_in_one_call(pairs: list[Pair]) -> None:
+    made = [Pair("video", seed=s) for s in (1, 2, 3)]
+    pairs.extend(made)
+    asked: list[int] = []
+
+    async def request_pli(ssrc: int) -> None:
+        asked.append(ssrc)
+
+    sources = [Source("p", "video", request_pli, None, Totals()) for _ in range(2)]
+    for pair in made:
+        for source, sink in zip(sources, pair.sinks, strict=True):
+            source.add_sink(sink)
+    assert sources[0]._outlets is None and sources[1]._outlets is not None
+    for payload, seq, ts, marker in video_stream():
+        for source in sources:
+            source.on_rtp(payload, seq, ts, marker, -1)
+    for pair in made:
+        python, compiled = pair.arrived()
+        assert python == compiled and len(compiled) == 45
+    assert sources[0]._totals is not None and sources[1]._totals is not None
+    assert (sources[0]._totals.packets, sources[0]._totals.bytes) == (0, 0)  # pure sinks count their own totals
+    assert sources[1]._totals.packets == 3 * 45
+    assert sum(pair.sinks[0].totals.packets for pair in made) == 3 * 45
+
+
+def test_a_detached_outlet_sends_nothing_and_closes_its_socket(pairs: list[Pair]) -> None:
+    pair = Pair("audio", seed=5)
+    pairs.append(pair)
+    outlet = pair.sinks[1].outlet
+    before = len(os.listdir("/proc/self/fd"))
+    pair.leans[1].route_lost()
+    assert not outlet.linked
+    assert len(os.listdir("/proc/self/fd")) == before - 1, "the outlet's dup of the socket stays open"
+    assert outlet.forward(b"\x66" * 80, 1, 960, 0, False) == _outlet.UNLINKED
+    assert pair.wires[1].nothing_more()
+
+
+def test_an_outlet_keeps_sending_on_its_own_socket_when_the_event_loop_closes_the_original(pairs: list[Pair]) -> None:
+    """The outlet holds a dup: a descriptor number the loop closes and reuses is never written to."""
+    pair = Pair("audio", seed=9)
+    pairs.append(pair)
+    pair.tx.close()
+    replacement = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # likely takes the closed number
+    try:
+        assert pair.sinks[1].forward(b"\x66" * 80, 1, 960, 0, False)
+        assert pair.wires[1].take(1)
+    finally:
+        replacement.close()
+
+
+@given(st.binary(min_size=0, max_size=12))
+def test_the_compiled_keyframe_check_agrees_with_the_python_one(payload: bytes) -> None:
+    try:
+        expected = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
+    except IndexError:
+        expected = False  # a truncated descriptor: the Python check raises, the compiled one says no
+    assert _outlet.is_vp8_keyframe(payload) == expected
