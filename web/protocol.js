@@ -4,11 +4,17 @@
 // safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
 // ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
 // moved ({url}: the session lives on another node; this client connects there next).
+//
+// A node tells its clients `moved` before it drops them: refusing a connection (another node holds
+// the session), handing a session over at runtime (url of the new holder), or stopping (url "":
+// whichever node serves this address next takes the session). None of these ends the session.
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
 import { Publisher, Subscriber } from './rtc.js';
 
 const ACK_TIMEOUT_MS = 10_000;
+const MAX_MOVES = 3; // consecutive moves without a connection: two nodes pointing at each other
+const RETURN_DELAY_MS = 500; // after a node stops: time for it to release its leases to the others
 
 /** Performance marks (hearth:welcome, hearth:offer, ...) so join time can be measured and explained. */
 function mark(name) {
@@ -28,6 +34,7 @@ export class HearthClient extends EventTarget {
   constructor({ token, url = location.origin }) {
     super();
     this.token = token;
+    this.home = url; // where to come back to when the node we were sent to stops
     this.url = url;
     this.socket = null;
     this.you = null;
@@ -42,6 +49,9 @@ export class HearthClient extends EventTarget {
     this.offers = Promise.resolve();
     this.publishing = null;
     this.backoff = null;
+    this.moves = 0;
+    this.moving = null; // the url of a runtime `moved`, until the server drops the socket
+    this.returning = null;
   }
 
   /** Remote streams by msid stream id. */
@@ -51,6 +61,8 @@ export class HearthClient extends EventTarget {
 
   connect() {
     mark('connecting');
+    clearTimeout(this.returning);
+    this.moving = null;
     this.socket?.disconnect();
     // A node's URL may carry a path prefix; Socket.IO would read it as a namespace, so split it off.
     const base = new URL(this.url, location.href);
@@ -70,6 +82,7 @@ export class HearthClient extends EventTarget {
     });
     socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     socket.on('connect_error', (err) => this.#onConnectError(err));
+    socket.on('moved', (m) => { this.moving = m?.url ?? ''; });
     socket.io.on('reconnect_attempt', () => this.#setStatus('reconnecting'));
     socket.on('error', (e) => this.#setStatus('refused', { code: e?.code ?? 'internal', message: e?.message }));
     socket.on('welcome', (w) => this.#onWelcome(w));
@@ -106,6 +119,7 @@ export class HearthClient extends EventTarget {
   }
 
   close() {
+    clearTimeout(this.returning);
     this.#closeMedia();
     this.socket?.disconnect();
     this.#setStatus('closed');
@@ -152,23 +166,52 @@ export class HearthClient extends EventTarget {
     return leads || this.you.status === 'removed' ? this.you.status : 'waiting';
   }
 
+  /**
+   * A server-side disconnect is deliberate: after `moved`, go where it said (or come back once the
+   * stopping node has let go of the session); otherwise it ends this connection for good (say,
+   * another tab took the seat). Anything else, socket.io retries by itself.
+   */
   #onDisconnect(reason) {
+    const moving = this.moving;
+    this.moving = null;
     if (this.status === 'removed' || this.status === 'ended') return;
-    // A server-side disconnect is deliberate; anything else, socket.io retries by itself.
-    this.#setStatus(reason === 'io server disconnect' ? 'closed' : 'reconnecting');
+    const deliberate = reason === 'io server disconnect';
+    if (moving) this.#follow(moving, 'The session moved too many times.');
+    else if (moving === '' && deliberate) this.#comeBack();
+    else this.#setStatus(deliberate ? 'closed' : 'reconnecting');
   }
 
   #onConnectError(err) {
     const data = err?.data ?? {};
-    if (data.code === 'moved' && data.url && (this.moves = (this.moves ?? 0) + 1) <= 3) {
-      this.url = data.url; // the session lives on another node (several nodes on Redis)
-      this.#emit('moved', { url: data.url });
-      this.connect();
+    if (data.code === 'moved' && data.url) {
+      this.#follow(data.url, data.message);
     } else if (data.code) {
       this.#setStatus('refused', { code: data.code, message: data.message });
     } else {
       this.#setStatus('reconnecting', { code: 'network', message: err?.message });
     }
+  }
+
+  /** Connect to the node that holds the session now, unless moves go round without ever connecting. */
+  #follow(url, message) {
+    if (++this.moves > MAX_MOVES) {
+      this.#setStatus('refused', { code: 'moved', message });
+      return;
+    }
+    this.url = url;
+    this.#emit('moved', { url }); // before connecting: boot.js reopens the page there if CSP blocks it
+    this.connect();
+  }
+
+  /**
+   * Our node stopped. Whichever node answers at our first address (a load balancer's, or this node
+   * restarted) takes the session once the stopping node has released it: wait a moment, with jitter
+   * so a whole group does not arrive at once; socket.io then retries with backoff until one answers.
+   */
+  #comeBack() {
+    this.#setStatus('reconnecting');
+    this.url = this.home;
+    this.returning = setTimeout(() => this.connect(), RETURN_DELAY_MS * (1 + Math.random()));
   }
 
   #onGone(kind, detail) {

@@ -92,10 +92,18 @@ class HearthServer:
 
 
 def start_server(
-    log_dir: Path, extra_args: tuple[str, ...] = (), *, secret: str | None = None, operator_key: str | None = None
+    log_dir: Path,
+    extra_args: tuple[str, ...] = (),
+    *,
+    secret: str | None = None,
+    operator_key: str | None = None,
+    port: int | None = None,
 ) -> HearthServer:
-    """Launch the server and wait until /healthz answers (or fail with its log)."""
-    port = free_port()
+    """Launch the server and wait until /healthz answers (or fail with its log).
+
+    `port` is for nodes that must know each other's address before they start; by default a free one.
+    """
+    port = port or free_port()
     key = operator_key or secrets.token_urlsafe(16)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"hearth-{port}.log"

@@ -1,4 +1,5 @@
-"""The page's pure functions (SDP grouping, speaking shares, formats, safety plans), through Node's test runner."""
+"""The page's pure functions (SDP grouping, speaking shares, formats, safety plans) and the client's moves,
+through Node's test runner."""
 
 from __future__ import annotations
 

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { register } from 'node:module';
+import { test } from 'node:test';
+
+// protocol.js imports the vendored Socket.IO client by the path the server serves it at; here that
+// path resolves to a stand-in whose sockets the tests drive as a server would.
+const standIn = `data:text/javascript,${encodeURIComponent('export const io = (...a) => globalThis.fakeIo(...a);')}`;
+const hook = `export async function resolve(specifier, context, next) {
+  return specifier === '/web/vendor/socket.io.esm.min.js' ? { url: ${JSON.stringify(standIn)}, shortCircuit: true }
+    : next(specifier, context);
+}`;
+register(`data:text/javascript,${encodeURIComponent(hook)}`);
+
+class FakeSocket {
+  constructor(url) {
+    this.url = url;
+    this.handlers = new Map();
+    this.io = { on() {} };
+    this.connected = false;
+  }
+
+  on(name, fn) {
+    this.handlers.set(name, fn);
+  }
+
+  fire(name, ...args) {
+    if (name === 'connect') this.connected = true;
+    if (name === 'disconnect') this.connected = false;
+    this.handlers.get(name)?.(...args);
+  }
+
+  disconnect() {
+    this.connected = false;
+  }
+}
+
+let sockets = [];
+globalThis.fakeIo = (url) => sockets.at(sockets.push(new FakeSocket(url)) - 1);
+globalThis.location = new URL('https://clinic.test/s/s-1');
+const { HearthClient } = await import('../protocol.js');
+
+/** A connected client, and the connection statuses and `moved` events it reports from then on. */
+function connectedClient() {
+  sockets = [];
+  const client = new HearthClient({ token: 't', url: 'https://clinic.test' });
+  client.connect();
+  sockets[0].fire('connect');
+  const seen = { statuses: [], moved: [] };
+  client.addEventListener('connection', (e) => seen.statuses.push(e.detail.status));
+  client.addEventListener('moved', (e) => seen.moved.push(e.detail.url));
+  return { client, seen };
+}
+
+test('a session handed over at runtime is followed to the node that holds it now', () => {
+  const { client, seen } = connectedClient();
+  sockets[0].fire('moved', { url: 'https://node-b.test' });
+  sockets[0].fire('disconnect', 'io server disconnect');
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1].url, 'https://node-b.test');
+  assert.deepEqual(seen.moved, ['https://node-b.test']); // boot.js reopens the page there if CSP blocks it
+  assert.ok(!seen.statuses.includes('closed'));
+  sockets[1].fire('connect');
+  assert.equal(client.status, 'connected');
+});
+
+test('a node that stops sends its clients back to their first address after a short delay', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, seen } = connectedClient();
+  sockets[0].fire('connect_error', { data: { code: 'moved', url: 'https://node-a.test' } });
+  sockets[1].fire('connect');
+  sockets[1].fire('moved', { url: '' });
+  sockets[1].fire('disconnect', 'io server disconnect');
+  assert.equal(client.status, 'reconnecting');
+  assert.equal(sockets.length, 2, 'not at once: the stopping node still holds the session');
+  t.mock.timers.tick(1000);
+  assert.equal(sockets.length, 3);
+  assert.equal(sockets[2].url, 'https://clinic.test'); // node A is going away; the balancer answers here
+  assert.deepEqual(seen.moved, ['https://node-a.test']);
+  assert.ok(!seen.statuses.includes('closed'));
+});
+
+test('a server disconnect without moved still ends the connection', () => {
+  const { client } = connectedClient();
+  sockets[0].fire('disconnect', 'io server disconnect');
+  assert.equal(client.status, 'closed');
+  assert.equal(sockets.length, 1);
+});
+
+test('a member removed is not brought back by a move', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client } = connectedClient();
+  sockets[0].fire('removed', { reason: 'removed by a facilitator' });
+  sockets[0].fire('moved', { url: '' });
+  sockets[0].fire('disconnect', 'io server disconnect');
+  t.mock.timers.tick(1000);
+  assert.equal(client.status, 'removed');
+  assert.equal(sockets.length, 1);
+});
+
+test('moves that never reach a connection stop after three', () => {
+  const { client } = connectedClient();
+  for (const node of ['a', 'b', 'a', 'b']) {
+    sockets.at(-1).fire('connect_error', { data: { code: 'moved', url: `https://node-${node}.test`, message: 'elsewhere' } });
+  }
+  assert.equal(sockets.length, 4);
+  assert.equal(client.status, 'refused');
+  assert.equal(client.error.code, 'moved');
+});
