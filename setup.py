@@ -5,8 +5,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "server.media._outlet",
-            sources=["server/media/_outlet.c"],
+            "server.media._fastpath",
+            sources=["server/media/_fastpath.c"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
         )
     ]

@@ -8,7 +8,7 @@ the whole path, with libsrtp's protect stubbed (the Python alone), and with ``Si
 ``LeanSender.send`` stubbed (to split the Python between receive + fan-out, the sinks' sequence
 rewriting and the sender). That split is of the Python path (``HEARTH_COMPILED_FORWARDING=0``);
 a last pair of rows sends for real (``sendto`` to a socket on loopback that never reads) through
-the Python path and through the compiled outlets (``server/media/_outlet.c``) that the server uses
+the Python path and through the compiled outlets (``server/media/_fastpath.c``) that the server uses
 by default. ``media_bench.py --breakdown`` measures the same parts in place, where
 every packet finds the caches cold; the gap between the two is what waking per packet costs.
 
@@ -38,10 +38,12 @@ import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
 from aiortc.rtcrtpreceiver import StreamStatistics
 from pylibsrtp import Policy, Session
 
+from server.media import seam
 from server.media.forwarder import Sink, Source, Totals
 from server.media.levels import SpeakingMeter
+from server.media.seam import compiled as seam_compiled
 from server.media.seam import send
-from server.media.seam.receive import InboundTrack
+from server.media.seam.receive import InboundTrack, LeanReceiver
 from server.media.seam.send import HISTORY_SIZE, SRTP_TRAILER, LeanSender
 from server.media.seam.transport import srtp_internals
 
@@ -94,7 +96,7 @@ def inbound(kind: str, wired: bool = False, compiled: bool = False) -> InboundTr
     """A tapped receiver's track feeding a source with ``COPIES`` subscribed sinks.
 
     ``wired``: the senders send on a real UDP socket (to ``WIRE``); ``compiled``: through the
-    compiled outlets (``_outlet.c``), attached as ``LeanSender.link`` attaches them.
+    compiled outlets (``_fastpath.c``), attached as ``LeanSender.link`` attaches them.
     """
     meter = SpeakingMeter()
     source = Source("p0", kind, no_pli, meter.observe, Totals())
@@ -103,7 +105,7 @@ def inbound(kind: str, wired: bool = False, compiled: bool = False) -> InboundTr
         sink = Sink(f"s{i}", kind, lean, source._totals, compiled=compiled)
         sink.waiting_keyframe = False
         if compiled:
-            context = int(_srtp.ffi.cast("uintptr_t", lean._srtp))
+            context = seam_compiled.context_address(lean.session)
             host, port = WIRE.getsockname()
             sink.outlet.attach(lean.session, context, TX.fileno(), host, port, lean.ssrc, lean._pt, lean._ext)
             sink.outlet.forward(b"", 0, 0, 0, True)  # started: the loop's video is not at a keyframe
@@ -151,6 +153,41 @@ def us_per_packet(kind: str, count: int, rounds: int = 5, wired: bool = False, c
     return statistics.median(times)
 
 
+def us_per_received_srtp(kind: str, count: int, compiled: bool, rounds: int = 5) -> float:
+    """As ``us_per_packet``, from the ICE socket callback: SRTP packets, as ``LeanReceiver`` wires them."""
+    track = inbound(kind, wired=True, compiled=compiled)
+    receiver = LeanReceiver(compiled_path=compiled)
+    track.owner = receiver
+    key = os.urandom(28)
+    profile = Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+    tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
+    rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+    stream = [tx.protect(plain) for plain in packets(kind, count * (rounds + 1))]
+    ssrc = int.from_bytes(stream[0][8:12], "big")
+    track.ssrc = ssrc
+    receiver._unprotect = seam.fast_srtp(rx, unprotect=True)
+    receiver._by_ssrc[ssrc.to_bytes(4, "big")] = track
+    if compiled:
+        stats = track.stats
+        receiver._inlet.set_session(rx, seam_compiled.context_address(rx))
+        receiver._inlet.add(
+            ssrc, track.consumer.on_rtp, lambda lost: None, kind == "video", 1, float(stats._clockrate),
+            1, 0, 0, 0, 0, 0, track._high, [],
+        )  # fmt: skip
+    hook = receiver._hook(lambda data, addr: None)
+    addr = ("127.0.0.1", 9)
+    times = []
+    for r in range(rounds + 1):
+        batch = stream[r * count : (r + 1) * count]
+        start = time.thread_time()
+        for data in batch:
+            hook(data, addr)
+        if r:
+            times.append((time.thread_time() - start) / count * 1e6)
+    assert track.lean_packets >= count * rounds, "the packets did not take the lean path"
+    return statistics.median(times)
+
+
 def main(count: int) -> None:
     print(f"hot loop, one received packet forwarded to {COPIES} subscribers, sendto stubbed; us per received packet")
     for kind in ("video", "audio"):
@@ -171,10 +208,13 @@ def main(count: int) -> None:
             f" fan-out {no_forward:.2f}, sequence rewriting {rewrite:.2f} per copy, LeanSender.send {sender_python:.2f}"
             " per copy"
         )
-    print("the same with real sendto (to a discard socket on loopback), Python path against compiled outlets")
+    print(
+        "the whole path from the socket callback (SRTP unprotect included) with real sendto (to a socket on"
+        " loopback that never reads), Python path against the compiled one"
+    )
     for kind in ("video", "audio"):
-        python = us_per_packet(kind, count, wired=True)
-        compiled = us_per_packet(kind, count, compiled=True)
+        python = us_per_received_srtp(kind, count, compiled=False)
+        compiled = us_per_received_srtp(kind, count, compiled=True)
         ratio = python / compiled
         print(f"{kind}: Python {python:.2f} | compiled {compiled:.2f} us per received packet ({ratio:.1f}x)")
 

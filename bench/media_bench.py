@@ -629,6 +629,7 @@ async def main(args: argparse.Namespace) -> None:
 
 BREAKDOWN = [
     ("outlets", "compiled copies (rewrite, protect, sendto)"),
+    ("receive", "compiled receive (unprotect, header, statistics) + Python source"),
     ("sendto", "sendto"),
     ("protect", "SRTP protect"),
     ("unprotect", "SRTP unprotect"),

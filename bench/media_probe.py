@@ -12,10 +12,14 @@ never inflated by the timing of another:
 - ``sendto``: the ``sendto`` of each copy (on loopback the kernel also runs the receiving client's
   UDP stack and wakes it, charged to the sender).
 
-With the compiled outlets (``server/media/_outlet.c``, the default) the copies' sequence rewriting,
-RTP header, protect and ``sendto`` run inside one C call per packet, so they are timed as one part:
+With the compiled path (``server/media/_fastpath.c``, the default) the socket callback itself is C
+(SRTP unprotect, header, statistics, NACK bookkeeping) and calls the source's Python, which makes one
+C call for all copies (sequence rewriting, RTP header, protect, ``sendto``). Two parts are timed:
 
-- ``outlets``: ``_outlet.fan_out`` (every copy of the packet, all of it in C).
+- ``packet``: the whole socket callback, as above;
+- ``outlets``: ``_fastpath.fan_out`` (every copy of the packet, all of it in C);
+
+and ``receive`` is what is left: the compiled receive with its SRTP unprotect, plus the source's Python.
 
 Half the packets are not timed at all. What is left of ``packet`` after the three is the Python of
 the packet path (header, statistics, NACK bookkeeping, audio level, fan-out, sequence rewriting, RTP
@@ -34,7 +38,7 @@ from server.media import forwarder
 from server.media.seam import send
 from server.media.seam.receive import InboundTrack, LeanReceiver
 
-PARTS = ("packet", "unprotect", "outlets") if forwarder.COMPILED else ("packet", "unprotect", "protect", "sendto")
+PARTS = ("packet", "outlets") if forwarder.COMPILED else ("packet", "unprotect", "protect", "sendto")
 CYCLE = 8  # of every 8 received packets, 4 are timed, one part each; 4 run untouched
 now = time.thread_time_ns
 
@@ -77,7 +81,8 @@ class Probe:
         """Seconds for all received packets per part; ``packet`` less the others is the Python."""
         total = {p: self.ns[p] / self.samples[p] * self.received if self.samples[p] else 0.0 for p in PARTS}
         seconds = {p: total[p] / 1e9 for p in PARTS}
-        seconds["python"] = max(0.0, total["packet"] - sum(total[p] for p in PARTS if p != "packet")) / 1e9
+        rest = "receive" if forwarder.COMPILED else "python"
+        seconds[rest] = max(0.0, total["packet"] - sum(total[p] for p in PARTS if p != "packet")) / 1e9
         return seconds
 
 
@@ -119,7 +124,7 @@ def install(probe: Probe) -> None:
                 inner(data, addr)
                 receiver._unprotect = unprotect
             elif part == "outlets":
-                compiled = forwarder._outlet
+                compiled = forwarder._fastpath
                 fan_out = compiled.fan_out
                 compiled.fan_out = probe.timed("outlets", fan_out)
                 inner(data, addr)

@@ -19,7 +19,7 @@ apt_install() {
 
 missing=()
 command -v npm >/dev/null || missing+=(nodejs npm)
-# pip compiles the forwarding path's C module (server/media/_outlet.c): a C compiler and Python's headers.
+# pip compiles the forwarding path's C module (server/media/_fastpath.c): a C compiler and Python's headers.
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' ||
   missing+=(python3-dev)

@@ -13,9 +13,9 @@ like a new one. Sending is synchronous (no task per subscriber): a per-packet ta
 than the packet itself. Loss is repaired by NACK on both hops (the subscriber NACKs us, we answer
 from history; our receiver NACKs the publisher and the retransmission is forwarded as it arrives).
 
-The rules below are the reference. When ``server/media/_outlet.c`` is built (``pip install``
+The rules below are the reference. When ``server/media/_fastpath.c`` is built (``pip install``
 compiles it), a compiled ``Outlet`` per sink runs ``Sink.forward`` + ``LeanSender.send`` for all of a
-source's sinks in one call per packet (``_outlet.fan_out``): at N = 8 a packet is copied 7 times and
+source's sinks in one call per packet (``_fastpath.fan_out``): at N = 8 a packet is copied 7 times and
 the Python per copy was a third of the CPU budget. ``tests/media/test_outlet.py`` holds both paths
 to the same bytes on the wire; ``HEARTH_COMPILED_FORWARDING=0`` runs the Python path.
 """
@@ -23,23 +23,16 @@ to the same bytes on the wire; ``HEARTH_COMPILED_FORWARDING=0`` runs the Python 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.media.seam import SRTP_PROTECT_ADDRESS, LeanSender
+from server.media.seam import LeanSender, compiled
 
-try:  # the compiled twin of ``Sink.forward`` + ``LeanSender.send`` (server/media/_outlet.c)
-    from server.media import _outlet  # type: ignore[attr-defined]
-except ImportError:  # not built: the Python below does the same work, slower
-    _outlet = None
-
-COMPILED = _outlet is not None and os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0"
-if _outlet is not None:
-    _outlet.set_protect(SRTP_PROTECT_ADDRESS)  # libsrtp as pylibsrtp bundles it: one copy in the process
+_fastpath: Any = compiled.BUILT  # the compiled twin of ``Sink.forward`` + ``LeanSender.send``
+COMPILED = compiled.fastpath is not None  # built, and not switched off by HEARTH_COMPILED_FORWARDING=0
 
 RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
@@ -119,9 +112,9 @@ class Sink:
         self._high_in = 0
         self.outlet: Any = None
         if COMPILED if compiled is None else compiled:
-            if _outlet is None:
-                raise RuntimeError("server/media/_outlet.c is not built (pip install -e . builds it)")
-            self.outlet = lean.outlet = _outlet.Outlet(kind == "video", self._ts_offset, self._next_out)
+            if _fastpath is None:
+                raise RuntimeError("server/media/_fastpath.c is not built (pip install -e . builds it)")
+            self.outlet = lean.outlet = _fastpath.Outlet(kind == "video", self._ts_offset, self._next_out)
 
     def restart(self) -> None:
         """Re-base sequence numbers at the next packet (video: at the next keyframe)."""
@@ -173,14 +166,14 @@ class Sink:
         """``forward`` by the outlet; the Python side only links it (``LeanSender.link`` attaches it)."""
         outlet = self.outlet
         outcome = outlet.forward(payload, seq, timestamp, marker, keyframe)
-        if outcome == _outlet.UNLINKED:
+        if outcome == _fastpath.UNLINKED:
             if not self.lean.link():
                 return True  # not connected yet: asking for a keyframe now would waste it
             outcome = outlet.forward(payload, seq, timestamp, marker, keyframe)
-        if outcome == _outlet.SENT:
+        if outcome == _fastpath.SENT:
             self.totals.packets += 1
             self.totals.bytes += len(payload)
-        return bool(outcome != _outlet.NEEDS_KEYFRAME)
+        return bool(outcome != _fastpath.NEEDS_KEYFRAME)
 
 
 class Source:
@@ -263,14 +256,14 @@ class Source:
         self, outlets: list[Any], payload: bytes, seq: int, timestamp: int, marker: int, video: bool
     ) -> None:
         """One C call for every sink; a sink not linked yet comes back here to be linked in Python."""
-        done = _outlet.fan_out(outlets, payload, seq, timestamp, marker, video)
-        sent = done & _outlet.SENT_MASK
+        done = _fastpath.fan_out(outlets, payload, seq, timestamp, marker, video)
+        sent = done & _fastpath.SENT_MASK
         if sent and self._totals is not None:
             self._totals.packets += sent
             self._totals.bytes += sent * len(payload)
-        want = done & _outlet.WANT_KEYFRAME
-        if done & _outlet.UNLINKED_ANY:
-            keyframe = video and _outlet.is_vp8_keyframe(payload)
+        want = done & _fastpath.WANT_KEYFRAME
+        if done & _fastpath.UNLINKED_ANY:
+            keyframe = video and _fastpath.is_vp8_keyframe(payload)
             for sink in self.sinks:
                 if not sink.outlet.linked and not sink.forward(payload, seq, timestamp, marker, keyframe):
                     want = True

@@ -36,7 +36,7 @@ def test_media_bench_prints_both_modes_the_ratio_and_where_the_cpu_goes() -> Non
     assert re.search(r"^\s*hearth\s+2\s+[\d.]+\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+", out, re.M), out
     assert re.search(r"N=2: Hearth is [\d.]+x cheaper per delivered packet", out), out
     outlets = r"compiled copies \(rewrite, protect, sendto\) [\d.]+"
-    parts = outlets + r" \| SRTP unprotect [\d.]+ \| Python packet path [\d.]+"
+    parts = outlets + r" \| compiled receive \(unprotect, header, statistics\) \+ Python source [\d.]+"
     assert re.search(r"N=2: total [\d.]+ = " + parts + r" \| outside the packet path -?[\d.]+", out), out
 
 

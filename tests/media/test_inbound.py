@@ -91,7 +91,7 @@ async def test_an_upstream_gap_is_nacked_and_repaired(room: Room) -> None:
         return any(isinstance(p, RtcpRtpfbPacket) and p.fmt == RTCP_RTPFB_NACK and dropped[0] in p.lost for p in seen)
 
     await wait_for(lambda: bool(dropped) and nacked(), timeout=10)
-    await wait_for(lambda: dropped[0] not in track._missing, timeout=5)  # the retransmission arrived
+    await wait_for(lambda: dropped[0] not in track.missing, timeout=5)  # the retransmission arrived
     frames = b.received[(stream_id_for("a"), "video")].frames
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 15, timeout=5)
 

@@ -1,6 +1,6 @@
-"""The compiled outlet (server/media/_outlet.c) puts the same bytes on the wire as the Python path.
+"""The compiled outlet (server/media/_fastpath.c) puts the same bytes on the wire as the Python path.
 
-``Sink.forward`` + ``LeanSender.send`` are the reference; ``_outlet.Outlet`` runs the same rules in
+``Sink.forward`` + ``LeanSender.send`` are the reference; ``_fastpath.Outlet`` runs the same rules in
 C. Each test drives both with the same packets over real UDP sockets on loopback, with real libsrtp
 sessions keyed alike (SRTP is deterministic for a key, SSRC and index), and compares what arrives.
 """
@@ -25,7 +25,7 @@ from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_st
 from server.media.seam.send import HISTORY_SIZE, LeanSender
 from server.media.seam.transport import SRTP_TRAILER, srtp_internals
 
-_outlet: Any = forwarder._outlet
+_fastpath: Any = forwarder._fastpath
 MID = bytes.fromhex("bede0001") + bytes([0x10, 0x31, 0, 0])  # a one-byte mid extension, as negotiated
 KEYFRAME = bytes([0x90, 0x80, 0x01, 0x00]) + b"\x11" * 200  # S bit, partition 0, P bit 0
 DELTA = bytes([0x90, 0x80, 0x02, 0x01]) + b"\x22" * 200
@@ -145,7 +145,7 @@ def video_stream() -> Iterator[tuple[bytes, int, int, int]]:
 
 
 def test_the_outlet_is_built_and_is_what_the_server_uses() -> None:
-    assert _outlet is not None, "server/media/_outlet.c is not built: pip install -e . compiles it"
+    assert _fastpath is not None, "server/media/_fastpath.c is not built: pip install -e . compiles it"
     if os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0":
         assert forwarder.COMPILED
 
@@ -230,7 +230,7 @@ def test_a_detached_outlet_sends_nothing_and_closes_its_socket(pairs: list[Pair]
     pair.leans[1].route_lost()
     assert not outlet.linked
     assert len(os.listdir("/proc/self/fd")) == before - 1, "the outlet's dup of the socket stays open"
-    assert outlet.forward(b"\x66" * 80, 1, 960, 0, False) == _outlet.UNLINKED
+    assert outlet.forward(b"\x66" * 80, 1, 960, 0, False) == _fastpath.UNLINKED
     assert pair.wires[1].nothing_more()
 
 
@@ -253,4 +253,4 @@ def test_the_compiled_keyframe_check_agrees_with_the_python_one(payload: bytes) 
         expected = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
     except IndexError:
         expected = False  # a truncated descriptor: the Python check raises, the compiled one says no
-    assert _outlet.is_vp8_keyframe(payload) == expected
+    assert _fastpath.is_vp8_keyframe(payload) == expected

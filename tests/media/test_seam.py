@@ -122,17 +122,24 @@ def test_seam_sender_module_exports_what_the_lean_sender_relies_on() -> None:
     assert callable(aiortc.rtcrtpreceiver.decoder_worker)
 
 
-def test_seam_compiled_outlet_gets_srtp_protect_with_the_signature_it_calls() -> None:
-    """``_outlet.c`` calls ``srtp_protect(ctx, rtp, &length)`` through the address pylibsrtp's binding gives."""
+def test_seam_compiled_path_gets_libsrtp_with_the_signatures_it_calls() -> None:
+    """``_fastpath.c`` calls ``srtp_(un)protect(ctx, rtp, &length)`` through the addresses pylibsrtp's binding gives."""
     import pylibsrtp._binding as binding  # type: ignore[import-not-found]
 
-    assert str(binding.ffi.typeof(binding.lib.srtp_protect)) == (
-        "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"
-    )
-    address = int(binding.ffi.cast("uintptr_t", binding.ffi.addressof(binding.lib, "srtp_protect")))
-    assert address == seam.SRTP_PROTECT_ADDRESS
+    from server.media.seam import compiled
+
+    for name, address in (
+        ("srtp_protect", compiled.SRTP_PROTECT_ADDRESS),
+        ("srtp_unprotect", compiled.SRTP_UNPROTECT_ADDRESS),
+    ):
+        function = getattr(binding.lib, name)
+        assert (
+            str(binding.ffi.typeof(function)) == "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"
+        )
+        assert int(binding.ffi.cast("uintptr_t", binding.ffi.addressof(binding.lib, name))) == address
     session = Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
     assert str(binding.ffi.typeof(session._srtp[0])) == "<ctype 'struct srtp_ctx_t_ *'>"
+    assert compiled.context_address(session) == int(binding.ffi.cast("uintptr_t", session._srtp[0]))
 
 
 def test_seam_fast_protect_matches_pylibsrtp() -> None:

@@ -17,6 +17,8 @@ instead of silently degrading forwarding. One module per owner:
   RTCP task per sender, and reads that connection's SRTCP (NACK, PLI, FIR) in its socket callbacks;
 - ``transport``: what both sides share: the nominated route, the wrapped ICE sockets, fast SRTP and
   the parked stand-in for aiortc's per-sender/receiver RTCP task;
+- ``compiled``: loads the compiled packet path (``server/media/_fastpath.c``) and hands it libsrtp's
+  ``srtp_protect``/``srtp_unprotect`` by address from pylibsrtp's binding;
 - ``ice``: loopback host candidates (aioice skips 127.0.0.1; tests and single-machine demos add it)
   and larger kernel receive buffers on a connection's ICE sockets.
 
@@ -41,7 +43,6 @@ from server.media.seam.send import (
     MAX_BUFFERED,
     MID_URI,
     NTP_EPOCH_OFFSET,
-    SRTP_PROTECT_ADDRESS,
     ConnectionRtcp,
     IdleTrack,
     LeanSender,
@@ -56,7 +57,6 @@ __all__ = [
     "MID_URI",
     "NACK_WINDOW",
     "NTP_EPOCH_OFFSET",
-    "SRTP_PROTECT_ADDRESS",
     "SRTP_TRAILER",
     "ConnectionRtcp",
     "Datagrams",

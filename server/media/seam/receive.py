@@ -31,6 +31,7 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
+from server.media.seam import compiled
 from server.media.seam.transport import (
     Datagrams,
     SocketHooks,
@@ -78,6 +79,10 @@ class InboundTrack:
     ``LeanReceiver.send_reports`` reads as aiortc's RTCP loop would (with LSR/DLSR from the SRs aiortc
     still handles); gaps are NACKed here, as aiortc's ``NackGenerator`` would (it is off for tapped
     receivers).
+
+    With the compiled path (``compiled.fastpath``) the connection's ``Inlet`` does ``on_srtp``'s work
+    in C by these same rules and keeps the statistics and gaps; ``LeanReceiver.sync`` writes them back
+    here (before each report, and when ``lean_packets`` or ``missing`` is read).
     """
 
     def __init__(self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool) -> None:
@@ -88,9 +93,29 @@ class InboundTrack:
         self.ssrc = -1
         self.stats: Any = None
         self.level_id = 0
-        self.lean_packets = 0  # packets that took the lean path (tests and diagnostics)
+        self._lean_packets = 0
         self._high = -1
         self._missing: set[int] = set()
+
+    @property
+    def lean_packets(self) -> int:
+        """Packets that took the lean path (tests and diagnostics)."""
+        self.owner.sync(self)
+        return self._lean_packets
+
+    @property
+    def missing(self) -> set[int]:
+        """Sequence numbers of upstream gaps not repaired yet (NACKed, or to be NACKed with the next gap)."""
+        self.owner.sync(self)
+        return set(self._missing)
+
+    def restore(self, stats: tuple[Any, ...]) -> None:
+        """Take back what the compiled ``Inlet`` kept for this track (``Inlet.stats``)."""
+        received, max_seq, cycles, jitter_q4, arrival, timestamp, lean, high, missing = stats
+        s = self.stats
+        s.packets_received, s.max_seq, s.cycles, s._jitter_q4 = received, max_seq, cycles, jitter_q4
+        s._last_arrival, s._last_timestamp = arrival, timestamp
+        self._lean_packets, self._high, self._missing = lean, high, set(missing)
 
     def on_packet(self, packet: RtpPacket) -> None:
         """aiortc's path (it has counted the packet already): learn the SSRC, then hand the packet on."""
@@ -104,7 +129,7 @@ class InboundTrack:
 
     def on_srtp(self, plain: bytes) -> None:
         """The lean path: read the header, count the packet as ``StreamStatistics.add`` does, NACK, hand on."""
-        self.lean_packets += 1
+        self._lean_packets += 1
         try:
             first, second, seq, timestamp = _RTP_HEADER.unpack_from(plain)
             offset = 12 + 4 * (first & 0x0F)
@@ -168,12 +193,15 @@ class LeanReceiver:
     track's first packet) are untouched.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, compiled_path: bool | None = None) -> None:
+        """``compiled_path``: the ``Inlet`` (default: when built and not switched off) or the Python below."""
+        use_inlet = compiled.fastpath is not None if compiled_path is None else compiled_path
         self.tracks: dict[RTCRtpReceiver, InboundTrack] = {}
         self._by_ssrc: dict[bytes, InboundTrack] = {}
         self._dtls: Any = None
         self._unprotect: Callable[[bytes], bytes] | None = None
         self._hooks = SocketHooks()
+        self._inlet: Any = compiled.BUILT.Inlet() if use_inlet else None
 
     def tap(self, receiver: RTCRtpReceiver, consumer: RtpConsumer, estimate_bandwidth: bool = True) -> None:
         """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
@@ -199,6 +227,9 @@ class LeanReceiver:
             self._hooks.wrap(self._dtls, self._hook)
 
     def _hook(self, original: Datagrams) -> Datagrams:
+        if self._inlet is not None:
+            hook: Datagrams = compiled.BUILT.hook(self._inlet, original)  # the closure below, in C
+            return hook
         by_ssrc = self._by_ssrc
 
         def datagram_received(data: bytes, addr: Any) -> None:
@@ -220,7 +251,10 @@ class LeanReceiver:
         raw: Any = track.receiver
         dtls = raw.transport
         if track.ssrc >= 0:
+            self.sync(track)
             self._by_ssrc.pop(track.ssrc.to_bytes(4, "big"), None)
+            if self._inlet is not None:
+                self._inlet.remove(track.ssrc)
         track.ssrc = ssrc
         track.consumer.on_ssrc(ssrc)
         track.stats = raw._RTCRtpReceiver__remote_streams.get(ssrc)
@@ -229,7 +263,34 @@ class LeanReceiver:
             return  # aiortc has not counted this SSRC: leave it on aiortc's path
         if self._unprotect is None:
             self._unprotect = fast_srtp(dtls._rx_srtp, unprotect=True)
+            if self._inlet is not None:
+                self._inlet.set_session(dtls._rx_srtp, compiled.context_address(dtls._rx_srtp))
         self._by_ssrc[ssrc.to_bytes(4, "big")] = track
+        if self._inlet is not None:
+            s = track.stats
+            self._inlet.add(
+                ssrc,
+                track.consumer.on_rtp,
+                functools.partial(self.send_nack, track),
+                track.video,
+                track.level_id,
+                float(s._clockrate),
+                s.packets_received,
+                s.max_seq,
+                s.cycles,
+                s._jitter_q4,
+                s._last_arrival or 0,
+                s._last_timestamp or 0,
+                track._high,
+                list(track._missing),
+            )
+
+    def sync(self, track: InboundTrack) -> None:
+        """Bring a track's statistics and gaps back from the compiled ``Inlet`` (no-op on the Python path)."""
+        if self._inlet is not None and track.ssrc >= 0 and track.stats is not None:
+            stats = self._inlet.stats(track.ssrc)
+            if stats is not None:
+                track.restore(stats)
 
     def send_nack(self, track: InboundTrack, lost: list[int]) -> None:
         """Generic NACK (RFC 4585) upstream from the receiver's RTCP SSRC, sent at once."""
@@ -254,6 +315,7 @@ class LeanReceiver:
             return False
         parts: list[bytes] = []
         for track in self.tracks.values():
+            self.sync(track)
             raw: Any = track.receiver
             stats, rtcp_ssrc = track.stats, raw._RTCRtpReceiver__rtcp_ssrc
             if stats is None or rtcp_ssrc is None:
@@ -285,6 +347,8 @@ class LeanReceiver:
         self._hooks.unwrap()
         self._by_ssrc.clear()
         self.tracks.clear()
+        if self._inlet is not None:
+            self._inlet.clear()
 
 
 class _Tap:

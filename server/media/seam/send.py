@@ -3,7 +3,7 @@
 ``LeanSender`` writes RTP header + SRTP protect + ``sendto`` itself (aiortc's ``_run_rtp`` costs
 120-200 us per packet) and answers NACKs from its own history; its sender reports go out in its
 connection's ``SubscriberRtcp`` (``rtcp.py``). When the forwarder gives it a compiled ``Outlet``
-(``server/media/_outlet.c``), ``link`` hands the outlet what it needs (pylibsrtp's context and
+(``server/media/_fastpath.c``), ``link`` hands the outlet what it needs (pylibsrtp's context and
 ``srtp_protect``, the socket, the address) and the outlet does ``send``'s work instead.
 ``IdleTrack`` parks aiortc's RTP task and ``set_msid`` names the track in the SDP aiortc writes.
 """
@@ -30,6 +30,7 @@ from aiortc.rtp import (
     RtcpRtpfbPacket,
 )
 
+from server.media.seam import compiled
 from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rtcp, srtp_internals
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -39,7 +40,6 @@ MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold befor
 NTP_EPOCH_OFFSET = 2208988800
 _RTP_OUT = struct.Struct("!BBHII")
 _srtp_protect = _srtp.lib.srtp_protect
-SRTP_PROTECT_ADDRESS = int(_srtp.ffi.cast("uintptr_t", _srtp.ffi.addressof(_srtp.lib, "srtp_protect")))
 _SENDER_REPORT = struct.Struct("!BBHIQIII")
 SENDER_REPORT_SIZE = _SENDER_REPORT.size  # an SR without report blocks
 
@@ -106,7 +106,7 @@ class LeanSender:
         self.on_keyframe_request = on_keyframe_request
         self.ready = False
         self.retired = False
-        self.outlet: Any = None  # the compiled twin of ``send`` (``_outlet.Outlet``), set by the forwarder
+        self.outlet: Any = None  # the compiled twin of ``send`` (``_fastpath.Outlet``), set by the forwarder
         self._sent = 0
         self.sock: Any = None  # the nominated pair's UDP socket, once DTLS is up
         self._addr: Any = None
@@ -175,7 +175,7 @@ class LeanSender:
         if self.outlet is not None:
             if internals is None:
                 raise RuntimeError("pylibsrtp moved its SRTP context: the compiled outlet cannot protect")
-            context = int(_srtp.ffi.cast("uintptr_t", self._srtp))
+            context = compiled.context_address(session)
             fileno = transport.get_extra_info("socket").fileno()
             self.outlet.attach(session, context, fileno, self._addr[0], self._addr[1], self.ssrc, self._pt, self._ext)
         return True

@@ -1,0 +1,39 @@
+"""The compiled packet path (``server/media/_fastpath.c``), loaded once and given libsrtp.
+
+The C module links against nothing: it calls libsrtp's ``srtp_protect`` and ``srtp_unprotect``
+through the addresses pylibsrtp's cffi binding gives (the same libsrtp that pylibsrtp bundles, so
+one copy and one initialisation in the process). That is a touch of pylibsrtp's internals, so it
+lives in the seam; ``tests/media/test_seam.py`` pins the signatures.
+
+``fastpath`` is None when the module is not built (``pip install`` compiles it) or when
+``HEARTH_COMPILED_FORWARDING=0`` asks for the Python path, which follows the same rules.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
+
+try:
+    from server.media import _fastpath  # type: ignore[attr-defined]
+except ImportError:  # not built: the Python path does the same work, slower
+    _fastpath = None
+
+
+def _address(name: str) -> int:
+    return int(_srtp.ffi.cast("uintptr_t", _srtp.ffi.addressof(_srtp.lib, name)))
+
+
+def context_address(session: Any) -> int:
+    """The libsrtp context (``srtp_t``) of a pylibsrtp ``Session``, where pylibsrtp 1.0 keeps it."""
+    return int(_srtp.ffi.cast("uintptr_t", session._srtp[0]))
+
+
+SRTP_PROTECT_ADDRESS = _address("srtp_protect")
+SRTP_UNPROTECT_ADDRESS = _address("srtp_unprotect")
+BUILT: Any = _fastpath
+if _fastpath is not None:
+    _fastpath.set_srtp(SRTP_PROTECT_ADDRESS, SRTP_UNPROTECT_ADDRESS)
+fastpath: Any = _fastpath if os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0" else None
