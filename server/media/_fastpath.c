@@ -486,10 +486,28 @@ static void track_clear(InletTrack *t) {
     Py_CLEAR(t->on_nack);
 }
 
-static void inlet_dealloc(Inlet *self) {
+/* The callbacks refer back to the receiver that owns this inlet (a cycle the collector must see). */
+static int inlet_traverse(Inlet *self, visitproc visit, void *arg) {
+    Py_VISIT(self->session);
+    for (int i = 0; i < self->count; i++) {
+        Py_VISIT(self->tracks[i].on_rtp);
+        Py_VISIT(self->tracks[i].on_nack);
+    }
+    return 0;
+}
+
+static int inlet_gc_clear(Inlet *self) {
     for (int i = 0; i < self->count; i++)
         track_clear(&self->tracks[i]);
+    self->count = 0;
     Py_CLEAR(self->session);
+    self->ctx = NULL;
+    return 0;
+}
+
+static void inlet_dealloc(Inlet *self) {
+    PyObject_GC_UnTrack(self);
+    inlet_gc_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -770,23 +788,27 @@ static PyObject *track_receive(InletTrack *t, const unsigned char *plain, Py_ssi
 
 /* receive(data, addr, original): an SRTP packet of a known SSRC is handled here, anything else by original. */
 static PyObject *inlet_receive(Inlet *self, PyObject *data, PyObject *addr, PyObject *original) {
-    char *bytes;
-    Py_ssize_t size;
-    if (PyBytes_AsStringAndSize(data, &bytes, &size) < 0)
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    const unsigned char *d = (const unsigned char *)bytes;
-    if (size >= 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 224) && self->ctx != NULL) {
-        InletTrack *t = inlet_find(self, (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11]);
-        if (t != NULL) {
-            if (size > SRTP_BUFFER)
-                Py_RETURN_NONE; /* longer than any packet of ours */
-            int length = (int)size;
+    const unsigned char *d = (const unsigned char *)view.buf;
+    Py_ssize_t size = view.len;
+    InletTrack *t = NULL;
+    if (size >= 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 224) && self->ctx != NULL)
+        t = inlet_find(self, (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11]);
+    if (t != NULL) {
+        int length = (int)size;
+        int refused = size > SRTP_BUFFER; /* longer than any packet of ours */
+        if (!refused) {
             memcpy(inbound, d, (size_t)size);
-            if (srtp_unprotect(self->ctx, inbound, &length) != 0)
-                Py_RETURN_NONE; /* a replay or a forgery: aiortc drops it too */
-            return track_receive(t, inbound, length);
+            refused = srtp_unprotect(self->ctx, inbound, &length) != 0; /* a replay or a forgery */
         }
+        PyBuffer_Release(&view);
+        if (refused)
+            Py_RETURN_NONE; /* aiortc drops it too */
+        return track_receive(t, inbound, length);
     }
+    PyBuffer_Release(&view);
     PyObject *args[2] = {data, addr};
     return PyObject_Vectorcall(original, args, 2, NULL);
 }
@@ -805,8 +827,10 @@ static PyTypeObject InletType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "server.media._fastpath.Inlet",
     .tp_doc = "One publisher connection's lean receive path, compiled (seam.receive's rules).",
     .tp_basicsize = sizeof(Inlet),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
+    .tp_traverse = (traverseproc)inlet_traverse,
+    .tp_clear = (inquiry)inlet_gc_clear,
     .tp_dealloc = (destructor)inlet_dealloc,
     .tp_methods = inlet_methods,
 };

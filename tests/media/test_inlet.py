@@ -8,8 +8,11 @@ same statistics and send the same NACKs.
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import struct
+import weakref
 from typing import Any
 
 import pylibsrtp
@@ -188,3 +191,16 @@ def test_odd_and_malformed_packets_are_read_or_dropped_alike(
         assume(False)  # libsrtp will not protect it (an extension beyond the end): it never arrives
     python, inlet = both(False, [(1, packet)], first_seq=0)
     assert python.seen() == inlet.seen()
+
+
+def test_a_receiver_that_is_never_closed_is_still_collected() -> None:
+    """The inlet's NACK callback refers back to its receiver: the collector must see that cycle."""
+    receiver = LeanReceiver(compiled_path=True)
+    inlet: Any = receiver._inlet
+    track = InboundTrack(receiver, None, Collect(), True)  # type: ignore[arg-type]
+    inlet.add(SSRC, track.consumer.on_rtp, functools.partial(receiver.send_nack, track), True, 0, 90000.0,
+              1, 0, 0, 0, 0, 0, 0, [])  # fmt: skip
+    gone = weakref.ref(receiver)
+    del receiver, inlet, track
+    gc.collect()
+    assert gone() is None

@@ -27,7 +27,7 @@ from aiortc.rtcicetransport import RTCIceTransport
 from pylibsrtp import Policy, Session
 
 from server.media import seam
-from server.media.seam import ice, receive
+from server.media.seam import compiled, ice, receive
 from server.media.seam.transport import SRTCP_MAX
 
 
@@ -126,8 +126,6 @@ def test_seam_compiled_path_gets_libsrtp_with_the_signatures_it_calls() -> None:
     """``_fastpath.c`` calls ``srtp_(un)protect(ctx, rtp, &length)`` through the addresses pylibsrtp's binding gives."""
     import pylibsrtp._binding as binding  # type: ignore[import-not-found]
 
-    from server.media.seam import compiled
-
     for name, address in (
         ("srtp_protect", compiled.SRTP_PROTECT_ADDRESS),
         ("srtp_unprotect", compiled.SRTP_UNPROTECT_ADDRESS),
@@ -189,13 +187,18 @@ class _Endpoint(asyncio.DatagramProtocol):
     """A protocol with an instance ``__dict__``, like aioice's ``StunProtocol``."""
 
 
-async def _instance_callback_receives() -> list[bytes]:
+async def _instance_callback_receives(compiled_hook: bool = False) -> list[bytes]:
     loop = asyncio.get_running_loop()
     got: list[bytes] = []
     transport, protocol = await loop.create_datagram_endpoint(_Endpoint, local_addr=("127.0.0.1", 0))
     sender, _ = await loop.create_datagram_endpoint(_Endpoint, local_addr=("127.0.0.1", 0))
     try:
-        protocol.datagram_received = lambda data, addr: got.append(data)  # type: ignore[method-assign]
+        callback: Any = lambda data, addr: got.append(data)  # noqa: E731
+        if compiled_hook:  # what LeanReceiver installs: a C callable that hands non-RTP to the original
+            callback = compiled.BUILT.hook(compiled.BUILT.Inlet(), callback)
+        protocol.datagram_received = callback  # type: ignore[method-assign]
+        sock = transport.get_extra_info("socket")  # LeanSender.link gives the outlet a dup of its descriptor
+        assert sock.fileno() >= 0 and sock.getsockname() == transport.get_extra_info("sockname")
         sender.sendto(b"ping", transport.get_extra_info("sockname"))
         for _ in range(100):
             if got:
@@ -213,6 +216,7 @@ def test_seam_datagram_callback_is_looked_up_on_the_protocol_instance(loop_facto
     loop = loop_factory()
     try:
         assert loop.run_until_complete(_instance_callback_receives()) == [b"ping"]
+        assert loop.run_until_complete(_instance_callback_receives(compiled_hook=True)) == [b"ping"]
     finally:
         loop.close()
 
