@@ -392,16 +392,18 @@ class Hub:
         await self.media.answer(live.session.id, pid, sdp, revision)
 
     async def shutdown(self) -> None:
-        """Graceful stop: tell clients to reconnect (elsewhere, when another node takes over)."""
+        """Graceful stop: write each session back and let go of its lease, then tell its clients to
+        reconnect. In that order, a client that comes straight back (through a load balancer, to
+        another node) finds the session free to take, instead of still held by this node."""
         for live in list(self.live.values()):
-            for pid in list(live.sockets):
-                await self.bus.emit("moved", {"url": ""}, participant_room(live.session.id, pid))
-                await self._drop_socket(live, pid)
             if live.dirty:
                 await self._retry_write(live)
             try:
                 await self.store.release_lease(live.session.id, self.node.node_id)
             except Exception:
                 log.warning("lease release failed at shutdown", extra={"session": live.session.id})
+            for pid in list(live.sockets):
+                await self.bus.emit("moved", {"url": ""}, participant_room(live.session.id, pid))
+                await self._drop_socket(live, pid)
             await self.media.close_session(live.session.id)
         self.live.clear()

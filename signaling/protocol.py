@@ -334,7 +334,11 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "rtc.offer": (RtcOfferOut, "one participant"),
     "removed": (RemovedOut, "one participant, who is then disconnected"),
     "session.ended": (EndedOut, "everyone"),
-    "moved": (MovedOut, "everyone connected, before their socket closes: another node holds the session now"),
+    "moved": (
+        MovedOut,
+        "everyone connected, before their socket closes: another node holds the session now (connect to"
+        ' `url`), or this node is stopping (`url` is "": reconnect to the address first used, in a moment)',
+    ),
     "error": (ErrorOut, "one connection the session refused after connecting, before its socket closes"),
 }
 

@@ -143,3 +143,28 @@ async def test_redis_restart_keeps_the_live_session_and_writes_it_back() -> None
                 await client.close()
         finally:
             node.stop()
+
+
+async def test_a_stopping_node_lets_go_of_its_sessions_before_it_tells_clients_to_move(
+    two_nodes: tuple[Node, Node],
+) -> None:
+    """SIGTERM: by the time a member hears ``moved``, another node can take the session (no bounce back)."""
+    a, b = two_nodes
+    session_id, facilitator, [robin] = await group_on(a, [b.url], ["Robin"])
+    assert robin.sio is not None
+    heard: list[tuple[Any, tuple[int, Any]]] = []
+
+    async def on_moved(data: Any) -> None:
+        heard.append((data, await api("GET", f"{b.url}/api/sessions/{session_id}/where", robin.token)))
+
+    robin.sio.on("moved", on_moved)
+    await asyncio.get_running_loop().run_in_executor(None, a.stop)
+    deadline = time.monotonic() + 10
+    while not heard and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert heard and heard[0][0] == {"url": ""}
+    assert heard[0][1] == (200, {"url": b.url})  # the lease was already free: b took the session
+    await robin.wait_for("welcome", lambda w: True, timeout=15, since=1)
+    assert robin.url == b.url
+    await facilitator.close()
+    await robin.close()
