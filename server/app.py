@@ -58,7 +58,9 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
     manager: FanOut = FanOut()
     if settings.redis_url:  # emits from any node reach sockets on every node
         manager = RedisFanOut(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
-    origins: Any = settings.allowed_origins or default_origins(settings)
+    # A node always answers its own pages; --allowed-origin adds the other origins pages come from
+    # (a balancer's, other nodes') when a page loaded elsewhere connects here after a move.
+    origins: Any = list(dict.fromkeys([*default_origins(settings), *settings.allowed_origins]))
     return HearthServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -136,18 +138,20 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
-    _add_web(app)
+    _add_web(app, settings.allowed_origins)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_tell_clients)
     return app
 
 
-def _add_web(app: web.Application) -> None:
+def _add_web(app: web.Application, other_nodes: list[str]) -> None:
+    """The browser client; its pages may connect to the other origins an operator allowed, so a
+    member whose session moves to another node follows it without reloading the page."""
     try:
         from server.web_routes import add_web_routes
     except ImportError:  # the web client is optional for a signaling-only deployment
         return
-    add_web_routes(app, WEB_DIR)
+    add_web_routes(app, WEB_DIR, connect_sources=other_nodes)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -23,8 +24,13 @@ CACHE_CONTROL = "no-cache"
 
 
 def content_security_policy(connect_sources: Sequence[str] = ()) -> str:
-    """The page may load and connect only to its own origin (plus other Hearth nodes, if given)."""
-    connect = " ".join(("'self'", *connect_sources))
+    """The page may load and connect only to its own origin (plus other Hearth nodes, if given).
+
+    Another node is listed with its WebSocket scheme too: CSP lets an ``http(s)`` source cover
+    ``https`` only, not ``ws(s)``, and Socket.IO connects over WebSocket first.
+    """
+    sockets = [re.sub(r"^http", "ws", source) for source in connect_sources if source.startswith("http")]
+    connect = " ".join(dict.fromkeys(("'self'", *connect_sources, *sockets)))
     return "; ".join(
         (
             "default-src 'self'",

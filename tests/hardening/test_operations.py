@@ -174,3 +174,26 @@ async def test_allowed_origin_refuses_a_handshake_from_another_origin() -> None:
         )
         assert good.connected
         await good.disconnect()
+
+
+async def test_allowed_origins_add_to_the_nodes_own_and_pages_may_connect_to_them() -> None:
+    """Another node's origin lets its pages in, keeps this node's own, and lets this node's pages
+    connect there (over WebSocket too) when their session moves."""
+    other = "https://node2.clinic.example"
+    async with running_server(media=False, allowed_origins=[other]) as server:
+        session = await server.create_session()
+        for origin in (other, server.url):
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(
+                server.url,
+                auth={"token": session["facilitator_token"]},
+                headers={"Origin": origin},
+                transports=["websocket"],
+                wait_timeout=5,
+            )
+            assert client.connected, origin
+            await client.disconnect()
+        async with server.http.get(f"{server.url}/s/{session['id']}") as r:
+            policy = r.headers["Content-Security-Policy"]
+        connect = next(part for part in policy.split("; ") if part.startswith("connect-src"))
+        assert connect.split()[1:] == ["'self'", other, "wss://node2.clinic.example"]
