@@ -296,24 +296,40 @@ static PyObject *outlet_restart(Outlet *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-static PyObject *outlet_forward_method(Outlet *self, PyObject *const *args, Py_ssize_t nargs) {
+/* (payload, seq, timestamp, marker, flag), as Outlet.forward and fan_out take a packet. */
+typedef struct {
     Py_buffer payload;
+    uint16_t seq;
+    uint32_t timestamp;
+    int marker;
+    int flag;
+} PacketArgs;
+
+/* 0, or -1 with an exception set (the payload then needs no release). */
+static int packet_args(PyObject *const *args, PacketArgs *p) {
+    if (PyObject_GetBuffer(args[0], &p->payload, PyBUF_SIMPLE) < 0)
+        return -1;
+    p->seq = (uint16_t)PyLong_AsUnsignedLongMask(args[1]);
+    p->timestamp = (uint32_t)PyLong_AsUnsignedLongMask(args[2]);
+    p->marker = PyObject_IsTrue(args[3]);
+    p->flag = PyObject_IsTrue(args[4]);
+    if (PyErr_Occurred()) {
+        PyBuffer_Release(&p->payload);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *outlet_forward_method(Outlet *self, PyObject *const *args, Py_ssize_t nargs) {
+    PacketArgs p;
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "forward(payload, seq, timestamp, marker, keyframe)");
         return NULL;
     }
-    if (PyObject_GetBuffer(args[0], &payload, PyBUF_SIMPLE) < 0)
+    if (packet_args(args, &p) < 0)
         return NULL;
-    unsigned long seq = PyLong_AsUnsignedLongMask(args[1]);
-    unsigned long timestamp = PyLong_AsUnsignedLongMask(args[2]);
-    int marker = PyObject_IsTrue(args[3]);
-    int keyframe = PyObject_IsTrue(args[4]);
-    if (PyErr_Occurred()) {
-        PyBuffer_Release(&payload);
-        return NULL;
-    }
-    int outcome = outlet_forward(self, payload.buf, payload.len, (uint16_t)seq, (uint32_t)timestamp, marker, keyframe);
-    PyBuffer_Release(&payload);
+    int outcome = outlet_forward(self, p.payload.buf, p.payload.len, p.seq, p.timestamp, p.marker, p.flag);
+    PyBuffer_Release(&p.payload);
     return PyLong_FromLong(outcome);
 }
 
@@ -392,26 +408,17 @@ static PyObject *fan_out(PyObject *module, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_TypeError, "fan_out(outlets: list, payload, seq, timestamp, marker, video)");
         return NULL;
     }
-    Py_buffer payload;
-    if (PyObject_GetBuffer(args[1], &payload, PyBUF_SIMPLE) < 0)
+    PacketArgs p;
+    if (packet_args(args + 1, &p) < 0)
         return NULL;
-    unsigned long seq = PyLong_AsUnsignedLongMask(args[2]);
-    unsigned long timestamp = PyLong_AsUnsignedLongMask(args[3]);
-    int marker = PyObject_IsTrue(args[4]);
-    int video = PyObject_IsTrue(args[5]);
-    if (PyErr_Occurred()) {
-        PyBuffer_Release(&payload);
-        return NULL;
-    }
-    int keyframe = video && vp8_keyframe(payload.buf, payload.len);
+    int keyframe = p.flag && vp8_keyframe(p.payload.buf, p.payload.len); /* flag: video */
     PyObject *outlets = args[0];
     long result = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(outlets); i++) {
         PyObject *item = PyList_GET_ITEM(outlets, i);
         if (Py_TYPE(item) != &OutletType)
             continue;
-        switch (outlet_forward((Outlet *)item, payload.buf, payload.len, (uint16_t)seq, (uint32_t)timestamp, marker,
-                               keyframe)) {
+        switch (outlet_forward((Outlet *)item, p.payload.buf, p.payload.len, p.seq, p.timestamp, p.marker, keyframe)) {
         case SENT:
             result += 1;
             break;
@@ -425,7 +432,7 @@ static PyObject *fan_out(PyObject *module, PyObject *const *args, Py_ssize_t nar
             break;
         }
     }
-    PyBuffer_Release(&payload);
+    PyBuffer_Release(&p.payload);
     return PyLong_FromLong(result);
 }
 
@@ -545,18 +552,14 @@ static void remove_track(Inlet *self, InletTrack *t) {
 /* add(ssrc, on_rtp, on_nack, video, level_id, clockrate,
        packets_received, max_seq, cycles, jitter_q4, last_arrival, last_timestamp, high, missing) */
 static PyObject *inlet_add(Inlet *self, PyObject *args) {
+    InletTrack fresh = {0}; /* parsed straight into its fields */
     unsigned long ssrc;
-    PyObject *on_rtp, *on_nack, *missing;
-    int video, level_id;
-    double clockrate;
-    unsigned long long packets_received;
-    long long max_seq, cycles, jitter_q4, last_arrival, last_timestamp;
-    long high;
-    if (!PyArg_ParseTuple(args, "kOOpidKLLLLLlO", &ssrc, &on_rtp, &on_nack, &video, &level_id, &clockrate,
-                          &packets_received, &max_seq, &cycles, &jitter_q4, &last_arrival, &last_timestamp, &high,
-                          &missing))
+    PyObject *missing;
+    if (!PyArg_ParseTuple(args, "kOOpidKLLLLLlO", &ssrc, &fresh.on_rtp, &fresh.on_nack, &fresh.video,
+                          &fresh.level_id, &fresh.clockrate, &fresh.packets_received, &fresh.max_seq, &fresh.cycles,
+                          &fresh.jitter_q4, &fresh.last_arrival, &fresh.last_timestamp, &fresh.high, &missing))
         return NULL;
-    gaps_t gaps = 0;
+    fresh.ssrc = (uint32_t)ssrc;
     PyObject *iterator = PyObject_GetIter(missing);
     if (iterator == NULL)
         return NULL;
@@ -564,14 +567,14 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
     while ((item = PyIter_Next(iterator)) != NULL) {
         long seq = PyLong_AsLong(item);
         Py_DECREF(item);
-        long distance = (high - seq) & 0xFFFF;
-        if (high >= 0 && distance >= 1 && distance <= NACK_WINDOW)
-            gaps |= (gaps_t)1 << (distance - 1);
+        long distance = (fresh.high - seq) & 0xFFFF;
+        if (fresh.high >= 0 && distance >= 1 && distance <= NACK_WINDOW)
+            fresh.missing |= (gaps_t)1 << (distance - 1);
     }
     Py_DECREF(iterator);
     if (PyErr_Occurred())
         return NULL;
-    InletTrack *t = inlet_find(self, (uint32_t)ssrc);
+    InletTrack *t = inlet_find(self, fresh.ssrc);
     if (t == NULL) {
         if (self->count == MAX_TRACKS) {
             PyErr_SetString(PyExc_OverflowError, "too many tracks on one connection");
@@ -581,23 +584,9 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
     } else {
         track_clear(t);
     }
-    memset(t, 0, sizeof(InletTrack));
-    t->ssrc = (uint32_t)ssrc;
-    Py_INCREF(on_rtp);
-    t->on_rtp = on_rtp;
-    Py_INCREF(on_nack);
-    t->on_nack = on_nack;
-    t->video = video;
-    t->level_id = level_id;
-    t->clockrate = clockrate;
-    t->packets_received = packets_received;
-    t->max_seq = max_seq;
-    t->cycles = cycles;
-    t->jitter_q4 = jitter_q4;
-    t->last_arrival = last_arrival;
-    t->last_timestamp = last_timestamp;
-    t->high = high;
-    t->missing = gaps;
+    Py_INCREF(fresh.on_rtp);
+    Py_INCREF(fresh.on_nack);
+    *t = fresh;
     Py_RETURN_NONE;
 }
 

@@ -135,6 +135,19 @@ def mid_to_stream(sdp: str) -> dict[str, str]:
 
 
 @dataclass
+class Collect:
+    """A consumer of a tapped receiver that keeps what it is handed (for the receive path's tests)."""
+
+    def __init__(self) -> None:
+        self.packets: list[tuple[bytes, int, int, int, int]] = []
+
+    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
+        self.packets.append((payload, seq, timestamp, marker, level))
+
+    def on_ssrc(self, ssrc: int) -> None:
+        pass
+
+
 class Received:
     """What one client got from one remote stream of one kind."""
 

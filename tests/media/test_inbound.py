@@ -15,7 +15,7 @@ from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRrPacket, RtcpRtpfbPacket, RtpPacket
 
 from rooms.model import stream_id_for
 from server.media.seam import InboundTrack, LeanReceiver
-from tests.media.clients import PatternVideo, ToneAudio, record_handed, wait_for
+from tests.media.clients import Collect, PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
 
 pytestmark = pytest.mark.media
@@ -96,23 +96,10 @@ async def test_an_upstream_gap_is_nacked_and_repaired(room: Room) -> None:
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 15, timeout=5)
 
 
-class _Collect:
-    """A consumer that keeps what it is handed."""
-
-    def __init__(self) -> None:
-        self.packets: list[tuple[bytes, int, int, int, int]] = []
-
-    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
-        self.packets.append((payload, seq, timestamp, marker, level))
-
-    def on_ssrc(self, ssrc: int) -> None:
-        pass
-
-
 async def test_lean_parse_reads_levels_strips_padding_and_drops_malformed_packets() -> None:
     pc = RTCPeerConnection()
     try:
-        consumer = _Collect()
+        consumer = Collect()
         track = InboundTrack(LeanReceiver(), pc.addTransceiver("audio").receiver, consumer, video=False)
         track.stats = StreamStatistics(48000)
         track.stats.add(RtpPacket(sequence_number=9, timestamp=0))  # aiortc counts an SSRC's first packet

@@ -24,22 +24,10 @@ from pylibsrtp import Policy, Session
 from server.media.seam import compiled
 from server.media.seam.receive import InboundTrack, LeanReceiver
 from server.media.seam.transport import fast_srtp
+from tests.media.clients import Collect
 
 SSRC = 0x1234ABCD
 LEVEL_ID = 1
-
-
-class Collect:
-    """A consumer that keeps what it is handed."""
-
-    def __init__(self) -> None:
-        self.packets: list[tuple[bytes, int, int, int, int]] = []
-
-    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
-        self.packets.append((payload, seq, timestamp, marker, level))
-
-    def on_ssrc(self, ssrc: int) -> None:
-        pass
 
 
 def session(key: bytes, outbound: bool) -> Session:
