@@ -220,29 +220,43 @@ class Source:
         self._ssrc = ssrc
 
     def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
-        """Entry point from the receive path (``seam.InboundTrack``), once per incoming RTP packet."""
+        """Entry point from the receive path (``seam.InboundTrack``), once per incoming RTP packet.
+
+        With compiled outlets this one frame is all the Python a packet meets between the compiled
+        receive and the compiled copies (at N = 2 each Python call is a measurable share).
+        """
         self._arrivals += 1
-        if self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK:
-            started = time.perf_counter()
+        sample = self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK
+        started = time.perf_counter() if sample else 0.0
+        outlets = self._outlets
+        if outlets is None:
             self._fan_out(payload, seq, timestamp, marker, level)
-            self._totals.sample(time.perf_counter() - started)
         else:
-            self._fan_out(payload, seq, timestamp, marker, level)
+            video = self.kind == "video"
+            if not video:
+                if not self._audible:
+                    return  # strict floor / forced mute: no packets at all, not silence
+                if level >= 0 and self._on_level is not None:
+                    self._on_level(self.publisher_id, level, timestamp)
+            done = _fastpath.fan_out(outlets, payload, seq, timestamp, marker, video)
+            sent = done & _fastpath.SENT_MASK
+            if sent and self._totals is not None:
+                self._totals.packets += sent
+                self._totals.bytes += sent * len(payload)
+            if done & ~_fastpath.SENT_MASK:
+                self._after_fan_out(done, payload, seq, timestamp, marker, video)
+        if sample:
+            self._totals.sample(time.perf_counter() - started)  # type: ignore[union-attr]
 
     def _fan_out(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
+        """The Python path: each sink in turn."""
         if self.kind == "audio":
             if not self._audible:
                 return  # strict floor / forced mute: no packets at all, not silence
             if level >= 0 and self._on_level is not None:
                 self._on_level(self.publisher_id, level, timestamp)
-            if self._outlets is not None:
-                self._fan_out_compiled(self._outlets, payload, seq, timestamp, marker, False)
-                return
             for sink in self.sinks:
                 sink.forward(payload, seq, timestamp, marker, False)
-            return
-        if self._outlets is not None:
-            self._fan_out_compiled(self._outlets, payload, seq, timestamp, marker, True)
             return
         starts_keyframe = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
         want = False
@@ -252,15 +266,8 @@ class Source:
         if want:
             self.request_keyframe()
 
-    def _fan_out_compiled(
-        self, outlets: list[Any], payload: bytes, seq: int, timestamp: int, marker: int, video: bool
-    ) -> None:
-        """One C call for every sink; a sink not linked yet comes back here to be linked in Python."""
-        done = _fastpath.fan_out(outlets, payload, seq, timestamp, marker, video)
-        sent = done & _fastpath.SENT_MASK
-        if sent and self._totals is not None:
-            self._totals.packets += sent
-            self._totals.bytes += sent * len(payload)
+    def _after_fan_out(self, done: int, payload: bytes, seq: int, timestamp: int, marker: int, video: bool) -> None:
+        """A compiled fan-out that needs Python: a sink not linked yet (linked here), or a keyframe wanted."""
         want = done & _fastpath.WANT_KEYFRAME
         if done & _fastpath.UNLINKED_ANY:
             keyframe = video and _fastpath.is_vp8_keyframe(payload)
