@@ -214,6 +214,8 @@ async def where(request: web.Request) -> web.Response:
     try:
         await request.app[HUB].hold(session_id)
     except Moved as moved:
+        if not moved.url:  # this node is stopping and no other holds the session yet: ask another
+            return error_response("moved", str(moved), url="")
         return web.json_response({"url": moved.url})
     return web.json_response({"url": request.app[SETTINGS].public_url})
 

@@ -80,6 +80,7 @@ class Hub:
         self.sockets: dict[str, tuple[str, str]] = {}  # socket id -> (session id, participant id)
         self._taking: dict[str, asyncio.Lock] = {}
         self._background = Background()
+        self.stopping = False  # set by ``shutdown``: from then on this node takes no session
 
     # ---- holding sessions -------------------------------------------------------------------
 
@@ -88,6 +89,9 @@ class Hub:
         live = self.live.get(session_id)
         if live is not None:
             return live
+        if self.stopping:  # on its way out: never take a lease it has just let go of
+            lease = await self.store.lease(session_id)
+            raise Moved(lease.url if lease is not None and lease.node_id != self.node.node_id else "")
         async with self._taking.setdefault(session_id, asyncio.Lock()):
             if session_id in self.live:
                 return self.live[session_id]
@@ -394,10 +398,13 @@ class Hub:
     async def shutdown(self) -> None:
         """Graceful stop: write each session back and let go of its lease, then tell its clients to
         reconnect. In that order, a client that comes straight back (through a load balancer, to
-        another node) finds the session free to take, instead of still held by this node."""
+        another node) finds the session free to take, instead of still held by this node; and from
+        the start this node takes no session again (``hold`` answers ``moved``)."""
+        self.stopping = True
         for live in list(self.live.values()):
             if live.dirty:
                 await self._retry_write(live)
+            self.live.pop(live.session.id, None)  # commands from here on are answered ``moved``
             try:
                 await self.store.release_lease(live.session.id, self.node.node_id)
             except Exception:

@@ -185,6 +185,8 @@ export class HearthClient extends EventTarget {
     const data = err?.data ?? {};
     if (data.code === 'moved' && data.url) {
       this.#follow(data.url, data.message);
+    } else if (data.code === 'moved') {
+      this.#comeBack(); // a stopping node refused us and nobody holds the session yet: try again shortly
     } else if (data.code) {
       this.#setStatus('refused', { code: data.code, message: data.message });
     } else {

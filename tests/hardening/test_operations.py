@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import socketio
 
+from server.app import HUB, STORE
 from server.logs import JsonFormatter
 from tests.hardening.helpers import eventually, make_room
-from tests.harness import OPERATOR_KEY, Harness, running_server
+from tests.harness import OPERATOR_KEY, Harness, Refused, running_server
 
 
 async def test_metrics_with_the_operator_key_expose_sessions_participants_events_errors_and_store(
@@ -149,6 +150,23 @@ async def test_graceful_shutdown_sends_moved_before_disconnecting() -> None:
     await eventually(lambda: not any(c.sio.connected for c in clients), timeout=2)
     for client in clients:
         assert client.received["moved"], client.id
+
+
+async def test_a_stopping_node_takes_no_session_again() -> None:
+    """After ``shutdown`` let go of a session, this node neither serves nor re-takes it: ``/where``
+    answers ``moved`` without a url (ask another node), and so does a new connection."""
+    async with running_server(media=False) as server:
+        room = await make_room(server, members=1)
+        server.clients.clear()  # the shutdown closes them
+        await server.app[HUB].shutdown()
+        assert await server.app[STORE].lease(room.id) is None  # released
+        async with server.http.get(f"{server.url}/api/sessions/{room.id}/where", headers=server.auth) as r:
+            assert r.status == 409
+            assert (await r.json())["error"]["code"] == "moved"
+        with pytest.raises(Refused) as refused:
+            await server.connect(room.tokens[room.facilitator.id])
+        assert refused.value.data["code"] == "moved" and refused.value.data["url"] == ""
+        assert await server.app[STORE].lease(room.id) is None  # and not taken back
 
 
 async def test_allowed_origin_refuses_a_handshake_from_another_origin() -> None:

@@ -106,3 +106,15 @@ test('moves that never reach a connection stop after three', () => {
   assert.equal(client.status, 'refused');
   assert.equal(client.error.code, 'moved');
 });
+
+test('a stopping node that refuses a connection sends the client back to try again shortly', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, seen } = connectedClient();
+  sockets[0].fire('disconnect', 'transport close');
+  sockets[0].fire('connect_error', { data: { code: 'moved', url: '', message: 'this node is stopping' } });
+  assert.equal(client.status, 'reconnecting');
+  t.mock.timers.tick(1000);
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1].url, 'https://clinic.test');
+  assert.ok(!seen.statuses.includes('refused'));
+});
