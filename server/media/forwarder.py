@@ -122,11 +122,6 @@ class Sink:
         if self.outlet is not None:
             self.outlet.restart()
 
-    @property
-    def lost_copies(self) -> int:
-        """Copies this subscriber could not take (its socket buffer was full)."""
-        return int(self.outlet.dropped) if self.outlet is not None else self.dropped
-
     def forward(self, payload: bytes, seq: int, timestamp: int, marker: int, starts_keyframe: bool) -> bool:
         """Send one packet; returns False when this sink needs a keyframe before it can go on."""
         if self.outlet is not None:
