@@ -378,6 +378,11 @@ class Hub:
     async def _hand_over(self, live: Live, url: str) -> None:
         log.warning("lease lost to another node", extra={"session": live.session.id})
         self.live.pop(live.session.id, None)
+        await self._send_away(live, url)
+
+    async def _send_away(self, live: Live, url: str) -> None:
+        """Tell each client where to reconnect (``url``, or "" for wherever it came from), drop its
+        socket, and close the session's media on this node."""
         for pid in list(live.sockets):
             await self.bus.emit("moved", {"url": url}, participant_room(live.session.id, pid))
             await self._drop_socket(live, pid)
@@ -409,8 +414,5 @@ class Hub:
                 await self.store.release_lease(live.session.id, self.node.node_id)
             except Exception:
                 log.warning("lease release failed at shutdown", extra={"session": live.session.id})
-            for pid in list(live.sockets):
-                await self.bus.emit("moved", {"url": ""}, participant_room(live.session.id, pid))
-                await self._drop_socket(live, pid)
-            await self.media.close_session(live.session.id)
+            await self._send_away(live, "")
         self.live.clear()
