@@ -27,8 +27,7 @@ import statistics
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
 from aiortc.rtcrtpreceiver import StreamStatistics
+from media_probe import replaced  # bench/, this script's own folder
 from pylibsrtp import Policy, Session
 
 from server.media import seam
@@ -126,16 +126,6 @@ def packets(kind: str, count: int) -> list[bytes]:
     return [
         struct.pack("!BBHII", 0x90, 111, s & 0xFFFF, s * 960, 43) + level + b"\x66" * 100 for s in range(1, count + 1)
     ]
-
-
-@contextmanager
-def replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 def us_per_packet(kind: str, count: int, rounds: int = 5, wired: bool = False, compiled: bool = False) -> float:

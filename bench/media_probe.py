@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from server.media import forwarder
@@ -97,6 +98,25 @@ class _TimedSocket:
         return getattr(self._sock, name)
 
 
+# The call each part times, as (owner, attribute) for a receiver: swapped for a timed one per sample.
+TIMED_CALLS: dict[str, Callable[[LeanReceiver], tuple[Any, str]]] = {
+    "unprotect": lambda receiver: (receiver, "_unprotect"),
+    "outlets": lambda receiver: (forwarder._fastpath, "fan_out"),
+    "protect": lambda receiver: (send, "_srtp_protect"),
+}
+
+
+@contextmanager
+def replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
+    """``owner.name`` is ``value`` inside the block, and what it was again after it."""
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
 def install(probe: Probe) -> None:
     """Wrap the seam's receive callback; call before any connection exists."""
     hook = LeanReceiver._hook
@@ -118,22 +138,10 @@ def install(probe: Probe) -> None:
             probe.samples[part] += 1
             if part == "packet":
                 probe.timed("packet", inner)(data, addr)
-            elif part == "unprotect":
-                unprotect = receiver._unprotect
-                receiver._unprotect = probe.timed("unprotect", unprotect)
-                inner(data, addr)
-                receiver._unprotect = unprotect
-            elif part == "outlets":
-                compiled = forwarder._fastpath
-                fan_out = compiled.fan_out
-                compiled.fan_out = probe.timed("outlets", fan_out)
-                inner(data, addr)
-                compiled.fan_out = fan_out
-            elif part == "protect":
-                protect = send._srtp_protect
-                send._srtp_protect = probe.timed("protect", protect)
-                inner(data, addr)
-                send._srtp_protect = protect
+            elif part in TIMED_CALLS:
+                owner, name = TIMED_CALLS[part](receiver)
+                with replaced(owner, name, probe.timed(part, getattr(owner, name))):
+                    inner(data, addr)
             else:
                 with_timed_sockets(track, lambda: inner(data, addr))
 
