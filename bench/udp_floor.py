@@ -84,7 +84,9 @@ def measure(rate: float, seconds: float) -> str:
         sender.join()
         server.kill()
         receiver.kill()
-    cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
+    # Field by field: psutil reads 10 ms ticks, and when none passed, the sum-then-difference form
+    # gave -0.0 ("-0.0000 core", which the bench smoke test once caught) instead of 0.0.
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     kernel = 100 * (cpu1.system - cpu0.system) / max(cpu, 1e-9)
     return (
         f"{rate:>6.0f} packets/s: server {cpu / (t1 - t0):.4f} core, "
