@@ -68,8 +68,8 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
         max_http_buffer_size=wire.MAX_TRANSPORT_BYTES,
         logger=False,
         engineio_logger=False,
-        ping_interval=10,
-        ping_timeout=10,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
         serializer=JsonPacket,
     )
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+MIN_OPERATOR_KEY_BYTES = 24  # an operator key guards every session: no short, guessable keys in production
+
+
 @dataclass
 class Settings:
     host: str = "127.0.0.1"
@@ -38,7 +41,12 @@ class Settings:
     max_participants: int = 12
     state_ttl: float = 24 * 3600.0
     ended_ttl: float = 3600.0
-    lease_ttl: float = 10.0
+    lease_ttl: float = 3.0
+    ping_interval: float = 10.0
+    ping_timeout: float = 5.0
+    auth_timeout: float = 5.0
+    max_unauthenticated_per_address: int = 20
+    stop_timeout: float = 8.0
     tick_seconds: float = 0.25
     event_rate: float = 20.0
     event_burst: float = 40.0
@@ -52,6 +60,8 @@ class Settings:
             raise SystemExit("--production needs --secret and --operator-key (or HEARTH_SECRET/...)")
         if self.production and len(self.secret.encode()) < 32:
             raise SystemExit("--secret must be at least 32 bytes for HS256 join tokens")
+        if self.production and len(self.operator_key.encode()) < MIN_OPERATOR_KEY_BYTES:
+            raise SystemExit(f"--operator-key must be at least {MIN_OPERATOR_KEY_BYTES} bytes in production")
         if not self.secret:
             self.secret = secrets.token_urlsafe(32)
             self.generated.append("secret")
@@ -84,6 +94,11 @@ _ENV: dict[str, tuple[str, Any]] = {
     "state_ttl": ("HEARTH_STATE_TTL", float),
     "ended_ttl": ("HEARTH_ENDED_TTL", float),
     "lease_ttl": ("HEARTH_LEASE_TTL", float),
+    "ping_interval": ("HEARTH_PING_INTERVAL", float),
+    "ping_timeout": ("HEARTH_PING_TIMEOUT", float),
+    "auth_timeout": ("HEARTH_AUTH_TIMEOUT", float),
+    "max_unauthenticated_per_address": ("HEARTH_MAX_UNAUTHENTICATED_PER_ADDRESS", int),
+    "stop_timeout": ("HEARTH_STOP_TIMEOUT", float),
 }
 
 
@@ -107,7 +122,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allowed-origin", action="append", help="allowed browser origin (repeatable)")
     p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS directly (HEARTH_TLS_CERT)")
     p.add_argument("--tls-key", help="PEM private key (HEARTH_TLS_KEY)")
-    p.add_argument("--lease-ttl", type=float, help="seconds a session lease lasts unrenewed (10)")
+    p.add_argument("--lease-ttl", type=float, help="seconds a session lease lasts unrenewed (3)")
+    p.add_argument("--ping-interval", type=float, help="seconds between Engine.IO pings (10)")
+    p.add_argument("--ping-timeout", type=float, help="seconds a client may take to answer a ping (5)")
+    p.add_argument("--auth-timeout", type=float, help="seconds a connection may stay unauthenticated (5)")
+    p.add_argument(
+        "--max-unauthenticated-per-address",
+        type=int,
+        help="open unauthenticated connections per client address (20)",
+    )
+    p.add_argument("--stop-timeout", type=float, help="seconds a graceful stop may take at most (8)")
     p.add_argument("--max-sessions", type=int, help="live sessions this node holds at most")
     p.add_argument("--max-participants", type=int, help="participants per session at most (12)")
     p.add_argument("--grace-seconds", type=float, help="seat kept after a drop (60)")

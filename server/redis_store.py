@@ -403,8 +403,6 @@ def _sentinel_client(url: str, client_kw: dict[str, Any]) -> tuple[Sentinel, aio
         raise ValueError("a redis+sentinel:// URL names its service: redis+sentinel://host:26379/mymaster")
     db = int(path[1]) if len(path) > 1 else 0
     sentinel_kw = {k: client_kw[k] for k in ("socket_timeout", "socket_connect_timeout")}
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
-        sentinels, sentinel_kwargs=sentinel_kw, **client_kw
-    )
+    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kw, **client_kw)
     master = sentinel.master_for(path[0], password=password, db=db)
     return sentinel, cast(aioredis.Redis, master)

@@ -41,7 +41,7 @@ log = logging.getLogger("hearth.hub")
 
 @dataclass
 class HubSettings:
-    lease_ttl: float = 10.0
+    lease_ttl: float = 3.0
     revoke_ttl: float = 7 * 24 * 3600.0
     ended_ttl: float = 3600.0
     audit_ttl: float = 30 * 24 * 3600.0
