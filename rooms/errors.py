@@ -53,3 +53,11 @@ def paced(last_at: float | None, now: float, interval: float, message: str) -> f
 
 class StaleVersion(Conflict):
     """A save carried a version older than the stored one: another writer got there first."""
+
+
+class LeaseLost(StaleVersion):
+    """A save came from a node that no longer holds the session's lease: another node serves it now.
+
+    The store refuses such a write atomically (fencing), so a node that paused past its lease can
+    never overwrite what the new holder wrote; the node hands its clients over instead.
+    """

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rooms.codec import session_from_dict, session_to_dict
-from rooms.errors import Conflict, StaleVersion
+from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Session
 
 DEFAULT_STATE_TTL = 24 * 3600.0
@@ -51,13 +51,18 @@ class SessionStore(Protocol):
 
     async def load(self, session_id: str) -> Session | None: ...
 
-    async def save(self, session: Session, expected_version: int) -> None:
-        """Store ``session`` if the stored version still is ``expected_version``, else ``StaleVersion``."""
+    async def save(self, session: Session, expected_version: int, holder: str | None = None) -> None:
+        """Store ``session`` if the stored version still is ``expected_version``, else ``StaleVersion``.
 
-    async def restore(self, session: Session) -> bool:
+        Given ``holder`` (a node id), also only while that node holds the session's lease, else
+        ``LeaseLost``, checked in the same atomic step as the version: fencing, so a node that paused
+        past its lease can never overwrite what the new holder wrote.
+        """
+
+    async def restore(self, session: Session, holder: str | None = None) -> bool:
         """Write ``session`` back when the stored copy is missing or older (after a store outage).
 
-        Never overwrites a newer version; returns whether it wrote.
+        Never overwrites a newer version; returns whether it wrote. ``holder`` fences as in ``save``.
         """
 
     async def expire(self, session_id: str, ttl_seconds: float) -> None:
@@ -115,7 +120,14 @@ class MemoryStore:
             return None
         return session_from_dict(copy.deepcopy(entry[0]))
 
-    async def save(self, session: Session, expected_version: int) -> None:
+    def _fence(self, session_id: str, holder: str | None) -> None:
+        if holder is not None:
+            lease = self._leases.get(session_id)
+            if lease is None or lease.node_id != holder or not self._alive(lease.expires_at):
+                raise LeaseLost(f"node {holder} does not hold session {session_id}")
+
+    async def save(self, session: Session, expected_version: int, holder: str | None = None) -> None:
+        self._fence(session.id, holder)
         entry = self._sessions.get(session_id := session.id)
         stored = entry[0]["version"] if entry is not None and self._alive(entry[1]) else None
         if stored != expected_version:
@@ -123,7 +135,8 @@ class MemoryStore:
         expires = entry[1] if entry is not None else self._clock() + self._ttl
         self._sessions[session_id] = (session_to_dict(session), max(expires, self._clock() + 1.0))
 
-    async def restore(self, session: Session) -> bool:
+    async def restore(self, session: Session, holder: str | None = None) -> bool:
+        self._fence(session.id, holder)
         entry = self._sessions.get(session.id)
         alive = entry is not None and self._alive(entry[1])
         if alive and entry is not None and int(str(entry[0]["version"])) >= session.version:

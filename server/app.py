@@ -31,7 +31,7 @@ from signaling.hub import Hub, HubSettings
 from signaling.limits import RateLimiter
 from signaling.namespace import HearthNamespace
 from signaling.ports import MediaGateway, NodeInfo, NullMedia
-from signaling.sockets import FanOut, HearthServer, JsonPacket, RedisFanOut, SioBus
+from signaling.sockets import FanOut, HearthServer, JsonPacket, SioBus
 
 log = logging.getLogger("hearth.server")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -55,9 +55,10 @@ def default_origins(settings: Settings) -> list[str]:
 
 
 def make_sio(settings: Settings) -> socketio.AsyncServer:
-    manager: FanOut = FanOut()
-    if settings.redis_url:  # emits from any node reach sockets on every node
-        manager = RedisFanOut(settings.redis_url, channel=f"{settings.redis_prefix}socketio")
+    # Emits stay on this node, with no message bus: a session's sockets all live on the node that
+    # holds it (a client that reaches another node is told where to go), and what a session says
+    # (notes, help, safety plans) never leaves the node that holds it.
+    manager = FanOut()
     # A node always answers its own pages; --allowed-origin adds the other origins pages come from
     # (a balancer's, other nodes') when a page loaded elsewhere connects here after a move.
     origins: Any = list(dict.fromkeys([*default_origins(settings), *settings.allowed_origins]))
@@ -113,7 +114,12 @@ def create_app(settings: Settings) -> web.Application:
         media,
         time.time,
         NodeInfo(settings.node_id, settings.public_url),
-        HubSettings(lease_ttl=settings.lease_ttl, ended_ttl=settings.ended_ttl, max_sessions=settings.max_sessions),
+        HubSettings(
+            lease_ttl=settings.lease_ttl,
+            ended_ttl=settings.ended_ttl,
+            max_sessions=settings.max_sessions,
+            stop_timeout=settings.stop_timeout,
+        ),
     )
     tokens = Tokens(settings.secret, settings.token_ttl)
     namespace = HearthNamespace(

@@ -14,7 +14,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-
 MIN_OPERATOR_KEY_BYTES = 24  # an operator key guards every session: no short, guessable keys in production
 
 

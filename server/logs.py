@@ -27,6 +27,9 @@ SAFE_FIELDS = (
     "ms",
     "count",
     "peer",
+    "mailbox",
+    "leg",
+    "error",
 )
 
 

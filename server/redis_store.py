@@ -42,7 +42,7 @@ from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from rooms.codec import session_from_dict, session_to_dict
-from rooms.errors import Conflict, StaleVersion
+from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Session
 from rooms.store import DEFAULT_STATE_TTL, AuditRecord, Lease
 from server.redis_keys import DEFAULT_PREFIX, RedisKeys
@@ -89,26 +89,45 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-# KEYS[1] session; ARGV expected, version, body, min_ttl_ms, ttl_ms. Returns {1} or {0, stored-or-''}.
-# Keeps the key's TTL, but at least min_ttl_ms (as MemoryStore); a key without one gets ttl_ms.
-SAVE = """
-local stored = redis.call('HGET', KEYS[1], 'version')
-if stored ~= ARGV[1] then return {0, stored or ''} end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'body', ARGV[3])
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[5])
-elseif pttl < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-return {1}
+# KEYS[1] lease; ARGV[1] holder ('' for no fencing). Returns early with {0, 'lease'} unless the holder
+# holds the lease: the version check and the write happen in the same script, so fencing is atomic.
+_FENCE = """
+if ARGV[1] ~= '' then
+  local lease = redis.call('GET', KEYS[1])
+  local ok, held = false, nil
+  if lease then ok, held = pcall(cjson.decode, lease) end
+  if not ok or type(held) ~= 'table' or held.node_id ~= ARGV[1] then return {0, 'lease'} end
+end
 """
 
-# KEYS[1] session; ARGV version, body, ttl_ms. Writes when missing or older; keeps an existing TTL.
-RESTORE = """
-local stored = redis.call('HGET', KEYS[1], 'version')
-if stored and tonumber(stored) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1
+# KEYS[1] lease, KEYS[2] session; ARGV holder, expected, version, body, min_ttl_ms, ttl_ms.
+# Returns {1} or {0, stored-or-''} or {0, 'lease'}. Keeps the key's TTL, but at least min_ttl_ms (as
+# MemoryStore); a key without one gets ttl_ms.
+SAVE = (
+    _FENCE
+    + """
+local stored = redis.call('HGET', KEYS[2], 'version')
+if stored ~= ARGV[2] then return {0, stored or ''} end
+redis.call('HSET', KEYS[2], 'version', ARGV[3], 'body', ARGV[4])
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[6])
+elseif pttl < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+return {1}
 """
+)
+
+# KEYS[1] lease, KEYS[2] session; ARGV holder, version, body, ttl_ms. Writes when missing or older;
+# keeps an existing TTL. Returns {1} (written), {0} (newer or same there) or {0, 'lease'}.
+RESTORE = (
+    _FENCE
+    + """
+local stored = redis.call('HGET', KEYS[2], 'version')
+if stored and tonumber(stored) >= tonumber(ARGV[2]) then return {0} end
+redis.call('HSET', KEYS[2], 'version', ARGV[2], 'body', ARGV[3])
+if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return {1}
+"""
+)
 
 # KEYS[1] lease; ARGV node_id, value, ttl_ms. SET NX PX, except that our own lease is re-taken.
 ACQUIRE = """
@@ -296,24 +315,33 @@ class RedisStore:
         return None if body is None else session_from_dict(json.loads(body))
 
     @_unavailable_on_connection_loss
-    async def save(self, session: Session, expected_version: int) -> None:
+    async def save(self, session: Session, expected_version: int, holder: str | None = None) -> None:
         body = _dumps(session_to_dict(session))
-        args: list[str | int] = [expected_version, session.version, body, MIN_SAVE_TTL_MS, self._ttl_ms]
-        reply = await self._save(keys=[self.keys.session(session.id)], args=args)
+        args: list[str | int] = [holder or "", expected_version, session.version, body, MIN_SAVE_TTL_MS, self._ttl_ms]
+        reply = await self._save(keys=self._fenced(session.id), args=args)
         if not int(reply[0]):
             stored = _text(reply[1]) or None
+            if stored == "lease":
+                raise LeaseLost(f"node {holder} does not hold session {session.id}")
             raise StaleVersion(f"session {session.id} is at version {stored}, not {expected_version}")
 
     @_unavailable_on_connection_loss
-    async def restore(self, session: Session) -> bool:
+    async def restore(self, session: Session, holder: str | None = None) -> bool:
         """Write ``session`` back if Redis lost it (restart without persistence, failover lag).
 
         Writes when the key is missing or holds an older version; never overwrites a newer one.
-        Returns whether it wrote. The lease holder calls this after a reconnect, then re-acquires
-        its leases: a plain ``save`` would see no stored version and raise ``StaleVersion``.
+        Returns whether it wrote. The lease holder re-acquires its lease after a reconnect, then
+        calls this: a plain ``save`` would see no stored version and raise ``StaleVersion``.
         """
-        args: list[str | int] = [session.version, _dumps(session_to_dict(session)), self._ttl_ms]
-        return bool(await self._restore(keys=[self.keys.session(session.id)], args=args))
+        args: list[str | int] = [holder or "", session.version, _dumps(session_to_dict(session)), self._ttl_ms]
+        reply = await self._restore(keys=self._fenced(session.id), args=args)
+        if len(reply) > 1 and _text(reply[1]) == "lease":
+            raise LeaseLost(f"node {holder} does not hold session {session.id}")
+        return bool(int(reply[0]))
+
+    def _fenced(self, session_id: str) -> list[str]:
+        """The keys of a fenced write: the lease first (checked), then the session (written)."""
+        return [self.keys.lease(session_id), self.keys.session(session_id)]
 
     @_unavailable_on_connection_loss
     async def expire(self, session_id: str, ttl_seconds: float) -> None:

@@ -1,9 +1,16 @@
-"""The sessions this node holds: one lock each, apply -> save -> emit -> audit, in that order.
+"""The sessions this node holds, each changed by its own actor: apply -> save -> emit -> audit.
 
 The hub is the only writer of a live session. It holds a lease on every session it serves (its media
 must live in one place), writes each change through to the store so another node can take over, and
 turns domain events into emits and side effects (revocation, media policy, teardown). Rules live in
 ``rooms``; what to send to whom lives in ``signaling.emits``; this module only sequences.
+
+Each live session has two mailboxes (``signaling.actor``). ``actor`` takes connects, disconnects,
+commands and ticks in arrival order; nothing re-enters it from I/O except by posting a job (an emit
+can run a timed-out client's disconnect handler in the emitting task). ``media`` carries the
+session's media work (policy, publish, answers, teardown) in its own order, so slow or failing media
+never holds up a state change and never loses one: a disconnect is recorded before its media is
+closed, and a media failure is logged by the mailbox and stays that job's.
 """
 
 from __future__ import annotations
@@ -11,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rooms import commands as c
 from rooms.controller import apply, tick
-from rooms.errors import Conflict, NotFound, RoomError, StaleVersion
+from rooms.errors import Conflict, Forbidden, NotFound, RoomError, StaleVersion
 from rooms.events import (
     Audited,
     Event,
@@ -31,12 +38,16 @@ from rooms.model import Role, Session, Status
 from rooms.permissions import Action, check
 from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
+from signaling.actor import Mailbox
 from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
 from signaling.sockets import SocketBus
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.hub")
+T = TypeVar("T")
+
+REPLACED = {"message": "You joined from another tab or device."}
 
 
 @dataclass
@@ -47,6 +58,9 @@ class HubSettings:
     audit_ttl: float = 30 * 24 * 3600.0
     idle_release_seconds: float = 600.0
     max_sessions: int = 200
+    stop_timeout: float = 8.0
+    job_timeout: float = 15.0  # a session job that runs longer is abandoned: the session goes on
+    media_job_timeout: float = 20.0
 
 
 @dataclass
@@ -55,13 +69,15 @@ class Live:
 
     session: Session
     saved_version: int
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    actor: Mailbox
+    media: Mailbox
     sockets: dict[str, str] = field(default_factory=dict)  # participant id -> socket id
     # socket id -> (its audience room, the participant's (status, role) that room was chosen for)
-    rooms: dict[str, tuple[str | None, tuple[Status, Role] | None]] = field(default_factory=dict)
+    placed: dict[str, tuple[str | None, tuple[Status, Role] | None]] = field(default_factory=dict)
     policy: ForwardingPolicy | None = None
     dirty: bool = False
     last_active: float = 0.0
+    tick_posted: bool = False
 
 
 class Hub:
@@ -78,7 +94,7 @@ class Hub:
         self.settings = settings or HubSettings()
         self.live: dict[str, Live] = {}
         self.sockets: dict[str, tuple[str, str]] = {}  # socket id -> (session id, participant id)
-        self._taking: dict[str, asyncio.Lock] = {}
+        self._taking: dict[str, asyncio.Future[Live]] = {}
         self._background = Background()
         self.stopping = False  # set by ``shutdown``: from then on this node takes no session
 
@@ -92,25 +108,39 @@ class Hub:
         if self.stopping:  # on its way out: never take a lease it has just let go of
             lease = await self.store.lease(session_id)
             raise Moved(lease.url if lease is not None and lease.node_id != self.node.node_id else "")
-        async with self._taking.setdefault(session_id, asyncio.Lock()):
-            if session_id in self.live:
-                return self.live[session_id]
-            if len(self.live) >= self.settings.max_sessions:
-                raise Conflict("this node holds as many sessions as it may")
-            lease = await self.store.acquire_lease(
-                session_id, self.node.node_id, self.node.url, self.settings.lease_ttl
-            )
-            if lease.node_id != self.node.node_id:
-                raise Moved(lease.url)
-            session = await self.store.load(session_id)
-            if session is None:
-                await self.store.release_lease(session_id, self.node.node_id)
-                raise NotFound(f"no session {session_id}")
-            live = Live(session, saved_version=session.version, last_active=self.clock())
-            self._take_over(live)
-            self.live[session_id] = live
-            log.info("session held", extra={"session": session_id, "node": self.node.node_id})
-            return live
+        taking = self._taking.get(session_id)
+        if taking is None:  # the first caller takes the session; callers meanwhile wait for the same result
+            taking = self._taking[session_id] = asyncio.ensure_future(self._take(session_id))
+            taking.add_done_callback(lambda done: self._took(session_id, done))
+        return await asyncio.shield(taking)
+
+    def _took(self, session_id: str, done: asyncio.Future[Live]) -> None:
+        self._taking.pop(session_id, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here, raised to every waiter by ``shield``
+
+    async def _take(self, session_id: str) -> Live:
+        if len(self.live) >= self.settings.max_sessions:
+            raise Conflict("this node holds as many sessions as it may")
+        lease = await self.store.acquire_lease(session_id, self.node.node_id, self.node.url, self.settings.lease_ttl)
+        if lease.node_id != self.node.node_id:
+            raise Moved(lease.url)
+        session = await self.store.load(session_id)
+        if session is None:
+            await self.store.release_lease(session_id, self.node.node_id)
+            raise NotFound(f"no session {session_id}")
+        ids = {"session": session_id}
+        live = Live(
+            session,
+            saved_version=session.version,
+            actor=Mailbox("session", ids, self.settings.job_timeout),
+            media=Mailbox("media", ids, self.settings.media_job_timeout),
+            last_active=self.clock(),
+        )
+        self._take_over(live)
+        self.live[session_id] = live
+        log.info("session held", extra={"session": session_id, "node": self.node.node_id})
+        return live
 
     def _take_over(self, live: Live) -> None:
         """Sockets of a previous holder are gone: their owners keep their seats for the grace period."""
@@ -120,24 +150,44 @@ class Hub:
                 apply(live.session, p.id, c.Disconnect(), now)
             if p.publishing:
                 apply(live.session, p.id, c.SetPublishing(False), now)
+        live.dirty = live.session.version != live.saved_version
+
+    def _retire(self, live: Live, reason: Exception) -> bool:
+        """This node stops serving the session: its actor takes no more jobs, its media is closed.
+
+        Idempotent; returns whether this call retired it. Jobs still queued are refused with ``reason``.
+        """
+        if self.live.get(live.session.id) is live:
+            self.live.pop(live.session.id)
+        if live.actor.closed is not None:
+            return False
+        live.actor.close(reason, discard_pending=True)
+        session_id = live.session.id
+        live.media.post(lambda: self.media.close_session(session_id))
+        live.media.close(reason)
+        return True
 
     # ---- commands ---------------------------------------------------------------------------
 
     async def run(self, session_id: str, actor_id: str, command: c.Command) -> list[Event]:
-        """Apply one command under the session's lock and carry out everything that follows."""
+        """Apply one command in the session's actor and carry out everything that follows."""
         live = await self.hold(session_id)
-        async with live.lock:
-            now = self.clock()
-            events = apply(live.session, actor_id, command, now)
-            await self._after(live, actor_id, events, now)
-            return events
+        return await live.actor.call(lambda: self._apply(live, actor_id, command))
+
+    async def _apply(self, live: Live, actor_id: str, command: c.Command) -> list[Event]:
+        now = self.clock()
+        events = apply(live.session, actor_id, command, now)
+        await self._after(live, actor_id, events, now)
+        return events
 
     async def check(self, socket_id: str, action: Action) -> tuple[Live, str]:
         """The live session and participant behind a socket, if they may do ``action``."""
-        session_id, pid = self.sockets[socket_id]
-        live = await self.hold(session_id)
-        check(live.session.participants.get(pid), action)
-        return live, pid
+        entry = self.sockets.get(socket_id)
+        if entry is None:
+            raise Forbidden("not joined to a session")
+        live = await self.hold(entry[0])
+        check(live.session.participants.get(entry[1]), action)
+        return live, entry[1]
 
     async def _after(self, live: Live, actor_id: str, events: list[Event], now: float) -> None:
         if not events:
@@ -152,20 +202,30 @@ class Hub:
 
     async def _save(self, live: Live) -> None:
         try:
-            await self.store.save(live.session, live.saved_version)
+            await self.store.save(live.session, live.saved_version, holder=self.node.node_id)
             live.saved_version, live.dirty = live.session.version, False
-        except StaleVersion:
-            await self._write_back(live)
+        except StaleVersion:  # the store lost the session (a restart), or another node holds it now
+            await self._reclaim(live)
         except Exception:  # the store is unreachable: keep serving from memory, write back on tick
             live.dirty = True
             log.warning("store save failed; will write back", extra={"session": live.session.id})
 
-    async def _write_back(self, live: Live) -> None:
-        """After a store outage the stored copy may be missing or behind: ours is authoritative."""
-        if not await self.store.restore(live.session):
-            stored = await self.store.load(live.session.id)
+    async def _reclaim(self, live: Live) -> None:
+        """The store refused our write. Free or ours, the lease is (re)taken and our copy, the
+        authoritative one, written back; held by another node, the session is theirs: hand over
+        (``Moved``). Fencing: the store checks the lease in the same step as each write."""
+        session_id, me = live.session.id, self.node.node_id
+        lease = await self.store.acquire_lease(session_id, me, self.node.url, self.settings.lease_ttl)
+        if lease.node_id != me:
+            await self._hand_over(live, lease.url)
+            raise Moved(lease.url)
+        if not await self.store.restore(live.session, holder=me):
+            stored = await self.store.load(session_id)
             if stored is None or stored.version != live.session.version:
-                raise StaleVersion(f"session {live.session.id} was written by another node")
+                log.warning("a newer copy was written elsewhere", extra={"session": session_id})
+                await self._hand_over(live, "")
+                await self.store.release_lease(session_id, me)  # so the clients' reconnect can load it
+                raise Moved("")
         live.saved_version, live.dirty = live.session.version, False
 
     async def _audit(self, session_id: str, actor_id: str, events: list[Event], now: float) -> None:
@@ -180,52 +240,71 @@ class Hub:
     async def _sync_rooms(self, live: Live) -> None:
         """Move each socket into the one broadcast room its participant's role and status allow."""
         participants = live.session.participants
-        for pid, sid in live.sockets.items():
+        for pid, sid in list(live.sockets.items()):
             p = participants.get(pid)
             basis = (p.status, p.role) if p is not None else None
-            placed = live.rooms.get(sid)
+            placed = live.placed.get(sid)
             if placed is not None and placed[1] == basis:
                 continue  # the usual case: nobody's role or status changed
             want = audience_room(live.session.id, p) if p is not None else None
             have = placed[0] if placed is not None else None
-            if have != want and have is not None:
-                await self.bus.leave(sid, have)
-            if have != want and want is not None:
-                await self.bus.enter(sid, want)
-            live.rooms[sid] = (want, basis)
+            try:
+                if have != want and have is not None:
+                    await self.bus.leave(sid, have)
+                if have != want and want is not None:
+                    await self.bus.enter(sid, want)
+            except Exception:  # the socket went away meanwhile: its disconnect job follows
+                log.warning("room change failed", extra={"session": live.session.id, "participant": pid})
+            live.placed[sid] = (want, basis)
 
     async def _send(self, emits: list[Emit]) -> None:
+        """Emits are queued per client by python-socketio: none waits on a client, and one client's
+        failure (a socket closing under the emit) is that client's alone."""
         for e in emits:
-            await self.bus.emit(e.event, e.data, e.room)
+            try:
+                await self.bus.emit(e.event, e.data, e.room)
+            except Exception:
+                log.warning("emit failed", extra={"event": e.event})
 
     async def _side_effects(self, live: Live, events: list[Event]) -> None:
         s = live.session
         for e in events:
             if isinstance(e, ParticipantRemoved):
-                await self.store.revoke(s.id, e.id, self.settings.revoke_ttl)
+                try:
+                    await self.store.revoke(s.id, e.id, self.settings.revoke_ttl)
+                except Exception:  # the removal itself stands: the session refuses them by status
+                    log.warning("revocation failed", extra={"session": s.id, "participant": e.id})
                 await self._drop_socket(live, e.id)
+                self._close_media(live, e.id)
             elif isinstance(e, ParticipantLeft):
-                await self.media.close_participant(s.id, e.id)
+                self._close_media(live, e.id)
         if any(isinstance(e, MediaPolicyChanged) for e in events):
-            await self._apply_policy(live)
+            self._apply_policy(live)
         if any(isinstance(e, SessionEnded) for e in events):
             await self._close(live)
 
-    async def _apply_policy(self, live: Live) -> None:
+    def _apply_policy(self, live: Live) -> None:
         s = live.session
         members = frozenset(p.id for p in s.admitted())
         policy = ForwardingPolicy(members, frozenset(pid for pid in members if s.audible(pid)))
         if policy != live.policy:
             live.policy = policy
-            await self.media.set_policy(s.id, policy)
+            live.media.post(lambda: self.media.set_policy(s.id, policy))
+
+    def _close_media(self, live: Live, pid: str) -> None:
+        session_id = live.session.id
+        live.media.post(lambda: self.media.close_participant(session_id, pid))
 
     async def _drop_socket(self, live: Live, pid: str) -> None:
         sid = live.sockets.pop(pid, None)
         if sid is None:
             return
-        live.rooms.pop(sid, None)
+        live.placed.pop(sid, None)
         self.sockets.pop(sid, None)
-        await self.bus.disconnect(sid)
+        try:
+            await self.bus.disconnect(sid)
+        except Exception:
+            log.warning("disconnect failed", extra={"session": live.session.id, "participant": pid})
 
     async def _close(self, live: Live) -> None:
         """The session ended: disconnect everyone, tear down media, let the state expire."""
@@ -234,10 +313,9 @@ class Hub:
         for sid in sids:
             self.sockets.pop(sid, None)
         live.sockets.clear()
-        live.rooms.clear()
+        live.placed.clear()
+        self._retire(live, Conflict("the session has ended"))
         self._background.start(self._disconnect_soon(sids))
-        await self.media.close_session(s.id)
-        self.live.pop(s.id, None)
         try:
             await self.store.expire(s.id, self.settings.ended_ttl)
             await self.store.release_lease(s.id, self.node.node_id)
@@ -248,7 +326,10 @@ class Hub:
         """Let the acks and ``session.ended`` reach everyone before their sockets close."""
         await asyncio.sleep(0.25)
         for sid in sids:
-            await self.bus.disconnect(sid)
+            try:
+                await self.bus.disconnect(sid)
+            except Exception:
+                log.warning("disconnect failed after end", extra={"sid": sid})
 
     # ---- sockets ----------------------------------------------------------------------------
 
@@ -263,34 +344,39 @@ class Hub:
     async def attach(self, socket_id: str, claims: Claims, ice_servers: list[dict[str, Any]]) -> None:
         """Seat an accepted connection; a second connection of the same participant replaces the first."""
         live = await self.hold(claims.session_id)
-        pid = claims.participant_id
-        async with live.lock:
-            old = live.sockets.get(pid)
-            if old is not None and old != socket_id:
-                await self._drop_socket(live, pid)
-            live.sockets[pid] = socket_id
-            self.sockets[socket_id] = (claims.session_id, pid)
-            await self.bus.enter(socket_id, participant_room(claims.session_id, pid))
-            now = self.clock()
-            before = live.session.participants.get(pid)
-            returning = before is not None and before.present
-            try:
-                events = apply(live.session, pid, c.Connect(claims.name, Role(claims.role)), now)
-            except RoomError as err:
-                await self._refuse(live, pid, err)
-                return
-            await self.bus.emit(
-                "welcome", self._welcome(live.session, pid, now, ice_servers), participant_room(claims.session_id, pid)
-            )
-            await self._after(live, pid, events, now)
-            if returning:  # back within the grace period: a fresh receiving connection, same seat
-                await self._apply_policy(live)
-                await self.media.subscribe(claims.session_id, pid)
+        await live.actor.call(lambda: self._seat(live, socket_id, claims, ice_servers))
+
+    async def _seat(self, live: Live, socket_id: str, claims: Claims, ice_servers: list[dict[str, Any]]) -> None:
+        if not self.bus.connected(socket_id):
+            return  # it went away before it was seated: there is nothing to undo
+        session_id, pid = claims.session_id, claims.participant_id
+        old = live.sockets.get(pid)
+        if old is not None and old != socket_id:  # another tab or device takes the seat: tell the first why
+            await self._send([Emit("replaced", REPLACED, old)])
+            await self._drop_socket(live, pid)
+        live.sockets[pid] = socket_id
+        self.sockets[socket_id] = (session_id, pid)
+        await self.bus.enter(socket_id, participant_room(session_id, pid))
+        now = self.clock()
+        before = live.session.participants.get(pid)
+        returning = before is not None and before.present
+        try:
+            events = apply(live.session, pid, c.Connect(claims.name, Role(claims.role)), now)
+        except RoomError as err:
+            await self._refuse(live, pid, err)
+            return
+        log.info("participant connected", extra={"session": session_id, "participant": pid})
+        welcome = self._welcome(live.session, pid, now, ice_servers)
+        await self._send([Emit("welcome", welcome, participant_room(session_id, pid))])
+        await self._after(live, pid, events, now)
+        if returning:  # back within the grace period: a fresh receiving connection, same seat
+            self._apply_policy(live)
+            live.media.post(lambda: self.media.subscribe(session_id, pid))
 
     async def _refuse(self, live: Live, pid: str, err: RoomError) -> None:
         sid = live.sockets.get(pid)
         if sid is not None:
-            await self.bus.emit("error", {"code": err.code, "message": err.message}, sid)
+            await self._send([Emit("error", {"code": err.code, "message": err.message}, sid)])
         await self._drop_socket(live, pid)
 
     def _welcome(self, s: Session, pid: str, now: float, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -307,112 +393,165 @@ class Hub:
         return {"you": you, "session": view, "ice_servers": ice_servers}
 
     async def detach(self, socket_id: str) -> None:
-        """A socket went away: its participant keeps their seat for the grace period."""
+        """A socket went away: its participant keeps their seat for the grace period.
+
+        Called from the disconnect handler, which may run inside another job's emit: it only posts
+        the job and returns, so it never waits for the actor it may be running in.
+        """
         entry = self.sockets.pop(socket_id, None)
         if entry is None:
             return
-        session_id, pid = entry
-        live = self.live.get(session_id)
-        if live is None:
-            return
-        async with live.lock:
-            if live.sockets.get(pid) != socket_id:
-                return
-            del live.sockets[pid]
-            live.rooms.pop(socket_id, None)
-            await self.media.close_participant(session_id, pid)
-            now = self.clock()
-            events = apply(live.session, pid, c.Disconnect(), now)
-            events += apply(live.session, pid, c.SetPublishing(False), now)
-            await self._after(live, pid, events, now)
+        live = self.live.get(entry[0])
+        if live is not None:
+            live.actor.post(lambda: self._unseat(live, socket_id, entry[1]))
+
+    async def _unseat(self, live: Live, socket_id: str, pid: str) -> None:
+        if live.sockets.get(pid) != socket_id:
+            return  # another connection took the seat meanwhile
+        del live.sockets[pid]
+        live.placed.pop(socket_id, None)
+        log.info("participant disconnected", extra={"session": live.session.id, "participant": pid})
+        self._close_media(live, pid)
+        await self._run_quietly(live, pid, c.Disconnect(), c.SetPublishing(False))
+
+    async def _run_quietly(self, live: Live, pid: str, *commands: c.Command) -> None:
+        """Apply commands that follow from what happened on the wire, not from anyone's request:
+        a refusal (the session ended meanwhile) is nobody's error."""
+        now = self.clock()
+        events: list[Event] = []
+        for command in commands:
+            try:
+                events += apply(live.session, pid, command, now)
+            except RoomError:
+                continue
+        await self._after(live, pid, events, now)
 
     # ---- timers -----------------------------------------------------------------------------
 
     async def tick_all(self) -> None:
-        """Expire timers, record speaking time, retry failed writes, release idle sessions."""
+        """Post a tick to every live session's actor (one at a time each: a busy session is not
+        buried under ticks, and never delays another session's)."""
         for live in list(self.live.values()):
-            async with live.lock:
-                now = self.clock()
-                events = tick(live.session, now)
-                spoke = self.media.take_spoke_seconds(live.session.id)
-                if spoke and not live.session.ended:
-                    events += apply(live.session, "", c.RecordSpeaking(tuple(spoke.items())), now)
-                await self._after(live, "", events, now)
-                if live.dirty:
-                    await self._retry_write(live)
-            await self._release_if_idle(live)
+            if not live.tick_posted:
+                live.tick_posted = True
+                self._post_tick(live)
+
+    def _post_tick(self, live: Live) -> None:
+        live.actor.post(lambda: self._tick(live))
+
+    async def _tick(self, live: Live) -> None:
+        """Expire timers, record speaking time, retry failed writes, release an idle session."""
+        live.tick_posted = False
+        now = self.clock()
+        events = tick(live.session, now)
+        spoke = self.media.take_spoke_seconds(live.session.id)
+        if spoke and not live.session.ended:
+            events += apply(live.session, "", c.RecordSpeaking(tuple(spoke.items())), now)
+        await self._after(live, "", events, now)
+        if live.dirty and self.live.get(live.session.id) is live:
+            await self._retry_write(live)
+        await self._release_if_idle(live)
 
     async def _retry_write(self, live: Live) -> None:
         try:
-            await self._write_back(live)
+            await self._reclaim(live)
+        except Moved:
+            return
         except Exception:
             live.dirty = True
             return
         log.info("state written back after store outage", extra={"session": live.session.id})
-        # Emits may travel through the store's pub/sub too: refresh everyone's view in case one was lost.
+        # Refresh everyone's view in case an emit was lost while the store was away.
         await self._send(state_emits(live.session, self.clock()))
 
     async def _release_if_idle(self, live: Live) -> None:
         idle = self.clock() - live.last_active > self.settings.idle_release_seconds
-        if idle and not live.sockets and not live.dirty and self.live.get(live.session.id) is live:
-            self.live.pop(live.session.id, None)
-            await self.media.close_session(live.session.id)
-            await self.store.release_lease(live.session.id, self.node.node_id)
+        if idle and not live.sockets and not live.dirty and self._retire(live, Moved("")):
+            try:
+                await self.store.release_lease(live.session.id, self.node.node_id)
+            except Exception:
+                log.warning("lease release failed", extra={"session": live.session.id})
 
     async def renew_leases(self) -> None:
-        """Keep our leases; a lease lost to another node (after a partition) hands its clients over."""
-        for live in list(self.live.values()):
-            sid = live.session.id
-            try:
-                if await self.store.renew_lease(sid, self.node.node_id, self.settings.lease_ttl):
-                    continue
-                lease = await self.store.acquire_lease(sid, self.node.node_id, self.node.url, self.settings.lease_ttl)
-            except Exception:
-                log.warning("lease renewal failed", extra={"session": sid})
-                continue
-            if lease.node_id != self.node.node_id:
-                await self._hand_over(live, lease.url)
-            elif live.dirty:
-                await self._retry_write(live)
+        """Keep our leases; a lease lost to another node (after a partition or a pause) hands its
+        clients over at once, whatever the session's actor is doing."""
+        await asyncio.gather(*(self._renew(live) for live in list(self.live.values())))
+
+    async def _renew(self, live: Live) -> None:
+        sid = live.session.id
+        try:
+            if await self.store.renew_lease(sid, self.node.node_id, self.settings.lease_ttl):
+                return
+            lease = await self.store.acquire_lease(sid, self.node.node_id, self.node.url, self.settings.lease_ttl)
+        except Exception:
+            log.warning("lease renewal failed", extra={"session": sid})
+            return
+        if lease.node_id != self.node.node_id:
+            await self._hand_over(live, lease.url)
+        elif live.dirty:
+            live.actor.post(lambda: self._retry_write(live))
 
     async def _hand_over(self, live: Live, url: str) -> None:
-        log.warning("lease lost to another node", extra={"session": live.session.id})
-        self.live.pop(live.session.id, None)
-        await self._send_away(live, url)
+        if self._retire(live, Moved(url)):
+            log.warning("lease lost to another node", extra={"session": live.session.id})
+            await self._send_away(live, url)
 
     async def _send_away(self, live: Live, url: str) -> None:
-        """Tell each client where to reconnect (``url``, or "" for wherever it came from), drop its
-        socket, and close the session's media on this node."""
+        """Tell each client where to reconnect (``url``, or "" for wherever it came from) and drop its socket."""
         for pid in list(live.sockets):
-            await self.bus.emit("moved", {"url": url}, participant_room(live.session.id, pid))
+            await self._send([Emit("moved", {"url": url}, participant_room(live.session.id, pid))])
             await self._drop_socket(live, pid)
-        await self.media.close_session(live.session.id)
 
     # ---- media ------------------------------------------------------------------------------
 
     async def publish(self, socket_id: str, sdp: str) -> str:
         live, pid = await self.check(socket_id, Action.PUBLISH)
-        answer = await self.media.publish(live.session.id, pid, sdp)
+        answer = await live.media.call(lambda: self.media.publish(live.session.id, pid, sdp))
         await self.run(live.session.id, pid, c.SetPublishing(True))
         return answer
 
     async def answer(self, socket_id: str, sdp: str, revision: int) -> None:
         live, pid = await self.check(socket_id, Action.ANSWER)
-        await self.media.answer(live.session.id, pid, sdp, revision)
+        await live.media.call(lambda: self.media.answer(live.session.id, pid, sdp, revision))
+
+    async def media_lost(self, session_id: str, participant_id: str, leg: str) -> None:
+        """One of a participant's connections died (the media engine has torn it down): a lost
+        publishing connection means they no longer publish, until they publish again."""
+        live = self.live.get(session_id)
+        if live is not None and leg == "publish":
+            live.actor.post(lambda: self._run_quietly(live, participant_id, c.SetPublishing(False)))
+
+    # ---- stopping ---------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """Graceful stop: write each session back and let go of its lease, then tell its clients to
+        """Graceful stop, within ``stop_timeout`` whatever a session is doing: let each session's
+        running job finish, write the session back and let go of its lease, then tell its clients to
         reconnect. In that order, a client that comes straight back (through a load balancer, to
-        another node) finds the session free to take, instead of still held by this node; and from
-        the start this node takes no session again (``hold`` answers ``moved``)."""
+        another node) finds the session free to take; and from the start this node takes no session
+        again (``hold`` answers ``moved``)."""
         self.stopping = True
-        for live in list(self.live.values()):
-            if live.dirty:
-                await self._retry_write(live)
-            self.live.pop(live.session.id, None)  # commands from here on are answered ``moved``
-            try:
-                await self.store.release_lease(live.session.id, self.node.node_id)
-            except Exception:
-                log.warning("lease release failed at shutdown", extra={"session": live.session.id})
-            await self._send_away(live, "")
+        lives = list(self.live.values())
+        try:
+            async with asyncio.timeout(self.settings.stop_timeout):
+                await asyncio.gather(*(self._stop(live) for live in lives))
+        except TimeoutError:
+            log.error("graceful stop ran out of time", extra={"count": len(lives)})
         self.live.clear()
+
+    async def _stop(self, live: Live) -> None:
+        live.actor.close(Moved(""))  # jobs already queued still run: a command in flight is answered
+        await live.actor.finish(self.settings.stop_timeout / 2)
+        if live.dirty:
+            await self._quietly(self._reclaim(live), live)
+        self.live.pop(live.session.id, None)  # commands from here on are answered ``moved``
+        await self._quietly(self.store.release_lease(live.session.id, self.node.node_id), live)
+        await self._send_away(live, "")
+        session_id = live.session.id
+        live.media.post(lambda: self.media.close_session(session_id))
+        await live.media.finish(self.settings.stop_timeout / 4)
+
+    async def _quietly(self, work: Awaitable[Any], live: Live) -> None:
+        try:
+            await work
+        except Exception:
+            log.warning("store write failed at shutdown", extra={"session": live.session.id})

@@ -1,7 +1,7 @@
 """The Socket.IO surface the hub needs, as a small port, and its python-socketio implementation.
 
-Emits go to rooms (never to a list of sids), so that python-socketio's Redis manager can carry them
-to whichever node holds the receiving sockets.
+Emits go to rooms (audiences), delivered by this node only: a session's sockets all live on the node
+that holds the session, so nothing it says travels over a message bus.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ class SocketBus(Protocol):
 
     async def disconnect(self, sid: str) -> None: ...
 
+    def connected(self, sid: str) -> bool:
+        """Whether the socket is still connected (not gone, nor on its way out)."""
+        ...
+
 
 class SioBus:
     def __init__(self, sio: socketio.AsyncServer, namespace: str = "/") -> None:
@@ -39,6 +43,14 @@ class SioBus:
 
     async def disconnect(self, sid: str) -> None:
         await self.sio.disconnect(sid, namespace=self.namespace)
+
+    def connected(self, sid: str) -> bool:
+        """Known to the manager and not on its way out. Unlike ``is_connected``, true while the connect
+        handler's CONNECT is still being sent (seating may start then). Seam: ``pending_disconnect``."""
+        manager = self.sio.manager
+        if sid in manager.pending_disconnect.get(self.namespace, ()):
+            return False
+        return manager.eio_sid_from_sid(sid, self.namespace) is not None
 
 
 class FanOut(socketio.AsyncManager):  # type: ignore[misc]
@@ -72,10 +84,6 @@ class FanOut(socketio.AsyncManager):  # type: ignore[misc]
         message = engineio.packet.Packet(engineio.packet.MESSAGE, encoded)
         for _sid, eio_sid in self.get_participants(namespace, room):
             await self.server._send_eio_packet(eio_sid, message)
-
-
-class RedisFanOut(socketio.AsyncRedisManager, FanOut):  # type: ignore[misc]
-    """The Redis manager carries emits between nodes; each node fans out to its own sockets with ``FanOut``."""
 
 
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__disconnect_final"})

@@ -15,9 +15,8 @@ import pytest
 import pytest_asyncio
 import socketio
 from aiohttp import web
-from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from signaling.sockets import FanOut, JsonPacket, RedisFanOut
+from signaling.sockets import FanOut, JsonPacket
 from tests.harness import free_port
 
 
@@ -108,9 +107,3 @@ def test_packets_are_encoded_compactly_with_orjson_and_decoded_with_engineios_gu
     assert decoded.data == ["lock", {"n": 123456789012345678901234567890}]
     with pytest.raises(ValueError, match="too large"):  # engineio's guard: no 100-digit integers
         JsonPacket(encoded_packet='2["lock",{"n":' + "9" * 101 + "}]")
-
-
-def test_the_redis_manager_fans_out_on_each_node_through_fan_out() -> None:
-    """Publishing stays python-socketio's; the local delivery after a message arrives is ``FanOut.emit``."""
-    mro = RedisFanOut.__mro__
-    assert mro.index(AsyncPubSubManager) < mro.index(FanOut) < mro.index(socketio.AsyncManager)
