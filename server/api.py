@@ -8,6 +8,7 @@ message}}`` with the matching HTTP status.
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -17,7 +18,8 @@ from rooms.errors import NotFound, RoomError
 from rooms.model import Admission, FloorMode, Phase, Session
 from rooms.views import attendance_view, state_view
 from server.auth import new_id, operator_key_matches
-from server.keys import HUB, SETTINGS, STORE, TOKENS
+from server.keys import FAILED_CREDENTIALS, HUB, SETTINGS, STORE, TOKENS
+from signaling.limits import RateLimiter
 from signaling.ports import Claims, Moved, Unauthorized
 from signaling.protocol import PhaseIn
 
@@ -32,6 +34,11 @@ STATUS = {
     "internal": 500,
 }
 MAX_BODY = 64 * 1024
+# Credentials this server never issued, per client address: a few are typos, a stream is guessing. Ten at once, then one
+# every five seconds; past that every request with a credential is answered 429 until the bucket refills.
+FAILED_CREDENTIALS_BURST = 10.0
+FAILED_CREDENTIALS_PER_SECOND = 0.2
+FAILED_CREDENTIALS_TRACKED = 10_000  # addresses remembered before full buckets are dropped
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
@@ -99,6 +106,7 @@ def _summary(err: ValidationError) -> str:
 
 
 def _bearer(request: web.Request) -> str:
+    _throttle(request)
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or len(header) > 4096:
         raise ApiError("unauthorized", "an Authorization: Bearer header is required")
@@ -108,17 +116,40 @@ def _bearer(request: web.Request) -> str:
     return token
 
 
+def _throttle(request: web.Request) -> None:
+    """Refuse (429) a client address that has sent too many wrong credentials lately."""
+    if request.app[FAILED_CREDENTIALS].exhausted(request.remote or "unknown", time.monotonic()):
+        raise ApiError("rate_limited", "too many failed attempts; wait a minute")
+
+
+def _failed(request: web.Request, token: str) -> None:
+    """Count a credential this server never issued (a wrong key, a forged or garbled token) against
+    the client's address. A join token used where it gives no right is refused, not counted."""
+    if request.app[TOKENS].signed(token):
+        return
+    failures, now = request.app[FAILED_CREDENTIALS], time.monotonic()
+    if failures.tracked > FAILED_CREDENTIALS_TRACKED:
+        failures.forget_full(now)
+    failures.allow(request.remote or "unknown", now)
+
+
 def _is_operator(request: web.Request, token: str) -> bool:
     return operator_key_matches(token, request.app[SETTINGS].operator_key)
 
 
 def require_operator(request: web.Request) -> None:
-    if not _is_operator(request, _bearer(request)):
+    token = _bearer(request)
+    if not _is_operator(request, token):
+        _failed(request, token)
         raise ApiError("forbidden", "the operator key is required")
 
 
 async def _session_claims(request: web.Request, session_id: str, token: str) -> Claims:
-    claims = request.app[TOKENS].verify(token)
+    try:
+        claims = request.app[TOKENS].verify(token)
+    except Unauthorized:
+        _failed(request, token)
+        raise
     if claims.session_id != session_id:
         raise ApiError("forbidden", "this token is for another session")
     if await request.app[STORE].is_revoked(session_id, claims.participant_id):
@@ -126,13 +157,15 @@ async def _session_claims(request: web.Request, session_id: str, token: str) -> 
     return claims
 
 
-async def require_operator_or_lead(request: web.Request, session_id: str) -> None:
+async def require_operator_or_lead(request: web.Request, session_id: str) -> Claims | None:
+    """None for the operator; a facilitator's or co-facilitator's claims for their own session."""
     token = _bearer(request)
     if _is_operator(request, token):
-        return
+        return None
     claims = await _session_claims(request, session_id, token)
     if claims.role == "member":
         raise ApiError("forbidden", "only the operator and the session's facilitators")
+    return claims
 
 
 async def load_session(request: web.Request, session_id: str) -> Session:
@@ -181,9 +214,13 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def create_invite(request: web.Request) -> web.Response:
+    """Leads invite members to their own session; facilitator and co-facilitator invites take the
+    operator key (a co-facilitator's token must never mint the lead's role, nor another lead)."""
     session_id = request.match_info["id"]
-    await require_operator_or_lead(request, session_id)
+    lead = await require_operator_or_lead(request, session_id)
     body: Invite = await _body(request, Invite)
+    if lead is not None and body.role != "member":
+        raise ApiError("forbidden", "only the operator key mints facilitator and co-facilitator invites")
     session = await load_session(request, session_id)
     if session.ended:
         raise ApiError("conflict", "the session has ended")
@@ -221,6 +258,7 @@ async def where(request: web.Request) -> web.Response:
 
 
 def add_api_routes(app: web.Application) -> None:
+    app[FAILED_CREDENTIALS] = RateLimiter(FAILED_CREDENTIALS_PER_SECOND, FAILED_CREDENTIALS_BURST)
     app.router.add_post("/api/sessions", create_session)
     app.router.add_post("/api/sessions/{id}/invites", create_invite)
     app.router.add_get("/api/sessions/{id}", get_session)

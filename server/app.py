@@ -69,6 +69,8 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
         max_http_buffer_size=wire.MAX_TRANSPORT_BYTES,
         logger=False,
         engineio_logger=False,
+        auth_timeout=settings.auth_timeout,
+        unauthenticated_per_address=settings.max_unauthenticated_per_address,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         serializer=JsonPacket,

@@ -53,6 +53,15 @@ class Tokens:
         return Claims(session_id=data["sid"], participant_id=data["sub"], name=name[:64], role=role)
 
 
+    def signed(self, token: str) -> bool:
+        """Whether this server signed ``token`` (expired or not): a credential, not a guess."""
+        try:
+            jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"verify_exp": False})
+        except jwt.PyJWTError:
+            return False
+        return True
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}{secrets.token_urlsafe(9)}"
 

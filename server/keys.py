@@ -9,6 +9,7 @@ from server.auth import Tokens
 from server.config import Settings
 from server.metrics import Metrics
 from signaling.hub import Hub
+from signaling.limits import RateLimiter
 from signaling.ports import MediaGateway
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +18,4 @@ TOKENS = web.AppKey("tokens", Tokens)
 HUB = web.AppKey("hub", Hub)
 MEDIA = web.AppKey("media", MediaGateway)
 METRICS = web.AppKey("metrics", Metrics)
+FAILED_CREDENTIALS = web.AppKey("failed_credentials", RateLimiter)  # per client address

@@ -78,6 +78,7 @@ class Live:
     dirty: bool = False
     last_active: float = 0.0
     tick_posted: bool = False
+    writing_back: bool = False
 
 
 class Hub:
@@ -139,6 +140,8 @@ class Hub:
         )
         self._take_over(live)
         self.live[session_id] = live
+        if live.dirty:
+            self._write_back_soon(live)
         log.info("session held", extra={"session": session_id, "node": self.node.node_id})
         return live
 
@@ -201,32 +204,59 @@ class Hub:
         await self._side_effects(live, events)
 
     async def _save(self, live: Live) -> None:
+        if live.dirty:  # the store failed a moment ago: the write-back, off the session's path, retries
+            self._write_back_soon(live)
+            return
         try:
             await self.store.save(live.session, live.saved_version, holder=self.node.node_id)
-            live.saved_version, live.dirty = live.session.version, False
+            live.saved_version = live.session.version
         except StaleVersion:  # the store lost the session (a restart), or another node holds it now
             await self._reclaim(live)
-        except Exception:  # the store is unreachable: keep serving from memory, write back on tick
+        except Exception:  # the store is unreachable: keep serving from memory, write back in the background
             live.dirty = True
             log.warning("store save failed; will write back", extra={"session": live.session.id})
+            self._write_back_soon(live)
 
     async def _reclaim(self, live: Live) -> None:
-        """The store refused our write. Free or ours, the lease is (re)taken and our copy, the
-        authoritative one, written back; held by another node, the session is theirs: hand over
+        """The store refused or missed our writes. Free or ours, the lease is (re)taken and our copy,
+        the authoritative one, written back; held by another node, the session is theirs: hand over
         (``Moved``). Fencing: the store checks the lease in the same step as each write."""
         session_id, me = live.session.id, self.node.node_id
         lease = await self.store.acquire_lease(session_id, me, self.node.url, self.settings.lease_ttl)
         if lease.node_id != me:
             await self._hand_over(live, lease.url)
             raise Moved(lease.url)
+        version = live.session.version  # what the store will hold: the copy is taken before any await
         if not await self.store.restore(live.session, holder=me):
             stored = await self.store.load(session_id)
-            if stored is None or stored.version != live.session.version:
+            if stored is None or stored.version != version:
                 log.warning("a newer copy was written elsewhere", extra={"session": session_id})
                 await self._hand_over(live, "")
                 await self.store.release_lease(session_id, me)  # so the clients' reconnect can load it
                 raise Moved("")
-        live.saved_version, live.dirty = live.session.version, False
+        live.saved_version = version
+        live.dirty = live.session.version != version
+
+    def _write_back_soon(self, live: Live) -> None:
+        """One write-back at a time per session, outside its actor: a store that hangs (a partition,
+        not a refusal) never holds up the session, only this task, for the store's own timeout."""
+        if not live.writing_back and self.live.get(live.session.id) is live:
+            live.writing_back = True
+            self._background.start(self._write_back(live))
+
+    async def _write_back(self, live: Live) -> None:
+        try:
+            await self._reclaim(live)
+        except Moved:
+            return
+        except Exception:
+            live.dirty = True
+            return
+        finally:
+            live.writing_back = False
+        log.info("state written back after store outage", extra={"session": live.session.id})
+        # Refresh everyone's view in case an emit was lost while the store was away.
+        await self._send(state_emits(live.session, self.clock()))
 
     async def _audit(self, session_id: str, actor_id: str, events: list[Event], now: float) -> None:
         for e in events:
@@ -448,21 +478,9 @@ class Hub:
         if spoke and not live.session.ended:
             events += apply(live.session, "", c.RecordSpeaking(tuple(spoke.items())), now)
         await self._after(live, "", events, now)
-        if live.dirty and self.live.get(live.session.id) is live:
-            await self._retry_write(live)
+        if live.dirty:
+            self._write_back_soon(live)
         await self._release_if_idle(live)
-
-    async def _retry_write(self, live: Live) -> None:
-        try:
-            await self._reclaim(live)
-        except Moved:
-            return
-        except Exception:
-            live.dirty = True
-            return
-        log.info("state written back after store outage", extra={"session": live.session.id})
-        # Refresh everyone's view in case an emit was lost while the store was away.
-        await self._send(state_emits(live.session, self.clock()))
 
     async def _release_if_idle(self, live: Live) -> None:
         idle = self.clock() - live.last_active > self.settings.idle_release_seconds
@@ -489,7 +507,7 @@ class Hub:
         if lease.node_id != self.node.node_id:
             await self._hand_over(live, lease.url)
         elif live.dirty:
-            live.actor.post(lambda: self._retry_write(live))
+            self._write_back_soon(live)
 
     async def _hand_over(self, live: Live, url: str) -> None:
         if self._retire(live, Moved(url)):

@@ -36,5 +36,24 @@ class RateLimiter:
             bucket = self._buckets[key] = Bucket(self.rate, self.burst, self.burst, now)
         return bucket.take(now)
 
+    def exhausted(self, key: str, now: float) -> bool:
+        """Whether ``key`` has no token left right now (nothing is taken)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return False
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.at = now
+        return bucket.tokens < 1.0
+
     def forget(self, key: str) -> None:
         self._buckets.pop(key, None)
+
+    def forget_full(self, now: float) -> None:
+        """Drop every bucket that has refilled: it would start full anyway (bounds memory by activity)."""
+        for key in [k for k, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.burst]:
+            del self._buckets[key]
+
+    @property
+    def tracked(self) -> int:
+        """How many keys have a bucket now."""
+        return len(self._buckets)

@@ -40,7 +40,7 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> None:
         super().__init__(namespace)
         self.hub, self.auth, self.ice_servers = hub, auth, ice_servers
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter if limiter is not None else RateLimiter()
         self.on_error = on_error or (lambda event, code: None)
         self.on_event = on_event or (lambda event: None)
         self._background = Background()

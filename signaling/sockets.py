@@ -6,12 +6,15 @@ that holds the session, so nothing it says travels over a message bus.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Protocol
 
 import engineio
 import engineio.json
 import orjson
 import socketio
+
+from signaling.gate import UnauthenticatedGate
 
 
 class SocketBus(Protocol):
@@ -86,17 +89,51 @@ class FanOut(socketio.AsyncManager):  # type: ignore[misc]
             await self.server._send_eio_packet(eio_sid, message)
 
 
+def client_address(environ: dict[str, Any]) -> str:
+    """The peer address of an Engine.IO request (engineio's aiohttp driver writes a fixed REMOTE_ADDR)."""
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None)
+    return str(remote) if remote else "unknown"
+
+
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "__disconnect_final"})
 
 
 class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server, refusing client events that bear a lifecycle event's name.
+    """python-socketio's server, refusing client events that bear a lifecycle event's name, and
+    bounding connections that have not authenticated (``signaling.gate``).
 
     python-socketio dispatches a client-sent event named ``disconnect`` to the same handler as a real
     disconnect, so without this a member could detach themselves on paper (or a facilitator put the
-    room on hold) while still connected. The override sits on ``_handle_event_internal`` (pinned
-    python-socketio 5.x; ``tests/hardening/test_authorization_matrix.py`` fails by name if it moves).
+    room on hold) while still connected. The overrides sit on ``_handle_event_internal``,
+    ``_handle_eio_connect``, ``_handle_connect`` and ``_handle_eio_disconnect`` (pinned python-socketio
+    5.x; ``tests/hardening/test_authorization_matrix.py`` and ``tests/signaling/test_sockets.py`` fail
+    by name if they move).
     """
+
+    def __init__(self, *args: Any, auth_timeout: float = 5.0, unauthenticated_per_address: int = 20, **kw: Any):
+        super().__init__(*args, **kw)
+        self.gate = UnauthenticatedGate(auth_timeout, unauthenticated_per_address, self._close_unauthenticated)
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        if not self.gate.arrive(eio_sid, client_address(environ)):
+            return False  # engine.io answers the handshake 401
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is not None and self.manager.is_connected(sid, namespace):
+            self.gate.authenticated(eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, *args: Any) -> None:
+        self.gate.leave(eio_sid)
+        await super()._handle_eio_disconnect(eio_sid, *args)
+
+    async def _close_unauthenticated(self, eio_sid: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.eio.disconnect(eio_sid)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: int | None

@@ -1,0 +1,59 @@
+"""Connections that have not authenticated yet: each lives a few seconds at most, and only a few per address.
+
+An Engine.IO connection costs the server a socket, buffers and a ping task before the client says who
+it is (its Socket.IO CONNECT with a join token). Without a bound, a script holding a thousand such
+connections open slows every real member's events. The gate counts each connection from its
+Engine.IO handshake until its first successful Socket.IO connect, refuses a handshake past the
+per-address cap, and closes a connection still unauthenticated when its time runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+Close = Callable[[str], Coroutine[Any, Any, None]]
+
+
+class UnauthenticatedGate:
+    def __init__(self, timeout: float, per_address: int, close: Close) -> None:
+        self.timeout, self.per_address, self._close = timeout, per_address, close
+        self._pending: dict[str, tuple[str, asyncio.TimerHandle]] = {}  # engine.io sid -> (address, timer)
+        self._by_address: Counter[str] = Counter()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def arrive(self, eio_sid: str, address: str) -> bool:
+        """A new handshake: False when this address already holds its share of unauthenticated connections."""
+        if self._by_address[address] >= self.per_address:
+            return False
+        timer = asyncio.get_running_loop().call_later(self.timeout, self._expire, eio_sid)
+        self._pending[eio_sid] = (address, timer)
+        self._by_address[address] += 1
+        return True
+
+    def authenticated(self, eio_sid: str) -> None:
+        """The connection passed its connect handler: no longer counted, never closed by the gate."""
+        self.leave(eio_sid)
+
+    def leave(self, eio_sid: str) -> None:
+        entry = self._pending.pop(eio_sid, None)
+        if entry is None:
+            return
+        address, timer = entry
+        timer.cancel()
+        self._by_address[address] -= 1
+        if self._by_address[address] <= 0:
+            del self._by_address[address]
+
+    def pending(self, address: str | None = None) -> int:
+        """Unauthenticated connections open now (from ``address``, or in all)."""
+        return len(self._pending) if address is None else self._by_address.get(address, 0)
+
+    def _expire(self, eio_sid: str) -> None:
+        if eio_sid in self._pending:
+            self.leave(eio_sid)
+            task = asyncio.get_running_loop().create_task(self._close(eio_sid))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
