@@ -52,7 +52,6 @@ class Tokens:
             raise Unauthorized("this link is not valid")
         return Claims(session_id=data["sid"], participant_id=data["sub"], name=name[:64], role=role)
 
-
     def signed(self, token: str) -> bool:
         """Whether this server signed ``token`` (expired or not): a credential, not a guess."""
         try:

@@ -316,6 +316,10 @@ class MovedOut(Out):
     url: str  # "" when the client should reconnect where it was (this node is stopping)
 
 
+class ReplacedOut(Out):
+    message: str
+
+
 class AckOut(Out):
     ok: bool
     error: ErrorOut | None = None
@@ -340,6 +344,12 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
         ' `url`), or this node is stopping (`url` is "": reconnect to the address first used, in a moment)',
     ),
     "error": (ErrorOut, "one connection the session refused after connecting, before its socket closes"),
+    "replaced": (
+        ReplacedOut,
+        "a participant's earlier connection, before its socket closes: the same link joined from another tab"
+        " or device and took the seat. The page must not reconnect by itself (it would take the seat back,"
+        " and the two would loop); it may offer to take the seat back on request",
+    ),
 }
 
 
