@@ -209,9 +209,13 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     close = getattr(app[MEDIA], "close", None)
-    if close is not None:
-        await close()
-    await app[STORE].close()
+    for closing in (close() if close is not None else None, app[STORE].close()):
+        if closing is not None:
+            try:
+                async with asyncio.timeout(1.0):  # the process stops within 10 s, whatever hangs
+                    await closing
+            except Exception:
+                log.warning("resource did not close in time")
 
 
 async def _every(seconds: float, job: Any) -> None:

@@ -81,7 +81,7 @@ def _serve(settings: Settings) -> int:
         ssl_context=ssl_context,
         print=None,
         access_log=None,
-        shutdown_timeout=5.0,
+        shutdown_timeout=1.0,  # sockets were told and closed by the hub's stop (``stop_timeout``)
         handle_signals=True,
     )
     return 0

@@ -45,7 +45,7 @@ class Settings:
     ping_timeout: float = 5.0
     auth_timeout: float = 5.0
     max_unauthenticated_per_address: int = 20
-    stop_timeout: float = 8.0
+    stop_timeout: float = 6.0
     tick_seconds: float = 0.25
     event_rate: float = 20.0
     event_burst: float = 40.0
@@ -130,7 +130,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         help="open unauthenticated connections per client address (20)",
     )
-    p.add_argument("--stop-timeout", type=float, help="seconds a graceful stop may take at most (8)")
+    p.add_argument(
+        "--stop-timeout",
+        type=float,
+        help="seconds the sessions' graceful stop may take at most (6; the process exits within 10)",
+    )
     p.add_argument("--max-sessions", type=int, help="live sessions this node holds at most")
     p.add_argument("--max-participants", type=int, help="participants per session at most (12)")
     p.add_argument("--grace-seconds", type=float, help="seat kept after a drop (60)")

@@ -16,6 +16,7 @@ closed, and a media failure is logged by the mailbox and stays that job's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Awaitable, Callable
@@ -58,7 +59,7 @@ class HubSettings:
     audit_ttl: float = 30 * 24 * 3600.0
     idle_release_seconds: float = 600.0
     max_sessions: int = 200
-    stop_timeout: float = 8.0
+    stop_timeout: float = 6.0
     job_timeout: float = 15.0  # a session job that runs longer is abandoned: the session goes on
     media_job_timeout: float = 20.0
 
@@ -454,7 +455,8 @@ class Hub:
                 events += apply(live.session, pid, command, now)
             except RoomError:
                 continue
-        await self._after(live, pid, events, now)
+        with contextlib.suppress(Moved):  # the session is served elsewhere now: its clients were sent on
+            await self._after(live, pid, events, now)
 
     # ---- timers -----------------------------------------------------------------------------
 
@@ -477,7 +479,10 @@ class Hub:
         spoke = self.media.take_spoke_seconds(live.session.id)
         if spoke and not live.session.ended:
             events += apply(live.session, "", c.RecordSpeaking(tuple(spoke.items())), now)
-        await self._after(live, "", events, now)
+        try:
+            await self._after(live, "", events, now)
+        except Moved:
+            return
         if live.dirty:
             self._write_back_soon(live)
         await self._release_if_idle(live)
@@ -557,19 +562,23 @@ class Hub:
         self.live.clear()
 
     async def _stop(self, live: Live) -> None:
+        """Each step has its share of the stop's time: a hung store delays the write-back, never the
+        clients' ``moved``."""
+        share = self.settings.stop_timeout / 4
         live.actor.close(Moved(""))  # jobs already queued still run: a command in flight is answered
-        await live.actor.finish(self.settings.stop_timeout / 2)
+        await live.actor.finish(share)
         if live.dirty:
-            await self._quietly(self._reclaim(live), live)
+            await self._within(share, self._reclaim(live), live)
         self.live.pop(live.session.id, None)  # commands from here on are answered ``moved``
-        await self._quietly(self.store.release_lease(live.session.id, self.node.node_id), live)
+        await self._within(share, self.store.release_lease(live.session.id, self.node.node_id), live)
         await self._send_away(live, "")
         session_id = live.session.id
         live.media.post(lambda: self.media.close_session(session_id))
-        await live.media.finish(self.settings.stop_timeout / 4)
+        await live.media.finish(share / 2)
 
-    async def _quietly(self, work: Awaitable[Any], live: Live) -> None:
+    async def _within(self, seconds: float, work: Awaitable[Any], live: Live) -> None:
         try:
-            await work
+            async with asyncio.timeout(seconds):
+                await work
         except Exception:
             log.warning("store write failed at shutdown", extra={"session": live.session.id})

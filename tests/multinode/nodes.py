@@ -28,7 +28,8 @@ SECRET = "multinode-secret-" + "y" * 32
 
 
 class Node:
-    def __init__(self, redis_url: str, prefix: str, lease_ttl: float = 2.0) -> None:
+    def __init__(self, redis_url: str, prefix: str, lease_ttl: float | None = 2.0, *extra: str) -> None:
+        """``lease_ttl=None`` runs the node on the default lease; ``extra`` are more ``serve`` flags."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [
@@ -46,10 +47,10 @@ class Node:
             redis_url,
             "--redis-prefix",
             prefix,
-            "--lease-ttl",
-            str(lease_ttl),
+            *(["--lease-ttl", str(lease_ttl)] if lease_ttl is not None else []),
             "--no-media",
             "--log-text",
+            *extra,
         ]
         self.log = open(f"/tmp/hearth-node-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -84,8 +85,9 @@ class Node:
 
 
 async def api(method: str, url: str, token: str = OPERATOR_KEY, **body: Any) -> tuple[int, Any]:
+    """One API call; a node that does not answer within 2 s (frozen, partitioned) is an error."""
     async with (
-        aiohttp.ClientSession() as http,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as http,
         http.request(method, url, json=body or None, headers={"Authorization": f"Bearer {token}"}) as r,
     ):
         return r.status, await r.json()
@@ -121,7 +123,7 @@ class Follower:
 
     async def where(self) -> str:
         for node in self.nodes:
-            with contextlib.suppress(aiohttp.ClientError, OSError):
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 status, body = await api("GET", f"{node}/api/sessions/{self.session_id}/where", self.token)
                 if status == 200:
                     return str(body["url"])
