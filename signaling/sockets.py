@@ -132,8 +132,13 @@ class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_eio_disconnect(eio_sid, *args)
 
     async def _close_unauthenticated(self, eio_sid: str) -> None:
+        """Close the transport itself: engine.io's ``disconnect`` only sends a CLOSE packet, which a
+        client that means harm ignores. A ``None`` in the socket's queue ends its WebSocket writer,
+        which closes the WebSocket (seam: ``AsyncSocket.queue``)."""
         with contextlib.suppress(Exception):
+            socket = self.eio._get_socket(eio_sid)
             await self.eio.disconnect(eio_sid)
+            await socket.queue.put(None)
 
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: int | None
