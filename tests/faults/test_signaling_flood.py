@@ -46,7 +46,8 @@ async def flood(url: str, count: int, addresses: int, seconds: float, per_second
 
 
 async def member_latencies(server: HearthServer, until: asyncio.Future[dict[str, object]]) -> list[float]:
-    """A member raising and lowering a hand every 60 ms (inside the event rate limit) while ``until`` runs; each answer's time."""
+    """A member raising and lowering a hand every 60 ms (within the event rate limit) while ``until``
+    runs; how long each answer took."""
     async with aiohttp.ClientSession() as http:
         harness = Harness(server.base, None, http)  # type: ignore[arg-type]  # a harness for a process
         session = await harness.create_session(requires_agreement=False, admission="open")

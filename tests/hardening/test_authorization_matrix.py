@@ -222,8 +222,15 @@ HTTP_ROLES = ("operator", "F", "C", "M", "W", "R", "X", "E", "G", "N")
 # endpoint: {role: expected status}
 HTTP_MATRIX: dict[str, dict[str, int]] = {
     "POST /api/sessions": dict(operator=201, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
-    "POST /api/sessions/{id}/invites": dict(
+    # Leads invite members to their own session; only the operator key mints a lead's role.
+    "POST /api/sessions/{id}/invites member": dict(
         operator=201, F=201, C=201, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+    ),
+    "POST /api/sessions/{id}/invites cofacilitator": dict(
+        operator=201, F=403, C=403, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+    ),
+    "POST /api/sessions/{id}/invites facilitator": dict(
+        operator=201, F=403, C=403, M=403, W=403, R=401, X=403, E=401, G=401, N=401
     ),
     "GET /api/sessions/{id}": dict(operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401),
     "GET /api/sessions/{id}/attendance": dict(
@@ -264,10 +271,10 @@ async def test_http_endpoint_outcome_for_every_role(server: Harness) -> None:
     }
     failures = []
     for endpoint, row in HTTP_MATRIX.items():
-        method, path = endpoint.split(" ")
+        method, path, *invited = endpoint.split(" ")
         for role in HTTP_ROLES:
             headers = {"Authorization": f"Bearer {tokens[role]}"} if role != "N" else {}
-            body = {"title": "T"} if path == "/api/sessions" else {"name": "Zed"}
+            body = {"title": "T"} if path == "/api/sessions" else {"name": "Zed", "role": (invited or ["member"])[0]}
             async with server.http.request(
                 method, server.url + path.format(id=sid), headers=headers, json=body if method == "POST" else None
             ) as r:

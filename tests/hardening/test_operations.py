@@ -215,3 +215,19 @@ async def test_allowed_origins_add_to_the_nodes_own_and_pages_may_connect_to_the
             policy = r.headers["Content-Security-Policy"]
         connect = next(part for part in policy.split("; ") if part.startswith("connect-src"))
         assert connect.split()[1:] == ["'self'", other, "wss://node2.clinic.example"]
+
+
+def test_production_refuses_a_short_operator_key() -> None:
+    import argparse
+
+    from server.config import MIN_OPERATOR_KEY_BYTES, add_arguments, from_env_and_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    secret = "s" * 32
+    short = "k" * (MIN_OPERATOR_KEY_BYTES - 1)
+    with pytest.raises(SystemExit):
+        from_env_and_args(parser.parse_args(["--production", f"--secret={secret}", f"--operator-key={short}"]), {})
+    long_enough = "k" * MIN_OPERATOR_KEY_BYTES
+    args = parser.parse_args(["--production", f"--secret={secret}", f"--operator-key={long_enough}"])
+    assert from_env_and_args(args, {}).operator_key == long_enough

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from rooms.errors import Conflict, StaleVersion
+from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Participant, Role, Session, Status
 from rooms.store import AuditRecord, MemoryStore
 from tests.store.conftest import FakeClock, Harness
@@ -69,6 +69,34 @@ async def test_save_with_a_stale_version_is_refused(harness: Harness) -> None:
         await harness.store.save(session, expected_version=0)
     stored = await harness.store.load("s1")
     assert stored is not None and stored.title == "Tuesday group"
+
+
+async def test_a_fenced_save_is_refused_unless_the_writer_holds_the_lease(harness: Harness) -> None:
+    """Fencing: a node that paused past its lease cannot write, even with the right version."""
+    await harness.store.create(a_session())
+    session = a_session()
+    session.version = 1
+    await harness.store.acquire_lease("s1", "node-b", "http://b", 30.0)
+    with pytest.raises(LeaseLost):
+        await harness.store.save(session, expected_version=0, holder="node-a")
+    with pytest.raises(LeaseLost):
+        await harness.store.restore(session, holder="node-a")
+    stored = await harness.store.load("s1")
+    assert stored is not None and stored.version == 0
+    await harness.store.save(session, expected_version=0, holder="node-b")  # the holder writes
+    stored = await harness.store.load("s1")
+    assert stored is not None and stored.version == 1
+
+
+async def test_a_fenced_save_without_any_lease_is_refused(harness: Harness) -> None:
+    """After a store restart (no lease), a write waits for the lease to be taken again."""
+    await harness.store.create(a_session())
+    session = a_session()
+    session.version = 1
+    with pytest.raises(LeaseLost):
+        await harness.store.save(session, expected_version=0, holder="node-a")
+    await harness.store.acquire_lease("s1", "node-a", "http://a", 30.0)
+    assert await harness.store.restore(session, holder="node-a")
 
 
 async def test_save_of_a_missing_session_is_refused(harness: Harness) -> None:
