@@ -66,23 +66,23 @@ def config() -> RTCConfiguration:
 # --- the clip ---------------------------------------------------------------------------------------
 
 
-def encode_clip() -> tuple[list[bytes], list[bytes]]:
-    """3 s of VP8 at ~500 kbit/s (gradient + moving noise patch) and of Opus, encoded once."""
+def encode_clip(width: int = W, height: int = H, bit_rate: int = 500_000) -> tuple[list[bytes], list[bytes]]:
+    """3 s of VP8 at ~``bit_rate`` (gradient + moving noise patch) and of Opus, encoded once."""
     vp8 = av.CodecContext.create("libvpx", "w")
-    vp8.width, vp8.height, vp8.pix_fmt = W, H, "yuv420p"
+    vp8.width, vp8.height, vp8.pix_fmt = width, height, "yuv420p"
     vp8.time_base = fractions.Fraction(1, FPS)
-    vp8.bit_rate = 500_000
+    vp8.bit_rate = bit_rate
     vp8.gop_size = CLIP_FRAMES
     vp8.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "end-usage": "cbr"}
     ramp = bytes(i & 0xFF for i in range(2048))
-    chroma = bytes([128]) * (W * H // 4)
+    chroma = bytes([128]) * (width * height // 4)
     video: list[bytes] = []
     for i in range(CLIP_FRAMES):
-        rows = [bytearray(ramp[(r + 4 * i) % 1024 : (r + 4 * i) % 1024 + W]) for r in range(H)]
+        rows = [bytearray(ramp[(r + 4 * i) % 1024 : (r + 4 * i) % 1024 + width]) for r in range(height)]
         for r in range(60):  # an 80x60 noise patch that walks across the frame
-            x = (i * 6) % (W - 80)
-            rows[(i * 3 + r) % H][x : x + 80] = os.urandom(80)
-        frame = av.VideoFrame(W, H, "yuv420p")
+            x = (i * 6) % (width - 80)
+            rows[(i * 3 + r) % height][x : x + 80] = os.urandom(80)
+        frame = av.VideoFrame(width, height, "yuv420p")
         frame.planes[0].update(b"".join(rows))
         frame.planes[1].update(chroma)
         frame.planes[2].update(chroma)

@@ -21,7 +21,7 @@ from rooms.store import MemoryStore, SessionStore
 from server.api import add_api_routes, api_errors, error_response, require_operator
 from server.auth import Tokens
 from server.config import Settings
-from server.keys import HUB, MEDIA, METRICS, SETTINGS, STORE, TOKENS
+from server.keys import HUB, MEDIA, METRICS, SETTINGS, SIO, STORE, TOKENS
 from server.logs import request_id
 from server.media_events import SioMediaEvents
 from server.metrics import Metrics
@@ -134,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     sio.register_namespace(namespace)
     sio.attach(app)
+    app[SIO] = sio
     app[SETTINGS], app[STORE], app[TOKENS], app[HUB], app[MEDIA], app[METRICS] = (
         settings,
         store,
@@ -180,6 +181,11 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     hub, metrics = request.app[HUB], request.app[METRICS]
     metrics.sessions.set(len(hub.live))
     metrics.participants.set(len(hub.sockets))
+    metrics.transport_sockets.set(len(request.app[SIO].eio.sockets))
+    metrics.tasks.set(len(asyncio.all_tasks()))
+    connections = getattr(request.app[MEDIA], "connections", None)
+    if callable(connections):
+        metrics.peer_connections.set(sum(pc.connectionState != "closed" for pc in connections()))
     stats = getattr(request.app[MEDIA], "stats", None)
     if callable(stats):
         figures = stats()

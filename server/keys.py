@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socketio
 from aiohttp import web
 
 from rooms.store import SessionStore
@@ -18,4 +19,5 @@ TOKENS = web.AppKey("tokens", Tokens)
 HUB = web.AppKey("hub", Hub)
 MEDIA = web.AppKey("media", MediaGateway)
 METRICS = web.AppKey("metrics", Metrics)
+SIO = web.AppKey("sio", socketio.AsyncServer)
 FAILED_CREDENTIALS = web.AppKey("failed_credentials", RateLimiter)  # per client address

@@ -31,5 +31,13 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
         )
 
+        # What a node holds right now: after every session has ended these return to an idle node's
+        # figures, which the soak bench (bench/soak.py) checks for leaks.
+        self.peer_connections = Gauge(
+            "hearth_peer_connections", "WebRTC connections the media engine holds, not closed", registry=r
+        )
+        self.transport_sockets = Gauge("hearth_engineio_sockets", "Engine.IO connections open", registry=r)
+        self.tasks = Gauge("hearth_asyncio_tasks", "asyncio tasks alive in the node's event loop", registry=r)
+
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
