@@ -8,7 +8,7 @@ shipped defaults (uvloop, in-memory store); the members run in worker processes,
 pre-encoded VP8 clip and Opus, and count what they receive without decoding (``media_bench``'s
 lean ``Subscriber``).
 
-Printed per session: events acked and the worst ack; media delivery per stream, over 10 s windows in
+Printed per session: events acked and the worst ack; media delivery per stream, over windows in
 which neither end of the stream had a fault in the last ``--recovery`` seconds (median and worst of
 those stream-windows, audio and video); faults injected. At the end, after every session has ended
 and every member has left: what the node still holds against what it held before the first session
@@ -55,7 +55,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FAULTS = ("drop", "stall", "close_receiving", "close_publishing", "rejoin")
 BEAT = 2.0  # seconds between a member's acts
-WINDOW = 10.0  # seconds per delivery window
 
 
 # --- a member, in a worker process ----------------------------------------------------------------
@@ -259,7 +258,7 @@ async def worker(spec: dict[str, Any]) -> None:
     window = 0
     while time.time() < until:
         window += 1
-        await asyncio.sleep(max(0.0, t0 + window * WINDOW - time.time()))
+        await asyncio.sleep(max(0.0, t0 + window * spec["window"] - time.time()))
         report = []
         for m in members:
             sent, got = m.counts()
@@ -324,8 +323,9 @@ async def node_figures(http: aiohttp.ClientSession, base: str, key: str, pid: in
     return figures
 
 
-def start_node(port: int, key: str) -> subprocess.Popen[bytes]:
+def start_node(port: int, key: str, ping_interval: float) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "server", "serve", "--port", str(port), f"--operator-key={key}"]
+    args += [f"--ping-interval={ping_interval}"]
     args += [f"--secret={secrets.token_urlsafe(32)}", "--allow-loopback", "--log-text"]
     log = open(f"/tmp/hearth-soak-{port}.log", "wb")  # noqa: SIM115 -- closed with the process
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -341,7 +341,7 @@ async def wait_ready(http: aiohttp.ClientSession, base: str) -> None:
     raise RuntimeError("the node did not start")
 
 
-async def warm_up(http: aiohttp.ClientSession, base: str, key: str) -> None:
+async def warm_up(http: aiohttp.ClientSession, base: str, key: str, ping_interval: float) -> None:
     """One connection in and out first: what a node starts on its first connection (engine.io's
     service task) is not counted as a leak; its socket's ping task ends within a ping interval."""
     created = await api(http, base, key, "/api/sessions", {"title": "Warm-up", "requires_agreement": False})
@@ -349,7 +349,7 @@ async def warm_up(http: aiohttp.ClientSession, base: str, key: str) -> None:
     await sio.connect(base, auth={"token": created["facilitator_token"]}, transports=["websocket"])
     await sio.call("end", {})
     await sio.disconnect()
-    await asyncio.sleep(Settings().ping_interval + 2.0)
+    await asyncio.sleep(ping_interval + 2.0)
 
 
 def delivery(windows: list[dict[str, Any]], recovery: float) -> dict[str, dict[str, list[float]]]:
@@ -382,11 +382,11 @@ def delivery(windows: list[dict[str, Any]], recovery: float) -> dict[str, dict[s
 async def main(args: argparse.Namespace) -> None:
     key, port = secrets.token_urlsafe(24), 20000 + random.randrange(20000)
     base = f"http://127.0.0.1:{port}"
-    node = start_node(port, key)
+    node = start_node(port, key, args.ping_interval)
     async with aiohttp.ClientSession() as http:
         try:
             await wait_ready(http, base)
-            await warm_up(http, base, key)
+            await warm_up(http, base, key, args.ping_interval)
             idle = await node_figures(http, base, key, node.pid)
             specs: list[list[tuple[str, str, bool]]] = [[] for _ in range(args.workers)]
             sessions = []
@@ -399,10 +399,10 @@ async def main(args: argparse.Namespace) -> None:
                     invite = await api(http, base, key, f"/api/sessions/{created['id']}/invites", {"name": f"M{m}"})
                     people.append((created["id"], invite["token"], False))
                 specs[s % args.workers] += people  # a session's people in one worker, facilitator first
-            t0 = time.time() + 15.0  # the workers encode their clip and join meanwhile
+            t0 = time.time() + args.lead_in  # the workers encode their clip and join meanwhile
             procs = []
             for w, people in enumerate(specs):
-                spec = {"url": base, "members": people, "t0": t0, "seconds": args.minutes * 60}
+                spec = {"url": base, "members": people, "t0": t0, "seconds": args.minutes * 60, "window": args.window}
                 spec |= {"every": args.every * args.workers, "seed": args.seed + w}
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable, __file__, "--worker", json.dumps(spec), stdout=asyncio.subprocess.PIPE
@@ -410,7 +410,7 @@ async def main(args: argparse.Namespace) -> None:
                 procs.append(proc)
             lines = await asyncio.gather(*(p.communicate() for p in procs))
             started = await node_figures(http, base, key, node.pid)  # nothing live any more
-            await asyncio.sleep(Settings().ping_interval + 2.0)  # closed sockets' ping tasks end by then
+            await asyncio.sleep(args.ping_interval + 2.0)  # closed sockets' ping tasks end by then
             after = await node_figures(http, base, key, node.pid)
         finally:
             node.terminate()
@@ -486,4 +486,10 @@ if __name__ == "__main__":
     parser.add_argument("--recovery", type=float, default=10.0, help="seconds after a fault a stream is not judged")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--window", type=float, default=10.0, help="seconds per delivery window")
+    parser.add_argument("--lead-in", type=float, default=15.0, help="seconds to encode clips and join")
+    defaults = Settings()
+    parser.add_argument(
+        "--ping-interval", type=float, default=defaults.ping_interval, help="the node's (default: as shipped)"
+    )
     asyncio.run(main(parser.parse_args()))

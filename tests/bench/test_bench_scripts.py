@@ -85,3 +85,12 @@ def test_failover_bench_times_a_takeover() -> None:
 def test_join_bench_times_joins_in_chromium() -> None:
     out = run("bench/join_bench.py", "--joins", "1")
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
+
+
+def test_soak_prints_per_session_figures_and_what_the_node_still_holds() -> None:
+    tiny = ("--sessions", "1", "--members", "3", "--minutes", "0.25", "--workers", "1", "--every", "4")
+    out = run("bench/soak.py", *tiny, "--window", "5", "--lead-in", "8", "--ping-interval", "2")
+    assert re.search(r"^s-\S+\s+\d+\s+\d+\s+[\d.]+ ms", out, re.M), out
+    for gauge in ("hearth_peer_connections", "hearth_engineio_sockets", "hearth_asyncio_tasks"):
+        assert re.search(rf"^\s+{gauge}\s+\d+\s+\d+\s+\d+$", out, re.M), out
+    assert re.search(r"RSS: [\d.]+ MiB at the start, [\d.]+ MiB at the end", out), out
