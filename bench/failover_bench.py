@@ -5,7 +5,7 @@ creates a session with a facilitator and three members on the holding node, kill
 SIGKILL, and measures until all four clients are connected to the surviving node (which took the
 session over from Redis); the killed node is then restarted for the next round. Prints p50/p95.
 
-    .venv/bin/python bench/failover_bench.py [--kills 20] [--lease-ttl 2]
+    .venv/bin/python bench/failover_bench.py [--kills 20] [--lease-ttl SECONDS (default: as shipped)]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis.asyncio as aioredis
 
+from server.config import Settings
 from tests.multinode.nodes import Follower, Node, api
 from tests.redis_server import delete_prefix, shared_url, unique_prefix
 
@@ -51,7 +52,7 @@ async def one_round(holder: Node, spare: Node) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--lease-ttl", type=float, default=2.0)
+    parser.add_argument("--lease-ttl", type=float, default=Settings().lease_ttl)
     args = parser.parse_args()
     url, prefix = shared_url(), unique_prefix()
     nodes = [Node(url, prefix, args.lease_ttl), Node(url, prefix, args.lease_ttl)]
