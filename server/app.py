@@ -27,8 +27,9 @@ from server.media_events import SioMediaEvents
 from server.metrics import Metrics
 from server.timed_store import TimedStore
 from signaling import protocol as wire
-from signaling.hub import Hub, HubSettings
+from signaling.hub import Hub
 from signaling.limits import RateLimiter
+from signaling.live import HubSettings
 from signaling.namespace import HearthNamespace
 from signaling.ports import MediaGateway, NodeInfo, NullMedia
 from signaling.sockets import FanOut, HearthServer, JsonPacket, SioBus

@@ -20,12 +20,11 @@ import contextlib
 import copy
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from rooms import commands as c
 from rooms.controller import apply, tick
-from rooms.errors import Conflict, Forbidden, NotFound, RoomError, StaleVersion
+from rooms.errors import Conflict, Forbidden, NotFound, RoomError
 from rooms.events import (
     Audited,
     Event,
@@ -35,51 +34,21 @@ from rooms.events import (
     SessionEnded,
     StateChanged,
 )
-from rooms.model import Role, Session, Status
+from rooms.model import Role, Session
 from rooms.permissions import Action, check
 from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
 from signaling.actor import Mailbox
 from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
+from signaling.keeper import Keeper
+from signaling.live import HubSettings, Live
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
 from signaling.sockets import SocketBus
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.hub")
-T = TypeVar("T")
 
 REPLACED = {"message": "You joined from another tab or device."}
-
-
-@dataclass
-class HubSettings:
-    lease_ttl: float = 3.0
-    revoke_ttl: float = 7 * 24 * 3600.0
-    ended_ttl: float = 3600.0
-    audit_ttl: float = 30 * 24 * 3600.0
-    idle_release_seconds: float = 600.0
-    max_sessions: int = 200
-    stop_timeout: float = 6.0
-    job_timeout: float = 15.0  # a session job that runs longer is abandoned: the session goes on
-    media_job_timeout: float = 20.0
-
-
-@dataclass
-class Live:
-    """A session held by this node: the authoritative copy while the lease is ours."""
-
-    session: Session
-    saved_version: int
-    actor: Mailbox
-    media: Mailbox
-    sockets: dict[str, str] = field(default_factory=dict)  # participant id -> socket id
-    # socket id -> (its audience room, the participant's (status, role) that room was chosen for)
-    placed: dict[str, tuple[str | None, tuple[Status, Role] | None]] = field(default_factory=dict)
-    policy: ForwardingPolicy | None = None
-    dirty: bool = False
-    last_active: float = 0.0
-    tick_posted: bool = False
-    writing_back: bool = False
 
 
 class Hub:
@@ -98,6 +67,7 @@ class Hub:
         self.sockets: dict[str, tuple[str, str]] = {}  # socket id -> (session id, participant id)
         self._taking: dict[str, asyncio.Future[Live]] = {}
         self._background = Background()
+        self.keeper = Keeper(store, node, self.settings, self.live, self._hand_over, self._refresh)
         self.stopping = False  # set by ``shutdown``: from then on this node takes no session
 
     # ---- holding sessions -------------------------------------------------------------------
@@ -142,7 +112,7 @@ class Hub:
         self._take_over(live)
         self.live[session_id] = live
         if live.dirty:
-            self._write_back_soon(live)
+            self.keeper.write_back_soon(live)
         log.info("session held", extra={"session": session_id, "node": self.node.node_id})
         return live
 
@@ -198,66 +168,11 @@ class Hub:
             return
         live.last_active = now
         if any(isinstance(e, StateChanged) for e in events):
-            await self._save(live)  # before any emit: nobody sees a state another node could not load
+            await self.keeper.save(live)  # before any emit: nobody sees a state another node could not load
         await self._sync_rooms(live)
         await self._send(emits_for(live.session, events, now))
         await self._audit(live.session.id, actor_id, events, now)  # a record, not state: off the delivery path
         await self._side_effects(live, events)
-
-    async def _save(self, live: Live) -> None:
-        if live.dirty:  # the store failed a moment ago: the write-back, off the session's path, retries
-            self._write_back_soon(live)
-            return
-        try:
-            await self.store.save(live.session, live.saved_version, holder=self.node.node_id)
-            live.saved_version = live.session.version
-        except StaleVersion:  # the store lost the session (a restart), or another node holds it now
-            await self._reclaim(live)
-        except Exception:  # the store is unreachable: keep serving from memory, write back in the background
-            live.dirty = True
-            log.warning("store save failed; will write back", extra={"session": live.session.id})
-            self._write_back_soon(live)
-
-    async def _reclaim(self, live: Live) -> None:
-        """The store refused or missed our writes. Free or ours, the lease is (re)taken and our copy,
-        the authoritative one, written back; held by another node, the session is theirs: hand over
-        (``Moved``). Fencing: the store checks the lease in the same step as each write."""
-        session_id, me = live.session.id, self.node.node_id
-        lease = await self.store.acquire_lease(session_id, me, self.node.url, self.settings.lease_ttl)
-        if lease.node_id != me:
-            await self._hand_over(live, lease.url)
-            raise Moved(lease.url)
-        version = live.session.version  # what the store will hold: the copy is taken before any await
-        if not await self.store.restore(live.session, holder=me):
-            stored = await self.store.load(session_id)
-            if stored is None or stored.version != version:
-                log.warning("a newer copy was written elsewhere", extra={"session": session_id})
-                await self._hand_over(live, "")
-                await self.store.release_lease(session_id, me)  # so the clients' reconnect can load it
-                raise Moved("")
-        live.saved_version = version
-        live.dirty = live.session.version != version
-
-    def _write_back_soon(self, live: Live) -> None:
-        """One write-back at a time per session, outside its actor: a store that hangs (a partition,
-        not a refusal) never holds up the session, only this task, for the store's own timeout."""
-        if not live.writing_back and self.live.get(live.session.id) is live:
-            live.writing_back = True
-            self._background.start(self._write_back(live))
-
-    async def _write_back(self, live: Live) -> None:
-        try:
-            await self._reclaim(live)
-        except Moved:
-            return
-        except Exception:
-            live.dirty = True
-            return
-        finally:
-            live.writing_back = False
-        log.info("state written back after store outage", extra={"session": live.session.id})
-        # Refresh everyone's view in case an emit was lost while the store was away.
-        await self._send(state_emits(live.session, self.clock()))
 
     async def _audit(self, session_id: str, actor_id: str, events: list[Event], now: float) -> None:
         for e in events:
@@ -484,7 +399,7 @@ class Hub:
         except Moved:
             return
         if live.dirty:
-            self._write_back_soon(live)
+            self.keeper.write_back_soon(live)
         await self._release_if_idle(live)
 
     async def _release_if_idle(self, live: Live) -> None:
@@ -496,23 +411,11 @@ class Hub:
                 log.warning("lease release failed", extra={"session": live.session.id})
 
     async def renew_leases(self) -> None:
-        """Keep our leases; a lease lost to another node (after a partition or a pause) hands its
-        clients over at once, whatever the session's actor is doing."""
-        await asyncio.gather(*(self._renew(live) for live in list(self.live.values())))
+        await self.keeper.renew_leases()
 
-    async def _renew(self, live: Live) -> None:
-        sid = live.session.id
-        try:
-            if await self.store.renew_lease(sid, self.node.node_id, self.settings.lease_ttl):
-                return
-            lease = await self.store.acquire_lease(sid, self.node.node_id, self.node.url, self.settings.lease_ttl)
-        except Exception:
-            log.warning("lease renewal failed", extra={"session": sid})
-            return
-        if lease.node_id != self.node.node_id:
-            await self._hand_over(live, lease.url)
-        elif live.dirty:
-            self._write_back_soon(live)
+    async def _refresh(self, live: Live) -> None:
+        """After a write-back, everyone's view again, in case an emit was lost while the store was away."""
+        await self._send(state_emits(live.session, self.clock()))
 
     async def _hand_over(self, live: Live, url: str) -> None:
         if self._retire(live, Moved(url)):
@@ -568,7 +471,7 @@ class Hub:
         live.actor.close(Moved(""))  # jobs already queued still run: a command in flight is answered
         await live.actor.finish(share)
         if live.dirty:
-            await self._within(share, self._reclaim(live), live)
+            await self._within(share, self.keeper.reclaim(live), live)
         self.live.pop(live.session.id, None)  # commands from here on are answered ``moved``
         await self._within(share, self.store.release_lease(live.session.id, self.node.node_id), live)
         await self._send_away(live, "")

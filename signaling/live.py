@@ -1,0 +1,40 @@
+"""What the hub keeps of each session it holds, and the hub's settings (one place for their defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rooms.model import Role, Session, Status
+from signaling.actor import Mailbox
+from signaling.ports import ForwardingPolicy
+
+
+@dataclass
+class HubSettings:
+    lease_ttl: float = 3.0
+    revoke_ttl: float = 7 * 24 * 3600.0
+    ended_ttl: float = 3600.0
+    audit_ttl: float = 30 * 24 * 3600.0
+    idle_release_seconds: float = 600.0
+    max_sessions: int = 200
+    stop_timeout: float = 6.0
+    job_timeout: float = 15.0  # a session job that runs longer is abandoned: the session goes on
+    media_job_timeout: float = 20.0
+
+
+@dataclass
+class Live:
+    """A session held by this node: the authoritative copy while the lease is ours."""
+
+    session: Session
+    saved_version: int
+    actor: Mailbox
+    media: Mailbox
+    sockets: dict[str, str] = field(default_factory=dict)  # participant id -> socket id
+    # socket id -> (its audience room, the participant's (status, role) that room was chosen for)
+    placed: dict[str, tuple[str | None, tuple[Status, Role] | None]] = field(default_factory=dict)
+    policy: ForwardingPolicy | None = None
+    dirty: bool = False
+    last_active: float = 0.0
+    tick_posted: bool = False
+    writing_back: bool = False
