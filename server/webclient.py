@@ -35,14 +35,13 @@ class WebClient:
 
     root: Path
     vendor: Path
-    packaged: bool
 
 
 def locate() -> WebClient:
     """The packaged copy when this is an installed wheel, else the checkout's ``web/``."""
     if (PACKAGED_DIR / "index.html").is_file():
-        return WebClient(PACKAGED_DIR, PACKAGED_DIR / PACKAGED_VENDOR, packaged=True)
-    return WebClient(CHECKOUT_DIR, CHECKOUT_DIR / CHECKOUT_VENDOR, packaged=False)
+        return WebClient(PACKAGED_DIR, PACKAGED_DIR / PACKAGED_VENDOR)
+    return WebClient(CHECKOUT_DIR, CHECKOUT_DIR / CHECKOUT_VENDOR)
 
 
 def is_served(relative: PurePosixPath) -> bool:

@@ -5,6 +5,7 @@ built without the C module, through the Python path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 import zipfile
@@ -23,24 +24,17 @@ from tests.web.people import ARTIFACTS
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.media]
 
 
+@contextlib.contextmanager
 def served_by(venv: Venv, wheel: Path, tmp_path: Path) -> Iterator[HearthServer]:
-    """`hearth serve` of the venv with `wheel` installed, started outside the checkout."""
+    """`hearth serve --demo` of the venv with `wheel` installed, started outside the checkout."""
     venv.install(wheel)
     where = run(venv.python, "-c", "import server; print(server.__file__)", env=clean_env(), cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(venv.path), f"server imported from {where}, not the venv"
-    server = start_server(ARTIFACTS / "logs", hearth=[str(venv.hearth)], cwd=tmp_path)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def compiled_server(dist: Dist, wheel_venv: Venv, tmp_path: Path) -> Iterator[HearthServer]:
-    yield from served_by(wheel_venv, dist.compiled_wheel, tmp_path)
-
-
-@pytest.fixture
-def python_server(dist: Dist, wheel_venv: Venv, tmp_path: Path) -> Iterator[HearthServer]:
-    yield from served_by(wheel_venv, dist.python_wheel, tmp_path)
+    server = start_server(ARTIFACTS / "logs", ("--demo",), hearth=[str(venv.hearth)], cwd=tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def forwarding(server: HearthServer) -> str:
@@ -81,17 +75,13 @@ def test_the_wheel_carries_the_client_and_the_socketio_bundle_and_not_node_modul
     assert "hearth-0.1.0.dist-info/licenses/LICENSE" in names
 
 
-def test_an_installed_wheel_serves_the_whole_client_and_forwards_through_the_compiled_path(
-    compiled_server: HearthServer, browser: Browser
+@pytest.mark.parametrize("path", ["compiled", "python"])
+def test_an_installed_wheel_serves_the_whole_client_and_forwards_media(
+    path: str, dist: Dist, wheel_venv: Venv, tmp_path: Path, browser: Browser
 ) -> None:
-    assert forwarding(compiled_server) == "compiled"
-    assert "forwarding compiled" in compiled_server.logs()
-    members_see_each_other(compiled_server, browser, "compiled")
-
-
-def test_a_wheel_without_the_c_module_forwards_through_the_python_path(
-    python_server: HearthServer, browser: Browser
-) -> None:
-    assert forwarding(python_server) == "python"
-    assert "forwarding python" in python_server.logs()
-    members_see_each_other(python_server, browser, "python")
+    """The "python" wheel is built with HEARTH_BUILD_FASTPATH=0: no C module, the Python path forwards."""
+    wheel = dist.compiled_wheel if path == "compiled" else dist.python_wheel
+    with served_by(wheel_venv, wheel, tmp_path) as server:
+        assert forwarding(server) == path
+        assert f"forwarding {path}" in server.logs() and "demo member URL" in server.logs()
+        members_see_each_other(server, browser, path)
