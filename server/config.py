@@ -210,11 +210,8 @@ class _Environment(EnvSettingsSource):
 def _validated(values: dict[str, Any]) -> Settings:
     try:
         return Settings(**values)
-    except ValidationError as exc:
-        problems = [
-            f"{flag(str(e['loc'][0]))} / {variable(str(e['loc'][0]))}: {e['msg']} (got {e.get('input')!r})"
-            for e in exc.errors()
-        ]
+    except ValidationError as exc:  # the value itself is not repeated: it may be a secret or a TURN credential
+        problems = [f"{flag(str(e['loc'][0]))} / {variable(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()]
         raise SystemExit("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
