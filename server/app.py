@@ -11,7 +11,6 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import socketio
@@ -35,14 +34,15 @@ from signaling.ports import MediaGateway, NodeInfo, NullMedia
 from signaling.sockets import FanOut, HearthServer, JsonPacket, SioBus
 
 log = logging.getLogger("hearth.server")
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def make_store(settings: Settings) -> SessionStore:
     if settings.redis_url:
         from server.redis_store import RedisStore
 
-        return RedisStore.from_url(settings.redis_url, state_ttl=settings.state_ttl, prefix=settings.redis_prefix)
+        return RedisStore.from_url(
+            settings.redis_url, state_ttl=settings.state_ttl, prefix=settings.redis_prefix, tls=settings.redis_tls
+        )
     return MemoryStore(time.time, state_ttl=settings.state_ttl)
 
 
@@ -161,7 +161,9 @@ def _add_web(app: web.Application, other_nodes: list[str]) -> None:
         from server.web_routes import add_web_routes
     except ImportError:  # the web client is optional for a signaling-only deployment
         return
-    add_web_routes(app, WEB_DIR, connect_sources=other_nodes)
+    from server.webclient import locate
+
+    add_web_routes(app, locate(), connect_sources=other_nodes)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -174,7 +176,18 @@ async def readyz(request: web.Request) -> web.Response:
         await asyncio.wait_for(request.app[STORE].ping(), timeout=2.0)
     except Exception:
         return error_response("internal", "store unreachable")
-    return web.json_response({"ok": True, "node": request.app[SETTINGS].node_id})
+    settings = request.app[SETTINGS]
+    return web.json_response({"ok": True, "node": settings.node_id, "forwarding": forwarding_path(settings)})
+
+
+def forwarding_path(settings: Settings) -> str:
+    """Which packet path forwards media here: "compiled" (server/media/_fastpath.c was built and is on),
+    "python" (not built on this machine, or HEARTH_COMPILED_FORWARDING=0), or "off" (--no-media)."""
+    if not settings.media:
+        return "off"
+    from server.media.forwarder import COMPILED
+
+    return "compiled" if COMPILED else "python"
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:

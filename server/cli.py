@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import ssl
 import sys
 import time
@@ -14,9 +15,9 @@ from aiohttp import web
 
 from rooms.model import Session
 from server import logs
-from server.app import create_app
+from server.app import create_app, forwarding_path
 from server.auth import Tokens, new_id
-from server.config import Settings, add_arguments, from_env_and_args
+from server.config import Settings, add_arguments, environment_settings, from_env_and_args
 from server.keys import STORE
 
 log = logging.getLogger("hearth.cli")
@@ -41,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    settings = from_env_and_args(env=None)
-    secret = args.secret or (settings.secret if "secret" not in settings.generated else "")
+    secret = args.secret or environment_settings().secret
     if not secret:
         print("hearth token needs --secret or HEARTH_SECRET", file=sys.stderr)
         return 2
@@ -53,6 +53,8 @@ def _token(args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings) -> int:
     logs.setup(settings.log_json)
+    if not settings.compiled_forwarding:  # the media package reads this switch when it is first imported
+        os.environ["HEARTH_COMPILED_FORWARDING"] = "0"
     try:
         import uvloop
 
@@ -69,11 +71,13 @@ def _serve(settings: Settings) -> int:
     if settings.tls_cert:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    forwarding = forwarding_path(settings)
     print(
         f"Hearth listening on {settings.public_url} (node {settings.node_id}, "
-        f"store {'redis' if settings.redis_url else 'memory'})",
+        f"store {'redis' if settings.redis_url else 'memory'}, forwarding {forwarding})",
         flush=True,
     )
+    log.info("started; forwarding through the %s path", forwarding, extra={"node": settings.node_id})
     web.run_app(
         app,
         host=settings.host,

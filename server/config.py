@@ -1,4 +1,9 @@
-"""Settings from environment variables and command-line flags, with safe defaults.
+"""Every setting of a node, in one typed place, from command-line flags, ``HEARTH_*`` variables and defaults.
+
+``Settings`` (pydantic-settings) is the only list: each field has a flag (``--`` and its name with
+dashes, or the flag ``FLAG_NAMES`` gives) and a variable (``HEARTH_`` and its name in capitals), and
+both are derived from it, so none can be missing. Flags win over variables, which win over defaults.
+Values are validated by type, so ``HEARTH_PORT=80a`` stops the start with a message naming it.
 
 In development a secret and an operator key are generated at start (and the operator key printed
 once); with ``--production`` both must be given, so a clinic never runs on throwaway keys by accident.
@@ -11,62 +16,146 @@ import json
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from server.redis_tls import RedisTls
 
 MIN_OPERATOR_KEY_BYTES = 24  # an operator key guards every session: no short, guessable keys in production
+MIN_SECRET_BYTES = 32  # HS256 join tokens
+ENV_PREFIX = "HEARTH_"
+# Flags that are not `--` + the field's name: switches that turn a default-on setting off, and the one
+# repeatable flag (one origin each time).
+FLAG_NAMES = {
+    "media": "--no-media",
+    "log_json": "--log-text",
+    "compiled_forwarding": "--python-forwarding",
+    "allowed_origins": "--allowed-origin",
+}
 
 
-@dataclass
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    secret: str = ""
-    operator_key: str = ""
-    redis_url: str | None = None
-    redis_prefix: str = "hearth:"
-    public_url: str = ""
-    node_id: str = ""
-    production: bool = False
-    demo: bool = False
-    allow_loopback: bool = False
-    ice_servers: list[dict[str, Any]] = field(default_factory=list)
-    allowed_origins: list[str] = field(default_factory=list)
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    token_ttl: float = 12 * 3600.0
-    grace_seconds: float = 60.0
-    max_sessions: int = 200
-    max_participants: int = 12
-    state_ttl: float = 24 * 3600.0
-    ended_ttl: float = 3600.0
-    lease_ttl: float = 3.0
-    ping_interval: float = 10.0
-    ping_timeout: float = 5.0
-    auth_timeout: float = 5.0
-    max_unauthenticated_per_address: int = 20
-    stop_timeout: float = 6.0
-    tick_seconds: float = 0.25
-    event_rate: float = 20.0
-    event_burst: float = 40.0
-    media: bool = True
-    log_json: bool = True
-    generated: list[str] = field(default_factory=list)
+class Settings(BaseSettings):
+    """A node's settings. ``Settings(...)`` takes exactly what it is given (tests build one in process);
+    ``from_env_and_args`` adds the environment and the command line."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address to bind")
+    port: int = Field(8080, ge=0, le=65535, description="port to bind")
+    secret: str = Field("", description="join-token signing secret (generated for the run unless given)")
+    operator_key: str = Field("", description="bearer key for the HTTP API (generated for the run unless given)")
+    redis_url: str | None = Field(
+        None,
+        description="run on Redis for several nodes: redis://, rediss:// (TLS), redis+sentinel://, redis+cluster://",
+    )
+    redis_prefix: str = Field("hearth:", description="key prefix in Redis")
+    redis_tls_ca: str | None = Field(None, description="PEM file of the CA that signed Redis' certificate (rediss://)")
+    redis_tls_cert: str | None = Field(None, description="PEM client certificate for Redis (rediss://, mutual TLS)")
+    redis_tls_key: str | None = Field(None, description="PEM private key of the Redis client certificate")
+    public_url: str = Field("", description="URL this node advertises to clients (default http(s)://host:port)")
+    node_id: str = Field("", description="stable node id (default hostname-port-random)")
+    production: bool = Field(False, description="refuse to start without explicit, long enough secrets")
+    demo: bool = Field(False, description="create a demo session at start and print its URLs")
+    allow_loopback: bool = Field(
+        False, description="offer 127.0.0.1 ICE candidates (tests and single-machine demos only)"
+    )
+    ice_servers: Annotated[list[dict[str, Any]], NoDecode] = Field(
+        default_factory=list, description="JSON list of RTCIceServer dicts (the operator's STUN/TURN)"
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="an origin pages may also come from (balancer, other nodes); repeat the flag, or comma-separate",
+    )
+    tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS directly")
+    tls_key: str | None = Field(None, description="PEM private key of --tls-cert")
+    token_ttl: float = Field(12 * 3600.0, gt=0, description="seconds a join token stays valid")
+    grace_seconds: float = Field(60.0, ge=0, description="seconds a seat is kept after a drop")
+    max_sessions: int = Field(200, ge=1, description="live sessions this node holds at most")
+    max_participants: int = Field(12, ge=1, description="participants per session at most")
+    state_ttl: float = Field(24 * 3600.0, gt=0, description="seconds a session's state outlives its last change")
+    ended_ttl: float = Field(3600.0, gt=0, description="seconds an ended session's state is kept")
+    lease_ttl: float = Field(3.0, gt=0, description="seconds a session lease lasts unrenewed")
+    ping_interval: float = Field(10.0, gt=0, description="seconds between Engine.IO pings")
+    ping_timeout: float = Field(5.0, gt=0, description="seconds a client may take to answer a ping")
+    auth_timeout: float = Field(5.0, gt=0, description="seconds a connection may stay unauthenticated")
+    max_unauthenticated_per_address: int = Field(
+        20, ge=1, description="open unauthenticated connections per client address"
+    )
+    stop_timeout: float = Field(
+        6.0, gt=0, description="seconds the sessions' graceful stop may take at most (the process exits within 10)"
+    )
+    tick_seconds: float = Field(0.25, gt=0, description="seconds between timer checks (turn timers, holds)")
+    event_rate: float = Field(20.0, gt=0, description="client events a second per connection, sustained")
+    event_burst: float = Field(40.0, gt=0, description="client events per connection in a burst")
+    media: bool = Field(True, description="forward media (off: signaling only, no WebRTC)")
+    compiled_forwarding: bool = Field(
+        True, description="forward through the compiled packet path when it is built (off: the Python path)"
+    )
+    log_json: bool = Field(True, description="JSON logs (off: human-readable text)")
+
+    _generated: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the constructor is given: the environment is read by ``from_env_and_args``."""
+        return (init_settings,)
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _ice_servers_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_comma_separated(cls, value: Any) -> Any:
+        return [origin.strip() for origin in value.split(",") if origin.strip()] if isinstance(value, str) else value
+
+    @property
+    def generated(self) -> list[str]:
+        """Which of secret and operator_key ``finish`` generated for this run."""
+        return self._generated
+
+    @property
+    def redis_tls(self) -> RedisTls | None:
+        """The TLS files for a ``rediss://`` Redis, when any is given."""
+        if not (self.redis_tls_ca or self.redis_tls_cert or self.redis_tls_key):
+            return None
+        return RedisTls(ca=self.redis_tls_ca, cert=self.redis_tls_cert, key=self.redis_tls_key)
 
     def finish(self) -> Settings:
         """Fill derived defaults and refuse unsafe production settings."""
         if self.production and (not self.secret or not self.operator_key):
             raise SystemExit("--production needs --secret and --operator-key (or HEARTH_SECRET/...)")
-        if self.production and len(self.secret.encode()) < 32:
-            raise SystemExit("--secret must be at least 32 bytes for HS256 join tokens")
+        if self.production and len(self.secret.encode()) < MIN_SECRET_BYTES:
+            raise SystemExit(f"--secret must be at least {MIN_SECRET_BYTES} bytes for HS256 join tokens")
         if self.production and len(self.operator_key.encode()) < MIN_OPERATOR_KEY_BYTES:
             raise SystemExit(f"--operator-key must be at least {MIN_OPERATOR_KEY_BYTES} bytes in production")
+        if self.redis_tls is not None and not (self.redis_url or "").startswith("rediss://"):
+            raise SystemExit("--redis-tls-ca/--redis-tls-cert/--redis-tls-key need a rediss:// --redis-url")
         if not self.secret:
             self.secret = secrets.token_urlsafe(32)
-            self.generated.append("secret")
+            self._generated.append("secret")
         if not self.operator_key:
             self.operator_key = secrets.token_urlsafe(24)
-            self.generated.append("operator_key")
+            self._generated.append("operator_key")
         scheme = "https" if self.tls_cert else "http"
         if not self.public_url:
             self.public_url = f"{scheme}://{self.host}:{self.port}"
@@ -76,101 +165,67 @@ class Settings:
         return self
 
 
-_ENV: dict[str, tuple[str, Any]] = {
-    "host": ("HEARTH_HOST", str),
-    "port": ("HEARTH_PORT", int),
-    "secret": ("HEARTH_SECRET", str),
-    "operator_key": ("HEARTH_OPERATOR_KEY", str),
-    "redis_url": ("HEARTH_REDIS_URL", str),
-    "redis_prefix": ("HEARTH_REDIS_PREFIX", str),
-    "public_url": ("HEARTH_PUBLIC_URL", str),
-    "node_id": ("HEARTH_NODE_ID", str),
-    "tls_cert": ("HEARTH_TLS_CERT", str),
-    "tls_key": ("HEARTH_TLS_KEY", str),
-    "max_sessions": ("HEARTH_MAX_SESSIONS", int),
-    "max_participants": ("HEARTH_MAX_PARTICIPANTS", int),
-    "grace_seconds": ("HEARTH_GRACE_SECONDS", float),
-    "state_ttl": ("HEARTH_STATE_TTL", float),
-    "ended_ttl": ("HEARTH_ENDED_TTL", float),
-    "lease_ttl": ("HEARTH_LEASE_TTL", float),
-    "ping_interval": ("HEARTH_PING_INTERVAL", float),
-    "ping_timeout": ("HEARTH_PING_TIMEOUT", float),
-    "auth_timeout": ("HEARTH_AUTH_TIMEOUT", float),
-    "max_unauthenticated_per_address": ("HEARTH_MAX_UNAUTHENTICATED_PER_ADDRESS", int),
-    "stop_timeout": ("HEARTH_STOP_TIMEOUT", float),
-}
+def flag(name: str) -> str:
+    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def variable(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _flag_options(name: str, field: FieldInfo) -> dict[str, Any]:
+    """argparse options for a field: a switch for booleans, a typed value otherwise; never a default
+    (None means "not given", so the environment and the field's default stay in force)."""
+    default = field.get_default(call_default_factory=True)
+    help_text = f"{field.description} ({variable(name)}{_default_text(default)})"
+    if field.annotation is bool:
+        return {"action": "store_const", "const": not default, "dest": name, "help": help_text}
+    if name == "allowed_origins":
+        return {"action": "append", "dest": name, "metavar": "ORIGIN", "help": help_text}
+    kind = field.annotation if field.annotation in (int, float) else str
+    return {"type": kind, "dest": name, "help": help_text}
+
+
+def _default_text(default: Any) -> str:
+    if isinstance(default, bool):
+        return ", default on" if default else ", default off"
+    return "" if default in ("", None, []) else f", default {default}"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", help="address to bind (HEARTH_HOST, default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to bind (HEARTH_PORT, default 8080)")
-    p.add_argument("--secret", help="token signing secret (HEARTH_SECRET)")
-    p.add_argument("--operator-key", help="bearer key for the HTTP API (HEARTH_OPERATOR_KEY)")
-    p.add_argument("--redis-url", help="run on Redis for several nodes (HEARTH_REDIS_URL)")
-    p.add_argument("--redis-prefix", help="key prefix in Redis (HEARTH_REDIS_PREFIX, default hearth:)")
-    p.add_argument("--public-url", help="URL this node advertises to clients (HEARTH_PUBLIC_URL)")
-    p.add_argument("--node-id", help="stable node id (HEARTH_NODE_ID)")
-    p.add_argument("--production", action="store_true", help="require explicit secrets")
-    p.add_argument("--demo", action="store_true", help="create a demo session and print its URL")
-    p.add_argument(
-        "--allow-loopback",
-        action="store_true",
-        help="offer 127.0.0.1 ICE candidates (tests and single-machine demos only)",
-    )
-    p.add_argument("--ice-servers", help="JSON list of RTCIceServer dicts (HEARTH_ICE_SERVERS)")
-    p.add_argument("--allowed-origin", action="append", help="allowed browser origin (repeatable)")
-    p.add_argument("--tls-cert", help="PEM certificate: serve HTTPS directly (HEARTH_TLS_CERT)")
-    p.add_argument("--tls-key", help="PEM private key (HEARTH_TLS_KEY)")
-    p.add_argument("--lease-ttl", type=float, help="seconds a session lease lasts unrenewed (3)")
-    p.add_argument("--ping-interval", type=float, help="seconds between Engine.IO pings (10)")
-    p.add_argument("--ping-timeout", type=float, help="seconds a client may take to answer a ping (5)")
-    p.add_argument("--auth-timeout", type=float, help="seconds a connection may stay unauthenticated (5)")
-    p.add_argument(
-        "--max-unauthenticated-per-address",
-        type=int,
-        help="open unauthenticated connections per client address (20)",
-    )
-    p.add_argument(
-        "--stop-timeout",
-        type=float,
-        help="seconds the sessions' graceful stop may take at most (6; the process exits within 10)",
-    )
-    p.add_argument("--max-sessions", type=int, help="live sessions this node holds at most")
-    p.add_argument("--max-participants", type=int, help="participants per session at most (12)")
-    p.add_argument("--grace-seconds", type=float, help="seat kept after a drop (60)")
-    p.add_argument("--no-media", action="store_true", help="signaling only (no WebRTC)")
-    p.add_argument("--log-text", action="store_true", help="human-readable logs instead of JSON")
+    """One flag per setting (see ``flag``), each naming its variable in its help."""
+    for name, field in Settings.model_fields.items():
+        p.add_argument(flag(name), **_flag_options(name, field))
 
 
-def from_env_and_args(args: argparse.Namespace | None = None, env: dict[str, str] | None = None) -> Settings:
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``os.environ`` or a test's dict)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def _validated(values: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as exc:  # the value itself is not repeated: it may be a secret or a TURN credential
+        problems = [f"{flag(str(e['loc'][0]))} / {variable(str(e['loc'][0]))}: {e['msg']}" for e in exc.errors()]
+        raise SystemExit("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def environment_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults and ``HEARTH_*`` variables only, not finished (``hearth token`` needs just the secret)."""
+    return _validated(_Environment(os.environ if env is None else env)())
+
+
+def from_env_and_args(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Flags win over environment variables, which win over defaults."""
-    env = dict(os.environ) if env is None else env
-    s = Settings()
-    for name, (var, kind) in _ENV.items():
-        if var in env and env[var] != "":
-            setattr(s, name, kind(env[var]))
-    if "HEARTH_ICE_SERVERS" in env:
-        s.ice_servers = json.loads(env["HEARTH_ICE_SERVERS"])
-    if "HEARTH_ALLOWED_ORIGINS" in env:
-        s.allowed_origins = [o for o in env["HEARTH_ALLOWED_ORIGINS"].split(",") if o]
+    values = _Environment(os.environ if env is None else env)()
     if args is not None:
-        _apply_args(s, args)
-    return s.finish()
-
-
-def _apply_args(s: Settings, args: argparse.Namespace) -> None:
-    for name in _ENV:
-        value = getattr(args, name, None)
-        if value is not None:
-            setattr(s, name, value)
-    s.production = s.production or bool(getattr(args, "production", False))
-    s.demo = bool(getattr(args, "demo", False))
-    s.allow_loopback = s.allow_loopback or bool(getattr(args, "allow_loopback", False))
-    if getattr(args, "ice_servers", None):
-        s.ice_servers = json.loads(args.ice_servers)
-    if getattr(args, "allowed_origin", None):
-        s.allowed_origins = list(args.allowed_origin)
-    if getattr(args, "no_media", False):
-        s.media = False
-    if getattr(args, "log_text", False):
-        s.log_json = False
+        given = {name: getattr(args, name, None) for name in Settings.model_fields}
+        values.update({name: value for name, value in given.items() if value is not None})
+    return _validated(values).finish()

@@ -46,6 +46,7 @@ from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Session
 from rooms.store import DEFAULT_STATE_TTL, AuditRecord, Lease
 from server.redis_keys import DEFAULT_PREFIX, RedisKeys
+from server.redis_tls import RedisTls
 
 DEFAULT_AUDIT_MAXLEN = 10_000
 DEFAULT_OP_TIMEOUT = 8.0
@@ -270,19 +271,22 @@ class RedisStore:
         socket_timeout: float = 2.0,
         retries: int = 10,
         backoff_cap: float = 0.5,
+        tls: RedisTls | None = None,
     ) -> RedisStore:
         """A store with a client tuned to fail fast and retry briefly, so restarts are ridden out.
 
         ``retries`` attempts with equal-jitter exponential backoff (50 ms doubling, capped at
         ``backoff_cap``) give a Redis restart about 2 to 4 s before callers see ``StoreUnavailable``.
         Accepts ``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://`` (see the module
-        docstring) and ``redis+cluster://host:port`` (any one node of a Redis Cluster) URLs.
+        docstring) and ``redis+cluster://host:port`` (any one node of a Redis Cluster) URLs; ``tls``
+        gives a ``rediss://`` connection its CA and client certificate.
         """
         client_kw: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": socket_timeout,
             "retry": Retry(EqualJitterBackoff(cap=backoff_cap, base=0.05), retries),
             "health_check_interval": 30,
+            **(tls.options() if tls else {}),
         }
         client: Client
         sentinel = None

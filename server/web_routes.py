@@ -13,11 +13,10 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from server.webclient import VENDOR_FILES, WebClient, is_served
+
 log = logging.getLogger(__name__)
 
-VENDOR_DIR = pathlib.Path("node_modules") / "socket.io-client" / "dist"
-VENDOR_FILES = ("socket.io.esm.min.js", "socket.io.esm.min.js.map")
-STATIC_SUFFIXES = frozenset({".js", ".css", ".html", ".svg", ".png", ".ico", ".woff2", ".json", ".map"})
 # The modules have no content hash in their names (no build step), so the browser revalidates every
 # load; aiohttp's FileResponse answers If-None-Match / If-Modified-Since with a cheap 304.
 CACHE_CONTROL = "no-cache"
@@ -61,27 +60,26 @@ def security_headers(connect_sources: Sequence[str] = ()) -> dict[str, str]:
 
 
 def _static_path(web_dir: pathlib.Path, relative: str) -> pathlib.Path | None:
-    """Resolve a request path inside web/, refusing traversal, dotfiles, node_modules and the unit tests."""
-    parts = pathlib.PurePosixPath(relative).parts
-    if not parts or parts[0] == "test" or any(p.startswith(".") or p == "node_modules" for p in parts):
+    """Resolve a request path inside the client's directory, refusing traversal and what is not served."""
+    wanted = pathlib.PurePosixPath(relative)
+    if not is_served(wanted):
         return None
     root = web_dir.resolve()
-    path = (root / pathlib.Path(*parts)).resolve()
-    if not path.is_relative_to(root) or path.suffix not in STATIC_SUFFIXES or not path.is_file():
-        return None
-    if path.name in {"package.json", "package-lock.json"}:
+    path = (root / pathlib.Path(*wanted.parts)).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
         return None
     return path
 
 
-def add_web_routes(app: web.Application, web_dir: pathlib.Path, *, connect_sources: Sequence[str] = ()) -> None:
-    """Add `GET /`, `GET /s/{id}`, `/web/...` and `/web/vendor/...` to `app`.
+def add_web_routes(app: web.Application, client: WebClient, *, connect_sources: Sequence[str] = ()) -> None:
+    """Add `GET /`, `GET /s/{id}`, `/web/...` and `/web/vendor/...` to `app`, served from `client`
+    (the checkout's web/ or the copy inside an installed wheel, see ``server.webclient.locate``).
 
     `connect_sources` lists other nodes' origins the page may connect to after a `moved` refusal.
     """
     headers = security_headers(connect_sources)
+    web_dir, vendor_dir = client.root, client.vendor
     index = web_dir / "index.html"
-    vendor_dir = web_dir / VENDOR_DIR
     if not (vendor_dir / VENDOR_FILES[0]).is_file():
         log.warning("web client: %s missing; run `npm ci` in %s", vendor_dir / VENDOR_FILES[0], web_dir)
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from server.auth import Tokens
 from server.config import from_env_and_args
-from tests.harness import free_port
+from tests.harness import free_port, running_server
+from tests.web.hearth_process import start_server
+from tests.web.people import ARTIFACTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +81,22 @@ def test_serve_demo_prints_a_facilitator_url() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def test_readyz_says_the_compiled_path_forwards_where_it_is_built() -> None:
+    expected = "python" if os.environ.get("HEARTH_COMPILED_FORWARDING") == "0" else "compiled"
+    for media, path in ((True, expected), (False, "off")):
+        async with running_server(media=media, allow_loopback=True) as server:
+            response = await server.http.get(f"{server.url}/readyz")
+            assert (await response.json())["forwarding"] == path
+
+
+@pytest.mark.media
+def test_python_forwarding_switches_to_the_python_path_and_the_start_line_says_so() -> None:
+    server = start_server(ARTIFACTS / "logs", ("--python-forwarding",))
+    try:
+        with urllib.request.urlopen(server.base + "/readyz", timeout=10) as response:
+            assert json.loads(response.read())["forwarding"] == "python"
+        assert "forwarding python)" in server.logs()
+    finally:
+        server.stop()

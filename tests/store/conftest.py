@@ -1,7 +1,8 @@
 """One harness per store kind, so the contract tests read the same for memory and Redis.
 
-Memory runs on a fake clock that tests advance; Redis (the shared standalone server, and a private
-three-shard Cluster) runs on real time with short TTLs, because Redis expires keys by its own clock.
+Memory runs on a fake clock that tests advance; Redis (the shared standalone server, a private
+three-shard Cluster, and a private server reached only over TLS with a client certificate) runs on
+real time with short TTLs, because Redis expires keys by its own clock.
 ``other_node`` gives a second store sharing the same state, as another Hearth node would: for Redis
 a separate client (its own connection pool).
 """
@@ -17,7 +18,9 @@ import pytest
 
 from rooms.store import MemoryStore
 from server.redis_store import RedisStore
+from server.redis_tls import RedisTls
 from tests.redis_server import PrivateCluster, delete_prefix, shared_url, unique_prefix
+from tests.store.tls_redis import TlsRedis
 
 Store = MemoryStore | RedisStore
 
@@ -57,17 +60,17 @@ def memory_harness() -> Harness:
     return Harness("memory", store, clock, wait, same_store)
 
 
-def redis_harness(kind: str, url: str) -> Harness:
+def redis_harness(kind: str, url: str, tls: RedisTls | None = None) -> Harness:
     prefix = unique_prefix()
     opened: list[RedisStore] = []
 
     async def other_node() -> RedisStore:
         """Connected before it is handed out, so its first call is not slowed by cluster discovery."""
-        opened.append(RedisStore.from_url(url, prefix=prefix))
+        opened.append(RedisStore.from_url(url, prefix=prefix, tls=tls))
         await opened[-1].ping()
         return opened[-1]
 
-    store = RedisStore.from_url(url, prefix=prefix)
+    store = RedisStore.from_url(url, prefix=prefix, tls=tls)
     return Harness(kind, store, time.time, asyncio.sleep, other_node, prefix, opened)
 
 
@@ -78,14 +81,24 @@ def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Privat
         yield cluster
 
 
-@pytest.fixture(params=["memory", "redis", "cluster"])
+@pytest.fixture(scope="session")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
+    """One redis-server reached only over TLS (with a CA and a client certificate) for the whole run."""
+    with TlsRedis(tmp_path_factory.mktemp("tls-redis")) as server:
+        yield server
+
+
+@pytest.fixture(params=["memory", "redis", "cluster", "tls"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         h = memory_harness()
     elif request.param == "redis":
         h = redis_harness("redis", shared_url())
-    else:
+    elif request.param == "cluster":
         h = redis_harness("cluster", request.getfixturevalue("private_cluster").url)
+    else:
+        server = request.getfixturevalue("tls_redis")
+        h = redis_harness("tls", server.url, server.tls)
     yield h
     if h.kind == "redis":
         assert isinstance(h.store, RedisStore)

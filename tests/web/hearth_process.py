@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,19 +99,20 @@ def start_server(
     secret: str | None = None,
     operator_key: str | None = None,
     port: int | None = None,
+    hearth: Sequence[str] = (sys.executable, "-m", "server"),
+    cwd: Path = ROOT,
 ) -> HearthServer:
     """Launch the server and wait until /healthz answers (or fail with its log).
 
     `port` is for nodes that must know each other's address before they start; by default a free one.
+    `hearth` and `cwd` run another installation (tests/install: the `hearth` script of a wheel's venv).
     """
     port = port or free_port()
     key = operator_key or secrets.token_urlsafe(16)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"hearth-{port}.log"
     cmd = [
-        sys.executable,
-        "-m",
-        "server",
+        *hearth,
         "serve",
         "--host",
         "127.0.0.1",
@@ -124,7 +126,7 @@ def start_server(
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = HearthServer(f"http://127.0.0.1:{port}", key, proc, log_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
