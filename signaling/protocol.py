@@ -316,6 +316,14 @@ class MovedOut(Out):
     url: str  # "" when the client should reconnect where it was (this node is stopping)
 
 
+class ReplacedOut(Out):
+    message: str  # what the replaced page tells the person: REPLACED_MESSAGE
+
+
+# Said to a participant's older connection when a newer one (another tab or device) takes the seat.
+REPLACED_MESSAGE = "You joined from another tab or device."
+
+
 class AckOut(Out):
     ok: bool
     error: ErrorOut | None = None
@@ -340,6 +348,12 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
         ' `url`), or this node is stopping (`url` is "": reconnect to the address first used, in a moment)',
     ),
     "error": (ErrorOut, "one connection the session refused after connecting, before its socket closes"),
+    "replaced": (
+        ReplacedOut,
+        "a participant's older connection, before its socket closes: the same participant connected again"
+        " (another tab or device) and that connection has the seat now; the client does not reconnect by"
+        " itself (connecting again takes the seat back)",
+    ),
 }
 
 

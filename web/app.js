@@ -16,6 +16,7 @@ const CONNECTION_LABELS = {
   closed: 'Disconnected',
   removed: 'Disconnected',
   ended: 'Session ended',
+  replaced: 'Open in another tab',
 };
 
 /** Show the page for `client` (null when the link carried no token); boot.js has started it. */
@@ -42,6 +43,7 @@ export function start(client, local, rejoin = null) {
     if (screen === 'join') show(new JoinView(app, () => route()));
     else if (screen === 'lobby') show(new LobbyView(app));
     else if (screen === 'room') show(new RoomView(app));
+    else if (screen === 'replaced') show(new EndView({ kind: screen, detail: app.replaced, onTakeBack: () => app.takeBack() }));
     else show(new EndView({ kind: screen, detail: app.endDetail }));
   };
   app.addEventListener('change', route);

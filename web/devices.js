@@ -58,7 +58,9 @@ export class LocalMedia extends EventTarget {
     this.#changed();
   }
 
+  /** Release both devices (the camera light goes out); `open()` may ask for them again later. */
   stop() {
+    this.opening = null;
     for (const track of this.stream.getTracks()) {
       track.stop();
       this.stream.removeTrack(track);

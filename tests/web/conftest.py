@@ -20,6 +20,11 @@ expect.set_options(timeout=20_000)  # generous: these machines are shared and 2-
 PersonFactory = Callable[[str, str], Person]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Real browsers take seconds: `pytest -m "not slow"` leaves them out of the fast loop.
+    config.addinivalue_line("markers", "slow: takes seconds (real browsers, real media)")
+
+
 # Module scope: the sync API's loop must not outlive this directory's tests (async tests elsewhere).
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:

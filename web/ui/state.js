@@ -16,6 +16,7 @@ export class AppState extends EventTarget {
     this.joined = false;
     this.refusal = client.status === 'refused' ? client.error : null;
     this.gone = null; // 'removed' | 'ended' | 'left'
+    this.replaced = null; // {message, devices}: another tab or device of this person has the seat
     this.endDetail = null;
     this.lobby = client.lobby ?? { waiting: [] };
     this.speaking = { levels: {}, active: null };
@@ -47,6 +48,7 @@ export class AppState extends EventTarget {
   screen() {
     if (this.gone) return this.gone;
     if (this.session?.status === 'ended') return 'ended';
+    if (this.replaced) return 'replaced';
     if (this.refusal) return this.refusal.code === 'unauthorized' ? 'invalid' : 'refused';
     const status = this.you?.status;
     if (status === 'removed' || status === 'denied') return 'removed';
@@ -83,6 +85,7 @@ export class AppState extends EventTarget {
   #rememberJoin() {
     const key = `hearth.rejoin.${location.pathname}`;
     if (this.gone) sessionStorage.removeItem(key);
+    else if (this.replaced) return; // the devices were let go for the other tab, not turned off
     else sessionStorage.setItem(key, JSON.stringify({ audio: this.local.audio, video: this.local.video }));
   }
 
@@ -107,6 +110,7 @@ export class AppState extends EventTarget {
     on('connection', (d) => {
       if (d.status === 'refused') this.refusal = d.error;
     });
+    on('replaced', (d) => this.#onReplaced(d));
     on('removed', (d) => this.#end('removed', d));
     on('ended', (d) => this.#end('ended', d));
     on('help', (d) => this.#onHelp(d));
@@ -121,6 +125,21 @@ export class AppState extends EventTarget {
     this.endDetail = detail;
     sessionStorage.removeItem(`hearth.rejoin.${location.pathname}`);
     this.#forgetSafety();
+  }
+
+  /** The other tab or device has the seat: let go of the camera and microphone it may need. */
+  #onReplaced({ message }) {
+    this.replaced = { message, devices: { audio: this.local.audio, video: this.local.video } };
+    this.local.stop();
+  }
+
+  /** "Use this tab instead": connect again (the other tab is told `replaced` in turn), same devices. */
+  takeBack() {
+    const { devices } = this.replaced ?? {};
+    this.replaced = null;
+    this.client.connect();
+    this.local.open(devices ?? {}).catch(() => {});
+    this.changed();
   }
 
   /**
