@@ -33,6 +33,7 @@ from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
 from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
+from signaling.protocol import REPLACED_MESSAGE
 from signaling.sockets import SocketBus
 from signaling.tasks import Background
 
@@ -267,6 +268,7 @@ class Hub:
         async with live.lock:
             old = live.sockets.get(pid)
             if old is not None and old != socket_id:
+                await self.bus.emit("replaced", {"message": REPLACED_MESSAGE}, old)
                 await self._drop_socket(live, pid)
             live.sockets[pid] = socket_id
             self.sockets[socket_id] = (claims.session_id, pid)
