@@ -1,6 +1,7 @@
 // The wire: Socket.IO signaling and the two WebRTC connections. Knows nothing of the page.
 //
 // Events (CustomEvent, payload in `detail`): welcome, state, lobby, speaking, nod, note, help,
+// help.acknowledged,
 // safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
 // ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
 // moved ({url}: the session lives on another node; this client connects there next), replaced
@@ -100,7 +101,7 @@ export class HearthClient extends EventTarget {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    for (const name of ['speaking', 'nod', 'note', 'help', 'safety.shared', 'safety.asked']) {
+    for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked']) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }
@@ -224,8 +225,8 @@ export class HearthClient extends EventTarget {
 
   #onGone(kind, detail) {
     this.#closeMedia();
-    this.local?.stop();
     this.#setStatus(kind);
+    this.local?.stop();
     this.#emit(kind, detail ?? {});
     this.socket?.disconnect();
   }

@@ -1,21 +1,34 @@
-// A member's controls: hand, pass, "I relate", and a private "I need help".
+// A member's controls: hand, their turn (finish or pass), "I relate", and a private "I need help".
+// A button that cannot be used now says why in words on the page (touch screens show no tooltips).
 
 import { announce, h, setText } from './dom.js';
 import { ordinal } from './format.js';
+import { setIconLabel } from './icons.js';
 import { toast } from './toast.js';
+
+function button(testid, iconName, text, onClick, attrs = {}) {
+  const b = h('button', { type: 'button', 'data-testid': testid, 'on:click': onClick, ...attrs });
+  setIconLabel(b, iconName, text);
+  return b;
+}
 
 export class MemberControls {
   constructor(app) {
     this.app = app;
-    this.hand = h('button', { type: 'button', 'data-testid': 'hand-button', 'aria-pressed': 'false', 'on:click': () => this.toggleHand() }, 'Raise hand');
+    this.hand = button('hand-button', 'hand', 'Raise hand', () => this.toggleHand(), { 'aria-pressed': 'false' });
     this.position = h('span', { className: 'queue-position', 'data-testid': 'queue-position', hidden: true });
-    this.pass = h('button', { type: 'button', 'data-testid': 'pass-button', hidden: true, 'on:click': () => this.passTurn() }, 'Pass my turn');
-    this.nod = h('button', { type: 'button', 'data-testid': 'nod-button', 'on:click': () => this.sendNod() }, 'I relate');
-    this.help = h('button', { type: 'button', className: 'help', 'data-testid': 'help-button', 'on:click': () => this.askHelp() }, 'I need help');
-    this.helpSent = h('span', { className: 'muted', role: 'status', 'data-testid': 'help-sent' });
-    this.release = h('button', { type: 'button', 'data-testid': 'release-button', hidden: true, 'on:click': () => app.run('floor.release') }, 'I am done speaking');
+    this.release = button('release-button', 'done', 'I am done speaking', () => app.run('floor.release'), { hidden: true });
+    this.pass = button('pass-button', 'pass', 'Pass my turn', () => this.passTurn(), { hidden: true });
+    this.turnHint = h('p', { className: 'hint turn-hint', id: 'turn-hint', 'data-testid': 'turn-hint', hidden: true });
+    this.nod = button('nod-button', 'heart', 'I relate', () => this.sendNod());
+    this.help = button('help-button', 'help', 'I need help', () => this.askHelp(), { className: 'help' });
+    this.helpSent = h('p', { className: 'hint help-sent', role: 'status', 'data-testid': 'help-sent' });
+    this.why = h('p', { className: 'hint', id: 'controls-why', 'data-testid': 'controls-why', hidden: true });
     this.el = h('div', { className: 'member-controls', role: 'group', 'aria-label': 'Take part' },
-      this.hand, this.position, this.release, this.pass, this.nod, this.help, this.helpSent);
+      this.hand, this.position, this.release, this.pass, this.nod, this.help);
+    /** Words that go with the controls: whose turn and what to do, why a button waits, help's answer. */
+    this.notes = h('div', { className: 'control-notes' }, this.turnHint, this.why, this.helpSent);
+    this.update();
   }
 
   me() {
@@ -25,23 +38,67 @@ export class MemberControls {
   update() {
     const { app } = this;
     const s = app.session ?? {};
-    const me = this.me();
-    const raised = Boolean(me.hand_raised) || (s.queue ?? []).includes(app.you?.id);
-    const holder = s.floor?.holder === app.you?.id;
+    const you = app.you?.id;
+    const raised = Boolean(this.me().hand_raised) || (s.queue ?? []).includes(you);
+    const holder = s.floor?.holder === you;
     this.hand.setAttribute('aria-pressed', String(raised));
-    setText(this.hand, raised ? 'Lower hand' : 'Raise hand');
+    setIconLabel(this.hand, 'hand', raised ? 'Lower hand' : 'Raise hand');
     this.hand.disabled = holder && !raised;
-    const place = (s.queue ?? []).indexOf(app.you?.id);
+    const place = (s.queue ?? []).indexOf(you);
     const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
     if (line && line !== this.position.textContent) announce(line);
     setText(this.position, line);
     this.position.hidden = !line;
-    const g = s.go_around;
-    this.pass.hidden = !(g && g.order?.[g.position] === app.you?.id);
-    this.release.hidden = !holder;
+    this.#turn(s, holder);
     const speaker = s.floor?.holder;
     this.nod.disabled = !speaker || holder;
-    this.nod.title = speaker ? `Show ${app.nameOf(speaker)} you relate, without interrupting` : 'Available while someone has the floor';
+    this.#why(holder);
+    this.#helpStatus();
+  }
+
+  /**
+   * My go-around turn: one way to finish and one to pass, with a line saying which is which.
+   * Holding the floor otherwise: only "I am done speaking".
+   */
+  #turn(s, holder) {
+    const g = s.go_around;
+    const myGoAround = Boolean(g && g.order?.[g.position] === this.app.you?.id);
+    this.pass.hidden = !myGoAround;
+    this.release.hidden = !holder;
+    setIconLabel(this.release, 'done', myGoAround ? 'I have finished' : 'I am done speaking');
+    this.turnHint.hidden = !myGoAround;
+    setText(this.turnHint, myGoAround
+      ? 'It is your turn. Share when you are ready and press "I have finished", or pass: passing is always fine.'
+      : '');
+    for (const b of [this.release, this.pass]) {
+      if (myGoAround) b.setAttribute('aria-describedby', 'turn-hint');
+      else b.removeAttribute('aria-describedby');
+    }
+  }
+
+  /** Why the buttons that wait are waiting, as visible words each of them points to. */
+  #why(holder) {
+    const reasons = [];
+    if (this.hand.disabled) reasons.push('You have the floor, so there is no need to raise your hand.');
+    if (this.nod.disabled) {
+      reasons.push(holder ? '"I relate" is for showing support to someone else who is speaking.'
+        : '"I relate" works while someone has the floor.');
+    }
+    this.why.hidden = reasons.length === 0;
+    setText(this.why, reasons.join(' '));
+    for (const b of [this.hand, this.nod]) {
+      if (b.disabled) b.setAttribute('aria-describedby', 'controls-why');
+      else b.removeAttribute('aria-describedby');
+    }
+  }
+
+  #helpStatus() {
+    const mine = this.app.help.mine;
+    const text = !mine ? ''
+      : mine.ack ? `${mine.ack.name} has seen your request and will reach out to you privately.`
+        : 'A facilitator has been told, privately. They will reach out to you.';
+    setText(this.helpSent, text);
+    this.helpSent.dataset.acknowledged = String(Boolean(mine?.ack));
   }
 
   async toggleHand() {
@@ -62,9 +119,7 @@ export class MemberControls {
 
   async askHelp() {
     this.help.disabled = true;
-    if (await this.app.run('help')) {
-      setText(this.helpSent, 'A facilitator has been told, privately. They will reach out to you.');
-    }
+    await this.app.askHelp();
     setTimeout(() => { this.help.disabled = false; }, 5000);
   }
 }

@@ -27,7 +27,7 @@ export class RoomView {
     this.wasForced = false;
     this.leave = h('button', { type: 'button', className: 'leave', 'data-testid': 'leave-button', 'on:click': () => this.confirmLeave() }, 'Leave');
     const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el, this.safety?.opener, this.leave);
-    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar, this.side?.mainEl);
+    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar, this.controls?.notes, this.side?.mainEl);
     const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Private messages and safety plan' },
       this.side?.el ?? [this.safety.el, this.notes.el]);
     this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
@@ -47,6 +47,10 @@ export class RoomView {
   }
 
   focus() { this.heading.focus(); }
+
+  needsAttention() {
+    return this.side?.needsAttention() ?? false;
+  }
 
   update() {
     this.#forcedMute();
