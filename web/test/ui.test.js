@@ -48,3 +48,13 @@ test('server times are read on the server clock, however wrong this device\'s cl
     syncClock(Date.now() / 1000);
   }
 });
+
+test('index.html preloads every module of the page, so the graph is fetched at once', async () => {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const web = new URL('..', import.meta.url);
+  const html = await readFile(new URL('index.html', web), 'utf8');
+  const preloaded = new Set([...html.matchAll(/rel="modulepreload" href="\/web\/([^"]+)"/g)].map((m) => m[1]));
+  const top = (await readdir(web)).filter((f) => f.endsWith('.js') && f !== 'boot.js');
+  const ui = (await readdir(new URL('ui/', web))).filter((f) => f.endsWith('.js')).map((f) => `ui/${f}`);
+  for (const module of [...top, ...ui]) assert.ok(preloaded.has(module), `${module} is not preloaded`);
+});
