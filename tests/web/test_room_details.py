@@ -106,6 +106,7 @@ def test_turn_timers_follow_the_server_even_when_the_device_clock_is_an_hour_off
 def test_a_go_around_turn_says_how_to_finish_or_pass(circle: Circle) -> None:
     console = circle.facilitator.page
     console.get_by_test_id("goaround-start").click()
+    expect(console.get_by_test_id("console-goaround")).to_contain_text("turn, 1 of 2")
     first = circle.noa if "Noa" in console.get_by_test_id("console-goaround").inner_text() else circle.eli
     page = first.page
     hint = page.get_by_test_id("turn-hint")

@@ -13,6 +13,7 @@ const PATHS = {
   pass: 'M5 12h12M13 7l5 5-5 5',
   leave: 'M10 4H5v16h5M14 8l4 4-4 4M18 12H9',
   plan: 'M12 3l7 3v5c0 5-3.5 8.5-7 10-3.5-1.5-7-5-7-10V6z',
+  chat: 'M4 5h16v11H9l-5 4z',
   more: 'M5 12h.01M12 12h.01M19 12h.01',
   settings: 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM12 2v3M12 19v3M2 12h3M19 12h3M5 5l2 2M17 17l2 2M5 19l2-2M17 7l2-2',
 };

@@ -1,13 +1,18 @@
 // A member's controls: hand, their turn (finish or pass), "I relate", and a private "I need help".
 // A button that cannot be used now says why in words on the page (touch screens show no tooltips).
 
-import { announce, h, setText } from './dom.js';
+import { announce, h, setAvailable, setText, unavailable } from './dom.js';
 import { ordinal } from './format.js';
 import { setIconLabel } from './icons.js';
 import { toast } from './toast.js';
 
+/** A bar button; pressed while unavailable, it shows why instead of acting. */
 function button(testid, iconName, text, onClick, attrs = {}) {
-  const b = h('button', { type: 'button', 'data-testid': testid, 'on:click': onClick, ...attrs });
+  const b = h('button', { type: 'button', 'data-testid': testid, ...attrs });
+  b.addEventListener('click', () => {
+    if (!unavailable(b)) onClick();
+    else toast(document.getElementById(b.getAttribute('aria-describedby'))?.textContent ?? '', { ms: 4000 });
+  });
   setIconLabel(b, iconName, text);
   return b;
 }
@@ -25,9 +30,9 @@ export class MemberControls {
     this.helpSent = h('p', { className: 'hint help-sent', role: 'status', 'data-testid': 'help-sent' });
     this.why = h('p', { className: 'hint', id: 'controls-why', 'data-testid': 'controls-why', hidden: true });
     this.el = h('div', { className: 'member-controls', role: 'group', 'aria-label': 'Take part' },
-      this.hand, this.position, this.release, this.pass, this.nod, this.help);
-    /** Words that go with the controls: whose turn and what to do, why a button waits, help's answer. */
-    this.notes = h('div', { className: 'control-notes' }, this.turnHint, this.why, this.helpSent);
+      this.hand, this.release, this.pass, this.nod, this.help);
+    /** Words that go with the controls: place in line, whose turn and what to do, why a button waits, help's answer. */
+    this.notes = h('div', { className: 'control-notes' }, this.position, this.turnHint, this.why, this.helpSent);
     this.update();
   }
 
@@ -43,7 +48,7 @@ export class MemberControls {
     const holder = s.floor?.holder === you;
     this.hand.setAttribute('aria-pressed', String(raised));
     setIconLabel(this.hand, 'hand', raised ? 'Lower hand' : 'Raise hand');
-    this.hand.disabled = holder && !raised;
+    this.hand.hidden = holder && !raised; // my turn: the bar has "I am done speaking" in its place
     const place = (s.queue ?? []).indexOf(you);
     const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
     if (line && line !== this.position.textContent) announce(line);
@@ -51,8 +56,9 @@ export class MemberControls {
     this.position.hidden = !line;
     this.#turn(s, holder);
     const speaker = s.floor?.holder;
-    this.nod.disabled = !speaker || holder;
-    this.#why(holder);
+    this.nod.hidden = holder; // support is for someone else's turn
+    setAvailable(this.nod, Boolean(speaker), 'controls-why');
+    this.#why();
     this.#helpStatus();
   }
 
@@ -76,20 +82,11 @@ export class MemberControls {
     }
   }
 
-  /** Why the buttons that wait are waiting, as visible words each of them points to. */
-  #why(holder) {
-    const reasons = [];
-    if (this.hand.disabled) reasons.push('You have the floor, so there is no need to raise your hand.');
-    if (this.nod.disabled) {
-      reasons.push(holder ? '"I relate" is for showing support to someone else who is speaking.'
-        : '"I relate" works while someone has the floor.');
-    }
-    this.why.hidden = reasons.length === 0;
-    setText(this.why, reasons.join(' '));
-    for (const b of [this.hand, this.nod]) {
-      if (b.disabled) b.setAttribute('aria-describedby', 'controls-why');
-      else b.removeAttribute('aria-describedby');
-    }
+  /** Why a button waits, in words on the page that the button points to. */
+  #why() {
+    const waiting = !this.nod.hidden && unavailable(this.nod);
+    this.why.hidden = !waiting;
+    setText(this.why, waiting ? '"I relate" works while someone has the floor.' : '');
   }
 
   #helpStatus() {
@@ -117,9 +114,11 @@ export class MemberControls {
     toast('Sent: you relate', { ms: 2000 });
   }
 
+  /** The button stays where it is (it must never move under a finger); a second press within a few seconds is one request. */
   async askHelp() {
-    this.help.disabled = true;
+    if (this.asking) return;
+    this.asking = true;
     await this.app.askHelp();
-    setTimeout(() => { this.help.disabled = false; }, 5000);
+    setTimeout(() => { this.asking = false; }, 5000);
   }
 }

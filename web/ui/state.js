@@ -2,6 +2,7 @@
 // signals, nods, speaking shares, safety plans). Fires 'change' whenever something worth
 // re-rendering happens, 'error' and 'notice' for what the person should be told.
 
+import { describeChange } from './announcements.js';
 import { announce } from './dom.js';
 import { now, syncClock } from './format.js';
 import { HelpRequests } from './help.js';
@@ -107,6 +108,7 @@ export class AppState extends EventTarget {
     on('welcome', () => { this.refusal = null; });
     on('state', (s) => {
       syncClock(s?.now);
+      this.#announceChanges(s);
       if (s?.status === 'ended') this.#forgetSafety();
       else this.#trackDrops();
       if (this.isFacilitator) this.help.follow(this.participants);
@@ -132,6 +134,17 @@ export class AppState extends EventTarget {
     on('nod', (d) => this.#onNod(d));
     on('safety.shared', (d) => this.#onSafetyShared(d));
     c.addEventListener('safety.asked', () => this.#onSafetyAsked());
+  }
+
+  /** Floor, phase, go-around and turn-time changes, said in the live region (members in the room, and facilitators). */
+  #announceChanges(next) {
+    const inRoom = this.you?.status === 'admitted' && this.joined;
+    if (inRoom && this.heard) {
+      for (const text of describeChange(this.heard, next, { you: this.you.id, nameOf: (id) => this.nameOf(id), now: now() })) {
+        announce(text);
+      }
+    }
+    this.heard = inRoom ? next : null;
   }
 
   #end(kind, detail) {
