@@ -41,7 +41,7 @@ FIRST_REMOTE_FRAME_JS = """() => {
   for (const key of ['requestStart', 'responseEnd', 'domInteractive', 'domContentLoadedEventEnd']) {
     marks[key] = Math.round(nav?.[key] ?? 0);
   }
-  return {frame: Math.min(...times), join: hearth.joinedAt ?? null, marks};
+  return {frame: Math.min(...times), join: marks.join ?? null, marks};
 }"""
 
 

@@ -27,6 +27,8 @@ def admit(s: Session, p: Participant, now: float) -> list[Event]:
     if len(s.admitted()) >= s.max_participants:
         raise Conflict("the session is full")
     p.status = Status.ADMITTED
+    if s.phase_started_at is None:  # the session starts with its first member, not the console opening
+        s.phase_started_at = now
     if p.joined_at is None:
         p.joined_at = now
     p.left_at = None

@@ -156,6 +156,13 @@ class Help:
 
 
 @dataclass(frozen=True)
+class AckHelp:
+    """A facilitator has seen a member's help request and is on it: the member is told."""
+
+    id: str
+
+
+@dataclass(frozen=True)
 class ShareSafetyPlan:
     """A member's current location and emergency contact, for the facilitators' eyes only; and,
     optionally, how to reach the member if the call drops (their own phone, say)."""
@@ -219,6 +226,7 @@ Command = (
     | Nod
     | Note
     | Help
+    | AckHelp
     | End
     | ShareSafetyPlan
     | AskSafetyPlan

@@ -49,6 +49,7 @@ RULES: dict[type, tuple[Action, Rule]] = {
     c.Nod: (Action.NOD, signals.nod),
     c.Note: (Action.NOTE, signals.note),
     c.Help: (Action.HELP, signals.help_request),
+    c.AckHelp: (Action.ACK_HELP, signals.ack_help),
     c.ShareSafetyPlan: (Action.SHARE_SAFETY_PLAN, safety.share),
     c.AskSafetyPlan: (Action.ASK_SAFETY_PLAN, safety.ask),
 }
@@ -87,11 +88,13 @@ def _dispatch(s: Session, actor_id: str, command: c.Command, now: float) -> list
 
 
 def tick(session: Session, now: float) -> list[Event]:
-    """Expire what time has run out on: drop grace periods, turns, go-around turns, phase time."""
+    """Expire what time has run out on: drop grace periods, a dropped holder's floor, turns, go-around
+    turns, phase time."""
     if session.ended:
         return []
     events = _expire_dropped(session, now)
     if not session.on_hold:
+        events += turns.pass_dropped_floor(session, now)
         events += _expire_turn(session, now)
         events += _mark_overtime(session, now)
     if any(isinstance(e, StateChanged) for e in events):

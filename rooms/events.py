@@ -60,6 +60,15 @@ class HelpRequested:
 
 
 @dataclass(frozen=True)
+class HelpAcknowledged:
+    """A facilitator took up a member's help request: the member and the other facilitators are told."""
+
+    member_id: str
+    by_id: str
+    at: float
+
+
+@dataclass(frozen=True)
 class SafetyPlanShared:
     """Delivered to the facilitators connected now; the session keeps only ``safety_shared``.
     ``callback`` is empty when the member gave no way to reach them if the call drops."""
@@ -98,6 +107,7 @@ Event = (
     | NodSent
     | NoteSent
     | HelpRequested
+    | HelpAcknowledged
     | SafetyPlanShared
     | SafetyPlanAsked
     | SessionEnded

@@ -77,8 +77,7 @@ def _leader_returns(s: Session, p: Participant, now: float) -> list[Event]:
     """
     events: list[Event] = []
     if s.status is SessionStatus.OPEN:
-        s.status = SessionStatus.LIVE
-        s.phase_started_at = now
+        s.status = SessionStatus.LIVE  # the phase clock waits for the first member (attendance.admit)
         events.append(Audited("session.live"))
     if s.on_hold:
         resume_from_hold(s, now)

@@ -62,6 +62,9 @@ DEFAULT_AGENDA: tuple[Phase, ...] = (
 )
 
 DEFAULT_GRACE_SECONDS = 60.0
+# A floor holder whose connection drops keeps the floor this long (a phone moving between networks
+# is back within seconds), then it passes on: in a strict phase nobody else could be heard meanwhile.
+FLOOR_DROP_HOLD_SECONDS = 10.0
 NOD_INTERVAL_SECONDS = 3.0
 HELP_INTERVAL_SECONDS = 5.0
 SAFETY_INTERVAL_SECONDS = 2.0
@@ -109,6 +112,7 @@ class Participant:
     last_safety_at: float | None = None
     spoke_seconds: float = 0.0
     passes: int = 0
+    help_since: float | None = None  # asked for help and no facilitator has acknowledged it yet
 
     @property
     def present(self) -> bool:
@@ -135,11 +139,12 @@ class Session:
     admission: Admission = Admission.LOBBY
     requires_agreement: bool = True
     requires_safety_plan: bool = False
+    starts_at: float | None = None  # when the operator scheduled it, to tell those who arrive early
     version: int = 0
     status: SessionStatus = SessionStatus.OPEN
     locked: bool = False
     phase_index: int = 0
-    phase_started_at: float | None = None
+    phase_started_at: float | None = None  # the clock starts with the first admission or a phase change
     phase_overtime: bool = False
     floor: Floor | None = None
     queue: list[str] = field(default_factory=list)

@@ -38,6 +38,7 @@ class Action(StrEnum):
     NOD = "nod"
     NOTE = "note"
     HELP = "help"
+    ACK_HELP = "help.ack"
     SHARE_SAFETY_PLAN = "safety.share"
     ASK_SAFETY_PLAN = "safety.ask"
     END = "end"
@@ -69,6 +70,7 @@ _LEADS = _EVERYONE | frozenset(
         Action.ALLOW_UNMUTE,
         Action.END,
         Action.ASK_SAFETY_PLAN,
+        Action.ACK_HELP,
     }
 )
 

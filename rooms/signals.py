@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from rooms import commands as c
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, paced
-from rooms.events import Audited, Event, HelpRequested, MediaPolicyChanged, NodSent, NoteSent, StateChanged
+from rooms.events import (
+    Audited,
+    Event,
+    HelpAcknowledged,
+    HelpRequested,
+    MediaPolicyChanged,
+    NodSent,
+    NoteSent,
+    StateChanged,
+)
 from rooms.model import HELP_INTERVAL_SECONDS, NOD_INTERVAL_SECONDS, Participant, Role, Session, Status
 
 MAX_NOTE_CHARS = 2000
@@ -64,10 +73,31 @@ def note(s: Session, actor: Participant, cmd: c.Note, now: float) -> list[Event]
 
 
 def help_request(s: Session, actor: Participant, cmd: c.Help, now: float) -> list[Event]:
-    """Private to the facilitators; repeated presses within a few seconds are one request."""
+    """Private to the facilitators; repeated presses within a few seconds are one request.
+
+    The request stays open (``help_since``, in the facilitators' view only) until a facilitator
+    acknowledges it, so a console opened or reloaded later still shows it.
+    """
     already = "the facilitators already know; they will reach out to you"
     actor.last_help_at = paced(actor.last_help_at, now, HELP_INTERVAL_SECONDS, already)
-    return [HelpRequested(actor.id, now)]
+    if actor.help_since is not None:  # still open: remind the facilitators, nothing else changes
+        return [HelpRequested(actor.id, now)]
+    actor.help_since = now
+    return [HelpRequested(actor.id, now), StateChanged()]
+
+
+def ack_help(s: Session, actor: Participant, cmd: c.AckHelp, now: float) -> list[Event]:
+    """A facilitator is on it: the member hears so, and every console's alert goes.
+
+    Acknowledging what is already acknowledged (two facilitators at once) changes nothing.
+    """
+    target = s.participants.get(cmd.id)
+    if target is None:
+        raise NotFound(f"no participant {cmd.id}")
+    if target.help_since is None:
+        return []
+    target.help_since = None
+    return [HelpAcknowledged(target.id, actor.id, now), StateChanged(), Audited("help.ack", target.id)]
 
 
 def set_publishing(s: Session, p: Participant, cmd: c.SetPublishing, now: float) -> list[Event]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rooms import commands as c
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound
 from rooms.events import Audited, Event, MediaPolicyChanged, StateChanged
-from rooms.model import Floor, GoAround, Participant, Role, Session, Status
+from rooms.model import FLOOR_DROP_HOLD_SECONDS, Floor, GoAround, Participant, Role, Session, Status
 
 _CHANGED: list[Event] = [StateChanged(), MediaPolicyChanged()]
 
@@ -121,6 +121,35 @@ def start_go_around_turn(s: Session, now: float) -> None:
     s.floor = Floor(holder=current, since=now, ends_at=ends_at)
     if current in s.queue:
         s.queue.remove(current)
+
+
+def pass_dropped_floor(s: Session, now: float) -> list[Event]:
+    """The floor does not wait long for a holder whose connection dropped.
+
+    After ``FLOOR_DROP_HOLD_SECONDS`` (a blip keeps the turn) the floor passes on, so a strict phase
+    is not left silent and the talking stick is never with someone who cannot speak. The holder is
+    not forgotten: outside a go-around they go to the head of the queue, so "Next in queue" gives
+    the floor back the moment they return; in a go-around, their turn comes again after the others.
+    """
+    f = s.floor
+    holder = s.participants.get(f.holder) if f is not None else None
+    if f is None or holder is None or holder.connected or holder.disconnected_at is None:
+        return []
+    if now - max(holder.disconnected_at, f.since) < FLOOR_DROP_HOLD_SECONDS:
+        return []
+    g = s.go_around
+    if g is not None and g.current == holder.id:
+        if g.position + 1 < len(g.order):
+            g.order.append(g.order.pop(g.position))
+            start_go_around_turn(s, now)
+        else:
+            advance_go_around(s, now)
+    else:
+        s.floor = None
+        if holder.id in s.queue:
+            s.queue.remove(holder.id)
+        s.queue.insert(0, holder.id)
+    return list(_CHANGED)
 
 
 def check_turn_seconds(turn_seconds: float | None) -> None:

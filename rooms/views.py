@@ -40,6 +40,9 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
         "id": s.id,
         "title": s.title,
         "version": s.version,
+        "now": now,  # the server's clock as this view was made: clients time against it, not their own
+        "starts_at": s.starts_at,
+        "facilitators": _facilitators(s),
         "status": str(s.status),
         "locked": s.locked,
         "on_hold": s.on_hold,
@@ -55,9 +58,18 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
         return views
     g = s.go_around
     seated = common | {
-        "floor": {"holder": s.floor.holder, "since": s.floor.since, "ends_at": s.floor.ends_at} if s.floor else None,
+        "floor": _floor(s, now),
         "queue": list(s.queue),
-        "go_around": {"order": list(g.order), "position": g.position, "turn_ends_at": g.turn_ends_at} if g else None,
+        "go_around": (
+            {
+                "order": list(g.order),
+                "position": g.position,
+                "turn_ends_at": g.turn_ends_at,
+                "turn_remaining": _remaining(g.turn_ends_at, now),
+            }
+            if g
+            else None
+        ),
     }
     entries = [(p, _participant(s, p)) for p in s.participants.values() if p.status in _SEEN_BY_LEADS]
     if Audience.LEADS in wanted:
@@ -69,6 +81,7 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
                     passes=p.passes,
                     safety_shared=p.safety_shared,
                     disconnected_at=p.disconnected_at,  # when a dropped connection went (the plan for a drop)
+                    help_since=p.help_since,  # an open help request; members never see another's
                 )
                 for p, entry in entries
             ]
@@ -95,6 +108,7 @@ def lobby_view(s: Session) -> dict[str, Any]:
                 "safety_shared": p.safety_shared,
                 "since": p.waiting_since,
                 "connected": p.connected,
+                "help_since": p.help_since,
             }
             for p in s.waiting()
         ]
@@ -117,6 +131,23 @@ def attendance_view(s: Session) -> list[dict[str, Any]]:
     ]
 
 
+def _remaining(ends_at: float | None, now: float) -> float | None:
+    return None if ends_at is None else max(0.0, ends_at - now)
+
+
+def _floor(s: Session, now: float) -> dict[str, Any] | None:
+    f = s.floor
+    if f is None:
+        return None
+    return {"holder": f.holder, "since": f.since, "ends_at": f.ends_at, "remaining": _remaining(f.ends_at, now)}
+
+
+def _facilitators(s: Session) -> list[dict[str, Any]]:
+    """Who runs the session, for everyone including those waiting: a waiting room names its host."""
+    leads = [p for p in s.participants.values() if p.role.leads and p.status is Status.ADMITTED]
+    return [{"id": p.id, "name": p.name, "role": str(p.role), "connected": p.connected} for p in leads]
+
+
 def _phase(s: Session, now: float) -> dict[str, Any]:
     phase = s.phase
     ends_at = phase_ends_at(s)
@@ -129,7 +160,7 @@ def _phase(s: Session, now: float) -> dict[str, Any]:
         "floor_mode": str(phase.floor_mode),
         "ends_at": ends_at,
         "elapsed": None if started is None else max(0.0, now - started),
-        "remaining": None if ends_at is None else max(0.0, ends_at - now),
+        "remaining": _remaining(ends_at, now),
         "overtime": s.phase_overtime,
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rooms.events import (
     Event,
+    HelpAcknowledged,
     HelpRequested,
     LobbyChanged,
     NodSent,
@@ -98,9 +99,16 @@ def _private(s: Session, e: Event) -> list[Emit]:
     if isinstance(e, NodSent):
         return [Emit("nod", {"from": e.from_id}, participant_room(s.id, to)) for to in e.to]
     if isinstance(e, NoteSent):
-        return [Emit("note", {"from": e.from_id, "text": e.text}, participant_room(s.id, e.to))]
+        sender = s.participants[e.from_id]
+        note = {"from": e.from_id, "text": e.text, "name": sender.name, "role": str(sender.role)}
+        return [Emit("note", note, participant_room(s.id, e.to))]
     if isinstance(e, HelpRequested):
         return [Emit("help", {"from": e.from_id, "at": e.at}, leads_room(s.id))]
+    if isinstance(e, HelpAcknowledged):
+        ack = {"id": e.member_id, "by": e.by_id, "name": s.participants[e.by_id].name, "at": e.at}
+        return [
+            Emit("help.acknowledged", ack, room) for room in (participant_room(s.id, e.member_id), leads_room(s.id))
+        ]
     if isinstance(e, SafetyPlanShared):
         plan = {"from": e.from_id, "location": e.location, "contact": e.contact, "callback": e.callback, "at": e.at}
         return [Emit("safety.shared", plan, leads_room(s.id))]

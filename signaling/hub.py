@@ -43,12 +43,11 @@ from signaling.emits import Emit, audience_room, emits_for, participant_room, st
 from signaling.keeper import Keeper
 from signaling.live import HubSettings, Live
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
+from signaling.protocol import REPLACED_MESSAGE
 from signaling.sockets import SocketBus
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.hub")
-
-REPLACED = {"message": "You joined from another tab or device."}
 
 
 class Hub:
@@ -298,7 +297,7 @@ class Hub:
         session_id, pid = claims.session_id, claims.participant_id
         old = live.sockets.get(pid)
         if old is not None and old != socket_id:  # another tab or device takes the seat: tell the first why
-            await self._send([Emit("replaced", REPLACED, old)])
+            await self._send([Emit("replaced", {"message": REPLACED_MESSAGE}, old)])
             await self._drop_socket(live, pid)
         live.sockets[pid] = socket_id
         self.sockets[socket_id] = (session_id, pid)

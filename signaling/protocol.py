@@ -141,6 +141,7 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "nod": (Empty, "members", lambda p: c.Nod()),
     "note": (NotePayload, "facilitators, or a member to a facilitator", lambda p: c.Note(p.to, p.text)),
     "help": (Empty, "members", lambda p: c.Help()),
+    "help.ack": (Target, "facilitators", lambda p: c.AckHelp(p.id)),
     "safety.share": (
         SafetySharePayload,
         "members (waiting or admitted)",
@@ -184,12 +185,14 @@ class FloorOut(Out):
     holder: str
     since: float
     ends_at: float | None
+    remaining: float | None  # seconds left as the view was made: time with this, not the local clock
 
 
 class GoAroundOut(Out):
     order: list[str]
     position: int
     turn_ends_at: float | None
+    turn_remaining: float | None
 
 
 class ParticipantOut(Out):
@@ -210,6 +213,7 @@ class ParticipantOut(Out):
     passes: int | None = None
     safety_shared: bool | None = None
     disconnected_at: float | None = None
+    help_since: float | None = None  # an open help request, until a facilitator sends `help.ack`
 
 
 class AgendaPhaseOut(Out):
@@ -218,10 +222,20 @@ class AgendaPhaseOut(Out):
     floor_mode: str
 
 
+class FacilitatorOut(Out):
+    id: str
+    name: str
+    role: str
+    connected: bool
+
+
 class SessionStateOut(Out):
     id: str
     title: str
     version: int
+    now: float  # the server's clock when this view was made; `ends_at`, `since` and `at` times are on it
+    starts_at: float | None  # when the session is scheduled to start, if the operator said
+    facilitators: list[FacilitatorOut]  # who runs the session (waiting members see this much of the roster)
     status: Literal["open", "live", "ended"]
     locked: bool
     on_hold: bool
@@ -256,6 +270,7 @@ class WaitingOut(Out):
     safety_shared: bool
     since: float
     connected: bool
+    help_since: float | None
 
 
 class LobbyOut(Out):
@@ -274,10 +289,19 @@ class NodOut(Out):
 class NoteOut(Out):
     from_: str = Field(alias="from")
     text: str
+    name: str  # the sender's name and role, so a waiting member (who sees no roster) knows who wrote
+    role: str
 
 
 class HelpOut(Out):
     from_: str = Field(alias="from")
+    at: float
+
+
+class HelpAcknowledgedOut(Out):
+    id: str  # the member who asked
+    by: str  # the facilitator who is on it
+    name: str  # that facilitator's name
     at: float
 
 
@@ -317,7 +341,11 @@ class MovedOut(Out):
 
 
 class ReplacedOut(Out):
-    message: str
+    message: str  # what the replaced page tells the person: REPLACED_MESSAGE
+
+
+# Said to a participant's older connection when a newer one (another tab or device) takes the seat.
+REPLACED_MESSAGE = "You joined from another tab or device."
 
 
 class AckOut(Out):
@@ -333,6 +361,7 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "nod": (NodOut, "the current speaker and facilitators"),
     "note": (NoteOut, "one participant"),
     "help": (HelpOut, "facilitators"),
+    "help.acknowledged": (HelpAcknowledgedOut, "the member who asked, and facilitators"),
     "safety.shared": (SafetySharedOut, "facilitators connected now (never stored)"),
     "safety.asked": (SafetyAskedOut, "one member, or every member present"),
     "rtc.offer": (RtcOfferOut, "one participant"),
@@ -346,9 +375,9 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "error": (ErrorOut, "one connection the session refused after connecting, before its socket closes"),
     "replaced": (
         ReplacedOut,
-        "a participant's earlier connection, before its socket closes: the same link joined from another tab"
-        " or device and took the seat. The page must not reconnect by itself (it would take the seat back,"
-        " and the two would loop); it may offer to take the seat back on request",
+        "a participant's older connection, before its socket closes: the same participant connected again"
+        " (another tab or device) and that connection has the seat now; the client does not reconnect by"
+        " itself (connecting again takes the seat back)",
     ),
 }
 

@@ -16,6 +16,7 @@ const CONNECTION_LABELS = {
   closed: 'Disconnected',
   removed: 'Disconnected',
   ended: 'Session ended',
+  replaced: 'Open in another tab',
 };
 
 /** Show the page for `client` (null when the link carried no token); boot.js has started it. */
@@ -42,7 +43,8 @@ export function start(client, local, rejoin = null) {
     if (screen === 'join') show(new JoinView(app, () => route()));
     else if (screen === 'lobby') show(new LobbyView(app));
     else if (screen === 'room') show(new RoomView(app));
-    else show(new EndView({ kind: screen, detail: app.endDetail }));
+    else if (screen === 'replaced') show(new EndView({ kind: screen, detail: app.replaced, onTakeBack: () => app.takeBack() }));
+    else show(new EndView({ kind: screen, detail: app.endDetail ?? app.removedBefore }));
   };
   app.addEventListener('change', route);
   app.addEventListener('error', (e) => toast(e.detail, { kind: 'error' }));
@@ -53,18 +55,31 @@ export function start(client, local, rejoin = null) {
     status.textContent = CONNECTION_LABELS[e.detail.status] ?? '';
     status.dataset.status = e.detail.status;
   });
+  // One place writes the tab title: the session's name, flagged "(!)" while a help request or a
+  // dropped member waits for a facilitator, so it is seen from another window.
+  let title = 'Hearth';
+  const retitle = () => {
+    const next = `${view?.needsAttention?.() ? '(!) ' : ''}${title}`;
+    if (document.title !== next) document.title = next;
+  };
   client.addEventListener('state', (e) => {
-    const title = e.detail?.title;
-    if (title) {
-      document.getElementById('session-title').textContent = title;
-      document.title = `${title} · Hearth`;
-    }
+    if (!e.detail?.title) return;
+    document.getElementById('session-title').textContent = e.detail.title;
+    title = `${e.detail.title} · Hearth`;
   });
-  setInterval(() => view?.tick?.(), 1000);
-  globalThis.hearth = app; // for debugging and for the end-to-end tests' measurements
+  app.addEventListener('change', retitle);
+  setInterval(() => {
+    view?.tick?.();
+    retitle();
+  }, 1000);
+  // No global: the app (safety plans included) is out of reach of other scripts. A test harness or
+  // the join bench may ask for it by defining this hook before the page loads (Playwright's
+  // add_init_script); the page's Content-Security-Policy admits no script that could define it first.
+  globalThis.hearthTestHook?.(app);
   status.textContent = CONNECTION_LABELS[client.status] ?? '';
   status.dataset.status = client.status;
   if (client.session) client.dispatchEvent(new CustomEvent('state', { detail: client.session }));
   if (rejoin) app.join(); // a reload of a tab that had joined: straight back in, same mic and camera
   route();
+  retitle();
 }

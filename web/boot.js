@@ -2,6 +2,7 @@
 
 import { LocalMedia } from './devices.js';
 import { HearthClient } from './protocol.js';
+import { tabMemory } from './ui/memory.js';
 
 /** The token travels in the fragment (never sent to servers); keep it for reloads of this tab only. */
 function readToken() {
@@ -14,15 +15,6 @@ function readToken() {
     return token;
   }
   return sessionStorage.getItem(key);
-}
-
-/** Choices made before a reload of this tab (joined, mic, camera), so a reload goes straight back in. */
-function readRejoin() {
-  try {
-    return JSON.parse(sessionStorage.getItem(`hearth.rejoin.${location.pathname}`) ?? 'null');
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -51,11 +43,11 @@ function followMoves(client) {
 const token = readToken();
 const client = token ? new HearthClient({ token }) : null;
 const local = new LocalMedia();
-const rejoin = readRejoin();
+const rejoin = tabMemory.joined; // a reload of a tab that had joined goes straight back in
 if (client) {
   followMoves(client); // before connecting: a refusal can come before the interface has loaded
   client.connect();
-  local.open(rejoin ?? {}).catch(() => {});
+  local.open(tabMemory.devices ?? {}).catch(() => {}); // a camera turned off stays off
 }
 const { start } = await import('./app.js');
 start(client, local, rejoin);

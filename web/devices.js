@@ -10,7 +10,9 @@ export const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: tru
 /**
  * Owns one MediaStream whose tracks come and go as the person turns devices on and off.
  * Turning the camera off stops it (the light goes out); the microphone is only disabled, so
- * unmuting is instant. Fires 'change' whenever a track is added, removed or toggled.
+ * unmuting is instant. Fires 'change' whenever a track is added, removed or toggled, and 'choice'
+ * ({audio, video}) when the person turned one on or off themselves (not a refusal, nor a
+ * facilitator's mute, nor leaving), so the page can keep that choice for next time.
  */
 export class LocalMedia extends EventTarget {
   constructor() {
@@ -31,6 +33,12 @@ export class LocalMedia extends EventTarget {
       if (video) await this.setVideo(true);
     })();
     return this.opening;
+  }
+
+  /** The person's own toggle of `kind` ('audio' | 'video'). */
+  async choose(kind, on) {
+    await (kind === 'audio' ? this.setAudio(on) : this.setVideo(on));
+    this.dispatchEvent(new CustomEvent('choice', { detail: { audio: this.audio, video: this.video } }));
   }
 
   async setVideo(on) {
@@ -58,7 +66,9 @@ export class LocalMedia extends EventTarget {
     this.#changed();
   }
 
+  /** Release both devices (the camera light goes out); `open()` may ask for them again later. */
   stop() {
+    this.opening = null;
     for (const track of this.stream.getTracks()) {
       track.stop();
       this.stream.removeTrack(track);

@@ -1,13 +1,19 @@
 // The wire: Socket.IO signaling and the two WebRTC connections. Knows nothing of the page.
 //
 // Events (CustomEvent, payload in `detail`): welcome, state, lobby, speaking, nod, note, help,
+// help.acknowledged,
 // safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
 // ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
-// moved ({url}: the session lives on another node; this client connects there next).
+// moved ({url}: the session lives on another node; this client connects there next), replaced
+// ({message}: this participant connected again elsewhere, which has the seat now).
 //
 // A node tells its clients `moved` before it drops them: refusing a connection (another node holds
 // the session), handing a session over at runtime (url of the new holder), or stopping (url "":
 // whichever node serves this address next takes the session). None of these ends the session.
+//
+// A node tells a connection `replaced` when the same participant connects again (a second tab, or
+// another device) and that newer connection takes the seat. The replaced client never reconnects by
+// itself: two tabs would take the seat from each other forever. `connect()` takes it back on purpose.
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
 import { Publisher, Subscriber } from './rtc.js';
@@ -90,11 +96,12 @@ export class HearthClient extends EventTarget {
     socket.on('rtc.offer', (o) => this.#onOffer(o));
     socket.on('removed', (r) => this.#onGone('removed', r));
     socket.on('session.ended', (e) => this.#onGone('ended', e));
+    socket.on('replaced', (r) => this.#onReplaced(r));
     socket.on('lobby', (lobby) => {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    for (const name of ['speaking', 'nod', 'note', 'help', 'safety.shared', 'safety.asked']) {
+    for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked']) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }
@@ -174,7 +181,7 @@ export class HearthClient extends EventTarget {
   #onDisconnect(reason) {
     const moving = this.moving;
     this.moving = null;
-    if (this.status === 'removed' || this.status === 'ended') return;
+    if (this.status === 'removed' || this.status === 'ended' || this.status === 'replaced') return;
     const deliberate = reason === 'io server disconnect';
     if (moving) this.#follow(moving, 'The session moved too many times.');
     else if (moving === '' && deliberate) this.#comeBack();
@@ -218,10 +225,18 @@ export class HearthClient extends EventTarget {
 
   #onGone(kind, detail) {
     this.#closeMedia();
-    this.local?.stop();
     this.#setStatus(kind);
+    this.local?.stop();
     this.#emit(kind, detail ?? {});
     this.socket?.disconnect();
+  }
+
+  /** Another connection of ours has the seat now: stand down, media closed, until `connect()` again. */
+  #onReplaced(detail) {
+    this.#closeMedia();
+    this.#setStatus('replaced', { code: 'replaced', message: detail?.message });
+    this.socket?.disconnect(); // before the server's disconnect: nothing may retry
+    this.#emit('replaced', detail ?? {});
   }
 
   #admitted() {

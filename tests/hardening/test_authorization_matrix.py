@@ -54,6 +54,7 @@ MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "nod":            ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=FORBIDDEN, X=FORBIDDEN)),
     "note":           ({"to": "$NOTE", "text": "private"}, dict(F=OK, C=OK, M=OK, W=OK, X=NOT_FOUND)),
     "help":           ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),
+    "help.ack":       ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
     "safety.share":   ({"location": "home", "contact": "Jo 555 0100"},
                        dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),
     "safety.ask":     ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),

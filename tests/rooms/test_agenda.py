@@ -131,10 +131,10 @@ def test_phase_change_keeps_an_ordinary_floor_and_the_queue() -> None:
 
 
 def test_phases_never_advance_by_themselves_but_are_marked_overtime() -> None:
-    s = live_group()  # check-in, 15 minutes, started at 0
-    assert tick(s, 15 * 60 - 1) == []
+    s = live_group()  # check-in, 15 minutes, started at 1 (the first admission)
+    assert tick(s, 1 + 15 * 60 - 1) == []
     version = s.version
-    assert tick(s, 15 * 60) == [StateChanged()]
+    assert tick(s, 1 + 15 * 60) == [StateChanged()]
     assert s.phase_overtime and s.phase_index == 0
     assert s.version == version + 1
     assert tick(s, 15 * 60 + 30) == []  # marked once
@@ -143,14 +143,14 @@ def test_phases_never_advance_by_themselves_but_are_marked_overtime() -> None:
 
 
 def test_lengthening_the_current_phase_clears_overtime() -> None:
-    s = live_group()
-    tick(s, 15 * 60)
+    s = live_group()  # started at 1 (the first admission)
+    tick(s, 1 + 15 * 60)
     assert s.phase_overtime
     longer = (Phase("check-in", 30, FloorMode.OPEN), *s.agenda[1:])
-    apply(s, FAC, c.SetAgenda(longer), 15 * 60 + 1)
+    apply(s, FAC, c.SetAgenda(longer), 15 * 60 + 2)
     assert not s.phase_overtime
     assert tick(s, 29 * 60) == []
-    tick(s, 30 * 60)
+    tick(s, 1 + 30 * 60)
     assert s.phase_overtime
 
 

@@ -33,7 +33,9 @@ def test_version_bumps_on_change_only() -> None:
         ("ann", c.LowerHand(), False),
         ("ann", c.SetMedia(audio=True, video=True), True),
         ("ann", c.SetMedia(audio=True, video=True), False),
-        ("ann", c.Help(), False),
+        ("ann", c.Help(), True),  # an open request, in the facilitators' view
+        (FAC, c.AckHelp("ann"), True),
+        (FAC, c.AckHelp("ann"), False),
         ("ann", c.Nod(), False),
         (FAC, c.Note("ann", "hello"), False),
         (FAC, c.Mute("bob"), True),

@@ -16,11 +16,28 @@ def test_session_is_open_until_a_facilitator_connects() -> None:
     s = new_session()
     connect(s, "ann", now=1.0)
     assert s.status is SessionStatus.OPEN
-    assert s.phase_started_at is None
     events = connect(s, FAC, Role.FACILITATOR, now=5.0)
     assert s.status is SessionStatus.LIVE
-    assert s.phase_started_at == 5.0
     assert Audited("session.live") in events
+
+
+def test_the_phase_clock_starts_with_the_first_member_let_in_not_the_console_opening() -> None:
+    s = new_session()
+    connect(s, FAC, Role.FACILITATOR, now=5.0)
+    connect(s, "ann", now=100.0)
+    apply(s, "ann", c.Agree(), 100.0)
+    assert s.phase_started_at is None  # check-in has not begun while the facilitator waits alone
+    apply(s, FAC, c.Admit("ann"), 300.0)
+    assert s.phase_started_at == 300.0
+    admit_member(s, "bob", now=400.0)
+    assert s.phase_started_at == 300.0  # later arrivals join the running phase
+
+
+def test_the_phase_clock_starts_under_open_admission_when_the_first_member_walks_in() -> None:
+    s = new_session(admission=Admission.OPEN, requires_agreement=False)
+    connect(s, "ann", now=1.0)  # early: waits for the facilitator
+    connect(s, FAC, Role.FACILITATOR, now=60.0)
+    assert s.participants["ann"].status is Status.ADMITTED and s.phase_started_at == 60.0
 
 
 def test_cofacilitator_also_makes_the_session_live() -> None:

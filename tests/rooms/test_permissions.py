@@ -41,6 +41,7 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.NOD: {M},
     Action.NOTE: ALL,
     Action.HELP: {M},
+    Action.ACK_HELP: LEADS,
     Action.SHARE_SAFETY_PLAN: {M},
     Action.ASK_SAFETY_PLAN: LEADS,
     Action.END: LEADS,
@@ -104,6 +105,7 @@ FACILITATOR_COMMANDS: dict[Action, c.Command] = {
     Action.MUTE: c.Mute("bob"),
     Action.ALLOW_UNMUTE: c.AllowUnmute("bob"),
     Action.ASK_SAFETY_PLAN: c.AskSafetyPlan(),
+    Action.ACK_HELP: c.AckHelp("bob"),
     Action.END: c.End(),
 }
 

@@ -7,7 +7,15 @@ import pytest
 from rooms import commands as c
 from rooms.controller import apply, tick
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from rooms.events import Audited, HelpRequested, MediaPolicyChanged, NodSent, NoteSent, StateChanged
+from rooms.events import (
+    Audited,
+    HelpAcknowledged,
+    HelpRequested,
+    MediaPolicyChanged,
+    NodSent,
+    NoteSent,
+    StateChanged,
+)
 from rooms.model import FloorMode, Phase, Status, stream_id_for
 from tests.rooms.helpers import COFAC, FAC, connect, live_group, snapshot
 
@@ -238,17 +246,50 @@ def test_note_needs_someone_present_other_than_yourself() -> None:
 # Help
 
 
-def test_help_reaches_facilitators() -> None:
+def test_help_reaches_facilitators_and_stays_open_until_acknowledged() -> None:
     s = live_group()
-    version = s.version
-    assert apply(s, "ann", c.Help(), 42.0) == [HelpRequested("ann", 42.0)]
-    assert s.version == version
+    assert apply(s, "ann", c.Help(), 42.0) == [HelpRequested("ann", 42.0), StateChanged()]
+    assert s.participants["ann"].help_since == 42.0
+    # Pressed again while open: the facilitators are reminded; the request keeps its first time.
+    assert apply(s, "ann", c.Help(), 50.0) == [HelpRequested("ann", 50.0)]
+    assert s.participants["ann"].help_since == 42.0
+
+
+def test_acknowledging_help_tells_the_member_and_closes_the_request() -> None:
+    s = live_group(cofacilitator=True)
+    apply(s, "ann", c.Help(), 42.0)
+    events = apply(s, COFAC, c.AckHelp("ann"), 45.0)
+    assert events == [HelpAcknowledged("ann", COFAC, 45.0), StateChanged(), Audited("help.ack", "ann")]
+    assert s.participants["ann"].help_since is None
+    assert apply(s, FAC, c.AckHelp("ann"), 46.0) == []  # the other facilitator was a moment later
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "error"),
+    [("bob", "ann", Forbidden), (FAC, "nobody", NotFound)],
+)
+def test_only_facilitators_acknowledge_help_for_someone_real(actor: str, target: str, error: type[Exception]) -> None:
+    s = live_group()
+    apply(s, "ann", c.Help(), 42.0)
+    before = snapshot(s)
+    with pytest.raises(error):
+        apply(s, actor, c.AckHelp(target), 43.0)
+    assert snapshot(s) == before
+
+
+def test_a_member_who_asked_for_help_and_left_can_still_be_acknowledged() -> None:
+    s = live_group()
+    apply(s, "ann", c.Help(), 42.0)
+    apply(s, "ann", c.Disconnect(), 43.0)
+    tick(s, 43.0 + s.grace_seconds)
+    assert s.participants["ann"].status is Status.LEFT and s.participants["ann"].help_since == 42.0
+    assert HelpAcknowledged("ann", FAC, 200.0) in apply(s, FAC, c.AckHelp("ann"), 200.0)
 
 
 def test_waiting_member_may_ask_for_help() -> None:
     s = live_group()
     connect(s, "dan", now=5.0)
-    assert apply(s, "dan", c.Help(), 6.0) == [HelpRequested("dan", 6.0)]
+    assert apply(s, "dan", c.Help(), 6.0) == [HelpRequested("dan", 6.0), StateChanged()]
 
 
 def test_facilitators_do_not_ask_for_help() -> None:
@@ -298,7 +339,7 @@ def test_help_presses_within_five_seconds_count_as_one() -> None:
     s = Session("s", "t", 0.0, requires_agreement=False)
     apply(s, "f", cmd.Connect("F", Role.FACILITATOR), 1.0)
     apply(s, "m", cmd.Connect("M", Role.MEMBER), 1.0)
-    assert apply(s, "m", cmd.Help(), 2.0) == [HelpRequested("m", 2.0)]
+    assert HelpRequested("m", 2.0) in apply(s, "m", cmd.Help(), 2.0)
     with pytest.raises(RateLimited):
         apply(s, "m", cmd.Help(), 4.0)
     assert apply(s, "m", cmd.Help(), 7.5) == [HelpRequested("m", 7.5)]

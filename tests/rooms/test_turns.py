@@ -8,7 +8,7 @@ from rooms import commands as c
 from rooms.controller import apply, tick
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound
 from rooms.events import Audited, MediaPolicyChanged, StateChanged
-from rooms.model import Role, Session, Status
+from rooms.model import FLOOR_DROP_HOLD_SECONDS, FloorMode, Phase, Role, Session, Status
 from tests.rooms.helpers import COFAC, FAC, connect, live_group, snapshot
 
 
@@ -347,3 +347,87 @@ def test_go_around_leaves_out_those_still_waiting() -> None:
     assert s.go_around is not None and "dan" not in s.go_around.order
     assert all(s.participants[p].role is Role.MEMBER for p in s.go_around.order)
     assert all(s.participants[p].status is Status.ADMITTED for p in s.go_around.order)
+
+
+# A holder whose connection drops: the floor waits through a blip, then passes on.
+
+HOLD = FLOOR_DROP_HOLD_SECONDS
+STRICT = (Phase("practice", 20, FloorMode.STRICT),)
+
+
+def dropped_holder(*, go_around: bool = False, queue: tuple[str, ...] = ("cat",)) -> Session:
+    """ann holds the floor in a strict phase (given at 5), then drops at 10."""
+    s = live_group(members=("ann", "bob", "cat"))
+    apply(s, FAC, c.SetAgenda(STRICT), 2.0)
+    for pid in queue:
+        apply(s, pid, c.RaiseHand(), 3.0)
+    if go_around:
+        apply(s, FAC, c.StartGoAround(order=("ann", "bob", "cat")), 5.0)
+    else:
+        apply(s, FAC, c.GrantFloor("ann"), 5.0)
+    apply(s, "ann", c.Disconnect(), 10.0)
+    return s
+
+
+@pytest.mark.parametrize(
+    ("case", "go_around", "at", "want_holder", "want_queue", "want_order"),
+    [
+        ("a blip keeps the floor", False, 10.0 + HOLD - 0.1, "ann", ["cat"], None),
+        ("after the hold the floor is free and ann heads the queue", False, 10.0 + HOLD, None, ["ann", "cat"], None),
+        ("a blip keeps the go-around turn", True, 10.0 + HOLD - 0.1, "ann", ["cat"], ["ann", "bob", "cat"]),
+        (
+            "after the hold the go-around moves on; ann's turn comes last",
+            True,
+            10.0 + HOLD,
+            "bob",
+            ["cat"],
+            ["bob", "cat", "ann"],
+        ),
+    ],
+)
+def test_a_dropped_holder_keeps_the_floor_through_a_blip_then_it_passes_on(
+    case: str, go_around: bool, at: float, want_holder: str | None, want_queue: list[str], want_order: list[str] | None
+) -> None:
+    s = dropped_holder(go_around=go_around)
+    tick(s, at)
+    assert holder(s) == want_holder, case
+    assert s.queue == want_queue, case
+    assert (s.go_around.order if s.go_around else None) == want_order, case
+    assert s.audible("ann") is (want_holder == "ann"), case  # strict: the room is not left silent
+
+
+def test_a_dropped_holder_who_returns_in_time_keeps_the_turn() -> None:
+    s = dropped_holder()
+    connect(s, "ann", now=10.0 + HOLD - 1)
+    assert tick(s, 10.0 + HOLD + 30) == []
+    assert holder(s) == "ann"
+
+
+def test_the_last_go_around_turn_of_a_dropped_member_ends_the_go_around() -> None:
+    s = dropped_holder(go_around=True)
+    tick(s, 10.0 + HOLD)  # ann to the end: bob's turn
+    apply(s, "bob", c.PassTurn(), 21.0)
+    apply(s, "cat", c.PassTurn(), 22.0)  # ann's turn again, still away
+    assert holder(s) == "ann"
+    events = tick(s, 22.0 + HOLD)
+    assert events == [StateChanged(), MediaPolicyChanged()]
+    assert s.go_around is None and s.floor is None
+
+
+def test_the_hold_counts_from_the_grant_when_the_floor_goes_to_someone_already_away() -> None:
+    s = dropped_holder()
+    apply(s, FAC, c.GrantFloor("bob"), 12.0)
+    apply(s, "bob", c.Disconnect(), 13.0)
+    apply(s, FAC, c.GrantFloor("ann"), 30.0)  # ann dropped at 10, but the floor is hers only from 30
+    tick(s, 30.0 + HOLD - 0.1)
+    assert holder(s) == "ann"
+    tick(s, 30.0 + HOLD)
+    assert holder(s) is None and s.queue[0] == "ann"
+
+
+def test_the_floor_does_not_pass_while_the_session_is_on_hold() -> None:
+    s = dropped_holder()
+    apply(s, FAC, c.Disconnect(), 11.0)
+    assert s.on_hold
+    assert tick(s, 11.0 + HOLD * 3) == []
+    assert holder(s) == "ann"

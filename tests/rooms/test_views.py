@@ -39,6 +39,29 @@ def test_waiting_member_view_has_no_roster() -> None:
         assert name not in json.dumps(view)
 
 
+def test_every_view_carries_the_servers_clock_the_schedule_and_who_facilitates() -> None:
+    s = busy_group()
+    s.starts_at = 1800.0
+    for view in (
+        state_view(s, 10.0, leads=leads, admitted=admitted)
+        for leads, admitted in ((True, True), (False, True), (False, False))
+    ):
+        assert view["now"] == 10.0 and view["starts_at"] == 1800.0
+        assert view["facilitators"] == [{"id": FAC, "name": "Fac", "role": "facilitator", "connected": True}]
+
+
+def test_only_facilitators_see_an_open_help_request() -> None:
+    s = busy_group()
+    apply(s, "bob", c.Help(), 10.0)
+    connect(s, "eve", now=10.0)
+    apply(s, "eve", c.Help(), 11.0)
+    leads = {p["id"]: p for p in state_view(s, 12.0, leads=True)["participants"]}
+    assert leads["bob"]["help_since"] == 10.0 and leads["ann"]["help_since"] is None
+    assert [w["help_since"] for w in lobby_view(s)["waiting"] if w["id"] == "eve"] == [11.0]
+    for view in (state_view(s, 12.0, leads=False), state_view(s, 12.0, leads=False, admitted=False)):
+        assert "help_since" not in json.dumps(view)
+
+
 def test_members_view_omits_removed() -> None:
     s = busy_group()
     view = state_view(s, 10.0, leads=False)
@@ -87,7 +110,7 @@ def test_participant_view_says_hand_floor_media_and_streams() -> None:
         "audible",
         "stream_ids",
     }
-    assert view["floor"] == {"holder": "ann", "since": 8.0, "ends_at": 68.0}
+    assert view["floor"] == {"holder": "ann", "since": 8.0, "ends_at": 68.0, "remaining": 58.0}
     assert view["queue"] == ["bob"]
 
 
@@ -114,10 +137,10 @@ def test_state_view_matches_the_protocol_shape_and_is_json() -> None:
 
 
 def test_phase_view_counts_time() -> None:
-    s = live_group()
-    phase = state_view(s, 60.0, leads=False)["phase"]
+    s = live_group()  # the clock started with the first admission, at 1
+    phase = state_view(s, 61.0, leads=False)["phase"]
     assert phase["elapsed"] == 60.0 and phase["remaining"] == 15 * 60 - 60.0
-    assert phase["ends_at"] == 15 * 60 and phase["overtime"] is False
+    assert phase["ends_at"] == 1 + 15 * 60 and phase["overtime"] is False
     assert state_view(s, 5000.0, leads=False)["phase"]["remaining"] == 0.0
 
 
@@ -133,6 +156,7 @@ def test_go_around_view() -> None:
         "order": ["ann", "bob", "cat"],
         "position": 0,
         "turn_ends_at": 40.0,
+        "turn_remaining": 29.0,
     }
 
 
@@ -141,7 +165,15 @@ def test_lobby_view_lists_only_those_waiting() -> None:
     apply(s, "dan", c.Agree(), 11.0)
     assert lobby_view(s) == {
         "waiting": [
-            {"id": "dan", "name": "Dan", "agreed": True, "safety_shared": False, "since": 5.0, "connected": True}
+            {
+                "id": "dan",
+                "name": "Dan",
+                "agreed": True,
+                "safety_shared": False,
+                "since": 5.0,
+                "connected": True,
+                "help_since": None,
+            }
         ]
     }
 

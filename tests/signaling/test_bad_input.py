@@ -20,7 +20,7 @@ REQUIRED = {
 }
 WITH_FIELDS = sorted(name for name, model in CLIENT_EVENTS.items() if model.model_fields)
 WITH_REQUIRED = sorted(name for name, fields in REQUIRED.items() if fields)
-TARGETED = ["admit", "deny", "remove", "mute", "unmute.allow", "floor.grant"]
+TARGETED = ["admit", "deny", "remove", "mute", "unmute.allow", "floor.grant", "help.ack"]
 FACILITATOR_ONLY = sorted(name for name, spec in DOMAIN_EVENTS.items() if spec[1] == "facilitators")
 
 
@@ -122,6 +122,7 @@ async def test_member_attempting_each_facilitator_action_is_forbidden(server: Ha
         "mute": {"id": facilitator.id},
         "unmute.allow": {"id": facilitator.id},
         "floor.grant": {"id": member.id},
+        "help.ack": {"id": member.id},
         "phase.set": {"index": 1},
         "agenda.set": {"phases": [{"name": "x", "minutes": 1, "floor_mode": "strict"}]},
     }

@@ -132,7 +132,8 @@ async def test_note_and_help_reach_only_their_addressees(server: Harness) -> Non
     ana, ben, cleo = members
     cofacilitator = await server.join(session["id"], "Co", role="cofacilitator")
     assert (await facilitator.ask("note", {"to": ana.id, "text": "How are you doing?"}))["ok"]
-    assert await ana.wait_for("note") == {"from": facilitator.id, "text": "How are you doing?"}
+    note = {"from": facilitator.id, "text": "How are you doing?", "name": "Facilitator", "role": "facilitator"}
+    assert await ana.wait_for("note") == note
     assert (await ben.ask("note", {"to": cleo.id, "text": "hi"}))["error"]["code"] == "forbidden"
     assert (await ben.ask("note", {"to": facilitator.id, "text": "I need a minute"}))["ok"]
     assert (await facilitator.wait_for("note"))["from"] == ben.id
@@ -143,6 +144,23 @@ async def test_note_and_help_reach_only_their_addressees(server: Harness) -> Non
     assert ben.received["note"] == [] and cleo.received["note"] == []
     assert all(m.received["help"] == [] for m in members)
     assert cofacilitator.received["note"] == []
+
+
+async def test_help_acknowledged_reaches_the_member_and_every_facilitator_only(server: Harness) -> None:
+    session, facilitator, members = await admitted_group(server, n=2)
+    ana, ben = members
+    cofacilitator = await server.join(session["id"], "Co", role="cofacilitator")
+    assert (await ana.ask("help"))["ok"]
+    open_request = await cofacilitator.state(lambda s: any(p.get("help_since") for p in s["participants"]))
+    assert [p["id"] for p in open_request["participants"] if p.get("help_since")] == [ana.id]
+    assert (await cofacilitator.ask("help.ack", {"id": ana.id}))["ok"]
+    for who in (ana, facilitator, cofacilitator):
+        ack = await who.wait_for("help.acknowledged")
+        assert ack["id"] == ana.id and ack["by"] == cofacilitator.id and ack["name"] == "Co"
+    await facilitator.state(lambda s: not any(p.get("help_since") for p in s["participants"]))
+    await asyncio.sleep(0.2)
+    assert ben.received["help.acknowledged"] == []
+    assert all("help_since" not in p for p in ben.last("session.state")["participants"])
 
 
 async def test_safety_plan_reaches_only_the_facilitators_and_gates_admission(server: Harness) -> None:

@@ -13,11 +13,16 @@ import pytest
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
 from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS, HearthServer, start_server
-from tests.web.people import ARTIFACTS, Person
+from tests.web.people import ARTIFACTS, TEST_HOOK_JS, Person
 
 expect.set_options(timeout=20_000)  # generous: these machines are shared and 2-core
 
 PersonFactory = Callable[[str, str], Person]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Real browsers take seconds: `pytest -m "not slow"` leaves them out of the fast loop.
+    config.addinivalue_line("markers", "slow: takes seconds (real browsers, real media)")
 
 
 # Module scope: the sync API's loop must not outlive this directory's tests (async tests elsewhere).
@@ -43,8 +48,13 @@ def hearth() -> Iterator[HearthServer]:
     server.stop()
 
 
-def make_person(browser: Browser, name: str, url: str) -> Person:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+def make_person(
+    browser: Browser, name: str, url: str, *, viewport: tuple[int, int] = (1280, 800), probe: bool = True
+) -> Person:
+    """A person in their own browser context. `probe`: the test may reach the page's app as `hearth`."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    if probe:
+        context.add_init_script(TEST_HOOK_JS)
     page = context.new_page()
     page.on("pageerror", lambda err: print(f"[{name}] page error: {err}"))
     return Person(name, url, context, page)
@@ -93,7 +103,7 @@ class Group:
         f.open()
         f.join()
         expect(f.page.get_by_test_id("console")).to_be_visible()
-        self.facilitator_name = f.page.evaluate("() => hearth.you.name")
+        self.facilitator_name = f.page.get_by_test_id("self-tile").get_attribute("data-name") or ""
 
     def enter_lobby(self, member: Person) -> None:
         member.open()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+SIZES = ((1280, 800), (390, 844))  # a laptop and a phone (iPhone 12-15 size), CSS pixels
+
+# The page keeps its app out of reach of other scripts; a test asks for it before the page loads.
+TEST_HOOK_JS = "window.hearthTestHook = (app) => { window.hearth = app; };"
 
 # How many decoded frames a tile must show, and for how long it must keep growing, to count as live.
 FRAMES_JS = """([name]) => {
@@ -63,6 +69,18 @@ class Person:
         path = ARTIFACTS / f"{label}-{self.name.lower()}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
+
+    def at_sizes(self, label: str, check: Callable[[], None] = lambda: None) -> None:
+        """At a laptop's 1280x800 and a phone's 390x844: run `check` and keep a screenshot of each."""
+        before = self.page.viewport_size
+        try:
+            for width, height in SIZES:
+                self.page.set_viewport_size({"width": width, "height": height})
+                check()
+                self.screenshot(f"{label}-{width}x{height}")
+        finally:
+            if before:
+                self.page.set_viewport_size(before)
 
     def close(self) -> None:
         self.context.close()

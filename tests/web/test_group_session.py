@@ -121,6 +121,9 @@ def test_help_nod_and_private_notes_reach_the_other_side(group: Group) -> None:
     expect(group.alex.page.get_by_test_id("notes-list")).not_to_contain_text("thank you")
     console.get_by_test_id("help-dismiss").click()
     expect(console.get_by_test_id("help-alert")).to_have_count(0)
+    name = group.facilitator_name
+    acknowledged = f"{name} has seen your request and will reach out to you privately."
+    expect(group.sam.page.get_by_test_id("help-sent")).to_have_text(acknowledged)
     group.sam.screenshot("notes")
 
 
@@ -129,19 +132,21 @@ def test_mute_is_followed_on_the_member_page_and_only_allowed_back(group: Group)
     console, alex = group.facilitator.page, group.alex.page
     row = console.get_by_test_id("member-row").filter(has_text="Alex")
     mic = alex.get_by_test_id("mic-toggle")
-    if mic.get_attribute("aria-pressed") != "true":
+    if mic.get_attribute("data-on") != "true":
         mic.click()
-    expect(mic).to_have_attribute("aria-pressed", "true")
+    expect(mic).to_have_attribute("data-on", "true")
+    expect(mic).to_have_text("Mute")  # what pressing it does
     row.get_by_test_id("mute-button").click()
     expect(mic).to_have_text("Muted by facilitator")
     expect(mic).to_be_disabled()
+    expect(alex.get_by_test_id("device-hint")).to_contain_text("They will let you know when you can unmute")
     expect(row.get_by_test_id("audible")).to_have_text("Muted by you")
     group.alex.screenshot("muted")
     row.get_by_test_id("mute-button").click()  # now "Allow unmute": the member decides
     expect(mic).to_be_enabled()
-    expect(mic).to_have_text("Microphone off")
+    expect(mic).to_have_text("Unmute")
     mic.click()
-    expect(mic).to_have_text("Microphone on")
+    expect(mic).to_have_text("Mute")
     expect(row.get_by_test_id("audible")).to_have_attribute("data-audible", "true")
 
 

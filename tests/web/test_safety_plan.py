@@ -243,7 +243,7 @@ def test_a_dropped_connection_brings_up_the_number_to_call_back_on(circle: Circl
     circle.robin.context.set_offline(True)
     expect(robin.get_by_test_id("offline-notice")).to_contain_text(f"a facilitator may call you on {CALLBACK}")
     dropped = row.get_by_test_id("safety-dropped")
-    expect(dropped).to_contain_text("Connection dropped at")
+    expect(dropped).to_contain_text("Connection dropped")
     expect(dropped).to_contain_text(f"Call back on {CALLBACK}.")
     expect(row).to_have_class(re.compile(r"\bdropped\b"))
     circle.facilitator.screenshot("safety-dropped")
@@ -282,7 +282,7 @@ def test_a_member_who_does_not_come_back_stays_flagged_with_the_number(new_perso
         expect(row).to_have_class(re.compile(r"\bdropped\b"))
         # At the top of the console too, until a facilitator says they are on it.
         alert = lead.page.get_by_test_id("drop-alert")
-        expect(alert).to_contain_text("Kim: Connection dropped at")
+        expect(alert).to_contain_text("Kim: Connection dropped")
         expect(alert).to_contain_text(f"did not come back. Call back on {CALLBACK}.")
         expect(lead.page).to_have_title(re.compile(r"^\(!\) "))
         lead.screenshot("safety-not-back")

@@ -118,3 +118,20 @@ test('a stopping node that refuses a connection sends the client back to try aga
   assert.equal(sockets[1].url, 'https://clinic.test');
   assert.ok(!seen.statuses.includes('refused'));
 });
+
+test('a connection replaced by another tab stands down and never reconnects by itself', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { client, seen } = connectedClient();
+  const replaced = [];
+  client.addEventListener('replaced', (e) => replaced.push(e.detail.message));
+  sockets[0].fire('replaced', { message: 'You joined from another tab or device.' });
+  sockets[0].fire('disconnect', 'io server disconnect');
+  t.mock.timers.tick(10_000);
+  assert.equal(client.status, 'replaced');
+  assert.equal(sockets.length, 1);
+  assert.deepEqual(replaced, ['You joined from another tab or device.']);
+  assert.ok(!seen.statuses.includes('reconnecting'));
+  client.connect(); // "Use this tab instead"
+  sockets[1].fire('connect');
+  assert.equal(client.status, 'connected');
+});

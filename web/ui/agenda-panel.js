@@ -36,9 +36,9 @@ export class AgendaPanel {
   tick() {
     const s = this.app.session ?? {};
     const left = phaseLeft(s);
-    setText(this.current, s.phase
-      ? `Now: ${s.phase.name} · ${FLOOR_MODES[s.phase.floor_mode] ?? s.phase.floor_mode}${left != null ? ` · ${clock(left)} left` : ''}`
-      : '');
+    const time = left != null ? ` · ${clock(left)} left`
+      : s.phase?.started_at == null ? ' · its clock starts when you let the first member in' : '';
+    setText(this.current, s.phase ? `Now: ${s.phase.name} · ${FLOOR_MODES[s.phase.floor_mode] ?? s.phase.floor_mode}${time}` : '');
     this.current.classList.toggle('warn', left != null && left < 60);
   }
 

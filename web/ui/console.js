@@ -2,6 +2,7 @@
 // then the session's structure (agenda, floor), the people in it and their safety plans.
 
 import { h, reconcile, setText } from './dom.js';
+import { now } from './format.js';
 import { droppedText } from './safety.js';
 import { AgendaPanel } from './agenda-panel.js';
 import { confirmAction } from './confirm.js';
@@ -10,7 +11,7 @@ import { LobbyPanel } from './lobby-panel.js';
 import { MembersPanel } from './members-panel.js';
 import { SafetyPanel } from './safety-panel.js';
 
-const DROP_ALERT_MS = 10_000; // a blip shorter than this only flags the Safety plans row
+const DROP_ALERT_SECONDS = 10; // a blip shorter than this only flags the Safety plans row
 
 class AlertsPanel {
   constructor(app, notes) {
@@ -24,8 +25,7 @@ class AlertsPanel {
   update() {
     const { app } = this;
     const unread = app.notes.filter((n) => n.unread);
-    const now = Date.now();
-    const drops = [...app.drops].filter(([, d]) => !d.dismissed && (d.gone || now - d.at >= DROP_ALERT_MS));
+    const drops = [...app.drops].filter(([, d]) => !d.dismissed && (d.gone || now() - d.at >= DROP_ALERT_SECONDS));
     this.showsDrop = drops.length > 0;
     const items = [
       ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
@@ -44,7 +44,7 @@ class AlertsPanel {
   }
 
   tick() {
-    if (this.app.drops.size) this.update(); // a drop becomes an alert once it has lasted DROP_ALERT_MS
+    if (this.app.drops.size) this.update(); // a drop becomes an alert once it has lasted DROP_ALERT_SECONDS
   }
 
   #create(i) {
@@ -56,7 +56,7 @@ class AlertsPanel {
     if (i.kind === 'help') {
       return h('li', { className: 'alert help', 'data-testid': 'help-alert', 'data-from': i.from }, text,
         h('button', { type: 'button', 'on:click': () => this.notes.compose(i.from) }, 'Write to them'),
-        h('button', { type: 'button', 'data-testid': 'help-dismiss', 'on:click': () => this.app.dismissHelp(i.from) }, 'I am on it'));
+        h('button', { type: 'button', 'data-testid': 'help-dismiss', 'on:click': () => this.app.acknowledgeHelp(i.from) }, 'I am on it'));
     }
     return h('li', { className: 'alert note', 'data-testid': 'note-alert' }, text,
       h('button', { type: 'button', 'on:click': () => { this.notes.compose(i.from); this.app.markNotesRead(); } }, 'Read and reply'));
@@ -100,18 +100,14 @@ export class ConsolePanels {
 
   update() {
     for (const part of this.parts) part.update();
-    this.#titleFlag();
   }
 
   tick() {
     for (const part of this.parts) part.tick?.();
-    this.#titleFlag();
   }
 
-  /** A help request or a dropped member shows in the tab title too, so it is seen from another window. */
-  #titleFlag() {
-    const plain = document.title.replace(/^\(!\) /, '');
-    const title = this.app.helps.length || this.alerts.showsDrop ? `(!) ${plain}` : plain;
-    if (document.title !== title) document.title = title;
+  /** A help request or a dropped member waits for a facilitator (the tab title says so too). */
+  needsAttention() {
+    return this.app.helps.length > 0 || this.alerts.showsDrop;
   }
 }

@@ -52,11 +52,40 @@ export function reconcile(parent, items, keyOf, create, update) {
   for (const stale of existing.values()) stale.remove();
 }
 
+/**
+ * A button that cannot be used now stays in the tab order and says why: `whyId` names the visible
+ * words that explain it (aria-describedby), and pressing it anyway shows them as a notice, since a
+ * touch screen shows no tooltip. Click handlers check `unavailable(button)` first.
+ */
+export function setAvailable(button, available, whyId) {
+  if (available) {
+    button.removeAttribute('aria-disabled');
+    button.removeAttribute('aria-describedby');
+  } else {
+    button.setAttribute('aria-disabled', 'true');
+    button.setAttribute('aria-describedby', whyId);
+  }
+}
+
+export function unavailable(button) {
+  return button.getAttribute('aria-disabled') === 'true';
+}
+
 let announcer = null;
-/** Say something to screen-reader users without moving focus. */
+let pending = [];
+/**
+ * Say something to screen-reader users without moving focus (the polite live region). What is said
+ * within the same moment (a floor change and a nod) is said together, once, instead of the last
+ * overwriting the others.
+ */
 export function announce(text) {
   announcer ??= document.getElementById('announcer');
-  if (!announcer) return;
+  if (!announcer || !text) return;
+  if (!pending.includes(text)) pending.push(text);
+  if (pending.length > 1) return;
   announcer.textContent = '';
-  setTimeout(() => { announcer.textContent = text; }, 50);
+  setTimeout(() => {
+    announcer.textContent = pending.map((t) => (/[.!?]$/.test(t) ? t : `${t}.`)).join(' ');
+    pending = [];
+  }, 50);
 }

@@ -29,6 +29,11 @@ const SCREENS = {
     title: 'We could not connect you',
     text: 'The session could not be reached. Please try again in a moment.',
   },
+  replaced: {
+    title: 'You joined from another tab or device',
+    text: 'This tab has stepped back so that you are in the group only once; the other one has your place now. '
+      + 'To take part from here instead, use this tab: the other one will step back.',
+  },
   nolink: {
     title: 'This link is incomplete',
     text: 'Please open the full invitation link you were sent; it carries your personal key.',
@@ -36,15 +41,19 @@ const SCREENS = {
 };
 
 export class EndView {
-  constructor({ kind, detail }) {
+  /** `onTakeBack`: for `replaced`, connect this tab again in place of the other one. */
+  constructor({ kind, detail, onTakeBack = null }) {
     this.screen = kind;
     const denied = kind === 'removed' && detail?.reason === 'denied';
     const s = SCREENS[denied ? 'denied' : kind] ?? SCREENS.refused;
     const reason = kind === 'removed' && !denied && detail?.reason && detail.reason !== 'removed' ? h('p', { 'data-testid': 'end-reason' }, `Reason given: ${detail.reason}`) : null;
     this.heading = h('h2', { tabIndex: -1 }, s.title);
-    const back = kind === 'left'
-      ? h('button', { type: 'button', className: 'primary', 'data-testid': 'rejoin-button', 'on:click': () => location.reload() }, 'Rejoin the group')
-      : null;
+    let back = null;
+    if (kind === 'left') {
+      back = h('button', { type: 'button', className: 'primary', 'data-testid': 'rejoin-button', 'on:click': () => location.reload() }, 'Rejoin the group');
+    } else if (kind === 'replaced' && onTakeBack) {
+      back = h('button', { type: 'button', className: 'primary', 'data-testid': 'take-back-button', 'on:click': onTakeBack }, 'Use this tab instead');
+    }
     this.el = h('section', { className: 'end card', 'data-testid': `end-${kind}`, 'aria-labelledby': 'end-title' },
       this.heading, h('p', {}, s.text), reason, back);
     this.heading.id = 'end-title';

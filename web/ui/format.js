@@ -1,6 +1,18 @@
 // Formatting of times and names for display.
+//
+// Times from the server (`ends_at`, `since`, `disconnected_at`) are on the server's clock. Each
+// session.state says what that clock read (`now`); the page keeps the difference to its own clock,
+// so a phone whose clock is minutes off still counts a turn down right.
 
-export const now = () => Date.now() / 1000;
+let serverOffset = 0; // the server's clock minus this page's, in seconds
+
+/** Follow the server's clock from a state's `now` (older servers send none: the local clock stays). */
+export function syncClock(serverNow, localNow = Date.now() / 1000) {
+  if (typeof serverNow === 'number') serverOffset = serverNow - localNow;
+}
+
+/** The server's time now, in seconds since the epoch. */
+export const now = () => Date.now() / 1000 + serverOffset;
 
 /** "1:05" for 65 seconds; never negative. */
 export function clock(seconds) {
@@ -10,6 +22,14 @@ export function clock(seconds) {
 
 export function secondsUntil(at) {
   return at == null ? null : Math.max(0, at - now());
+}
+
+/** "just now", "12 s ago", "3 min ago": how long since a server time, for alerts that must be read at a glance. */
+export function ago(at) {
+  const s = Math.max(0, Math.round(now() - at));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  return `${Math.floor(s / 60)} min ago`;
 }
 
 /** Time left in the current phase, or null when the phase has no time limit. */
@@ -24,6 +44,16 @@ export function phaseLeft(session) {
 export function timeOfDay(at) {
   const d = new Date(at * 1000);
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** "18:30": the local hour and minute of an epoch time in seconds. */
+export function hourMinute(at) {
+  return timeOfDay(at).slice(0, 5);
+}
+
+/** "Dana", "Dana and Lee", "Dana, Lee and Sam". */
+export function listNames(names) {
+  return names.length < 2 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 export function initials(name = '?') {

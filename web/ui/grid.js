@@ -64,8 +64,10 @@ export class Grid {
   }
 
   update() {
-    this.el.dataset.count = String(this.entries().length);
-    reconcile(this.el, this.entries(), (e) => e.key, (e) => createTile(Boolean(e.self)), (tile, e) => this.#updateTile(tile, e));
+    const entries = this.entries();
+    this.el.dataset.count = String(entries.length);
+    this.el.classList.toggle('many', entries.length > 5); // a phone fits three small tiles a row then
+    reconcile(this.el, entries, (e) => e.key, (e) => createTile(Boolean(e.self)), (tile, e) => this.#updateTile(tile, e));
   }
 
   #updateTile(tile, { self, p, stream }) {

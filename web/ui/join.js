@@ -1,6 +1,7 @@
 // Before joining: the session's title, a camera and mic preview, and the group agreement.
 
 import { h, setText } from './dom.js';
+import { tabMemory } from './memory.js';
 import { MicMeter } from './mic-meter.js';
 import { DeviceToggles, SelfPreview } from './preview.js';
 
@@ -37,7 +38,7 @@ export class JoinView {
     this.heading.id = 'join-heading';
     this.onLocal = () => this.update();
     app.local.addEventListener('change', this.onLocal);
-    app.local.open().catch(() => {});
+    app.local.open(tabMemory.devices ?? {}).catch(() => {});
     this.update();
   }
 

@@ -1,21 +1,39 @@
-// A member's controls: hand, pass, "I relate", and a private "I need help".
+// A member's controls: hand, their turn (finish or pass), "I relate", and a private "I need help".
+// A button that cannot be used now says why in words on the page (touch screens show no tooltips).
 
-import { announce, h, setText } from './dom.js';
+import { announce, h, setAvailable, setText, unavailable } from './dom.js';
 import { ordinal } from './format.js';
+import { setIconLabel } from './icons.js';
 import { toast } from './toast.js';
+
+/** A bar button; pressed while unavailable, it shows why instead of acting. */
+function button(testid, iconName, text, onClick, attrs = {}) {
+  const b = h('button', { type: 'button', 'data-testid': testid, ...attrs });
+  b.addEventListener('click', () => {
+    if (!unavailable(b)) onClick();
+    else toast(document.getElementById(b.getAttribute('aria-describedby'))?.textContent ?? '', { ms: 4000 });
+  });
+  setIconLabel(b, iconName, text);
+  return b;
+}
 
 export class MemberControls {
   constructor(app) {
     this.app = app;
-    this.hand = h('button', { type: 'button', 'data-testid': 'hand-button', 'aria-pressed': 'false', 'on:click': () => this.toggleHand() }, 'Raise hand');
+    this.hand = button('hand-button', 'hand', 'Raise hand', () => this.toggleHand(), { 'aria-pressed': 'false' });
     this.position = h('span', { className: 'queue-position', 'data-testid': 'queue-position', hidden: true });
-    this.pass = h('button', { type: 'button', 'data-testid': 'pass-button', hidden: true, 'on:click': () => this.passTurn() }, 'Pass my turn');
-    this.nod = h('button', { type: 'button', 'data-testid': 'nod-button', 'on:click': () => this.sendNod() }, 'I relate');
-    this.help = h('button', { type: 'button', className: 'help', 'data-testid': 'help-button', 'on:click': () => this.askHelp() }, 'I need help');
-    this.helpSent = h('span', { className: 'muted', role: 'status', 'data-testid': 'help-sent' });
-    this.release = h('button', { type: 'button', 'data-testid': 'release-button', hidden: true, 'on:click': () => app.run('floor.release') }, 'I am done speaking');
+    this.release = button('release-button', 'done', 'I am done speaking', () => app.run('floor.release'), { hidden: true });
+    this.pass = button('pass-button', 'pass', 'Pass my turn', () => this.passTurn(), { hidden: true });
+    this.turnHint = h('p', { className: 'hint turn-hint', id: 'turn-hint', 'data-testid': 'turn-hint', hidden: true });
+    this.nod = button('nod-button', 'heart', 'I relate', () => this.sendNod());
+    this.help = button('help-button', 'help', 'I need help', () => this.askHelp(), { className: 'help' });
+    this.helpSent = h('p', { className: 'hint help-sent', role: 'status', 'data-testid': 'help-sent' });
+    this.why = h('p', { className: 'hint', id: 'controls-why', 'data-testid': 'controls-why', hidden: true });
     this.el = h('div', { className: 'member-controls', role: 'group', 'aria-label': 'Take part' },
-      this.hand, this.position, this.release, this.pass, this.nod, this.help, this.helpSent);
+      this.hand, this.release, this.pass, this.nod, this.help);
+    /** Words that go with the controls: place in line, whose turn and what to do, why a button waits, help's answer. */
+    this.notes = h('div', { className: 'control-notes' }, this.position, this.turnHint, this.why, this.helpSent);
+    this.update();
   }
 
   me() {
@@ -25,23 +43,59 @@ export class MemberControls {
   update() {
     const { app } = this;
     const s = app.session ?? {};
-    const me = this.me();
-    const raised = Boolean(me.hand_raised) || (s.queue ?? []).includes(app.you?.id);
-    const holder = s.floor?.holder === app.you?.id;
+    const you = app.you?.id;
+    const raised = Boolean(this.me().hand_raised) || (s.queue ?? []).includes(you);
+    const holder = s.floor?.holder === you;
     this.hand.setAttribute('aria-pressed', String(raised));
-    setText(this.hand, raised ? 'Lower hand' : 'Raise hand');
-    this.hand.disabled = holder && !raised;
-    const place = (s.queue ?? []).indexOf(app.you?.id);
+    setIconLabel(this.hand, 'hand', raised ? 'Lower hand' : 'Raise hand');
+    this.hand.hidden = holder && !raised; // my turn: the bar has "I am done speaking" in its place
+    const place = (s.queue ?? []).indexOf(you);
     const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
     if (line && line !== this.position.textContent) announce(line);
     setText(this.position, line);
     this.position.hidden = !line;
-    const g = s.go_around;
-    this.pass.hidden = !(g && g.order?.[g.position] === app.you?.id);
-    this.release.hidden = !holder;
+    this.#turn(s, holder);
     const speaker = s.floor?.holder;
-    this.nod.disabled = !speaker || holder;
-    this.nod.title = speaker ? `Show ${app.nameOf(speaker)} you relate, without interrupting` : 'Available while someone has the floor';
+    this.nod.hidden = holder; // support is for someone else's turn
+    setAvailable(this.nod, Boolean(speaker), 'controls-why');
+    this.#why();
+    this.#helpStatus();
+  }
+
+  /**
+   * My go-around turn: one way to finish and one to pass, with a line saying which is which.
+   * Holding the floor otherwise: only "I am done speaking".
+   */
+  #turn(s, holder) {
+    const g = s.go_around;
+    const myGoAround = Boolean(g && g.order?.[g.position] === this.app.you?.id);
+    this.pass.hidden = !myGoAround;
+    this.release.hidden = !holder;
+    setIconLabel(this.release, 'done', myGoAround ? 'I have finished' : 'I am done speaking');
+    this.turnHint.hidden = !myGoAround;
+    setText(this.turnHint, myGoAround
+      ? 'It is your turn. Share when you are ready and press "I have finished", or pass: passing is always fine.'
+      : '');
+    for (const b of [this.release, this.pass]) {
+      if (myGoAround) b.setAttribute('aria-describedby', 'turn-hint');
+      else b.removeAttribute('aria-describedby');
+    }
+  }
+
+  /** Why a button waits, in words on the page that the button points to. */
+  #why() {
+    const waiting = !this.nod.hidden && unavailable(this.nod);
+    this.why.hidden = !waiting;
+    setText(this.why, waiting ? '"I relate" works while someone has the floor.' : '');
+  }
+
+  #helpStatus() {
+    const mine = this.app.help.mine;
+    const text = !mine ? ''
+      : mine.ack ? `${mine.ack.name} has seen your request and will reach out to you privately.`
+        : 'A facilitator has been told, privately. They will reach out to you.';
+    setText(this.helpSent, text);
+    this.helpSent.dataset.acknowledged = String(Boolean(mine?.ack));
   }
 
   async toggleHand() {
@@ -60,11 +114,11 @@ export class MemberControls {
     toast('Sent: you relate', { ms: 2000 });
   }
 
+  /** The button stays where it is (it must never move under a finger); a second press within a few seconds is one request. */
   async askHelp() {
-    this.help.disabled = true;
-    if (await this.app.run('help')) {
-      setText(this.helpSent, 'A facilitator has been told, privately. They will reach out to you.');
-    }
-    setTimeout(() => { this.help.disabled = false; }, 5000);
+    if (this.asking) return;
+    this.asking = true;
+    await this.app.askHelp();
+    setTimeout(() => { this.asking = false; }, 5000);
   }
 }

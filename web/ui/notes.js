@@ -57,7 +57,7 @@ export class NotesPanel {
     reconcile(this.list, app.notes, (n) => `${n.at}-${n.from}-${n.text.length}`, () => h('li', { 'data-testid': 'note' }), (li, n) => {
       li.classList.toggle('mine', n.mine);
       li.classList.toggle('unread', Boolean(n.unread));
-      setText(li, n.mine ? `To ${app.nameOf(n.to)}: ${n.text}` : `From ${app.nameOf(n.from)}: ${n.text}`);
+      setText(li, n.mine ? `To ${app.nameOf(n.to)}: ${n.text}` : `From ${n.sender ?? app.nameOf(n.from)}: ${n.text}`);
     });
   }
 

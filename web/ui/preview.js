@@ -1,16 +1,7 @@
 // Self view with camera and microphone toggles, shared by the join screen, the lobby and the room.
 
 import { h, setText } from './dom.js';
-
-export function toggleButton(label, testid, onClick) {
-  return h('button', { type: 'button', className: 'toggle', 'data-testid': testid, 'aria-pressed': 'false', 'on:click': onClick }, label);
-}
-
-export function setToggle(button, on, onLabel, offLabel) {
-  button.setAttribute('aria-pressed', String(on));
-  button.classList.toggle('off', !on);
-  setText(button, on ? onLabel : offLabel);
-}
+import { setIconLabel } from './icons.js';
 
 export class SelfPreview {
   constructor(local, { large = false } = {}) {
@@ -35,14 +26,19 @@ export class SelfPreview {
   }
 }
 
-/** Mic and camera buttons bound to a LocalMedia. `locked()` says when the mic may not be turned on. */
+/**
+ * Mic and camera buttons bound to a LocalMedia. Each says what pressing it does ("Mute", "Start
+ * video") beside an icon of how the device is now. `locked()` says when a facilitator has muted the
+ * person: the mic button then says so, and `hint` (a visible line, not a tooltip) says what to expect.
+ */
 export class DeviceToggles {
   constructor(local, { locked = () => false } = {}) {
     this.local = local;
     this.locked = locked;
-    this.mic = toggleButton('Microphone', 'mic-toggle', () => this.local.setAudio(!this.local.audio));
-    this.cam = toggleButton('Camera', 'camera-toggle', () => this.local.setVideo(!this.local.video));
-    this.el = h('div', { className: 'toggles', role: 'group', 'aria-label': 'Your camera and microphone' }, this.mic, this.cam);
+    this.hint = h('p', { className: 'hint', id: `device-hint-${++DeviceToggles.count}`, 'data-testid': 'device-hint', hidden: true });
+    this.mic = h('button', { type: 'button', className: 'toggle', 'data-testid': 'mic-toggle', 'on:click': () => this.local.choose('audio', !this.local.audio) });
+    this.cam = h('button', { type: 'button', className: 'toggle', 'data-testid': 'camera-toggle', 'on:click': () => this.local.choose('video', !this.local.video) });
+    this.el = h('div', { className: 'toggles', role: 'group', 'aria-label': 'Your camera and microphone' }, this.mic, this.cam, this.hint);
     this.onChange = () => this.update();
     local.addEventListener('change', this.onChange);
     this.update();
@@ -50,12 +46,22 @@ export class DeviceToggles {
 
   update() {
     const locked = this.locked();
-    setToggle(this.mic, this.local.audio, 'Microphone on', locked ? 'Muted by facilitator' : 'Microphone off');
-    this.mic.disabled = locked && !this.local.audio;
-    setToggle(this.cam, this.local.video, 'Camera on', 'Camera off');
+    const { audio, video } = this.local;
+    setIconLabel(this.mic, audio ? 'mic' : 'mic-off', audio ? 'Mute' : locked ? 'Muted by facilitator' : 'Unmute');
+    setIconLabel(this.cam, video ? 'camera' : 'camera-off', video ? 'Stop video' : 'Start video');
+    for (const [button, on] of [[this.mic, audio], [this.cam, video]]) {
+      button.dataset.on = String(on);
+      button.classList.toggle('off', !on);
+    }
+    this.mic.disabled = locked && !audio;
+    this.hint.hidden = !this.mic.disabled;
+    setText(this.hint, this.mic.disabled ? 'A facilitator muted your microphone. They will let you know when you can unmute.' : '');
+    if (this.mic.disabled) this.mic.setAttribute('aria-describedby', this.hint.id);
+    else this.mic.removeAttribute('aria-describedby');
   }
 
   destroy() {
     this.local.removeEventListener('change', this.onChange);
   }
 }
+DeviceToggles.count = 0;

@@ -1,8 +1,10 @@
 // The room: status, video grid, own devices; members get their controls, facilitators the console.
 
 import { h, reconcile, setText } from './dom.js';
+import { setIconLabel } from './icons.js';
 import { confirmAction } from './confirm.js';
 import { ConsolePanels } from './console.js';
+import { ControlBar } from './control-bar.js';
 import { Grid } from './grid.js';
 import { MemberControls } from './member-controls.js';
 import { NotesPanel } from './notes.js';
@@ -25,9 +27,17 @@ export class RoomView {
     this.nods = h('ul', { className: 'nods', 'data-testid': 'nods', 'aria-label': 'People who relate' });
     this.heading = h('h2', { className: 'visually-hidden', tabIndex: -1 }, app.isFacilitator ? 'Facilitator console' : 'Group room');
     this.wasForced = false;
-    this.leave = h('button', { type: 'button', className: 'leave', 'data-testid': 'leave-button', 'on:click': () => this.confirmLeave() }, 'Leave');
-    const bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls' }, this.toggles.el, this.controls?.el, this.safety?.opener, this.leave);
-    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, bar, this.side?.mainEl);
+    this.leave = h('button', { type: 'button', className: 'leave', 'data-testid': 'leave-button', 'on:click': () => this.confirmLeave() });
+    setIconLabel(this.leave, 'leave', 'Leave');
+    this.messages = app.isFacilitator ? null
+      : h('button', { type: 'button', className: 'phone-only', 'data-testid': 'messages-button', 'on:click': () => this.notes.compose(this.notes.to.value) });
+    if (this.messages) setIconLabel(this.messages, 'chat', 'Messages');
+    this.bar = new ControlBar({
+      primary: [this.toggles.el, this.controls?.el],
+      more: [this.safety?.opener, this.messages, this.leave],
+      notes: this.controls?.notes,
+    });
+    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el, this.side?.mainEl);
     const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Private messages and safety plan' },
       this.side?.el ?? [this.safety.el, this.notes.el]);
     this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
@@ -48,6 +58,10 @@ export class RoomView {
 
   focus() { this.heading.focus(); }
 
+  needsAttention() {
+    return this.side?.needsAttention() ?? false;
+  }
+
   update() {
     this.#forcedMute();
     this.status.update();
@@ -57,7 +71,15 @@ export class RoomView {
     this.safety?.update();
     this.side?.update();
     if (!this.side) this.notes.update();
+    this.#unread();
     this.#nods();
+  }
+
+  /** A message waits unread: "More" says so on a phone, where the messages are further down. */
+  #unread() {
+    const unread = this.app.notes.filter((n) => n.unread).length;
+    this.bar.flag(unread > 0, `${unread} new message${unread > 1 ? 's' : ''}`);
+    if (this.messages) setIconLabel(this.messages, 'chat', unread ? `Messages (${unread} new)` : 'Messages');
   }
 
   tick() {

@@ -3,6 +3,7 @@
 
 import { announce, h, setText } from './dom.js';
 import { timeOfDay } from './format.js';
+import { setIconLabel } from './icons.js';
 import { shareErrorText } from './safety.js';
 
 function field(id, label, attrs, hint = null, { required = true } = {}) {
@@ -49,8 +50,9 @@ export class SafetyForm {
       this.asked, this.form, this.sent);
     /** The room's "My safety plan" control (not shown in the waiting room). */
     this.opener = inRoom
-      ? h('button', { type: 'button', 'data-testid': 'safety-open', 'aria-controls': 'safety-form', 'aria-expanded': 'false', 'on:click': () => this.toggle() }, 'My safety plan')
+      ? h('button', { type: 'button', 'data-testid': 'safety-open', 'aria-controls': 'safety-form', 'aria-expanded': 'false', 'on:click': () => this.toggle() })
       : null;
+    if (this.opener) setIconLabel(this.opener, 'plan', 'My safety plan');
     this.update();
   }
 

@@ -1,7 +1,7 @@
 // The emergency plan, without the DOM: what a member typed (kept in this page's memory only, never
 // in storage), re-sent when a facilitator asks again; and what admission still waits for.
 
-import { timeOfDay } from './format.js';
+import { ago } from './format.js';
 
 export const PLAN_MAX_CHARS = 200; // the wire's limit for a location and for a contact
 const RETRY_MS = 2100; // the server takes one plan per member every 2 s
@@ -29,11 +29,12 @@ export function planFrom({ location = '', name = '', phone = '', callback = '' }
 }
 
 /**
- * What a facilitator needs at once when a member's connection drops: when, and how to reach them.
+ * What a facilitator needs at once when a member's connection drops: how long ago (a clock time
+ * would need working out), and how to reach them. `at`: the server's time of the drop, in seconds;
  * `gone`: the seat's grace period ran out without them coming back.
  */
 export function droppedText(at, plan, { gone = false } = {}) {
-  const when = `Connection dropped at ${timeOfDay(at / 1000)}${gone ? ' and did not come back' : ''}.`;
+  const when = `Connection dropped ${ago(at)}${gone ? ' and did not come back' : ''}.`;
   if (plan?.callback) return `${when} Call back on ${plan.callback}.`;
   if (plan) return `${when} No call-back number given; emergency contact: ${plan.contact}.`;
   return `${when} No safety plan on this page.`;

@@ -2,7 +2,11 @@
 // signals, nods, speaking shares, safety plans). Fires 'change' whenever something worth
 // re-rendering happens, 'error' and 'notice' for what the person should be told.
 
+import { describeChange } from './announcements.js';
 import { announce } from './dom.js';
+import { now, syncClock } from './format.js';
+import { HelpRequests } from './help.js';
+import { tabMemory } from './memory.js';
 import { SafetyPlanKeeper } from './safety.js';
 
 export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
@@ -15,18 +19,26 @@ export class AppState extends EventTarget {
     this.participation = participation;
     this.joined = false;
     this.refusal = client.status === 'refused' ? client.error : null;
+    this.removedBefore = tabMemory.removed; // this tab was removed: a refused link says so on reload
     this.gone = null; // 'removed' | 'ended' | 'left'
+    this.replaced = null; // {message, devices}: another tab or device of this person has the seat
     this.endDetail = null;
     this.lobby = client.lobby ?? { waiting: [] };
     this.speaking = { levels: {}, active: null };
-    this.helps = []; // {from, at, name}
-    this.notes = []; // {from, to, text, at, mine}
+    this.help = new HelpRequests(); // facilitators: open requests; members: mine and its answer
+    this.notes = []; // {from, to, text, at, mine, name}
     this.nods = []; // {from, at}
     this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, callback, at, count}
     this.drops = new Map(); // facilitators: member id -> {at, gone, dismissed} while a dropped connection is not back
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed());
+    local.addEventListener('choice', (e) => { tabMemory.devices = e.detail; });
     this.#listen();
+  }
+
+  /** Open help requests, oldest first, with names ({from, at, name}). */
+  get helps() {
+    return this.help.list().map((h) => ({ ...h, name: this.nameOf(h.from) }));
   }
 
   get you() { return this.client.you; }
@@ -40,13 +52,17 @@ export class AppState extends EventTarget {
 
   nameOf(id) {
     if (id === this.you?.id) return 'You';
-    return this.participant(id)?.name ?? 'Someone';
+    const known = this.participant(id) ?? this.session?.facilitators?.find((f) => f.id === id)
+      ?? this.notes.find((n) => n.from === id && n.name);
+    return known?.name ?? 'Someone';
   }
 
   /** Which screen fits now: join, lobby, room, or one of the end screens. */
   screen() {
     if (this.gone) return this.gone;
     if (this.session?.status === 'ended') return 'ended';
+    if (this.replaced) return 'replaced';
+    if (this.refusal?.code === 'forbidden' || (this.refusal?.code === 'unauthorized' && this.removedBefore)) return 'removed';
     if (this.refusal) return this.refusal.code === 'unauthorized' ? 'invalid' : 'refused';
     const status = this.you?.status;
     if (status === 'removed' || status === 'denied') return 'removed';
@@ -59,31 +75,27 @@ export class AppState extends EventTarget {
     return !this.isFacilitator && this.session?.requires_agreement !== false;
   }
 
-  /** Run a command; failures are shown to the person, never thrown at the caller. */
+  /**
+   * Run a command; failures are shown to the person, never thrown at the caller. A command whose
+   * answer was cut off because the session ended meanwhile ("End session" itself) is no failure.
+   */
   async run(event, payload = {}) {
     try {
       return await this.client.send(event, payload);
     } catch (err) {
+      if (this.gone || this.replaced) return null;
       this.dispatchEvent(new CustomEvent('error', { detail: err.message || 'That did not work.' }));
       return null;
     }
   }
 
   async join() {
-    this.joinedAt = performance.now();
+    performance.mark('hearth:join'); // the join bench times click-to-frame from here
     if (this.needsAgreement()) await this.run('agree');
     this.joined = true;
     this.client.joinMedia(this.local);
-    this.#rememberJoin();
-    this.local.addEventListener('change', () => this.#rememberJoin());
+    tabMemory.joined = true;
     this.changed();
-  }
-
-  /** Kept for this tab only (sessionStorage), so a reload rejoins with the same devices. */
-  #rememberJoin() {
-    const key = `hearth.rejoin.${location.pathname}`;
-    if (this.gone) sessionStorage.removeItem(key);
-    else sessionStorage.setItem(key, JSON.stringify({ audio: this.local.audio, video: this.local.video }));
   }
 
   changed() {
@@ -95,11 +107,17 @@ export class AppState extends EventTarget {
     const on = (name, fn) => c.addEventListener(name, (e) => { fn(e.detail); this.changed(); });
     on('welcome', () => { this.refusal = null; });
     on('state', (s) => {
+      syncClock(s?.now);
+      this.#announceChanges(s);
       if (s?.status === 'ended') this.#forgetSafety();
       else this.#trackDrops();
+      if (this.isFacilitator) this.help.follow(this.participants);
     });
     on('streams', () => {});
-    on('lobby', (lobby) => { this.lobby = lobby ?? { waiting: [] }; });
+    on('lobby', (lobby) => {
+      this.lobby = lobby ?? { waiting: [] };
+      this.help.follow(this.lobby.waiting ?? []);
+    });
     on('speaking', (s) => {
       this.speaking = s;
       this.participation.onSpeaking(s);
@@ -107,20 +125,49 @@ export class AppState extends EventTarget {
     on('connection', (d) => {
       if (d.status === 'refused') this.refusal = d.error;
     });
+    on('replaced', (d) => this.#onReplaced(d));
     on('removed', (d) => this.#end('removed', d));
     on('ended', (d) => this.#end('ended', d));
     on('help', (d) => this.#onHelp(d));
+    on('help.acknowledged', (d) => this.#onHelpAcknowledged(d));
     on('note', (d) => this.#onNote(d));
     on('nod', (d) => this.#onNod(d));
     on('safety.shared', (d) => this.#onSafetyShared(d));
     c.addEventListener('safety.asked', () => this.#onSafetyAsked());
   }
 
+  /** Floor, phase, go-around and turn-time changes, said in the live region (members in the room, and facilitators). */
+  #announceChanges(next) {
+    const inRoom = this.you?.status === 'admitted' && this.joined;
+    if (inRoom && this.heard) {
+      for (const text of describeChange(this.heard, next, { you: this.you.id, nameOf: (id) => this.nameOf(id), now: now() })) {
+        announce(text);
+      }
+    }
+    this.heard = inRoom ? next : null;
+  }
+
   #end(kind, detail) {
     this.gone = kind;
     this.endDetail = detail;
-    sessionStorage.removeItem(`hearth.rejoin.${location.pathname}`);
+    tabMemory.joined = false;
+    if (kind === 'removed') tabMemory.removed = detail;
     this.#forgetSafety();
+  }
+
+  /** The other tab or device has the seat: let go of the camera and microphone it may need. */
+  #onReplaced({ message }) {
+    this.replaced = { message, devices: { audio: this.local.audio, video: this.local.video } };
+    this.local.stop();
+  }
+
+  /** "Use this tab instead": connect again (the other tab is told `replaced` in turn), same devices. */
+  takeBack() {
+    const { devices } = this.replaced ?? {};
+    this.replaced = null;
+    this.client.connect();
+    this.local.open(devices ?? {}).catch(() => {});
+    this.changed();
   }
 
   /**
@@ -135,7 +182,7 @@ export class AppState extends EventTarget {
       const drop = this.drops.get(p.id);
       if (p.status === 'admitted' && p.connected === false) {
         // The server's time of the drop when it says (a reloaded console), else when this page saw it.
-        const at = p.disconnected_at ? p.disconnected_at * 1000 : Date.now();
+        const at = p.disconnected_at ?? now();
         if (!drop) this.drops.set(p.id, { at, gone: false, dismissed: false });
       } else if (drop && p.status === 'left') {
         drop.gone = true;
@@ -156,15 +203,21 @@ export class AppState extends EventTarget {
     this.dispatchEvent(new CustomEvent('notice', { detail: text }));
   }
 
-  #onHelp({ from, at }) {
-    const name = this.nameOf(from);
-    this.helps = [...this.helps.filter((h) => h.from !== from), { from, at, name }];
-    announce(`${name} is asking for help`);
+  #onHelp(detail) {
+    this.help.requested(detail);
+    announce(`${this.nameOf(detail.from)} is asking for help`);
   }
 
-  #onNote({ from, text }) {
-    this.notes = [...this.notes, { from, to: this.you?.id, text, at: Date.now(), mine: false, unread: true }];
-    announce(`Private message from ${this.nameOf(from)}: ${text}`);
+  #onHelpAcknowledged(detail) {
+    this.help.acknowledged(detail, this.you?.id);
+    if (detail.id === this.you?.id) announce(`${detail.name} has seen your request for help and will reach out to you.`);
+  }
+
+  /** The sender's name comes with the note: a waiting member sees no roster to look it up in. */
+  #onNote({ from, text, name, role }) {
+    const sender = name ? `${name}${FACILITATOR_ROLES.has(role) ? ' (facilitator)' : ''}` : this.nameOf(from);
+    this.notes = [...this.notes, { from, to: this.you?.id, text, at: Date.now(), mine: false, unread: true, name, sender }];
+    announce(`Private message from ${sender}: ${text}`);
   }
 
   #onNod({ from }) {
@@ -198,7 +251,8 @@ export class AppState extends EventTarget {
 
   /** Leave on one's own: close the connections and the devices; the seat waits out the grace period. */
   leave() {
-    this.gone = 'left'; // first: the rejoin note is dropped, so coming back starts at the preview
+    this.gone = 'left'; // first: nothing that follows is taken for the person's own choice of devices
+    tabMemory.joined = false; // coming back starts at the preview, with the same devices
     this.#forgetSafety();
     this.client.close();
     this.local.stop();
@@ -212,9 +266,18 @@ export class AppState extends EventTarget {
     this.changed();
   }
 
-  dismissHelp(from) {
-    this.helps = this.helps.filter((h) => h.from !== from);
+  /** "I am on it": the member is told, and every console's alert goes (help.acknowledged). */
+  async acknowledgeHelp(from) {
+    if (await this.run('help.ack', { id: from })) this.help.acknowledged({ id: from }, this.you?.id);
     this.changed();
+  }
+
+  /** "I need help": sent privately to the facilitators; true when the server took it. */
+  async askHelp() {
+    const ok = Boolean(await this.run('help'));
+    if (ok) this.help.asked(now());
+    this.changed();
+    return ok;
   }
 
   markNotesRead() {

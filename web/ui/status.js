@@ -1,6 +1,7 @@
 // The session's moment at a glance: phase and time left, who holds the floor, whose turn it is.
 
 import { announce, h, setText } from './dom.js';
+import { TURN_WARNING_SECONDS, turnWarning } from './announcements.js';
 import { clock, FLOOR_MODES, phaseLeft, secondsUntil } from './format.js';
 
 /** While the connection is lost; a member who gave a number for a dropped call is reminded of it. */
@@ -13,7 +14,9 @@ export function offlineText(safety) {
 export class StatusStrip {
   constructor(app) {
     this.app = app;
-    this.phase = h('p', { className: 'pill', 'data-testid': 'phase-status' });
+    // The phase's name, its place in the agenda, time left and rules; a phone shows name and time only.
+    this.phaseParts = [h('span'), h('span', { className: 'count' }), h('span'), h('span', { className: 'mode' })];
+    this.phase = h('p', { className: 'pill', 'data-testid': 'phase-status' }, this.phaseParts);
     this.floor = h('p', { className: 'pill', 'data-testid': 'floor-status' });
     this.goAround = h('p', { className: 'pill', 'data-testid': 'goaround-status' });
     this.strict = h('p', { className: 'pill notice', 'data-testid': 'strict-notice' });
@@ -34,14 +37,19 @@ export class StatusStrip {
     setText(this.offline, offlineText(app.safety));
     const left = phaseLeft(s);
     const total = s.agenda?.length ?? 0;
-    setText(this.phase, `${phase.name ?? 'Session'}${total ? ` (${(phase.index ?? 0) + 1} of ${total})` : ''}`
-      + `${left != null ? (left > 0 ? ` · ${clock(left)} left` : ' · time is up') : ''} · ${FLOOR_MODES[phase.floor_mode] ?? ''}`);
+    const [name, count, time, mode] = this.phaseParts;
+    setText(name, phase.name ?? 'Session');
+    setText(count, total ? ` (${(phase.index ?? 0) + 1} of ${total})` : '');
+    setText(time, left != null ? (left > 0 ? ` · ${clock(left)} left` : ' · time is up') : '');
+    setText(mode, ` · ${FLOOR_MODES[phase.floor_mode] ?? ''}`);
     this.phase.classList.toggle('warn', left != null && left < 60);
 
     const holder = s.floor?.holder;
-    if (holder !== this.lastHolder && holder && holder === app.you?.id) announce('You have the floor');
-    this.lastHolder = holder;
     const turnLeft = secondsUntil(s.floor?.ends_at);
+    const mine = holder === app.you?.id;
+    const length = s.floor?.ends_at != null ? s.floor.ends_at - s.floor.since : null;
+    if (mine && turnWarning(turnLeft, this.warnedFor === s.floor.since, length)) announce('One minute left in your turn');
+    if (mine && turnLeft != null && turnLeft <= TURN_WARNING_SECONDS) this.warnedFor = s.floor.since;
     const who = holder === app.you?.id ? 'You have' : `${app.nameOf(holder)} has`;
     setText(this.floor, holder ? `${who} the floor${turnLeft != null ? ` · ${clock(turnLeft)} left` : ''}` : 'Nobody has the floor');
     this.floor.classList.toggle('mine', holder === app.you?.id);
@@ -49,6 +57,7 @@ export class StatusStrip {
 
     const g = s.go_around;
     this.goAround.hidden = !g;
+    this.floor.classList.toggle('redundant', Boolean(g) && g.order?.[g.position] === holder); // the turn says it
     if (g) {
       const current = g.order?.[g.position];
       const gLeft = secondsUntil(g.turn_ends_at);

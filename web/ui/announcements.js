@@ -1,0 +1,61 @@
+// What a screen reader hears when the room changes: who has the floor, the phase and its rules, the
+// go-around, a turn's time. One short sentence per change, only for what changed (polite, never a
+// running commentary); the person's own turn first and in the second person. Pure: tests give it
+// two states and read what it would say.
+
+const MODE_RULES = {
+  open: 'Open conversation: anyone may speak',
+  hands: 'Raise your hand to speak',
+  strict: 'One voice at a time: only the person with the floor is heard',
+};
+
+export const TURN_WARNING_SECONDS = 60;
+
+/**
+ * The sentences for the change from `prev` to `next` (session states), for the person `you`.
+ * `nameOf(id)` names a participant; `now` is the server's time (seconds). A first state says nothing:
+ * joining is not a change.
+ */
+export function describeChange(prev, next, { you, nameOf, now }) {
+  if (!prev || !next || next.status === 'ended') return [];
+  const out = [];
+  const phaseChanged = prev.phase?.index !== next.phase?.index;
+  if (phaseChanged) out.push(`Now: ${next.phase.name}. ${MODE_RULES[next.phase.floor_mode] ?? ''}`.trim());
+  else if (prev.phase?.floor_mode !== next.phase?.floor_mode) out.push(MODE_RULES[next.phase.floor_mode]);
+  if (!prev.phase?.overtime && next.phase?.overtime && !phaseChanged) out.push(`Time is up for ${next.phase.name}`);
+  const turns = goAround(prev.go_around, next.go_around, { you, nameOf });
+  const said = turns.length ? turns : floor(prev.floor, next.floor, { you, nameOf });
+  const ended = prev.floor?.holder && prev.floor.holder !== next.floor?.holder
+    && prev.floor.ends_at != null && now >= prev.floor.ends_at - 1;
+  if (ended) out.push(`Time is up for ${prev.floor.holder === you ? 'your' : `${nameOf(prev.floor.holder)}'s`} turn`);
+  return [...out, ...said];
+}
+
+function goAround(prev, next, { you, nameOf }) {
+  const whose = (g) => g.order?.[g.position];
+  const turn = (g) => (whose(g) === you ? 'your turn' : `${nameOf(whose(g))}'s turn`);
+  if (!prev && next) return [`Go-around started: ${turn(next)} first`];
+  if (prev && !next) return ['The go-around is over'];
+  if (prev && next && whose(prev) !== whose(next)) {
+    const count = `${(next.position ?? 0) + 1} of ${next.order?.length ?? 0}`;
+    return [whose(next) === you ? `Go-around: it is your turn (${count})` : `Go-around: ${turn(next)} (${count})`];
+  }
+  return [];
+}
+
+function floor(prev, next, { you, nameOf }) {
+  const before = prev?.holder ?? null;
+  const after = next?.holder ?? null;
+  if (before === after) return [];
+  if (after === you) return ['You have the floor'];
+  if (after) return [`${nameOf(after)} has the floor`];
+  return [before === you ? 'Your turn has ended' : 'Nobody has the floor now'];
+}
+
+/**
+ * Said once while your own turn runs out: a minute left. `left` and `length`: seconds (null: no
+ * limit). A turn not much longer than the warning gets none: it would come as the turn begins.
+ */
+export function turnWarning(left, warned, length) {
+  return left != null && length > 2 * TURN_WARNING_SECONDS && left <= TURN_WARNING_SECONDS && left > 0 && !warned;
+}
