@@ -16,7 +16,7 @@ from rooms import agenda, lobby, safety, signals, turns
 from rooms import commands as c
 from rooms.attendance import leave
 from rooms.errors import Conflict, Forbidden
-from rooms.events import Event, MediaPolicyChanged, StateChanged
+from rooms.events import Event, MediaPolicyChanged, StateChanged, changes_record
 from rooms.model import Participant, Session, Status
 from rooms.permissions import Action, check
 
@@ -61,7 +61,7 @@ FROZEN_ON_HOLD = frozenset({Action.RELEASE_FLOOR, Action.PASS_TURN})
 def apply(session: Session, actor_id: str, command: c.Command, now: float) -> list[Event]:
     """Apply one command for one actor at time ``now``; raise a ``RoomError`` when a rule refuses."""
     events = _dispatch(session, actor_id, command, now)
-    if any(isinstance(e, StateChanged) for e in events):
+    if changes_record(events):
         session.version += 1
     return events
 

@@ -16,6 +16,13 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class SpeakingRecorded:
+    """Speaking time was added to the attendance record: it is saved, and the facilitators' figures
+    refreshed (``participation``), without refreshing everyone's whole view. A group always has a
+    speaker, so a full state per recording would be most of a session's traffic and store writes."""
+
+
+@dataclass(frozen=True)
 class LobbyChanged:
     """Someone arrived in, left, or was let out of the waiting room."""
 
@@ -100,6 +107,7 @@ class Audited:
 
 Event = (
     StateChanged
+    | SpeakingRecorded
     | LobbyChanged
     | MediaPolicyChanged
     | ParticipantLeft
@@ -113,3 +121,8 @@ Event = (
     | SessionEnded
     | Audited
 )
+
+
+def changes_record(events: list[Event]) -> bool:
+    """Whether these events change what the store keeps (and so the session's version)."""
+    return any(isinstance(e, StateChanged | SpeakingRecorded) for e in events)

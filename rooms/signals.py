@@ -16,6 +16,7 @@ from rooms.events import (
     MediaPolicyChanged,
     NodSent,
     NoteSent,
+    SpeakingRecorded,
     StateChanged,
 )
 from rooms.model import HELP_INTERVAL_SECONDS, NOD_INTERVAL_SECONDS, Participant, Role, Session, Status
@@ -115,7 +116,7 @@ def record_speaking(s: Session, cmd: c.RecordSpeaking) -> list[Event]:
         if p is not None and seconds > 0:
             p.spoke_seconds += seconds
             changed = True
-    return [StateChanged()] if changed else []
+    return [SpeakingRecorded()] if changed else []
 
 
 def _present(s: Session, pid: str) -> Participant:

@@ -180,3 +180,8 @@ def _participant(s: Session, p: Participant) -> dict[str, Any]:
         "audible": s.audible(p.id),
         "stream_ids": p.stream_ids,
     }
+
+
+def participation_view(s: Session) -> dict[str, Any]:
+    """The facilitators' participation figures: seconds each person present has spoken so far."""
+    return {"spoke": {p.id: round(p.spoke_seconds, 1) for p in s.participants.values() if p.present}}

@@ -21,10 +21,11 @@ from rooms.events import (
     SafetyPlanAsked,
     SafetyPlanShared,
     SessionEnded,
+    SpeakingRecorded,
     StateChanged,
 )
 from rooms.model import Participant, Session, Status
-from rooms.views import Audience, lobby_view, state_views
+from rooms.views import Audience, lobby_view, participation_view, state_views
 
 
 def leads_room(session_id: str) -> str:
@@ -87,6 +88,8 @@ def emits_for(s: Session, events: list[Event], now: float) -> list[Emit]:
         out += state_emits(s, now)
     if any(isinstance(e, LobbyChanged) for e in events):
         out.append(Emit("lobby", lobby_view(s), leads_room(s.id)))
+    if any(isinstance(e, SpeakingRecorded) for e in events):
+        out.append(Emit("participation", participation_view(s), leads_room(s.id)))
     for e in events:
         if isinstance(e, SessionEnded):
             # Everyone has left their audience room by now: tell each one privately.

@@ -33,6 +33,7 @@ from rooms.events import (
     ParticipantRemoved,
     SessionEnded,
     StateChanged,
+    changes_record,
 )
 from rooms.model import Role, Session
 from rooms.permissions import Action, check
@@ -167,6 +168,8 @@ class Hub:
             return
         live.last_active = now
         if any(isinstance(e, StateChanged) for e in events):
+            events = [*events, *self._record_speaking(live, now)]  # it rides along with the save
+        if changes_record(events):
             await self.keeper.save(live)  # before any emit: nobody sees a state another node could not load
         await self._sync_rooms(live)
         await self._send(emits_for(live.session, events, now))
@@ -389,10 +392,11 @@ class Hub:
         """Expire timers, record speaking time, retry failed writes, release an idle session."""
         live.tick_posted = False
         now = self.clock()
+        for pid, seconds in self.media.take_spoke_seconds(live.session.id).items():
+            live.speaking[pid] = live.speaking.get(pid, 0.0) + seconds
         events = tick(live.session, now)
-        spoke = self.media.take_spoke_seconds(live.session.id)
-        if spoke and not live.session.ended:
-            events += apply(live.session, "", c.RecordSpeaking(tuple(spoke.items())), now)
+        if now - live.speaking_recorded_at >= self.settings.speaking_record_seconds:
+            events += self._record_speaking(live, now)
         try:
             await self._after(live, "", events, now)
         except Moved:
@@ -400,6 +404,18 @@ class Hub:
         if live.dirty:
             self.keeper.write_back_soon(live)
         await self._release_if_idle(live)
+
+    def _record_speaking(self, live: Live, now: float) -> list[Event]:
+        """Speaking time measured since the last record, into the record (``SpeakingRecorded``); what
+        was measured after the session ended (at most ``speaking_record_seconds``) is not kept."""
+        live.speaking_recorded_at = now
+        if not live.speaking:
+            return []
+        seconds, live.speaking = tuple(live.speaking.items()), {}
+        try:
+            return apply(live.session, "", c.RecordSpeaking(seconds), now)
+        except RoomError:
+            return []
 
     async def _release_if_idle(self, live: Live) -> None:
         idle = self.clock() - live.last_active > self.settings.idle_release_seconds

@@ -18,6 +18,9 @@ class HubSettings:
     idle_release_seconds: float = 600.0
     max_sessions: int = 200
     stop_timeout: float = 6.0
+    # Speaking time is kept in memory and recorded (saved, and sent to facilitators) at most this
+    # often, and with every change of state; a failover loses at most this much of it, nothing else.
+    speaking_record_seconds: float = 5.0
     job_timeout: float = 15.0  # a session job that runs longer is abandoned: the session goes on
     media_job_timeout: float = 20.0
 
@@ -37,4 +40,6 @@ class Live:
     dirty: bool = False
     last_active: float = 0.0
     tick_posted: bool = False
+    speaking: dict[str, float] = field(default_factory=dict)  # seconds measured, not recorded yet
+    speaking_recorded_at: float = 0.0
     writing_back: bool = False

@@ -293,6 +293,10 @@ class NoteOut(Out):
     role: str
 
 
+class ParticipationOut(Out):
+    spoke: dict[str, float]  # participant id -> seconds spoken in this session
+
+
 class HelpOut(Out):
     from_: str = Field(alias="from")
     at: float
@@ -358,6 +362,11 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "session.state": (SessionStateOut, "everyone connected (waiting members get a view without the room)"),
     "lobby": (LobbyOut, "facilitators"),
     "speaking": (SpeakingOut, "everyone admitted, at most 5 times a second"),
+    "participation": (
+        ParticipationOut,
+        "facilitators, when speaking time is recorded (every few seconds while anyone speaks, and with any"
+        " change of state); `session.state` carries the same figures but is not sent for speaking alone",
+    ),
     "nod": (NodOut, "the current speaker and facilitators"),
     "note": (NoteOut, "one participant"),
     "help": (HelpOut, "facilitators"),

@@ -9,7 +9,7 @@ import pytest
 from rooms import commands as c
 from rooms.controller import RULES, apply
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, RoomError
-from rooms.events import Audited, StateChanged
+from rooms.events import Audited, SpeakingRecorded, changes_record
 from rooms.model import FloorMode, Phase, Role
 from tests.rooms.helpers import COFAC, FAC, connect, live_group, snapshot
 
@@ -53,7 +53,16 @@ def test_version_bumps_on_change_only() -> None:
         version = s.version
         events = apply(s, actor, command, 10.0 + i)
         assert s.version == version + (1 if changes else 0), command
-        assert (StateChanged() in events) is changes
+        assert changes_record(events) is changes
+
+
+def test_recording_speaking_time_changes_the_record_but_refreshes_no_view() -> None:
+    """A group always has a speaker: recording its time must not resend everyone's whole view."""
+    s = live_group()
+    version = s.version
+    events = apply(s, FAC, c.RecordSpeaking((("bob", 2.5),)), 10.0)
+    assert events == [SpeakingRecorded()] and s.version == version + 1
+    assert s.participants["bob"].spoke_seconds == 2.5
 
 
 def test_version_bumps_once_per_command_however_much_changes() -> None:
