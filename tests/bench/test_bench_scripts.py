@@ -94,3 +94,10 @@ def test_soak_prints_per_session_figures_and_what_the_node_still_holds() -> None
     for gauge in ("hearth_peer_connections", "hearth_engineio_sockets", "hearth_asyncio_tasks"):
         assert re.search(rf"^\s+{gauge}\s+\d+\s+\d+\s+\d+$", out, re.M), out
     assert re.search(r"RSS: [\d.]+ MiB at the start, [\d.]+ MiB at the end", out), out
+
+
+def test_store_load_bench_prints_per_session_store_cost_in_both_phases() -> None:
+    out = run("bench/store_load_bench.py", "--sessions", "2", "--clients", "3", "--rate", "10", "--seconds", "2")
+    for phase in ("speaking", "speaking\\+actions"):
+        assert re.search(rf"^{phase}\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+", out, re.M), out
+        assert re.search(rf"^{phase}: Redis used [\d.]+ core .* about [\d,]+ such sessions per Redis core", out, re.M)
