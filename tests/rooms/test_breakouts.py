@@ -42,7 +42,8 @@ def places(s: Session) -> dict[str, str]:
 def groups_of(s: Session) -> list[list[str]]:
     """The members of each group, from where everyone is (the one record of it)."""
     assert s.breakout is not None
-    return [[p.id for p in s.admitted() if p.place == f"group:{i}" and not p.role.leads] for i in range(s.breakout.groups)]
+    members = [p for p in s.admitted() if not p.role.leads]
+    return [[p.id for p in members if p.place == f"group:{i}"] for i in range(s.breakout.groups)]
 
 
 def paired(s: Session, at: float = 10.0, minutes: float = 5) -> Session:
