@@ -28,7 +28,7 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 PlanText = Annotated[str, Field(min_length=1, max_length=MAX_PLAN_CHARS)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
-GroupIndex = Annotated[int, Field(ge=0, lt=MAX_PARTICIPANTS)]
+GroupIndex = Annotated[int, Field(ge=0, le=MAX_PARTICIPANTS - 1)]
 
 
 class Message(BaseModel):
@@ -100,7 +100,8 @@ class SafetyAskPayload(Message):
 
 class SideStartPayload(Message):
     id: Id  # the member taken aside
-    with_: Id | None = Field(default=None, alias="with")  # the facilitator who goes aside (default: the sender)
+    # The facilitator who goes aside (default: the sender); naming another is the facilitator's alone.
+    with_: Id | None = Field(default=None, alias="with")
 
 
 class SideEndPayload(Message):
@@ -203,11 +204,7 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     ),
     "safety.ask": (SafetyAskPayload, "facilitators", lambda p: c.AskSafetyPlan(p.id)),
     "end": (Empty, "facilitators", lambda p: c.End()),
-    "side.start": (
-        SideStartPayload,
-        "facilitators (sending another facilitator aside with `with`: the facilitator only)",
-        lambda p: c.StartSideRoom(p.id, p.with_),
-    ),
+    "side.start": (SideStartPayload, "facilitators", lambda p: c.StartSideRoom(p.id, p.with_)),
     "side.end": (
         SideEndPayload,
         "the facilitator in the side room, or the facilitator",
