@@ -54,6 +54,7 @@ async def test_a_side_room_is_the_twos_alone_and_the_main_room_sees_stepped_out(
     policy = server.app[HUB].live[session_id].policy
     assert policy is not None and policy.places == {ana.id: f"side:{ana.id}", co.id: f"side:{ana.id}"}
     assert policy.hears(co.id, ana.id) and not policy.sees(ben.id, ana.id) and not policy.hears(ana.id, ben.id)
+    assert server.app[HUB].places(session_id) == policy.places  # what speaking levels are filtered by
 
     # The main room goes on; the side room is told of it in its own view, and only in that view.
     assert (await ben.ask("hand.raise"))["ok"]
