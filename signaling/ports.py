@@ -51,8 +51,9 @@ class ForwardingPolicy:
       keyframe from P (PLI) and start forwarding that pair at the next keyframe, so the picture
       resumes at once and clean; rewrite sequence numbers and timestamps for R across the gap, as for
       any paused stream. Audio resumes on the next packet.
-    - Speaking levels measured for P are delivered only to those who may hear P
-      (``signaling.emits.speaking_emits`` does this from ``places`` on the signaling side).
+    - Speaking levels go on being reported for every member as now (``MediaEvents.speaking``): the
+      signaling side delivers each level only to P's place and to the facilitators
+      (``signaling.emits.speaking_emits``, from the session's places).
     """
 
     members: frozenset[str] = field(default_factory=frozenset)
