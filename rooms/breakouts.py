@@ -91,15 +91,7 @@ def move_member(s: Session, actor: Participant, cmd: c.MoveToGroup, now: float) 
     if s.breakout is None:
         raise Conflict("no breakout is running")
     place = _group(s, cmd.group) if cmd.group is not None else MAIN
-    member = s.participants.get(cmd.id)
-    if member is None:
-        raise NotFound(f"no participant {cmd.id}")
-    if member.role is not Role.MEMBER:
-        raise Invalid("facilitators visit groups; only members are put in one")
-    if member.status is not Status.ADMITTED:
-        raise Conflict(f"{cmd.id} is not in the room")
-    if member.place.startswith(SIDE_PREFIX):
-        raise Conflict(f"{cmd.id} is in a side room")
+    member = _movable(s, cmd.id)
     if member.place == place:
         return []
     move(s, member, place, now)
@@ -175,16 +167,22 @@ def _named_groups(s: Session, groups: tuple[tuple[str, ...], ...]) -> list[list[
     if len(set(named)) != len(named):
         raise Invalid("the groups name someone twice")
     for pid in named:
-        p = s.participants.get(pid)
-        if p is None:
-            raise NotFound(f"no participant {pid}")
-        if p.role is not Role.MEMBER:
-            raise Invalid("facilitators visit groups; only members are put in one")
-        if p.status is not Status.ADMITTED:
-            raise Conflict(f"{pid} is not in the room")
-        if p.place.startswith(SIDE_PREFIX):
-            raise Conflict(f"{pid} is in a side room")
+        _movable(s, pid)
     return [list(group) for group in groups]
+
+
+def _movable(s: Session, pid: str) -> Participant:
+    """A member in the room and not aside: only members are put in groups; facilitators visit."""
+    p = s.participants.get(pid)
+    if p is None:
+        raise NotFound(f"no participant {pid}")
+    if p.role is not Role.MEMBER:
+        raise Invalid("facilitators visit groups; only members are put in one")
+    if p.status is not Status.ADMITTED:
+        raise Conflict(f"{pid} is not in the room")
+    if p.place.startswith(SIDE_PREFIX):
+        raise Conflict(f"{pid} is in a side room")
+    return p
 
 
 def _shuffled(s: Session, size: int, seed: int) -> list[list[str]]:

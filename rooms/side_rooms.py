@@ -24,17 +24,17 @@ from rooms.model import (
     Role,
     Session,
     SideRoom,
-    Status,
     side_place,
 )
 from rooms.places import close_side_room, move
+from rooms.turns import in_room
 
 
 def start(s: Session, actor: Participant, cmd: c.StartSideRoom, now: float) -> list[Event]:
-    member = _in_room(s, cmd.id)
+    member = in_room(s, cmd.id)
     if member.role is not Role.MEMBER:
         raise Forbidden("a side room takes a member aside; facilitators are not taken aside")
-    lead = actor if cmd.with_id is None or cmd.with_id == actor.id else _in_room(s, cmd.with_id)
+    lead = actor if cmd.with_id is None or cmd.with_id == actor.id else in_room(s, cmd.with_id)
     if not lead.role.leads:
         raise Invalid("`with` names the facilitator or co-facilitator who goes aside")
     if lead is not actor and actor.role is not Role.FACILITATOR:
@@ -77,12 +77,3 @@ def expire_abandoned(s: Session, now: float) -> list[Event]:
             close_side_room(s, room.member, now)
             events += [StateChanged(), MediaPolicyChanged()]
     return events
-
-
-def _in_room(s: Session, pid: str) -> Participant:
-    p = s.participants.get(pid)
-    if p is None:
-        raise NotFound(f"no participant {pid}")
-    if p.status is not Status.ADMITTED:
-        raise Conflict(f"{pid} is not in the room")
-    return p

@@ -34,7 +34,7 @@ def lower_hand(s: Session, actor: Participant, cmd: c.LowerHand, now: float) -> 
 
 
 def grant_floor(s: Session, actor: Participant, cmd: c.GrantFloor, now: float) -> list[Event]:
-    target = _admitted(s, cmd.id)
+    target = in_room(s, cmd.id)
     if target.away:
         raise Conflict(f"{cmd.id} is away from the main room")
     _no_go_around(s)
@@ -72,7 +72,7 @@ def start_go_around(s: Session, actor: Participant, cmd: c.StartGoAround, now: f
     if len(set(order)) != len(order):
         raise Invalid("the order names someone twice")
     for pid in order:
-        _admitted(s, pid)
+        in_room(s, pid)
     if not any(not _away(s, pid) for pid in order):
         raise Conflict("nobody in the main room to go around")
     s.go_around = GoAround(order=order, position=0, turn_seconds=cmd.turn_seconds, turn_ends_at=None)
@@ -218,7 +218,8 @@ def _no_go_around(s: Session) -> None:
         raise Conflict("a go-around is running; stop it first")
 
 
-def _admitted(s: Session, pid: str) -> Participant:
+def in_room(s: Session, pid: str) -> Participant:
+    """The participant named, who must be admitted: ``NotFound`` or ``Conflict`` otherwise."""
     p = s.participants.get(pid)
     if p is None:
         raise NotFound(f"no participant {pid}")

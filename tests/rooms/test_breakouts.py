@@ -18,7 +18,8 @@ from rooms.controller import apply, tick
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, RoomError
 from rooms.events import Audited, BreakoutWarned, GroupsBroadcast, MediaPolicyChanged, StateChanged
 from rooms.model import BREAKOUT_WARNING_SECONDS, MAIN, FloorMode, Phase, Role, Session, Status
-from tests.rooms.helpers import COFAC, FAC, admit_member, connect, live_group, snapshot
+from rooms.signals import MAX_NOTE_CHARS
+from tests.rooms.helpers import COFAC, FAC, Refusal, admit_member, assert_refused, connect, live_group, snapshot
 
 MEMBERS = ("ann", "bob", "cat", "dan", "eve")
 PAIRS_AGENDA = (
@@ -127,7 +128,7 @@ def test_without_groups_or_size_the_main_room_goes_in_pairs() -> None:
 
 
 # (case, actor, setup, command, error): each refusal leaves the session exactly as it was.
-START_REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, type[RoomError]]] = [
+START_REFUSALS: list[Refusal] = [
     ("a member cannot start one", "ann", [], c.StartBreakout(5), Forbidden),
     ("a waiting member cannot start one", "zed", [], c.StartBreakout(5), Forbidden),
     ("one at a time", FAC, [(FAC, c.StartBreakout(5))], c.StartBreakout(5), Conflict),
@@ -161,17 +162,11 @@ START_REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, typ
 def test_start_refusals_change_nothing(
     case: str, actor: str, setup: list[tuple[str, c.Command]], command: c.Command, error: type[RoomError]
 ) -> None:
-    s = group()
-    for who, step in setup:
-        apply(s, who, step, 9.0)
-    before = snapshot(s)
-    with pytest.raises(error):
-        apply(s, actor, command, 10.0)
-    assert snapshot(s) == before
+    assert_refused(group(), actor, setup, command, error, 10.0)
 
 
 # While a breakout runs: (case, actor, setup, command, error).
-RUNNING_REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, type[RoomError]]] = [
+RUNNING_REFUSALS: list[Refusal] = [
     ("a member cannot visit", "eve", [], c.VisitGroup(0), Forbidden),
     ("a member cannot move anyone", "ann", [], c.MoveToGroup("bob", 1), Forbidden),
     ("a member cannot broadcast", "ann", [], c.BroadcastToGroups("hello"), Forbidden),
@@ -186,7 +181,7 @@ RUNNING_REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, t
     ("a waiting member is not moved", FAC, [], c.MoveToGroup("zed", 0), Conflict),
     ("a member aside is not moved", FAC, [(COFAC, c.StartSideRoom("eve"))], c.MoveToGroup("eve", 0), Conflict),
     ("a blank broadcast", FAC, [], c.BroadcastToGroups("  "), Invalid),
-    ("an overlong broadcast", FAC, [], c.BroadcastToGroups("x" * 2001), Invalid),
+    ("an overlong broadcast", FAC, [], c.BroadcastToGroups("x" * (MAX_NOTE_CHARS + 1)), Invalid),
 ]
 
 
@@ -196,13 +191,7 @@ RUNNING_REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, t
 def test_refusals_while_running_change_nothing(
     case: str, actor: str, setup: list[tuple[str, c.Command]], command: c.Command, error: type[RoomError]
 ) -> None:
-    s = paired(group())
-    for who, step in setup:
-        apply(s, who, step, 11.0)
-    before = snapshot(s)
-    with pytest.raises(error):
-        apply(s, actor, command, 12.0)
-    assert snapshot(s) == before
+    assert_refused(paired(group()), actor, setup, command, error, 12.0)
 
 
 @pytest.mark.parametrize(

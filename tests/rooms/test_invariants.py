@@ -12,6 +12,7 @@ state changed; a refusal is a ``RoomError`` and leaves no trace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import permutations
 
@@ -56,6 +57,7 @@ PAIRS_AGENDA = [
     Phase("pairs", 1, FloorMode.PAIRS),
     Phase("share", 5, FloorMode.OPEN),
 ]
+AGENDAS = {"default": list(DEFAULT_AGENDA), "strict": STRICT_AGENDA, "pairs": PAIRS_AGENDA}
 
 FLOOR_COMMANDS = st.one_of(
     st.builds(c.GrantFloor, ids, turn),
@@ -289,7 +291,7 @@ def test_random_sessions_keep_their_invariants(
         requires_safety_plan=requires_safety_plan,
         max_participants=max_participants,
         grace_seconds=grace,
-        agenda=list({"default": DEFAULT_AGENDA, "strict": STRICT_AGENDA, "pairs": PAIRS_AGENDA}[agenda]),
+        agenda=list(AGENDAS[agenda]),
     )
     if start:
         seat(s, seated, cofacilitator)
@@ -346,16 +348,15 @@ def test_random_sessions_with_side_rooms_and_breakouts_keep_their_invariants(
     agenda: str, grace: float, plan: list[Step]
 ) -> None:
     """A full room (facilitator, co-facilitator, five members) where places change most steps."""
-    s = Session(
-        id="s",
-        title="t",
-        created_at=0.0,
-        grace_seconds=grace,
-        agenda=list({"default": DEFAULT_AGENDA, "strict": STRICT_AGENDA, "pairs": PAIRS_AGENDA}[agenda]),
-    )
+    run_full_room(agenda, grace, plan, check_invariants)
+
+
+def run_full_room(agenda: str, grace: float, plan: list[Step], check: Callable[[Session], None]) -> None:
+    """Seat a full room (facilitator, co-facilitator, every member), then run ``plan``, checking each step."""
+    s = Session(id="s", title="t", created_at=0.0, grace_seconds=grace, agenda=list(AGENDAS[agenda]))
     seat(s, len(MEMBERS), cofacilitator=True)
     now = 0.0
     for step in plan:
         now += step.dt
         run_step(s, step, now)
-        check_invariants(s)
+        check(s)

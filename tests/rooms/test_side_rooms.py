@@ -12,7 +12,7 @@ from rooms.controller import apply, tick
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, RoomError
 from rooms.events import Audited, MediaPolicyChanged, StateChanged
 from rooms.model import MAIN, SIDE_ROOM_DROP_HOLD_SECONDS, Role, Session, SideRoom, Status
-from tests.rooms.helpers import COFAC, FAC, connect, live_group, snapshot
+from tests.rooms.helpers import COFAC, FAC, Refusal, assert_refused, connect, live_group, snapshot
 
 SIDE_ANN = "side:ann"
 
@@ -50,7 +50,7 @@ def test_naming_oneself_in_with_is_taking_aside_oneself() -> None:
 
 
 # (actor, setup, command, error): each refusal leaves the session exactly as it was.
-REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, type[RoomError]]] = [
+REFUSALS: list[Refusal] = [
     ("a member cannot take anyone aside", "bob", [], c.StartSideRoom("ann"), Forbidden),
     ("a facilitator is never taken aside", COFAC, [], c.StartSideRoom(FAC), Forbidden),
     ("a cofacilitator sends no one else aside", COFAC, [], c.StartSideRoom("ann", with_id=FAC), Forbidden),
@@ -96,13 +96,7 @@ REFUSALS: list[tuple[str, str, list[tuple[str, c.Command]], c.Command, type[Room
 def test_refusals_change_nothing(
     case: str, actor: str, setup: list[tuple[str, c.Command]], command: c.Command, error: type[RoomError]
 ) -> None:
-    s = group()
-    for who, step in setup:
-        apply(s, who, step, 9.0)
-    before = snapshot(s)
-    with pytest.raises(error):
-        apply(s, actor, command, 10.0)
-    assert snapshot(s) == before
+    assert_refused(group(), actor, setup, command, error, 10.0)
 
 
 # (who started it, who ends it, the command): the one in it, or the facilitator, ends it.

@@ -24,7 +24,7 @@ from signaling.emits import (
 )
 from signaling.ports import ForwardingPolicy
 from tests.rooms.helpers import COFAC, FAC, connect, live_group
-from tests.rooms.test_invariants import MEMBERS, Step, place_steps, run_step, seat
+from tests.rooms.test_invariants import Step, place_steps, run_full_room
 from tests.rooms.test_places import CASES
 
 
@@ -41,15 +41,9 @@ def test_the_policy_answers_as_the_domain_does(case: str) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan=st.lists(place_steps, min_size=10, max_size=40))
-def test_the_policy_answers_as_the_domain_does_in_random_sessions(plan: list[Step]) -> None:
-    s = Session(id="s", title="t", created_at=0.0)
-    seat(s, len(MEMBERS), cofacilitator=True)
-    now = 0.0
-    for step in plan:
-        now += step.dt
-        run_step(s, step, now)
-        assert_policy_agrees(s)
+@given(agenda=st.sampled_from(("default", "strict", "pairs")), plan=st.lists(place_steps, min_size=10, max_size=40))
+def test_the_policy_answers_as_the_domain_does_in_random_sessions(agenda: str, plan: list[Step]) -> None:
+    run_full_room(agenda, 60.0, plan, assert_policy_agrees)
 
 
 def test_a_policy_without_places_means_what_it_always_meant() -> None:
