@@ -58,7 +58,9 @@ class ForwardingPolicy:
 
     members: frozenset[str] = field(default_factory=frozenset)
     audible: frozenset[str] = field(default_factory=frozenset)
-    places: Mapping[str, str] = field(default_factory=dict)  # never mutated once built
+    # Never mutated once built; compared, but left out of the hash (a dict has none), so a policy
+    # can still be hashed or kept in a set.
+    places: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def of(cls, s: Session) -> ForwardingPolicy:

@@ -63,6 +63,8 @@ def test_the_policy_lists_only_those_away_from_the_main_room() -> None:
     policy = ForwardingPolicy.of(s)
     assert policy.places == {COFAC: "side:ann", "ann": "side:ann", "bob": "group:0", "cat": "group:0", FAC: "group:0"}
     assert FAC not in policy.audible and policy.place_of("nobody") == MAIN
+    assert policy == ForwardingPolicy.of(s) and hash(policy) == hash(ForwardingPolicy.of(s))
+    assert policy != ForwardingPolicy(policy.members, policy.audible)  # a move is a new policy
 
 
 def test_each_socket_belongs_in_its_places_room() -> None:
