@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from rooms.agenda import phase_ends_at
 from rooms.model import MAIN, SIDE_PREFIX, Participant, Session, Status, group_of, group_place
+from rooms.places import in_place
 
 
 class Audience(StrEnum):
@@ -202,7 +203,7 @@ def _breakout_for_leads(s: Session, now: float) -> dict[str, Any] | None:
         return None
     groups = []
     for index in range(b.groups):
-        here = [p for p in s.participants.values() if p.status is Status.ADMITTED and p.place == group_place(index)]
+        here = in_place(s, group_place(index))
         groups.append(
             {
                 "index": index,
