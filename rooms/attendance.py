@@ -1,7 +1,7 @@
 """Entering and leaving the room: the one place that changes a participant's status.
 
-Leaving is shared by every exit (grace expired, denied, removed, session ended) so the queue, the floor
-and the go-around never keep someone who is gone.
+Leaving is shared by every exit (grace expired, denied, removed, session ended) so the queue, the floor,
+the go-around and the side rooms never keep someone who is gone.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from rooms.errors import Conflict
 from rooms.events import Event, LobbyChanged, MediaPolicyChanged, ParticipantLeft, StateChanged
 from rooms.model import Admission, Participant, Session, SessionStatus, Status
+from rooms.places import vacate
 from rooms.turns import start_go_around_turn
 
 
@@ -76,6 +77,7 @@ def leave(s: Session, p: Participant, status: Status, now: float) -> list[Event]
     """End a participant's attendance: off the queue, off the floor, out of the go-around."""
     was_waiting = p.status is Status.WAITING
     p.status = status
+    vacate(s, p, now)  # a side room ends with either of its two; a return starts in the main room
     p.connected = False
     if p.joined_at is not None and p.left_at is None:
         p.left_at = now
@@ -99,6 +101,7 @@ def back_to_lobby(s: Session, p: Participant, now: float) -> list[Event]:
     privately, or to pause a member who needs a moment, without ending their attendance.
     """
     p.status, p.waiting_since = Status.WAITING, now
+    vacate(s, p, now)
     if p.id in s.queue:
         s.queue.remove(p.id)
     _drop_from_go_around(s, p.id, now)

@@ -1,6 +1,8 @@
 """Session <-> plain dict, for stores. Version-tolerant: unknown keys are ignored, missing ones default.
 
-Everything in a session is state (no notes, no media); names appear only in the roster.
+Everything in a session is state (no notes, no media); names appear only in the roster. Where
+everyone is (each participant's ``place``, the side rooms and the breakout with its timer) is state
+too: a node that takes a session over puts everyone back where they were.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from rooms.model import (
     Admission,
+    Breakout,
     Floor,
     FloorMode,
     GoAround,
@@ -18,6 +21,7 @@ from rooms.model import (
     Role,
     Session,
     SessionStatus,
+    SideRoom,
     Status,
 )
 
@@ -39,6 +43,8 @@ def session_to_dict(s: Session) -> dict[str, Any]:
     )
     # A participant's fields are all immutable scalars (a test pins it), so a shallow copy is a snapshot.
     data["participants"] = [p.__dict__.copy() for p in s.participants.values()]
+    data["side_rooms"] = [room.__dict__.copy() for room in s.side_rooms.values()]  # scalars only
+    data["breakout"] = s.breakout.__dict__.copy() if s.breakout else None
     return data
 
 
@@ -52,6 +58,9 @@ def session_from_dict(data: dict[str, Any]) -> Session:
     fields["go_around"] = GoAround(**_known(GoAround, data["go_around"])) if data.get("go_around") else None
     fields["queue"] = list(data.get("queue", []))
     fields["participants"] = {p["id"]: _participant(p) for p in data.get("participants", [])}
+    rooms = [SideRoom(**_known(SideRoom, room)) for room in data.get("side_rooms", [])]
+    fields["side_rooms"] = {room.member: room for room in rooms}
+    fields["breakout"] = Breakout(**_known(Breakout, data["breakout"])) if data.get("breakout") else None
     return Session(**fields)
 
 

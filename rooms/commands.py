@@ -73,12 +73,13 @@ class SetAgenda:
 
 @dataclass(frozen=True)
 class NextPhase:
-    pass
+    seed: int = 0  # shuffles the pairs when the new phase is a ``pairs`` one (see ``StartBreakout``)
 
 
 @dataclass(frozen=True)
 class SetPhase:
     index: int
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,70 @@ class End:
 
 
 @dataclass(frozen=True)
+class StartSideRoom:
+    """Take member ``id`` aside, with ``with_id`` (a facilitator or co-facilitator) or the actor."""
+
+    id: str
+    with_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EndSideRoom:
+    """End member ``id``'s side room, or, with no id, the one the actor is in."""
+
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class StartBreakout:
+    """Send members into groups for ``minutes``: the given ``groups``, or the main room's members
+    shuffled into groups of ``size``.
+
+    ``seed`` orders the shuffle. ``rooms`` takes no randomness from anywhere (it is pure, and tests
+    must be repeatable): the signaling layer draws the seed from ``secrets`` when it builds the
+    command, and tests pass their own.
+    """
+
+    minutes: float
+    groups: tuple[tuple[str, ...], ...] | None = None
+    size: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class VisitGroup:
+    """A facilitator joins breakout group ``group``: to listen only (not heard there), or to speak."""
+
+    group: int
+    listen_only: bool = True
+
+
+@dataclass(frozen=True)
+class LeaveGroup:
+    """A visiting facilitator returns to the main room."""
+
+
+@dataclass(frozen=True)
+class MoveToGroup:
+    """Put member ``id`` in breakout group ``group``, or back in the main room (``None``)."""
+
+    id: str
+    group: int | None
+
+
+@dataclass(frozen=True)
+class BroadcastToGroups:
+    """A line of text to every breakout group at once; delivered, never stored."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class EndBreakout:
+    pass
+
+
+@dataclass(frozen=True)
 class SetPublishing:
     """System: the media layer started or stopped receiving this participant's tracks."""
 
@@ -230,6 +295,14 @@ Command = (
     | End
     | ShareSafetyPlan
     | AskSafetyPlan
+    | StartSideRoom
+    | EndSideRoom
+    | StartBreakout
+    | VisitGroup
+    | LeaveGroup
+    | MoveToGroup
+    | BroadcastToGroups
+    | EndBreakout
     | SetPublishing
     | RecordSpeaking
 )

@@ -2,7 +2,9 @@
 
 Each command maps to one permission (``rooms.permissions``) and one rule function in a module named
 after what it governs: ``lobby`` (arrival, admission, removal, end), ``agenda`` (phases), ``turns``
-(hands, floor, go-arounds), ``signals`` (devices, mute, nods, notes, help), ``attendance`` (leaving).
+(hands, floor, go-arounds), ``signals`` (devices, mute, nods, notes, help), ``attendance`` (leaving),
+``side_rooms`` (a private word) and ``breakouts`` (practice in groups); ``places`` says where everyone
+is and who hears and sees whom.
 A change bumps ``session.version``; a failed command raises and leaves the session unchanged, since
 every rule checks before it writes.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rooms import agenda, lobby, safety, signals, turns
+from rooms import agenda, breakouts, lobby, safety, side_rooms, signals, turns
 from rooms import commands as c
 from rooms.attendance import leave
 from rooms.errors import Conflict, Forbidden
@@ -52,10 +54,21 @@ RULES: dict[type, tuple[Action, Rule]] = {
     c.AckHelp: (Action.ACK_HELP, signals.ack_help),
     c.ShareSafetyPlan: (Action.SHARE_SAFETY_PLAN, safety.share),
     c.AskSafetyPlan: (Action.ASK_SAFETY_PLAN, safety.ask),
+    c.StartSideRoom: (Action.SIDE_START, side_rooms.start),
+    c.EndSideRoom: (Action.SIDE_END, side_rooms.end),
+    c.StartBreakout: (Action.BREAKOUT_START, breakouts.start),
+    c.VisitGroup: (Action.BREAKOUT_VISIT, breakouts.visit),
+    c.LeaveGroup: (Action.BREAKOUT_LEAVE, breakouts.leave),
+    c.MoveToGroup: (Action.BREAKOUT_MOVE, breakouts.move_member),
+    c.BroadcastToGroups: (Action.BREAKOUT_BROADCAST, breakouts.broadcast),
+    c.EndBreakout: (Action.BREAKOUT_END, breakouts.end),
 }
 
 # While the session is on hold (no facilitator connected) the floor is frozen and nobody is let in.
 FROZEN_ON_HOLD = frozenset({Action.RELEASE_FLOOR, Action.PASS_TURN})
+# The queue and the speaker are the main room's: someone in a side room or a group cannot join the
+# queue or nod to a speaker they cannot hear (lowering a hand stays possible).
+MAIN_ROOM_ONLY = frozenset({Action.RAISE_HAND, Action.NOD})
 
 
 def apply(session: Session, actor_id: str, command: c.Command, now: float) -> list[Event]:
@@ -84,19 +97,27 @@ def _dispatch(s: Session, actor_id: str, command: c.Command, now: float) -> list
     actor = check(actor, action)
     if s.on_hold and action in FROZEN_ON_HOLD:
         raise Conflict("the session is on hold until a facilitator returns")
+    if actor.away and action in MAIN_ROOM_ONLY:
+        raise Conflict("that belongs to the main room, and you are away from it")
     return rule(s, actor, command, now)
 
 
 def tick(session: Session, now: float) -> list[Event]:
-    """Expire what time has run out on: drop grace periods, a dropped holder's floor, turns, go-around
-    turns, phase time."""
+    """Expire what time has run out on: drop grace periods, side rooms whose facilitator dropped, a
+    dropped holder's floor, turns, go-around turns, phase time, the breakout's warning and end.
+
+    On hold (no facilitator connected) the floor's and the breakout's clocks stand still; a side room
+    left without its facilitator ends all the same, so its member is never left alone.
+    """
     if session.ended:
         return []
     events = _expire_dropped(session, now)
+    events += side_rooms.expire_abandoned(session, now)
     if not session.on_hold:
         events += turns.pass_dropped_floor(session, now)
         events += _expire_turn(session, now)
         events += _mark_overtime(session, now)
+        events += breakouts.tick(session, now)
     if any(isinstance(e, StateChanged) for e in events):
         session.version += 1
     return events

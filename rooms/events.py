@@ -1,8 +1,8 @@
 """Domain events: what happened, as facts the signaling layer turns into emits and audit records.
 
-No event carries what a member wrote except ``NoteSent`` (a note's text) and ``SafetyPlanShared`` (a
-location and an emergency contact), which are delivered and forgotten: the signaling layer never
-writes them anywhere.
+No event carries what a member wrote except ``NoteSent`` (a note's text), ``SafetyPlanShared`` (a
+location and an emergency contact) and ``GroupsBroadcast`` (a facilitator's line to the breakout
+groups), which are delivered and forgotten: the signaling layer never writes them anywhere.
 """
 
 from __future__ import annotations
@@ -98,6 +98,23 @@ class SessionEnded:
 
 
 @dataclass(frozen=True)
+class BreakoutWarned:
+    """One minute left: the groups are told they will soon return to the main room."""
+
+    ends_at: float
+
+
+@dataclass(frozen=True)
+class GroupsBroadcast:
+    """A facilitator's line to every breakout group; delivered to those in a group and the
+    facilitators, never stored."""
+
+    from_id: str
+    text: str
+    at: float
+
+
+@dataclass(frozen=True)
 class Audited:
     """A facilitator's act worth an audit record: who did what to whom, never what was said."""
 
@@ -119,6 +136,8 @@ Event = (
     | SafetyPlanShared
     | SafetyPlanAsked
     | SessionEnded
+    | BreakoutWarned
+    | GroupsBroadcast
     | Audited
 )
 

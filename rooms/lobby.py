@@ -18,6 +18,7 @@ from rooms.attendance import (
     locked_out,
     may_auto_admit,
 )
+from rooms.breakouts import resume_after_hold
 from rooms.errors import Conflict, Forbidden, NotFound
 from rooms.events import (
     Audited,
@@ -29,6 +30,7 @@ from rooms.events import (
     StateChanged,
 )
 from rooms.model import Participant, Role, Session, SessionStatus, Status
+from rooms.places import close_all
 
 
 def connect(s: Session, pid: str, cmd: c.Connect, now: float) -> list[Event]:
@@ -86,13 +88,15 @@ def _leader_returns(s: Session, p: Participant, now: float) -> list[Event]:
 
 
 def resume_from_hold(s: Session, now: float) -> None:
-    """Unfreeze the floor: a turn resumes with the time it had left when the hold began.
+    """Unfreeze the floor and the breakout's clock: a turn resumes with the time it had left when the
+    hold began.
 
     A turn that began during the hold (a go-around moved on because someone's grace ran out) has
     been frozen only since it began, so it is shifted by that much, not by the whole hold.
     """
     hold_since = s.hold_since if s.hold_since is not None else now
     s.on_hold, s.hold_since = False, None
+    resume_after_hold(s, hold_since, now)
     if s.floor is not None and s.floor.ends_at is not None:
         held = now - max(hold_since, s.floor.since)
         s.floor.ends_at += held
@@ -196,6 +200,7 @@ def end(s: Session, actor: Participant, cmd: c.End, now: float) -> list[Event]:
     """End for everyone at once: turns stop, attendance closes, the state starts to expire."""
     s.status, s.ended_at = SessionStatus.ENDED, now
     s.floor, s.go_around, s.queue = None, None, []
+    close_all(s)  # breakouts and side rooms end with the session
     for p in s.participants.values():
         p.connected = False
         if p.status in (Status.ADMITTED, Status.WAITING):

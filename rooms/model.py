@@ -39,6 +39,9 @@ class FloorMode(StrEnum):
     OPEN = "open"
     HANDS = "hands"
     STRICT = "strict"
+    # Practice in pairs: entering the phase sends the members of the main room into breakout groups of
+    # two (``rooms.breakouts``) for the phase's minutes; the main room itself is as in ``open``.
+    PAIRS = "pairs"
 
 
 class Admission(StrEnum):
@@ -69,6 +72,33 @@ NOD_INTERVAL_SECONDS = 3.0
 HELP_INTERVAL_SECONDS = 5.0
 SAFETY_INTERVAL_SECONDS = 2.0
 MAX_PARTICIPANTS = 12
+# A breakout gives the groups this much warning before they return to the main room.
+BREAKOUT_WARNING_SECONDS = 60.0
+# A side room whose facilitator's connection has dropped ends after this long, for the same reason a
+# dropped holder's floor passes on: a blip is back within seconds, and the member must never be left
+# alone in a silent room.
+SIDE_ROOM_DROP_HOLD_SECONDS = FLOOR_DROP_HOLD_SECONDS
+
+# Where an admitted participant is: exactly one place at a time, as a plain string so a participant
+# stays a record of immutable scalars (``rooms.codec`` relies on it). ``MAIN`` is the main room; a side
+# room is named after its member (``side:<member id>``); a breakout group by its index
+# (``group:<index>``). ``rooms.places`` holds the rules of moving between them.
+MAIN = "main"
+SIDE_PREFIX = "side:"
+GROUP_PREFIX = "group:"
+
+
+def side_place(member_id: str) -> str:
+    return SIDE_PREFIX + member_id
+
+
+def group_place(index: int) -> str:
+    return f"{GROUP_PREFIX}{index}"
+
+
+def group_of(place: str) -> int | None:
+    """The breakout group's index for a group place; ``None`` for the main room and side rooms."""
+    return int(place[len(GROUP_PREFIX) :]) if place.startswith(GROUP_PREFIX) else None
 
 
 @dataclass
@@ -113,11 +143,18 @@ class Participant:
     spoke_seconds: float = 0.0
     passes: int = 0
     help_since: float | None = None  # asked for help and no facilitator has acknowledged it yet
+    place: str = MAIN  # kept through a drop, so a return within the grace period puts them back there
+    listen_only: bool = False  # a facilitator visiting a breakout group to listen: not heard there
 
     @property
     def present(self) -> bool:
         """Admitted and still in the room (connected, or within the drop grace period)."""
         return self.status is Status.ADMITTED
+
+    @property
+    def away(self) -> bool:
+        """In a side room or a breakout group: the main room's floor, queue and go-around wait for them."""
+        return self.place != MAIN
 
     @property
     def stream_ids(self) -> list[str]:
@@ -128,6 +165,35 @@ class Participant:
 def stream_id_for(participant_id: str) -> str:
     """One stable media stream id per participant, so clients map video to people without lookups."""
     return f"hearth-{participant_id}"
+
+
+@dataclass
+class SideRoom:
+    """A facilitator and one member, aside: they hear and see each other and nobody else.
+
+    ``back_to`` is where the member returns when it ends (the main room, or the breakout group they
+    were taken from while that breakout lasts); the facilitator always returns to the main room.
+    """
+
+    member: str
+    lead: str
+    since: float
+    back_to: str = MAIN
+
+
+@dataclass
+class Breakout:
+    """Members practising in groups (``group:0`` .. ``group:<groups-1>``) until ``ends_at``.
+
+    Who is in which group is each participant's ``place``, the one record of where anyone is; the
+    breakout keeps the number of groups and the timer. ``warned`` once the one-minute warning went out.
+    """
+
+    groups: int
+    minutes: float
+    started_at: float
+    ends_at: float
+    warned: bool = False
 
 
 @dataclass
@@ -155,6 +221,8 @@ class Session:
     on_hold: bool = False
     hold_since: float | None = None
     ended_at: float | None = None
+    side_rooms: dict[str, SideRoom] = field(default_factory=dict)  # by member id
+    breakout: Breakout | None = None
 
     @property
     def phase(self) -> Phase:
@@ -178,10 +246,15 @@ class Session:
         return [p for p in self.admitted() if p.role.leads and p.connected]
 
     def audible(self, participant_id: str) -> bool:
-        """Whether the media layer may forward this participant's audio right now."""
+        """Whether this participant's audio may be forwarded to anyone in their place right now.
+
+        Forced mute holds everywhere; a facilitator visiting a group to listen is not heard there; the
+        strict floor is the main room's, so in a side room or a group everyone present is heard.
+        Who receives it is ``rooms.places.hears``: only those in the same place.
+        """
         p = self.participants.get(participant_id)
-        if p is None or p.status is not Status.ADMITTED or p.forced_mute:
+        if p is None or p.status is not Status.ADMITTED or p.forced_mute or p.listen_only:
             return False
-        if self.phase.floor_mode is not FloorMode.STRICT or p.role.leads:
+        if p.away or self.phase.floor_mode is not FloorMode.STRICT or p.role.leads:
             return True
         return self.floor is not None and self.floor.holder == participant_id

@@ -42,6 +42,14 @@ class Action(StrEnum):
     SHARE_SAFETY_PLAN = "safety.share"
     ASK_SAFETY_PLAN = "safety.ask"
     END = "end"
+    SIDE_START = "side.start"
+    SIDE_END = "side.end"
+    BREAKOUT_START = "breakout.start"
+    BREAKOUT_VISIT = "breakout.visit"
+    BREAKOUT_LEAVE = "breakout.leave"
+    BREAKOUT_MOVE = "breakout.move"
+    BREAKOUT_BROADCAST = "breakout.broadcast"
+    BREAKOUT_END = "breakout.end"
     PUBLISH = "rtc.publish"
     ANSWER = "rtc.answer"
 
@@ -71,6 +79,19 @@ _LEADS = _EVERYONE | frozenset(
         Action.END,
         Action.ASK_SAFETY_PLAN,
         Action.ACK_HELP,
+        # Places: co-facilitators may do all of these, as they may change phases (which starts a
+        # pairs breakout) and end the session; a co-facilitator taking a member aside is the common
+        # case, and the practice must go on while the lead facilitator is busy. What is the lead
+        # facilitator's alone is acting on another facilitator: sending them aside with a member or
+        # ending their side room (``rooms.side_rooms``).
+        Action.SIDE_START,
+        Action.SIDE_END,
+        Action.BREAKOUT_START,
+        Action.BREAKOUT_VISIT,
+        Action.BREAKOUT_LEAVE,
+        Action.BREAKOUT_MOVE,
+        Action.BREAKOUT_BROADCAST,
+        Action.BREAKOUT_END,
     }
 )
 

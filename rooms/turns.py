@@ -1,6 +1,8 @@
 """Speaking turns: the hand queue, the floor, go-arounds and turn timers.
 
 Timers are data (``ends_at``); ``rooms.controller.tick`` expires them, so nothing here reads a clock.
+The floor, the queue and the go-around are the main room's: someone away in a side room or a breakout
+group cannot be given the floor, keeps their place in the queue, and their go-around turn waits.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def lower_hand(s: Session, actor: Participant, cmd: c.LowerHand, now: float) -> 
 
 
 def grant_floor(s: Session, actor: Participant, cmd: c.GrantFloor, now: float) -> list[Event]:
-    target = _admitted(s, cmd.id)
+    target = in_room(s, cmd.id)
+    if target.away:
+        raise Conflict(f"{cmd.id} is away from the main room")
     _no_go_around(s)
     _give_floor(s, target.id, cmd.turn_seconds, now)
     return [*_CHANGED, Audited("floor.grant", target.id)]
@@ -40,9 +44,10 @@ def grant_floor(s: Session, actor: Participant, cmd: c.GrantFloor, now: float) -
 
 def next_floor(s: Session, actor: Participant, cmd: c.NextFloor, now: float) -> list[Event]:
     _no_go_around(s)
-    if not s.queue:
-        raise Conflict("nobody is waiting to speak")
-    holder = s.queue[0]
+    here = [pid for pid in s.queue if not _away(s, pid)]  # the away keep their place for their return
+    if not here:
+        raise Conflict("nobody in the main room is waiting to speak")
+    holder = here[0]
     _give_floor(s, holder, cmd.turn_seconds, now)
     return [*_CHANGED, Audited("floor.grant", holder)]
 
@@ -67,9 +72,9 @@ def start_go_around(s: Session, actor: Participant, cmd: c.StartGoAround, now: f
     if len(set(order)) != len(order):
         raise Invalid("the order names someone twice")
     for pid in order:
-        _admitted(s, pid)
-    if not order:
-        raise Conflict("nobody to go around")
+        in_room(s, pid)
+    if not any(not _away(s, pid) for pid in order):
+        raise Conflict("nobody in the main room to go around")
     s.go_around = GoAround(order=order, position=0, turn_seconds=cmd.turn_seconds, turn_ends_at=None)
     start_go_around_turn(s, now)
     return [*_CHANGED, Audited("goaround.start")]
@@ -107,10 +112,15 @@ def advance_go_around(s: Session, now: float) -> None:
 
 
 def start_go_around_turn(s: Session, now: float) -> None:
-    """Give the floor to whoever stands at the go-around's position, or end it past the last."""
+    """Give the floor to whoever stands at the go-around's position, or end it past the last.
+
+    A turn waits for someone away: those still to speak who are away move after the others, and
+    when only the away are left the go-around is over (the facilitator can start another).
+    """
     g = s.go_around
     if g is None:
         return
+    _postpone_away(s, g)
     current = g.current
     if current is None:
         s.go_around = None
@@ -152,6 +162,43 @@ def pass_dropped_floor(s: Session, now: float) -> list[Event]:
     return list(_CHANGED)
 
 
+def step_away(s: Session, pid: str, now: float) -> None:
+    """Someone left the main room for a side room or a group: the floor is the main room's.
+
+    A holder taken aside loses the floor, as a holder whose connection dropped does: in a strict
+    phase nobody else in the main room could be heard while they are away. A member goes to the head
+    of the queue, so the floor is one click away when they return; in a go-around their turn comes
+    after the others'. Their queue place and go-around turn otherwise stay theirs.
+    """
+    f = s.floor
+    if f is None or f.holder != pid:
+        return
+    g = s.go_around
+    if g is not None and g.current == pid:
+        start_go_around_turn(s, now)
+        return
+    s.floor = None
+    holder = s.participants.get(pid)
+    if holder is not None and holder.role is Role.MEMBER:
+        if pid in s.queue:
+            s.queue.remove(pid)
+        s.queue.insert(0, pid)
+
+
+def _postpone_away(s: Session, g: GoAround) -> None:
+    rest = g.order[g.position :]
+    first_here = next((i for i, pid in enumerate(rest) if not _away(s, pid)), None)
+    if first_here is None:
+        g.position = len(g.order)
+    else:
+        g.order[g.position :] = rest[first_here:] + rest[:first_here]
+
+
+def _away(s: Session, pid: str) -> bool:
+    p = s.participants.get(pid)
+    return p is not None and p.away
+
+
 def check_turn_seconds(turn_seconds: float | None) -> None:
     """A turn lasts a positive, finite time (NaN and infinity would never or always expire)."""
     if turn_seconds is not None and not 0 < turn_seconds <= MAX_TURN_SECONDS:
@@ -171,7 +218,8 @@ def _no_go_around(s: Session) -> None:
         raise Conflict("a go-around is running; stop it first")
 
 
-def _admitted(s: Session, pid: str) -> Participant:
+def in_room(s: Session, pid: str) -> Participant:
+    """The participant named, who must be admitted: ``NotFound`` or ``Conflict`` otherwise."""
     p = s.participants.get(pid)
     if p is None:
         raise NotFound(f"no participant {pid}")
@@ -181,6 +229,6 @@ def _admitted(s: Session, pid: str) -> Participant:
 
 
 def _members_in_join_order(s: Session) -> list[str]:
-    members = [p for p in s.admitted() if p.role is Role.MEMBER]
+    members = [p for p in s.admitted() if p.role is Role.MEMBER and not p.away]
     members.sort(key=lambda p: p.joined_at or 0.0)
     return [p.id for p in members]

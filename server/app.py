@@ -78,14 +78,12 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
     )
 
 
-def make_media(settings: Settings, sio: socketio.AsyncServer) -> MediaGateway:
+def make_media(settings: Settings, events: SioMediaEvents) -> MediaGateway:
     if not settings.media:
         return NullMedia()
     from server.media.engine import MediaEngine
 
-    engine: MediaGateway = MediaEngine(
-        SioMediaEvents(SioBus(sio)), ice_servers=settings.ice_servers, allow_loopback=settings.allow_loopback
-    )
+    engine: MediaGateway = MediaEngine(events, ice_servers=settings.ice_servers, allow_loopback=settings.allow_loopback)
     return engine
 
 
@@ -110,7 +108,8 @@ def create_app(settings: Settings) -> web.Application:
     sio = make_sio(settings)
     metrics = Metrics()
     store: SessionStore = TimedStore(make_store(settings), metrics.store_latency)
-    media = make_media(settings, sio)
+    media_events = SioMediaEvents(SioBus(sio))
+    media = make_media(settings, media_events)
     hub = Hub(
         SioBus(sio),
         store,
@@ -124,6 +123,7 @@ def create_app(settings: Settings) -> web.Application:
             stop_timeout=settings.stop_timeout,
         ),
     )
+    media_events.places = hub.places  # speaking levels reach only the speaker's place
     tokens = Tokens(settings.secret, settings.token_ttl)
     namespace = HearthNamespace(
         hub,

@@ -6,11 +6,13 @@ when the committed file differs from what this prints.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 from pydantic import BaseModel
 
+from rooms.model import BREAKOUT_WARNING_SECONDS, SIDE_ROOM_DROP_HOLD_SECONDS
 from signaling import protocol as wire
 
 HEADER = """# Hearth wire protocol
@@ -44,7 +46,7 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "anyOf" in schema:
         return " | ".join(_type(s, defs) for s in schema["anyOf"])
     if "enum" in schema:
-        return " | ".join(f'"{v}"' for v in schema["enum"])
+        return " | ".join(json.dumps(v) for v in schema["enum"])
     if "const" in schema:
         return f'"{schema["const"]}"'
     kind = schema.get("type", "any")
@@ -92,8 +94,42 @@ def render(rate: float = 20.0, burst: float = 40.0) -> str:
     out.append("| event | to | payload |\n|---|---|---|")
     for name, (out_model, to) in wire.SERVER_EVENTS.items():
         out.append(f"| `{name}` | {to} | `{payload(out_model)}` |")
-    out.append("")
+    places = PLACES.replace("{hold}", f"{SIDE_ROOM_DROP_HOLD_SECONDS:g}")
+    out.append(places.replace("{warning}", f"{BREAKOUT_WARNING_SECONDS:g}"))
     return "\n".join(out)
+
+
+PLACES = """
+## Places: side rooms and breakout groups
+
+Every admitted participant is in exactly one place: the main room (`"main"`), a side room
+(`"side:<member id>"`: one member and the facilitator who took them aside) or a breakout group
+(`"group:<index>"`). Media follows place: a participant receives the video of everyone in their place
+and the audio of those of them who are audible (forced mute holds everywhere; the strict floor is
+the main room's; a facilitator visiting a group with `mode: "listen"` is seen there but not heard),
+and nothing of anyone in another place. A move takes effect on the next packet, with no new
+`rtc.offer`: the receiving connection keeps a track for every participant who publishes. `speaking`
+levels reach those in the speaker's place, and facilitators.
+
+- Members' `session.state` is their place's view: `place: {kind: "main" | "side" | "group", group}`,
+  and each participant's `presence`: `here`; from the main room `stepped_out` (in a side room: no
+  more is said) or `in_group`; from a side room or a group `elsewhere`. `audible` says whether the
+  viewer hears that person. `breakout: {count, ends_at, remaining, warned}` while a breakout runs.
+- The facilitators' view adds each participant's `place`, `side_rooms: [{member, lead, since,
+  back_to}]` and `breakout.groups: [{index, members, visitors}]`, `minutes`, `started_at`.
+- The floor, the queue and the go-around are the main room's: someone away cannot be given the floor
+  (`conflict`), cannot raise a hand or nod (`conflict`), keeps their place in the queue, and their
+  go-around turn waits until they are back. A floor holder who leaves the main room loses the floor
+  and goes to the head of the queue.
+- A drop and a return within the grace period puts a participant back where they were; after it, they
+  come back to the main room. A side room ends when its member or facilitator leaves, and by itself
+  when its facilitator's connection has been gone for {hold} s. `breakout.start` without `groups` shuffles the
+  main room's members into groups of `size` (default 2; an odd member makes a three; nobody is
+  alone). {warning} s before the end the groups get `breakout.warning`; at the end everyone returns
+  to the main room. While the session is on hold the breakout's clock stops. A phase with
+  `floor_mode: "pairs"` starts a breakout of pairs for its minutes when a facilitator enters it; any
+  phase change ends a running breakout; so does the end of the session.
+"""
 
 
 if __name__ == "__main__":

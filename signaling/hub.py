@@ -186,14 +186,14 @@ class Hub:
                     log.warning("audit append failed", extra={"session": session_id})
 
     async def _sync_rooms(self, live: Live) -> None:
-        """Move each socket into the one broadcast room its participant's role and status allow."""
+        """Move each socket into the one broadcast room its participant's role, status and place allow."""
         participants = live.session.participants
         for pid, sid in list(live.sockets.items()):
             p = participants.get(pid)
-            basis = (p.status, p.role) if p is not None else None
+            basis = (p.status, p.role, p.place) if p is not None else None
             placed = live.placed.get(sid)
             if placed is not None and placed[1] == basis:
-                continue  # the usual case: nobody's role or status changed
+                continue  # the usual case: nobody's role, status or place changed
             want = audience_room(live.session.id, p) if p is not None else None
             have = placed[0] if placed is not None else None
             try:
@@ -233,11 +233,18 @@ class Hub:
 
     def _apply_policy(self, live: Live) -> None:
         s = live.session
-        members = frozenset(p.id for p in s.admitted())
-        policy = ForwardingPolicy(members, frozenset(pid for pid in members if s.audible(pid)))
+        policy = ForwardingPolicy.of(s)  # who hears and sees whom, by place and floor
         if policy != live.policy:
             live.policy = policy
             live.media.post(lambda: self.media.set_policy(s.id, policy))
+
+    def places(self, session_id: str) -> dict[str, str]:
+        """Where each admitted participant of a session held here is, for those not in the main room:
+        speaking levels go only to those who may hear the speaker (``emits.speaking_emits``)."""
+        live = self.live.get(session_id)
+        if live is None:
+            return {}
+        return {p.id: p.place for p in live.session.admitted() if p.away}
 
     def _close_media(self, live: Live, pid: str) -> None:
         session_id = live.session.id
@@ -329,7 +336,7 @@ class Hub:
 
     def _welcome(self, s: Session, pid: str, now: float, ice_servers: list[dict[str, Any]]) -> dict[str, Any]:
         p = s.participants[pid]
-        view = state_view(s, now, leads=p.role.leads, admitted=p.present)
+        view = state_view(s, now, leads=p.role.leads, admitted=p.present, place=p.place)
         # Whether they shared a safety plan this session: a reloaded waiting room need not ask again.
         you = {
             "id": p.id,

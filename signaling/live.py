@@ -34,8 +34,8 @@ class Live:
     actor: Mailbox
     media: Mailbox
     sockets: dict[str, str] = field(default_factory=dict)  # participant id -> socket id
-    # socket id -> (its audience room, the participant's (status, role) that room was chosen for)
-    placed: dict[str, tuple[str | None, tuple[Status, Role] | None]] = field(default_factory=dict)
+    # socket id -> (its audience room, the participant's (status, role, place) that room was chosen for)
+    placed: dict[str, tuple[str | None, tuple[Status, Role, str] | None]] = field(default_factory=dict)
     policy: ForwardingPolicy | None = None
     dirty: bool = False
     last_active: float = 0.0

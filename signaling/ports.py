@@ -7,8 +7,11 @@ with real aiortc peers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from rooms.model import MAIN, Session
 
 
 class MediaError(Exception):
@@ -25,14 +28,59 @@ class MediaError(Exception):
 
 @dataclass(frozen=True)
 class ForwardingPolicy:
-    """What the forwarder may do in one session right now, derived from the session by the controller.
+    """What the forwarder may do in one session right now, derived from the session (``of``).
 
-    ``members``: admitted participants; only they publish and receive. ``audible``: whose audio is
-    forwarded (strict floor and forced mutes are applied here). Video of every member keeps flowing.
+    ``members``: admitted participants; only they publish and receive. ``audible``: whose audio may be
+    forwarded at all (forced mute, the main room's strict floor and a facilitator visiting a group to
+    listen only are applied here). ``places``: where each member is (``"main"``, ``"side:<id>"``,
+    ``"group:<n>"``); a member missing from it is in the main room, so a policy built without places
+    means what it always meant.
+
+    Who receives what is a function of these, per receiver (``rooms.places`` is the reference):
+    receiver R gets publisher P's video when ``sees(R, P)`` (both members, R is not P, same place) and
+    P's audio when ``hears(R, P)`` (``sees`` and P in ``audible``). What the media engine must do:
+
+    - Gate every (subscriber, publisher, kind) pair at the source, packet by packet, with these two
+      functions, and apply a new policy from the next packet on: no renegotiation. The subscriber
+      connection carries a track for every member who publishes, whatever their place; a move
+      between places changes only which packets flow, never the offer.
+    - A closed gate forwards nothing at all for that pair (no silence, no black frames), as the
+      strict floor does; a packet of a member never reaches anyone outside their place, facilitators
+      included (a facilitator visiting a group receives the group only while visiting).
+    - When a video gate opens (R did not see P under the previous policy and does now), request a
+      keyframe from P (PLI) and start forwarding that pair at the next keyframe, so the picture
+      resumes at once and clean; rewrite sequence numbers and timestamps for R across the gap, as for
+      any paused stream. Audio resumes on the next packet.
+    - Speaking levels go on being reported for every member as now (``MediaEvents.speaking``): the
+      signaling side delivers each level only to P's place and to the facilitators
+      (``signaling.emits.speaking_emits``, from the session's places).
     """
 
     members: frozenset[str] = field(default_factory=frozenset)
     audible: frozenset[str] = field(default_factory=frozenset)
+    # Never mutated once built; compared, but left out of the hash (a dict has none), so a policy
+    # can still be hashed or kept in a set.
+    places: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def of(cls, s: Session) -> ForwardingPolicy:
+        """The policy for a session as it is now: admitted members, who is audible, and where."""
+        members = frozenset(p.id for p in s.admitted())
+        audible = frozenset(pid for pid in members if s.audible(pid))
+        places = {p.id: p.place for p in s.admitted() if p.place != MAIN}
+        return cls(members, audible, places)
+
+    def place_of(self, participant_id: str) -> str:
+        return self.places.get(participant_id, MAIN)
+
+    def sees(self, receiver_id: str, publisher_id: str) -> bool:
+        """Whether ``receiver_id`` gets ``publisher_id``'s video."""
+        both = receiver_id in self.members and publisher_id in self.members
+        return both and receiver_id != publisher_id and self.place_of(receiver_id) == self.place_of(publisher_id)
+
+    def hears(self, receiver_id: str, publisher_id: str) -> bool:
+        """Whether ``receiver_id`` gets ``publisher_id``'s audio."""
+        return publisher_id in self.audible and self.sees(receiver_id, publisher_id)
 
 
 class MediaEvents(Protocol):

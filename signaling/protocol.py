@@ -7,12 +7,14 @@ Client payloads are strict pydantic models (no coercion, no extra keys) so that 
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rooms import commands as c
-from rooms.model import FloorMode, Phase
+from rooms.breakouts import MAX_BREAKOUT_MINUTES
+from rooms.model import MAX_PARTICIPANTS, FloorMode, Phase
 from rooms.safety import MAX_PLAN_CHARS
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -26,6 +28,7 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 PlanText = Annotated[str, Field(min_length=1, max_length=MAX_PLAN_CHARS)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+GroupIndex = Annotated[int, Field(ge=0, le=MAX_PARTICIPANTS - 1)]
 
 
 class Message(BaseModel):
@@ -50,7 +53,7 @@ class RemovePayload(Message):
 class PhaseIn(Message):
     name: Annotated[str, Field(min_length=1, max_length=80)]
     minutes: Annotated[float, Field(gt=0, le=240)]
-    floor_mode: Literal["open", "hands", "strict"]
+    floor_mode: Literal["open", "hands", "strict", "pairs"]
 
 
 class AgendaSetPayload(Message):
@@ -95,6 +98,48 @@ class SafetyAskPayload(Message):
     id: Id | None = None
 
 
+class SideStartPayload(Message):
+    id: Id  # the member taken aside
+    # The facilitator who goes aside (default: the sender); naming another is the facilitator's alone.
+    with_: Id | None = Field(default=None, alias="with")
+
+
+class SideEndPayload(Message):
+    id: Id | None = None  # the member whose side room ends (default: the sender's own side room)
+
+
+class BreakoutStartPayload(Message):
+    minutes: Annotated[float, Field(gt=0, le=MAX_BREAKOUT_MINUTES)]
+    groups: (
+        Annotated[
+            list[Annotated[list[Id], Field(min_length=1, max_length=MAX_PARTICIPANTS)]],
+            Field(min_length=1, max_length=MAX_PARTICIPANTS),
+        ]
+        | None
+    ) = None
+    size: Literal[2, 3] | None = None  # without groups: the main room's members shuffled (default pairs)
+
+    @model_validator(mode="after")
+    def _groups_or_size(self) -> BreakoutStartPayload:
+        if self.groups is not None and self.size is not None:
+            raise ValueError("give either groups or size, not both")
+        return self
+
+
+class BreakoutVisitPayload(Message):
+    group: GroupIndex
+    mode: Literal["listen", "speak"] = "listen"  # listen: the group sees you but does not hear you
+
+
+class BreakoutMovePayload(Message):
+    id: Id
+    group: GroupIndex | None  # null: back to the main room
+
+
+class BroadcastPayload(Message):
+    text: Text
+
+
 class PublishPayload(Message):
     sdp: Sdp
     type: Literal["offer"]
@@ -114,6 +159,16 @@ def _go_around(p: GoAroundStartPayload) -> c.StartGoAround:
     return c.StartGoAround(tuple(p.order) if p.order is not None else None, p.turn_seconds)
 
 
+def _seed() -> int:
+    """The shuffle's randomness, drawn here: ``rooms`` is pure and takes its seed in the command."""
+    return secrets.randbits(64)
+
+
+def _breakout(p: BreakoutStartPayload) -> c.StartBreakout:
+    groups = tuple(tuple(g) for g in p.groups) if p.groups is not None else None
+    return c.StartBreakout(p.minutes, groups, p.size, _seed())
+
+
 # Client event -> (payload model, who may send it (documentation), payload -> domain command).
 DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "agree": (Empty, "anyone waiting", lambda p: c.Agree()),
@@ -125,8 +180,8 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "lock": (Empty, "facilitators", lambda p: c.Lock()),
     "unlock": (Empty, "facilitators", lambda p: c.Unlock()),
     "agenda.set": (AgendaSetPayload, "facilitators", _agenda),
-    "phase.next": (Empty, "facilitators", lambda p: c.NextPhase()),
-    "phase.set": (PhaseSetPayload, "facilitators", lambda p: c.SetPhase(p.index)),
+    "phase.next": (Empty, "facilitators", lambda p: c.NextPhase(_seed())),
+    "phase.set": (PhaseSetPayload, "facilitators", lambda p: c.SetPhase(p.index, _seed())),
     "hand.raise": (Empty, "members", lambda p: c.RaiseHand()),
     "hand.lower": (Empty, "members", lambda p: c.LowerHand()),
     "floor.grant": (FloorGrantPayload, "facilitators", lambda p: c.GrantFloor(p.id, p.turn_seconds)),
@@ -149,6 +204,22 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     ),
     "safety.ask": (SafetyAskPayload, "facilitators", lambda p: c.AskSafetyPlan(p.id)),
     "end": (Empty, "facilitators", lambda p: c.End()),
+    "side.start": (SideStartPayload, "facilitators", lambda p: c.StartSideRoom(p.id, p.with_)),
+    "side.end": (
+        SideEndPayload,
+        "the facilitator in the side room, or the facilitator",
+        lambda p: c.EndSideRoom(p.id),
+    ),
+    "breakout.start": (BreakoutStartPayload, "facilitators", _breakout),
+    "breakout.visit": (
+        BreakoutVisitPayload,
+        "facilitators",
+        lambda p: c.VisitGroup(p.group, p.mode == "listen"),
+    ),
+    "breakout.leave": (Empty, "a facilitator visiting a group", lambda p: c.LeaveGroup()),
+    "breakout.move": (BreakoutMovePayload, "facilitators", lambda p: c.MoveToGroup(p.id, p.group)),
+    "breakout.broadcast": (BroadcastPayload, "facilitators", lambda p: c.BroadcastToGroups(p.text)),
+    "breakout.end": (Empty, "facilitators", lambda p: c.EndBreakout()),
 }
 
 MEDIA_EVENTS: dict[str, tuple[type[Message], str]] = {
@@ -205,10 +276,17 @@ class ParticipantOut(Out):
     audio: bool
     video: bool
     forced_mute: bool
-    audible: bool
+    audible: bool  # members' views: whether the viewer hears them; facilitators': whether their place does
     stream_ids: list[str]
-    # Only in the facilitators' view: attendance figures, whether the member shared a safety plan, and
-    # when their connection dropped (null while connected).
+    listen_only: bool = False  # a facilitator visiting a breakout group to listen: that group does not hear them
+    # Only in members' views: where this person is, as the viewer may know it. "here": in the viewer's
+    # place; from the main room, "stepped_out" (in a side room) or "in_group" (in a breakout group);
+    # from a side room or a group, "elsewhere".
+    presence: Literal["here", "stepped_out", "in_group", "elsewhere"] | None = None
+    # Only in the facilitators' view: where they are ("main", "side:<member id>", "group:<index>"),
+    # attendance figures, whether the member shared a safety plan, and when their connection dropped
+    # (null while connected).
+    place: str | None = None
     spoke_seconds: float | None = None
     passes: int | None = None
     safety_shared: bool | None = None
@@ -220,6 +298,35 @@ class AgendaPhaseOut(Out):
     name: str
     minutes: float
     floor_mode: str
+
+
+class GroupOut(Out):
+    index: int
+    members: list[str]
+    visitors: list[str]  # facilitators visiting (each one's `listen_only` is in `participants`)
+
+
+class BreakoutOut(Out):
+    count: int  # how many groups
+    ends_at: float  # when everyone returns to the main room
+    remaining: float
+    warned: bool  # the one-minute warning has gone out
+    # Only in the facilitators' view: every group and who is in it, and the breakout's length.
+    groups: list[GroupOut] | None = None
+    minutes: float | None = None
+    started_at: float | None = None
+
+
+class PlaceOut(Out):
+    kind: Literal["main", "group", "side"]
+    group: int | None  # the group's index when kind is "group"
+
+
+class SideRoomOut(Out):
+    member: str
+    lead: str  # the facilitator with them
+    since: float
+    back_to: str  # where the member returns: "main" or the "group:<index>" they were taken from
 
 
 class FacilitatorOut(Out):
@@ -247,6 +354,9 @@ class SessionStateOut(Out):
     queue: list[str]
     go_around: GoAroundOut | None
     participants: list[ParticipantOut]
+    breakout: BreakoutOut | None = None  # null unless a breakout runs (and always for waiting members)
+    place: PlaceOut | None = None  # members' views only: the place this view is of (the viewer's)
+    side_rooms: list[SideRoomOut] | None = None  # the facilitators' view only
 
 
 class YouOut(Out):
@@ -321,6 +431,17 @@ class SafetyAskedOut(Out):
     pass
 
 
+class BreakoutWarningOut(Out):
+    ends_at: float  # one minute left: then everyone returns to the main room
+
+
+class BreakoutBroadcastOut(Out):
+    from_: str = Field(alias="from")
+    name: str  # the facilitator's name
+    text: str
+    at: float
+
+
 class RtcOfferOut(Out):
     sdp: str
     type: Literal["offer"]
@@ -359,7 +480,11 @@ class AckOut(Out):
 
 SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "welcome": (WelcomeOut, "the new connection"),
-    "session.state": (SessionStateOut, "everyone connected (waiting members get a view without the room)"),
+    "session.state": (
+        SessionStateOut,
+        "everyone connected (waiting members get a view without the room; members in a side room or a"
+        " breakout group get their place's view)",
+    ),
     "lobby": (LobbyOut, "facilitators"),
     "speaking": (SpeakingOut, "everyone admitted, at most 5 times a second"),
     "participation": (
@@ -373,6 +498,11 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     "help.acknowledged": (HelpAcknowledgedOut, "the member who asked, and facilitators"),
     "safety.shared": (SafetySharedOut, "facilitators connected now (never stored)"),
     "safety.asked": (SafetyAskedOut, "one member, or every member present"),
+    "breakout.warning": (BreakoutWarningOut, "members in a breakout group, and facilitators"),
+    "breakout.broadcast": (
+        BreakoutBroadcastOut,
+        "members in a breakout group, and facilitators (never stored)",
+    ),
     "rtc.offer": (RtcOfferOut, "one participant"),
     "removed": (RemovedOut, "one participant, who is then disconnected"),
     "session.ended": (EndedOut, "everyone"),

@@ -123,6 +123,20 @@ BY_MODEL: dict[type[wire.Message], st.SearchStrategy[dict[str, Any]]] = {
     wire.NotePayload: st.fixed_dictionaries({"to": ids, "text": text}),
     wire.SafetySharePayload: st.fixed_dictionaries({"location": text, "contact": text}, optional={"callback": text}),
     wire.SafetyAskPayload: st.fixed_dictionaries({}, optional=_opt(id=st.one_of(st.none(), ids))),
+    wire.SideStartPayload: st.fixed_dictionaries({"id": ids}, optional={"with": st.one_of(st.none(), ids)}),
+    wire.SideEndPayload: st.fixed_dictionaries({}, optional=_opt(id=st.one_of(st.none(), ids))),
+    wire.BreakoutStartPayload: st.fixed_dictionaries(
+        {"minutes": st.one_of(st.floats(0.01, 60), st.sampled_from((1, 5)), floats)},
+        optional=_opt(
+            groups=st.one_of(st.none(), st.lists(st.lists(st.sampled_from(PLACEHOLDERS), max_size=3), max_size=3)),
+            size=st.sampled_from((None, 2, 3, 4, 1)),
+        ),
+    ),
+    wire.BreakoutVisitPayload: st.fixed_dictionaries(
+        {"group": st.integers(-1, 12)}, optional=_opt(mode=st.sampled_from(("listen", "speak", "shout")))
+    ),
+    wire.BreakoutMovePayload: st.fixed_dictionaries({"id": ids, "group": st.one_of(st.none(), st.integers(-1, 12))}),
+    wire.BroadcastPayload: st.fixed_dictionaries({"text": text}),
     wire.PublishPayload: st.fixed_dictionaries({"sdp": sdp_text, "type": st.sampled_from(("offer", "answer"))}),
     wire.AnswerPayload: st.fixed_dictionaries(
         {"sdp": sdp_text, "type": st.sampled_from(("answer", "offer")), "revision": st.integers(-1, 5)}

@@ -59,6 +59,16 @@ MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
                        dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),
     "safety.ask":     ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
     "end":            ({}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=OK)),
+    # Places. A co-facilitator may do every act on places; ending another facilitator's side room is
+    # the facilitator's alone (here C ends the side room it was sent to, F the co-facilitator's).
+    "side.start":     ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
+    "side.end":       ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
+    "breakout.start": ({"minutes": 5, "size": 2}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=CONFLICT)),
+    "breakout.visit": ({"group": 0, "mode": "speak"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=CONFLICT)),
+    "breakout.leave": ({}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=CONFLICT)),
+    "breakout.move":  ({"id": "$M2", "group": None}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=CONFLICT)),
+    "breakout.broadcast": ({"text": "swap roles"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=CONFLICT)),
+    "breakout.end":   ({}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=CONFLICT)),
     # Media is disabled on this node: whoever may publish hears ``conflict`` from the media layer.
     "rtc.publish":    ({"sdp": "v=0", "type": "offer"}, dict(F=CONFLICT, C=CONFLICT, M=CONFLICT,
                                                               W=FORBIDDEN, X=CONFLICT)),
@@ -76,7 +86,29 @@ SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "goaround.stop": [("goaround.start", {})],
     "unmute.allow": [("mute", {"id": "$M2"})],
     "unlock": [("lock", {})],
+    "side.end": [("side.start", {"id": "$M2", "with": "$C"})],
+    "breakout.visit": [("breakout.start", {"minutes": 5, "size": 2})],
+    "breakout.leave": [("breakout.start", {"minutes": 5, "size": 2}), ("visit:$ACTOR", {"group": 0})],
+    "breakout.move": [("breakout.start", {"minutes": 5, "size": 2})],
+    "breakout.broadcast": [("breakout.start", {"minutes": 5, "size": 2})],
+    "breakout.end": [("breakout.start", {"minutes": 5, "size": 2})],
 }
+# Setups that would be refused the second time (a role's attempt after another's refusal): undone first.
+UNDO = {"goaround.start": "goaround.stop", "breakout.start": "breakout.end", "side.start": "side.end"}
+# The other session stays without a queue, floor, go-around, side room or breakout: ``conflict`` or
+# ``not_found`` there.
+X_WITHOUT_SETUP = (
+    "floor.next",
+    "floor.release",
+    "turn.pass",
+    "goaround.stop",
+    "side.end",
+    "breakout.visit",
+    "breakout.leave",
+    "breakout.move",
+    "breakout.broadcast",
+    "breakout.end",
+)
 
 
 def test_the_matrix_covers_every_client_event_and_role() -> None:
@@ -117,6 +149,7 @@ class World:
         note_to = c["M"].id if actor in ("F", "C") else (c["F"].id if actor != "X" else c["M"].id)
         return {
             "$F": c["F"].id,
+            "$C": c["C"].id,
             "$M2": c["M2"].id,
             "$W2": c["W2"].id,
             "$NOTE": note_to,
@@ -126,15 +159,19 @@ class World:
     async def setup(self, event: str, actor: str) -> None:
         lead = self.clients["X"] if actor == "X" else self.clients["F"]
         ids = self.ids(actor) | {"$M2": self.clients["XM" if actor == "X" else "M2"].id}
-        if actor == "X" and event in ("floor.next", "floor.release", "turn.pass", "goaround.stop"):
-            return  # the other session stays without a queue, floor or go-around: ``conflict`` there
+        if actor == "X" and event in X_WITHOUT_SETUP:
+            return
         if event == "hand.lower" and actor == "M":
             assert (await self.clients["M"].ask("hand.raise"))["ok"]
         for step, payload in SETUP.get(event, []):
-            if step == "goaround.start":  # restart it, with this actor's order
-                await lead.ask("goaround.stop")
+            if step in UNDO:  # start it afresh (a go-around with this actor's order)
+                await lead.ask(UNDO[step], {"id": ids["$M2"]} if step == "side.start" else {})
             if step == "raise:$M2":
                 assert (await self.clients["XM" if actor == "X" else "M2"].ask("hand.raise"))["ok"]
+                continue
+            if step == "visit:$ACTOR":  # the facilitator about to leave a group visits it first
+                if actor in ("F", "C"):
+                    assert (await self.clients[actor].ask("breakout.visit", payload))["ok"]
                 continue
             data = {
                 k: ([ids.get(v, v) for v in val] if isinstance(val, list) else ids.get(val, val))

@@ -89,6 +89,13 @@ async def whole_session(server: Harness) -> tuple[str, dict[str, str], list[Clie
     assert (await f.ask("goaround.start", {"turn_seconds": 30}))["ok"]
     assert (await f.ask("goaround.stop"))["ok"]
     assert (await f.ask("phase.next"))["ok"]
+    assert (await f.ask("side.start", {"id": zeph.id}))["ok"]  # a private word
+    assert (await f.ask("side.end"))["ok"]
+    assert (await f.ask("breakout.start", {"groups": [[zeph.id, ben.id]], "minutes": 5}))["ok"]
+    assert (await f.ask("breakout.visit", {"group": 0, "mode": "speak"}))["ok"]
+    assert (await f.ask("breakout.broadcast", {"text": NOTES[1]}))["ok"]  # delivered, never kept
+    assert (await zeph.wait_for("breakout.broadcast"))["text"] == NOTES[1]
+    assert (await f.ask("breakout.end"))["ok"]
     assert (await f.ask("remove", {"id": other.id, "reason": "agreement"}))["ok"]
     assert (await f.ask("invalid.event", {"text": NOTES[0]}))["error"]["code"] == "invalid"
     assert (await zeph.ask("note", {"to": "nobody", "text": NOTES[0]}))["error"]["code"] == "not_found"

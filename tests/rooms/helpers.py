@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from rooms import commands as c
 from rooms.codec import session_to_dict
 from rooms.controller import apply
+from rooms.errors import RoomError
 from rooms.events import Event
 from rooms.model import Admission, Role, Session
 
@@ -56,3 +59,19 @@ def snapshot(s: Session) -> dict[str, Any]:
 
 def kinds(events: list[Event]) -> list[str]:
     return [type(e).__name__ for e in events]
+
+
+# A refusal, as table rows: (case, actor, setup as (who, command) steps, the command, the error).
+Refusal = tuple[str, str, list[tuple[str, c.Command]], c.Command, type[RoomError]]
+
+
+def assert_refused(
+    s: Session, actor: str, setup: list[tuple[str, c.Command]], command: c.Command, error: type[RoomError], now: float
+) -> None:
+    """After ``setup`` (a second before ``now``), ``command`` is refused with ``error`` and changes nothing."""
+    for who, step in setup:
+        apply(s, who, step, now - 1)
+    before = snapshot(s)
+    with pytest.raises(error):
+        apply(s, actor, command, now)
+    assert snapshot(s) == before

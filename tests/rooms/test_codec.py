@@ -6,8 +6,19 @@ import json
 
 from rooms import commands as c
 from rooms.codec import FORMAT, session_from_dict, session_to_dict
-from rooms.controller import apply
-from rooms.model import DEFAULT_AGENDA, FloorMode, Phase, Role, Session, SessionStatus, Status
+from rooms.controller import apply, tick
+from rooms.model import (
+    DEFAULT_AGENDA,
+    MAIN,
+    Breakout,
+    FloorMode,
+    Phase,
+    Role,
+    Session,
+    SessionStatus,
+    SideRoom,
+    Status,
+)
 from tests.rooms.helpers import FAC, connect, live_group, new_session
 
 
@@ -113,3 +124,45 @@ def test_a_saved_copy_does_not_change_when_the_session_does() -> None:
     apply(s, FAC, c.Mute("ann"), 21.0)
     apply(s, FAC, c.StopGoAround(), 22.0)
     assert json.dumps(saved, sort_keys=True) == before
+
+
+def session_with_places() -> Session:
+    """A side room taken from a group, a breakout with a listening visitor, a warning given."""
+    s = live_group(("ann", "bob", "cat", "dan"), cofacilitator=True)
+    apply(s, FAC, c.StartBreakout(5, groups=(("ann", "bob"), ("cat", "dan"))), 10.0)
+    apply(s, "cofac", c.StartSideRoom("ann"), 11.0)
+    apply(s, FAC, c.VisitGroup(1, listen_only=True), 12.0)
+    tick(s, 10.0 + 300 - 60)
+    return s
+
+
+def test_where_everyone_is_round_trips() -> None:
+    s = session_with_places()
+    assert s.breakout is not None and s.breakout.warned and s.side_rooms
+    back = session_from_dict(json.loads(json.dumps(session_to_dict(s))))
+    assert back == s
+    assert back.side_rooms["ann"].back_to == "group:0"
+    assert back.participants[FAC].place == "group:1" and back.participants[FAC].listen_only
+    assert isinstance(back.breakout, Breakout) and isinstance(back.side_rooms["ann"], SideRoom)
+
+
+def test_a_saved_copy_of_places_does_not_change_when_the_session_does() -> None:
+    s = session_with_places()
+    saved = session_to_dict(s)
+    before = json.dumps(saved, sort_keys=True)
+    apply(s, "cofac", c.EndSideRoom(), 300.0)
+    tick(s, 400.0)
+    assert s.breakout is None and not s.side_rooms
+    assert json.dumps(saved, sort_keys=True) == before
+
+
+def test_a_session_saved_before_places_existed_loads_with_everyone_in_the_main_room() -> None:
+    data = session_to_dict(rich_session())
+    for key in ("side_rooms", "breakout"):
+        data.pop(key)
+    for p in data["participants"]:
+        p.pop("place")
+        p.pop("listen_only")
+    back = session_from_dict(data)
+    assert back == rich_session()
+    assert all(p.place == MAIN for p in back.participants.values()) and back.breakout is None

@@ -2,7 +2,9 @@
 
 Every step is a command (or a ``tick``) at a time no earlier than the last. After each step:
 one floor holder at most, and admitted; queue and go-around only of admitted people, each once;
-the go-around's speaker holds the floor; the hold matches "live with no facilitator connected";
+the go-around's speaker holds the floor; every participant is in exactly one place that exists,
+the floor's holder in the main room, each side room holding its member and its facilitator, and
+nobody receiving anything of someone in another place; the hold matches "live with no facilitator connected";
 nobody is in the room before a facilitator came; a forced mute keeps the mic off; the removed stay
 removed; a first arrival time never changes; the version never decreases and moves exactly when
 state changed; a refusal is a ``RoomError`` and leaves no trace.
@@ -10,7 +12,9 @@ state changed; a refusal is a ``RoomError`` and leaves no trace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import permutations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +23,20 @@ from rooms import commands as c
 from rooms.controller import apply, tick
 from rooms.errors import RoomError
 from rooms.events import Event, changes_record
-from rooms.model import DEFAULT_AGENDA, Admission, FloorMode, Phase, Role, Session, SessionStatus, Status
+from rooms.model import (
+    DEFAULT_AGENDA,
+    MAIN,
+    SIDE_PREFIX,
+    Admission,
+    FloorMode,
+    Phase,
+    Role,
+    Session,
+    SessionStatus,
+    Status,
+    group_of,
+)
+from rooms.places import hears, sees
 from tests.rooms.helpers import COFAC, FAC, snapshot
 
 MEMBERS = ("m0", "m1", "m2", "m3", "m4")
@@ -35,6 +52,12 @@ phase = st.builds(
     st.sampled_from(tuple(FloorMode)),
 )
 STRICT_AGENDA = [Phase("practice", 20, FloorMode.STRICT), Phase("talk", 10, FloorMode.HANDS)]
+PAIRS_AGENDA = [
+    Phase("talk", 10, FloorMode.STRICT),
+    Phase("pairs", 1, FloorMode.PAIRS),
+    Phase("share", 5, FloorMode.OPEN),
+]
+AGENDAS = {"default": list(DEFAULT_AGENDA), "strict": STRICT_AGENDA, "pairs": PAIRS_AGENDA}
 
 FLOOR_COMMANDS = st.one_of(
     st.builds(c.GrantFloor, ids, turn),
@@ -42,6 +65,25 @@ FLOOR_COMMANDS = st.one_of(
     st.just(c.ReleaseFloor()),
     st.builds(c.StartGoAround, st.none() | st.lists(ids, max_size=4).map(tuple), turn),
     st.just(c.StopGoAround()),
+)
+group_ids = st.sampled_from((0, 0, 1, 1, 2, -1, 3))
+PLACE_COMMANDS = st.one_of(
+    st.builds(c.StartSideRoom, ids, st.none() | ids),
+    st.builds(c.EndSideRoom, st.none() | ids),
+    st.builds(
+        c.StartBreakout,
+        st.sampled_from((5.0, 1.0, 0.5, 0.0)),
+        st.one_of(st.none(), st.none(), st.lists(st.lists(ids, max_size=3).map(tuple), max_size=3).map(tuple)),
+        st.sampled_from((None, None, 2, 3, 4)),
+        st.integers(0, 3),
+    ),
+    st.builds(c.VisitGroup, group_ids, st.booleans()),
+    st.just(c.LeaveGroup()),
+    st.builds(c.MoveToGroup, ids, st.none() | group_ids),
+    st.builds(c.BroadcastToGroups, st.sampled_from(("swap roles now", " "))),
+    st.just(c.EndBreakout()),
+    st.builds(c.NextPhase, st.integers(0, 3)),
+    st.builds(c.SetPhase, st.integers(-1, 3), st.integers(0, 3)),
 )
 LEAD_COMMANDS = st.one_of(
     st.builds(c.Admit, ids),
@@ -58,6 +100,7 @@ LEAD_COMMANDS = st.one_of(
     st.builds(c.AllowUnmute, ids),
     st.builds(c.AskSafetyPlan, st.none() | ids),
     st.builds(c.Note, ids, st.sampled_from(("hi", "", "a private word"))),
+    PLACE_COMMANDS,
 )
 MEMBER_COMMANDS = st.one_of(
     st.just(c.Agree()),
@@ -76,7 +119,7 @@ SYSTEM_COMMANDS = st.one_of(
     st.builds(c.SetPublishing, st.booleans()),
     st.builds(c.RecordSpeaking, st.lists(st.tuples(ids, st.sampled_from((0.0, 1.5))), max_size=2).map(tuple)),
 )
-ANY_COMMAND = st.one_of(LEAD_COMMANDS, MEMBER_COMMANDS, SYSTEM_COMMANDS)
+ANY_COMMAND = st.one_of(LEAD_COMMANDS, MEMBER_COMMANDS, SYSTEM_COMMANDS, PLACE_COMMANDS)
 gaps = st.sampled_from((0.0, 0.5, 1.0, 3.0, 20.0, 61.0))
 
 
@@ -91,6 +134,8 @@ class Step:
 leads = st.sampled_from((FAC, COFAC))
 steps = st.one_of(
     st.builds(Step, leads, FLOOR_COMMANDS, gaps),
+    st.builds(Step, leads, PLACE_COMMANDS, gaps),
+    st.builds(Step, leads, PLACE_COMMANDS, gaps),
     st.builds(Step, leads, LEAD_COMMANDS, gaps),
     st.builds(Step, st.sampled_from(MEMBERS), MEMBER_COMMANDS, gaps),
     st.builds(Step, st.sampled_from(MEMBERS), MEMBER_COMMANDS, gaps),
@@ -137,6 +182,41 @@ def check_invariants(s: Session) -> None:
     if s.ended:
         assert s.floor is None and s.go_around is None and s.queue == []
         assert all(p.status in (Status.LEFT, Status.REMOVED) for p in s.participants.values())
+        assert s.breakout is None and s.side_rooms == {}
+    check_places(s)
+
+
+def check_places(s: Session) -> None:
+    """Each participant in exactly one place that exists; the main room's turns only in it; media
+    only within a place."""
+    if s.floor is not None:
+        assert not s.participants[s.floor.holder].away
+    for p in s.participants.values():
+        if p.away:
+            assert p.status is Status.ADMITTED, p
+        if p.listen_only:
+            assert p.role.leads and group_of(p.place) is not None, p
+        index = group_of(p.place)
+        if index is not None:
+            assert s.breakout is not None and 0 <= index < s.breakout.groups, p
+        elif p.place.startswith(SIDE_PREFIX):
+            room = s.side_rooms[p.place[len(SIDE_PREFIX) :]]
+            assert p.id in (room.member, room.lead), p
+        else:
+            assert p.place == MAIN, p
+    for key, room in s.side_rooms.items():
+        member, lead = s.participants[room.member], s.participants[room.lead]
+        assert key == room.member and member.role is Role.MEMBER and lead.role.leads
+        assert member.place == lead.place == SIDE_PREFIX + key
+        assert room.back_to == MAIN or (group_of(room.back_to) is not None and s.breakout is not None)
+    if s.breakout is not None:
+        assert s.breakout.started_at < s.breakout.ends_at
+    ids = [p.id for p in s.participants.values()]
+    for r, p in permutations(ids, 2):
+        if sees(s, r, p):
+            assert sees(s, p, r) and s.participants[r].place == s.participants[p].place
+        if hears(s, r, p):
+            assert sees(s, r, p)
 
 
 def run_step(s: Session, step: Step, now: float) -> None:
@@ -182,7 +262,7 @@ def seat(s: Session, members: int, cofacilitator: bool) -> None:
     requires_safety_plan=st.booleans(),
     max_participants=st.sampled_from((8, 12, 6, 3)),
     grace=st.sampled_from((5.0, 60.0)),
-    strict=st.booleans(),
+    agenda=st.sampled_from(("default", "strict", "pairs")),
     start=st.sampled_from((True, True, True, False)),
     seated=st.integers(0, len(MEMBERS)).map(lambda n: len(MEMBERS) - n),
     cofacilitator=st.booleans(),
@@ -195,7 +275,7 @@ def test_random_sessions_keep_their_invariants(
     requires_safety_plan: bool,
     max_participants: int,
     grace: float,
-    strict: bool,
+    agenda: str,
     start: bool,
     seated: int,
     cofacilitator: bool,
@@ -211,7 +291,7 @@ def test_random_sessions_keep_their_invariants(
         requires_safety_plan=requires_safety_plan,
         max_participants=max_participants,
         grace_seconds=grace,
-        agenda=list(STRICT_AGENDA if strict else DEFAULT_AGENDA),
+        agenda=list(AGENDAS[agenda]),
     )
     if start:
         seat(s, seated, cofacilitator)
@@ -236,3 +316,47 @@ def test_random_sessions_keep_their_invariants(
             for step in plan[:10]:
                 run_step(s, step, now + 2.0)
             assert snapshot(s) == frozen
+
+
+shuffled_breakout = st.builds(
+    c.StartBreakout, st.just(5.0), st.none(), st.sampled_from((None, 2, 3)), st.integers(0, 3)
+)
+place_steps = st.one_of(
+    st.builds(Step, leads, PLACE_COMMANDS, gaps),
+    st.builds(Step, leads, PLACE_COMMANDS, gaps),
+    st.builds(Step, leads, shuffled_breakout, gaps),
+    st.builds(Step, leads, st.builds(c.VisitGroup, group_ids, st.booleans()), gaps),
+    st.builds(Step, leads, st.builds(c.StartSideRoom, ids, st.none() | ids), gaps),
+    st.builds(Step, leads, st.builds(c.StartGoAround, st.none() | st.lists(ids, max_size=4).map(tuple)), gaps),
+    st.builds(Step, leads, FLOOR_COMMANDS, gaps),
+    st.builds(Step, leads, st.builds(c.Mute, ids) | st.builds(c.AllowUnmute, ids) | st.builds(c.Remove, ids), gaps),
+    st.builds(Step, leads, st.builds(c.SendToLobby, ids) | st.builds(c.Admit, ids), gaps),
+    st.builds(Step, st.sampled_from(MEMBERS), MEMBER_COMMANDS, gaps),
+    st.builds(Step, st.sampled_from(ACTORS), st.just(c.Disconnect()), gaps),
+    st.builds(Step, st.sampled_from(ACTORS), st.none(), st.sampled_from((0.0, 1.0, 30.0))),  # (re)connect
+    st.builds(Step, st.just(FAC), st.none(), st.sampled_from((1.0, 11.0, 30.0, 61.0)), st.just(True)),  # tick
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agenda=st.sampled_from(("default", "strict", "pairs")),
+    grace=st.sampled_from((5.0, 60.0)),
+    plan=st.lists(place_steps, min_size=20, max_size=60),
+)
+def test_random_sessions_with_side_rooms_and_breakouts_keep_their_invariants(
+    agenda: str, grace: float, plan: list[Step]
+) -> None:
+    """A full room (facilitator, co-facilitator, five members) where places change most steps."""
+    run_full_room(agenda, grace, plan, check_invariants)
+
+
+def run_full_room(agenda: str, grace: float, plan: list[Step], check: Callable[[Session], None]) -> None:
+    """Seat a full room (facilitator, co-facilitator, every member), then run ``plan``, checking each step."""
+    s = Session(id="s", title="t", created_at=0.0, grace_seconds=grace, agenda=list(AGENDAS[agenda]))
+    seat(s, len(MEMBERS), cofacilitator=True)
+    now = 0.0
+    for step in plan:
+        now += step.dt
+        run_step(s, step, now)
+        check(s)

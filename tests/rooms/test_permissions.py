@@ -45,6 +45,14 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.SHARE_SAFETY_PLAN: {M},
     Action.ASK_SAFETY_PLAN: LEADS,
     Action.END: LEADS,
+    Action.SIDE_START: LEADS,
+    Action.SIDE_END: LEADS,
+    Action.BREAKOUT_START: LEADS,
+    Action.BREAKOUT_VISIT: LEADS,
+    Action.BREAKOUT_LEAVE: LEADS,
+    Action.BREAKOUT_MOVE: LEADS,
+    Action.BREAKOUT_BROADCAST: LEADS,
+    Action.BREAKOUT_END: LEADS,
     Action.PUBLISH: ALL,
     Action.ANSWER: ALL,
 }
@@ -107,6 +115,14 @@ FACILITATOR_COMMANDS: dict[Action, c.Command] = {
     Action.ASK_SAFETY_PLAN: c.AskSafetyPlan(),
     Action.ACK_HELP: c.AckHelp("bob"),
     Action.END: c.End(),
+    Action.SIDE_START: c.StartSideRoom("bob"),
+    Action.SIDE_END: c.EndSideRoom("bob"),
+    Action.BREAKOUT_START: c.StartBreakout(5, size=2),
+    Action.BREAKOUT_VISIT: c.VisitGroup(0),
+    Action.BREAKOUT_LEAVE: c.LeaveGroup(),
+    Action.BREAKOUT_MOVE: c.MoveToGroup("bob", 0),
+    Action.BREAKOUT_BROADCAST: c.BroadcastToGroups("two minutes left"),
+    Action.BREAKOUT_END: c.EndBreakout(),
 }
 
 

@@ -108,7 +108,9 @@ def test_participant_view_says_hand_floor_media_and_streams() -> None:
         "video",
         "forced_mute",
         "audible",
+        "listen_only",
         "stream_ids",
+        "presence",
     }
     assert view["floor"] == {"holder": "ann", "since": 8.0, "ends_at": 68.0, "remaining": 58.0}
     assert view["queue"] == ["bob"]

@@ -125,6 +125,11 @@ async def test_member_attempting_each_facilitator_action_is_forbidden(server: Ha
         "help.ack": {"id": member.id},
         "phase.set": {"index": 1},
         "agenda.set": {"phases": [{"name": "x", "minutes": 1, "floor_mode": "strict"}]},
+        "side.start": {"id": member.id},
+        "breakout.start": {"minutes": 5},
+        "breakout.visit": {"group": 0},
+        "breakout.move": {"id": member.id, "group": 0},
+        "breakout.broadcast": {"text": "hello"},
     }
     for event in FACILITATOR_ONLY:
         await assert_refused(server, session_id, member, event, payloads.get(event, {}), "forbidden")

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from rooms.errors import Conflict, LeaseLost, StaleVersion
-from rooms.model import Participant, Role, Session, Status
+from rooms.model import Breakout, Participant, Role, Session, SideRoom, Status
 from rooms.store import AuditRecord, MemoryStore
 from tests.store.conftest import FakeClock, Harness
 
@@ -28,6 +28,19 @@ def a_session(session_id: str = "s1") -> Session:
 
 async def test_created_session_loads_back_equal(harness: Harness) -> None:
     session = a_session()
+    await harness.store.create(session)
+    assert await harness.store.load("s1") == session
+
+
+async def test_where_everyone_is_loads_back(harness: Harness) -> None:
+    """Places are state: a node that takes the session over puts everyone back where they were."""
+    session = a_session()
+    session.participants["c"] = Participant("c", "Co", Role.COFACILITATOR, Status.ADMITTED, place="side:m2")
+    session.participants["m2"] = Participant("m2", "Aside", Role.MEMBER, Status.ADMITTED, place="side:m2")
+    session.participants["m3"] = Participant("m3", "Pair", Role.MEMBER, Status.ADMITTED, place="group:1")
+    session.participants["f"].place, session.participants["f"].listen_only = "group:1", True
+    session.side_rooms["m2"] = SideRoom("m2", "c", since=1002.0, back_to="group:0")
+    session.breakout = Breakout(groups=2, minutes=5, started_at=1001.0, ends_at=1301.0, warned=True)
     await harness.store.create(session)
     assert await harness.store.load("s1") == session
 
