@@ -28,6 +28,7 @@ from tests.media.clients import Collect
 
 SSRC = 0x1234ABCD
 LEVEL_ID = 1
+PEER = ("127.0.0.1", 1)  # the address the connection's ICE checks proved
 
 
 def session(key: bytes, outbound: bool) -> Session:
@@ -53,6 +54,7 @@ class Path:
         self.track = track
         rx = self.rx = session(key, outbound=False)  # kept: fast_srtp does not hold the Session
         self.receiver.send_nack = lambda _track, lost: self.nacks.append(lost)  # type: ignore[method-assign]
+        self.receiver.validated = {PEER}
         self.hook = self.receiver._hook(lambda data, addr: self.others.append(data))
         self.receiver._unprotect = fast_srtp(rx, unprotect=True)
         self.receiver._by_ssrc[SSRC.to_bytes(4, "big")] = track
@@ -112,8 +114,8 @@ def both(video: bool, arrivals: list[tuple[int | None, bytes]], first_seq: int) 
     assert python.receiver._inlet is None and inlet.receiver._inlet is not None
     for index, packet in arrivals:
         data = packet if index is None else sent[index]
-        python.hook(data, ("127.0.0.1", 1))
-        inlet.hook(data, ("127.0.0.1", 1))
+        python.hook(data, PEER)
+        inlet.hook(data, PEER)
     return python, inlet
 
 

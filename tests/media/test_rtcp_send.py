@@ -54,7 +54,7 @@ def _sessions() -> tuple[Session, Session]:
 
 def _dtls(transport: _Transport, session: Any) -> Any:
     pair = SimpleNamespace(protocol=SimpleNamespace(transport=transport), remote_addr=REMOTE)
-    connection = SimpleNamespace(_nominated={1: pair}, _protocols=[])
+    connection = SimpleNamespace(_nominated={1: pair}, _protocols=[], _check_list=[], check_state=lambda p, s: None)
     return SimpleNamespace(_tx_srtp=session, state="connected", transport=SimpleNamespace(_connection=connection))
 
 
