@@ -177,6 +177,8 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         figures = stats()
         metrics.forwarded_packets.set(figures.get("packets", 0))
         metrics.forwarded_bytes.set(figures.get("bytes", 0))
+        for reason, count in figures.get("dropped", {}).items():
+            metrics.dropped_packets.labels(reason).set(count)
         for seconds in figures.get("latency", []):
             metrics.forward_latency.observe(seconds)
     return web.Response(body=metrics.render(), content_type="text/plain")
