@@ -794,7 +794,17 @@ static PyObject *track_receive(InletTrack *t, const unsigned char *plain, Py_ssi
 }
 
 /* seam.guard: what a datagram is (RFC 7983 first byte, shortest header), or why it is dropped. */
-enum { KIND_STUN = 0, KIND_DTLS, KIND_RTP, KIND_RTCP, DROP_SHORT, DROP_UNKNOWN_KIND, DROP_UNKNOWN_SOURCE, DROP_REFUSED };
+enum {
+    KIND_STUN = 0,
+    KIND_DTLS,
+    KIND_RTP,
+    KIND_RTCP,
+    DROP_SHORT,
+    DROP_MALFORMED,
+    DROP_UNKNOWN_KIND,
+    DROP_UNKNOWN_SOURCE,
+    DROP_REFUSED
+};
 #define FIRST_DROP DROP_SHORT
 #define STUN_HEADER 20
 #define DTLS_HEADER 13
@@ -822,8 +832,14 @@ static int admit(const unsigned char *d, Py_ssize_t size, PyObject *addr, PyObje
     unsigned char first = d[0];
     int kind;
     Py_ssize_t need;
-    if (first < 4)
-        return size >= STUN_HEADER ? KIND_STUN : DROP_SHORT;
+    if (first < 4) {
+        if (size < STUN_HEADER)
+            return DROP_SHORT;
+        if (d[4] != 0x21 || d[5] != 0x12 || d[6] != 0xA4 || d[7] != 0x42 || (d[2] << 8 | d[3]) != size - STUN_HEADER ||
+            (size & 3))
+            return DROP_MALFORMED; /* no magic cookie, or a length field that does not count the rest */
+        return KIND_STUN;
+    }
     if (first > 19 && first < 64) {
         kind = KIND_DTLS;
         need = DTLS_HEADER;

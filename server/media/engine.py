@@ -269,7 +269,10 @@ class MediaEngine:
         try:
             offer = await self._renegotiate(room, peer)
         except Exception:
-            log.exception("receiving connection failed to renegotiate: starting it afresh", extra=_ids(room, peer))
+            if peer.subscriber is not None and is_dead(peer.subscriber):  # closed under us: a fault, not a bug
+                log.warning("receiving connection died while renegotiating: starting it afresh", extra=_ids(room, peer))
+            else:
+                log.exception("receiving connection failed to renegotiate: starting it afresh", extra=_ids(room, peer))
             try:
                 async with peer.lock:
                     await peer.close_subscriber()
@@ -297,7 +300,9 @@ class MediaEngine:
             for key, source in wanted.items():
                 if key not in peer.outgoing:
                     self._start_outgoing(room, peer, key, source)
-            return await peer.make_offer() if peer.dirty and not peer.awaiting_answer else None
+            if peer.subscriber is None or not peer.dirty or peer.awaiting_answer:
+                return None
+            return await peer.make_offer()
 
     async def _deliver_offer(self, session_id: str, participant_id: str, offer: tuple[str, int]) -> None:
         """One participant's unreachable socket must not fail the publish or policy change that caused it.

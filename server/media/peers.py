@@ -57,9 +57,14 @@ def is_dead(pc: RTCPeerConnection) -> bool:
 
 
 async def close_quietly(pc: RTCPeerConnection, what: str, session_id: str, participant_id: str) -> None:
-    """aiortc fails to close a connection whose offer it half-applied: log it (ids only) and go on."""
+    """aiortc fails to close a connection whose offer it half-applied: log it (ids only) and go on.
+
+    Shielded: when aiortc is closing the connection itself (the far end closed DTLS), a second
+    ``close()`` awaits aiortc's own future, and cancelling the caller then would cancel that future
+    under aiortc's close, which fails setting it ("Task exception was never retrieved").
+    """
     try:
-        await pc.close()
+        await asyncio.shield(pc.close())
     except Exception:
         log.warning("%s connection did not close cleanly", what, extra=ids(session_id, participant_id))
 
@@ -142,7 +147,7 @@ class Peer:
             self.rtcp.close()
             self.rtcp = None
         pc, self.subscriber = self.subscriber, None
-        self.awaiting_answer = False
+        self.awaiting_answer = self.dirty = False  # a new connection starts with a new offer
         if pc is not None:
             await close_quietly(pc, "subscriber", self.session_id, self.participant_id)
 
