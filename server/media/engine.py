@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -26,28 +25,15 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from rooms.model import stream_id_for
 from server.media import limits, seam
 from server.media.forwarder import Sink, Source, Totals
-from server.media.levels import SpeakingMeter
 from server.media.peers import Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
+from server.media.room import Room, room_loop
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 
 log = logging.getLogger(__name__)
 
-SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
-REMB_EVERY = 5  # ticks: the bitrate cap is re-announced to publishers once a second
 RECEIVE_BUFFER = 2 * 1024 * 1024  # bytes of socket buffer for each publisher connection
 DEFAULT_VIDEO_CAP = 600_000  # bit/s; no simulcast, so every subscriber gets what the publisher sends
 PUBLISH, RECEIVE = "publish", "receive"  # a participant's two legs, as ``MediaEvents.connection_lost`` names them
-
-
-@dataclass
-class Room:
-    session_id: str
-    policy: ForwardingPolicy = field(default_factory=ForwardingPolicy)
-    peers: dict[str, Peer] = field(default_factory=dict)
-    departed: set[str] = field(default_factory=set)
-    revisions: dict[str, int] = field(default_factory=dict)  # a dropped Peer's last offer revision
-    meter: SpeakingMeter = field(default_factory=SpeakingMeter)
-    speaking_task: asyncio.Task[None] | None = None
 
 
 class MediaEngine:
@@ -191,7 +177,7 @@ class MediaEngine:
         room = self._rooms.get(session_id)
         if room is None:
             room = self._rooms[session_id] = Room(session_id)
-            room.speaking_task = asyncio.create_task(self._room_loop(room))
+            room.speaking_task = asyncio.create_task(room_loop(room, self._events, self._video_cap))
         return room
 
     def _member_room(self, session_id: str, participant_id: str) -> Room:
@@ -389,37 +375,6 @@ class MediaEngine:
             await self._events.connection_lost(room.session_id, peer.participant_id, leg)
         except Exception:
             log.exception("connection_lost callback failed", extra=_ids(room, peer))
-
-    async def _room_loop(self, room: Room) -> None:
-        """5 Hz: speaking levels; once a second, RTCP reports both ways (riding this loop's wake-up
-        rather than one timer per sender and receiver: a wake-up costs more than a report)."""
-        tick = 0
-        while True:
-            await asyncio.sleep(SPEAKING_INTERVAL)
-            tick += 1
-            if tick % REMB_EVERY == 0:
-                self._send_reports(room)
-            update = room.meter.flush()
-            if update is not None:
-                try:
-                    await self._events.speaking(room.session_id, *update)
-                except Exception:
-                    log.exception("speaking callback failed for session %s", room.session_id)
-
-    def _send_reports(self, room: Room) -> None:
-        """Receiver reports with a fixed REMB to publishers (instead of aiortc's per-packet estimator:
-        cheaper, and it caps browsers' video), sender reports to subscribers. One peer's failure
-        (a connection torn down under it) skips that peer's reports for this second only."""
-        for peer in list(room.peers.values()):
-            try:
-                if peer.inbound is not None:
-                    peer.inbound.send_reports(self._video_cap)
-                if peer.rtcp is not None:
-                    peer.rtcp.send_reports()
-            except Exception:
-                if not peer.report_failed:
-                    log.exception("RTCP reports failed", extra=_ids(room, peer))
-                peer.report_failed = True
 
 
 def _ids(room: Room, peer: Peer) -> dict[str, str]:
