@@ -30,16 +30,19 @@ import contextlib
 import re
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import av
+import pytest
+import pytest_asyncio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from rooms.model import stream_id_for
-from tests.harness import Client, Harness
-from tests.media.clients import PacketVideo, ToneAudio, client_config, ice_ufrag, mid_to_stream
+from tests.harness import Client, Harness, running_server
+from tests.media.clients import PacketVideo, ToneAudio, client_config, encode_vp8, ice_ufrag, mid_to_stream
 
 ACK_WITHIN = 1.0  # seconds: another participant's command is acknowledged within this, fault or not
 RECOVERY = 2.0  # seconds of media after a fault over which the others' media must keep its rate
@@ -50,10 +53,25 @@ KINDS = ("audio", "video")
 CLOCK = {"audio": 48000, "video": 90000}  # RTP clock rates of Opus and VP8
 FRAME_STEP = {"audio": 960, "video": 3000}  # RTP ticks between frames: 20 ms of Opus, the clip at 30 fps
 
+GRACE_SECONDS = 60.0  # a dropped member keeps their seat this long: long enough to come back in a test
+
 StreamKey = tuple[str, str]  # (msid stream id, kind)
 Frames = list[tuple[float, int]]  # (arrival, RTP timestamp unwrapped) of each completed frame
 Marks = dict[tuple[str, StreamKey], int]  # (receiver name, stream) -> an RTP timestamp it has reached
 Rates = dict[tuple[str, StreamKey], float]  # (receiver name, stream) -> share of the frames sent received
+
+
+@pytest.fixture(scope="module")
+def clip() -> Iterator[list[av.Packet]]:
+    """The publishers' video: a short VP8 clip encoded once, sent in a loop."""
+    yield encode_vp8(frames=60, keyframe_every=30)
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[Harness]:
+    """A real node in-process, media on, loopback candidates (the tests' peers are on this machine)."""
+    async with running_server(media=True, allow_loopback=True, grace_seconds=GRACE_SECONDS) as harness:
+        yield harness
 
 
 class Member:
@@ -191,6 +209,16 @@ class LiveSession:
         return self.everyone["Facilitator"]
 
     @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, server: Harness, names: list[str], clip: list[av.Packet]) -> AsyncIterator[LiveSession]:
+        """``start``, and every member's connections closed at the end, whatever happened."""
+        live = await cls.start(server, names, clip)
+        try:
+            yield live
+        finally:
+            await live.close()
+
+    @classmethod
     async def start(cls, server: Harness, names: list[str], clip: list[av.Packet]) -> LiveSession:
         session = await server.create_session(requires_agreement=False)
         live = cls(server, session["id"], clip)
@@ -273,6 +301,10 @@ class LiveSession:
         assert all(share > 0 for share in before.values()), before
         return before
 
+    async def before_fault(self, *faulty: str) -> tuple[Rates, Marks]:
+        """The others' rates, then where each of their streams is now: call right before the fault."""
+        return await self.baseline(*faulty), self.mark(*faulty)
+
     async def assert_media_kept_flowing(self, baseline: Rates, marks: Marks) -> None:
         """Every stream of ``baseline`` kept ``KEEP_RATE`` of its rate over ``RECOVERY`` s of media from
         ``marks`` (taken with ``mark()`` as the fault began)."""
@@ -283,6 +315,11 @@ class LiveSession:
             if share < KEEP_RATE * baseline[(name, key)]
         }
         assert not short, f"streams below {KEEP_RATE:.0%} of their rate after the fault (before, after): {short}"
+
+    async def assert_others_unaffected(self, baseline: Rates, marks: Marks, *faulty: str) -> None:
+        """What every fault test asks right after the fault: the others' commands and media go on."""
+        await self.assert_acks_quick(*faulty)
+        await self.assert_media_kept_flowing(baseline, marks)
 
     async def assert_acks_quick(self, *faulty: str) -> None:
         """Every other participant's command is acknowledged, ok, within ``ACK_WITHIN``."""

@@ -9,7 +9,7 @@ its answer reaches the server (the page's answer is held back, so the timing is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import av
 import pytest
@@ -17,24 +17,16 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from rooms.model import stream_id_for
+from tests.faults import media_session
 from tests.faults.media_session import KINDS, LiveSession, Member, until
-from tests.harness import Harness, running_server
-from tests.media.clients import encode_vp8
+from tests.harness import Harness
 from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS
 from tests.web.people import LIVE_JS
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def clip() -> Iterator[list[av.Packet]]:
-    yield encode_vp8(frames=60, keyframe_every=30)
-
-
-@pytest_asyncio.fixture
-async def server() -> AsyncIterator[Harness]:
-    async with running_server(media=True, allow_loopback=True, grace_seconds=60.0) as harness:
-        yield harness
+clip, server = media_session.clip, media_session.server  # the fixtures these tests take
 
 
 @pytest_asyncio.fixture
@@ -76,19 +68,16 @@ async def test_a_tab_closed_mid_renegotiation_is_shown_dropped_and_seated_again_
         assert (await live.facilitator.wire.ask("admit", {"id": cam_id}))["ok"]
         await expect(pages[0].get_by_test_id("room")).to_be_visible(timeout=20_000)
         await receives_from(list(live.everyone.values()), cam_stream)  # Cam's tab publishes to everyone
-        rates = await live.baseline()
-
         answer_held = asyncio.Event()
         await _hold_answers(pages[0], answer_held)
         dee = await live.join("Dee")
-        marks = live.mark("Dee")
         seen = live.facilitator.wire.count("session.state")
+        rates, marks = await live.before_fault("Dee")
         await dee.publish()  # everyone, Cam's tab included, is sent a new offer
         await asyncio.wait_for(answer_held.wait(), timeout=10)
         await pages[0].context.close()  # the tab goes mid-renegotiation: offer taken in, answer never sent
 
-        await live.assert_acks_quick("Dee")
-        await live.assert_media_kept_flowing(rates, marks)
+        await live.assert_others_unaffected(rates, marks, "Dee")
         await live.facilitator.wire.state(
             lambda s: any(p["id"] == cam_id and not p["connected"] for p in s["participants"]), since=seen, timeout=10
         )

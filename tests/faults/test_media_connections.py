@@ -7,67 +7,49 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import av
 import pytest
-import pytest_asyncio
 
 from server.keys import MEDIA
+from tests.faults import media_session
 from tests.faults.media_session import LiveSession, until
-from tests.harness import Harness, running_server
-from tests.media.clients import encode_vp8
+from tests.harness import Harness
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def clip() -> Iterator[list[av.Packet]]:
-    yield encode_vp8(frames=60, keyframe_every=30)
-
-
-@pytest_asyncio.fixture
-async def server() -> AsyncIterator[Harness]:
-    async with running_server(media=True, allow_loopback=True, grace_seconds=30.0) as harness:
-        yield harness
+clip, server = media_session.clip, media_session.server  # the fixtures these tests take
 
 
 async def test_a_member_closing_their_receiving_connection_gets_a_fresh_one_and_disturbs_no_one(
     server: Harness, clip: list[av.Packet]
 ) -> None:
-    live = await LiveSession.start(server, ["Ana", "Ben", "Cam"], clip)
-    try:
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
         cam = live.everyone["Cam"]
-        rates = await live.baseline("Cam")
         closed = cam.subscriber
-        marks = live.mark("Cam")
+        rates, marks = await live.before_fault("Cam")
         await cam.close_subscriber()  # DTLS close_notify to the server's subscriber connection
-        await live.assert_acks_quick("Cam")
-        await live.assert_media_kept_flowing(rates, marks)
+        await live.assert_others_unaffected(rates, marks, "Cam")
         # Cam was never dropped: still publishing to everyone, and receiving again on a fresh connection.
         for other in live.others("Cam"):
             await live.until_receives(other, cam)
             await live.until_receives(cam, other)
         assert cam.subscriber is not closed and cam.refused == []
         await live.assert_can_end()
-    finally:
-        await live.close()
 
 
 async def test_a_member_closing_their_publishing_connection_is_torn_down_and_can_publish_again(
     server: Harness, clip: list[av.Packet]
 ) -> None:
-    live = await LiveSession.start(server, ["Ana", "Ben", "Cam"], clip)
     engine: Any = server.app[MEDIA]
-    try:
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
         cam = live.everyone["Cam"]
-        rates = await live.baseline("Cam")
+        rates, marks = await live.before_fault("Cam")
         offers = {m.name: m.answered for m in live.others("Cam")}
-        marks = live.mark("Cam")
         await cam.close_publisher()  # DTLS close_notify to the server's publisher connection
-        await live.assert_acks_quick("Cam")
-        await live.assert_media_kept_flowing(rates, marks)
+        await live.assert_others_unaffected(rates, marks, "Cam")
         # The dead connection is gone from the engine and its tracks from everyone's receiving connection.
         await until(lambda: all(m.answered > offers[m.name] for m in live.others("Cam")), timeout=5)
         assert not any(p.participant_id == cam.id for p in _publishers(engine, live.session_id))
@@ -79,20 +61,16 @@ async def test_a_member_closing_their_publishing_connection_is_torn_down_and_can
             await live.until_receives(other, cam)
         assert all(m.refused == [] for m in live.everyone.values())
         await live.assert_can_end()
-    finally:
-        await live.close()
 
 
 async def test_a_member_whose_page_reloads_while_others_renegotiate_is_seated_again(
     server: Harness, clip: list[av.Packet]
 ) -> None:
-    live = await LiveSession.start(server, ["Ana", "Ben", "Cam"], clip)
-    try:
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
         cam = live.everyone["Cam"]
-        rates = await live.baseline("Cam")
         dee = await live.join("Dee")  # admitted; her publish makes everyone renegotiate
         seen = live.facilitator.wire.count("session.state")
-        marks = live.mark("Cam")
+        rates, marks = await live.before_fault("Cam", "Dee")
         await cam.close()  # the page goes: its connections, then its socket
         await cam.wire.close()
 
@@ -101,8 +79,7 @@ async def test_a_member_whose_page_reloads_while_others_renegotiate_is_seated_ag
             await back.publish()
 
         await asyncio.gather(dee.publish(), reload())
-        await live.assert_acks_quick("Cam", "Dee")
-        await live.assert_media_kept_flowing(rates, marks)
+        await live.assert_others_unaffected(rates, marks, "Cam", "Dee")
         dropped = await live.facilitator.wire.state(
             lambda s: any(p["id"] == cam.id and not p["connected"] for p in s["participants"]), since=seen
         )
@@ -113,8 +90,6 @@ async def test_a_member_whose_page_reloads_while_others_renegotiate_is_seated_ag
         await live.until_everyone_receives_everyone()
         assert all(m.refused == [] for m in live.everyone.values())
         await live.assert_can_end()
-    finally:
-        await live.close()
 
 
 def _publishers(engine: Any, session_id: str) -> list[Any]:

@@ -11,20 +11,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import av
 import psutil
 import pytest
-import pytest_asyncio
 
 from server.keys import MEDIA
 from server.media.limits import MAX_PUBLISH_SECTIONS
 from signaling.protocol import MAX_SDP_CHARS
+from tests.faults import media_session
 from tests.faults.media_session import KEEP_RATE, LiveSession
-from tests.harness import Client, Harness, running_server
-from tests.media.clients import encode_vp8
+from tests.harness import Client, Harness
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 
@@ -34,15 +32,7 @@ MAX_RSS_GROWTH = 60 * 1024 * 1024
 OTHER_ACK_P99 = 0.25  # seconds: another session's acknowledgements while the offers arrive
 
 
-@pytest.fixture(scope="module")
-def clip() -> Iterator[list[av.Packet]]:
-    yield encode_vp8(frames=60, keyframe_every=30)
-
-
-@pytest_asyncio.fixture
-async def server() -> AsyncIterator[Harness]:
-    async with running_server(media=True, allow_loopback=True) as harness:
-        yield harness
+clip, server = media_session.clip, media_session.server  # the fixtures these tests take
 
 
 def huge(offer: str) -> str:
