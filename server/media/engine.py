@@ -196,27 +196,28 @@ class MediaEngine:
         return peer
 
     async def _answer_publisher(self, room: Room, peer: Peer, sdp: str, offer: limits.Offer) -> str:
-        """A new ICE ufrag is a new client connection (it replaces the old one); the same is a
-        renegotiation, and one aiortc refuses leaves the connection as it was (``limits`` and
-        ``seam.sdp_refusal`` have parsed the offer before anything here touches a connection)."""
-        fresh = peer.publisher is None or offer.ufrag != peer.publisher_ufrag
+        """A new ICE ufrag is a new client connection (it replaces the old one, as does any offer
+        when the old one is dead); the same ufrag is a renegotiation, and one aiortc refuses leaves
+        the connection as it was (``limits`` and ``seam.sdp_refusal`` parsed the offer already)."""
+        old = peer.publisher
+        fresh = old is None or is_dead(old) or offer.ufrag != peer.publisher_ufrag
         if fresh:
             await peer.close_publisher()
             peer.publisher = RTCPeerConnection(rtc_configuration(self._ice_servers))
             peer.publisher_ufrag = offer.ufrag
             peer.inbound = seam.LeanReceiver(drops=self._drops)
             self._watch(room, peer, peer.publisher, PUBLISH)
-        pc = peer.publisher
-        assert pc is not None and peer.inbound is not None
-        for kind in offer.kinds[len(pc.getTransceivers()) :]:
-            if kind in limits.MEDIA_KINDS:
-                prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
+        pc, inbound = peer.publisher, peer.inbound
+        assert pc is not None and inbound is not None
         try:
+            for kind in offer.kinds[len(pc.getTransceivers()) :]:
+                if kind in limits.MEDIA_KINDS:
+                    prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             self._tap_new_receivers(room, peer, pc)
             await pc.setLocalDescription(await pc.createAnswer())
             seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
-            peer.inbound.install(pc.getTransceivers()[0].receiver.transport)  # the ICE sockets exist now
+            inbound.install(pc.getTransceivers()[0].receiver.transport)  # the ICE sockets exist now
         except Exception as exc:
             log.warning("publisher offer refused by aiortc", extra=ids(room.session_id, peer.participant_id))
             if fresh or pc.signalingState != "stable":

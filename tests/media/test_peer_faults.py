@@ -3,12 +3,15 @@ nothing, one negotiation's exception never reaches another member's request (rea
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.exceptions import InvalidStateError
 
 from rooms.model import stream_id_for
 from server.media import limits
+from server.media_events import SioMediaEvents
 from signaling.ports import MediaError
 from tests.media.clients import PatternVideo, ToneAudio, client_config, ice_ufrag, wait_for
 from tests.media.conftest import SESSION, Room
@@ -133,3 +136,15 @@ async def test_one_members_failed_renegotiation_never_reaches_another_members_pu
     await c.publish(ToneAudio(), PatternVideo())  # answered: b's trouble is b's alone
     for receiver, sender in ((a, "c"), (b, "c"), (c, "a")):
         await wait_for(lambda r=receiver, s=sender: r.received[(stream_id_for(s), "audio")].frames >= 5)
+
+
+async def test_a_lost_connection_reaches_the_listener_signaling_gave_the_media_events() -> None:
+    heard: list[tuple[str, str, str]] = []
+
+    async def listener(session_id: str, participant_id: str, leg: str) -> None:
+        heard.append((session_id, participant_id, leg))
+
+    no_bus = cast(Any, None)  # a lost connection is not emitted to clients: no socket is touched
+    await SioMediaEvents(no_bus).connection_lost("s1", "a", "publish")  # nobody listening: nothing happens
+    await SioMediaEvents(no_bus, on_connection_lost=listener).connection_lost("s1", "a", "publish")
+    assert heard == [("s1", "a", "publish")]
