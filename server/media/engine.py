@@ -57,6 +57,7 @@ class MediaEngine:
         self._totals = Totals()
         self._drops = seam.Drops()
         self._tasks: set[asyncio.Task[None]] = set()  # connection-lost handling in flight
+        self._closing = False
         if allow_loopback:
             seam.enable_loopback_candidates()
 
@@ -140,8 +141,9 @@ class MediaEngine:
         return room.meter.take_spoke_seconds() if room else {}
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        """Close everything; connection-lost handling already under way finishes first (cancelled,
+        it would leave aiortc's own close of that connection running on)."""
+        self._closing = True
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for session_id in list(self._rooms):
             await self.close_session(session_id)
@@ -347,7 +349,7 @@ class MediaEngine:
 
         def changed() -> None:
             current = peer.publisher if leg == PUBLISH else peer.subscriber
-            if current is pc and pc.connectionState in ("failed", "closed"):
+            if current is pc and pc.connectionState in ("failed", "closed") and not self._closing:
                 task = asyncio.ensure_future(self._lost(room, peer, pc, leg))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -361,7 +363,7 @@ class MediaEngine:
             current = peer.publisher if leg == PUBLISH else peer.subscriber
             if current is not pc or room.peers.get(peer.participant_id) is not peer:
                 return  # closed by the engine meanwhile, or replaced
-            if self._rooms.get(room.session_id) is not room:
+            if self._rooms.get(room.session_id) is not room or self._closing:
                 return
             log.warning("%s connection lost (%s): torn down", leg, pc.connectionState, extra=_ids(room, peer))
             try:
