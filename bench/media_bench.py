@@ -221,6 +221,9 @@ async def serve(mode: str, probe: Any = None) -> None:
         async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
             return None
 
+        async def connection_lost(self, session_id: str, pid: str, leg: str) -> None:
+            return None
+
     server: Any = MediaEngine(Events(), allow_loopback=True) if mode == "hearth" else RelayServer(Events())
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -124,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
         ),
     )
     media_events.places = hub.places  # speaking levels reach only the speaker's place
+    media_events.on_connection_lost = hub.media_lost  # a lost publisher no longer publishes
     tokens = Tokens(settings.secret, settings.token_ttl)
     namespace = HearthNamespace(
         hub,
@@ -205,6 +206,8 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         figures = stats()
         metrics.forwarded_packets.set(figures.get("packets", 0))
         metrics.forwarded_bytes.set(figures.get("bytes", 0))
+        for reason, count in figures.get("dropped", {}).items():
+            metrics.dropped_packets.labels(reason).set(count)
         for seconds in figures.get("latency", []):
             metrics.forward_latency.observe(seconds)
     return web.Response(body=metrics.render(), content_type="text/plain")

@@ -24,6 +24,12 @@ class Metrics:
         )
         self.forwarded_packets = Gauge("hearth_forwarded_packets_total", "RTP packets forwarded", registry=r)
         self.forwarded_bytes = Gauge("hearth_forwarded_bytes_total", "RTP payload bytes forwarded", registry=r)
+        self.dropped_packets = Gauge(
+            "hearth_media_dropped_packets_total",
+            "Datagrams refused at the media sockets: short, unknown kind, unknown source, refused by the parser",
+            ["reason"],
+            registry=r,
+        )
         self.forward_latency = Histogram(
             "hearth_forward_latency_seconds",
             "Fan-out time: packet at the receiver tap to its last subscriber send (1 in 64 sampled)",

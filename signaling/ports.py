@@ -92,6 +92,12 @@ class MediaEvents(Protocol):
     async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
         """Deliver audio levels (0..1, from RFC 6464 header extensions) for one session."""
 
+    async def connection_lost(self, session_id: str, participant_id: str, leg: str) -> None:
+        """One of a participant's connections died: closed by the far end, DTLS closed, ICE failed or
+        consent lost. ``leg`` is "publish" or "receive"; the engine has already torn it down (a lost
+        publisher's tracks are gone from everyone's receiving connection) or will replace it (a lost
+        receiving connection gets a fresh offer)."""
+
 
 class MediaGateway(Protocol):
     """Media operations the signaling layer needs, implemented by ``server.media``."""

@@ -44,6 +44,11 @@ function description(pc) {
   return { sdp: pc.localDescription.sdp, type: pc.localDescription.type };
 }
 
+/** An SDP's ICE username fragment: a new one from the server means a new connection, not a renegotiation. */
+export function iceUfrag(sdp) {
+  return sdp?.match(/\na=ice-ufrag:(\S+)/)?.[1] ?? null;
+}
+
 /** The sending connection. Its tracks follow a LocalMedia through replaceTrack, without renegotiating. */
 export class Publisher extends EventTarget {
   constructor(iceServers, local) {
@@ -74,6 +79,15 @@ export class Publisher extends EventTarget {
 
   async accept(answer) {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    // The server closes our connection (DTLS close_notify) when it tears it down: a member sent back
+    // to the waiting room, a connection it found dead. The connection state may stay "connected"
+    // until ICE consent times out (30 s), so say "failed" now: the client publishes afresh when it may.
+    const dtls = this.video.sender.transport ?? this.audio.sender.transport;
+    dtls?.addEventListener('statechange', () => {
+      if (!this.closed && (dtls.state === 'closed' || dtls.state === 'failed')) {
+        this.dispatchEvent(new CustomEvent('state', { detail: 'failed' }));
+      }
+    });
   }
 
   /** Send whatever tracks the local media has now (null sends nothing). */
@@ -85,6 +99,7 @@ export class Publisher extends EventTarget {
   }
 
   close() {
+    this.closed = true;
     this.local.removeEventListener('change', this.onLocalChange);
     this.pc.close();
   }
@@ -123,18 +138,33 @@ export function withoutIdleMsids(sdp) {
 /**
  * The receiving connection. Remote tracks are grouped by their msid stream id, which the session
  * state maps to participants (participants[].stream_ids). Fires 'streams' when the set changes.
+ *
+ * The server replaces its side when it dies (closed, ICE failed) or when it starts this participant
+ * over (let in again from the waiting room): its offer then carries a new ICE ufrag, and is answered
+ * on a new RTCPeerConnection. Streams keep their identity across, so the page's tiles stay.
  */
 export class Subscriber extends EventTarget {
   constructor(iceServers) {
     super();
+    this.iceServers = iceServers;
     this.streams = new Map();
-    this.pc = new RTCPeerConnection(peerConfig(iceServers));
-    this.pc.addEventListener('connectionstatechange', () => {
-      this.dispatchEvent(new CustomEvent('state', { detail: this.pc.connectionState }));
+    this.pc = this.#connection();
+  }
+
+  #connection() {
+    const pc = new RTCPeerConnection(peerConfig(this.iceServers));
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc === this.pc) this.dispatchEvent(new CustomEvent('state', { detail: pc.connectionState }));
     });
+    return pc;
   }
 
   async answer(offer) {
+    const current = iceUfrag(this.pc.remoteDescription?.sdp);
+    if (current && current !== iceUfrag(offer.sdp)) {
+      this.pc.close();
+      this.pc = this.#connection();
+    }
     await this.pc.setRemoteDescription({ type: 'offer', sdp: withoutIdleMsids(offer.sdp) });
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await iceGathered(this.pc);

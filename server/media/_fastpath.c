@@ -8,6 +8,7 @@
  * source's ``on_rtp``), and the source makes one ``fan_out`` call that walks its sinks' outlets.
  *
  * This file holds mechanics only; the rules it follows are written out, and tested, in Python:
+ * ``seam.guard.admit`` (what may enter an ICE socket, from where: checked before anything else),
  * ``seam.receive`` (``LeanReceiver``'s callback and ``InboundTrack.on_srtp``/``_nack``),
  * ``forwarder.Sink.forward`` (sequence and timestamp rewriting, keyframe waits, lag) and
  * ``seam.send.LeanSender.send`` (RTP header, SRTP protect, NACK history, sendto). Both paths must
@@ -484,6 +485,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *session; /* the pylibsrtp Session owning ``ctx`` */
     void *ctx;
+    PyObject *validated; /* seam.guard: the set of (host, port) the connection's ICE checks proved */
+    PyObject *on_drop;   /* Drops.add(reason), for each datagram the guard refuses */
     int count;
     InletTrack tracks[MAX_TRACKS];
 } Inlet;
@@ -496,6 +499,8 @@ static void track_clear(InletTrack *t) {
 /* The callbacks refer back to the receiver that owns this inlet (a cycle the collector must see). */
 static int inlet_traverse(Inlet *self, visitproc visit, void *arg) {
     Py_VISIT(self->session);
+    Py_VISIT(self->validated);
+    Py_VISIT(self->on_drop);
     for (int i = 0; i < self->count; i++) {
         Py_VISIT(self->tracks[i].on_rtp);
         Py_VISIT(self->tracks[i].on_nack);
@@ -508,6 +513,8 @@ static int inlet_gc_clear(Inlet *self) {
         track_clear(&self->tracks[i]);
     self->count = 0;
     Py_CLEAR(self->session);
+    Py_CLEAR(self->validated);
+    Py_CLEAR(self->on_drop);
     self->ctx = NULL;
     return 0;
 }
@@ -537,6 +544,17 @@ static PyObject *inlet_set_session(Inlet *self, PyObject *args) {
     Py_INCREF(session);
     Py_XSETREF(self->session, session);
     self->ctx = (void *)(uintptr_t)ctx;
+    Py_RETURN_NONE;
+}
+
+static PyObject *inlet_guard(Inlet *self, PyObject *args) {
+    PyObject *validated, *on_drop;
+    if (!PyArg_ParseTuple(args, "O!O", &PySet_Type, &validated, &on_drop))
+        return NULL;
+    Py_INCREF(validated);
+    Py_XSETREF(self->validated, validated);
+    Py_INCREF(on_drop);
+    Py_XSETREF(self->on_drop, on_drop);
     Py_RETURN_NONE;
 }
 
@@ -775,15 +793,100 @@ static PyObject *track_receive(InletTrack *t, const unsigned char *plain, Py_ssi
     return done;
 }
 
-/* receive(data, addr, original): an SRTP packet of a known SSRC is handled here, anything else by original. */
+/* seam.guard: what a datagram is (RFC 7983 first byte, shortest header), or why it is dropped. */
+enum {
+    KIND_STUN = 0,
+    KIND_DTLS,
+    KIND_RTP,
+    KIND_RTCP,
+    DROP_SHORT,
+    DROP_MALFORMED,
+    DROP_UNKNOWN_KIND,
+    DROP_UNKNOWN_SOURCE,
+    DROP_REFUSED
+};
+#define FIRST_DROP DROP_SHORT
+#define STUN_HEADER 20
+#define DTLS_HEADER 13
+#define RTP_HEADER 12
+#define RTCP_HEADER 8
+
+/* 1 if (addr[0], addr[1]) is in ``validated``, 0 if not, -1 with an exception set. */
+static int source_validated(PyObject *addr, PyObject *validated) {
+    if (validated == NULL || !PyTuple_Check(addr) || PyTuple_GET_SIZE(addr) < 2)
+        return 0;
+    if (PyTuple_GET_SIZE(addr) == 2)
+        return PySet_Contains(validated, addr);
+    PyObject *pair = PyTuple_GetSlice(addr, 0, 2); /* IPv6: (host, port, flowinfo, scope_id) */
+    if (pair == NULL)
+        return -1;
+    int found = PySet_Contains(validated, pair);
+    Py_DECREF(pair);
+    return found;
+}
+
+/* guard.admit: a KIND_*, a DROP_*, or -1 with an exception set. */
+static int admit(const unsigned char *d, Py_ssize_t size, PyObject *addr, PyObject *validated) {
+    if (size == 0)
+        return DROP_SHORT;
+    unsigned char first = d[0];
+    int kind;
+    Py_ssize_t need;
+    if (first < 4) {
+        if (size < STUN_HEADER)
+            return DROP_SHORT;
+        if (d[4] != 0x21 || d[5] != 0x12 || d[6] != 0xA4 || d[7] != 0x42 || (d[2] << 8 | d[3]) != size - STUN_HEADER ||
+            (size & 3))
+            return DROP_MALFORMED; /* no magic cookie, or a length field that does not count the rest */
+        return KIND_STUN;
+    }
+    if (first > 19 && first < 64) {
+        kind = KIND_DTLS;
+        need = DTLS_HEADER;
+    } else if (first > 127 && first < 192) {
+        if (size < RTCP_HEADER)
+            return DROP_SHORT;
+        int rtcp = d[1] > 191 && d[1] < 224;
+        kind = rtcp ? KIND_RTCP : KIND_RTP;
+        need = rtcp ? RTCP_HEADER : RTP_HEADER;
+    } else {
+        return DROP_UNKNOWN_KIND;
+    }
+    if (size < need)
+        return DROP_SHORT;
+    int known = source_validated(addr, validated);
+    if (known < 0)
+        return -1;
+    return known ? kind : DROP_UNKNOWN_SOURCE;
+}
+
+/* Count a refused datagram through Drops.add; it goes nowhere else. */
+static PyObject *inlet_drop(Inlet *self, int reason) {
+    if (self->on_drop == NULL)
+        Py_RETURN_NONE;
+    PyObject *code = PyLong_FromLong(reason);
+    if (code == NULL)
+        return NULL;
+    PyObject *done = PyObject_CallOneArg(self->on_drop, code);
+    Py_DECREF(code);
+    return done;
+}
+
+/* receive(data, addr, original): the guard first; an SRTP packet of a known SSRC is handled here,
+   anything else admitted goes to original (aioice), whose exceptions are counted, never raised. */
 static PyObject *inlet_receive(Inlet *self, PyObject *data, PyObject *addr, PyObject *original) {
     Py_buffer view;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     const unsigned char *d = (const unsigned char *)view.buf;
     Py_ssize_t size = view.len;
+    int kind = admit(d, size, addr, self->validated);
+    if (kind < 0 || kind >= FIRST_DROP) {
+        PyBuffer_Release(&view);
+        return kind < 0 ? NULL : inlet_drop(self, kind);
+    }
     InletTrack *t = NULL;
-    if (size >= 12 && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 224) && self->ctx != NULL)
+    if (kind == KIND_RTP && self->ctx != NULL)
         t = inlet_find(self, (uint32_t)d[8] << 24 | (uint32_t)d[9] << 16 | (uint32_t)d[10] << 8 | d[11]);
     if (t != NULL) {
         int length = (int)size;
@@ -799,10 +902,17 @@ static PyObject *inlet_receive(Inlet *self, PyObject *data, PyObject *addr, PyOb
     }
     PyBuffer_Release(&view);
     PyObject *args[2] = {data, addr};
-    return PyObject_Vectorcall(original, args, 2, NULL);
+    PyObject *done = PyObject_Vectorcall(original, args, 2, NULL);
+    if (done == NULL && PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear(); /* aioice's STUN parser raises struct.error on a short attribute */
+        return inlet_drop(self, DROP_REFUSED);
+    }
+    return done;
 }
 
 static PyMethodDef inlet_methods[] = {
+    {"guard", (PyCFunction)inlet_guard, METH_VARARGS,
+     "guard(validated, on_drop): the set of proven (host, port) and Drops.add, for seam.guard's rules."},
     {"set_session", (PyCFunction)inlet_set_session, METH_VARARGS,
      "set_session(session, ctx): the connection's inbound SRTP (a pylibsrtp Session and its context)."},
     {"add", (PyCFunction)inlet_add, METH_VARARGS, "Take over an SSRC's packets (statistics and gaps carried over)."},

@@ -3,6 +3,14 @@
 Rooms are keyed by session id. Each admitted member gets a ``Peer`` (publisher + subscriber
 connection); every publisher track becomes a ``Source`` and every (subscriber, track) pair a ``Sink``.
 The policy decides who takes part at all (``members``) and whose audio flows (``audible``).
+
+Faults are one peer's alone. The engine watches every connection's state: a publisher connection
+that dies (closed by the far end, DTLS closed, ICE failed, consent lost) is torn down and its
+subscribers renegotiated without it; a subscriber connection that dies is replaced by a fresh one
+(new offer, higher revision). Either way ``MediaEvents.connection_lost`` is told. An exception in one
+peer's negotiation is logged (ids only) and contained: that peer's receiving connection starts
+over, and the request or room change that caused it goes on for everyone else. Gateway calls raise
+``MediaError`` only to the member whose own request is refused; the others never raise.
 """
 
 from __future__ import annotations
@@ -10,34 +18,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rooms.model import stream_id_for
-from server.media import seam
+from server.media import limits, seam
 from server.media.forwarder import Sink, Source, Totals
-from server.media.levels import SpeakingMeter
-from server.media.peers import Outgoing, Peer, offer_summary, prefer_single_codec, rtc_configuration
+from server.media.peers import Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
+from server.media.room import Room, room_loop
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 
 log = logging.getLogger(__name__)
 
-SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
-REMB_EVERY = 5  # ticks: the bitrate cap is re-announced to publishers once a second
 RECEIVE_BUFFER = 2 * 1024 * 1024  # bytes of socket buffer for each publisher connection
 DEFAULT_VIDEO_CAP = 600_000  # bit/s; no simulcast, so every subscriber gets what the publisher sends
-
-
-@dataclass
-class Room:
-    session_id: str
-    policy: ForwardingPolicy = field(default_factory=ForwardingPolicy)
-    peers: dict[str, Peer] = field(default_factory=dict)
-    departed: set[str] = field(default_factory=set)
-    meter: SpeakingMeter = field(default_factory=SpeakingMeter)
-    speaking_task: asyncio.Task[None] | None = None
+PUBLISH, RECEIVE = "publish", "receive"  # a participant's two legs, as ``MediaEvents.connection_lost`` names them
 
 
 class MediaEngine:
@@ -59,6 +55,9 @@ class MediaEngine:
         self._ice_servers = list(ice_servers or [])
         self._rooms: dict[str, Room] = {}
         self._totals = Totals()
+        self._drops = seam.Drops()
+        self._tasks: set[asyncio.Task[None]] = set()  # connection-lost handling in flight
+        self._closing = False
         if allow_loopback:
             seam.enable_loopback_candidates()
 
@@ -68,35 +67,36 @@ class MediaEngine:
     # --- the gateway ------------------------------------------------------------------------------
 
     async def publish(self, session_id: str, participant_id: str, sdp: str) -> str:
+        """Answer a publisher offer; ``MediaError`` goes to this member only, never to the room."""
         room = self._member_room(session_id, participant_id)
+        offer = limits.publisher_offer(sdp)  # before anything is built: a refusal leaves nothing behind
         room.departed.discard(participant_id)
-        peer = room.peers.setdefault(participant_id, Peer(session_id, participant_id))
+        peer = self._peer(room, participant_id)
         async with peer.lock:
-            answer = await self._answer_publisher(room, peer, sdp)
+            answer = await self._answer_publisher(room, peer, sdp, offer)
         await self._refresh_all(room)
         return answer
 
     async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
         room = self._rooms.get(session_id)
         peer = room.peers.get(participant_id) if room else None
-        if peer is None:
+        if room is None or peer is None:
             raise MediaError("not_found", "no receiving connection for this participant")
         async with peer.lock:
             if not peer.awaiting_answer or revision != peer.revision:
                 raise MediaError("conflict", f"stale revision {revision}, current is {peer.revision}")
+            limits.subscriber_answer(sdp, peer.offered_sections)  # the offer stays out, to be answered again
             try:
                 await peer.apply_answer(sdp)
             except Exception as exc:
-                raise MediaError("invalid", f"answer refused: {exc}") from exc
-            offer = await peer.make_offer() if peer.dirty else None
-        if offer is not None:
-            await self._deliver_offer(session_id, participant_id, offer)
+                raise MediaError("invalid", f"answer refused: {type(exc).__name__}") from exc
+        await self._refresh(room, peer)  # changes made while the offer was out
 
     async def subscribe(self, session_id: str, participant_id: str) -> None:
         """Start the receiving connection afresh (new offer, growing revision), e.g. after a reconnect."""
         room = self._member_room(session_id, participant_id)
         room.departed.discard(participant_id)
-        peer = room.peers.setdefault(participant_id, Peer(session_id, participant_id))
+        peer = self._peer(room, participant_id)
         async with peer.lock:
             await peer.close_subscriber()
         await self._refresh(room, peer)
@@ -108,7 +108,7 @@ class MediaEngine:
             await self._drop_peer(room, pid)
         for pid in policy.members:
             if pid not in room.peers and pid not in room.departed:
-                room.peers[pid] = Peer(session_id, pid)
+                self._peer(room, pid)
         for peer in room.peers.values():
             audio = peer.sources.get("audio")
             if audio is not None:
@@ -131,24 +131,35 @@ class MediaEngine:
             room.speaking_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await room.speaking_task
-        for peer in list(room.peers.values()):
-            await peer.close()
+        peers = list(room.peers.values())
         room.peers.clear()
+        for peer in peers:
+            await _close_peer(peer)
 
     def take_spoke_seconds(self, session_id: str) -> dict[str, float]:
         room = self._rooms.get(session_id)
         return room.meter.take_spoke_seconds() if room else {}
 
     async def close(self) -> None:
+        """Close everything; connection-lost handling already under way finishes first (cancelled,
+        it would leave aiortc's own close of that connection running on)."""
+        self._closing = True
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for session_id in list(self._rooms):
             await self.close_session(session_id)
 
     # --- introspection for tests and metrics --------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Forwarded packets and bytes since start, and the fan-out time samples taken since last asked."""
+        """Forwarded packets and bytes since start, the fan-out time samples taken since last asked, and
+        the datagrams the socket guards refused since start, by reason (``seam.guard``)."""
         samples, self._totals.latency = self._totals.latency, []
-        return {"packets": self._totals.packets, "bytes": self._totals.bytes, "latency": samples}
+        return {
+            "packets": self._totals.packets,
+            "bytes": self._totals.bytes,
+            "latency": samples,
+            "dropped": self._drops.by_reason(),
+        }
 
     def sessions(self) -> list[str]:
         return list(self._rooms)
@@ -168,7 +179,7 @@ class MediaEngine:
         room = self._rooms.get(session_id)
         if room is None:
             room = self._rooms[session_id] = Room(session_id)
-            room.speaking_task = asyncio.create_task(self._room_loop(room))
+            room.speaking_task = asyncio.create_task(room_loop(room, self._events, self._video_cap))
         return room
 
     def _member_room(self, session_id: str, participant_id: str) -> Room:
@@ -177,33 +188,48 @@ class MediaEngine:
             raise MediaError("conflict", "only admitted members may publish or receive media")
         return room
 
-    async def _answer_publisher(self, room: Room, peer: Peer, sdp: str) -> str:
-        kinds, ufrag = offer_summary(sdp)
-        if peer.publisher is not None and ufrag != peer.publisher_ufrag:
-            await peer.close_publisher()  # a new client connection, not a renegotiation
-        pc = peer.publisher
-        if pc is None:
-            pc = peer.publisher = RTCPeerConnection(rtc_configuration(self._ice_servers))
-            peer.publisher_ufrag = ufrag
-        for kind in kinds[len(pc.getTransceivers()) :]:
-            if kind in ("audio", "video"):
-                prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
+    def _peer(self, room: Room, participant_id: str) -> Peer:
+        """The participant's Peer, made if need be; its offers continue the revisions of any before it,
+        so a client that kept its last revision never takes a new connection's offer for a stale one."""
+        peer = room.peers.get(participant_id)
+        if peer is None:
+            revision = room.revisions.get(participant_id, 0)
+            peer = room.peers[participant_id] = Peer(room.session_id, participant_id, revision=revision)
+        return peer
+
+    async def _answer_publisher(self, room: Room, peer: Peer, sdp: str, offer: limits.Offer) -> str:
+        """A new ICE ufrag is a new client connection (it replaces the old one, as does any offer
+        when the old one is dead); the same ufrag is a renegotiation, and one aiortc refuses leaves
+        the connection as it was (``limits`` and ``seam.sdp_refusal`` parsed the offer already)."""
+        old = peer.publisher
+        fresh = old is None or is_dead(old) or offer.ufrag != peer.publisher_ufrag
+        if fresh:
+            await peer.close_publisher()
+            peer.publisher = RTCPeerConnection(rtc_configuration(self._ice_servers))
+            peer.publisher_ufrag = offer.ufrag
+            peer.inbound = seam.LeanReceiver(drops=self._drops)
+            self._watch(room, peer, peer.publisher, PUBLISH)
+        pc, inbound = peer.publisher, peer.inbound
+        assert pc is not None and inbound is not None
         try:
+            for kind in offer.kinds[len(pc.getTransceivers()) :]:
+                if kind in limits.MEDIA_KINDS:
+                    prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             self._tap_new_receivers(room, peer, pc)
             await pc.setLocalDescription(await pc.createAnswer())
             seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
-            if peer.inbound is not None:
-                peer.inbound.install()  # the ICE sockets exist now
+            inbound.install(pc.getTransceivers()[0].receiver.transport)  # the ICE sockets exist now
         except Exception as exc:
-            await peer.close_publisher()
+            log.warning("publisher offer refused by aiortc", extra=ids(room.session_id, peer.participant_id))
+            if fresh or pc.signalingState != "stable":
+                await peer.close_publisher()
             raise MediaError("invalid", f"publisher offer refused: {type(exc).__name__}") from exc
         return str(pc.localDescription.sdp)
 
     def _tap_new_receivers(self, room: Room, peer: Peer, pc: RTCPeerConnection) -> None:
         """One source per kind; later tracks of a kind already published are not forwarded."""
-        if peer.inbound is None:
-            peer.inbound = seam.LeanReceiver()
+        assert peer.inbound is not None
         for transceiver in pc.getTransceivers():
             kind = transceiver.kind
             if kind in peer.sources or transceiver.receiver.track is None:
@@ -224,10 +250,34 @@ class MediaEngine:
             await self._refresh(room, peer)
 
     async def _refresh(self, room: Room, peer: Peer) -> None:
-        """Bring one subscriber connection in line with what its room publishes; offer if it changed."""
+        """Bring one subscriber connection in line with what its room publishes; offer if it changed.
+
+        Never raises: a failure is this peer's alone. It is logged, the receiving connection starts
+        over (a fresh offer), and if that fails too the peer waits for the next change.
+        """
+        try:
+            offer = await self._renegotiate(room, peer)
+        except Exception:
+            if peer.subscriber is not None and is_dead(peer.subscriber):  # closed under us: a fault, not a bug
+                log.warning("receiving connection died while renegotiating: starting it afresh", extra=_ids(room, peer))
+            else:
+                log.exception("receiving connection failed to renegotiate: starting it afresh", extra=_ids(room, peer))
+            try:
+                async with peer.lock:
+                    await peer.close_subscriber()
+                offer = await self._renegotiate(room, peer)
+            except Exception:
+                log.exception("a fresh receiving connection failed too", extra=_ids(room, peer))
+                return
+        if offer is not None:
+            await self._deliver_offer(room.session_id, peer.participant_id, offer)
+
+    async def _renegotiate(self, room: Room, peer: Peer) -> tuple[str, int] | None:
         async with peer.lock:
             if room.peers.get(peer.participant_id) is not peer:
-                return
+                return None
+            if peer.subscriber is not None and is_dead(peer.subscriber):
+                await peer.close_subscriber()  # died before its watcher ran: replaced below
             wanted = {
                 (other.participant_id, kind): source
                 for other in room.peers.values()
@@ -238,10 +288,10 @@ class MediaEngine:
                 await self._stop_outgoing(peer, key)
             for key, source in wanted.items():
                 if key not in peer.outgoing:
-                    self._start_outgoing(peer, key, source)
-            offer = await peer.make_offer() if peer.dirty and not peer.awaiting_answer else None
-        if offer is not None:
-            await self._deliver_offer(room.session_id, peer.participant_id, offer)
+                    self._start_outgoing(room, peer, key, source)
+            if peer.subscriber is None or not peer.dirty or peer.awaiting_answer:
+                return None
+            return await peer.make_offer()
 
     async def _deliver_offer(self, session_id: str, participant_id: str, offer: tuple[str, int]) -> None:
         """One participant's unreachable socket must not fail the publish or policy change that caused it.
@@ -251,13 +301,14 @@ class MediaEngine:
         try:
             await self._events.send_offer(session_id, participant_id, *offer)
         except Exception:
-            log.exception("could not deliver offer %d to %s in %s", offer[1], participant_id, session_id)
+            log.exception("could not deliver offer %d", offer[1], extra=ids(session_id, participant_id))
 
-    def _start_outgoing(self, peer: Peer, key: tuple[str, str], source: Source) -> None:
+    def _start_outgoing(self, room: Room, peer: Peer, key: tuple[str, str], source: Source) -> None:
         publisher_id, kind = key
         if peer.subscriber is None:
             peer.subscriber = RTCPeerConnection(rtc_configuration(self._ice_servers))
-            peer.rtcp = seam.SubscriberRtcp()
+            peer.rtcp = seam.SubscriberRtcp(self._drops)
+            self._watch(room, peer, peer.subscriber, RECEIVE)
         assert peer.rtcp is not None
         transceiver = peer.subscriber.addTransceiver(seam.IdleTrack(kind), direction="sendonly")
         prefer_single_codec(transceiver)
@@ -286,30 +337,56 @@ class MediaEngine:
         room.meter.forget(participant_id)
         if peer is None:
             return
+        room.revisions[participant_id] = peer.revision
         async with peer.lock:
-            await peer.close()
+            await _close_peer(peer)
 
-    async def _room_loop(self, room: Room) -> None:
-        """5 Hz: speaking levels; once a second, RTCP reports both ways (riding this loop's wake-up
-        rather than one timer per sender and receiver: a wake-up costs more than a report)."""
-        tick = 0
-        while True:
-            await asyncio.sleep(SPEAKING_INTERVAL)
-            tick += 1
-            if tick % REMB_EVERY == 0:
-                self._send_reports(room)
-            update = room.meter.flush()
-            if update is not None:
-                try:
-                    await self._events.speaking(room.session_id, *update)
-                except Exception:
-                    log.exception("speaking callback failed for session %s", room.session_id)
+    # --- connections that die -------------------------------------------------------------------------
 
-    def _send_reports(self, room: Room) -> None:
-        """Receiver reports with a fixed REMB to publishers (instead of aiortc's per-packet estimator:
-        cheaper, and it caps browsers' video), sender reports to subscribers."""
-        for peer in list(room.peers.values()):
-            if peer.inbound is not None:
-                peer.inbound.send_reports(self._video_cap)
-            if peer.rtcp is not None:
-                peer.rtcp.send_reports()
+    def _watch(self, room: Room, peer: Peer, pc: RTCPeerConnection, leg: str) -> None:
+        """When ``pc`` fails or closes while it is still the peer's (the engine drops its reference
+        before closing one itself), hand it to ``_lost``."""
+
+        def changed() -> None:
+            current = peer.publisher if leg == PUBLISH else peer.subscriber
+            if current is pc and pc.connectionState in ("failed", "closed") and not self._closing:
+                task = asyncio.ensure_future(self._lost(room, peer, pc, leg))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+        pc.on("connectionstatechange", changed)
+
+    async def _lost(self, room: Room, peer: Peer, pc: RTCPeerConnection, leg: str) -> None:
+        """Tear a dead connection down; subscribers renegotiate without a dead publisher's tracks, a
+        dead subscriber connection is replaced by a fresh offer. Logged once, ids only."""
+        async with peer.lock:
+            current = peer.publisher if leg == PUBLISH else peer.subscriber
+            if current is not pc or room.peers.get(peer.participant_id) is not peer:
+                return  # closed by the engine meanwhile, or replaced
+            if self._rooms.get(room.session_id) is not room or self._closing:
+                return
+            log.warning("%s connection lost (%s): torn down", leg, pc.connectionState, extra=_ids(room, peer))
+            try:
+                await (peer.close_publisher() if leg == PUBLISH else peer.close_subscriber())
+            except Exception:
+                log.exception("tearing down a lost connection failed", extra=_ids(room, peer))
+        if leg == PUBLISH:
+            await self._refresh_all(room)
+        else:
+            await self._refresh(room, peer)
+        try:
+            await self._events.connection_lost(room.session_id, peer.participant_id, leg)
+        except Exception:
+            log.exception("connection_lost callback failed", extra=_ids(room, peer))
+
+
+def _ids(room: Room, peer: Peer) -> dict[str, str]:
+    return ids(room.session_id, peer.participant_id)
+
+
+async def _close_peer(peer: Peer) -> None:
+    """Close both connections; one peer's failure to close never stops the others closing."""
+    try:
+        await peer.close()
+    except Exception:
+        log.exception("closing a participant's media failed", extra=ids(peer.session_id, peer.participant_id))

@@ -3,6 +3,10 @@
 The client offers its publisher connection; the server offers the subscriber connection and is the
 only side that ever offers there, so renegotiation cannot collide (no glare). While an offer is out,
 further changes only mark the peer ``dirty``; the next offer goes out when the answer arrives.
+
+Closing never raises: a connection the far end (or a broken negotiation) already closed must not stop
+the engine from closing the rest. The engine drops its reference before awaiting the close, so the
+``connectionstatechange`` this fires is not mistaken for a connection lost.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from aiortc import (
 )
 
 from server.media.forwarder import Sink, Source
+from server.media.limits import media_sections
 from server.media.seam import LeanReceiver, SubscriberRtcp
 
 log = logging.getLogger("hearth.media")
@@ -46,16 +51,27 @@ def prefer_single_codec(transceiver: RTCRtpTransceiver) -> None:
     transceiver.setCodecPreferences(codecs)
 
 
-def offer_summary(sdp: str) -> tuple[list[str], str | None]:
-    """The media kinds of an offer's m-lines, in order, and its ICE username fragment."""
-    kinds: list[str] = []
-    ufrag = None
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            kinds.append(line[2:].split(" ", 1)[0])
-        elif line.startswith("a=ice-ufrag:") and ufrag is None:
-            ufrag = line.split(":", 1)[1].strip()
-    return kinds, ufrag
+def is_dead(pc: RTCPeerConnection) -> bool:
+    """Closed (by us, by the far end's DTLS close_notify) or failed (ICE failed, consent lost)."""
+    return pc.connectionState in ("failed", "closed") or pc.signalingState == "closed"
+
+
+async def close_quietly(pc: RTCPeerConnection, what: str, session_id: str, participant_id: str) -> None:
+    """aiortc fails to close a connection whose offer it half-applied: log it (ids only) and go on.
+
+    Shielded: when aiortc is closing the connection itself (the far end closed DTLS), a second
+    ``close()`` awaits aiortc's own future, and cancelling the caller then would cancel that future
+    under aiortc's close, which fails setting it ("Task exception was never retrieved").
+    """
+    try:
+        await asyncio.shield(pc.close())
+    except Exception:
+        log.warning("%s connection did not close cleanly", what, extra=ids(session_id, participant_id))
+
+
+def ids(session_id: str, participant_id: str) -> dict[str, str]:
+    """What a log line about one participant's media carries: ids, never names."""
+    return {"session": session_id, "participant": participant_id}
 
 
 @dataclass
@@ -79,9 +95,11 @@ class Peer:
     receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
     inbound: LeanReceiver | None = None
     outgoing: dict[tuple[str, str], Outgoing] = field(default_factory=dict)
-    revision: int = 0
+    revision: int = 0  # continues from the participant's previous Peer in the session (``Room.revisions``)
+    offered_sections: int = 0  # m-lines of the outstanding offer: its answer must have as many
     awaiting_answer: bool = False
     dirty: bool = False
+    report_failed: bool = False  # RTCP reports raised once: logged then, not every second after
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def make_offer(self) -> tuple[str, int]:
@@ -89,10 +107,14 @@ class Peer:
         assert self.subscriber is not None
         offer = await self.subscriber.createOffer()
         await self.subscriber.setLocalDescription(offer)
+        if self.rtcp is not None:  # its ICE sockets exist now: guard them before anyone can reach them
+            self.rtcp.install(self.subscriber.getTransceivers()[0].sender.transport)
+        sdp: str = self.subscriber.localDescription.sdp
         self.revision += 1
+        self.offered_sections = media_sections(sdp)
         self.awaiting_answer = True
         self.dirty = False
-        return self.subscriber.localDescription.sdp, self.revision
+        return sdp, self.revision
 
     async def apply_answer(self, sdp: str) -> None:
         assert self.subscriber is not None
@@ -100,19 +122,17 @@ class Peer:
         self.awaiting_answer = False
 
     async def close_publisher(self) -> None:
+        pc, self.publisher, self.publisher_ufrag = self.publisher, None, None
         if self.inbound is not None:
             self.inbound.close()
             self.inbound = None
-        for source in self.sources.values():
-            await source.close()
+        sources = list(self.sources.values())
         self.sources.clear()
         self.receivers.clear()
-        pc, self.publisher, self.publisher_ufrag = self.publisher, None, None
+        for source in sources:
+            await source.close()
         if pc is not None:
-            try:
-                await pc.close()
-            except Exception:  # aiortc fails to close a connection whose offer it half-applied
-                log.warning("publisher close failed", extra={"session": self.session_id})
+            await close_quietly(pc, "publisher", self.session_id, self.participant_id)
 
     async def close(self) -> None:
         """Close both connections; sinks are detached from their sources first so nothing sends."""
@@ -126,10 +146,10 @@ class Peer:
         if self.rtcp is not None:
             self.rtcp.close()
             self.rtcp = None
-        if self.subscriber is not None:
-            await self.subscriber.close()
-        self.subscriber = None
-        self.awaiting_answer = False
+        pc, self.subscriber = self.subscriber, None
+        self.awaiting_answer = self.dirty = False  # a new connection starts with a new offer
+        if pc is not None:
+            await close_quietly(pc, "subscriber", self.session_id, self.participant_id)
 
     def _detach_sinks(self) -> None:
         for out in self.outgoing.values():

@@ -134,6 +134,12 @@ def mid_to_stream(sdp: str) -> dict[str, str]:
     return result
 
 
+def ice_ufrag(sdp: str) -> str | None:
+    """An offer's ICE username fragment: a new one means a new connection, not a renegotiation."""
+    found = re.search(r"a=ice-ufrag:(\S+)", sdp)
+    return found.group(1) if found else None
+
+
 @dataclass
 class Collect:
     """A consumer of a tapped receiver that keeps what it is handed (for the receive path's tests)."""
@@ -169,6 +175,7 @@ class Client:
     participant_id: str
     publisher: RTCPeerConnection | None = None
     subscriber: RTCPeerConnection | None = None
+    subscriber_ufrag: str | None = None
     received: dict[tuple[str, str], Received] = field(default_factory=lambda: defaultdict(Received))
     revisions: list[int] = field(default_factory=list)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -187,9 +194,13 @@ class Client:
     async def on_offer(self, sdp: str, revision: int) -> None:
         self.revisions.append(revision)
         self.streams.update(mid_to_stream(sdp))
+        if self.subscriber is not None and ice_ufrag(sdp) != self.subscriber_ufrag:
+            await self.subscriber.close()  # the server replaced its receiving connection: so do we
+            self.subscriber = None
         if self.subscriber is None:
             self.subscriber = RTCPeerConnection(client_config())
             self.subscriber.on("track", self._on_track)
+            self.subscriber_ufrag = ice_ufrag(sdp)
         await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
         try:
@@ -251,6 +262,7 @@ class Recorder:
 
     clients: dict[str, Client] = field(default_factory=dict)
     speaking_events: list[tuple[str, dict[str, float], str | None]] = field(default_factory=list)
+    lost: list[tuple[str, str, str]] = field(default_factory=list)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
@@ -262,6 +274,9 @@ class Recorder:
 
     async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
         self.speaking_events.append((session_id, levels, active))
+
+    async def connection_lost(self, session_id: str, participant_id: str, leg: str) -> None:
+        self.lost.append((session_id, participant_id, leg))
 
 
 def record_handed(obj: Any, method: str) -> list[Any]:

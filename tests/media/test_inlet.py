@@ -1,9 +1,10 @@
-"""The compiled receive path (``_fastpath.Inlet``) reads, counts and NACKs as the Python one does.
+"""The compiled receive path (``_fastpath.Inlet``) guards, reads, counts and NACKs as the Python one does.
 
-``LeanReceiver``'s socket callback + ``InboundTrack.on_srtp`` are the reference; the ``Inlet`` does
-the same in C. Both get the same SRTP packets (protected by a real libsrtp session, each path
-unprotecting with its own session on the same key) and must hand the same packets on, count the
-same statistics and send the same NACKs.
+``seam.guard.admit`` + ``LeanReceiver``'s socket callback + ``InboundTrack.on_srtp`` are the
+reference; the ``Inlet`` does the same in C. Both get the same datagrams (SRTP protected by a real
+libsrtp session, each path unprotecting with its own session on the same key; junk of every shape,
+from the address ICE proved and from strangers) and must hand the same packets on, drop the same
+ones for the same reasons, count the same statistics and send the same NACKs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import random
 import struct
 import weakref
 from typing import Any
@@ -22,12 +24,15 @@ from hypothesis import strategies as st
 from pylibsrtp import Policy, Session
 
 from server.media.seam import compiled
+from server.media.seam.guard import DROP_REASONS, FIRST_DROP, STUN_COOKIE, admit
 from server.media.seam.receive import InboundTrack, LeanReceiver
 from server.media.seam.transport import fast_srtp
 from tests.media.clients import Collect
 
 SSRC = 0x1234ABCD
 LEVEL_ID = 1
+PEER = ("127.0.0.1", 1)  # the address the connection's ICE checks proved
+STRANGER = ("127.0.0.1", 2)  # anyone else on the internet
 
 
 def session(key: bytes, outbound: bool) -> Session:
@@ -38,7 +43,7 @@ def session(key: bytes, outbound: bool) -> Session:
 class Path:
     """One receive path (Python or compiled) wired as ``LeanReceiver.register`` wires it."""
 
-    def __init__(self, key: bytes, video: bool, use_inlet: bool, first_seq: int) -> None:
+    def __init__(self, key: bytes, video: bool, use_inlet: bool, first_seq: int, original: Any = None) -> None:
         self.receiver = LeanReceiver(compiled_path=use_inlet)
         self.consumer = Collect()
         self.nacks: list[list[int]] = []
@@ -53,7 +58,8 @@ class Path:
         self.track = track
         rx = self.rx = session(key, outbound=False)  # kept: fast_srtp does not hold the Session
         self.receiver.send_nack = lambda _track, lost: self.nacks.append(lost)  # type: ignore[method-assign]
-        self.hook = self.receiver._hook(lambda data, addr: self.others.append(data))
+        self.receiver.validated = {PEER}
+        self.hook = self.receiver._hook(original or (lambda data, addr: self.others.append(data)))
         self.receiver._unprotect = fast_srtp(rx, unprotect=True)
         self.receiver._by_ssrc[SSRC.to_bytes(4, "big")] = track
         inlet: Any = self.receiver._inlet
@@ -90,6 +96,7 @@ class Path:
             s._last_timestamp,
             self.track.lean_packets,
             sorted(self.track.missing),
+            self.receiver.drops.by_reason(),
         )
 
 
@@ -112,8 +119,24 @@ def both(video: bool, arrivals: list[tuple[int | None, bytes]], first_seq: int) 
     assert python.receiver._inlet is None and inlet.receiver._inlet is not None
     for index, packet in arrivals:
         data = packet if index is None else sent[index]
-        python.hook(data, ("127.0.0.1", 1))
-        inlet.hook(data, ("127.0.0.1", 1))
+        python.hook(data, PEER)
+        inlet.hook(data, PEER)
+    return python, inlet
+
+
+def stun(body: bytes = b"", cookie: bytes = STUN_COOKIE, length: int | None = None) -> bytes:
+    """A STUN binding request header (RFC 5389) and ``body`` as its attributes."""
+    size = len(body) if length is None else length
+    return struct.pack("!HH", 0x0001, size) + cookie + os.urandom(12) + body
+
+
+def guarded(datagrams: list[tuple[bytes, Any]], original: Any = None) -> tuple[Path, Path]:
+    """Both paths behind their guards, one SSRC known (so a stranger's RTP with it would be unprotected)."""
+    key = os.urandom(28)
+    python, inlet = Path(key, True, False, 100, original), Path(key, True, True, 100, original)
+    for data, addr in datagrams:
+        python.hook(data, addr)
+        inlet.hook(data, addr)
     return python, inlet
 
 
@@ -192,3 +215,86 @@ def test_a_receiver_that_is_never_closed_is_still_collected() -> None:
     del receiver, inlet, track
     gc.collect()
     assert gone() is None
+
+
+JUNK_SHAPES = [
+    b"",
+    b"\x00",
+    bytes(11),
+    bytes(19),
+    stun(),  # well formed: on to aioice from anyone
+    stun(cookie=b"\x00\x00\x00\x00"),  # no magic cookie
+    stun(b"\x00\x03\x00\x02\x00\x00\x00\x00", length=12),  # a length field that does not count the rest
+    stun(b"\x00\x03\x00\x02\x00\x00\x00"),  # not a multiple of 4 bytes
+    bytes([0x16, 0xFE, 0xFD]) + bytes(10),  # a DTLS record header
+    bytes([0x16, 0xFE, 0xFD]) + bytes(9),  # one byte short of one
+    bytes([0x80, 0xC8]) + bytes(6),  # an RTCP header
+    bytes([0x80, 0xC8]) + bytes(5),
+    bytes([0x80, 0x60]) + bytes(6) + SSRC.to_bytes(4, "big"),  # RTP of the known SSRC, not protected
+    bytes([0x80, 0x60]) + bytes(9),  # an RTP header less one byte
+    bytes([0x80]),
+    bytes([0x45]) + bytes(30),  # TURN channel data: not ours
+    bytes([0xFF]) * 40,
+]
+
+
+def test_every_junk_shape_gets_the_same_verdict_from_both_paths_and_from_admit() -> None:
+    """What the rules say for each shape, from the proven address and from a stranger (IPv6 too)."""
+    sources = [PEER, STRANGER, ("::1", 1, 0, 0)]
+    datagrams = [(data, addr) for data in JUNK_SHAPES for addr in sources]
+    python, inlet = guarded(datagrams)
+    assert python.seen() == inlet.seen()
+    verdicts = [admit(data, addr, {PEER}) for data, addr in datagrams]
+    dropped = {reason: sum(1 for v in verdicts if v - FIRST_DROP == i) for i, reason in enumerate(DROP_REASONS)}
+    assert inlet.receiver.drops.by_reason() == dropped
+    assert dropped["short"] == 3 * 8 and dropped["malformed"] == 3 * 3 and dropped["unknown_kind"] == 3 * 2
+    assert dropped["unknown_source"] == 2 * 3  # a stranger's DTLS, RTCP and RTP; IPv6 ("::1", 1) is no PEER
+    passed = [data for (data, addr), v in zip(datagrams, verdicts, strict=True) if v < FIRST_DROP]
+    # All that passes reaches aioice, except the RTP of the known SSRC: unprotect refuses it (unauthenticated).
+    assert inlet.others == [d for d in passed if d[:2] != bytes([0x80, 0x60])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.tuples(
+            st.sampled_from([0, 3, 20, 63, 128, 191]), st.sampled_from([0, 96, 200, 223]), st.binary(max_size=30)
+        ).map(lambda t: bytes(t[:2]) + t[2]),
+    ),
+    st.booleans(),
+)
+def test_any_datagram_gets_the_same_verdict_from_both_guards(data: bytes, proven: bool) -> None:
+    python, inlet = guarded([(data, PEER if proven else STRANGER)])
+    assert python.seen() == inlet.seen()
+
+
+def test_an_ipv6_source_is_known_by_its_address_and_port_alone() -> None:
+    """Sockets give IPv6 sources as (host, port, flowinfo, scope_id); ICE proves (host, port)."""
+    key = os.urandom(28)
+    paths = [Path(key, True, False, 100), Path(key, True, True, 100)]
+    for path in paths:
+        path.receiver.validated.add(("::1", 3))  # the set both hooks hold: ICE adds to it as pairs succeed
+        path.hook(bytes([0x16, 0xFE, 0xFD]) + bytes(10), ("::1", 3, 0, 0))
+        path.hook(bytes([0x16, 0xFE, 0xFD]) + bytes(10), ("::1", 4, 0, 0))
+    assert paths[0].seen() == paths[1].seen()
+    assert len(paths[1].others) == 1 and paths[1].receiver.drops.by_reason()["unknown_source"] == 1
+
+
+def test_an_exception_from_aioice_is_counted_by_both_paths_and_never_raised() -> None:
+    """aioice's STUN parser raises ``struct.error`` on an attribute of the wrong length (CHANGE-REQUEST, 2 bytes)."""
+    from aioice import stun as aioice_stun
+
+    def aioice_parser(data: bytes, addr: Any) -> None:
+        aioice_stun.parse_message(data)
+
+    short_attribute = stun(b"\x00\x03\x00\x02\x00\x00\x00\x00")
+    python, inlet = guarded([(short_attribute, STRANGER)] * 3, original=aioice_parser)
+    assert python.receiver.drops.by_reason()["refused"] == inlet.receiver.drops.by_reason()["refused"] == 3
+
+
+def test_random_bytes_in_bulk_are_dropped_alike() -> None:
+    rng = random.Random(7)
+    datagrams = [(rng.randbytes(rng.randrange(0, 200)), rng.choice([PEER, STRANGER])) for _ in range(2000)]
+    python, inlet = guarded(datagrams)
+    assert python.seen() == inlet.seen()

@@ -54,7 +54,13 @@ def _sessions() -> tuple[Session, Session]:
 
 def _dtls(transport: _Transport, session: Any) -> Any:
     pair = SimpleNamespace(protocol=SimpleNamespace(transport=transport), remote_addr=REMOTE)
-    connection = SimpleNamespace(_nominated={1: pair}, _protocols=[])
+    connection = SimpleNamespace(
+        _nominated={1: pair},
+        _protocols=[],
+        _check_list=[],
+        check_state=lambda p, s: None,
+        check_incoming=lambda m, a, p: None,
+    )
     return SimpleNamespace(_tx_srtp=session, state="connected", transport=SimpleNamespace(_connection=connection))
 
 
@@ -136,3 +142,24 @@ def test_a_large_rooms_reports_are_split_into_compound_packets_srtcp_can_protect
         reported += [r.ssrc for r in reports]
         named += [c.ssrc for c in sdes.chunks]
     assert sorted(reported) == sorted(named) == list(range(1, tracks + 1))
+
+
+def test_the_receiving_legs_guard_gives_the_publishing_legs_verdicts() -> None:
+    """Junk to a subscriber connection's port: dropped by the same rules, counted, never raised."""
+    from server.media.seam.guard import FIRST_DROP, admit
+    from tests.media.test_inlet import JUNK_SHAPES, PEER, STRANGER
+
+    outbound, _ = _sessions()
+    rtcp = SubscriberRtcp()
+    dtls = _dtls(_Transport(), outbound)
+    dtls._rx_srtp = None  # DTLS not up yet: SRTCP goes the usual way, as before a handshake
+    rtcp.install(dtls)
+    rtcp.validated.add(PEER)
+    handed: list[bytes] = []
+    hook = rtcp._hook(lambda data, addr: handed.append(data))
+    datagrams = [(data, addr) for data in JUNK_SHAPES for addr in (PEER, STRANGER)]
+    for data, addr in datagrams:
+        hook(data, addr)
+    verdicts = [admit(data, addr, {PEER}) for data, addr in datagrams]
+    assert sum(rtcp.drops.counts) == sum(1 for v in verdicts if v >= FIRST_DROP)
+    assert handed == [data for (data, _), v in zip(datagrams, verdicts, strict=True) if v < FIRST_DROP]

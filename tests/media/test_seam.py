@@ -187,6 +187,9 @@ class _Endpoint(asyncio.DatagramProtocol):
     """A protocol with an instance ``__dict__``, like aioice's ``StunProtocol``."""
 
 
+STUN_SHAPED = bytes([0, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42]) + bytes(12)  # a binding request: any address may send it
+
+
 async def _instance_callback_receives(compiled_hook: bool = False) -> list[bytes]:
     loop = asyncio.get_running_loop()
     got: list[bytes] = []
@@ -199,7 +202,7 @@ async def _instance_callback_receives(compiled_hook: bool = False) -> list[bytes
         protocol.datagram_received = callback  # type: ignore[method-assign]
         sock = transport.get_extra_info("socket")  # LeanSender.link gives the outlet a dup of its descriptor
         assert sock.fileno() >= 0 and sock.getsockname() == transport.get_extra_info("sockname")
-        sender.sendto(b"ping", transport.get_extra_info("sockname"))
+        sender.sendto(STUN_SHAPED, transport.get_extra_info("sockname"))  # the guard lets STUN through
         for _ in range(100):
             if got:
                 break
@@ -215,8 +218,8 @@ def test_seam_datagram_callback_is_looked_up_on_the_protocol_instance(loop_facto
     """Both loops call ``protocol.datagram_received`` per datagram, so the lean path's instance attribute wins."""
     loop = loop_factory()
     try:
-        assert loop.run_until_complete(_instance_callback_receives()) == [b"ping"]
-        assert loop.run_until_complete(_instance_callback_receives(compiled_hook=True)) == [b"ping"]
+        assert loop.run_until_complete(_instance_callback_receives()) == [STUN_SHAPED]
+        assert loop.run_until_complete(_instance_callback_receives(compiled_hook=True)) == [STUN_SHAPED]
     finally:
         loop.close()
 
@@ -287,3 +290,54 @@ def test_seam_receiver_rtcp_loop_is_looked_up_on_the_instance_and_reports_what_w
     assert "highest_sequence=stream.max_seq" in rtcp and "jitter=stream.jitter" in rtcp
     assert "lsr = self.__lsr[ssrc]" in rtcp and "delay = time.time() - self.__lsr_time[ssrc]" in rtcp
     assert "RtcpRrPacket(ssrc=self.__rtcp_ssrc, reports=reports)" in rtcp
+
+
+def test_seam_guard_learns_proven_addresses_from_aioice_instance_methods() -> None:
+    """``guard.validated_sources`` wraps these on the connection: pair states change only through
+    ``check_state``, and a peer's check reaches ``check_incoming`` only once it is authenticated."""
+    connection_source = inspect.getsource(aioice.ice.Connection)
+    assert "self.check_state(pair, CandidatePair.State.SUCCEEDED)" in connection_source
+    assert connection_source.count("pair.state = CandidatePair.State.SUCCEEDED") == 0
+    received = inspect.getsource(aioice.ice.Connection.request_received)
+    assert received.index("check_message_integrity") < received.index("self.check_incoming(message, addr, protocol)")
+    assert "self.check_incoming(*early_check)" in connection_source
+    assert list(inspect.signature(aioice.ice.Connection.check_incoming).parameters) == [
+        "self",
+        "message",
+        "addr",
+        "protocol",
+    ]
+    assert hasattr(Connection(ice_controlling=True), "_check_list")
+    assert "(self.remote_candidate._network_host, self.remote_candidate.port)" in inspect.getsource(
+        aioice.ice.CandidatePair
+    )
+
+
+async def test_seam_guard_knows_the_peer_once_ice_connects() -> None:
+    """Two real connections on loopback: each side's guard has proven the other's address."""
+    seam.enable_loopback_candidates()
+    offerer, answerer = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        offerer.addTransceiver("audio")
+        await offerer.setLocalDescription(await offerer.createOffer())
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        proven = [seam.validated_sources(pc.getTransceivers()[0].receiver.transport) for pc in (offerer, answerer)]
+        await offerer.setRemoteDescription(answerer.localDescription)
+        for _ in range(500):
+            if all(pc.connectionState == "connected" for pc in (offerer, answerer)):
+                break
+            await asyncio.sleep(0.01)
+        for pc, addresses in zip((offerer, answerer), proven, strict=True):
+            route = pc.getTransceivers()[0].receiver.transport.transport._connection._nominated[1]
+            assert route.remote_addr in addresses
+    finally:
+        await offerer.close()
+        await answerer.close()
+
+
+def test_seam_sdp_parser_is_aiortcs_own() -> None:
+    assert "sdp.SessionDescription.parse(sessionDescription.sdp)" in inspect.getsource(
+        RTCPeerConnection.setRemoteDescription
+    )
+    assert seam.sdp_refusal("v=0\r\nm=audio\r\n") is not None

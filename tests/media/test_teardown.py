@@ -33,7 +33,9 @@ async def test_teardown_leaves_nothing_behind() -> None:
     a_connections = [pc for pc in engine.connections() if pc in _peer_connections(engine, "a")]
     outlets = _outlets(engine)  # compiled copies hold a dup of their socket: it must close with them
     a_outlets = [o for o in outlets if o.subscriber_id == "a"]
-    assert a_outlets and all(o.outlet is None or o.outlet.linked for o in a_outlets)
+    assert a_outlets
+    # c's tracks reach a after a's renegotiation: its outlets link on the first packet after that.
+    await wait_for(lambda: all(o.outlet is None or o.outlet.linked for o in a_outlets), timeout=10)
     await engine.close_participant(SESSION, "a")
     assert all(o.outlet is None or not o.outlet.linked for o in a_outlets)
     assert a_connections and all(pc.connectionState == "closed" for pc in a_connections)

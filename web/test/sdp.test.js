@@ -1,7 +1,7 @@
 // Node's built-in test runner: `node --test web/test/` (also run by tests/web/test_js_units.py).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sendingMsids, withoutIdleMsids } from '../rtc.js';
+import { iceUfrag, sendingMsids, withoutIdleMsids } from '../rtc.js';
 
 const OFFER = [
   'v=0', 'a=msid-semantic:WMS *',
@@ -24,4 +24,10 @@ test('idle m-lines lose their msid so a reused stream id is not a duplicate', ()
   assert.ok(cleaned.includes('a=msid:fac fac-video'));
   assert.ok(cleaned.includes('a=msid-semantic:WMS *'));
   assert.deepEqual(sendingMsids(cleaned), sendingMsids(OFFER));
+});
+
+test('an offer names its connection by its ICE ufrag', () => {
+  assert.equal(iceUfrag('v=0\r\na=ice-ufrag:Ab3/+x\r\na=ice-pwd:secret\r\n'), 'Ab3/+x');
+  assert.equal(iceUfrag('v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n'), null);
+  assert.equal(iceUfrag(undefined), null);
 });

@@ -20,13 +20,17 @@ instead of silently degrading forwarding. One module per owner:
 - ``compiled``: loads the compiled packet path (``server/media/_fastpath.c``) and hands it libsrtp's
   ``srtp_protect``/``srtp_unprotect`` by address from pylibsrtp's binding;
 - ``ice``: loopback host candidates (aioice skips 127.0.0.1; tests and single-machine demos add it)
-  and larger kernel receive buffers on a connection's ICE sockets.
+  and larger kernel receive buffers on a connection's ICE sockets;
+- ``guard``: what may enter an ICE socket (RFC 7983 demultiplexing, shortest headers, DTLS/SRTP only
+  from addresses the connection's ICE checks proved), the rules both legs' socket hooks apply first;
+- ``sdp``: aiortc's SDP parser, run on a member's SDP before any connection is built or touched.
 
 The names below are the package's interface: ``from server.media import seam; seam.LeanSender``.
 Module-level state (the decoder-bypass set, the original ``decoder_worker`` and host-address lister)
 lives in, and is read from, the submodule that uses it.
 """
 
+from server.media.seam.guard import DROP_REASONS, Drops, admit, validated_sources
 from server.media.seam.ice import enable_loopback_candidates, enlarge_receive_buffers
 from server.media.seam.receive import (
     NACK_WINDOW,
@@ -37,6 +41,7 @@ from server.media.seam.receive import (
     request_keyframe,
 )
 from server.media.seam.rtcp import SubscriberRtcp
+from server.media.seam.sdp import sdp_refusal
 from server.media.seam.send import (
     HISTORY_MASK,
     HISTORY_SIZE,
@@ -51,6 +56,7 @@ from server.media.seam.send import (
 from server.media.seam.transport import SRTP_TRAILER, Datagrams, SocketHooks, fast_srtp, nominated_route
 
 __all__ = [
+    "DROP_REASONS",
     "HISTORY_MASK",
     "HISTORY_SIZE",
     "MAX_BUFFERED",
@@ -60,6 +66,7 @@ __all__ = [
     "SRTP_TRAILER",
     "ConnectionRtcp",
     "Datagrams",
+    "Drops",
     "IdleTrack",
     "InboundTrack",
     "LeanReceiver",
@@ -67,11 +74,14 @@ __all__ = [
     "RtpConsumer",
     "SocketHooks",
     "SubscriberRtcp",
+    "admit",
     "enable_loopback_candidates",
     "enlarge_receive_buffers",
     "fast_srtp",
     "install_decoder_bypass",
     "nominated_route",
     "request_keyframe",
+    "sdp_refusal",
     "set_msid",
+    "validated_sources",
 ]

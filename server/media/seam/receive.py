@@ -32,6 +32,7 @@ from aiortc.rtp import (
 )
 
 from server.media.seam import compiled
+from server.media.seam.guard import FIRST_DROP, REFUSED, RTP, Address, Drops, admit, validated_sources
 from server.media.seam.transport import (
     Datagrams,
     SocketHooks,
@@ -193,9 +194,15 @@ class LeanReceiver:
     track's first packet) are untouched.
     """
 
-    def __init__(self, compiled_path: bool | None = None) -> None:
-        """``compiled_path``: the ``Inlet`` (default: when built and not switched off) or the Python below."""
+    def __init__(self, compiled_path: bool | None = None, drops: Drops | None = None) -> None:
+        """``compiled_path``: the ``Inlet`` (default: when built and not switched off) or the Python below.
+
+        ``drops`` counts what the socket guard refuses (``guard.admit``); ``validated`` is set by
+        ``install`` to the connection's proven remote addresses.
+        """
         use_inlet = compiled.fastpath is not None if compiled_path is None else compiled_path
+        self.drops = drops if drops is not None else Drops()
+        self.validated: set[Address] = set()
         self.tracks: dict[RTCRtpReceiver, InboundTrack] = {}
         self._by_ssrc: dict[bytes, InboundTrack] = {}
         self._dtls: Any = None
@@ -221,19 +228,28 @@ class LeanReceiver:
             raw._RTCRtpReceiver__remote_bitrate_estimator = None
         self._dtls = receiver.transport
 
-    def install(self) -> None:
-        """Wrap the ICE sockets' callbacks; call once candidates are gathered (after setLocalDescription)."""
-        if self._dtls is not None:
-            self._hooks.wrap(self._dtls, self._hook)
+    def install(self, dtls: Any) -> None:
+        """Guard and wrap the ICE sockets' callbacks of the connection ``dtls`` belongs to; call once
+        candidates are gathered (after setLocalDescription), whether or not a track was tapped."""
+        self._dtls = self._dtls or dtls
+        self.validated = validated_sources(dtls)
+        self._hooks.wrap(dtls, self._hook)
 
     def _hook(self, original: Datagrams) -> Datagrams:
+        """The socket guard (``guard.admit``), then SRTP of a known SSRC here, the rest to ``original``."""
+        validated, drops = self.validated, self.drops
         if self._inlet is not None:
+            self._inlet.guard(validated, drops.add)
             hook: Datagrams = compiled.BUILT.hook(self._inlet, original)  # the closure below, in C
             return hook
         by_ssrc = self._by_ssrc
 
         def datagram_received(data: bytes, addr: Any) -> None:
-            if 127 < data[0] < 192 and not 191 < data[1] < 224:  # RTP, not RTCP (RFC 5761)
+            kind = admit(data, addr, validated)
+            if kind >= FIRST_DROP:
+                drops.add(kind)
+                return
+            if kind == RTP:
                 track = by_ssrc.get(data[8:12])
                 if track is not None:
                     try:
@@ -242,7 +258,10 @@ class LeanReceiver:
                         return  # a replay or a forgery: aiortc drops it too
                     track.on_srtp(plain)
                     return
-            original(data, addr)
+            try:
+                original(data, addr)
+            except Exception:  # aioice's STUN parser raises struct.error on a short attribute
+                drops.add(REFUSED)
 
         return datagram_received
 

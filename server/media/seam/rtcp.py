@@ -12,6 +12,7 @@ from typing import Any
 
 import pylibsrtp
 
+from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
 from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
 from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
@@ -33,8 +34,10 @@ class SubscriberRtcp:
     dropped, as aiortc's pack path would ignore them too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, drops: Drops | None = None) -> None:
         self.senders: dict[int, LeanSender] = {}
+        self.drops = drops if drops is not None else Drops()
+        self.validated: set[Address] = set()
         self.reports_sent = 0  # compound report packets sent (tests and diagnostics)
         self.feedback_received = 0  # NACK, PLI and FIR packets handled (tests and diagnostics)
         self._dtls: Any = None
@@ -49,15 +52,28 @@ class SubscriberRtcp:
         if self.senders.get(lean.ssrc) is lean:
             del self.senders[lean.ssrc]
 
-    def attach(self, dtls: Any, cname: str) -> None:
-        """A sender started on ``dtls``: wrap its ICE sockets' callbacks."""
+    def install(self, dtls: Any) -> None:
+        """Guard and wrap the connection's ICE sockets: call as soon as they exist (after each
+        setLocalDescription of an offer), long before a sender starts and DTLS is up."""
         self._dtls = dtls
-        self._cname = cname.encode()[:255]
+        self.validated = validated_sources(dtls)
         self._hooks.wrap(dtls, self._hook)
 
+    def attach(self, dtls: Any, cname: str) -> None:
+        """A sender started on ``dtls``: its CNAME for the reports (its sockets are guarded already)."""
+        self._cname = cname.encode()[:255]
+        self.install(dtls)
+
     def _hook(self, original: Datagrams) -> Datagrams:
+        """The socket guard (``guard.admit``), then SRTCP here, the rest (STUN, DTLS) to ``original``."""
+        validated, drops = self.validated, self.drops
+
         def datagram_received(data: bytes, addr: Any) -> None:
-            if 127 < data[0] < 192 and 191 < data[1] < 224:  # SRTCP (RFC 5761)
+            kind = admit(data, addr, validated)
+            if kind >= FIRST_DROP:
+                drops.add(kind)
+                return
+            if kind == RTCP:
                 session = self._dtls._rx_srtp
                 if session is not None:
                     if self._unprotect is None:
@@ -68,7 +84,10 @@ class SubscriberRtcp:
                         return  # a replay or a forgery: aiortc drops it too
                     self.on_rtcp(plain)
                     return
-            original(data, addr)
+            try:
+                original(data, addr)
+            except Exception:  # aioice's STUN parser raises struct.error on a short attribute
+                drops.add(REFUSED)
 
         return datagram_received
 

@@ -1,0 +1,65 @@
+"""``Room``: one session's media state in the engine, and its 5 Hz loop (speaking levels, RTCP reports).
+
+A room is keyed by session id and lives while the session has media on this node. Its loop is the
+one timer a session's media has: on the measured machine (nested virtualisation) every wake-up of
+the process costs tens of microseconds, more than the report it sends, so RTCP both ways rides the
+speaking-level tick instead of one timer per sender and receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from server.media.levels import SpeakingMeter
+from server.media.peers import Peer, ids
+from signaling.ports import ForwardingPolicy, MediaEvents
+
+log = logging.getLogger(__name__)
+
+SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
+REMB_EVERY = 5  # ticks: the bitrate cap is re-announced to publishers once a second
+
+
+@dataclass
+class Room:
+    session_id: str
+    policy: ForwardingPolicy = field(default_factory=ForwardingPolicy)
+    peers: dict[str, Peer] = field(default_factory=dict)
+    departed: set[str] = field(default_factory=set)
+    revisions: dict[str, int] = field(default_factory=dict)  # a dropped Peer's last offer revision
+    meter: SpeakingMeter = field(default_factory=SpeakingMeter)
+    speaking_task: asyncio.Task[None] | None = None
+
+
+async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
+    """5 Hz: speaking levels; once a second, RTCP reports both ways."""
+    tick = 0
+    while True:
+        await asyncio.sleep(SPEAKING_INTERVAL)
+        tick += 1
+        if tick % REMB_EVERY == 0:
+            send_reports(room, video_cap)
+        update = room.meter.flush()
+        if update is not None:
+            try:
+                await events.speaking(room.session_id, *update)
+            except Exception:
+                log.exception("speaking callback failed", extra={"session": room.session_id})
+
+
+def send_reports(room: Room, video_cap: int) -> None:
+    """Receiver reports with a fixed REMB to publishers (instead of aiortc's per-packet estimator:
+    cheaper, and it caps browsers' video), sender reports to subscribers. One peer's failure (a
+    connection torn down under it) skips that peer's reports for this second only, logged once."""
+    for peer in list(room.peers.values()):
+        try:
+            if peer.inbound is not None:
+                peer.inbound.send_reports(video_cap)
+            if peer.rtcp is not None:
+                peer.rtcp.send_reports()
+        except Exception:
+            if not peer.report_failed:
+                log.exception("RTCP reports failed", extra=ids(room.session_id, peer.participant_id))
+            peer.report_failed = True

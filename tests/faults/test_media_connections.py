@@ -1,0 +1,101 @@
+"""A member's own connection dies (they close it, their page reloads): the rest of the session goes on.
+
+Each test drives a real node in-process with real aiortc members over the wire (``media_session``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import av
+import pytest
+
+from server.keys import MEDIA
+from tests.faults import media_session
+from tests.faults.media_session import LiveSession, until
+from tests.harness import Harness
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]
+
+
+clip, server = media_session.clip, media_session.server  # the fixtures these tests take
+
+
+async def test_a_member_closing_their_receiving_connection_gets_a_fresh_one_and_disturbs_no_one(
+    server: Harness, clip: list[av.Packet]
+) -> None:
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
+        cam = live.everyone["Cam"]
+        closed = cam.subscriber
+        rates, marks = await live.before_fault("Cam")
+        await cam.close_subscriber()  # DTLS close_notify to the server's subscriber connection
+        await live.assert_others_unaffected(rates, marks, "Cam")
+        # Cam was never dropped: still publishing to everyone, and receiving again on a fresh connection.
+        for other in live.others("Cam"):
+            await live.until_receives(other, cam)
+            await live.until_receives(cam, other)
+        assert cam.subscriber is not closed and cam.refused == []
+        await live.assert_can_end()
+
+
+async def test_a_member_closing_their_publishing_connection_is_torn_down_and_can_publish_again(
+    server: Harness, clip: list[av.Packet]
+) -> None:
+    engine: Any = server.app[MEDIA]
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
+        cam = live.everyone["Cam"]
+        rates, marks = await live.before_fault("Cam")
+        offers = {m.name: m.answered for m in live.others("Cam")}
+        await cam.close_publisher()  # DTLS close_notify to the server's publisher connection
+        await live.assert_others_unaffected(rates, marks, "Cam")
+        # The dead connection is gone from the engine and its tracks from everyone's receiving connection.
+        await until(lambda: all(m.answered > offers[m.name] for m in live.others("Cam")), timeout=5)
+        assert not any(p.participant_id == cam.id for p in _publishers(engine, live.session_id))
+        # The hub hears of it: the facilitator's view no longer lists a stream of Cam's.
+        await live.facilitator.wire.state(
+            lambda s: any(p["id"] == cam.id and p["stream_ids"] == [] for p in s["participants"])
+        )
+        stopped = time.monotonic()
+        await asyncio.sleep(0.5)  # no frame of Cam's may arrive after its connection is gone
+        assert all(m.got(cam.stream, "video", since=stopped) == 0 for m in live.others("Cam"))
+        await cam.publish()  # Cam comes back: a new publishing connection
+        for other in live.others("Cam"):
+            await live.until_receives(other, cam)
+        assert all(m.refused == [] for m in live.everyone.values())
+        await live.assert_can_end()
+
+
+async def test_a_member_whose_page_reloads_while_others_renegotiate_is_seated_again(
+    server: Harness, clip: list[av.Packet]
+) -> None:
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
+        cam = live.everyone["Cam"]
+        dee = await live.join("Dee")  # admitted; her publish makes everyone renegotiate
+        seen = live.facilitator.wire.count("session.state")
+        rates, marks = await live.before_fault("Cam", "Dee")
+        await cam.close()  # the page goes: its connections, then its socket
+        await cam.wire.close()
+
+        async def reload() -> None:
+            back = await live.reconnect("Cam")
+            await back.publish()
+
+        await asyncio.gather(dee.publish(), reload())
+        await live.assert_others_unaffected(rates, marks, "Cam", "Dee")
+        dropped = await live.facilitator.wire.state(
+            lambda s: any(p["id"] == cam.id and not p["connected"] for p in s["participants"]), since=seen
+        )
+        await live.facilitator.wire.state(
+            lambda s: any(p["id"] == cam.id and p["connected"] for p in s["participants"]),
+            since=live.facilitator.wire.received["session.state"].index(dropped),
+        )
+        await live.until_everyone_receives_everyone()
+        assert all(m.refused == [] for m in live.everyone.values())
+        await live.assert_can_end()
+
+
+def _publishers(engine: Any, session_id: str) -> list[Any]:
+    room = engine._rooms[session_id]
+    return [peer for peer in room.peers.values() if peer.publisher is not None]
