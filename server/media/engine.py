@@ -113,6 +113,8 @@ class MediaEngine:
             audio = peer.sources.get("audio")
             if audio is not None:
                 audio.audible = peer.participant_id in policy.audible
+            for (publisher_id, kind), out in peer.outgoing.items():
+                out.source.gate(out.sink, _allowed(policy, peer.participant_id, publisher_id, kind))
         await self._refresh_all(room)
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:
@@ -319,6 +321,7 @@ class MediaEngine:
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
         lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp)
         sink = Sink(peer.participant_id, kind, lean, self._totals)
+        sink.open = _allowed(room.policy, peer.participant_id, publisher_id, kind)
         source.add_sink(sink)
         peer.outgoing[key] = Outgoing(transceiver, sink, source)
         peer.dirty = True
@@ -378,6 +381,13 @@ class MediaEngine:
             await self._events.connection_lost(room.session_id, peer.participant_id, leg)
         except Exception:
             log.exception("connection_lost callback failed", extra=_ids(room, peer))
+
+
+def _allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, kind: str) -> bool:
+    """Whether this pair's gate is open: same place (video), and audible there too (audio)."""
+    if kind == "video":
+        return policy.sees(subscriber_id, publisher_id)
+    return policy.hears(subscriber_id, publisher_id)
 
 
 def _ids(room: Room, peer: Peer) -> dict[str, str]:

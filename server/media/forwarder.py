@@ -104,6 +104,7 @@ class Sink:
         self.lean = lean
         self.waiting_keyframe = kind == "video"
         self.dropped = 0
+        self.open = True  # the gate of this (subscriber, publisher, kind): a closed one forwards nothing
         self._active = False
         self._seq_offset = 0
         self._ts_offset = random.getrandbits(32)
@@ -187,7 +188,8 @@ class Source:
         self._arrivals = 0
         self.kind = kind
         self.sinks: list[Sink] = []
-        self._outlets: list[Any] | None = None  # the sinks' compiled outlets, when every sink has one
+        self._open: list[Sink] = []  # the sinks whose gate is open: the ones a packet goes to
+        self._outlets: list[Any] | None = None  # the open sinks' compiled outlets, when every one has one
         self._audible = True
         self._request_pli = request_pli
         self._on_level = on_level
@@ -250,12 +252,12 @@ class Source:
                 return  # strict floor / forced mute: no packets at all, not silence
             if level >= 0 and self._on_level is not None:
                 self._on_level(self.publisher_id, level, timestamp)
-            for sink in self.sinks:
+            for sink in self._open:
                 sink.forward(payload, seq, timestamp, marker, False)
             return
         starts_keyframe = vp8_starts_frame(payload) and vp8_is_keyframe(payload)
         want = False
-        for sink in self.sinks:
+        for sink in self._open:
             if not sink.forward(payload, seq, timestamp, marker, starts_keyframe):
                 want = True
         if want:
@@ -266,7 +268,7 @@ class Source:
         want = done & _fastpath.WANT_KEYFRAME
         if done & _fastpath.UNLINKED_ANY:
             keyframe = video and _fastpath.is_vp8_keyframe(payload)
-            for sink in self.sinks:
+            for sink in self._open:
                 if not sink.outlet.linked and not sink.forward(payload, seq, timestamp, marker, keyframe):
                     want = True
         if want:
@@ -284,20 +286,35 @@ class Source:
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
-        self._gather_outlets()
+        self._gather()
 
     def remove_sink(self, sink: Sink) -> None:
         if sink in self.sinks:
             self.sinks.remove(sink)
-        self._gather_outlets()
+        self._gather()
 
-    def _gather_outlets(self) -> None:
-        outlets = [sink.outlet for sink in self.sinks]
+    def gate(self, sink: Sink, open_: bool) -> None:
+        """Open or close one subscriber's gate (place and floor: ``ForwardingPolicy.sees``/``hears``),
+        from the next packet on, with no renegotiation. A reopened gate starts afresh: video at the
+        next keyframe, asked of the publisher now, so the picture comes back at once and clean."""
+        if sink.open == open_:
+            return
+        sink.open = open_
+        if open_:
+            sink.restart()  # no sequence gap for the time the gate was shut
+            self.request_keyframe()
+        self._gather()
+
+    def _gather(self) -> None:
+        """The sinks a packet goes to (the open ones), and their compiled outlets when all have one."""
+        self._open = [sink for sink in self.sinks if sink.open]
+        outlets = [sink.outlet for sink in self._open]
         self._outlets = outlets if outlets and all(o is not None for o in outlets) else None
 
     async def close(self) -> None:
         """Drop every sink and wait for an in-flight PLI so nothing outlives the source."""
         self.sinks.clear()
+        self._open = []
         self._outlets = None
         if self._pli_task is not None and not self._pli_task.done():
             self._pli_task.cancel()

@@ -25,10 +25,11 @@ class Room:
         self.events.clients[participant_id] = client
         return client
 
-    async def policy(self, members: set[str], audible: set[str] | None = None) -> None:
-        await self.engine.set_policy(
-            SESSION, ForwardingPolicy(frozenset(members), frozenset(members if audible is None else audible))
-        )
+    async def policy(
+        self, members: set[str], audible: set[str] | None = None, places: dict[str, str] | None = None
+    ) -> None:
+        heard = frozenset(members if audible is None else audible)
+        await self.engine.set_policy(SESSION, ForwardingPolicy(frozenset(members), heard, places or {}))
 
     async def close(self) -> None:
         for client in self.events.clients.values():
