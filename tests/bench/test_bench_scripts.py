@@ -87,6 +87,15 @@ def test_join_bench_times_joins_in_chromium() -> None:
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
 
 
+def test_net_bench_prints_both_systems_per_condition_and_the_outage_recovery() -> None:
+    tiny = ("--window", "2", "--settle", "1", "--outages", "1", "--after", "3")
+    out = run("bench/net_bench.py", *tiny, "--conditions", "2% loss", "3 s outage", timeout=300)
+    for system in ("hearth", "p2p"):
+        assert re.search(rf"^2% loss\s+{system}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+%", out, re.M), out
+        assert re.search(rf"^  {system}\s+first new frame: (p50 [\d.]+ s|never)", out, re.M), out
+    assert re.search(r"goal \(Hearth p95 to the first new frame <= 1 s\): (met|not met)", out), out
+
+
 def test_soak_prints_per_session_figures_and_what_the_node_still_holds() -> None:
     tiny = ("--sessions", "1", "--members", "3", "--minutes", "0.25", "--workers", "1", "--every", "4")
     out = run("bench/soak.py", *tiny, "--window", "5", "--lead-in", "8", "--ping-interval", "2")

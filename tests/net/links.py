@@ -132,7 +132,8 @@ class Link:
         self._bad = self.rng.random() >= b.leave if self._bad else self.rng.random() < b.enter
         return self.rng.random() < (b.loss_bad if self._bad else b.loss_good)
 
-    def _drop(self, fate: Fate) -> None:
+    def _drop(self, fate: Fate) -> float | None:
+        """Count a dropped packet; None, for ``admit`` to return."""
         self.counts[fate] += 1
         return None
 

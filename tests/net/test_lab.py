@@ -118,10 +118,11 @@ def test_the_lab_leaves_nothing_behind_even_when_the_test_fails() -> None:
         orphan = int(subprocess.run(started, capture_output=True, text=True, check=True).stdout)
         namespaces = [lab.namespace(role) for role in lab.roles]
         emulator = lab.emulator
-        assert emulator is not None and pids_in(namespaces[1])
+        assert pids_in(namespaces[1])
         raise RuntimeError("a test failed")
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not any(ns in listed for ns in namespaces)
+    assert emulator is not None
     assert sleeper.poll() is not None and emulator.poll() is not None
     assert not alive(orphan)
     assert not lab.dir.exists()

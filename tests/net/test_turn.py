@@ -45,7 +45,7 @@ def lab() -> Iterator[Lab]:
 
 def relayed_room(playwright: Playwright, lab: Lab, transport: str) -> Relayed:
     """Lee and Robin in a room while Robin's UDP reaches only the TURN server (none at all but UDP TURN)."""
-    turn: Turn = start_turn(lab, TURN)
+    turn: Turn = start_turn(lab, TURN, relays_to=lab.address(SERVER))
     # Chromium checks a TURN server's certificate; this trusts exactly the run's own, by its public key.
     trust = (f"--ignore-certificate-errors-spki-list={turn.spki()}",) if transport == "tls" else ()
     hearth = start_hearth(lab, SERVER, ARTIFACTS / "logs", "--ice-servers", json.dumps([turn.ice_server(transport)]))

@@ -81,8 +81,9 @@ class Turn:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def start_turn(lab: Lab, role: str) -> Turn:
-    """coturn in ``role``'s namespace, listening and relaying on that role's address only."""
+def start_turn(lab: Lab, role: str, relays_to: str) -> Turn:
+    """coturn in ``role``'s namespace, listening and relaying on that role's address only, and relaying
+    to ``relays_to`` (Hearth's address) only, as docs/turn.md advises."""
     binary = shutil.which("turnserver")
     if binary is None:
         raise AssertionError("turnserver is missing: apt-get install -y coturn")
@@ -104,6 +105,8 @@ def start_turn(lab: Lab, role: str) -> Turn:
         "--fingerprint",
         "--no-cli",
         "--no-multicast-peers",
+        "--denied-peer-ip=0.0.0.0-255.255.255.255",
+        f"--allowed-peer-ip={relays_to}",
         "--no-dtls",
         "--simple-log",
         f"--log-file={log}",
