@@ -99,6 +99,13 @@ def main() -> None:
     names = [c.name for c in CONDITIONS]
     parser.add_argument("--conditions", nargs="*", default=names, choices=names, metavar="NAME", help=str(names))
     parser.add_argument("--seed", type=int, default=None, help="seed for the links' random draws")
+    parser.add_argument(
+        "--hearth-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="a setting for the server, as --hearth-arg=--python-forwarding (repeat)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every stream and every recovery")
     args = parser.parse_args()
 
@@ -106,7 +113,7 @@ def main() -> None:
     print(describe(), flush=True)
     chosen = [c for c in CONDITIONS if c.name in args.conditions]
     with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="net-bench-") as logs:
-        lab = SideBySide(playwright, Path(logs), seed=args.seed).start()
+        lab = SideBySide(playwright, Path(logs), seed=args.seed, hearth_args=tuple(args.hearth_arg)).start()
         try:
             print(f"\n{args.window:.0f} s a cell, both systems at the same moments; means over received streams")
             print(HEADER)

@@ -176,19 +176,17 @@ class Cell:
     server_repeats: float | None = None
     load: str = ""  # what the machine was doing meanwhile (tests/net/load.py)
 
-    def video(self, *, receiver: str | None = None, sender: str | None = None) -> list[Received]:
+    def select(self, kind: str, receiver: str | None = None, sender: str | None = None) -> list[Received]:
+        """Received streams of ``kind``, of one receiver or sender when named."""
         return [
-            s
-            for s in self.streams
-            if s.kind == "video" and receiver in (None, s.receiver) and sender in (None, s.sender)
+            s for s in self.streams if s.kind == kind and receiver in (None, s.receiver) and sender in (None, s.sender)
         ]
 
+    def video(self, *, receiver: str | None = None, sender: str | None = None) -> list[Received]:
+        return self.select("video", receiver, sender)
+
     def audio(self, *, receiver: str | None = None, sender: str | None = None) -> list[Received]:
-        return [
-            s
-            for s in self.streams
-            if s.kind == "audio" and receiver in (None, s.receiver) and sender in (None, s.sender)
-        ]
+        return self.select("audio", receiver, sender)
 
     @property
     def freezes_per_minute(self) -> float:
@@ -207,12 +205,6 @@ class Cell:
     @property
     def fps(self) -> float:
         return _mean(s.fps for s in self.video())
-
-    @property
-    def retransmitted_received(self) -> float:
-        """Share of packets that reached receivers as retransmissions, over all received streams (0..1)."""
-        got = sum(s.grew.get("packetsReceived", 0.0) for s in self.streams)
-        return sum(s.grew.get("retransmittedPacketsReceived", 0.0) for s in self.streams) / got if got else 0.0
 
     @property
     def retransmitted_sent(self) -> float:
@@ -238,7 +230,7 @@ class Cell:
             )
             rows.append(
                 f"  {s.sender} -> {s.receiver} {s.kind}: {figure} {s.kbps:6.0f} kbit/s {100 * s.lost:4.1f}% lost "
-                f"{100 * s.retransmitted:4.1f}% rtx {s.keyframe_requests:3.0f} PLI/FIR {s.connections} conn"
+                f"{100 * s.retransmitted:4.1f}% rtx in {s.keyframe_requests:3.0f} PLI/FIR {s.connections} conn"
             )
         for t in self.senders:
             rows.append(
@@ -271,9 +263,10 @@ class Recovery:
         )
 
 
-def recovery(receiver: str, sender: str, shown: list[float], end: float, requests: float) -> Recovery:
-    """From the times frames were shown (seconds, wall clock) and the outage's end."""
-    after = sorted(t for t in shown if t >= end)
+def recovery(receiver: str, sender: str, shown: list[float], end: float, within: float, requests: float) -> Recovery:
+    """From the times frames were shown (seconds, wall clock), the outage's end, and how long after it
+    the video was watched (later frames are not counted: "never" means not within that time)."""
+    after = sorted(t for t in shown if end <= t <= end + within)
     frames, within = FLOWING
     back = next(
         (t for i, t in enumerate(after) if i + frames - 1 < len(after) and after[i + frames - 1] - t <= within), None

@@ -46,6 +46,10 @@ GRANT_FLOOR_JS = """async (name) => {
 
 @dataclass
 class SideBySide:
+    """The lab, the Hearth server and the pair's relay in its server namespace, a browser per member.
+
+    ``hearth_args`` are more settings for the server (say ``--python-forwarding``)."""
+
     playwright: Playwright
     log_dir: Path
     seed: int | None = None
@@ -59,15 +63,13 @@ class SideBySide:
 
     # -- setting up --------------------------------------------------------------------------------
 
-    def start(self, room: bool = True, pair: bool = True) -> SideBySide:
+    def start(self) -> SideBySide:
         self.lab = Lab([SERVER, *HEARTH_ROLES, *P2P_ROLES.values()], seed=self.seed)
         self.lab.start()
         try:
             self._start_servers()
-            if room:
-                self.open_room()
-            if pair:
-                self.open_pair()
+            self._open_room()
+            self._open_pair()
         except BaseException:
             self.close()
             raise
@@ -91,29 +93,19 @@ class SideBySide:
         assert relay.stdout is not None and relay.stdout.readline().strip() == "ready", "the p2p relay did not start"
         self.relay = f"http://{address}:{port}"
 
-    def open_room(self) -> None:
+    def _open_room(self) -> None:
         """Lee, Alex and Sam in a session, Alex given the floor by Lee."""
         browsers = {NAMES[role]: self._browser(role) for role in HEARTH_ROLES}  # the facilitator first
         people = join_room(self.hearth, browsers, NAMES[FACILITATOR])
         self.people = {role: people[NAMES[role]] for role in HEARTH_ROLES}
         self.people[FACILITATOR].page.evaluate(GRANT_FLOOR_JS, NAMES[FLOOR_HOLDER])
 
-    def close_room(self) -> None:
-        for role in list(self.people):
-            self.people.pop(role).close()
-            self.browsers.pop(role).close()
-
-    def open_pair(self) -> None:
+    def _open_pair(self) -> None:
         a, b = FLOOR_HOLDER, WEAK_MEMBER
         self.peers[a] = Peer.open(self._browser(P2P_ROLES[a]), self.relay, NAMES[a], NAMES[b])
         self.peers[b] = Peer.open(self._browser(P2P_ROLES[b]), self.relay, NAMES[b], NAMES[a])
         for peer in self.peers.values():
             peer.wait_connected()
-
-    def close_pair(self) -> None:
-        for role in list(self.peers):
-            self.peers.pop(role).close()
-            self.browsers.pop(P2P_ROLES[role]).close()
 
     def close(self) -> None:
         for browser in self.browsers.values():
@@ -141,7 +133,7 @@ class SideBySide:
         return shots
 
     def cells(self, condition: str, start: dict[str, Any], end: dict[str, Any]) -> tuple[Cell, Cell]:
-        """The room's and the pair's figures (a system not open now has no streams)."""
+        """The room's and the pair's figures between two ``snapshots``."""
         rtp = {k: end[SERVER][k] - start[SERVER][k] for k in ("packets", "repeats")}
         hearth = Cell(
             "hearth",
@@ -184,17 +176,17 @@ class SideBySide:
         end = self.snapshots()
         result = Outage(seconds, load=str(meter.read()))
         for role, person in self.people.items():
-            result.hearth += self._recoveries(person.page, NAMES[role], start[role], end[role], cut_end)
+            result.hearth += self._recoveries(person.page, NAMES[role], start[role], end[role], cut_end, after)
         for role, peer in self.peers.items():
             p2p = P2P_ROLES[role]
-            result.p2p += self._recoveries(peer.page, NAMES[role], start[p2p], end[p2p], cut_end)
+            result.p2p += self._recoveries(peer.page, NAMES[role], start[p2p], end[p2p], cut_end, after)
         for role in [*self.people, *(P2P_ROLES[r] for r in self.peers)]:
             bins = self.lab.timeline(role, "down", cut_start - 5, cut_end + after)
             result.bursts[role] = burst(bins, cut_start, cut_end)
         return result
 
     def _recoveries(
-        self, page: Any, receiver: str, start: dict[str, Any], end: dict[str, Any], cut_end: float
+        self, page: Any, receiver: str, start: dict[str, Any], end: dict[str, Any], cut_end: float, after: float
     ) -> list[Recovery]:
         """Every received video whose sender or receiver is Sam (any connection it came on)."""
         by_sender: dict[str, list[str]] = {}
@@ -206,7 +198,7 @@ class SideBySide:
         for sender, tracks in sorted(by_sender.items()):
             if NAMES[WEAK_MEMBER] in (sender, receiver):
                 shown = [t for track in tracks for t, _, _ in frames(page, track, cut_end - 10)]
-                out.append(recovery(receiver, sender, shown, cut_end, requests.get(sender, 0.0)))
+                out.append(recovery(receiver, sender, shown, cut_end, after, requests.get(sender, 0.0)))
         return out
 
 

@@ -140,10 +140,11 @@ def test_a_rejoin_mid_window_adds_the_new_connections_counters_to_the_old_ones()
 def test_video_is_back_at_the_first_frame_of_a_run_not_at_a_lone_stale_frame() -> None:
     end = 100.0
     shown = [97.0, 100.3] + [101.0 + i * 0.05 for i in range(10)]  # one stale frame, a freeze, then flowing
-    back = recovery("Sam", "Alex", shown, end, requests=1)
+    back = recovery("Sam", "Alex", shown, end, within=5, requests=1)
     assert back.first == pytest.approx(0.3)
     assert back.back == pytest.approx(1.0)
-    assert recovery("Sam", "Alex", [97.0], end, requests=0).back is None
+    assert recovery("Sam", "Alex", [97.0], end, within=5, requests=0).back is None
+    assert recovery("Sam", "Alex", shown, end, within=0.5, requests=1).back is None  # not watched long enough
 
 
 def test_burst_is_the_peak_rate_after_an_outage_over_the_rate_before() -> None:
