@@ -115,11 +115,11 @@ def main() -> None:
     with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="net-bench-") as logs:
         lab = SideBySide(playwright, Path(logs), seed=args.seed, hearth_args=tuple(args.hearth_arg)).start()
         try:
-            print(f"\n{args.window:.0f} s a cell, both systems at the same moments; means over received streams")
-            print(HEADER)
-            for condition in chosen:
-                if condition.outage:
-                    continue
+            windows = [c for c in chosen if not c.outage]
+            if windows:
+                print(f"\n{args.window:.0f} s a cell, both systems at the same moments; means over received streams")
+                print(HEADER)
+            for condition in windows:
                 hearth, p2p = lab.measure(condition, args.window, args.settle)
                 for cell in (hearth, p2p):
                     print(row(cell))

@@ -67,6 +67,8 @@ class Lab:
     # -- life --------------------------------------------------------------------------------------
 
     def start(self) -> Lab:
+        if os.geteuid() != 0:
+            raise AssertionError("the network lab needs root (network namespaces, TUN devices)")
         sweep_dead_labs()
         try:
             for role in self.roles:

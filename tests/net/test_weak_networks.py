@@ -9,13 +9,13 @@ the pages (tests/net/netlab.js) and, for the server's in-band retransmissions, f
 
 Each condition gets a clean network and then the condition for ``SETTLE`` seconds each before its
 ``WINDOW`` (both systems recover and adapt), so the order of the tests does not matter; the figures
-of a test are printed (``-s``). The module takes about 5 minutes.
+of a test are printed (``-s``). The module takes about 3.5 minutes on a quiet machine.
 
 The clean network is measured first, and the direct pair on it is the control: when even the pair
 freezes there, the machine (2 shared cores) is starving the browsers, and every test here fails
-saying so instead of comparing noise. Tests marked xfail(strict) fail against today's media engine
-for the reason they give (or for that one); when server/media is fixed they XPASS on a quiet
-machine, which strict turns into a failure: remove the mark then.
+saying so instead of comparing noise. Tests marked xfail fail against today's media engine for the
+reason they give (or for that one); when server/media is fixed they XPASS on a quiet machine, which
+strict turns into a failure: remove the mark then.
 """
 
 from __future__ import annotations
@@ -109,17 +109,23 @@ def _no_worse_than_direct(hearth: Cell, p2p: Cell) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="#16: subscriber losses are repaired late or not at all (freezes)")
+# Not strict: today's engine sits at the margin here (2.0 freezes a minute against the pair's 0 in this lab,
+# 1.0 in the issue, with 1 allowed), so a 20 s window passes or fails by chance; an XPASS is shown, not failed.
+@pytest.mark.xfail(
+    strict=False, reason="#16: at 2% loss Hearth's video freezes about once or twice a minute, the pair's not"
+)
 def test_two_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
     _no_worse_than_direct(*figures.of(LOSS_2))
 
 
-@pytest.mark.xfail(strict=True, reason="#16: at 10% loss repair does not converge; audio is concealed for seconds")
+@pytest.mark.xfail(strict=True, reason="#16: at 10% loss Hearth's video freezes 15-35 times a minute, the pair's 0-6")
 def test_ten_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
     _no_worse_than_direct(*figures.of(LOSS_10))
 
 
-@pytest.mark.xfail(strict=True, reason="#16: the server NACKs every reordered packet at once")
+@pytest.mark.xfail(
+    strict=True, reason="#16: under reordering jitter members resend 10-16% at the server's NACKs, it 18%+"
+)
 def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
     hearth, _ = figures.of(JITTERY)
     upstream, downstream = hearth.retransmitted_sent, hearth.server_repeats or 0.0
@@ -127,7 +133,7 @@ def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
     assert downstream < MAX_RETRANSMITTED, f"the server retransmitted {100 * downstream:.1f}% of its packets"
 
 
-@pytest.mark.xfail(strict=True, reason="#16: no bandwidth estimation or allocation towards a capped subscriber")
+@pytest.mark.xfail(strict=True, reason="#16: the capped member's incoming video falls to 0.1 fps; the others' freezes")
 def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_freezes(figures: Figures) -> None:
     clean, _ = figures.of(CLEAN_NETWORK)
     hearth, _ = figures.of(CAPPED)
@@ -147,7 +153,7 @@ def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_f
         )
 
 
-@pytest.mark.xfail(strict=True, reason="#16: after an outage subscribers ask for keyframes; stale packets burst out")
+@pytest.mark.xfail(strict=True, reason="#16: after an outage subscribers send their own PLIs; downlinks burst 4-16x")
 def test_video_resumes_after_an_outage_without_keyframe_requests_or_a_stale_burst(figures: Figures) -> None:
     figures.of(CLEAN_NETWORK)
     outage = figures.lab.outage(OUTAGE.outage, SETTLE)
