@@ -16,6 +16,7 @@ from tests.net.links import Conditions
 pytestmark = pytest.mark.slow
 
 PORT = 5004
+SLACK = 0.1  # seconds a packet may take to reach the emulator on a loaded machine
 SO_RCVBUFFORCE = 33  # Linux (root): a receive buffer above net.core.rmem_max; Python's socket module lacks the name
 
 
@@ -95,12 +96,14 @@ def test_an_outage_cut_at_runtime_drops_everything_until_it_ends() -> None:
             listener.close()
         wall = time.time() - time.monotonic()
         arrived = [t + wall for t in listener.arrivals]
-        during = sum(start <= t < end for t in sent)
+        # The cut applies when a packet reaches the emulator: allow it a scheduler's delay either side.
+        inside = sum(start + SLACK <= t < end - SLACK for t in sent)
+        after = sum(t >= end + SLACK for t in sent)
         assert end - start == pytest.approx(1.0)
-        assert during > 50 and sent[-1] > end + 0.1, "the sender was too slow to test anything"
-        assert min(arrived) >= end - 0.01  # nothing got through before the end
-        assert len(arrived) == pytest.approx(len(sent) - during, abs=3)  # and everything after it
-        assert lab.counts("home")["up"]["outage"] == pytest.approx(during, abs=3)
+        assert inside > 50 and after > 50, "the sender was too slow to test anything"
+        assert min(arrived) >= end  # nothing got through before the end
+        assert after <= len(arrived) <= len(sent) - inside  # what was sent well after it did
+        assert lab.counts("home")["up"]["outage"] >= inside
 
 
 def test_a_firewall_drops_udp_except_to_the_endpoints_it_lets_through() -> None:
