@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.redis_server import shared_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +89,8 @@ def test_join_bench_times_joins_in_chromium() -> None:
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
 
 
+@pytest.mark.slow  # a minute or two: a lab of five browsers, even tiny
+@pytest.mark.browser
 def test_net_bench_prints_both_systems_per_condition_and_the_outage_recovery() -> None:
     tiny = ("--window", "2", "--settle", "1", "--outages", "1", "--after", "3")
     out = run("bench/net_bench.py", *tiny, "--conditions", "2% loss", "3 s outage", timeout=300)
