@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.redis_server import shared_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +87,17 @@ def test_failover_bench_times_a_takeover() -> None:
 def test_join_bench_times_joins_in_chromium() -> None:
     out = run("bench/join_bench.py", "--joins", "1")
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
+
+
+@pytest.mark.slow  # a minute or two: a lab of five browsers, even tiny
+@pytest.mark.browser
+def test_net_bench_prints_both_systems_per_condition_and_the_outage_recovery() -> None:
+    tiny = ("--window", "2", "--settle", "1", "--outages", "1", "--after", "3")
+    out = run("bench/net_bench.py", *tiny, "--conditions", "2% loss", "3 s outage", timeout=300)
+    for system in ("hearth", "p2p"):
+        assert re.search(rf"^2% loss\s+{system}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+%", out, re.M), out
+        assert re.search(rf"^  {system}\s+first new frame: (p50 [\d.]+ s|never)", out, re.M), out
+    assert re.search(r"goal \(Hearth p95 to the first new frame <= 1 s\): (met|not met)", out), out
 
 
 def test_soak_prints_per_session_figures_and_what_the_node_still_holds() -> None:

@@ -11,10 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,6 +37,11 @@ CHROMIUM_ARGS = [
 ]
 
 
+def direct(call: Callable[[], T]) -> T:
+    """Reach a server from here (the default); tests/net passes a thread inside the server's namespace."""
+    return call()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,6 +58,7 @@ class HearthServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     sessions: list[str] = field(default_factory=list)
+    reach: Callable[[Callable[[], Any]], Any] = direct
 
     def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -58,8 +66,12 @@ class HearthServer:
         req.add_header("Authorization", f"Bearer {token or self.operator_key}")
         if data is not None:
             req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read() or b"null")
+
+        def call() -> Any:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return json.loads(resp.read() or b"null")
+
+        return self.reach(call)
 
     def create_session(
         self,
@@ -101,40 +113,53 @@ def start_server(
     port: int | None = None,
     hearth: Sequence[str] = (sys.executable, "-m", "server"),
     cwd: Path = ROOT,
+    host: str = "127.0.0.1",
+    prefix: Sequence[str] = (),
+    loopback: bool = True,
+    reach: Callable[[Callable[[], Any]], Any] = direct,
 ) -> HearthServer:
     """Launch the server and wait until /healthz answers (or fail with its log).
 
     `port` is for nodes that must know each other's address before they start; by default a free one.
     `hearth` and `cwd` run another installation (tests/install: the `hearth` script of a wheel's venv).
+    `prefix` runs it through another command, and `reach` makes its HTTP calls where it can be reached
+    (tests/net: `ip netns exec <ns>` and a thread inside that namespace, with `host` the lab address
+    and `loopback` off, since a lab server has a real interface to offer ICE candidates on).
     """
     port = port or free_port()
     key = operator_key or secrets.token_urlsafe(16)
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"hearth-{port}.log"
     cmd = [
+        *prefix,
         *hearth,
         "serve",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         # "--flag=value": a random key may begin with "-", which argparse would take for a flag.
         f"--secret={secret or secrets.token_urlsafe(32)}",
         f"--operator-key={key}",
-        "--allow-loopback",
+        *(["--allow-loopback"] if loopback else []),
         *extra_args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    server = HearthServer(f"http://127.0.0.1:{port}", key, proc, log_path)
+    server = HearthServer(f"http://{host}:{port}", key, proc, log_path, reach=reach)
+
+    def healthy() -> None:
+        with urllib.request.urlopen(server.base + "/healthz", timeout=1):
+            pass
+
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"hearth exited with {proc.returncode}:\n{server.logs()}")
         try:
-            with urllib.request.urlopen(server.base + "/healthz", timeout=1):
-                return server
+            reach(healthy)
+            return server
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
     server.stop()

@@ -1,0 +1,169 @@
+"""Issue #16: on weak home networks Hearth must do no worse than the browsers do on their own.
+
+A Hearth room of three Chromium members (Lee facilitates, Alex holds the floor, Sam is on the weak
+link) and, beside it at the same moments, two Chromium pages connected directly (standing in for Alex
+and Sam) with the Hearth client's own capture and connection code: the browser's own recovery is the
+baseline. Each member is in a namespace of their own behind the lab's link emulator; a condition
+sets the same links for a member and its stand-in. Figures are per received stream, from getStats in
+the pages (tests/net/netlab.js) and, for the server's in-band retransmissions, from the emulator.
+
+Each condition gets a clean network and then the condition for ``SETTLE`` seconds each before its
+``WINDOW`` (both systems recover and adapt), so the order of the tests does not matter; the figures
+of a test are printed (``-s``). The module takes about 3.5 minutes on a quiet machine.
+
+The clean network is measured first, and the direct pair on it is the control: when even the pair
+freezes there, the machine (2 shared cores) is starving the browsers, and every test here fails
+saying so instead of comparing noise. Tests marked xfail fail against today's media engine for the
+reason they give (or for that one); when server/media is fixed they XPASS on a quiet machine, which
+strict turns into a failure: remove the mark then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Playwright
+
+from tests.net.conditions import (
+    CAPPED,
+    CLEAN_NETWORK,
+    FLOOR_HOLDER,
+    HEARTH_ROLES,
+    JITTERY,
+    LOSS_2,
+    LOSS_10,
+    NAMES,
+    OUTAGE,
+    WEAK_MEMBER,
+    Condition,
+)
+from tests.net.figures import Cell
+from tests.net.side_by_side import SideBySide
+from tests.web.people import ARTIFACTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+WINDOW = 20.0  # seconds measured per condition (the bench measures 60)
+SETTLE = 5.0  # seconds of clean network, then of the condition, before each window
+FREEZE_MARGIN = 1.0  # freezes per minute a Hearth stream may show beyond the direct pair's (issue #16)
+CONCEALMENT_MARGIN = 0.01  # one point of audio concealment beyond the direct pair's
+MAX_RETRANSMITTED = 0.10  # share of packets retransmitted under jitter
+MAX_BURST = 4.0  # a downlink's peak packet rate after an outage, over its rate before (see figures.burst)
+CAPPED_MAX_CONCEALED = 0.05  # the capped member's incoming audio
+CAPPED_MIN_FPS = 10.0  # the floor holder's video at the capped member: seen, at half the camera's 20 fps
+# The direct pair on the clean network is the control: when it freezes more than this, the machine
+# (shared, 2 cores) starves the browsers, and no freeze or concealment figure says anything about a network.
+QUIET_FREEZES = 2.0
+
+SAM, ALEX = NAMES[WEAK_MEMBER], NAMES[FLOOR_HOLDER]
+
+
+class Figures:
+    """The side-by-side lab of this module, and each condition's cells once measured."""
+
+    def __init__(self, lab: SideBySide) -> None:
+        self.lab = lab
+        self.cells: dict[str, tuple[Cell, Cell]] = {}
+
+    def of(self, condition: Condition) -> tuple[Cell, Cell]:
+        """A condition's cells (Hearth, direct), once the clean network has shown the machine can measure."""
+        for wanted in (CLEAN_NETWORK, condition):
+            if wanted.name not in self.cells:
+                self.cells[wanted.name] = self.lab.measure(wanted, WINDOW, SETTLE)
+                show(*self.cells[wanted.name])
+        self.require_quiet_machine()
+        return self.cells[condition.name]
+
+    def require_quiet_machine(self) -> None:
+        _, direct = self.cells[CLEAN_NETWORK.name]
+        assert direct.freezes_per_minute <= QUIET_FREEZES, (
+            f"the direct pair froze {direct.freezes_per_minute:.1f} times a minute on a clean network "
+            f"({direct.load}): this machine is too busy now to tell a network's harm from CPU starvation"
+        )
+
+
+def show(hearth: Cell, p2p: Cell) -> None:
+    print(f"\n{hearth.condition}, {WINDOW:.0f} s a cell, per received stream (means); {hearth.load}")
+    print(f"  hearth {hearth.line()}")
+    print("\n".join(hearth.details()))
+    print(f"  p2p    {p2p.line()}")
+    print("\n".join(p2p.details()))
+
+
+@pytest.fixture(scope="module")
+def figures(playwright: Playwright) -> Iterator[Figures]:
+    lab = SideBySide(playwright, ARTIFACTS / "logs").start()
+    try:
+        yield Figures(lab)
+    finally:
+        lab.close()
+
+
+def _no_worse_than_direct(hearth: Cell, p2p: Cell) -> None:
+    assert hearth.freezes_per_minute <= p2p.freezes_per_minute + FREEZE_MARGIN, (
+        f"Hearth {hearth.freezes_per_minute:.1f} freezes/min, direct {p2p.freezes_per_minute:.1f}"
+    )
+    assert hearth.concealed <= p2p.concealed + CONCEALMENT_MARGIN, (
+        f"Hearth concealed {100 * hearth.concealed:.1f}% of audio, direct {100 * p2p.concealed:.1f}%"
+    )
+
+
+# Not strict: today's engine sits at the margin here (2.0 freezes a minute against the pair's 0 in this lab,
+# 1.0 in the issue, with 1 allowed), so a 20 s window passes or fails by chance; an XPASS is shown, not failed.
+@pytest.mark.xfail(
+    strict=False, reason="#16: at 2% loss Hearth's video freezes about once or twice a minute, the pair's not"
+)
+def test_two_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
+    _no_worse_than_direct(*figures.of(LOSS_2))
+
+
+@pytest.mark.xfail(strict=True, reason="#16: at 10% loss Hearth's video freezes 15-35 times a minute, the pair's 0-6")
+def test_ten_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
+    _no_worse_than_direct(*figures.of(LOSS_10))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="#16: under reordering jitter members resend 10-16% at the server's NACKs, it 18%+"
+)
+def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
+    hearth, _ = figures.of(JITTERY)
+    upstream, downstream = hearth.retransmitted_sent, hearth.server_repeats or 0.0
+    assert upstream < MAX_RETRANSMITTED, f"members retransmitted {100 * upstream:.1f}% of their packets"
+    assert downstream < MAX_RETRANSMITTED, f"the server retransmitted {100 * downstream:.1f}% of its packets"
+
+
+@pytest.mark.xfail(strict=True, reason="#16: the capped member's incoming video falls to 0.1 fps; the others' freezes")
+def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_freezes(figures: Figures) -> None:
+    clean, _ = figures.of(CLEAN_NETWORK)
+    hearth, _ = figures.of(CAPPED)
+    for stream in hearth.audio(receiver=SAM):
+        assert stream.concealed < CAPPED_MAX_CONCEALED, f"{SAM} hears {stream.sender}: {100 * stream.concealed:.1f}%"
+    for stream in hearth.streams:
+        assert stream.connections <= 1, f"{stream.receiver}'s connection was replaced ({stream.connections})"
+    (floor,) = hearth.video(receiver=SAM, sender=ALEX)
+    assert floor.fps >= CAPPED_MIN_FPS, f"{SAM} sees the floor holder at {floor.fps:.1f} fps"
+    for stream in hearth.video():
+        if SAM in (stream.sender, stream.receiver):
+            continue
+        (before,) = clean.video(receiver=stream.receiver, sender=stream.sender)
+        assert stream.freezes_per_minute <= before.freezes_per_minute + FREEZE_MARGIN, (
+            f"{stream.sender} -> {stream.receiver}: {stream.freezes_per_minute:.1f} freezes/min, "
+            f"{before.freezes_per_minute:.1f} on a clean network"
+        )
+
+
+@pytest.mark.xfail(strict=True, reason="#16: after an outage subscribers send their own PLIs; downlinks burst 4-16x")
+def test_video_resumes_after_an_outage_without_keyframe_requests_or_a_stale_burst(figures: Figures) -> None:
+    figures.of(CLEAN_NETWORK)
+    outage = figures.lab.outage(OUTAGE.outage, SETTLE)
+    print(f"\n{OUTAGE.name} on {SAM}'s links; {outage.load}; downlink peak after / rate before: {outage.bursts}")
+    for system, recoveries in (("hearth", outage.hearth), ("p2p", outage.p2p)):
+        for r in recoveries:
+            print(f"  {system} {r}")
+    assert len(outage.hearth) == 4, outage.hearth  # Sam's video at Lee and Alex, theirs at Sam
+    for r in outage.hearth:
+        assert r.back is not None, f"{r.sender}'s video did not come back at {r.receiver}"
+        assert r.keyframe_requests == 0, f"{r.receiver} asked for {r.sender}'s keyframe {r.keyframe_requests:.0f} times"
+    for role in HEARTH_ROLES:
+        assert outage.bursts[role] <= MAX_BURST, f"{role}'s downlink burst to {outage.bursts[role]:.1f}x its rate"
