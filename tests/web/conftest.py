@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from itertools import count
 
 import pytest
-from playwright.sync_api import Browser, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS, HearthServer, start_server
 from tests.web.people import ARTIFACTS, TEST_HOOK_JS, Person
@@ -73,6 +73,18 @@ def new_person(browser: Browser) -> Iterator[PersonFactory]:
     yield make
     for person in made:
         person.close()
+
+
+def member_action(console: Page, name: str, testid: str) -> None:
+    """One of the rarer actions of a console's roster row, from its menu (mute, message, waiting room, remove)."""
+    row = console.get_by_test_id("member-row").filter(has_text=name)
+    row.get_by_test_id("member-menu").click()
+    row.get_by_test_id(testid).click()
+
+
+def set_floor_mode(console: Page, mode: str) -> None:
+    """The current phase's rules: "open", "hands" or "strict"."""
+    console.get_by_test_id("current-mode").select_option(mode)
 
 
 class Group:

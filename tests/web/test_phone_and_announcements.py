@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.web.conftest import make_person
+from tests.web.conftest import make_person, set_floor_mode
 from tests.web.hearth_process import HearthServer
 from tests.web.people import Person
 from tests.web.quiet_members import QuietMembers
@@ -181,8 +181,7 @@ def test_a_screen_reader_hears_the_floor_move_between_others(full: FullGroup) ->
 
 
 def test_a_screen_reader_hears_the_phase_and_its_rules_change(full: FullGroup) -> None:
-    current = full.console.locator('[data-testid="agenda-phase"][aria-current="step"]')
-    current.get_by_test_id("phase-mode").select_option("strict")
+    set_floor_mode(full.console, "strict")
     expect_heard(full.robin, r"^One voice at a time: only the person with the floor is heard\.$")
     full.console.get_by_test_id("phase-next").click()
     expect_heard(full.robin, r"^Now: focused conversation\. Raise your hand to speak\.$")

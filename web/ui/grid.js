@@ -42,6 +42,17 @@ function badgesFor(p, app) {
   return out;
 }
 
+/**
+ * Where a tile shows: whoever has the floor first, then oneself, then raised hands in queue order,
+ * then everyone else. CSS `order`, not moving the <video> in the page, which would pause it.
+ */
+export function tileOrder(session, p, self) {
+  if (p.id && session?.floor?.holder === p.id) return 0;
+  if (self) return 1;
+  const place = (session?.queue ?? []).indexOf(p.id);
+  return place >= 0 ? 2 + place : 100;
+}
+
 export class Grid {
   constructor(app) {
     this.app = app;
@@ -89,6 +100,7 @@ export class Grid {
     tile.classList.toggle('speaking', speaking);
     tile.classList.toggle('floor', app.session?.floor?.holder === p.id && Boolean(p.id));
     tile.classList.toggle('no-video', !showVideo);
+    tile.style.order = String(tileOrder(app.session, p, self));
     setText(avatar, initials(p.name));
     const label = self ? `${p.name ?? 'You'} (you)` : p.name ?? '';
     setText(caption.children[0], label);

@@ -37,11 +37,17 @@ export class RoomView {
       more: [this.safety?.opener, this.messages, this.leave],
       notes: this.controls?.notes,
     });
-    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el, this.side?.mainEl);
-    const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Private messages and safety plan' },
-      this.side?.el ?? [this.safety.el, this.notes.el]);
-    this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
-      this.heading, this.side?.alertsEl, stage, aside);
+    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el);
+    if (this.side) {
+      // The console: alerts pinned; the decisions (waiting room, floor, people) first in the keyboard's
+      // order and on the right; the room's video and the reference panels on the left.
+      this.el = h('section', { className: 'room console', 'data-testid': 'console' }, this.heading, this.side.alertsEl,
+        h('aside', { className: 'side', 'aria-label': 'Waiting room, floor and people' }, this.side.sideEl),
+        h('div', { className: 'console-main' }, stage, this.side.laterEl));
+    } else {
+      const aside = h('aside', { className: 'side', 'aria-label': 'Private messages and safety plan' }, this.safety.el, this.notes.el);
+      this.el = h('section', { className: 'room', 'data-testid': 'room' }, this.heading, stage, aside);
+    }
     this.update();
   }
 
