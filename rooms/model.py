@@ -113,6 +113,7 @@ class Participant:
     spoke_seconds: float = 0.0
     passes: int = 0
     help_since: float | None = None  # asked for help and no facilitator has acknowledged it yet
+    receive_video: bool = True  # False: audio only (a weak link); the media layer forwards them no video
 
     @property
     def present(self) -> bool:
@@ -176,6 +177,11 @@ class Session:
     def leaders_present(self) -> list[Participant]:
         """Facilitators who are admitted and connected: the session is on hold without one."""
         return [p for p in self.admitted() if p.role.leads and p.connected]
+
+    def receives_video(self, participant_id: str) -> bool:
+        """Whether the media layer should forward video to this participant (not in audio-only mode)."""
+        p = self.participants.get(participant_id)
+        return p is not None and p.status is Status.ADMITTED and p.receive_video
 
     def audible(self, participant_id: str) -> bool:
         """Whether the media layer may forward this participant's audio right now."""

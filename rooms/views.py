@@ -82,6 +82,7 @@ def state_views(s: Session, now: float, audiences: Iterable[Audience]) -> dict[A
                     safety_shared=p.safety_shared,
                     disconnected_at=p.disconnected_at,  # when a dropped connection went (the plan for a drop)
                     help_since=p.help_since,  # an open help request; members never see another's
+                    audio_only=not p.receive_video,  # on a weak link: their video may be frozen by choice
                 )
                 for p, entry in entries
             ]

@@ -32,9 +32,11 @@ export class RoomView {
     this.messages = app.isFacilitator ? null
       : h('button', { type: 'button', className: 'phone-only', 'data-testid': 'messages-button', 'on:click': () => this.notes.compose(this.notes.to.value) });
     if (this.messages) setIconLabel(this.messages, 'chat', 'Messages');
+    this.audioOnly = h('button', { type: 'button', 'data-testid': 'audio-only-toggle', 'aria-pressed': 'false', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
+    this.layout = h('button', { type: 'button', 'data-testid': 'speaker-view-toggle', 'aria-pressed': 'true', 'on:click': () => this.grid.setSpeakerView(!this.grid.speakerView) });
     this.bar = new ControlBar({
       primary: [this.toggles.el, this.controls?.el],
-      more: [this.safety?.opener, this.messages, this.leave],
+      more: [this.safety?.opener, this.messages, this.layout, this.audioOnly, this.leave],
       notes: this.controls?.notes,
     });
     const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el);
@@ -79,6 +81,10 @@ export class RoomView {
     if (!this.side) this.notes.update();
     this.#unread();
     this.#nods();
+    this.audioOnly.setAttribute('aria-pressed', String(this.app.audioOnly));
+    setIconLabel(this.audioOnly, 'mic', 'Audio only');
+    this.layout.setAttribute('aria-pressed', String(this.grid.speakerView));
+    setIconLabel(this.layout, 'camera', 'Speaker large');
   }
 
   /** A message waits unread: "More" says so on a phone, where the messages are further down. */
@@ -90,6 +96,7 @@ export class RoomView {
 
   tick() {
     this.status.update();
+    this.grid.update(); // connection quality and who is spotlit move on their own
     this.side?.tick();
     this.#nods();
   }

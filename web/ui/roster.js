@@ -82,6 +82,12 @@ export class Roster {
     badge.hidden = hears; // said only when the group does not hear them: the usual case takes no room
     setText(badge, audibleLabel(s, p));
     this.#devices(li, p);
+    const quality = app.qualityOf(p);
+    const connection = li.querySelector('[data-testid="connection"]');
+    connection.dataset.quality = quality ?? '';
+    connection.className = `connection badge${quality === 'weak' || quality === 'frozen' ? ' warn-badge' : ''}`;
+    setText(connection, p.connected === false ? '' : quality === 'frozen' ? 'Video frozen'
+      : quality === 'weak' ? 'Weak connection' : p.audio_only ? 'Audio only' : '');
     const plan = li.querySelector('[data-testid="safety-badge"]');
     const shared = Boolean(p.safety_shared || app.safetyPlans.has(p.id));
     plan.hidden = lead || !(s?.requires_safety_plan || shared); // only when the session asks for plans, or one came
