@@ -48,7 +48,7 @@ def test_denied_newcomer_is_told_kindly(group: Group, hearth: HearthServer, new_
     entry = group.facilitator.page.get_by_test_id("lobby-entry").filter(has_text="Jo")
     entry.get_by_test_id("deny-button").click()
     expect(jo.page.get_by_test_id("end-removed")).to_contain_text("You were not admitted this time")
-    jo.screenshot("denied")
+    jo.at_sizes("denied")
 
 
 def test_each_member_sees_the_others_video_with_frames_advancing(group: Group) -> None:
@@ -216,6 +216,7 @@ def test_a_member_who_leaves_can_rejoin(group: Group) -> None:
     alex.get_by_test_id("leave-button").click()
     alex.get_by_test_id("confirm-yes").click()
     expect(alex.get_by_test_id("end-left")).to_be_visible()
+    group.alex.at_sizes("left")
     alex.get_by_test_id("rejoin-button").click()
     group.alex.join()
     expect(alex.get_by_test_id("room")).to_be_visible()

@@ -63,7 +63,7 @@ export class AlertsPanel {
     }
     if (i.kind === 'help') {
       return h('li', { className: 'alert help', 'data-testid': 'help-alert', 'data-from': i.from }, text,
-        h('button', { type: 'button', 'aria-label': `Write to ${name}`, 'on:click': () => this.notes.compose(i.from) }, 'Write to them'),
+        h('button', { type: 'button', 'data-testid': 'help-write', 'on:click': () => this.notes.compose(i.from) }, `Write to ${name}`),
         h('button', { type: 'button', 'data-testid': 'help-dismiss', 'aria-label': `I am on it: tell ${name}`, 'on:click': () => this.app.acknowledgeHelp(i.from) }, 'I am on it'));
     }
     return h('li', { className: 'alert note', 'data-testid': 'note-alert' }, text,

@@ -32,8 +32,9 @@ function createTile(self) {
   const name = h('span', { className: 'name' });
   const badges = h('span', { className: 'badges' });
   const quality = h('span', { className: 'quality', 'data-testid': 'tile-quality' });
-  return h('figure', { className: 'tile', 'data-testid': self ? 'self-tile' : 'tile' },
-    video, avatar, h('figcaption', {}, name, badges, quality));
+  // A list item (the grid is a list of people): a <figure> may not take that role.
+  return h('div', { className: 'tile', role: 'listitem', 'data-testid': self ? 'self-tile' : 'tile' },
+    video, avatar, h('div', { className: 'caption' }, name, badges, quality));
 }
 
 function badgesFor(p, app) {
@@ -132,7 +133,6 @@ export class Grid {
     const level = app.speaking.levels?.[self ? app.you?.id : p.id] ?? 0;
     const speaking = Boolean(p.id) && (app.speaking.active === p.id || level >= SPEAKING_LEVEL);
     const showVideo = Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
-    tile.setAttribute('role', 'listitem');
     tile.dataset.name = p.name ?? '';
     tile.dataset.participantId = p.id ?? '';
     tile.dataset.speaking = String(speaking);

@@ -17,7 +17,13 @@ export class ActionMenu {
     });
     setIconLabel(this.button, 'more', '');
     this.list = h('div', { className: 'menu-list', id, hidden: true }, items);
-    this.list.addEventListener('click', (e) => { if (e.target.closest('button')) this.toggle(false); });
+    // After an action, focus returns to the menu's button, unless the action took it elsewhere (a dialog).
+    this.list.addEventListener('click', (e) => {
+      if (!e.target.closest('button')) return;
+      const returnFocus = this.list.contains(document.activeElement);
+      this.toggle(false);
+      if (returnFocus) this.button.focus();
+    });
     this.el = h('div', { className: 'menu' }, this.button, this.list);
     this.el.addEventListener('keydown', (e) => {
       if (e.key !== 'Escape' || this.list.hidden) return;

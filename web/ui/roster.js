@@ -4,7 +4,7 @@
 // them, microphone and camera, place in line, share of speaking time; "Give floor", and the rarer
 // actions (mute, message, waiting room, remove) in a menu.
 
-import { h, reconcile, setText } from './dom.js';
+import { h, reconcile, setAvailable, setText, unavailable } from './dom.js';
 import { clock, ordinal } from './format.js';
 import { confirmAction } from './confirm.js';
 import { icon } from './icons.js';
@@ -96,7 +96,7 @@ export class Roster {
     li.querySelector('meter').value = share;
     setText(li.querySelector('.share'), `${Math.round(share * 100)}% · ${clock(app.participation.secondsOf(p.id))}`);
     const floor = li.querySelector('[data-testid="give-floor"]');
-    floor.disabled = s?.floor?.holder === p.id;
+    setAvailable(floor, s?.floor?.holder !== p.id, hand.id); // stays in the tab order; the badge says "Speaking"
     floor.setAttribute('aria-label', `Give floor to ${p.name}`);
     li.menu.setLabel(`More actions for ${p.name}`);
     const mute = li.querySelector('[data-testid="mute-button"]');
@@ -121,7 +121,8 @@ export class Roster {
     const name = () => app.participant(id)?.name ?? 'this person';
     const toggleMute = () => app.run(app.participant(id)?.forced_mute ? 'unmute.allow' : 'mute', { id });
     const remove = async () => {
-      if (await confirmAction(`Remove ${name()} from the session? Their link will stop working.`, 'Remove')) {
+      const question = `Remove ${name()} from the session? Their link will stop working.`;
+      if (await confirmAction(question, 'Remove', { returnTo: menu.button })) {
         app.run('remove', { id });
       }
     };
@@ -136,7 +137,7 @@ export class Roster {
     const li = h('li', { className: 'roster-row', 'data-testid': 'member-row' },
       h('div', { className: 'roster-main' },
         h('span', { className: 'who' }),
-        h('span', { className: 'badge hand', 'data-testid': 'hand-position', hidden: true }),
+        h('span', { className: 'badge hand', id: `hand-${id}`, 'data-testid': 'hand-position', hidden: true }),
         h('span', { className: 'connection', 'data-testid': 'connection' }),
         h('span', { className: 'devices' }),
         h('span', { className: 'badge warn-badge', 'data-testid': 'audible' }),
@@ -145,7 +146,7 @@ export class Roster {
           h('meter', { min: 0, max: 1, value: 0, 'aria-label': `Share of speaking time: ${p.name}` }),
           h('span', { className: 'share muted', 'data-testid': 'share' }))),
       h('div', { className: 'roster-actions' },
-        h('button', { type: 'button', className: 'floor', 'data-testid': 'give-floor', 'on:click': () => app.run('floor.grant', { id }) }, 'Give floor'),
+        h('button', { type: 'button', className: 'floor', 'data-testid': 'give-floor', 'on:click': (e) => unavailable(e.currentTarget) || app.run('floor.grant', { id }) }, 'Give floor'),
         menu.el));
     li.menu = menu;
     return li;
