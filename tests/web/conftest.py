@@ -75,6 +75,12 @@ def new_person(browser: Browser) -> Iterator[PersonFactory]:
         person.close()
 
 
+def admit(console: Page, member: Person) -> None:
+    """Let `member` in from the console's waiting room, and see them in the room."""
+    console.get_by_test_id("lobby-entry").filter(has_text=member.name).get_by_test_id("admit-button").click()
+    expect(member.page.get_by_test_id("room")).to_be_visible()
+
+
 def member_action(console: Page, name: str, testid: str) -> None:
     """One of the rarer actions of a console's roster row, from its menu (mute, message, waiting room, remove)."""
     row = console.get_by_test_id("member-row").filter(has_text=name)
@@ -124,9 +130,7 @@ class Group:
         expect(member.page.get_by_test_id("lobby-waiting")).to_be_visible()
 
     def admit(self, member: Person) -> None:
-        entry = self.facilitator.page.get_by_test_id("lobby-entry").filter(has_text=member.name)
-        entry.get_by_test_id("admit-button").click()
-        expect(member.page.get_by_test_id("room")).to_be_visible()
+        admit(self.facilitator.page, member)
 
     def give_floor(self, name: str) -> None:
         """Give the floor from the console, unless that person already holds it."""

@@ -15,7 +15,7 @@ from tests.web.conftest import Group, PersonFactory, member_action, set_floor_mo
 from tests.web.hearth_process import HearthServer
 from tests.web.people import accessibility_problems
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_members_accept_agreement_wait_in_lobby_and_are_admitted(group: Group) -> None:

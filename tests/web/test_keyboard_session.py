@@ -22,6 +22,17 @@ from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# The join screen's stops before its agreement and button: devices, then the device picker.
+DEVICE_STOPS = [
+    "mic-toggle",
+    "camera-toggle",
+    "summary:Choose camera, microphone and speaker",
+    "camera-select",
+    "mic-select",
+    "speaker-select",
+    "speaker-test",
+]
+
 
 class Keyboard:
     def __init__(self, hearth: HearthServer, browser: Browser) -> None:
@@ -63,16 +74,7 @@ def test_keyboard_member_agrees_and_joins(kb: Keyboard) -> None:
     assert focused(kb.console) == "h2:Before you join"  # a new screen takes focus to its heading
     tab_through(
         kb.console,
-        [
-            "mic-toggle",
-            "camera-toggle",
-            "summary:Choose camera, microphone and speaker",
-            "camera-select",
-            "mic-select",
-            "speaker-select",
-            "speaker-test",
-            "join-button",
-        ],
+        [*DEVICE_STOPS, "join-button"],
     )
     kb.console.keyboard.press("Enter")
     expect(kb.console.get_by_test_id("console")).to_be_visible()
@@ -85,16 +87,7 @@ def test_keyboard_member_agrees_and_joins(kb: Keyboard) -> None:
     clean(kb.kai, "join screen")
     tab_through(
         room,
-        [
-            "mic-toggle",
-            "camera-toggle",
-            "summary:Choose camera, microphone and speaker",
-            "camera-select",
-            "mic-select",
-            "speaker-select",
-            "speaker-test",
-            "agree-checkbox",
-        ],
+        [*DEVICE_STOPS, "agree-checkbox"],
     )
     room.keyboard.press("Space")
     expect(room.get_by_test_id("agree-checkbox")).to_be_checked()

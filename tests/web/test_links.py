@@ -9,7 +9,7 @@ from tests.web.conftest import PersonFactory
 from tests.web.hearth_process import HearthServer
 from tests.web.people import accessibility_problems
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_a_bad_token_says_the_link_no_longer_works(hearth: HearthServer, new_person: PersonFactory) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from tests.web.conftest import make_person, member_action, set_floor_mode
+from tests.web.conftest import admit, make_person, member_action, set_floor_mode
 from tests.web.hearth_process import HearthServer
 from tests.web.people import Person
 
@@ -46,9 +46,7 @@ class Circle:
         return self.facilitator.page.get_by_test_id("member-row").filter(has_text=name)
 
     def admit(self, member: Person) -> None:
-        entry = self.facilitator.page.get_by_test_id("lobby-entry").filter(has_text=member.name)
-        entry.get_by_test_id("admit-button").click()
-        expect(member.page.get_by_test_id("room")).to_be_visible()
+        admit(self.facilitator.page, member)
 
     def close(self) -> None:
         for person in (self.facilitator, self.noa, self.eli):
