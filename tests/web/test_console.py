@@ -44,6 +44,7 @@ class Console:
         expect(self.page.get_by_test_id("lobby-entry")).to_have_count(8)
         self.page.get_by_test_id("admit-all").click()
         expect(self.page.get_by_test_id("member-row")).to_have_count(8)
+        expect(self.page.get_by_test_id("lobby-entry")).to_have_count(0)  # the lobby's own update too
 
     def close(self) -> None:
         for quiet in (self.members, self.late):
