@@ -116,6 +116,9 @@ def test_raised_hands_are_one_list_at_the_top_of_the_people_one_tab_stop_from_th
     expect(page.get_by_test_id("console-floor")).to_contain_text("Gia has the floor")
     expect(rows.nth(0)).to_contain_text("Gia")  # the holder heads the list; Cleo is next
     expect(rows.nth(1).get_by_test_id("hand-position")).to_have_text("Hand 1st")
+    # The console's video shows the speaker large, first (not the facilitators' small fixed grid).
+    expect(page.locator('[data-testid="tile"][data-name="Gia"]')).to_have_class(re.compile(r"\bspotlight\b"))
+    assert page.locator('[data-testid="tile"][data-name="Gia"]').evaluate("(t) => getComputedStyle(t).order") == "-1"
 
 
 def test_no_safety_plan_badges_when_the_session_asks_for_none(console: Console) -> None:
