@@ -87,8 +87,9 @@ export function sendQuality(report) {
 }
 
 /**
- * Samples a HearthClient's two connections every SAMPLE_MS and fires 'change' with the latest:
- * `remote` (stream id -> {quality, loss, rtt, fps, stalledFor}) and `own` ({quality, loss, rtt}).
+ * Samples a HearthClient's two connections every SAMPLE_MS; `remote` (stream id -> {quality, loss,
+ * rtt, fps, stalledFor}) and `own` ({quality, loss, rtt}) hold the latest. Fires 'change' only when
+ * a quality changed, so the page is not redrawn every sample.
  */
 export class QualityMonitor extends EventTarget {
   constructor(client, expectsVideo, { sampleMs = SAMPLE_MS } = {}) {
@@ -116,6 +117,9 @@ export class QualityMonitor extends EventTarget {
     const { subscriber, publisher } = this.client;
     this.remote = subscriber ? this.receive.read(await subscriber.pc.getStats(), subscriber.streams, this.expectsVideo, now) : new Map();
     this.own = publisher ? sendQuality(await publisher.pc.getStats()) : null;
+    const summary = JSON.stringify([[...this.remote].map(([id, q]) => [id, q.quality]), this.own?.quality]);
+    if (summary === this.summary) return;
+    this.summary = summary;
     this.dispatchEvent(new Event('change'));
   }
 }
