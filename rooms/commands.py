@@ -141,6 +141,13 @@ class SetMedia:
 
 
 @dataclass(frozen=True)
+class SetReceive:
+    """What a participant wants to receive: ``video=False`` is audio-only mode, for a weak link."""
+
+    video: bool
+
+
+@dataclass(frozen=True)
 class Nod:
     pass
 
@@ -288,6 +295,7 @@ Command = (
     | Mute
     | AllowUnmute
     | SetMedia
+    | SetReceive
     | Nod
     | Note
     | Help

@@ -48,6 +48,7 @@ RULES: dict[type, tuple[Action, Rule]] = {
     c.Mute: (Action.MUTE, signals.mute),
     c.AllowUnmute: (Action.ALLOW_UNMUTE, signals.allow_unmute),
     c.SetMedia: (Action.SET_MEDIA, signals.set_media),
+    c.SetReceive: (Action.SET_RECEIVE, signals.set_receive),
     c.Nod: (Action.NOD, signals.nod),
     c.Note: (Action.NOTE, signals.note),
     c.Help: (Action.HELP, signals.help_request),

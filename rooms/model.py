@@ -145,6 +145,7 @@ class Participant:
     help_since: float | None = None  # asked for help and no facilitator has acknowledged it yet
     place: str = MAIN  # kept through a drop, so a return within the grace period puts them back there
     listen_only: bool = False  # a facilitator visiting a breakout group to listen: not heard there
+    receive_video: bool = True  # False: audio only (a weak link); the media layer forwards them no video
 
     @property
     def present(self) -> bool:
@@ -244,6 +245,11 @@ class Session:
     def leaders_present(self) -> list[Participant]:
         """Facilitators who are admitted and connected: the session is on hold without one."""
         return [p for p in self.admitted() if p.role.leads and p.connected]
+
+    def receives_video(self, participant_id: str) -> bool:
+        """Whether the media layer should forward video to this participant (not in audio-only mode)."""
+        p = self.participants.get(participant_id)
+        return p is not None and p.status is Status.ADMITTED and p.receive_video
 
     def audible(self, participant_id: str) -> bool:
         """Whether this participant's audio may be forwarded to anyone in their place right now.

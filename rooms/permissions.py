@@ -35,6 +35,7 @@ class Action(StrEnum):
     MUTE = "mute"
     ALLOW_UNMUTE = "unmute.allow"
     SET_MEDIA = "media.state"
+    SET_RECEIVE = "media.receive"
     NOD = "nod"
     NOTE = "note"
     HELP = "help"
@@ -55,7 +56,15 @@ class Action(StrEnum):
 
 
 _EVERYONE = frozenset(
-    {Action.SET_MEDIA, Action.NOTE, Action.PUBLISH, Action.ANSWER, Action.RELEASE_FLOOR, Action.PASS_TURN}
+    {
+        Action.SET_MEDIA,
+        Action.SET_RECEIVE,
+        Action.NOTE,
+        Action.PUBLISH,
+        Action.ANSWER,
+        Action.RELEASE_FLOOR,
+        Action.PASS_TURN,
+    }
 )
 
 _LEADS = _EVERYONE | frozenset(

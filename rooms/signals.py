@@ -33,6 +33,14 @@ def set_media(s: Session, actor: Participant, cmd: c.SetMedia, now: float) -> li
     return [StateChanged(), MediaPolicyChanged()]
 
 
+def set_receive(s: Session, actor: Participant, cmd: c.SetReceive, now: float) -> list[Event]:
+    """Audio-only mode on or off: the member's own choice, for a weak link; the forwarder follows it."""
+    if actor.receive_video == cmd.video:
+        return []
+    actor.receive_video = cmd.video
+    return [StateChanged(), MediaPolicyChanged()]
+
+
 def mute(s: Session, actor: Participant, cmd: c.Mute, now: float) -> list[Event]:
     target = _present(s, cmd.id)
     if target.role is not Role.MEMBER:

@@ -112,6 +112,7 @@ def state_views(s: Session, now: float, views: Iterable[View]) -> dict[View, dic
                     disconnected_at=p.disconnected_at,  # when a dropped connection went (the plan for a drop)
                     help_since=p.help_since,  # an open help request; members never see another's
                     place=p.place,
+                    audio_only=not p.receive_video,  # on a weak link: their video may be frozen by choice
                 )
                 for p, entry in entries
             ],

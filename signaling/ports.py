@@ -38,7 +38,8 @@ class ForwardingPolicy:
 
     Who receives what is a function of these, per receiver (``rooms.places`` is the reference):
     receiver R gets publisher P's video when ``sees(R, P)`` (both members, R is not P, same place) and
-    P's audio when ``hears(R, P)`` (``sees`` and P in ``audible``). What the media engine must do:
+    P's audio when ``hears(R, P)`` (same place and P in ``audible``); R in ``audio_only`` sees nobody.
+    What the media engine must do:
 
     - Gate every (subscriber, publisher, kind) pair at the source, packet by packet, with these two
       functions, and apply a new policy from the next packet on: no renegotiation. The subscriber
@@ -61,26 +62,34 @@ class ForwardingPolicy:
     # Never mutated once built; compared, but left out of the hash (a dict has none), so a policy
     # can still be hashed or kept in a set.
     places: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Members who asked for audio only (a weak link, ``media.receive``): they are sent no video at all.
+    audio_only: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def of(cls, s: Session) -> ForwardingPolicy:
-        """The policy for a session as it is now: admitted members, who is audible, and where."""
+        """The policy for a session as it is now: admitted members, who is audible, where, and who
+        takes audio only."""
         members = frozenset(p.id for p in s.admitted())
         audible = frozenset(pid for pid in members if s.audible(pid))
         places = {p.id: p.place for p in s.admitted() if p.place != MAIN}
-        return cls(members, audible, places)
+        audio_only = frozenset(pid for pid in members if not s.receives_video(pid))
+        return cls(members, audible, places, audio_only)
 
     def place_of(self, participant_id: str) -> str:
         return self.places.get(participant_id, MAIN)
 
-    def sees(self, receiver_id: str, publisher_id: str) -> bool:
-        """Whether ``receiver_id`` gets ``publisher_id``'s video."""
+    def together(self, receiver_id: str, publisher_id: str) -> bool:
+        """Both members, not the same person, and in the same place."""
         both = receiver_id in self.members and publisher_id in self.members
         return both and receiver_id != publisher_id and self.place_of(receiver_id) == self.place_of(publisher_id)
 
+    def sees(self, receiver_id: str, publisher_id: str) -> bool:
+        """Whether ``receiver_id`` gets ``publisher_id``'s video (never in audio-only mode)."""
+        return receiver_id not in self.audio_only and self.together(receiver_id, publisher_id)
+
     def hears(self, receiver_id: str, publisher_id: str) -> bool:
         """Whether ``receiver_id`` gets ``publisher_id``'s audio."""
-        return publisher_id in self.audible and self.sees(receiver_id, publisher_id)
+        return publisher_id in self.audible and self.together(receiver_id, publisher_id)
 
 
 class MediaEvents(Protocol):

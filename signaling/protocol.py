@@ -83,6 +83,10 @@ class MediaStatePayload(Message):
     video: bool
 
 
+class MediaReceivePayload(Message):
+    video: bool  # false: audio only, for a weak link (the server stops forwarding video to this client)
+
+
 class NotePayload(Message):
     to: Id
     text: Text
@@ -193,6 +197,7 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
     "mute": (Target, "facilitators", lambda p: c.Mute(p.id)),
     "unmute.allow": (Target, "facilitators", lambda p: c.AllowUnmute(p.id)),
     "media.state": (MediaStatePayload, "anyone", lambda p: c.SetMedia(p.audio, p.video)),
+    "media.receive": (MediaReceivePayload, "anyone admitted", lambda p: c.SetReceive(p.video)),
     "nod": (Empty, "members", lambda p: c.Nod()),
     "note": (NotePayload, "facilitators, or a member to a facilitator", lambda p: c.Note(p.to, p.text)),
     "help": (Empty, "members", lambda p: c.Help()),
@@ -292,6 +297,7 @@ class ParticipantOut(Out):
     safety_shared: bool | None = None
     disconnected_at: float | None = None
     help_since: float | None = None  # an open help request, until a facilitator sends `help.ack`
+    audio_only: bool | None = None  # chose to receive no video (`media.receive`)
 
 
 class AgendaPhaseOut(Out):

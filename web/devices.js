@@ -21,6 +21,28 @@ export class LocalMedia extends EventTarget {
     this.audio = false;
     this.video = false;
     this.error = null;
+    this.deviceIds = { audio: null, video: null }; // chosen in the device picker; null: the browser's default
+    this.speaker = ''; // audio output device id for remote voices and the speaker test ('' = default)
+  }
+
+  /** Use another camera or microphone; one that is on now switches at once (the sender follows). */
+  async useDevice(kind, deviceId) {
+    this.deviceIds[kind] = deviceId || null;
+    const track = kind === 'video' ? this.videoTrack : this.audioTrack;
+    if (!track || track.getSettings?.().deviceId === deviceId) return this.#changed();
+    const enabled = track.enabled;
+    const next = await this.#acquire(kind);
+    if (!next) return this.#changed();
+    this.stream.removeTrack(track);
+    track.stop();
+    next.enabled = enabled;
+    this.stream.addTrack(next);
+    this.#changed();
+  }
+
+  setSpeaker(deviceId) {
+    this.speaker = deviceId || '';
+    this.#changed();
   }
 
   get audioTrack() { return this.stream.getAudioTracks()[0] ?? null; }
@@ -83,7 +105,8 @@ export class LocalMedia extends EventTarget {
       return null;
     }
     try {
-      const constraints = kind === 'video' ? { video: VIDEO_CONSTRAINTS } : { audio: AUDIO_CONSTRAINTS };
+      const chosen = this.deviceIds[kind] ? { deviceId: { exact: this.deviceIds[kind] } } : {};
+      const constraints = kind === 'video' ? { video: { ...VIDEO_CONSTRAINTS, ...chosen } } : { audio: { ...AUDIO_CONSTRAINTS, ...chosen } };
       const stream = await navigator.mediaDevices.getUserMedia(constraints);
       this.error = null;
       return stream.getTracks()[0];

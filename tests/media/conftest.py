@@ -26,10 +26,15 @@ class Room:
         return client
 
     async def policy(
-        self, members: set[str], audible: set[str] | None = None, places: dict[str, str] | None = None
+        self,
+        members: set[str],
+        audible: set[str] | None = None,
+        places: dict[str, str] | None = None,
+        audio_only: set[str] | None = None,
     ) -> None:
         heard = frozenset(members if audible is None else audible)
-        await self.engine.set_policy(SESSION, ForwardingPolicy(frozenset(members), heard, places or {}))
+        policy = ForwardingPolicy(frozenset(members), heard, places or {}, frozenset(audio_only or ()))
+        await self.engine.set_policy(SESSION, policy)
 
     async def close(self) -> None:
         for client in self.events.clients.values():

@@ -120,3 +120,18 @@ async def test_a_facilitator_visiting_to_listen_hears_the_group_and_is_heard_by_
     assert got[("f", "a", "audio")] > 0 and got[("f", "b", "audio")] > 0  # f hears the group
     assert got[("a", "f", "audio")] == got[("b", "f", "audio")] == 0  # nobody hears f
     assert got[("f", "c", "audio")] == got[("c", "a", "audio")] == got[("c", "f", "audio")] == 0
+
+
+async def test_a_member_on_audio_only_is_sent_no_video_and_gets_it_back(room: Room, clip: list[av.Packet]) -> None:
+    """A weak link: the member asked for audio only (``media.receive``), so no video packet is spent
+    on them; everyone else's video to everyone else is untouched, and it comes back when asked."""
+    names = ["f", "a", "b"]
+    clients = await start(room, names, {"f", "b"}, clip)
+    await room.policy(set(names), audio_only={"a"})
+    got = await window(room, clients)
+    assert got[("a", "f", "video")] == got[("a", "b", "video")] == 0
+    assert got[("a", "f", "audio")] > 0 and got[("a", "b", "audio")] > 0
+    assert got[("b", "f", "video")] > 0 and got[("f", "b", "video")] > 0
+    await room.policy(set(names))
+    got = await window(room, clients)
+    assert got[("a", "f", "video")] > 0 and got[("a", "b", "video")] > 0

@@ -38,6 +38,7 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.MUTE: LEADS,
     Action.ALLOW_UNMUTE: LEADS,
     Action.SET_MEDIA: ALL,
+    Action.SET_RECEIVE: ALL,
     Action.NOD: {M},
     Action.NOTE: ALL,
     Action.HELP: {M},
@@ -162,6 +163,7 @@ def test_member_cannot_grant_floor_to_themselves() -> None:
 MEMBER_COMMANDS: dict[Action, c.Command] = {
     Action.AGREE: c.Agree(),
     Action.SET_MEDIA: c.SetMedia(audio=False, video=True),
+    Action.SET_RECEIVE: c.SetReceive(video=False),
     Action.NOTE: c.Note(FAC, "may I come in a minute late?"),
     Action.HELP: c.Help(),
     Action.SHARE_SAFETY_PLAN: c.ShareSafetyPlan("home, Leeds", "Sam, 07700 900123"),

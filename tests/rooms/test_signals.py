@@ -343,3 +343,17 @@ def test_help_presses_within_five_seconds_count_as_one() -> None:
     with pytest.raises(RateLimited):
         apply(s, "m", cmd.Help(), 4.0)
     assert apply(s, "m", cmd.Help(), 7.5) == [HelpRequested("m", 7.5)]
+
+
+def test_audio_only_is_the_members_own_choice_and_the_forwarder_is_told() -> None:
+    s = live_group()
+    assert s.receives_video("ann")
+    assert apply(s, "ann", c.SetReceive(video=False), 5.0) == [StateChanged(), MediaPolicyChanged()]
+    assert not s.receives_video("ann") and s.receives_video("bob")
+    assert apply(s, "ann", c.SetReceive(video=False), 6.0) == []
+    apply(s, "ann", c.SetReceive(video=True), 7.0)
+    assert s.receives_video("ann")
+    connect(s, "dan", now=8.0)  # waiting: nothing is forwarded to them either way
+    assert not s.receives_video("dan")
+    with pytest.raises(Forbidden):
+        apply(s, "dan", c.SetReceive(video=False), 9.0)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from itertools import count
 
 import pytest
-from playwright.sync_api import Browser, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS, HearthServer, start_server
 from tests.web.people import ARTIFACTS, TEST_HOOK_JS, Person
@@ -75,6 +75,24 @@ def new_person(browser: Browser) -> Iterator[PersonFactory]:
         person.close()
 
 
+def admit(console: Page, member: Person) -> None:
+    """Let `member` in from the console's waiting room, and see them in the room."""
+    console.get_by_test_id("lobby-entry").filter(has_text=member.name).get_by_test_id("admit-button").click()
+    expect(member.page.get_by_test_id("room")).to_be_visible()
+
+
+def member_action(console: Page, name: str, testid: str) -> None:
+    """One of the rarer actions of a console's roster row, from its menu (mute, message, waiting room, remove)."""
+    row = console.get_by_test_id("member-row").filter(has_text=name)
+    row.get_by_test_id("member-menu").click()
+    row.get_by_test_id(testid).click()
+
+
+def set_floor_mode(console: Page, mode: str) -> None:
+    """The current phase's rules: "open", "hands" or "strict"."""
+    console.get_by_test_id("current-mode").select_option(mode)
+
+
 class Group:
     """A facilitator and two members (Alex, Sam) in one session, each in their own browser context."""
 
@@ -112,9 +130,7 @@ class Group:
         expect(member.page.get_by_test_id("lobby-waiting")).to_be_visible()
 
     def admit(self, member: Person) -> None:
-        entry = self.facilitator.page.get_by_test_id("lobby-entry").filter(has_text=member.name)
-        entry.get_by_test_id("admit-button").click()
-        expect(member.page.get_by_test_id("room")).to_be_visible()
+        admit(self.facilitator.page, member)
 
     def give_floor(self, name: str) -> None:
         """Give the floor from the console, unless that person already holds it."""

@@ -1,5 +1,5 @@
 // Members without a browser: each join token becomes a Socket.IO connection to the real server that
-// takes its seat, says it has no camera or microphone on, and then sits quietly (it may raise a hand
+// takes its seat, accepts the group agreement, says it has no camera or microphone on, and sits quietly (it may raise a hand
 // or drop its connection when told). The browser tests fill a room with these so that a full group
 // of nine does not take nine Chromium pages on a shared 2-core machine: the people under test are
 // real pages; the rest of the group is real to the server.
@@ -19,6 +19,7 @@ function seat(token) {
   const socket = io(base, { auth: { token }, transports: ['websocket'], reconnection: false });
   socket.on('welcome', (w) => {
     members.set(w.you.id, { socket, token });
+    if (w.you.status === 'waiting') socket.emit('agree', {}, () => {}); // accepts the group agreement
     socket.emit('media.state', { audio: false, video: false }, () => {});
     console.log(`ready ${w.you.id} ${w.you.name} ${w.you.status}`);
   });

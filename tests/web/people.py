@@ -71,12 +71,14 @@ class Person:
         return path
 
     def at_sizes(self, label: str, check: Callable[[], None] = lambda: None) -> None:
-        """At a laptop's 1280x800 and a phone's 390x844: run `check` and keep a screenshot of each."""
+        """At a laptop's 1280x800 and a phone's 390x844: run `check`, find no axe finding of any
+        impact, and keep a screenshot of each."""
         before = self.page.viewport_size
         try:
             for width, height in SIZES:
                 self.page.set_viewport_size({"width": width, "height": height})
                 check()
+                assert axe_clean(self.page) == [], f"{self.name}'s {label} at {width}x{height}"
                 self.screenshot(f"{label}-{width}x{height}")
         finally:
             if before:
@@ -89,14 +91,23 @@ class Person:
 AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def accessibility_problems(page: Page) -> list[str]:
-    """Serious and critical axe-core findings (WCAG 2.1 A/AA) on the page as it is now."""
+def accessibility_problems(page: Page, *, every_impact: bool = False) -> list[str]:
+    """axe-core findings (WCAG 2.1 A/AA and best practices) on the page as it is now: serious and
+    critical ones, or with `every_impact` every one (minor included)."""
     assert AXE.exists(), "axe-core missing: run `npm ci` in web/"
     if not page.evaluate("() => 'axe' in window"):
         page.evaluate(AXE.read_text() + "\n;0")  # through devtools: the page's CSP rightly refuses script tags
     found: list[dict[str, object]] = page.evaluate(
-        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
-            .violations.filter((v) => ['serious', 'critical'].includes(v.impact))
-            .map((v) => ({id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))"""
+        """async (every) => (await axe.run(document, {runOnly: every
+              ? ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']
+              : ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+            .violations.filter((v) => every || ['serious', 'critical'].includes(v.impact))
+            .map((v) => ({id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))""",
+        every_impact,
     )
     return [f"{v['id']}: {v['help']} at {v['nodes']}" for v in found]
+
+
+def axe_clean(page: Page) -> list[str]:
+    """Every axe-core finding, whatever its impact: the bar is zero."""
+    return accessibility_problems(page, every_impact=True)

@@ -11,11 +11,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Group, PersonFactory
+from tests.web.conftest import Group, PersonFactory, member_action, set_floor_mode
 from tests.web.hearth_process import HearthServer
 from tests.web.people import accessibility_problems
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_members_accept_agreement_wait_in_lobby_and_are_admitted(group: Group) -> None:
@@ -48,7 +48,7 @@ def test_denied_newcomer_is_told_kindly(group: Group, hearth: HearthServer, new_
     entry = group.facilitator.page.get_by_test_id("lobby-entry").filter(has_text="Jo")
     entry.get_by_test_id("deny-button").click()
     expect(jo.page.get_by_test_id("end-removed")).to_contain_text("You were not admitted this time")
-    jo.screenshot("denied")
+    jo.at_sizes("denied")
 
 
 def test_each_member_sees_the_others_video_with_frames_advancing(group: Group) -> None:
@@ -84,8 +84,7 @@ def test_strict_phase_console_shows_only_the_holder_as_audible(group: Group) -> 
     group.ensure_admitted()
     console = group.facilitator.page
     group.give_floor("Alex")
-    current = console.locator('[data-testid="agenda-phase"][aria-current="step"]')
-    current.get_by_test_id("phase-mode").select_option("strict")
+    set_floor_mode(console, "strict")
     expect(console.get_by_test_id("console-phase")).to_contain_text("One voice at a time")
     alex = console.get_by_test_id("member-row").filter(has_text="Alex").get_by_test_id("audible")
     sam = console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("audible")
@@ -94,7 +93,7 @@ def test_strict_phase_console_shows_only_the_holder_as_audible(group: Group) -> 
     expect(sam).to_have_text(re.compile("Not heard"))
     expect(group.sam.page.get_by_test_id("strict-notice")).to_be_visible()
     group.facilitator.screenshot("strict")
-    current.get_by_test_id("phase-mode").select_option("hands")
+    set_floor_mode(console, "hands")
     expect(sam).to_have_attribute("data-audible", "true")
 
 
@@ -111,7 +110,7 @@ def test_help_nod_and_private_notes_reach_the_other_side(group: Group) -> None:
     expect(console.get_by_test_id("help-alert")).to_contain_text("Sam is asking for help")
     group.facilitator.screenshot("help")
 
-    console.get_by_test_id("help-alert").get_by_role("button", name="Write to them").click()
+    console.get_by_test_id("help-alert").get_by_role("button", name="Write to Sam").click()
     console.get_by_test_id("note-text").fill("I am here. Would you like a moment?")
     console.get_by_test_id("note-send").click()
     expect(group.sam.page.get_by_test_id("note")).to_contain_text("I am here")
@@ -136,13 +135,13 @@ def test_mute_is_followed_on_the_member_page_and_only_allowed_back(group: Group)
         mic.click()
     expect(mic).to_have_attribute("data-on", "true")
     expect(mic).to_have_text("Mute")  # what pressing it does
-    row.get_by_test_id("mute-button").click()
+    member_action(console, "Alex", "mute-button")
     expect(mic).to_have_text("Muted by facilitator")
     expect(mic).to_be_disabled()
     expect(alex.get_by_test_id("device-hint")).to_contain_text("They will let you know when you can unmute")
     expect(row.get_by_test_id("audible")).to_have_text("Muted by you")
     group.alex.screenshot("muted")
-    row.get_by_test_id("mute-button").click()  # now "Allow unmute": the member decides
+    member_action(console, "Alex", "mute-button")  # now "Allow unmute": the member decides
     expect(mic).to_be_enabled()
     expect(mic).to_have_text("Unmute")
     mic.click()
@@ -170,7 +169,7 @@ def test_go_around_gives_the_turn_and_the_member_may_pass(group: Group) -> None:
 def test_member_sent_back_to_the_waiting_room_can_be_let_in_again(group: Group) -> None:
     group.ensure_admitted()
     console, sam = group.facilitator.page, group.sam.page
-    console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("lobby-send-button").click()
+    member_action(console, "Sam", "lobby-send-button")
     expect(sam.get_by_test_id("lobby-waiting")).to_contain_text("moved you to the waiting room")
     expect(group.alex.tile("Sam")).to_have_count(0)
     group.sam.screenshot("sent-back")
@@ -217,6 +216,7 @@ def test_a_member_who_leaves_can_rejoin(group: Group) -> None:
     alex.get_by_test_id("leave-button").click()
     alex.get_by_test_id("confirm-yes").click()
     expect(alex.get_by_test_id("end-left")).to_be_visible()
+    group.alex.at_sizes("left")
     alex.get_by_test_id("rejoin-button").click()
     group.alex.join()
     expect(alex.get_by_test_id("room")).to_be_visible()
@@ -226,7 +226,7 @@ def test_a_member_who_leaves_can_rejoin(group: Group) -> None:
 def test_removed_member_page_says_so(group: Group) -> None:
     group.ensure_admitted()
     console = group.facilitator.page
-    console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("remove-button").click()
+    member_action(console, "Sam", "remove-button")
     console.get_by_test_id("confirm-yes").click()
     expect(group.sam.page.get_by_test_id("end-removed")).to_be_visible()
     expect(group.sam.page.get_by_test_id("end-removed")).to_contain_text("removed you")

@@ -9,21 +9,21 @@ from tests.web.conftest import PersonFactory
 from tests.web.hearth_process import HearthServer
 from tests.web.people import accessibility_problems
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_a_bad_token_says_the_link_no_longer_works(hearth: HearthServer, new_person: PersonFactory) -> None:
     person = new_person("Stranger", f"{hearth.base}/s/nope#token=not-a-real-token")
     person.page.goto(person.url)
     expect(person.page.get_by_test_id("end-invalid")).to_contain_text("This link no longer works")
-    person.screenshot("invalid-link")
+    person.at_sizes("invalid-link")
 
 
 def test_a_link_without_token_says_it_is_incomplete(hearth: HearthServer, new_person: PersonFactory) -> None:
     person = new_person("Nobody", f"{hearth.base}/s/nope")
     person.page.goto(person.url)
     expect(person.page.get_by_test_id("end-nolink")).to_be_visible()
-    person.screenshot("no-token")
+    person.at_sizes("no-token")
 
 
 def test_the_page_is_accessible_makes_no_third_party_request_and_hides_the_token(

@@ -22,7 +22,7 @@ from tests.web.conftest import PersonFactory
 from tests.web.hearth_process import HearthServer, free_port, start_redis, start_server
 from tests.web.people import ARTIFACTS, Person
 
-pytestmark = [pytest.mark.browser, pytest.mark.redis]
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
 LEASE_TTL = 3.0  # seconds: short, so that a stalled node loses its sessions within the test
 RECORD_STATUSES = """() => {

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.web.conftest import make_person
+from tests.web.conftest import make_person, set_floor_mode
 from tests.web.hearth_process import HearthServer
-from tests.web.people import Person
+from tests.web.people import Person, axe_clean
 from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -128,11 +128,14 @@ def test_on_a_phone_help_stays_on_screen_and_the_status_is_one_line(full: FullGr
     on_screen(page, "mic-toggle")
     scroll_to_bottom(page)  # past the grid, to the messages
     on_screen(page, "help-button")
-    status = page.locator(".status-strip").bounding_box()
-    assert status and status["height"] <= 80, status
+    page.evaluate("() => window.scrollTo(0, 0)")
+    for pill in ("phase-status", "floor-status"):  # one line each, right under the title
+        box = page.get_by_test_id(pill).bounding_box()
+        assert box and box["height"] <= 34 and box["y"] + box["height"] <= 160, (pill, box)
     self_view = page.get_by_test_id("self-tile").bounding_box()
     assert self_view and self_view["width"] <= 100, self_view
     full.robin.screenshot("phone-room-390x844")
+    assert axe_clean(page) == []
     page.evaluate("() => window.scrollTo(0, 0)")
 
 
@@ -152,6 +155,7 @@ def test_on_a_phone_the_turn_controls_stay_on_screen(full: FullGroup) -> None:
     for testid in ("pass-button", "release-button", "help-button", "turn-hint"):
         on_screen(page, testid)
     full.robin.screenshot("phone-turn-390x844")
+    assert axe_clean(page) == []
     page.get_by_test_id("pass-button").click()
     expect(page.get_by_test_id("pass-button")).to_be_hidden()
     full.console.get_by_test_id("goaround-stop").click()
@@ -165,6 +169,7 @@ def test_on_a_phone_the_less_used_controls_are_behind_more(full: FullGroup) -> N
     on_screen(page, "leave-button")
     on_screen(page, "messages-button")
     full.robin.screenshot("phone-more-390x844")
+    assert axe_clean(page) == []
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("leave-button")).to_be_hidden()
     expect(page.get_by_test_id("more-button")).to_be_focused()
@@ -181,8 +186,7 @@ def test_a_screen_reader_hears_the_floor_move_between_others(full: FullGroup) ->
 
 
 def test_a_screen_reader_hears_the_phase_and_its_rules_change(full: FullGroup) -> None:
-    current = full.console.locator('[data-testid="agenda-phase"][aria-current="step"]')
-    current.get_by_test_id("phase-mode").select_option("strict")
+    set_floor_mode(full.console, "strict")
     expect_heard(full.robin, r"^One voice at a time: only the person with the floor is heard\.$")
     full.console.get_by_test_id("phase-next").click()
     expect_heard(full.robin, r"^Now: focused conversation\. Raise your hand to speak\.$")

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from tests.web.conftest import make_person
+from tests.web.conftest import admit, make_person, member_action, set_floor_mode
 from tests.web.hearth_process import HearthServer
 from tests.web.people import Person
 
@@ -46,9 +46,7 @@ class Circle:
         return self.facilitator.page.get_by_test_id("member-row").filter(has_text=name)
 
     def admit(self, member: Person) -> None:
-        entry = self.facilitator.page.get_by_test_id("lobby-entry").filter(has_text=member.name)
-        entry.get_by_test_id("admit-button").click()
-        expect(member.page.get_by_test_id("room")).to_be_visible()
+        admit(self.facilitator.page, member)
 
     def close(self) -> None:
         for person in (self.facilitator, self.noa, self.eli):
@@ -142,7 +140,7 @@ def test_help_is_acknowledged_to_the_member_and_the_tab_title_keeps_its_flag(cir
     expect(console.get_by_test_id("help-alert")).to_contain_text("Eli is asking for help")
     expect(console).to_have_title(re.compile(r"^\(!\) Wednesday circle"))
     eli.get_by_test_id("hand-button").click()  # any state update: the flag stays
-    expect(console.get_by_test_id("queue-entry")).to_have_count(1)
+    expect(console.locator('[data-testid="member-row"][data-queue-position="1"]')).to_contain_text("Eli")
     expect(console).to_have_title(re.compile(r"^\(!\) "))
     console.get_by_test_id("help-dismiss").click()
     expect(eli.get_by_test_id("help-sent")).to_have_text(
@@ -155,20 +153,19 @@ def test_help_is_acknowledged_to_the_member_and_the_tab_title_keeps_its_flag(cir
 
 def test_a_holder_who_drops_in_a_strict_phase_loses_the_floor_and_gets_it_back(circle: Circle) -> None:
     console = circle.facilitator.page
-    current = console.locator('[data-testid="agenda-phase"][aria-current="step"]')
-    current.get_by_test_id("phase-mode").select_option("strict")
+    set_floor_mode(console, "strict")
     circle.row("Eli").get_by_test_id("give-floor").click()
     expect(console.get_by_test_id("console-floor")).to_contain_text("Eli has the floor")
     circle.eli.context.set_offline(True)
     # After a short hold the floor passes on (nobody else could be heard meanwhile): Eli heads the queue.
     expect(console.get_by_test_id("console-floor")).to_contain_text("Nobody has the floor", timeout=40_000)
-    expect(console.get_by_test_id("queue-entry").first).to_contain_text("Eli")
+    expect(console.locator('[data-testid="member-row"][data-queue-position="1"]')).to_contain_text("Eli")
     expect(circle.noa.page.get_by_test_id("floor-status")).to_have_text("Nobody has the floor")
     circle.eli.context.set_offline(False)
     expect(circle.eli.page.get_by_test_id("connection-status")).to_have_text("Connected")
     console.get_by_test_id("floor-next").click()
     expect(circle.eli.page.get_by_test_id("floor-status")).to_contain_text("You have the floor")
-    current.get_by_test_id("phase-mode").select_option("hands")
+    set_floor_mode(console, "hands")
 
 
 def test_a_member_who_left_with_camera_and_mic_off_comes_back_with_them_off(circle: Circle) -> None:
@@ -193,7 +190,7 @@ def test_a_member_who_left_with_camera_and_mic_off_comes_back_with_them_off(circ
 
 def test_a_removed_member_who_reloads_is_told_they_were_removed(circle: Circle) -> None:
     console = circle.facilitator.page
-    circle.row("Eli").get_by_test_id("remove-button").click()
+    member_action(console, "Eli", "remove-button")
     console.get_by_test_id("confirm-yes").click()
     ended = circle.eli.page.get_by_test_id("end-removed")
     expect(ended).to_contain_text("removed you")

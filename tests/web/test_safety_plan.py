@@ -18,7 +18,7 @@ from tests.web.conftest import PersonFactory, make_person
 from tests.web.hearth_process import HearthServer, start_server
 from tests.web.people import ARTIFACTS, Person, accessibility_problems
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LOCATION = "14 Rowan Close, Leeds LS6 2QT"
 CONTACT_NAME = "Dana Whitfield"

@@ -54,7 +54,7 @@ def test_second_tab_takes_the_seat_and_the_first_can_take_it_back(two_tabs: tupl
     take_back = first.page.get_by_test_id("take-back-button")
     expect(take_back).to_have_text("Use this tab instead")
     expect(first.page.get_by_test_id("connection-status")).to_have_text("Open in another tab")
-    first.screenshot("replaced")
+    first.at_sizes("replaced", lambda: expect(take_back).to_be_in_viewport())
     second.join()
     expect(second.page.get_by_test_id("room")).to_be_visible()
 

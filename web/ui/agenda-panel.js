@@ -1,4 +1,6 @@
-// The session's structure: phases with their floor modes and timers; move on, or jump.
+// The session's structure: the phase now, its rules (one click to make it one voice at a time), and
+// "Next phase"; changing the whole agenda (each phase's rules and minutes, or a jump) is folded away,
+// so its many controls come last for the keyboard and take no room until wanted.
 
 import { h, reconcile, setText } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft } from './format.js';
@@ -9,8 +11,14 @@ export class AgendaPanel {
     this.current = h('p', { 'data-testid': 'console-phase' });
     this.next = h('button', { type: 'button', className: 'primary', 'data-testid': 'phase-next', 'on:click': () => app.run('phase.next') }, 'Next phase');
     this.list = h('ol', { className: 'rows agenda', 'data-testid': 'agenda-list' });
+    this.mode = h('select', { id: 'current-mode', 'data-testid': 'current-mode', 'on:change': (e) => this.edit(this.app.session?.phase?.index ?? 0, { floor_mode: e.target.value }) },
+      Object.entries(FLOOR_MODES).map(([value, label]) => h('option', { value }, label)));
+    this.editor = h('details', { className: 'agenda-edit', 'data-testid': 'agenda-edit' },
+      h('summary', {}, 'Change the agenda'), this.list);
     this.el = h('section', { className: 'panel', 'aria-label': 'Agenda', 'data-testid': 'agenda-panel' },
-      h('div', { className: 'panel-head' }, h('h3', {}, 'Agenda'), this.next), this.current, this.list);
+      h('div', { className: 'panel-head' }, h('h3', {}, 'Agenda'), this.next), this.current,
+      h('div', { className: 'agenda-now' }, h('label', { htmlFor: 'current-mode' }, 'Speaking now'), this.mode),
+      this.editor);
   }
 
   update() {
@@ -18,6 +26,7 @@ export class AgendaPanel {
     const agenda = s.agenda ?? [];
     this.tick();
     this.next.disabled = (s.phase?.index ?? 0) >= agenda.length - 1;
+    if (document.activeElement !== this.mode && s.phase) this.mode.value = s.phase.floor_mode;
     reconcile(this.list, agenda.map((p, i) => ({ ...p, i })), (p) => p.i, (p) => this.#row(p.i), (li, p) => {
       const isCurrent = p.i === s.phase?.index;
       li.classList.toggle('current', isCurrent);

@@ -2,7 +2,8 @@
 
 import { h } from './dom.js';
 
-export function confirmAction(question, confirmLabel) {
+/** `returnTo`: where focus goes when the dialog closes (default: what had focus, if it is still shown). */
+export function confirmAction(question, confirmLabel, { returnTo = document.activeElement } = {}) {
   return new Promise((resolve) => {
     const yes = h('button', { type: 'submit', value: 'yes', className: 'danger', 'data-testid': 'confirm-yes' }, confirmLabel);
     const no = h('button', { type: 'submit', value: 'no', 'data-testid': 'confirm-no' }, 'Cancel');
@@ -11,6 +12,7 @@ export function confirmAction(question, confirmLabel) {
     dialog.addEventListener('close', () => {
       resolve(dialog.returnValue === 'yes');
       dialog.remove();
+      if (returnTo?.isConnected && returnTo.getClientRects().length) returnTo.focus();
     });
     document.body.append(dialog);
     dialog.showModal();

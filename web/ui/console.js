@@ -1,67 +1,15 @@
-// The facilitator's console: what needs attention first (help, messages, people waiting),
-// then the session's structure (agenda, floor), the people in it and their safety plans.
+// The facilitator's console, in the order a facilitator needs it (and the keyboard reaches it):
+// pinned alerts; then who is waiting, the floor, and the people (raised hands first); then the
+// room's video; then messages, safety plans, the agenda and the session's own controls.
 
-import { h, reconcile, setText } from './dom.js';
-import { now } from './format.js';
-import { droppedText } from './safety.js';
 import { AgendaPanel } from './agenda-panel.js';
+import { AlertsPanel } from './alerts.js';
 import { confirmAction } from './confirm.js';
+import { h, setText } from './dom.js';
 import { FloorPanel } from './floor-panel.js';
 import { LobbyPanel } from './lobby-panel.js';
-import { MembersPanel } from './members-panel.js';
+import { Roster } from './roster.js';
 import { SafetyPanel } from './safety-panel.js';
-
-const DROP_ALERT_SECONDS = 10; // a blip shorter than this only flags the Safety plans row
-
-class AlertsPanel {
-  constructor(app, notes) {
-    this.app = app;
-    this.notes = notes;
-    this.showsDrop = false; // a dropped member's alert is showing (the tab title says so too)
-    this.list = h('ul', { className: 'alerts', 'data-testid': 'alerts' });
-    this.el = h('section', { 'aria-label': 'Needs your attention', role: 'alert' }, this.list);
-  }
-
-  update() {
-    const { app } = this;
-    const unread = app.notes.filter((n) => n.unread);
-    const drops = [...app.drops].filter(([, d]) => !d.dismissed && (d.gone || now() - d.at >= DROP_ALERT_SECONDS));
-    this.showsDrop = drops.length > 0;
-    const items = [
-      ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
-      ...drops.map(([from, d]) => ({ key: `drop-${from}`, kind: 'drop', from, ...d })),
-      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1).from }] : []),
-    ];
-    reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => {
-      const text = i.kind === 'help'
-        ? `${app.nameOf(i.from)} is asking for help`
-        : i.kind === 'drop'
-          ? `${app.nameOf(i.from)}: ${droppedText(i.at, app.safetyPlans.get(i.from), i)}`
-          : `${i.count} new private message${i.count > 1 ? 's' : ''}, latest from ${app.nameOf(i.from)}`;
-      setText(li.firstChild, text);
-    });
-    this.el.hidden = items.length === 0;
-  }
-
-  tick() {
-    if (this.app.drops.size) this.update(); // a drop becomes an alert once it has lasted DROP_ALERT_SECONDS
-  }
-
-  #create(i) {
-    const text = h('strong');
-    if (i.kind === 'drop') {
-      return h('li', { className: 'alert help', 'data-testid': 'drop-alert', 'data-from': i.from }, text,
-        h('button', { type: 'button', 'data-testid': 'drop-dismiss', 'on:click': () => this.app.dismissDrop(i.from) }, 'I am on it'));
-    }
-    if (i.kind === 'help') {
-      return h('li', { className: 'alert help', 'data-testid': 'help-alert', 'data-from': i.from }, text,
-        h('button', { type: 'button', 'on:click': () => this.notes.compose(i.from) }, 'Write to them'),
-        h('button', { type: 'button', 'data-testid': 'help-dismiss', 'on:click': () => this.app.acknowledgeHelp(i.from) }, 'I am on it'));
-    }
-    return h('li', { className: 'alert note', 'data-testid': 'note-alert' }, text,
-      h('button', { type: 'button', 'on:click': () => { this.notes.compose(i.from); this.app.markNotesRead(); } }, 'Read and reply'));
-  }
-}
 
 class SessionControls {
   constructor(app) {
@@ -90,12 +38,14 @@ export class ConsolePanels {
   constructor(app, notes) {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);
-    const main = [new MembersPanel(app, notes), new SafetyPanel(app), new AgendaPanel(app)];
-    const side = [new LobbyPanel(app, notes), new FloorPanel(app), notes, new SessionControls(app)];
-    this.parts = [this.alerts, ...main, ...side];
+    const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes)];
+    const later = [new SafetyPanel(app), new AgendaPanel(app), new SessionControls(app)];
+    this.parts = [this.alerts, ...now, notes, ...later];
     this.alertsEl = this.alerts.el;
-    this.mainEl = h('div', { className: 'console-main' }, main.map((p) => p.el));
-    this.el = h('div', { className: 'console-panels' }, side.map((p) => p.el));
+    /** Decisions first: waiting room, floor, people; then private messages. */
+    this.sideEl = h('div', { className: 'console-side' }, now.map((p) => p.el), notes.el);
+    /** Under the room's video: what is looked up rather than acted on. */
+    this.laterEl = h('div', { className: 'console-later' }, later.map((p) => p.el));
   }
 
   update() {

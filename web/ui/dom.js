@@ -22,10 +22,29 @@ export function show(el, visible) {
   el.hidden = !visible;
 }
 
+const FOCUSABLE = 'button:not([disabled]):not([hidden]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Focus that was in a removed row goes to the row now in its place (or the one before), else to the
+ * nearest heading of the list's section: a keyboard user who admitted or removed someone stays
+ * where they were instead of being sent back to the top of the page.
+ */
+function refocus(parent, index) {
+  const row = parent.children[index] ?? parent.children[index - 1];
+  const target = row?.matches?.(FOCUSABLE) ? row : row?.querySelector(FOCUSABLE);
+  if (target) return target.focus();
+  let heading = parent.closest('section')?.querySelector('h2, h3');
+  if (!heading?.getClientRects().length) heading = document.querySelector('main h2'); // the section went too
+  if (!heading) return undefined;
+  if (!heading.hasAttribute('tabindex')) heading.tabIndex = -1;
+  return heading.focus();
+}
+
 /**
  * Make parent's children match items, keyed by keyOf(item): existing nodes are reused and updated,
  * new ones created, stale ones removed. Order follows items; of items sharing a key (someone
- * briefly both waiting and admitted between two events), the first wins.
+ * briefly both waiting and admitted between two events), the first wins. A removed row that held
+ * focus hands it on (see refocus).
  */
 export function reconcile(parent, items, keyOf, create, update) {
   const existing = new Map();
@@ -46,10 +65,20 @@ export function reconcile(parent, items, keyOf, create, update) {
       node.dataset.key = key;
     }
     update(node, item);
-    if (node !== cursor) parent.insertBefore(node, cursor);
-    else cursor = cursor.nextElementSibling;
+    if (node !== cursor) {
+      const had = node.contains(document.activeElement) ? document.activeElement : null;
+      parent.insertBefore(node, cursor); // moving a node blurs what it holds: give the focus back
+      if (had && document.activeElement !== had) had.focus();
+    } else {
+      cursor = cursor.nextElementSibling;
+    }
   }
-  for (const stale of existing.values()) stale.remove();
+  let lostFocusAt = -1;
+  for (const stale of existing.values()) {
+    if (stale.contains(document.activeElement)) lostFocusAt = [...parent.children].indexOf(stale);
+    stale.remove();
+  }
+  if (lostFocusAt >= 0) refocus(parent, lostFocusAt);
 }
 
 /**

@@ -1,6 +1,7 @@
-// The talking stick: who holds the floor, the queue of raised hands, and the go-around.
+// The talking stick: who holds the floor, who is next, and the go-around. The raised hands
+// themselves are the top of the roster, in queue order, each one click from the floor.
 
-import { h, reconcile, setText } from './dom.js';
+import { h, setText } from './dom.js';
 import { clock, secondsUntil } from './format.js';
 
 export class FloorPanel {
@@ -9,17 +10,15 @@ export class FloorPanel {
     this.holder = h('p', { 'data-testid': 'console-floor' });
     this.release = h('button', { type: 'button', 'data-testid': 'floor-release', 'on:click': () => app.run('floor.release') }, 'End turn');
     this.next = h('button', { type: 'button', className: 'primary', 'data-testid': 'floor-next', 'on:click': () => app.run('floor.next') }, 'Next in queue');
-    this.queue = h('ol', { className: 'rows', 'data-testid': 'queue-list', 'aria-label': 'Raised hands, in order' });
-    this.queueEmpty = h('p', { className: 'muted' }, 'No hands raised.');
+    this.nextUp = h('p', { className: 'muted', 'data-testid': 'queue-next' });
     this.turnSeconds = h('input', { type: 'number', id: 'turn-seconds', min: 15, max: 900, step: 15, value: 120, 'data-testid': 'turn-seconds' });
     this.goStart = h('button', { type: 'button', 'data-testid': 'goaround-start', 'on:click': () => this.startGoAround() }, 'Start go-around');
     this.goStop = h('button', { type: 'button', 'data-testid': 'goaround-stop', 'on:click': () => app.run('goaround.stop') }, 'Stop go-around');
     this.goState = h('p', { className: 'muted', 'data-testid': 'console-goaround' });
-    this.el = h('section', { className: 'panel', 'aria-label': 'Floor and queue', 'data-testid': 'floor-panel' },
-      h('h3', {}, 'Floor'), this.holder, h('div', { className: 'row' }, this.release, this.next),
-      h('h4', {}, 'Raised hands'), this.queueEmpty, this.queue,
+    this.el = h('section', { className: 'panel compact', 'aria-label': 'Floor and queue', 'data-testid': 'floor-panel' },
+      h('h3', {}, 'Floor'), this.holder, this.nextUp, h('div', { className: 'row' }, this.release, this.next),
       h('h4', {}, 'Go-around'), this.goState,
-      h('div', { className: 'row' }, h('label', { htmlFor: 'turn-seconds' }, 'Seconds per turn'), this.turnSeconds, this.goStart, this.goStop));
+      h('div', { className: 'row' }, h('label', { htmlFor: 'turn-seconds' }, 'Seconds each'), this.turnSeconds, this.goStart, this.goStop));
   }
 
   update() {
@@ -31,14 +30,9 @@ export class FloorPanel {
     this.release.disabled = !holder;
     const queue = s.queue ?? [];
     this.next.disabled = queue.length === 0;
-    this.queueEmpty.hidden = queue.length > 0;
-    reconcile(this.queue, queue, (id) => id, (id) => h('li', { className: 'row', 'data-testid': 'queue-entry' },
-      h('span', { className: 'who' }),
-      h('button', { type: 'button', 'data-testid': 'grant-button', 'on:click': () => app.run('floor.grant', { id }) }, 'Give floor')),
-    (li, id) => {
-      setText(li.firstChild, app.nameOf(id));
-      li.lastChild.setAttribute('aria-label', `Give floor to ${app.nameOf(id)}`);
-    });
+    setText(this.nextUp, queue.length
+      ? `Next in line: ${queue.slice(0, 3).map((id) => app.nameOf(id)).join(', ')}${queue.length > 3 ? ` and ${queue.length - 3} more` : ''}`
+      : 'No hands raised.');
     const g = s.go_around;
     this.goStart.hidden = Boolean(g);
     this.goStop.hidden = !g;
@@ -57,7 +51,7 @@ export class FloorPanel {
     setText(this.goState, g
       ? `${app.nameOf(g.order?.[g.position])}'s turn, ${(g.position ?? 0) + 1} of ${g.order?.length ?? 0}`
         + `${gLeft != null ? ` · ${clock(gLeft)} left` : ''}`
-      : 'Each member in turn gets the floor; anyone may pass.');
+      : 'Each member in turn; anyone may pass.');
   }
 
   startGoAround() {

@@ -1,10 +1,16 @@
-// The video grid: one tile per admitted person, named from session.state's stream_ids.
+// The video grid: one tile per admitted person, named from session.state's stream_ids. In speaker
+// view the person speaking (the floor holder, else whoever spoke last) is shown large among the
+// others; each tile says when that person's connection is weak or their video frozen; in audio-only
+// mode no video is shown at all.
 
 import { h, reconcile, setText } from './dom.js';
 import { initials } from './format.js';
 import { FACILITATOR_ROLES } from './state.js';
 
 const SPEAKING_LEVEL = 0.15;
+const SPOTLIGHT_HOLD_MS = 3000; // without a floor holder, a new voice must last this long to take the spotlight
+
+const QUALITY_WORDS = { weak: 'Weak connection', frozen: 'Video frozen' };
 
 /** Count decoded frames per <video> (requestVideoFrameCallback): tests and the bench read it. */
 function countFrames(video) {
@@ -25,8 +31,10 @@ function createTile(self) {
   const avatar = h('div', { className: 'avatar', 'aria-hidden': 'true' });
   const name = h('span', { className: 'name' });
   const badges = h('span', { className: 'badges' });
-  return h('figure', { className: 'tile', 'data-testid': self ? 'self-tile' : 'tile' },
-    video, avatar, h('figcaption', {}, name, badges));
+  const quality = h('span', { className: 'quality', 'data-testid': 'tile-quality' });
+  // A list item (the grid is a list of people): a <figure> may not take that role.
+  return h('div', { className: 'tile', role: 'listitem', 'data-testid': self ? 'self-tile' : 'tile' },
+    video, avatar, h('div', { className: 'caption' }, name, badges, quality));
 }
 
 function badgesFor(p, app) {
@@ -42,10 +50,47 @@ function badgesFor(p, app) {
   return out;
 }
 
+/**
+ * Where a tile shows: whoever has the floor first, then oneself, then raised hands in queue order,
+ * then everyone else. CSS `order`, not moving the <video> in the page, which would pause it.
+ */
+export function tileOrder(session, p, self) {
+  if (p.id && session?.floor?.holder === p.id) return 0;
+  if (self) return 1;
+  const place = (session?.queue ?? []).indexOf(p.id);
+  return place >= 0 ? 2 + place : 100;
+}
+
 export class Grid {
   constructor(app) {
     this.app = app;
-    this.el = h('div', { className: 'grid', 'data-testid': 'video-grid', role: 'list', 'aria-label': 'People in the session' });
+    this.speakerView = true; // the speaker large; the person may switch to same-size tiles
+    this.spotlight = null; // {id, since}
+    this.el = h('div', { className: 'grid speaker', 'data-testid': 'video-grid', role: 'list', 'aria-label': 'People in the session' });
+  }
+
+  /** Who is shown large: the floor holder (not oneself), else the last other person who spoke for a moment. */
+  #spotlit() {
+    const { app } = this;
+    const you = app.you?.id;
+    const holder = app.session?.floor?.holder;
+    if (holder && holder !== you) {
+      this.spotlight = { id: holder, since: 0 };
+      return holder;
+    }
+    const active = app.speaking.active;
+    const now = performance.now();
+    if (active && active !== you && active !== this.spotlight?.id) {
+      if (this.candidate?.id !== active) this.candidate = { id: active, since: now };
+      else if (now - this.candidate.since >= SPOTLIGHT_HOLD_MS) this.spotlight = { id: active, since: now };
+    }
+    const present = app.participants.some((p) => p.id === this.spotlight?.id && p.status === 'admitted');
+    return present ? this.spotlight.id : null;
+  }
+
+  setSpeakerView(on) {
+    this.speakerView = on;
+    this.update();
   }
 
   /** Who gets a tile, self first; streams nobody claims yet get a nameless tile. */
@@ -67,6 +112,10 @@ export class Grid {
     const entries = this.entries();
     this.el.dataset.count = String(entries.length);
     this.el.classList.toggle('many', entries.length > 5); // a phone fits three small tiles a row then
+    this.el.classList.toggle('speaker', this.speakerView);
+    this.el.classList.toggle('audio-only', this.app.audioOnly);
+    this.spotlit = this.speakerView ? this.#spotlit() : null;
+    this.el.dataset.spotlight = this.spotlit ?? '';
     reconcile(this.el, entries, (e) => e.key, (e) => createTile(Boolean(e.self)), (tile, e) => this.#updateTile(tile, e));
   }
 
@@ -74,6 +123,8 @@ export class Grid {
     const { app } = this;
     const [video, avatar, caption] = tile.children;
     const tracks = stream ? stream.getTracks().map((t) => t.id).join(',') : '';
+    const speaker = app.local.speaker ?? '';
+    if (!self && video.setSinkId && (video.sinkId ?? '') !== speaker) video.setSinkId(speaker).catch(() => {});
     if (video.srcObject !== stream || video.dataset.tracks !== tracks) {
       video.srcObject = stream;
       video.dataset.tracks = tracks;
@@ -81,18 +132,24 @@ export class Grid {
     }
     const level = app.speaking.levels?.[self ? app.you?.id : p.id] ?? 0;
     const speaking = Boolean(p.id) && (app.speaking.active === p.id || level >= SPEAKING_LEVEL);
-    const showVideo = Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0;
-    tile.setAttribute('role', 'listitem');
+    const showVideo = Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
     tile.dataset.name = p.name ?? '';
     tile.dataset.participantId = p.id ?? '';
     tile.dataset.speaking = String(speaking);
     tile.classList.toggle('speaking', speaking);
     tile.classList.toggle('floor', app.session?.floor?.holder === p.id && Boolean(p.id));
     tile.classList.toggle('no-video', !showVideo);
+    const spotlit = Boolean(p.id) && p.id === this.spotlit;
+    tile.classList.toggle('spotlight', spotlit);
+    tile.style.order = String(spotlit ? -1 : tileOrder(app.session, p, self));
+    const quality = self ? app.quality.own?.quality ?? null : app.qualityOf(p);
+    const words = p.connected === false ? '' : QUALITY_WORDS[quality] ?? '';
+    tile.dataset.quality = quality ?? '';
+    setText(caption.children[2], words);
     setText(avatar, initials(p.name));
     const label = self ? `${p.name ?? 'You'} (you)` : p.name ?? '';
     setText(caption.children[0], label);
     setText(caption.children[1], [speaking ? 'Speaking' : null, ...badgesFor(p, app)].filter(Boolean).join(' · '));
-    tile.setAttribute('aria-label', [label, speaking ? 'speaking' : null, ...badgesFor(p, app)].filter(Boolean).join(', '));
+    tile.setAttribute('aria-label', [label, speaking ? 'speaking' : null, ...badgesFor(p, app), words].filter(Boolean).join(', '));
   }
 }

@@ -2,6 +2,7 @@
 
 import { h, setText } from './dom.js';
 import { tabMemory } from './memory.js';
+import { DevicePicker } from './device-picker.js';
 import { MicMeter } from './mic-meter.js';
 import { DeviceToggles, SelfPreview } from './preview.js';
 
@@ -21,6 +22,7 @@ export class JoinView {
     this.preview = new SelfPreview(app.local, { large: true });
     this.toggles = new DeviceToggles(app.local);
     this.mic = new MicMeter(app.local);
+    this.devices = new DevicePicker(app.local, { open: true });
     this.deviceError = h('p', { className: 'error', role: 'alert', 'data-testid': 'device-error', hidden: true });
     this.checkbox = h('input', { type: 'checkbox', id: 'agree', 'data-testid': 'agree-checkbox', 'on:change': () => this.update() });
     this.agreement = h('fieldset', { className: 'agreement', 'data-testid': 'agreement' },
@@ -33,7 +35,7 @@ export class JoinView {
     this.el = h('section', { className: 'join card', 'aria-labelledby': 'join-heading', 'data-testid': 'join-screen' },
       this.heading, this.intro,
       h('div', { className: 'join-grid' },
-        h('div', {}, this.preview.el, this.toggles.el, this.mic.el, this.deviceError),
+        h('div', {}, this.preview.el, this.toggles.el, this.mic.el, this.deviceError, this.devices.el),
         h('div', {}, this.agreement, this.button)));
     this.heading.id = 'join-heading';
     this.onLocal = () => this.update();
@@ -69,5 +71,6 @@ export class JoinView {
     this.preview.destroy();
     this.toggles.destroy();
     this.mic.destroy();
+    this.devices.destroy();
   }
 }

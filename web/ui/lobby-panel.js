@@ -13,8 +13,8 @@ export class LobbyPanel {
     this.list = h('ul', { className: 'rows', 'data-testid': 'lobby-list' });
     this.empty = h('p', { className: 'muted' }, 'Nobody is waiting.');
     this.admitAll = h('button', { type: 'button', 'data-testid': 'admit-all', 'on:click': () => this.admitEveryone() }, 'Admit all');
-    this.el = h('section', { className: 'panel', 'aria-label': 'Waiting room', 'data-testid': 'lobby-panel' },
-      h('div', { className: 'panel-head' }, this.heading, this.admitAll), this.empty, this.list);
+    this.el = h('section', { className: 'panel compact', 'aria-label': 'Waiting room', 'data-testid': 'lobby-panel' },
+      h('div', { className: 'panel-head' }, this.heading, this.empty, this.admitAll), this.list);
   }
 
   update() {

@@ -4,6 +4,7 @@
 import { h, setText } from './dom.js';
 import { hourMinute, listNames, now } from './format.js';
 import { NotesPanel } from './notes.js';
+import { DevicePicker } from './device-picker.js';
 import { DeviceToggles, SelfPreview } from './preview.js';
 import { SafetyForm } from './safety-form.js';
 
@@ -27,6 +28,7 @@ export class LobbyView {
     this.app = app;
     this.preview = new SelfPreview(app.local);
     this.toggles = new DeviceToggles(app.local);
+    this.devices = new DevicePicker(app.local);
     this.notes = new NotesPanel(app);
     this.safety = new SafetyForm(app);
     this.heading = h('h2', { tabIndex: -1 }, 'You are in the waiting room');
@@ -37,7 +39,7 @@ export class LobbyView {
       h('p', { role: 'status', className: 'waiting' }, h('span', { className: 'pulse', 'aria-hidden': 'true' }), this.waiting),
       this.host,
       h('div', { className: 'join-grid' },
-        h('div', {}, this.preview.el, this.toggles.el),
+        h('div', {}, this.preview.el, this.toggles.el, this.devices.el),
         h('div', { className: 'lobby-side' }, this.safety.el, this.notes.el)));
     this.heading.id = 'lobby-heading';
     this.update();
@@ -65,5 +67,6 @@ export class LobbyView {
   destroy() {
     this.preview.destroy();
     this.toggles.destroy();
+    this.devices.destroy();
   }
 }

@@ -22,8 +22,8 @@ export class MemberControls {
     this.app = app;
     this.hand = button('hand-button', 'hand', 'Raise hand', () => this.toggleHand(), { 'aria-pressed': 'false' });
     this.position = h('span', { className: 'queue-position', 'data-testid': 'queue-position', hidden: true });
-    this.release = button('release-button', 'done', 'I am done speaking', () => app.run('floor.release'), { hidden: true });
-    this.pass = button('pass-button', 'pass', 'Pass my turn', () => this.passTurn(), { hidden: true });
+    this.release = button('release-button', 'done', 'I am done speaking', () => this.endTurn('floor.release'), { hidden: true });
+    this.pass = button('pass-button', 'pass', 'Pass my turn', () => this.endTurn('turn.pass'), { hidden: true });
     this.turnHint = h('p', { className: 'hint turn-hint', id: 'turn-hint', 'data-testid': 'turn-hint', hidden: true });
     this.nod = button('nod-button', 'heart', 'I relate', () => this.sendNod());
     this.help = button('help-button', 'help', 'I need help', () => this.askHelp(), { className: 'help' });
@@ -48,7 +48,7 @@ export class MemberControls {
     const holder = s.floor?.holder === you;
     this.hand.setAttribute('aria-pressed', String(raised));
     setIconLabel(this.hand, 'hand', raised ? 'Lower hand' : 'Raise hand');
-    this.hand.hidden = holder && !raised; // my turn: the bar has "I am done speaking" in its place
+    setAvailable(this.hand, !(holder && !raised), 'controls-why'); // my turn: "I am done speaking" is beside it
     const place = (s.queue ?? []).indexOf(you);
     const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
     if (line && line !== this.position.textContent) announce(line);
@@ -56,9 +56,8 @@ export class MemberControls {
     this.position.hidden = !line;
     this.#turn(s, holder);
     const speaker = s.floor?.holder;
-    this.nod.hidden = holder; // support is for someone else's turn
-    setAvailable(this.nod, Boolean(speaker), 'controls-why');
-    this.#why();
+    setAvailable(this.nod, Boolean(speaker) && !holder, 'controls-why'); // support is for someone else's turn
+    this.#why(holder);
     this.#helpStatus();
   }
 
@@ -82,11 +81,14 @@ export class MemberControls {
     }
   }
 
-  /** Why a button waits, in words on the page that the button points to. */
-  #why() {
-    const waiting = !this.nod.hidden && unavailable(this.nod);
-    this.why.hidden = !waiting;
-    setText(this.why, waiting ? '"I relate" works while someone has the floor.' : '');
+  /** Why a button waits, in words on the page that the buttons point to. */
+  #why(holder) {
+    const reasons = [];
+    if (unavailable(this.hand)) reasons.push('You have the floor: no need to raise your hand.');
+    if (unavailable(this.nod)) reasons.push(holder ? '"I relate" is for someone else\'s turn.' : '"I relate" works while someone has the floor.');
+    this.why.hidden = reasons.length === 0;
+    setText(this.why, reasons.join(' '));
+    this.el.classList.toggle('my-turn', holder);
   }
 
   #helpStatus() {
@@ -103,8 +105,12 @@ export class MemberControls {
     if (await this.app.run(raised ? 'hand.lower' : 'hand.raise')) announce(raised ? 'Hand lowered' : 'Hand raised');
   }
 
-  async passTurn() {
-    if (await this.app.run('turn.pass')) announce('You passed your turn');
+  /** Finish or pass: these buttons then go, so focus moves to the hand (not back to the page's top). */
+  async endTurn(event) {
+    const moveFocus = this.el.contains(document.activeElement);
+    if (!(await this.app.run(event))) return;
+    if (event === 'turn.pass') announce('You passed your turn');
+    if (moveFocus) this.hand.focus();
   }
 
   async sendNod() {

@@ -32,16 +32,24 @@ export class RoomView {
     this.messages = app.isFacilitator ? null
       : h('button', { type: 'button', className: 'phone-only', 'data-testid': 'messages-button', 'on:click': () => this.notes.compose(this.notes.to.value) });
     if (this.messages) setIconLabel(this.messages, 'chat', 'Messages');
+    this.audioOnly = h('button', { type: 'button', 'data-testid': 'audio-only-toggle', 'aria-pressed': 'false', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
+    this.layout = h('button', { type: 'button', 'data-testid': 'speaker-view-toggle', 'aria-pressed': 'true', 'on:click': () => this.grid.setSpeakerView(!this.grid.speakerView) });
     this.bar = new ControlBar({
       primary: [this.toggles.el, this.controls?.el],
-      more: [this.safety?.opener, this.messages, this.leave],
+      more: [this.safety?.opener, this.messages, this.layout, this.audioOnly, this.leave],
       notes: this.controls?.notes,
     });
-    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el, this.side?.mainEl);
-    const aside = h('aside', { className: 'side', 'aria-label': app.isFacilitator ? 'Facilitator tools' : 'Private messages and safety plan' },
-      this.side?.el ?? [this.safety.el, this.notes.el]);
-    this.el = h('section', { className: `room${app.isFacilitator ? ' console' : ''}`, 'data-testid': app.isFacilitator ? 'console' : 'room' },
-      this.heading, this.side?.alertsEl, stage, aside);
+    const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el);
+    if (this.side) {
+      // The console: alerts pinned; the decisions (waiting room, floor, people) first in the keyboard's
+      // order and on the right; the room's video and the reference panels on the left.
+      this.el = h('section', { className: 'room console', 'data-testid': 'console' }, this.heading, this.side.alertsEl,
+        h('aside', { className: 'side', 'aria-label': 'Waiting room, floor and people' }, this.side.sideEl),
+        h('div', { className: 'console-main' }, stage, this.side.laterEl));
+    } else {
+      const aside = h('aside', { className: 'side', 'aria-label': 'Private messages and safety plan' }, this.safety.el, this.notes.el);
+      this.el = h('section', { className: 'room', 'data-testid': 'room' }, this.heading, stage, aside);
+    }
     this.update();
   }
 
@@ -73,6 +81,10 @@ export class RoomView {
     if (!this.side) this.notes.update();
     this.#unread();
     this.#nods();
+    this.audioOnly.setAttribute('aria-pressed', String(this.app.audioOnly));
+    setIconLabel(this.audioOnly, 'mic', 'Audio only');
+    this.layout.setAttribute('aria-pressed', String(this.grid.speakerView));
+    setIconLabel(this.layout, 'camera', 'Speaker large');
   }
 
   /** A message waits unread: "More" says so on a phone, where the messages are further down. */
@@ -84,6 +96,7 @@ export class RoomView {
 
   tick() {
     this.status.update();
+    this.grid.update(); // connection quality and who is spotlit move on their own
     this.side?.tick();
     this.#nods();
   }

@@ -28,8 +28,9 @@ export class SafetyPanel {
     this.empty = h('p', { className: 'muted' }, 'No members yet.');
     this.el = h('section', { className: 'panel', 'aria-label': 'Safety plans', 'data-testid': 'safety-panel' },
       h('div', { className: 'panel-head' }, h('h3', {}, 'Safety plans'), this.askAll),
-      h('p', { className: 'muted' }, 'Where each member is today, whom to call, and how to reach them if their call '
-        + 'drops. Only facilitators see this; it is kept in this page until the session ends. After a reload, ask again.'),
+      this.about = h('details', { className: 'about' }, h('summary', {}, 'What this holds'),
+        h('p', { className: 'muted' }, 'Where each member is today, whom to call, and how to reach them if their call '
+          + 'drops. Only facilitators see this; it is kept in this page until the session ends. After a reload, ask again.')),
       this.empty, this.list);
   }
 
@@ -48,11 +49,22 @@ export class SafetyPanel {
     return [...present, ...gone];
   }
 
+  /**
+   * Everyone, when the session asks for plans; otherwise only whom there is something to show for
+   * (a plan, a dropped connection, an ask): no row of "No safety plan yet" for a group that needs none.
+   */
   update() {
+    const { app } = this;
     const people = this.people();
-    this.empty.hidden = people.length > 0;
+    const required = Boolean(app.session?.requires_safety_plan);
+    const shown = required ? people
+      : people.filter((p) => p.safety_shared || app.safetyPlans.has(p.id) || app.drops.has(p.id) || this.asks.has(p.id));
+    this.empty.hidden = shown.length > 0;
+    this.about.hidden = !required && shown.length === 0;
+    setText(this.empty, required ? 'No members yet.'
+      : 'This session does not ask for safety plans. A member may share one, and you can ask everyone.');
     this.askAll.disabled = !people.some((p) => p.where !== 'gone');
-    reconcile(this.list, people, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
+    reconcile(this.list, shown, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
   }
 
   #row(p) {
@@ -72,7 +84,9 @@ export class SafetyPanel {
     li.dataset.participantId = p.id;
     li.dataset.at = plan ? String(plan.at) : '';
     setText(li.querySelector('.who'), `${p.name}${p.where === 'waiting' ? ' · waiting' : p.where === 'gone' ? ' · has left' : ''}`);
-    setSafetyBadge(li.querySelector('[data-testid="safety-badge"]'), shared);
+    const badge = li.querySelector('[data-testid="safety-badge"]');
+    setSafetyBadge(badge, shared);
+    badge.hidden = !shared && !this.app.session?.requires_safety_plan;
     const dl = li.querySelector('dl');
     dl.hidden = !plan;
     const rows = plan

@@ -8,6 +8,7 @@ import { now, syncClock } from './format.js';
 import { HelpRequests } from './help.js';
 import { tabMemory } from './memory.js';
 import { SafetyPlanKeeper } from './safety.js';
+import { QualityMonitor } from '../stats.js';
 
 export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
 
@@ -18,6 +19,7 @@ export class AppState extends EventTarget {
     this.local = local;
     this.participation = participation;
     this.joined = false;
+    this.audioOnly = false; // a weak link: no video sent or shown, and the server asked to send none
     this.refusal = client.status === 'refused' ? client.error : null;
     this.removedBefore = tabMemory.removed; // this tab was removed: a refused link says so on reload
     this.gone = null; // 'removed' | 'ended' | 'left'
@@ -33,6 +35,9 @@ export class AppState extends EventTarget {
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed());
     local.addEventListener('choice', (e) => { tabMemory.devices = e.detail; });
+    // How well each person's media arrives here, and this page's own sending (see stats.js).
+    this.quality = new QualityMonitor(client, (streamId) => this.participants.some((p) => p.video && p.stream_ids?.includes(streamId)));
+    this.quality.addEventListener('change', () => this.changed());
     this.#listen();
   }
 
@@ -94,6 +99,7 @@ export class AppState extends EventTarget {
     if (this.needsAgreement()) await this.run('agree');
     this.joined = true;
     this.client.joinMedia(this.local);
+    this.quality.start();
     tabMemory.joined = true;
     this.changed();
   }
@@ -147,7 +153,17 @@ export class AppState extends EventTarget {
     this.heard = inRoom ? next : null;
   }
 
+  /** How `p`'s media arrives here: 'good' | 'weak' | 'frozen', or null before there is a sample. */
+  qualityOf(p) {
+    for (const id of p?.stream_ids ?? []) {
+      const q = this.quality.remote.get(id);
+      if (q) return q.quality;
+    }
+    return null;
+  }
+
   #end(kind, detail) {
+    this.quality.stop();
     this.gone = kind;
     this.endDetail = detail;
     tabMemory.joined = false;
@@ -251,6 +267,7 @@ export class AppState extends EventTarget {
 
   /** Leave on one's own: close the connections and the devices; the seat waits out the grace period. */
   leave() {
+    this.quality.stop();
     this.gone = 'left'; // first: nothing that follows is taken for the person's own choice of devices
     tabMemory.joined = false; // coming back starts at the preview, with the same devices
     this.#forgetSafety();
@@ -269,6 +286,24 @@ export class AppState extends EventTarget {
   /** "I am on it": the member is told, and every console's alert goes (help.acknowledged). */
   async acknowledgeHelp(from) {
     if (await this.run('help.ack', { id: from })) this.help.acknowledged({ id: from }, this.you?.id);
+    this.changed();
+  }
+
+  /**
+   * Audio only, for a weak link: the camera goes off (it comes back on when the mode ends, if it
+   * was on), no video is shown, and the server is asked to stop sending video here.
+   */
+  async setAudioOnly(on) {
+    if (on === this.audioOnly) return;
+    this.audioOnly = on;
+    if (on) {
+      this.cameraBefore = this.local.video;
+      await this.local.setVideo(false);
+    } else if (this.cameraBefore) {
+      await this.local.setVideo(true);
+    }
+    this.client.send('media.receive', { video: !on }).catch(() => {}); // a server without it still shows no video
+    announce(on ? 'Audio only: no video is sent or shown' : 'Video is back on');
     this.changed();
   }
 

@@ -24,8 +24,21 @@ export class StatusStrip {
       'The facilitator lost their connection; the session is paused until they are back.');
     this.offline = h('p', { className: 'pill notice warn', 'data-testid': 'offline-notice', hidden: true },
       'Connection lost. Reconnecting… you keep your place in the group.');
+    // This page's own link: weak, or in audio-only mode, with the way in or out of that mode.
+    this.ownText = h('span');
+    this.ownButton = h('button', { type: 'button', 'data-testid': 'audio-only-switch', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
+    this.own = h('p', { className: 'pill notice warn own-quality', 'data-testid': 'own-quality', hidden: true }, this.ownText, this.ownButton);
     this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
-      this.offline, this.hold, this.phase, this.floor, this.goAround, this.strict);
+      this.offline, this.hold, this.own, this.phase, this.floor, this.goAround, this.strict);
+  }
+
+  #own() {
+    const { app } = this;
+    const weak = app.quality.own?.quality === 'weak';
+    this.own.hidden = !weak && !app.audioOnly;
+    this.own.dataset.quality = app.quality.own?.quality ?? '';
+    setText(this.ownText, app.audioOnly ? 'Audio only: no video is sent or shown. ' : 'Your connection is weak. ');
+    setText(this.ownButton, app.audioOnly ? 'Turn video back on' : 'Switch to audio only');
   }
 
   update() {
@@ -34,6 +47,7 @@ export class StatusStrip {
     if (!s) return;
     const phase = s.phase ?? {};
     this.offline.hidden = app.client.status === 'connected';
+    this.#own();
     setText(this.offline, offlineText(app.safety));
     const left = phaseLeft(s);
     const total = s.agenda?.length ?? 0;

@@ -1,0 +1,73 @@
+// One person in Firefox ESR (Debian's firefox-esr), driven over WebDriver BiDi by puppeteer-core,
+// for the Python tests: `node tests/web/firefox_driver.mjs`. It prints {"ready": true} once Firefox
+// runs, then answers one JSON request a line on stdin with one JSON line on stdout:
+//   {"id": 1, "op": "goto", "url": "..."}              -> {"id": 1, "ok": true}
+//   {"id": 2, "op": "click", "testid": "join-button"}  (waits until it is there and enabled)
+//   {"id": 3, "op": "wait", "js": "() => ..."}         (until the function returns something truthy)
+//   {"id": 4, "op": "eval", "js": "() => ..."}         -> {"id": 4, "ok": true, "result": ...}
+//   {"id": 5, "op": "screenshot", "path": "..."}
+// Failures answer {"id", "ok": false, "error"}. Closing stdin closes Firefox.
+//
+// Why puppeteer-core over BiDi: Debian has no geckodriver and Playwright's Firefox is a patched build
+// it would download; puppeteer-core speaks WebDriver BiDi to the stock Firefox ESR, which the
+// Puppeteer and Firefox teams maintain together (the PyPI marionette-driver is the older path).
+
+import { createInterface } from 'node:readline';
+import puppeteer from '../../web/node_modules/puppeteer-core/lib/esm/puppeteer/puppeteer-core.js';
+
+const FIREFOX = process.env.HEARTH_FIREFOX ?? '/usr/bin/firefox-esr';
+const TIMEOUT_MS = 30_000;
+// The page keeps its app out of reach of other scripts; the test asks for it before the page loads.
+const TEST_HOOK = 'window.hearthTestHook = (app) => { window.hearth = app; };';
+
+const browser = await puppeteer.launch({
+  browser: 'firefox',
+  executablePath: FIREFOX,
+  headless: true,
+  protocol: 'webDriverBiDi',
+  extraPrefsFirefox: {
+    'media.navigator.streams.fake': true, // a test pattern and a tone instead of a camera and a microphone
+    'media.navigator.permission.disabled': true,
+    'media.peerconnection.ice.loopback': true,
+    'media.peerconnection.ice.obfuscate_host_addresses': false,
+    'media.autoplay.default': 0,
+    'media.autoplay.blocking_policy': 0,
+  },
+});
+const context = await browser.createBrowserContext();
+const page = await context.newPage();
+page.setDefaultTimeout(TIMEOUT_MS);
+await page.evaluateOnNewDocument(TEST_HOOK);
+page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+
+const ops = {
+  goto: ({ url }) => page.goto(url).then(() => undefined),
+  click: async ({ testid }) => {
+    const selector = `[data-testid="${testid}"]`;
+    await page.waitForFunction((s) => {
+      const el = document.querySelector(s);
+      return el && !el.disabled && el.getAttribute('aria-disabled') !== 'true' && el.offsetParent !== null;
+    }, { timeout: TIMEOUT_MS }, selector);
+    await page.click(selector);
+  },
+  // `js` is a function's source: called in the page (a bare string would be evaluated, not called).
+  wait: ({ js, timeout = TIMEOUT_MS }) => page.waitForFunction(`(${js})()`, { timeout, polling: 100 }).then(() => undefined),
+  eval: ({ js }) => page.evaluate(`(${js})()`),
+  screenshot: ({ path }) => page.screenshot({ path, fullPage: true }).then(() => undefined),
+};
+
+const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
+send({ ready: true, version: await browser.version() });
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  const { id, op, ...args } = JSON.parse(line);
+  try {
+    const result = await ops[op](args);
+    send({ id, ok: true, result: result ?? null });
+  } catch (err) {
+    send({ id, ok: false, error: String(err?.message ?? err) });
+  }
+}
+await browser.close();

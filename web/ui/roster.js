@@ -1,0 +1,154 @@
+// The console's roster: one compact row per person in the room. Who has the floor comes first, then
+// raised hands in queue order (this is the queue: one place for hands, each row one click from the
+// floor), then everyone else as they joined. Each row: name, connection, whether the group hears
+// them, microphone and camera, place in line, share of speaking time; "Give floor", and the rarer
+// actions (mute, message, waiting room, remove) in a menu.
+
+import { h, reconcile, setAvailable, setText, unavailable } from './dom.js';
+import { clock, ordinal } from './format.js';
+import { confirmAction } from './confirm.js';
+import { icon } from './icons.js';
+import { ActionMenu } from './menu.js';
+import { safetyBadge, setSafetyBadge } from './safety-panel.js';
+import { FACILITATOR_ROLES } from './state.js';
+
+/** Whether the group hears this person now: in strict mode only the holder and facilitators. */
+export function audible(session, p) {
+  if (p.audible === false || p.forced_mute || p.audio === false || p.connected === false) return false;
+  if (session?.phase?.floor_mode !== 'strict') return true;
+  return FACILITATOR_ROLES.has(p.role) || session?.floor?.holder === p.id;
+}
+
+function audibleLabel(session, p) {
+  if (p.connected === false) return 'Reconnecting';
+  if (p.forced_mute) return 'Muted by you';
+  if (p.audio === false) return 'Mic off';
+  return audible(session, p) ? 'Audible' : 'Not heard (strict)';
+}
+
+/** Holder, then the queue in order, then the rest in the session's order. */
+export function rosterOrder(session, people) {
+  const queue = session?.queue ?? [];
+  const rank = (p) => (session?.floor?.holder === p.id ? -1 : queue.includes(p.id) ? queue.indexOf(p.id) : queue.length);
+  return people.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+}
+
+export class Roster {
+  constructor(app, notes) {
+    this.app = app;
+    this.notes = notes;
+    this.heading = h('h3', { id: 'roster-heading' }, 'People');
+    this.list = h('ul', { className: 'roster', 'data-testid': 'members-list', 'aria-labelledby': 'roster-heading' });
+    this.empty = h('p', { className: 'muted' }, 'Nobody is in the room yet.');
+    this.el = h('section', { className: 'panel', 'aria-labelledby': 'roster-heading', 'data-testid': 'members-panel' },
+      this.heading, this.empty, this.list);
+  }
+
+  people() {
+    const { app } = this;
+    const here = app.participants.filter((p) => p.status === 'admitted' && p.id !== app.you?.id);
+    return rosterOrder(app.session, here);
+  }
+
+  update() {
+    const people = this.people();
+    const hands = (this.app.session?.queue ?? []).length;
+    setText(this.heading, `People (${people.length})${hands ? ` · ${hands} hand${hands > 1 ? 's' : ''} raised` : ''}`);
+    this.empty.hidden = people.length > 0;
+    reconcile(this.list, people, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
+  }
+
+  tick() {
+    this.update(); // speaking shares and connection quality move on their own
+  }
+
+  #fill(li, p) {
+    const { app } = this;
+    const s = app.session;
+    const lead = FACILITATOR_ROLES.has(p.role);
+    const place = (s?.queue ?? []).indexOf(p.id);
+    li.dataset.name = p.name;
+    li.dataset.participantId = p.id;
+    li.dataset.queuePosition = place >= 0 ? String(place + 1) : '';
+    li.classList.toggle('holder', s?.floor?.holder === p.id);
+    li.classList.toggle('away', p.connected === false);
+    setText(li.querySelector('.who'), `${p.name}${lead ? ' (co-facilitator)' : ''}`);
+    const hand = li.querySelector('[data-testid="hand-position"]');
+    hand.hidden = place < 0 && s?.floor?.holder !== p.id;
+    setText(hand, s?.floor?.holder === p.id ? 'Speaking' : place >= 0 ? `Hand ${ordinal(place + 1)}` : '');
+    const hears = audible(s, p);
+    const badge = li.querySelector('[data-testid="audible"]');
+    badge.dataset.audible = String(hears);
+    badge.hidden = hears; // said only when the group does not hear them: the usual case takes no room
+    setText(badge, audibleLabel(s, p));
+    this.#devices(li, p);
+    const quality = app.qualityOf(p);
+    const connection = li.querySelector('[data-testid="connection"]');
+    connection.dataset.quality = quality ?? '';
+    connection.className = `connection badge${quality === 'weak' || quality === 'frozen' ? ' warn-badge' : ''}`;
+    setText(connection, p.connected === false ? '' : quality === 'frozen' ? 'Video frozen'
+      : quality === 'weak' ? 'Weak connection' : p.audio_only ? 'Audio only' : '');
+    const plan = li.querySelector('[data-testid="safety-badge"]');
+    const shared = Boolean(p.safety_shared || app.safetyPlans.has(p.id));
+    plan.hidden = lead || !(s?.requires_safety_plan || shared); // only when the session asks for plans, or one came
+    setSafetyBadge(plan, shared);
+    const share = app.participation.share(p.id);
+    li.querySelector('meter').value = share;
+    setText(li.querySelector('.share'), `${Math.round(share * 100)}% · ${clock(app.participation.secondsOf(p.id))}`);
+    const floor = li.querySelector('[data-testid="give-floor"]');
+    setAvailable(floor, s?.floor?.holder !== p.id, hand.id); // stays in the tab order; the badge says "Speaking"
+    floor.setAttribute('aria-label', `Give floor to ${p.name}`);
+    li.menu.setLabel(`More actions for ${p.name}`);
+    const mute = li.querySelector('[data-testid="mute-button"]');
+    setText(mute, p.forced_mute ? 'Allow unmute' : 'Mute');
+    mute.hidden = lead;
+    li.querySelector('[data-testid="lobby-send-button"]').hidden = lead;
+  }
+
+  /** Microphone and camera as the person set them: icons, with their words for screen readers. */
+  #devices(li, p) {
+    const cell = li.querySelector('.devices');
+    const key = `${p.audio}|${p.video}`;
+    if (cell.dataset.key === key) return;
+    cell.dataset.key = key;
+    cell.replaceChildren(icon(p.audio ? 'mic' : 'mic-off'), icon(p.video ? 'camera' : 'camera-off'),
+      h('span', { className: 'visually-hidden' }, `${p.audio ? 'microphone on' : 'microphone off'}, ${p.video ? 'camera on' : 'camera off'}`));
+  }
+
+  #row(p) {
+    const { app } = this;
+    const id = p.id;
+    const name = () => app.participant(id)?.name ?? 'this person';
+    const toggleMute = () => app.run(app.participant(id)?.forced_mute ? 'unmute.allow' : 'mute', { id });
+    const remove = async () => {
+      const question = `Remove ${name()} from the session? Their link will stop working.`;
+      if (await confirmAction(question, 'Remove', { returnTo: menu.button })) {
+        app.run('remove', { id });
+      }
+    };
+    const menu = new ActionMenu({
+      label: 'More actions', testid: 'member-menu', items: [
+        h('button', { type: 'button', className: 'mute', 'data-testid': 'mute-button', 'on:click': toggleMute }, 'Mute'),
+        h('button', { type: 'button', 'data-testid': 'message-button', 'on:click': () => this.notes.compose(id) }, 'Write privately'),
+        h('button', { type: 'button', 'data-testid': 'lobby-send-button', 'on:click': () => app.run('lobby.send', { id }) }, 'Move to waiting room'),
+        h('button', { type: 'button', className: 'danger', 'data-testid': 'remove-button', 'on:click': remove }, 'Remove from session'),
+      ],
+    });
+    const li = h('li', { className: 'roster-row', 'data-testid': 'member-row' },
+      h('div', { className: 'roster-main' },
+        h('span', { className: 'who' }),
+        h('span', { className: 'badge hand', id: `hand-${id}`, 'data-testid': 'hand-position', hidden: true }),
+        h('span', { className: 'connection', 'data-testid': 'connection' }),
+        h('span', { className: 'devices' }),
+        h('span', { className: 'badge warn-badge', 'data-testid': 'audible' }),
+        safetyBadge(),
+        h('span', { className: 'roster-share' },
+          h('meter', { min: 0, max: 1, value: 0, 'aria-label': `Share of speaking time: ${p.name}` }),
+          h('span', { className: 'share muted', 'data-testid': 'share' }))),
+      h('div', { className: 'roster-actions' },
+        h('button', { type: 'button', className: 'floor', 'data-testid': 'give-floor', 'on:click': (e) => unavailable(e.currentTarget) || app.run('floor.grant', { id }) }, 'Give floor'),
+        menu.el));
+    li.menu = menu;
+    return li;
+  }
+}
