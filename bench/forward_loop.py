@@ -164,8 +164,9 @@ def us_per_received_srtp(kind: str, count: int, compiled: bool, rounds: int = 5)
             ssrc, track.consumer.on_rtp, lambda lost: None, kind == "video", 1, float(stats._clockrate),
             1, 0, 0, 0, 0, 0, track._high, [],
         )  # fmt: skip
-    hook = receiver._hook(lambda data, addr: None)
     addr = ("127.0.0.1", 9)
+    receiver.validated.add(addr)  # as ICE's checks would have proven it: the guard drops the unproven
+    hook = receiver._hook(lambda data, addr: None)
     times = []
     for r in range(rounds + 1):
         batch = stream[r * count : (r + 1) * count]

@@ -72,6 +72,7 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
         engineio_logger=False,
         auth_timeout=settings.auth_timeout,
         unauthenticated_per_address=settings.max_unauthenticated_per_address,
+        handshakes_per_second=settings.handshakes_per_second,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         serializer=JsonPacket,

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_unauthenticated_per_address: int = Field(
         20, ge=1, description="open unauthenticated connections per client address"
     )
+    handshakes_per_second: float = Field(
+        400.0, gt=0, description="new connections taken on per second in all; a burst beyond waits its turn"
+    )
     stop_timeout: float = Field(
         6.0, gt=0, description="seconds the sessions' graceful stop may take at most (the process exits within 10)"
     )

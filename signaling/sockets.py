@@ -6,6 +6,7 @@ that holds the session, so nothing it says travels over a message bus.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any, Protocol
 
@@ -14,7 +15,7 @@ import engineio.json
 import orjson
 import socketio
 
-from signaling.gate import UnauthenticatedGate
+from signaling.gate import HandshakePacer, UnauthenticatedGate
 
 
 class SocketBus(Protocol):
@@ -111,13 +112,26 @@ class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
     by name if they move).
     """
 
-    def __init__(self, *args: Any, auth_timeout: float = 5.0, unauthenticated_per_address: int = 20, **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        auth_timeout: float,
+        unauthenticated_per_address: int,
+        handshakes_per_second: float,
+        **kw: Any,
+    ):
         super().__init__(*args, **kw)
         self.gate = UnauthenticatedGate(auth_timeout, unauthenticated_per_address, self._close_unauthenticated)
+        self.pacer = HandshakePacer(handshakes_per_second)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
-        if not self.gate.arrive(eio_sid, client_address(environ)):
+        address = client_address(environ)
+        if self.gate.pending(address) >= self.gate.per_address:
             return False  # engine.io answers the handshake 401
+        wait = self.pacer.reserve()
+        self.gate.arrive(eio_sid, address, wait)
+        if wait:
+            await asyncio.sleep(wait)  # the WebSocket upgrade follows this handler's return
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:

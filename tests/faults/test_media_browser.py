@@ -21,7 +21,7 @@ from tests.faults import media_session
 from tests.faults.media_session import KINDS, LiveSession, Member, until
 from tests.harness import Harness
 from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS
-from tests.web.people import LIVE_JS
+from tests.web.people import LIVE_JS, TEST_HOOK_JS
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
 
@@ -42,6 +42,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def open_tab(browser: Browser, url: str) -> Page:
     """The member's page, joined (straight into the room if already admitted, else the waiting room)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 860})
+    await context.add_init_script(TEST_HOOK_JS)  # the app as window.hearth, for _hold_answers
     page = await context.new_page()
     await page.goto(url)
     await expect(page.get_by_test_id("join-screen")).to_contain_text("You are joining as", timeout=20_000)

@@ -45,6 +45,7 @@ SAMPLE: dict[str, Any] = {
     "ping_timeout": 10.0,
     "auth_timeout": 3.0,
     "max_unauthenticated_per_address": 5,
+    "handshakes_per_second": 100.0,
     "stop_timeout": 4.0,
     "tick_seconds": 0.5,
     "event_rate": 10.0,
