@@ -21,6 +21,10 @@ import { Publisher, Subscriber } from './rtc.js';
 const ACK_TIMEOUT_MS = 10_000;
 const MAX_MOVES = 3; // consecutive moves without a connection: two nodes pointing at each other
 const RETURN_DELAY_MS = 500; // after a node stops: time for it to release its leases to the others
+// Failed attempts to reach a node we were sent to before we go back to our first address: a node
+// that died (kill -9, a crashed host) never answers again, and whichever node answers at home (a
+// balancer's address, or the node the link was made on) takes the session once its lease runs out.
+const AWAY_ATTEMPTS = 2;
 
 /** Performance marks (hearth:welcome, hearth:offer, ...) so join time can be measured and explained. */
 function mark(name) {
@@ -58,6 +62,7 @@ export class HearthClient extends EventTarget {
     this.moves = 0;
     this.moving = null; // the url of a runtime `moved`, until the server drops the socket
     this.returning = null;
+    this.awayFailures = 0; // failed attempts at a node other than home since the last connection
   }
 
   /** Remote streams by msid stream id. */
@@ -83,6 +88,7 @@ export class HearthClient extends EventTarget {
     this.#setStatus('connecting');
     socket.on('connect', () => {
       this.moves = 0;
+      this.awayFailures = 0;
       mark('connect');
       this.#setStatus('connected');
     });
@@ -196,6 +202,9 @@ export class HearthClient extends EventTarget {
       this.#comeBack(); // a stopping node refused us and nobody holds the session yet: try again shortly
     } else if (data.code) {
       this.#setStatus('refused', { code: data.code, message: data.message });
+    } else if (this.url !== this.home && ++this.awayFailures >= AWAY_ATTEMPTS) {
+      this.awayFailures = 0;
+      this.#comeBack(); // the node we were sent to is gone: home sends us to whoever holds the session
     } else {
       this.#setStatus('reconnecting', { code: 'network', message: err?.message });
     }

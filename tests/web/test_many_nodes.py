@@ -174,3 +174,34 @@ def test_a_member_whose_node_lost_the_session_follows_it_to_the_new_node(
     assert (sessions_held(clinic.a), sessions_held(clinic.b)) == (0, 1)
     lead.wait_video_live("Robin")
     robin.screenshot("handed-over")
+
+
+def test_a_member_whose_new_node_dies_goes_back_home_and_stays_in_the_group(
+    clinic: Clinic, new_person: PersonFactory
+) -> None:
+    session_id, lead, robin = group_on_node_a(clinic, new_person)
+    clinic.a.process.send_signal(signal.SIGSTOP)  # A stalls until B takes the session ...
+    try:
+        time.sleep(LEASE_TTL + 1)
+        assert clinic.b.request("GET", f"/api/sessions/{session_id}/where")["url"] == clinic.b.base
+    finally:
+        clinic.a.process.send_signal(signal.SIGCONT)
+    on_b = f"() => hearth.client.status === 'connected' && hearth.client.socket.io.uri.startsWith('{clinic.b.base}')"
+    for person in (robin, lead):
+        person.page.wait_for_function(on_b, timeout=20_000)
+
+    clinic.b.process.kill()  # ... then B, where the pages were sent, dies without a word (kill -9)
+    clinic.b.process.wait(timeout=10)
+    # The pages stop knocking at B's dead address and go back to where they came from: the balancer,
+    # which reaches A, and A takes the session once B's lease has run out.
+    home = (
+        "() => hearth.client.status === 'connected'"
+        f" && hearth.client.socket.io.uri.startsWith('{clinic.balancer.base}')"
+    )
+    for person in (robin, lead):
+        person.page.wait_for_function(home, timeout=30_000)
+        expect(person.page.get_by_test_id("connection-status")).to_have_text("Connected")
+    expect(robin.page.get_by_test_id("room")).to_be_visible()
+    assert sessions_held(clinic.a) == 1
+    lead.wait_video_live("Robin")
+    robin.screenshot("back-home")
