@@ -153,7 +153,7 @@ async def _session_claims(request: web.Request, session_id: str, token: str) -> 
     if claims.session_id != session_id:
         raise ApiError("forbidden", "this token is for another session")
     if await request.app[STORE].is_revoked(session_id, claims.participant_id):
-        raise ApiError("unauthorized", "this link is no longer valid")
+        raise ApiError("forbidden", "a facilitator removed you from this session")  # only a removal revokes
     return claims
 
 

@@ -23,8 +23,8 @@ Generated from `signaling/protocol.py` by `python -m signaling.docs`; do not edi
 ## Transport
 - Socket.IO v5 on the default namespace `/`, path `/socket.io/`. Connect with `auth: {token}` (a join
   token). A refused connection's `connect_error` carries `data: {code, message[, url]}`: `unauthorized`
-  (bad, expired or revoked token), `moved` (another node holds the session: connect to `url`),
-  `forbidden` (removed), `conflict` (ended or full), `not_found` (no such session).
+  (bad or expired token), `moved` (another node holds the session: connect to `url`),
+  `forbidden` (removed: the link is revoked), `conflict` (ended or full), `not_found` (no such session).
 - Every client event takes an acknowledgement: `{ok: true, ...result}` or
   `{ok: false, error: {code, message}}`, `code` one of: {codes}.
 - Unknown events and payloads that do not match the schema are `invalid`; a payload over {payload} bytes

@@ -43,7 +43,7 @@ from signaling.actor import Mailbox
 from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
 from signaling.keeper import Keeper
 from signaling.live import HubSettings, Live
-from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo, Unauthorized
+from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo
 from signaling.protocol import REPLACED_MESSAGE
 from signaling.sockets import SocketBus
 from signaling.tasks import Background
@@ -291,7 +291,7 @@ class Hub:
     async def admissible(self, claims: Claims) -> None:
         """Refuse a connection before it is accepted: revoked, elsewhere, ended, removed or full."""
         if await self.store.is_revoked(claims.session_id, claims.participant_id):
-            raise Unauthorized("this link is no longer valid")
+            raise Forbidden("a facilitator removed you from this session")  # only a removal revokes
         live = await self.hold(claims.session_id)
         trial = copy.deepcopy(live.session)
         apply(trial, claims.participant_id, c.Connect(claims.name, Role(claims.role)), self.clock())

@@ -212,7 +212,9 @@ async def test_event_outcome_for_every_role(server: Harness, event: str) -> None
 # ---- connections that are refused ---------------------------------------------------------
 
 
-async def test_removed_expired_forged_and_missing_tokens_are_refused_unauthorized(server: Harness) -> None:
+async def test_expired_forged_and_missing_tokens_are_refused_unauthorized_and_a_removed_one_forbidden(
+    server: Harness,
+) -> None:
     session = await server.create_session(requires_agreement=False)
     f = await server.connect(session["facilitator_token"])
     invite = await server.invite(session["id"], "Ana")
@@ -221,8 +223,10 @@ async def test_removed_expired_forged_and_missing_tokens_are_refused_unauthorize
     assert (await f.ask("remove", {"id": ana.id}))["ok"]
     await eventually(lambda: not ana.sio.connected)
     now = int(time.time())
+    with pytest.raises(Refused) as refused:
+        await server.connect(invite["token"])
+    assert refused.value.data.get("code") == "forbidden", refused.value.data
     tokens = {
-        "removed": invite["token"],
         "expired": Tokens(SECRET, -60).mint(session["id"], "m-late", "Late", "member"),
         "forged": Tokens("another-secret-" + "y" * 32, 3600).mint(session["id"], "m-x", "X", "facilitator"),
         "none-alg": jwt.encode(
@@ -257,25 +261,25 @@ async def connect_raw(server: Harness, auth: Any) -> None:
 
 # ---- HTTP ---------------------------------------------------------------------------------
 
-HTTP_ROLES = ("operator", "F", "C", "M", "W", "R", "X", "E", "G", "N")
+HTTP_ROLES = ("operator", "F", "C", "M", "W", "R", "X", "E", "G", "N")  # R: removed (its link revoked)
 # endpoint: {role: expected status}
 HTTP_MATRIX: dict[str, dict[str, int]] = {
     "POST /api/sessions": dict(operator=201, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
     # Leads invite members to their own session; only the operator key mints a lead's role.
     "POST /api/sessions/{id}/invites member": dict(
-        operator=201, F=201, C=201, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+        operator=201, F=201, C=201, M=403, W=403, R=403, X=403, E=401, G=401, N=401
     ),
     "POST /api/sessions/{id}/invites cofacilitator": dict(
-        operator=201, F=403, C=403, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+        operator=201, F=403, C=403, M=403, W=403, R=403, X=403, E=401, G=401, N=401
     ),
     "POST /api/sessions/{id}/invites facilitator": dict(
-        operator=201, F=403, C=403, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+        operator=201, F=403, C=403, M=403, W=403, R=403, X=403, E=401, G=401, N=401
     ),
-    "GET /api/sessions/{id}": dict(operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401),
+    "GET /api/sessions/{id}": dict(operator=200, F=200, C=200, M=403, W=403, R=403, X=403, E=401, G=401, N=401),
     "GET /api/sessions/{id}/attendance": dict(
-        operator=200, F=200, C=200, M=403, W=403, R=401, X=403, E=401, G=401, N=401
+        operator=200, F=200, C=200, M=403, W=403, R=403, X=403, E=401, G=401, N=401
     ),
-    "GET /api/sessions/{id}/where": dict(operator=200, F=200, C=200, M=200, W=200, R=401, X=403, E=401, G=401, N=401),
+    "GET /api/sessions/{id}/where": dict(operator=200, F=200, C=200, M=200, W=200, R=403, X=403, E=401, G=401, N=401),
     "GET /metrics": dict(operator=200, F=403, C=403, M=403, W=403, R=403, X=403, E=403, G=403, N=401),
 }
 

@@ -210,7 +210,7 @@ async def test_removed_member_cannot_reconnect_with_its_token(server: Harness) -
     assert not dev.sio.connected
     with pytest.raises(Refused) as refused:
         await server.connect(invite["token"])
-    assert refused.value.data["code"] == "unauthorized"
+    assert refused.value.data["code"] == "forbidden"  # the page says "removed", not "link expired"
     state = await facilitator.state(lambda s: any(p["status"] == "removed" for p in s["participants"]))
     assert [p["id"] for p in state["participants"] if p["status"] == "removed"] == [dev.id]
 
