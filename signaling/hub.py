@@ -306,9 +306,18 @@ class Hub:
             return  # it went away before it was seated: there is nothing to undo
         session_id, pid = claims.session_id, claims.participant_id
         old = live.sockets.get(pid)
-        if old is not None and old != socket_id:  # another tab or device takes the seat: tell the first why
+        replacing = old is not None and old != socket_id
+        if replacing:  # another tab or device takes the seat: tell the first why
             await self._send([Emit("replaced", {"message": REPLACED_MESSAGE}, old)])
             await self._drop_socket(live, pid)
+        # The awaits above let this socket's own disconnect run; its handler found nothing seated to
+        # unseat. Seating it now would leave a dead socket in the seat, so look again: from here on
+        # nothing awaits until the socket is in the maps detach reads.
+        if not self.bus.connected(socket_id):
+            if replacing:  # the first connection is gone too: the seat is empty, and the session says so
+                self._close_media(live, pid)
+                await self._run_quietly(live, pid, c.Disconnect(), c.SetPublishing(False))
+            return
         live.sockets[pid] = socket_id
         self.sockets[socket_id] = (session_id, pid)
         await self.bus.enter(socket_id, participant_room(session_id, pid))

@@ -10,10 +10,12 @@ shown dropped, and seated again when it comes back.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from server.keys import SETTINGS
+from server.keys import HUB, SETTINGS, SIO
+from signaling.emits import Emit
 from tests.faults.session_checks import Heartbeat, RemoteMember, ends_for_everyone, participant
 from tests.hardening.helpers import make_room
 from tests.harness import Client, Harness, running_server
@@ -103,3 +105,41 @@ async def test_a_second_tab_takes_the_seat_and_the_first_is_told_why(server: Har
     await beat.stop()
     beat.assert_prompt()
     await ends_for_everyone(room.facilitator, [taken_back, room.members[1]])
+
+
+async def test_a_second_tab_gone_while_the_first_is_told_leaves_the_seat_empty_and_recorded(server: Harness) -> None:
+    """The new connection closes during the ``replaced`` message to the old one: its disconnect
+    handler finds nothing seated yet. The seat must not keep the dead socket, and the session must
+    show the member dropped (both connections are gone), then seat them again when they return."""
+    room = await make_room(server, members=2)
+    first = room.members[0]
+    token = room.tokens[first.id]
+    hub, sio = server.app[HUB], server.app[SIO]
+    beat = Heartbeat(room.members[1]).start()
+    seating: list[str] = []
+    attach, send = hub.attach, hub._send
+
+    async def recording_attach(socket_id: str, *args: Any) -> None:
+        seating.append(socket_id)
+        await attach(socket_id, *args)
+
+    async def closing_send(emits: list[Emit]) -> None:
+        if any(e.event == "replaced" for e in emits):
+            await sio.disconnect(seating[-1])  # the second tab goes at this very moment
+        await send(emits)
+
+    hub.attach, hub._send = recording_attach, closing_send  # type: ignore[method-assign]
+    try:
+        since = room.facilitator.count("session.state")
+        await server.connect(token, wait_welcome=False)
+        await first.wait_for("replaced")
+        await connected_as(room.facilitator, first.id, False, timeout=5, since=since)
+    finally:
+        hub.attach, hub._send = attach, send  # type: ignore[method-assign]
+    assert seating[-1] not in hub.sockets
+    back = await server.connect(token)
+    assert back.last("welcome")["you"]["status"] == "admitted"
+    await connected_as(room.facilitator, first.id, True, timeout=5, since=room.facilitator.count("session.state") - 1)
+    await beat.stop()
+    beat.assert_prompt()
+    await ends_for_everyone(room.facilitator, [back, room.members[1]])
