@@ -307,7 +307,7 @@ class Hub:
         session_id, pid = claims.session_id, claims.participant_id
         old = live.sockets.get(pid)
         replacing = old is not None and old != socket_id
-        if replacing:  # another tab or device takes the seat: tell the first why
+        if old is not None and replacing:  # another tab or device takes the seat: tell the first why
             await self._send([Emit("replaced", {"message": REPLACED_MESSAGE}, old)])
             await self._drop_socket(live, pid)
         # The awaits above let this socket's own disconnect run; its handler found nothing seated to
