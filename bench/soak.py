@@ -42,6 +42,7 @@ import aiohttp
 import psutil
 import socketio
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +79,7 @@ class Member:
     received: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))  # from old connections
     acks: list[float] = field(default_factory=list)
     failed_acks: int = 0
+    failed_joins: int = 0
     faulted_at: float = -1e9
     stalled: bool = False
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -87,7 +89,14 @@ class Member:
         sio.on("welcome", self._welcome)
         sio.on("rtc.offer", self._offer)
         self.sio = sio
-        await sio.connect(self.url, auth={"token": self.token}, transports=["websocket"], wait_timeout=10)
+        for attempt in range(10):  # as a page does: a refused or failed first connection is tried again
+            try:
+                await sio.connect(self.url, auth={"token": self.token}, transports=["websocket"], wait_timeout=10)
+                return
+            except socketio.exceptions.ConnectionError:
+                self.failed_joins += 1
+                await asyncio.sleep(min(0.5 * 2**attempt, 4.0) * random.uniform(0.5, 1.5))
+        raise ConnectionError(f"member {self.id or '?'} could not join in ten attempts")
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -127,7 +136,11 @@ class Member:
             sub = self.subscriber = Subscriber({})
             self.subscriber_ufrag = ufrag
         sub.on_offer(sdp)
-        await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        try:
+            await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except InvalidStateError:
+            return  # this member closed its receiving connection meanwhile (its own fault): the next offer
+
         sub.tap_all()
         await sub.pc.setLocalDescription(await sub.pc.createAnswer())
         sub.hook_sockets()
@@ -272,6 +285,7 @@ async def worker(spec: dict[str, Any]) -> None:
                     "acks": len(m.acks),
                     "worst_ack": max(m.acks, default=0.0),
                     "failed_acks": m.failed_acks,
+                    "failed_joins": m.failed_joins,
                 }
             )
         print(json.dumps({"window": window, "at": time.time(), "members": report}), flush=True)
@@ -462,6 +476,8 @@ def report(
             f"  {cells[0]:>18}  {cells[1]:>18} {sum(len(v) for v in kinds.values()):8}"
             f"  {len(faulted)} ({', '.join(f'{k} {faulted.count(k)}' for k in sorted(set(faulted)))})"
         )
+    refused = sum(m.get("failed_joins", 0) for members in last.values() for m in members)
+    print(f"connection attempts that failed and were tried again (members joining or rejoining): {refused}")
     names = ("hearth_peer_connections", "hearth_engineio_sockets", "hearth_asyncio_tasks", "hearth_sessions_live")
     print("node before / right after / a ping interval after the end:")
     for name in names:
