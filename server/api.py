@@ -12,7 +12,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from rooms.errors import NotFound, RoomError
 from rooms.model import Admission, FloorMode, Phase, Session
@@ -54,6 +54,9 @@ class CreateSession(Body):
     admission: Literal["lobby", "open"] = "lobby"
     facilitator_name: Name = "Facilitator"
     max_participants: Annotated[int, Field(ge=2, le=50)] | None = None
+    # When the group is scheduled to begin (ISO 8601 with a time zone): the waiting room tells those
+    # who come early how long until then. Nothing waits for it; the facilitator starts the session.
+    starts_at: Annotated[AwareDatetime, Field(strict=False)] | None = None  # JSON has no datetime: parsed
 
 
 class Invite(Body):
@@ -196,6 +199,7 @@ async def create_session(request: web.Request) -> web.Response:
         requires_safety_plan=body.requires_safety_plan,
         grace_seconds=settings.grace_seconds,
         max_participants=body.max_participants or settings.max_participants,
+        starts_at=body.starts_at.timestamp() if body.starts_at is not None else None,
     )
     if body.agenda is not None:
         session.agenda = [Phase(p.name, p.minutes, FloorMode(p.floor_mode)) for p in body.agenda]

@@ -101,3 +101,19 @@ async def test_health_and_readiness(server: Harness) -> None:
         assert r.status == 200
     async with server.http.get(f"{server.url}/readyz") as r:
         assert r.status == 200 and (await r.json())["ok"] is True
+
+
+async def test_a_scheduled_start_reaches_the_waiting_room_and_a_start_without_a_time_zone_is_refused(
+    server: Harness,
+) -> None:
+    status, body = await call(
+        server, "POST", "/api/sessions", "test-operator-key", title="Evening", starts_at="2026-12-07T18:00:00+01:00"
+    )
+    assert status == 201
+    invite = await server.invite(body["id"], "Ana")
+    ana = await server.connect(invite["token"])
+    assert ana.last("welcome")["session"]["starts_at"] == 1796662800.0  # 17:00 UTC
+    status, refused = await call(
+        server, "POST", "/api/sessions", "test-operator-key", title="Evening group", starts_at="2026-12-07T18:00:00"
+    )
+    assert status == 400 and refused["error"]["code"] == "invalid"
