@@ -25,6 +25,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from rooms.model import stream_id_for
 from server.media import limits, seam
 from server.media.forwarder import Sink, Source, Totals
+from server.media.opus import with_opus_parameters
 from server.media.peers import Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
 from server.media.room import Room, room_loop
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
@@ -227,7 +228,7 @@ class MediaEngine:
             if fresh or pc.signalingState != "stable":
                 await peer.close_publisher()
             raise MediaError("invalid", f"publisher offer refused: {type(exc).__name__}") from exc
-        return str(pc.localDescription.sdp)
+        return with_opus_parameters(str(pc.localDescription.sdp))
 
     def _tap_new_receivers(self, room: Room, peer: Peer, pc: RTCPeerConnection) -> None:
         """One source per kind; later tracks of a kind already published are not forwarded."""

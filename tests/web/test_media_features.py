@@ -132,3 +132,19 @@ def test_audio_only_turns_video_off_both_ways_and_back(trio: Trio) -> None:
     expect(page.get_by_test_id("camera-toggle")).to_have_attribute("data-on", "true")
     expect(row.get_by_test_id("connection")).to_have_text("")
     trio.facilitator.wait_video_live("Sam")
+
+
+OPUS_FMTP_JS = """() => {
+  const pc = hearth.client.publisher?.pc;
+  if (!pc || pc.connectionState !== 'connected') return null;
+  const opus = pc.getSenders().find((s) => s.track?.kind === 'audio')?.getParameters().codecs
+    ?.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
+  return opus?.sdpFmtpLine ?? null;
+}"""
+
+
+def test_a_member_s_microphone_is_sent_with_in_band_fec_and_dtx(trio: Trio) -> None:
+    enter(trio.alex)
+    line = trio.alex.page.wait_for_function(OPUS_FMTP_JS, timeout=20_000).json_value()
+    params = dict(item.partition("=")[::2] for item in line.split(";"))
+    assert params.get("useinbandfec") == "1" and params.get("usedtx") == "1", line
