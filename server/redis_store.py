@@ -246,6 +246,7 @@ class RedisStore:
         audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
         op_timeout: float | None = DEFAULT_OP_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        sentinel: Sentinel | None = None,
     ) -> None:
         self.client = client
         self.keys = RedisKeys(prefix)
@@ -259,7 +260,7 @@ class RedisStore:
         self._read_lease, self._expire = register(READ_LEASE), register(EXPIRE)
         self._revoke, self._is_revoked = register(REVOKE), register(IS_REVOKED)
         self._append_audit = register(APPEND_AUDIT)
-        self._sentinel: Sentinel | None = None
+        self._sentinel = sentinel  # closed with the client (``from_url`` makes it for a sentinel URL)
 
     @classmethod
     def from_url(
@@ -299,16 +300,15 @@ class RedisStore:
             client = RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"), **client_kw)
         else:
             client = aioredis.Redis.from_url(url, **client_kw)
-        store = cls(
+        return cls(
             client,
             state_ttl=state_ttl,
             prefix=prefix,
             audit_maxlen=audit_maxlen,
             op_timeout=op_timeout,
             clock=clock,
+            sentinel=sentinel,
         )
-        store._sentinel = sentinel
-        return store
 
     @_unavailable_on_connection_loss
     async def create(self, session: Session) -> None:
