@@ -45,11 +45,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rooms.codec import session_from_dict, session_to_dict
 from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Session
-from rooms.store import DEFAULT_STATE_TTL, AuditRecord, Lease
+from rooms.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease
 from server.redis_keys import DEFAULT_PREFIX, RedisKeys
 from server.redis_tls import RedisTls
 
-DEFAULT_AUDIT_MAXLEN = 10_000
 DEFAULT_OP_TIMEOUT = 8.0
 MIN_SAVE_TTL_MS = 1000
 
@@ -243,7 +242,7 @@ class RedisStore:
         *,
         state_ttl: float = DEFAULT_STATE_TTL,
         prefix: str = DEFAULT_PREFIX,
-        audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
+        audit_maxlen: int = MAX_AUDIT_RECORDS,
         op_timeout: float | None = DEFAULT_OP_TIMEOUT,
         clock: Callable[[], float] = time.time,
         sentinel: Sentinel | None = None,
@@ -269,7 +268,7 @@ class RedisStore:
         *,
         state_ttl: float = DEFAULT_STATE_TTL,
         prefix: str = DEFAULT_PREFIX,
-        audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
+        audit_maxlen: int = MAX_AUDIT_RECORDS,
         op_timeout: float | None = DEFAULT_OP_TIMEOUT,
         clock: Callable[[], float] = time.time,
         socket_timeout: float = 2.0,
