@@ -17,8 +17,10 @@ The rules (``check(root)`` returns every breach, with file and line):
 ``dynamic-import``
     ``importlib``, ``runpy``, ``imp``, ``zipimport``, ``pkgutil.resolve_name``, ``__import__`` and
     ``sys.modules`` lookups count as imports of the module they name. One whose name is not a
-    constant string (or that is passed around instead of called) cannot be checked, so it is a
-    breach. ``exec``, ``eval`` and ``compile`` run code no checker reads, so they are breaches too.
+    constant string cannot be checked, so it is a breach; so is the machinery handed around instead
+    of called (``load = importlib.import_module``, ``sys.modules`` or ``__builtins__`` as a value,
+    ``getattr(sys, "modules")``). ``exec``, ``eval`` and ``compile`` run code no checker reads, so
+    they are breaches too.
 ``purity`` (``rooms/`` only)
     ``rooms`` does no I/O and reads no clock: time is an argument, timers are data. It may import
     only itself and ``ROOMS_STDLIB``, modules that compute on values handed to them; an allow-list,
@@ -130,7 +132,9 @@ ROOMS_FORBIDDEN_ATTRIBUTES = frozenset(
 )
 UNREADABLE_CODE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 # Module objects that import by name: used only as ``importlib.import_module(...)``, never handed on.
-MACHINERY = frozenset({"importlib", "importlib.util", "runpy", "imp", "zipimport", "builtins", "builtins.__builtins__"})
+MACHINERY = frozenset({"importlib", "importlib.util", "runpy", "imp", "zipimport", "builtins", "sys.modules"})
+# Attribute names that fetch an import function or the module table: ``getattr(x, "import_module")``.
+MACHINERY_NAMES = frozenset({"import_module", "__import__", "modules", "exec", "eval", "compile", "__builtins__"})
 IMPORT_MODULES = ("importlib", "runpy", "imp", "zipimport")
 NAMED_IMPORTS = frozenset(
     {
@@ -140,6 +144,9 @@ NAMED_IMPORTS = frozenset(
         "importlib.util.find_spec",
         "runpy.run_module",
         "pkgutil.resolve_name",
+        "sys.modules.get",
+        "sys.modules.pop",
+        "sys.modules.setdefault",
     }
 )
 ATTRIBUTE_FUNCTIONS = frozenset(
@@ -276,7 +283,9 @@ def qualified(node: ast.expr, bindings: dict[str, str]) -> str | None:
     if isinstance(node, ast.Name):
         if node.id in bindings:
             return bindings[node.id]
-        return f"builtins.{node.id}" if hasattr(builtins, node.id) or node.id == "__builtins__" else None
+        if node.id == "__builtins__":
+            return "builtins"
+        return f"builtins.{node.id}" if hasattr(builtins, node.id) else None
     if isinstance(node, ast.Attribute):
         base = qualified(node.value, bindings)
         return f"{base}.{node.attr}" if base else None
@@ -289,6 +298,11 @@ def imports_of(module: Module, bindings: dict[str, str]) -> tuple[list[Imported]
     unresolved: list[tuple[int, str]] = []
     called = {id(node.func) for node in ast.walk(module.tree) if isinstance(node, ast.Call)}
     bases = {id(node.value) for node in ast.walk(module.tree) if isinstance(node, ast.Attribute)}
+    bases |= {
+        id(node.value)
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Subscript) and qualified(node.value, bindings) == "sys.modules"
+    }
     for node in ast.walk(module.tree):
         if isinstance(node, ast.Import):
             found.extend(Imported(node.lineno, tuple(a.name.split(".")), "import") for a in node.names)
@@ -300,6 +314,8 @@ def imports_of(module: Module, bindings: dict[str, str]) -> tuple[list[Imported]
                 unresolved.append((node.lineno, outcome))
             elif outcome is not None:
                 found.append(Imported(node.lineno, outcome, "dynamic import of"))
+            if called_name(node) in ATTRIBUTE_FUNCTIONS and any(constant_str(a) in MACHINERY_NAMES for a in node.args):
+                unresolved.append((node.lineno, f"the import machinery fetched by name: {ast.unparse(node)}"))
         elif isinstance(node, ast.Subscript) and qualified(node.value, bindings) == "sys.modules":
             name = constant_str(node.slice)
             if name is None:
