@@ -368,7 +368,7 @@ class Subscriber:
                 frame_ts[0] = ts
                 parts.clear()
             payload = data[start:end]
-            parts.append(payload[vp8_descriptor_size(payload) :])
+            parts.append(payload[vp8_descriptor_size(payload) or len(payload) :])  # None: cut short
             if marker:
                 at = sent.get(hash(b"".join(parts)))  # matches only a complete, in-order frame
                 if at is not None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from rooms.agenda import MAX_PHASES
 from rooms.errors import NotFound, RoomError
 from rooms.model import Admission, FloorMode, Phase, Session
 from rooms.views import attendance_view, state_view
@@ -48,7 +49,7 @@ class Body(BaseModel):
 
 class CreateSession(Body):
     title: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
-    agenda: Annotated[list[PhaseIn], Field(min_length=1, max_length=20)] | None = None
+    agenda: Annotated[list[PhaseIn], Field(min_length=1, max_length=MAX_PHASES)] | None = None
     requires_agreement: bool = True
     requires_safety_plan: bool = False  # members share a location and emergency contact before admission
     admission: Literal["lobby", "open"] = "lobby"

@@ -4,6 +4,8 @@
 dashes, or the flag ``FLAG_NAMES`` gives) and a variable (``HEARTH_`` and its name in capitals), and
 both are derived from it, so none can be missing. Flags win over variables, which win over defaults.
 Values are validated by type, so ``HEARTH_PORT=80a`` stops the start with a message naming it.
+A default that another layer also needs (grace, participants, TTLs, lease, sessions, rate limits) is
+imported from the module that owns it, never typed again here.
 
 In development a secret and an operator key are generated at start (and the operator key printed
 once); with ``--production`` both must be given, so a clinic never runs on throwaway keys by accident.
@@ -30,7 +32,11 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from rooms.model import DEFAULT_GRACE_SECONDS, MAX_PARTICIPANTS
+from rooms.store import DEFAULT_ENDED_TTL, DEFAULT_STATE_TTL
 from server.redis_tls import RedisTls
+from signaling.limits import EVENT_BURST, EVENT_RATE
+from signaling.live import DEFAULT_LEASE_TTL, DEFAULT_MAX_SESSIONS, DEFAULT_STOP_TIMEOUT
 
 MIN_OPERATOR_KEY_BYTES = 24  # an operator key guards every session: no short, guessable keys in production
 MIN_SECRET_BYTES = 32  # HS256 join tokens
@@ -80,12 +86,12 @@ class Settings(BaseSettings):
     tls_cert: str | None = Field(None, description="PEM certificate: serve HTTPS directly")
     tls_key: str | None = Field(None, description="PEM private key of --tls-cert")
     token_ttl: float = Field(12 * 3600.0, gt=0, description="seconds a join token stays valid")
-    grace_seconds: float = Field(60.0, ge=0, description="seconds a seat is kept after a drop")
-    max_sessions: int = Field(200, ge=1, description="live sessions this node holds at most")
-    max_participants: int = Field(12, ge=1, description="participants per session at most")
-    state_ttl: float = Field(24 * 3600.0, gt=0, description="seconds a session's state outlives its last change")
-    ended_ttl: float = Field(3600.0, gt=0, description="seconds an ended session's state is kept")
-    lease_ttl: float = Field(3.0, gt=0, description="seconds a session lease lasts unrenewed")
+    grace_seconds: float = Field(DEFAULT_GRACE_SECONDS, ge=0, description="seconds a seat is kept after a drop")
+    max_sessions: int = Field(DEFAULT_MAX_SESSIONS, ge=1, description="live sessions this node holds at most")
+    max_participants: int = Field(MAX_PARTICIPANTS, ge=1, description="participants per session at most")
+    state_ttl: float = Field(DEFAULT_STATE_TTL, gt=0, description="seconds a session's state outlives its last change")
+    ended_ttl: float = Field(DEFAULT_ENDED_TTL, gt=0, description="seconds an ended session's state is kept")
+    lease_ttl: float = Field(DEFAULT_LEASE_TTL, gt=0, description="seconds a session lease lasts unrenewed")
     ping_interval: float = Field(10.0, gt=0, description="seconds between Engine.IO pings")
     ping_timeout: float = Field(5.0, gt=0, description="seconds a client may take to answer a ping")
     auth_timeout: float = Field(5.0, gt=0, description="seconds a connection may stay unauthenticated")
@@ -96,11 +102,13 @@ class Settings(BaseSettings):
         400.0, gt=0, description="new connections taken on per second in all; a burst beyond waits its turn"
     )
     stop_timeout: float = Field(
-        6.0, gt=0, description="seconds the sessions' graceful stop may take at most (the process exits within 10)"
+        DEFAULT_STOP_TIMEOUT,
+        gt=0,
+        description="seconds the sessions' graceful stop may take at most (the process exits within 10)",
     )
     tick_seconds: float = Field(0.25, gt=0, description="seconds between timer checks (turn timers, holds)")
-    event_rate: float = Field(20.0, gt=0, description="client events a second per connection, sustained")
-    event_burst: float = Field(40.0, gt=0, description="client events per connection in a burst")
+    event_rate: float = Field(EVENT_RATE, gt=0, description="client events a second per connection, sustained")
+    event_burst: float = Field(EVENT_BURST, gt=0, description="client events per connection in a burst")
     media: bool = Field(True, description="forward media (off: signaling only, no WebRTC)")
     compiled_forwarding: bool = Field(
         True, description="forward through the compiled packet path when it is built (off: the Python path)"

@@ -45,11 +45,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rooms.codec import session_from_dict, session_to_dict
 from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Session
-from rooms.store import DEFAULT_STATE_TTL, AuditRecord, Lease
+from rooms.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease
 from server.redis_keys import DEFAULT_PREFIX, RedisKeys
 from server.redis_tls import RedisTls
 
-DEFAULT_AUDIT_MAXLEN = 10_000
 DEFAULT_OP_TIMEOUT = 8.0
 MIN_SAVE_TTL_MS = 1000
 
@@ -243,9 +242,10 @@ class RedisStore:
         *,
         state_ttl: float = DEFAULT_STATE_TTL,
         prefix: str = DEFAULT_PREFIX,
-        audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
+        audit_maxlen: int = MAX_AUDIT_RECORDS,
         op_timeout: float | None = DEFAULT_OP_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        sentinel: Sentinel | None = None,
     ) -> None:
         self.client = client
         self.keys = RedisKeys(prefix)
@@ -259,7 +259,7 @@ class RedisStore:
         self._read_lease, self._expire = register(READ_LEASE), register(EXPIRE)
         self._revoke, self._is_revoked = register(REVOKE), register(IS_REVOKED)
         self._append_audit = register(APPEND_AUDIT)
-        self._sentinel: Sentinel | None = None
+        self._sentinel = sentinel  # closed with the client (``from_url`` makes it for a sentinel URL)
 
     @classmethod
     def from_url(
@@ -268,7 +268,7 @@ class RedisStore:
         *,
         state_ttl: float = DEFAULT_STATE_TTL,
         prefix: str = DEFAULT_PREFIX,
-        audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
+        audit_maxlen: int = MAX_AUDIT_RECORDS,
         op_timeout: float | None = DEFAULT_OP_TIMEOUT,
         clock: Callable[[], float] = time.time,
         socket_timeout: float = 2.0,
@@ -299,16 +299,15 @@ class RedisStore:
             client = RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"), **client_kw)
         else:
             client = aioredis.Redis.from_url(url, **client_kw)
-        store = cls(
+        return cls(
             client,
             state_ttl=state_ttl,
             prefix=prefix,
             audit_maxlen=audit_maxlen,
             op_timeout=op_timeout,
             clock=clock,
+            sentinel=sentinel,
         )
-        store._sentinel = sentinel
-        return store
 
     @_unavailable_on_connection_loss
     async def create(self, session: Session) -> None:

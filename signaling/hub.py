@@ -154,8 +154,9 @@ class Hub:
         await self._after(live, actor_id, events, now)
         return events
 
-    async def check(self, socket_id: str, action: Action) -> tuple[Live, str]:
-        """The live session and participant behind a socket, if they may do ``action``."""
+    async def permitted(self, socket_id: str, action: Action) -> tuple[Live, str]:
+        """The live session and participant behind a socket, if they may do ``action`` (``Forbidden``
+        otherwise, from ``rooms.permissions.check``)."""
         entry = self.sockets.get(socket_id)
         if entry is None:
             raise Forbidden("not joined to a session")
@@ -264,27 +265,27 @@ class Hub:
     async def _close(self, live: Live) -> None:
         """The session ended: disconnect everyone, tear down media, let the state expire."""
         s = live.session
-        sids = list(live.sockets.values())
-        for sid in sids:
-            self.sockets.pop(sid, None)
+        socket_ids = list(live.sockets.values())
+        for socket_id in socket_ids:
+            self.sockets.pop(socket_id, None)
         live.sockets.clear()
         live.placed.clear()
         self._retire(live, Conflict("the session has ended"))
-        self._background.start(self._disconnect_soon(sids))
+        self._background.start(self._disconnect_soon(socket_ids))
         try:
             await self.store.expire(s.id, self.settings.ended_ttl)
             await self.store.release_lease(s.id, self.node.node_id)
         except Exception:
             log.warning("store expiry failed after end", extra={"session": s.id})
 
-    async def _disconnect_soon(self, sids: list[str]) -> None:
+    async def _disconnect_soon(self, socket_ids: list[str]) -> None:
         """Let the acks and ``session.ended`` reach everyone before their sockets close."""
         await asyncio.sleep(0.25)
-        for sid in sids:
+        for socket_id in socket_ids:
             try:
-                await self.bus.disconnect(sid)
+                await self.bus.disconnect(socket_id)
             except Exception:
-                log.warning("disconnect failed after end", extra={"sid": sid})
+                log.warning("disconnect failed after end", extra={"sid": socket_id})
 
     # ---- sockets ----------------------------------------------------------------------------
 
@@ -462,13 +463,13 @@ class Hub:
     # ---- media ------------------------------------------------------------------------------
 
     async def publish(self, socket_id: str, sdp: str) -> str:
-        live, pid = await self.check(socket_id, Action.PUBLISH)
+        live, pid = await self.permitted(socket_id, Action.PUBLISH)
         answer = await live.media.call(lambda: self.media.publish(live.session.id, pid, sdp))
         await self.run(live.session.id, pid, c.SetPublishing(True))
         return answer
 
     async def answer(self, socket_id: str, sdp: str, revision: int) -> None:
-        live, pid = await self.check(socket_id, Action.ANSWER)
+        live, pid = await self.permitted(socket_id, Action.ANSWER)
         await live.media.call(lambda: self.media.answer(live.session.id, pid, sdp, revision))
 
     async def media_lost(self, session_id: str, participant_id: str, leg: str) -> None:

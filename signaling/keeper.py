@@ -101,13 +101,13 @@ class Keeper:
         await asyncio.gather(*(self._renew(live) for live in list(self.live.values())))
 
     async def _renew(self, live: Live) -> None:
-        sid, me = live.session.id, self.node.node_id
+        session_id, me = live.session.id, self.node.node_id
         try:
-            if await self.store.renew_lease(sid, me, self.settings.lease_ttl):
+            if await self.store.renew_lease(session_id, me, self.settings.lease_ttl):
                 return
-            lease = await self.store.acquire_lease(sid, me, self.node.url, self.settings.lease_ttl)
+            lease = await self.store.acquire_lease(session_id, me, self.node.url, self.settings.lease_ttl)
         except Exception:
-            log.warning("lease renewal failed", extra={"session": sid})
+            log.warning("lease renewal failed", extra={"session": session_id})
             return
         if lease.node_id != me:
             await self.on_lost(live, lease.url)

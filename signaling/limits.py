@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+EVENT_RATE = 20.0  # client events a second per connection, sustained
+EVENT_BURST = 40.0  # client events per connection in a burst
+
 
 @dataclass
 class Bucket:
@@ -26,7 +29,7 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, rate: float = 20.0, burst: float = 40.0) -> None:
+    def __init__(self, rate: float = EVENT_RATE, burst: float = EVENT_BURST) -> None:
         self.rate, self.burst = rate, burst
         self._buckets: dict[str, Bucket] = {}
 

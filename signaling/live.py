@@ -1,23 +1,29 @@
-"""What the hub keeps of each session it holds, and the hub's settings (one place for their defaults)."""
+"""What the hub keeps of each session it holds, and the hub's settings (one place for their defaults:
+``server/config.py`` imports them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from rooms.model import Role, Session, Status
+from rooms.store import DEFAULT_ENDED_TTL
 from signaling.actor import Mailbox
 from signaling.ports import ForwardingPolicy
+
+DEFAULT_LEASE_TTL = 3.0  # seconds a session lease lasts unrenewed (renewed every third of it)
+DEFAULT_MAX_SESSIONS = 200  # live sessions one node holds at most
+DEFAULT_STOP_TIMEOUT = 6.0  # seconds the sessions' graceful stop may take
 
 
 @dataclass
 class HubSettings:
-    lease_ttl: float = 3.0
+    lease_ttl: float = DEFAULT_LEASE_TTL
     revoke_ttl: float = 7 * 24 * 3600.0
-    ended_ttl: float = 3600.0
+    ended_ttl: float = DEFAULT_ENDED_TTL
     audit_ttl: float = 30 * 24 * 3600.0
     idle_release_seconds: float = 600.0
-    max_sessions: int = 200
-    stop_timeout: float = 6.0
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
     # Speaking time is kept in memory and recorded (saved, and sent to facilitators) at most this
     # often, and with every change of state; a failover loses at most this much of it, nothing else.
     speaking_record_seconds: float = 5.0

@@ -13,9 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rooms import commands as c
+from rooms.agenda import MAX_PHASE_MINUTES, MAX_PHASES
 from rooms.breakouts import MAX_BREAKOUT_MINUTES
 from rooms.model import MAX_PARTICIPANTS, FloorMode, Phase
 from rooms.safety import MAX_PLAN_CHARS
+from rooms.signals import MAX_NOTE_CHARS
+from rooms.turns import MAX_TURN_SECONDS
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_TRANSPORT_BYTES = 1024 * 1024
@@ -24,9 +27,9 @@ MAX_SDP_CHARS = 60_000
 ERROR_CODES = ("invalid", "forbidden", "not_found", "conflict", "rate_limited", "unauthorized", "moved", "internal")
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS)]
 PlanText = Annotated[str, Field(min_length=1, max_length=MAX_PLAN_CHARS)]
-Seconds = Annotated[float, Field(gt=0, le=3600)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_TURN_SECONDS)]
 Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
 GroupIndex = Annotated[int, Field(ge=0, le=MAX_PARTICIPANTS - 1)]
 
@@ -52,12 +55,12 @@ class RemovePayload(Message):
 
 class PhaseIn(Message):
     name: Annotated[str, Field(min_length=1, max_length=80)]
-    minutes: Annotated[float, Field(gt=0, le=240)]
+    minutes: Annotated[float, Field(gt=0, le=MAX_PHASE_MINUTES)]
     floor_mode: Literal["open", "hands", "strict", "pairs"]
 
 
 class AgendaSetPayload(Message):
-    phases: Annotated[list[PhaseIn], Field(min_length=1, max_length=20)]
+    phases: Annotated[list[PhaseIn], Field(min_length=1, max_length=MAX_PHASES)]
 
 
 class PhaseSetPayload(Message):

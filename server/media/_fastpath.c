@@ -585,6 +585,8 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
     while ((item = PyIter_Next(iterator)) != NULL) {
         long seq = PyLong_AsLong(item);
         Py_DECREF(item);
+        if (seq == -1 && PyErr_Occurred())
+            break; /* not an integer: stop here, never call into Python with the exception set */
         long distance = (fresh.high - seq) & 0xFFFF;
         if (fresh.high >= 0 && distance >= 1 && distance <= NACK_WINDOW)
             fresh.missing |= (gaps_t)1 << (distance - 1);
@@ -1031,6 +1033,14 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(module, "WANT_KEYFRAME", WANT_KEYFRAME_FLAG) < 0 ||
         PyModule_AddIntConstant(module, "UNLINKED_ANY", UNLINKED_FLAG) < 0 ||
         PyModule_AddIntConstant(module, "SENT_MASK", WANT_KEYFRAME_FLAG - 1) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    /* the constants the Python path defines too: tests/media/test_fastpath.py holds them equal */
+    if (PyModule_AddIntConstant(module, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
+        PyModule_AddIntConstant(module, "NACK_WINDOW", NACK_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "RESTART_WINDOW", RESTART_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "SRTP_TRAILER", SRTP_TRAILER) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -56,19 +56,28 @@ class Totals:
             self.latency.append(seconds)
 
 
-def vp8_descriptor_size(payload: bytes) -> int:
-    """Length of the VP8 payload descriptor (RFC 7741 section 4.2) at the start of an RTP payload."""
+def vp8_descriptor_size(payload: bytes) -> int | None:
+    """Length of the VP8 payload descriptor (RFC 7741 section 4.2) at the start of an RTP payload, or
+    None when the payload ends inside it: the packet comes from the network, and this runs in a socket
+    callback, so a truncated descriptor (``b"\\x90"``) is an answer, not an ``IndexError`` (as in
+    ``_fastpath.c``'s ``vp8_keyframe``)."""
+    if not payload:
+        return None
     size = 1
     if payload[0] & 0x80:
+        if len(payload) < 2:
+            return None
         ext = payload[1]
         size = 2
         if ext & 0x80:
+            if len(payload) <= size:
+                return None
             size += 2 if payload[size] & 0x80 else 1
         if ext & 0x40:
             size += 1
         if ext & 0x30:
             size += 1
-    return size
+    return size if size <= len(payload) else None
 
 
 def vp8_starts_frame(payload: bytes) -> bool:
@@ -79,7 +88,7 @@ def vp8_starts_frame(payload: bytes) -> bool:
 def vp8_is_keyframe(first_payload: bytes) -> bool:
     """Bit 0 of the VP8 payload header (first byte after the descriptor) is 0 on keyframes."""
     offset = vp8_descriptor_size(first_payload)
-    return len(first_payload) > offset and first_payload[offset] & 0x01 == 0
+    return offset is not None and len(first_payload) > offset and first_payload[offset] & 0x01 == 0
 
 
 class Sink:
