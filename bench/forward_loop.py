@@ -85,6 +85,8 @@ def sender(ssrc: int, sock: Any = None) -> LeanSender:
     lean.sock, lean._addr, lean._buffered = sock or NoSocket(), WIRE.getsockname(), None
     lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
     lean._history = [None] * HISTORY_SIZE
+    lean.upstream, lean.on_missing = None, None
+    lean.reset_repair()
     return lean  # type: ignore[no-any-return]
 
 

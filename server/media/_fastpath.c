@@ -37,6 +37,8 @@
 #define HISTORY_SIZE 512 /* seam.send.HISTORY_SIZE */
 #define HISTORY_MASK (HISTORY_SIZE - 1)
 #define RESTART_WINDOW 512  /* forwarder.RESTART_WINDOW */
+#define RESEND_INTERVAL 0.1 /* seam.send.RESEND_INTERVAL: a packet resent within this is not resent again */
+#define RETRANSMIT_PERCENT 25 /* seam.send.RETRANSMIT_PERCENT: resent bytes, at most this % of bytes sent */
 #define SRTP_BUFFER 1500    /* pylibsrtp Session's buffer */
 #define SRTP_TRAILER 144    /* seam.transport.SRTP_TRAILER */
 #define MAX_PLAIN (SRTP_BUFFER - SRTP_TRAILER)
@@ -80,6 +82,17 @@ typedef struct {
     unsigned long long dropped;
     unsigned long long sr_ntp;
     uint32_t sr_rtp;
+    /* NACK answers (LeanSender.retransmit): when each kept packet was last resent, and the budget */
+    double resend_interval;
+    unsigned long long budget_octets; /* octets when the window before this one began (roll_budget) */
+    unsigned long long budget_current; /* octets when this window began */
+    unsigned long long resent_before; /* bytes resent in the window before this one */
+    unsigned long long resent_now;    /* bytes resent in this window */
+    unsigned long long retransmitted;
+    unsigned long long resend_repeats; /* NACKed again within resend_interval: not resent */
+    unsigned long long resend_over_budget;
+    uint16_t resent_seq[HISTORY_SIZE];
+    double resent_at[HISTORY_SIZE];
     PyObject *history[HISTORY_SIZE]; /* protected packets by sequence number, for NACKs */
 } Outlet;
 
@@ -109,8 +122,12 @@ static int outlet_init(Outlet *self, PyObject *args, PyObject *kwds) {
 
 static PyObject *outlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     Outlet *self = (Outlet *)type->tp_alloc(type, 0); /* zeroed: history empty, session NULL */
-    if (self != NULL)
+    if (self != NULL) {
         self->fd = -1;
+        self->resend_interval = RESEND_INTERVAL;
+        for (int i = 0; i < HISTORY_SIZE; i++)
+            self->resent_at[i] = -1e300; /* never resent */
+    }
     return (PyObject *)self;
 }
 
@@ -334,27 +351,83 @@ static PyObject *outlet_forward_method(Outlet *self, PyObject *const *args, Py_s
     return PyLong_FromLong(outcome);
 }
 
-static PyObject *outlet_retransmit(Outlet *self, PyObject *lost) {
-    PyObject *iterator = PyObject_GetIter(lost);
-    if (iterator == NULL)
+/* Sink.upstream_seq: the publisher's sequence number of an outgoing one in this run, or -1. */
+static long outlet_upstream_seq(Outlet *self, uint16_t out) {
+    if (!self->active)
+        return -1;
+    uint16_t in = (uint16_t)(out - self->seq_offset);
+    if (((uint16_t)(in - self->start_in) & 0x8000) || ((uint16_t)(self->high_in - in) & 0x8000))
+        return -1;
+    return in;
+}
+
+/* LeanSender.retransmit: answer a NACK from the history, once per resend_interval per packet and within
+   the budget; returns the publisher's sequence numbers of what was asked for and never came to us. */
+static PyObject *outlet_retransmit(Outlet *self, PyObject *args) {
+    PyObject *lost;
+    double now;
+    if (!PyArg_ParseTuple(args, "Od", &lost, &now))
         return NULL;
+    PyObject *upstream = PyList_New(0);
+    if (upstream == NULL)
+        return NULL;
+    PyObject *iterator = PyObject_GetIter(lost);
+    if (iterator == NULL) {
+        Py_DECREF(upstream);
+        return NULL;
+    }
     PyObject *item;
     while ((item = PyIter_Next(iterator)) != NULL) {
         unsigned long seq = PyLong_AsUnsignedLongMask(item) & 0xFFFF;
         Py_DECREF(item);
-        if (PyErr_Occurred())
+        if (PyErr_Occurred() || self->fd < 0)
             break;
-        PyObject *kept = self->history[seq & HISTORY_MASK];
-        if (kept == NULL || self->fd < 0)
+        int at = seq & HISTORY_MASK;
+        PyObject *kept = self->history[at];
+        const unsigned char *data = kept == NULL ? NULL : (const unsigned char *)PyBytes_AS_STRING(kept);
+        if (data == NULL || ((unsigned long)data[2] << 8 | data[3]) != seq) {
+            long in = outlet_upstream_seq(self, (uint16_t)seq); /* never came to us: ask the publisher */
+            if (in >= 0) {
+                PyObject *value = PyLong_FromLong(in);
+                if (value == NULL || PyList_Append(upstream, value) < 0) {
+                    Py_XDECREF(value);
+                    break;
+                }
+                Py_DECREF(value);
+            }
             continue;
-        const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(kept);
-        if (((unsigned long)data[2] << 8 | data[3]) != seq)
-            continue; /* overwritten by a newer packet: older ones are gone */
-        sendto(self->fd, data, (size_t)PyBytes_GET_SIZE(kept), 0, (struct sockaddr *)&self->addr, self->addr_len);
+        }
+        if (self->resent_seq[at] == seq && now - self->resent_at[at] < self->resend_interval) {
+            self->resend_repeats += 1;
+            continue;
+        }
+        unsigned long long size = (unsigned long long)PyBytes_GET_SIZE(kept);
+        unsigned long long earned = self->octets - self->budget_octets;
+        if ((self->resent_before + self->resent_now + size) * 100 > earned * RETRANSMIT_PERCENT) {
+            self->resend_over_budget += 1;
+            continue;
+        }
+        if (sendto(self->fd, data, (size_t)size, 0, (struct sockaddr *)&self->addr, self->addr_len) < 0)
+            continue;
+        self->resent_now += size;
+        self->retransmitted += 1;
+        self->resent_seq[at] = (uint16_t)seq;
+        self->resent_at[at] = now;
     }
     Py_DECREF(iterator);
-    if (PyErr_Occurred())
+    if (PyErr_Occurred()) {
+        Py_DECREF(upstream);
         return NULL;
+    }
+    return upstream;
+}
+
+/* LeanSender.roll_budget: a new budget window (once a second, with the sender reports). */
+static PyObject *outlet_roll_budget(Outlet *self, PyObject *unused) {
+    self->budget_octets = self->budget_current;
+    self->budget_current = self->octets;
+    self->resent_before = self->resent_now;
+    self->resent_now = 0;
     Py_RETURN_NONE;
 }
 
@@ -369,7 +442,9 @@ static PyMethodDef outlet_methods[] = {
     {"restart", (PyCFunction)outlet_restart, METH_NOARGS, "Re-base sequence numbers at the next packet."},
     {"forward", (PyCFunction)(void (*)(void))outlet_forward_method, METH_FASTCALL,
      "forward(payload, seq, timestamp, marker, keyframe) -> outcome (SENT, SKIPPED, NEEDS_KEYFRAME, ...)."},
-    {"retransmit", (PyCFunction)outlet_retransmit, METH_O, "Answer a NACK from the history of protected packets."},
+    {"retransmit", (PyCFunction)outlet_retransmit, METH_VARARGS,
+     "retransmit(lost, now) -> upstream sequence numbers: answer a NACK from the history (LeanSender.retransmit)."},
+    {"roll_budget", (PyCFunction)outlet_roll_budget, METH_NOARGS, "Start a new retransmission budget window."},
     {NULL},
 };
 
@@ -380,6 +455,10 @@ static PyMemberDef outlet_members[] = {
     {"sr_ntp", T_ULONGLONG, offsetof(Outlet, sr_ntp), READONLY, NULL},
     {"sr_rtp", T_UINT, offsetof(Outlet, sr_rtp), READONLY, NULL},
     {"ssrc", T_UINT, offsetof(Outlet, ssrc), READONLY, NULL},
+    {"resend_interval", T_DOUBLE, offsetof(Outlet, resend_interval), 0, "seconds: no packet resent twice within"},
+    {"retransmitted", T_ULONGLONG, offsetof(Outlet, retransmitted), READONLY, NULL},
+    {"resend_repeats", T_ULONGLONG, offsetof(Outlet, resend_repeats), READONLY, NULL},
+    {"resend_over_budget", T_ULONGLONG, offsetof(Outlet, resend_over_budget), READONLY, NULL},
     {NULL},
 };
 
@@ -1030,7 +1109,11 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(module, "LAGGING", LAGGING) < 0 ||
         PyModule_AddIntConstant(module, "WANT_KEYFRAME", WANT_KEYFRAME_FLAG) < 0 ||
         PyModule_AddIntConstant(module, "UNLINKED_ANY", UNLINKED_FLAG) < 0 ||
-        PyModule_AddIntConstant(module, "SENT_MASK", WANT_KEYFRAME_FLAG - 1) < 0) {
+        PyModule_AddIntConstant(module, "SENT_MASK", WANT_KEYFRAME_FLAG - 1) < 0 ||
+        PyModule_AddIntConstant(module, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
+        PyModule_AddIntConstant(module, "RESTART_WINDOW", RESTART_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "RETRANSMIT_PERCENT", RETRANSMIT_PERCENT) < 0 ||
+        PyModule_AddObject(module, "RESEND_INTERVAL", PyFloat_FromDouble(RESEND_INTERVAL)) < 0) {
         Py_DECREF(module);
         return NULL;
     }

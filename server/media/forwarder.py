@@ -112,6 +112,7 @@ class Sink:
         self._start_in = 0
         self._high_in = 0
         self.outlet: Any = None
+        lean.upstream = self.upstream_seq
         if COMPILED if compiled is None else compiled:
             if _fastpath is None:
                 raise RuntimeError("server/media/_fastpath.c is not built (pip install -e . builds it)")
@@ -122,6 +123,16 @@ class Sink:
         self._active = False
         if self.outlet is not None:
             self.outlet.restart()
+
+    def upstream_seq(self, out: int) -> int | None:
+        """The publisher's sequence number of outgoing ``out`` in this run, or None (before it, or a
+        later one): a NACKed packet the history lacks is repaired upstream by this number."""
+        if not self._active:
+            return None
+        seq = (out - self._seq_offset) & 0xFFFF
+        if (seq - self._start_in) & 0x8000 or (self._high_in - seq) & 0x8000:
+            return None
+        return seq
 
     def forward(self, payload: bytes, seq: int, timestamp: int, marker: int, starts_keyframe: bool) -> bool:
         """Send one packet; returns False when this sink needs a keyframe before it can go on."""
