@@ -163,7 +163,7 @@ def us_per_received_srtp(kind: str, count: int, compiled: bool, rounds: int = 5)
         stats = track.stats
         receiver._inlet.set_session(rx, seam_compiled.context_address(rx))
         receiver._inlet.add(
-            ssrc, track.consumer.on_rtp, lambda lost: None, kind == "video", 1, float(stats._clockrate),
+            ssrc, track.consumer.on_rtp, lambda lost: None, lambda: None, kind == "video", 1, float(stats._clockrate),
             1, 0, 0, 0, 0, 0, track._high, [],
         )  # fmt: skip
     addr = ("127.0.0.1", 9)
