@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -242,7 +243,8 @@ class MediaEngine:
             async def pli(ssrc: int, receiver: Any = receiver) -> None:
                 await seam.request_keyframe(receiver, ssrc)
 
-            source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals)
+            repair = functools.partial(peer.inbound.repair, receiver)
+            source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals, repair)
             source.audible = kind == "video" or peer.participant_id in room.policy.audible
             peer.inbound.tap(receiver, source, estimate_bandwidth=False)
             peer.sources[kind] = source
@@ -320,7 +322,7 @@ class MediaEngine:
         # the old inactive one, and browsers refuse two m-lines with the same stream and track ids.
         slot = len(peer.subscriber.getTransceivers())
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
-        lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp)
+        lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp, source.repair_upstream)
         sink = Sink(peer.participant_id, kind, lean, self._totals)
         sink.open = _allowed(room.policy, peer.participant_id, publisher_id, kind)
         source.add_sink(sink)
