@@ -291,6 +291,9 @@ class MediaEngine:
             }
             for key in [k for k, out in peer.outgoing.items() if wanted.get(k) is not out.source]:
                 await self._stop_outgoing(peer, key)
+            if peer.subscriber is not None and retired_sections(peer) > limits.MAX_RETIRED_SECTIONS:
+                log.info("receiving connection renewed: too many retired m-lines", extra=_ids(room, peer))
+                await peer.close_subscriber()  # every wanted track starts below, on a fresh connection
             for key, source in wanted.items():
                 if key not in peer.outgoing:
                     self._start_outgoing(room, peer, key, source)
@@ -335,7 +338,10 @@ class MediaEngine:
         out.source.remove_sink(out.sink)
         out.transceiver.direction = "inactive"
         out.sink.lean.unlink()
-        await out.transceiver.sender.stop()
+        try:
+            await out.transceiver.sender.stop()
+        finally:
+            out.sink.lean.release()  # the inactive m-line must not keep the publisher's side alive
         peer.dirty = True
 
     async def _drop_peer(self, room: Room, participant_id: str) -> None:
@@ -391,6 +397,12 @@ def _allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, ki
     if kind == "video":
         return policy.sees(subscriber_id, publisher_id)
     return policy.hears(subscriber_id, publisher_id)
+
+
+def retired_sections(peer: Peer) -> int:
+    """The subscriber connection's m-lines of tracks that stopped (inactive, never removed)."""
+    assert peer.subscriber is not None
+    return len(peer.subscriber.getTransceivers()) - len(peer.outgoing)
 
 
 def _ids(room: Room, peer: Peer) -> dict[str, str]:

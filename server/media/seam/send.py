@@ -60,6 +60,10 @@ class ConnectionRtcp(Protocol):
         """The sender started on ``dtls`` with this CNAME."""
 
 
+def _nothing() -> None:
+    """A retired sender's keyframe requests go nowhere."""
+
+
 class IdleTrack(MediaStreamTrack):
     """Parks ``RTCRtpSender._run_rtp`` on a future that never resolves: the lean sender does the work.
 
@@ -202,6 +206,26 @@ class LeanSender:
         self.route_lost()
         self.retired = True
         self.rtcp.remove(self)
+
+    def release(self) -> None:
+        """After ``unlink`` and aiortc's ``sender.stop()``: let go of everything but aiortc's sender.
+
+        A stopped track's m-line stays in the subscriber connection (inactive: later offers keep their
+        order), and with it aiortc's ``RTCRtpSender``. Through the methods this class put on that
+        sender, it kept this object alive, and with it the packets kept for NACKs (the compiled
+        outlet's included, some 600 KB a video copy) and the publisher's source, receiver and
+        connection: every republish cost each subscriber a whole dead publisher (a 30-minute soak of
+        8 x 8 grew to 3.8 GB). The stopped sender gets aiortc's own methods back (nothing calls
+        them once it is stopped) and this object drops its callbacks and kept packets.
+        """
+        for name in ("_handle_rtcp_packet", "send", "_run_rtcp"):
+            self._raw.__dict__.pop(name, None)
+        self.on_keyframe_request = _nothing
+        self.on_missing = None
+        self.upstream = None
+        self.outlet = None
+        self._history = [None] * HISTORY_SIZE
+        self._buffered = None
 
     @property
     def packets_sent(self) -> int:
