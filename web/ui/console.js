@@ -1,5 +1,6 @@
 // The facilitator's console, in the order a facilitator needs it (and the keyboard reaches it):
-// pinned alerts; then who is waiting, the floor, and the people (raised hands first); then the
+// pinned alerts; then who is waiting, the floor, the people (raised hands first), side rooms and
+// breakouts; then the
 // room's video; then messages, safety plans, the agenda and the session's own controls.
 
 import { AgendaPanel } from './agenda-panel.js';
@@ -8,6 +9,7 @@ import { confirmAction } from './confirm.js';
 import { h, setText } from './dom.js';
 import { FloorPanel } from './floor-panel.js';
 import { LobbyPanel } from './lobby-panel.js';
+import { PlacesPanel } from './places-panel.js';
 import { Roster } from './roster.js';
 import { SafetyPanel } from './safety-panel.js';
 
@@ -38,11 +40,11 @@ export class ConsolePanels {
   constructor(app, notes) {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);
-    const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes)];
+    const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes), new PlacesPanel(app)];
     const later = [new SafetyPanel(app), new AgendaPanel(app), new SessionControls(app)];
     this.parts = [this.alerts, ...now, notes, ...later];
     this.alertsEl = this.alerts.el;
-    /** Decisions first: waiting room, floor, people; then private messages. */
+    /** Decisions first: waiting room, floor, people, places; then private messages. */
     this.sideEl = h('div', { className: 'console-side' }, now.map((p) => p.el), notes.el);
     /** Under the room's video: what is looked up rather than acted on. */
     this.laterEl = h('div', { className: 'console-later' }, later.map((p) => p.el));
