@@ -110,7 +110,7 @@ export class Grid {
     const inMain = kindOf(placeKey(app.session, you)) === 'main';
     const people = app.participants.filter((p) => p.status === 'admitted' && p.id !== you
       && (inMain || isHere(app.session, you, p)));
-    const claimed = new Set(people.flatMap((p) => p.stream_ids ?? []));
+    const claimed = new Set(app.participants.flatMap((p) => p.stream_ids ?? [])); // those away too: no "Joining…" tile
     const me = app.participants.find((p) => p.id === app.you?.id) ?? app.you ?? {};
     return [
       { key: 'self', self: true, p: { ...me, audio: app.local.audio, video: app.local.video }, stream: app.local.stream },

@@ -58,7 +58,7 @@ export class PlacesPanel {
       const lead = r.lead === app.you?.id ? 'you' : app.nameOf(r.lead);
       setText(li.querySelector('.who'), `${app.nameOf(r.member)} is in a side room with ${lead}`);
       li.dataset.member = r.member;
-      li.querySelector('button').setAttribute('aria-label', `Bring ${app.nameOf(r.member)} back`);
+      setText(li.querySelector('button'), `Bring ${app.nameOf(r.member)} back`);
     });
     const b = s.breakout;
     this.setup.hidden = Boolean(b);

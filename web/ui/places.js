@@ -36,9 +36,12 @@ export function isHere(session, you, p) {
   return p.place === placeKey(session, you);
 }
 
-/** The others in this person's place, admitted, in the session's order. */
+const LEADS = new Set(['facilitator', 'cofacilitator']);
+
+/** The others in this person's place, admitted: members first, then facilitators (a visitor), each in the session's order. */
 export function companions(session, you) {
-  return (session?.participants ?? []).filter((p) => p.id !== you && p.status === 'admitted' && isHere(session, you, p));
+  const here = (session?.participants ?? []).filter((p) => p.id !== you && p.status === 'admitted' && isHere(session, you, p));
+  return [...here.filter((p) => !LEADS.has(p.role)), ...here.filter((p) => LEADS.has(p.role))];
 }
 
 /** Where someone not here is, in the words a tile or a row uses ("Stepped out", "In group 2"). */
