@@ -48,7 +48,7 @@ function badgesFor(p, app, away) {
   if (p.hand_raised) out.push('Hand raised');
   if (p.forced_mute) out.push('Muted by facilitator');
   else if (p.audio === false) out.push('Mic off');
-  else if (p.audible === false) out.push('Not heard now'); // strict floor: the server holds their audio
+  else if (p.audible === false && !away) out.push('Not heard now'); // strict floor: the server holds their audio
   if (FACILITATOR_ROLES.has(p.role)) out.push('Facilitator');
   if (p.connected === false) out.push('Reconnecting…');
   return out;
