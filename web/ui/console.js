@@ -1,7 +1,7 @@
 // The facilitator's console, in the order a facilitator needs it (and the keyboard reaches it):
-// pinned alerts; then who is waiting, the floor, the people (raised hands first), side rooms and
-// breakouts; then the
-// room's video; then messages, safety plans, the agenda and the session's own controls.
+// pinned alerts; then who is waiting, the floor, and the people (raised hands first, each with "Take
+// aside"); then the room's video; then messages, safety plans, the agenda, side rooms and breakouts
+// (beside the agenda: a breakout belongs to a phase), and the session's own controls.
 
 import { AgendaPanel } from './agenda-panel.js';
 import { AlertsPanel } from './alerts.js';
@@ -40,11 +40,11 @@ export class ConsolePanels {
   constructor(app, notes) {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);
-    const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes), new PlacesPanel(app)];
-    const later = [new SafetyPanel(app), new AgendaPanel(app), new SessionControls(app)];
+    const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes)];
+    const later = [new SafetyPanel(app), new AgendaPanel(app), new PlacesPanel(app), new SessionControls(app)];
     this.parts = [this.alerts, ...now, notes, ...later];
     this.alertsEl = this.alerts.el;
-    /** Decisions first: waiting room, floor, people, places; then private messages. */
+    /** Decisions first: waiting room, floor, people; then private messages. */
     this.sideEl = h('div', { className: 'console-side' }, now.map((p) => p.el), notes.el);
     /** Under the room's video: what is looked up rather than acted on. */
     this.laterEl = h('div', { className: 'console-later' }, later.map((p) => p.el));

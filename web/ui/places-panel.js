@@ -43,7 +43,7 @@ export class PlacesPanel {
     this.running = h('div', { className: 'breakout-running', hidden: true },
       this.status, this.groups, h('div', { className: 'row' }, this.leave), this.broadcast, h('div', { className: 'row' }, this.end));
     this.el = h('section', { className: 'panel compact', 'aria-labelledby': 'places-heading', 'data-testid': 'places-panel' },
-      this.heading, this.sides, h('h4', {}, 'Breakout'), this.setup, this.running);
+      this.heading, this.sides, this.setup, this.running);
   }
 
   me() {

@@ -151,8 +151,8 @@ export class Roster {
     };
     const menu = new ActionMenu({
       label: 'More actions', testid: 'member-menu', items: [
-        h('button', { type: 'button', 'data-testid': 'side-start', 'on:click': aside }, 'Take aside'),
         h('button', { type: 'button', className: 'mute', 'data-testid': 'mute-button', 'on:click': toggleMute }, 'Mute'),
+        h('button', { type: 'button', 'data-testid': 'side-start', 'on:click': aside }, 'Take aside'),
         h('button', { type: 'button', 'data-testid': 'message-button', 'on:click': () => this.notes.compose(id) }, 'Write privately'),
         h('button', { type: 'button', 'data-testid': 'lobby-send-button', 'on:click': () => app.run('lobby.send', { id }) }, 'Move to waiting room'),
         h('button', { type: 'button', className: 'danger', 'data-testid': 'remove-button', 'on:click': remove }, 'Remove from session'),
