@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.web.conftest import make_person, member_action
 from tests.web.hearth_process import HearthServer
 from tests.web.people import HEAR_JS, Person
+from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -227,3 +228,47 @@ def test_a_pairs_breakout_from_the_console_with_a_visit_a_message_and_the_timer(
     plays(lead, second[0])
     for person in (members[first[0]], lead):
         person.screenshot("breakout-back")
+
+
+def test_a_latecomer_is_moved_into_a_group_and_the_facilitator_ends_the_breakout(
+    hearth: HearthServer, browser: Browser, people: list[Person]
+) -> None:
+    """The console's own moves, with members without a browser (tests/web/members.mjs)."""
+    created = hearth.create_session("Thursday skills", requires_agreement=False, admission="open")
+    sid = created["id"]
+    lead = seat(browser, "Lead", created["facilitator_url"])
+    people.append(lead)
+    console = lead.page
+    quiet = QuietMembers.seat(hearth, sid, ["Ada", "Ben", "Cleo", "Dev"])
+    late: QuietMembers | None = None
+    try:
+        expect(console.get_by_test_id("member-row")).to_have_count(4)
+        console.get_by_test_id("breakout-size").select_option("2")
+        console.get_by_test_id("breakout-start").click()
+        groups = console.get_by_test_id("breakout-group")
+        expect(groups).to_have_count(2)
+        late = QuietMembers.seat(hearth, sid, ["Eve"])
+        expect(console.get_by_test_id("move-person")).to_contain_text("Eve (main room)")
+        console.get_by_test_id("move-person").select_option(label="Eve (main room)")
+        console.get_by_test_id("move-to").select_option(label="Group 2")
+        console.get_by_test_id("move-button").click()
+        expect(groups.nth(1)).to_contain_text("Eve")
+        expect(console.get_by_test_id("member-row").filter(has_text="Eve").get_by_test_id("place-badge")).to_have_text(
+            "Group 2"
+        )
+        first = pairs_of(console)[0][0]
+        console.get_by_test_id("move-person").select_option(label=f"{first} (group 1)")
+        console.get_by_test_id("move-to").select_option(label="Main room")
+        console.get_by_test_id("move-button").click()
+        expect(groups.nth(0)).not_to_contain_text(first)
+        expect(console.get_by_test_id("move-person")).to_contain_text(f"{first} (main room)")
+        lead.at_sizes("breakout-moves", lambda: expect(groups).to_have_count(2))
+
+        console.get_by_test_id("breakout-end").click()
+        console.get_by_test_id("confirm-yes").click()
+        expect(console.get_by_test_id("breakout-start")).to_be_visible()
+        expect(console.locator('[data-testid="place-badge"]:visible')).to_have_count(0)
+    finally:
+        for members in (quiet, late):
+            if members:
+                members.close()

@@ -1,8 +1,9 @@
 // The console's places: side rooms (a private word; "Take aside" is in each member's row) and
 // breakouts (members shuffled into pairs or threes for a few minutes). While a breakout runs: its
 // time left, each group with who is in it and who is visiting, "Listen" or "Join" to visit a group
-// and "Leave group" to come back, one message to every group, and "End breakout". The timer ends it
-// by itself on the server, as the session's other timers do.
+// and "Leave group" to come back, moving a member to another group (a latecomer from the main room
+// into one), one message to every group, and "End breakout". The timer ends it by itself on the
+// server, as the session's other timers do.
 
 import { confirmAction } from './confirm.js';
 import { h, reconcile, setText } from './dom.js';
@@ -39,9 +40,17 @@ export class PlacesPanel {
     this.send = h('button', { type: 'submit', 'data-testid': 'broadcast-send' }, 'Send to all groups');
     this.broadcast = h('form', { className: 'row broadcast-form', 'on:submit': (e) => { e.preventDefault(); this.sendBroadcast(); } },
       h('label', { htmlFor: 'broadcast-text' }, 'Message to all groups'), this.text, this.send);
+    // Move a member: a latecomer into a group, or someone to another group or back to the main room.
+    this.movePerson = h('select', { id: 'move-person', 'data-testid': 'move-person' });
+    this.moveTo = h('select', { id: 'move-to', 'data-testid': 'move-to' });
+    this.move = h('form', { className: 'row move-form', 'on:submit': (e) => { e.preventDefault(); this.moveMember(); } },
+      h('label', { htmlFor: 'move-person' }, 'Move'), this.movePerson,
+      h('label', { htmlFor: 'move-to' }, 'to'), this.moveTo,
+      h('button', { type: 'submit', 'data-testid': 'move-button' }, 'Move'));
     this.end = h('button', { type: 'button', className: 'danger', 'data-testid': 'breakout-end', 'on:click': () => this.endBreakout() }, 'End breakout: everyone back');
     this.running = h('div', { className: 'breakout-running', hidden: true },
-      this.status, this.groups, h('div', { className: 'row' }, this.leave), this.broadcast, h('div', { className: 'row' }, this.end));
+      this.status, this.groups, h('div', { className: 'row' }, this.leave), this.move, this.broadcast,
+      h('div', { className: 'row' }, this.end));
     this.el = h('section', { className: 'panel compact', 'aria-labelledby': 'places-heading', 'data-testid': 'places-panel' },
       this.heading, this.sides, this.setup, this.running);
   }
@@ -69,6 +78,7 @@ export class PlacesPanel {
     const mine = placeKey(s, app.you?.id);
     this.leave.hidden = !mine.startsWith('group:');
     reconcile(this.groups, b?.groups ?? [], (g) => g.index, (g) => this.#groupRow(g), (li, g) => this.#fillGroup(li, g, mine));
+    if (b) this.#moveChoices(b);
     this.tick();
   }
 
@@ -77,6 +87,23 @@ export class PlacesPanel {
     if (!b) return;
     const left = secondsUntil(b.ends_at);
     setText(this.status, `${b.count} group${b.count === 1 ? '' : 's'} · ${clock(left ?? 0)} left${b.warned ? ' (they have been told: one minute)' : ''}`);
+  }
+
+  /** Who can be moved (members not aside) and where to: each group, or the main room. */
+  #moveChoices(b) {
+    const { app } = this;
+    const movable = app.participants.filter((p) => p.status === 'admitted' && !FACILITATOR_ROLES.has(p.role)
+      && !(p.place ?? '').startsWith('side:'));
+    const where = (p) => ((p.place ?? 'main') === 'main' ? 'main room' : `group ${Number(p.place.slice(6)) + 1}`);
+    fillOptions(this.movePerson, movable.map((p) => [p.id, `${p.name} (${where(p)})`]));
+    fillOptions(this.moveTo, [...Array.from({ length: b.count }, (_, i) => [String(i), `Group ${i + 1}`]), ['main', 'Main room']]);
+  }
+
+  moveMember() {
+    const id = this.movePerson.value;
+    if (!id) return;
+    const to = this.moveTo.value;
+    this.app.run('breakout.move', { id, group: to === 'main' ? null : Number(to) });
   }
 
   #membersInMain() {
@@ -137,4 +164,14 @@ export class PlacesPanel {
       this.app.run('breakout.end');
     }
   }
+}
+
+/** Make a <select>'s options match `[value, label]` pairs, keeping the chosen value when it is still there. */
+function fillOptions(select, pairs) {
+  const key = JSON.stringify(pairs);
+  if (select.dataset.options === key) return;
+  const chosen = select.value;
+  select.dataset.options = key;
+  select.replaceChildren(...pairs.map(([value, label]) => h('option', { value }, label)));
+  if (pairs.some(([value]) => value === chosen)) select.value = chosen;
 }
