@@ -230,7 +230,7 @@ def test_a_pairs_breakout_from_the_console_with_a_visit_a_message_and_the_timer(
         person.screenshot("breakout-back")
 
 
-def test_a_latecomer_is_moved_into_a_group_and_the_facilitator_ends_the_breakout(
+def test_a_latecomer_is_moved_into_a_group_the_facilitator_ends_the_breakout_and_a_pairs_phase_starts_one(
     hearth: HearthServer, browser: Browser, people: list[Person]
 ) -> None:
     """The console's own moves, with members without a browser (tests/web/members.mjs)."""
@@ -268,6 +268,15 @@ def test_a_latecomer_is_moved_into_a_group_and_the_facilitator_ends_the_breakout
         console.get_by_test_id("confirm-yes").click()
         expect(console.get_by_test_id("breakout-start")).to_be_visible()
         expect(console.locator('[data-testid="place-badge"]:visible')).to_have_count(0)
+
+        # A phase of the agenda set to "Practice in pairs" sends the main room into pairs when entered.
+        console.locator("summary", has_text="Change the agenda").click()
+        console.get_by_test_id("phase-mode").nth(1).select_option("pairs")
+        expect(console.get_by_test_id("phase-mode").nth(1)).to_have_value("pairs")
+        console.get_by_test_id("phase-next").click()
+        expect(groups).to_have_count(2)  # five members: a three and a pair
+        expect(console.get_by_test_id("current-mode")).to_have_value("pairs")
+        expect(console.get_by_test_id("breakout-status")).to_contain_text("2 groups")
     finally:
         for members in (quiet, late):
             if members:
