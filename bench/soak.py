@@ -141,11 +141,10 @@ class Member:
         sub.on_offer(sdp)
         try:
             await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            sub.tap_all()
+            await sub.pc.setLocalDescription(await sub.pc.createAnswer())
         except InvalidStateError:
             return  # this member closed its receiving connection meanwhile (its own fault): the next offer
-
-        sub.tap_all()
-        await sub.pc.setLocalDescription(await sub.pc.createAnswer())
         sub.hook_sockets()
         answer = {"sdp": sub.pc.localDescription.sdp, "type": "answer", "revision": data["revision"]}
         await self.call("rtc.answer", answer)
