@@ -112,7 +112,8 @@ function nonce(salt, ctr) {
   return out;
 }
 
-async function deriveKey(raw, kid) {
+/** RFC 9605 section 4.4's key schedule: this key id's AES key and nonce salt from the media key. */
+export async function deriveKey(raw, kid) {
   const base = await crypto.subtle.importKey('raw', raw, 'HKDF', false, ['deriveBits']);
   const label = (what) => {
     const text = encoder.encode(`SFrame 1.0 Secret ${what} `);
@@ -158,10 +159,6 @@ export async function sealFrame(data, kind, kid, ctr, entry) {
 }
 
 /** Decrypt one frame; null when no key held here opens it (unknown key id, or authentication fails). */
-export async function addTestKey(id, raw) {
-  await addKey(id, raw);
-}
-
 export async function openFrame(data, kind, pick = (kid) => keys.get(Number(kid))) {
   const n = clearBytes(kind, data);
   const header = decodeHeader(data, n);
