@@ -38,6 +38,7 @@ const order = []; // key ids, oldest first
 // 'encrypt': with sendKeyId; 'clear': the session's media goes unencrypted (preferred, a browser cannot).
 let sendMode = 'hold';
 let sendKeyId = null;
+let decision = 0; // counts the main thread's decisions: a delayed switch stands only if none came since
 const stats = new Map(); // transform id -> counters
 
 function counters(id, side, kind) {
@@ -259,6 +260,8 @@ async function probe({ kind, frames, plaintext }) {
 }
 
 if (inWorker) self.onmessage = async ({ data: m }) => {
+  if (m.type === 'key' || m.type === 'clear' || m.type === 'hold') decision += 1;
+  const mine = decision;
   if (m.type === 'stream') {
     pipe(m.readable, m.writable, m.options); // createEncodedStreams (older Chromium)
   } else if (m.type === 'key') {
@@ -267,12 +270,12 @@ if (inWorker) self.onmessage = async ({ data: m }) => {
     // cannot open it yet, so no picture freezes at a rekey. Held (someone left), it sends at once.
     await addKey(m.id, m.raw);
     const use = () => {
-      if (order.includes(m.id)) {
+      if (mine === decision && keys.has(m.id)) {
         sendKeyId = m.id;
         sendMode = 'encrypt';
       }
     };
-    if (sendMode === 'encrypt' && m.after > 0) setTimeout(() => { if (order.at(-1) === m.id) use(); }, m.after);
+    if (sendMode === 'encrypt' && m.after > 0) setTimeout(use, m.after);
     else use();
   } else if (m.type === 'clear') {
     sendMode = 'clear';
