@@ -50,6 +50,12 @@ HEARD_BOTH_JS = (
     f"async () => {{ const e = await ({AUDIO_ENERGY_JS})(); return e.length >= 2 && e.every((x) => x > 0); }}"
 )
 
+# The server's speaking levels, as the console receives them, above zero for each of these members.
+SPEAKING_JS = """(names) => names.every((n) => {
+  const p = hearth.participants.find((x) => x.name === n);
+  return p && (hearth.speaking.levels?.[p.id] ?? 0) > 0;
+})"""
+
 
 class Encrypted:
     def __init__(self, hearth: HearthServer, browser: Browser) -> None:
@@ -129,6 +135,8 @@ def test_every_page_decodes_everyone_encrypted_with_one_verification_code(group:
         assert sent["video"]["clear"] == 0 and sent["audio"]["clear"] == 0, stats
         received = [t for t in stats["transforms"] if t["side"] == "receive" and t["decrypted"] > 0]
         assert {t["kind"] for t in received} == {"audio", "video"}, stats
+    # Speaking levels still come from the server: they ride in the RTP header extension, in the clear.
+    g.lead.page.wait_for_function(SPEAKING_JS, arg=["Alex", "Sam"])
     g.lead.screenshot("e2ee-console")
 
 
@@ -234,6 +242,25 @@ def test_after_removal_the_removed_page_decrypts_nothing_and_the_others_go_on(gr
     g.lead.wait_video_live("Alex")
     g.alex.wait_video_live("Facilitator")
     expect(g.alex.page.get_by_test_id("e2ee-status")).to_have_attribute("data-status", "encrypted")
+
+
+def test_a_late_joiner_decodes_from_its_join_on_and_nothing_from_before(group: Encrypted, browser: Browser) -> None:
+    g = group
+    assert g.spy is not None, "runs after the forwarding tests, whose frames it reuses"
+    earlier = g.spy.since(g.spy.stream_of("Alex"), 0)[:FRAMES]  # forwarded before Kim was invited
+    kim = make_person(browser, "Kim", g.hearth.invite(g.session_id, "Kim")["url"])
+    try:
+        kim.open()
+        kim.join()
+        expect(kim.page.get_by_test_id("e2ee-status")).to_have_attribute("data-status", "encrypted")
+        for name in ("Facilitator", "Alex"):
+            kim.page.wait_for_function(LIVE_JS, arg=[name, 30], timeout=30_000)
+            kim.wait_video_live(name)
+        before: list[dict[str, Any]] = kim.page.evaluate(PROBE_JS, [b64(earlier), False])
+        assert not any(r["ok"] for r in before), f"the late joiner opened {sum(r['ok'] for r in before)} earlier frames"
+        print(f"\nlate joiner: 0 of {len(earlier)} frames forwarded before its join opened")
+    finally:
+        kim.close()
 
 
 def _kid(frame: bytes) -> int | None:
