@@ -186,10 +186,17 @@ function kindOf(frame, declared) {
   return declared ?? (frame.type === undefined || frame.type === '' ? 'audio' : 'video');
 }
 
-function sender(id, kind) {
+/**
+ * `transformer` (RTCRtpScriptTransform only) can ask the encoder for a keyframe: after frames were
+ * held back, the receivers' decoders lack the frames the next ones refer to, so the first frame sent
+ * again should be one that needs none (createEncodedStreams has no such call: the receivers ask for
+ * one, through the server, a moment later).
+ */
+function sender(id, kind, transformer) {
   const c = counters(id, 'send', kind);
   const prefix = randomPrefix();
   let count = 0n;
+  let dropped = false;
   return async (frame, controller) => {
     if (sendMode === 'clear') {
       c.clear += 1;
@@ -199,7 +206,12 @@ function sender(id, kind) {
     const entry = sendMode === 'encrypt' ? keys.get(sendKeyId) : null;
     if (!entry) {
       c.held += 1; // never in the clear when encryption is expected: the frame is dropped
+      dropped = true;
       return;
+    }
+    if (dropped && kind === 'video') {
+      dropped = false;
+      transformer?.generateKeyFrame?.().catch(() => {});
     }
     const data = new Uint8Array(frame.data);
     count += 1n;
@@ -230,8 +242,8 @@ function receiver(id, kind) {
   };
 }
 
-function pipe(readable, writable, { side, kind, id }) {
-  const transform = side === 'send' ? sender(id, kind) : receiver(id, kind);
+function pipe(readable, writable, { side, kind, id }, transformer = null) {
+  const transform = side === 'send' ? sender(id, kind, transformer) : receiver(id, kind);
   readable.pipeThrough(new TransformStream({ transform })).pipeTo(writable).catch(() => {});
 }
 
@@ -240,7 +252,7 @@ const inWorker = typeof WorkerGlobalScope !== 'undefined'; // node imports this 
 // RTCRtpScriptTransform (Chromium 141+, Firefox, Safari): the browser hands the streams here.
 if (inWorker) self.onrtctransform = (event) => {
   const t = event.transformer;
-  pipe(t.readable, t.writable, t.options);
+  pipe(t.readable, t.writable, t.options, t);
 };
 
 async function probe({ kind, frames, plaintext }) {

@@ -51,7 +51,10 @@ def enter(person: Person) -> None:
 
 
 def live(viewer: Person, name: str) -> None:
-    viewer.page.wait_for_function(LIVE_JS, arg=[name, 30], timeout=30_000)
+    """30 more frames from `name` than the page had decoded so far, then the usual liveness check:
+    after a change of key the picture may pause while the decoder waits for a keyframe."""
+    seen = viewer.video_of(name)
+    viewer.page.wait_for_function(LIVE_JS, arg=[name, (seen["frames"] if seen else 0) + 30], timeout=30_000)
     viewer.wait_video_live(name)
 
 
@@ -111,3 +114,36 @@ def test_under_preferred_one_browser_that_cannot_encrypt_puts_the_session_in_the
     live(old, "Facilitator")
     expect(lead.tile("Old")).to_have_attribute("data-e2ee", "clear")
     expect(lead.tile("Old").get_by_test_id("tile-e2ee")).to_have_text("Not encrypted")
+
+
+def test_sent_back_to_the_waiting_room_a_member_gets_no_new_key_until_let_in_again(
+    hearth: HearthServer, people: Factory
+) -> None:
+    created = hearth.create_session("Lobby", requires_agreement=False, admission="lobby", e2ee="required")
+    lead = people("Facilitator", created["facilitator_url"])
+    alex = people("Alex", hearth.invite(created["id"], "Alex")["url"])
+    sam = people("Sam", hearth.invite(created["id"], "Sam")["url"])
+    enter(lead)
+    for member in (alex, sam):
+        enter(member)
+        lead.page.get_by_test_id("lobby-entry").filter(has_text=member.name).get_by_test_id("admit-button").click()
+        expect(member.page.get_by_test_id("room")).to_be_visible()
+    live(sam, "Alex")
+    sam_id = sam.page.evaluate("() => hearth.you.id")
+    key = "() => hearth.client.e2ee.keyId"
+    alex.page.wait_for_function("(k) => hearth.client.e2ee.keyId === k", arg=lead.page.evaluate(key))
+    shared = sam.page.evaluate(key)
+
+    assert lead.page.evaluate("async (id) => Boolean(await hearth.run('lobby.send', {id}))", sam_id)
+    expect(sam.page.get_by_test_id("lobby-waiting")).to_be_visible()
+    fresh = alex.page.wait_for_function(
+        "(old) => hearth.client.e2ee.keyId !== old && hearth.client.e2ee.keyId", arg=shared
+    )
+    live(alex, "Facilitator")
+    assert sam.page.evaluate(key) == shared, "the member in the waiting room was given the new key"
+
+    lead.page.get_by_test_id("lobby-entry").filter(has_text="Sam").get_by_test_id("admit-button").click()
+    expect(sam.page.get_by_test_id("room")).to_be_visible()
+    sam.page.wait_for_function("(old) => ![null, old].includes(hearth.client.e2ee.keyId)", arg=fresh.json_value())
+    live(sam, "Alex")
+    live(alex, "Sam")
