@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.web.conftest import make_person
 from tests.web.hearth_process import HearthServer
-from tests.web.people import LIVE_JS, Person
+from tests.web.people import LIVE_JS, Person, axe_clean
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,6 +94,7 @@ def test_under_required_a_browser_that_cannot_encrypt_waits_and_says_why(hearth:
     expect(screen).to_contain_text("This page waits here")
     assert old.page.evaluate("() => hearth.client.e2ee.status") == "unsupported"
     assert old.page.evaluate("() => hearth.client.publisher === null && hearth.client.subscriber === null")
+    assert axe_clean(old.page) == []
     old.screenshot("e2ee-required-unsupported")
 
 
