@@ -493,7 +493,7 @@ class Hub:
 
         async def share() -> None:
             live.media_keys[pid] = jwk
-            await self._announce_keys(live)
+            await self._announce_keys(live, pid)
 
         await live.actor.call(share)
 
@@ -528,11 +528,13 @@ class Hub:
         if key_holder(live.session, keyed, live.key_holder) != live.key_holder:
             await self._announce_keys(live)
 
-    async def _announce_keys(self, live: Live) -> None:
+    async def _announce_keys(self, live: Live, sender: str | None = None) -> None:
+        """``sender``: whose key just came (again): after a reconnection they may have missed a grant."""
         keyed = {pid for pid, jwk in live.media_keys.items() if jwk is not None}
         live.key_holder = key_holder(live.session, keyed, live.key_holder)
         keys = dict(live.media_keys)
-        await self._send([Emit("e2ee.keys", {"holder": live.key_holder, "keys": keys}, leads_room(live.session.id))])
+        announce = {"holder": live.key_holder, "keys": keys, "from": sender}
+        await self._send([Emit("e2ee.keys", announce, leads_room(live.session.id))])
 
     # ---- stopping ---------------------------------------------------------------------------
 

@@ -509,6 +509,9 @@ class RtcOfferOut(Out):
 class E2eeKeysOut(Out):
     holder: str | None  # the facilitator who distributes the media key (null: none can yet)
     keys: dict[str, dict[str, str] | None]  # participant id -> public key JWK (null: cannot encrypt)
+    # whose key just came, on each welcome (null when the holder changed or someone left): the holder
+    # sends them the current media key again, in case a reconnection made them miss its grant
+    from_: str | None = Field(alias="from")
 
 
 class E2eeGrantOut(Out):

@@ -29,6 +29,10 @@
 const SUITE = 0x0001; // AES_128_GCM_SHA256_128
 const TAG_BYTES = 16;
 const KEYS_KEPT = 4; // receivers keep a few past keys: frames in flight across a rekey still decrypt
+// ...for this long after a newer key came, then forget them: by then every sender has switched, and
+// frames under a key someone who left still holds are refused, not shown (a removed member and a
+// server that colluded could otherwise inject pictures under the old key).
+const RETIRE_MS = 3000;
 const CLEAR_BYTES = { key: 10, delta: 3, audio: 1 };
 
 const encoder = new TextEncoder();
@@ -132,11 +136,14 @@ export async function deriveKey(raw, kid) {
 }
 
 async function addKey(id, raw) {
-  if (!keys.has(id)) {
-    keys.set(id, await deriveKey(raw, id));
-    order.push(id);
-    while (order.length > KEYS_KEPT) keys.delete(order.shift());
-  }
+  if (keys.has(id)) return;
+  keys.set(id, await deriveKey(raw, id));
+  order.push(id);
+  while (order.length > KEYS_KEPT) keys.delete(order.shift());
+  setTimeout(() => {
+    if (order.at(-1) !== id) return; // a newer key came meanwhile: its own timer retires these
+    for (const old of order.splice(0, order.length - 1)) keys.delete(old);
+  }, RETIRE_MS);
 }
 
 function randomPrefix() {

@@ -103,6 +103,7 @@ export class MediaCrypto extends EventTarget {
     this.keys = {}; // participant id -> public JWK | null, from e2ee.keys
     this.admitted = []; // ids admitted, from session.state
     this.granted = null; // signature of what the current key was made for
+    this.current = null; // {keyId, raw}: the key the holder made last, sent again to a reconnected member
     this.rekeying = Promise.resolve();
   }
 
@@ -190,11 +191,11 @@ export class MediaCrypto extends EventTarget {
     this.#maybeRekey();
   }
 
-  /** Facilitators: every public key, and who holds the media key. */
-  onKeys({ holder, keys }) {
+  /** Facilitators: every public key, and who holds the media key; `from`: whose key came (again). */
+  onKeys({ holder, keys, from }) {
     this.holder = holder;
     this.keys = keys ?? {};
-    this.#maybeRekey();
+    this.#maybeRekey(from);
   }
 
   /** A media key for us (or "in the clear"). */
@@ -223,33 +224,19 @@ export class MediaCrypto extends EventTarget {
     this.#set('encrypted', await verificationCode(keyId, raw, holderJwk));
   }
 
-  #maybeRekey() {
+  #maybeRekey(from = null) {
     if (!this.active || !this.pair || this.holder !== this.you?.id || !FACILITATOR_ROLES.has(this.you?.role)) return;
-    this.rekeying = this.rekeying.then(() => this.#rekey()).catch(() => {
+    this.rekeying = this.rekeying.then(() => this.#rekey(from)).catch(() => {
       this.granted = null; // try again at the next change
     });
   }
 
-  /** The holder: a new key whenever who is admitted, or their public keys, changed. */
-  async #rekey() {
-    if (this.holder !== this.you?.id) return;
-    const present = this.admitted.filter((id) => id in this.keys);
-    if (!present.includes(this.you.id)) return;
-    const clear = this.mode === 'preferred' && present.some((id) => this.keys[id] === null);
-    // Everyone admitted, keyed or not: any departure makes a new key (the others hold until it comes).
-    const signature = JSON.stringify([clear, ...[...this.admitted].sort().map((id) => [id, this.keys[id]?.x ?? null])]);
-    if (signature === this.granted) return;
-    this.granted = signature;
-    if (clear) {
-      await this.send('e2ee.grant', { key_id: 0, grants: present.map((to) => ({ to, wrapped: null })) });
-      return;
-    }
-    const keyId = randomKeyId();
-    const raw = crypto.getRandomValues(new Uint8Array(16));
+  /** Wrap media key `raw` (id `keyId`) for each of `to`. */
+  async #wrapFor(to, keyId, raw) {
     const grants = [];
-    for (const to of present) {
-      if (to === this.you.id || this.keys[to] === null) continue;
-      const wrapKey = await wrappingKey(this.pair.privateKey, this.keys[to], keyId, to);
+    for (const id of to) {
+      if (id === this.you.id || !this.keys[id]) continue;
+      const wrapKey = await wrappingKey(this.pair.privateKey, this.keys[id], keyId, id);
       const iv = crypto.getRandomValues(new Uint8Array(12));
       const sealed = new Uint8Array(
         await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(String(keyId)) }, wrapKey, raw),
@@ -257,8 +244,40 @@ export class MediaCrypto extends EventTarget {
       const wrapped = new Uint8Array(12 + sealed.length);
       wrapped.set(iv);
       wrapped.set(sealed, 12);
-      grants.push({ to, wrapped: b64url(wrapped) });
+      grants.push({ to: id, wrapped: b64url(wrapped) });
     }
+    return grants;
+  }
+
+  /**
+   * The holder: a new key whenever who is admitted, or their public keys, changed; otherwise the
+   * current key again to `from`, whose key came again (a reconnection: a grant may have been missed).
+   */
+  async #rekey(from) {
+    if (this.holder !== this.you?.id) return;
+    const present = this.admitted.filter((id) => id in this.keys);
+    if (!present.includes(this.you.id)) return;
+    const clear = this.mode === 'preferred' && present.some((id) => this.keys[id] === null);
+    // Everyone admitted, keyed or not: any departure makes a new key (the others hold until it comes).
+    const signature = JSON.stringify([clear, ...[...this.admitted].sort().map((id) => [id, this.keys[id]?.x ?? null])]);
+    if (signature === this.granted) {
+      if (from && from !== this.you.id && present.includes(from) && this.current) {
+        const { keyId, raw } = this.current;
+        const again = keyId === 0 ? [{ to: from, wrapped: null }] : await this.#wrapFor([from], keyId, raw);
+        if (again.length) await this.send('e2ee.grant', { key_id: keyId, grants: again });
+      }
+      return;
+    }
+    this.granted = signature;
+    if (clear) {
+      this.current = { keyId: 0, raw: null };
+      await this.send('e2ee.grant', { key_id: 0, grants: present.map((to) => ({ to, wrapped: null })) });
+      return;
+    }
+    const keyId = randomKeyId();
+    const raw = crypto.getRandomValues(new Uint8Array(16));
+    this.current = { keyId, raw };
+    const grants = await this.#wrapFor(present, keyId, raw);
     await this.#install(keyId, raw, this.jwk); // opens frames now, sends under it a moment later
     if (grants.length) await this.send('e2ee.grant', { key_id: keyId, grants });
   }

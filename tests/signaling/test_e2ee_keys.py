@@ -46,7 +46,7 @@ async def test_public_keys_reach_the_facilitators_and_grants_only_admitted_membe
     assert (await ana.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
     assert (await ben.ask("e2ee.key", {"jwk": None}))["ok"]  # a browser that cannot encrypt says so
     keys = await lead.wait_for("e2ee.keys", lambda k: len(k["keys"]) == 3)
-    assert keys == {"holder": lead.id, "keys": {lead.id: jwk(1), ana.id: jwk(2), ben.id: None}}
+    assert keys == {"holder": lead.id, "keys": {lead.id: jwk(1), ana.id: jwk(2), ben.id: None}, "from": ben.id}
     assert not ana.received["e2ee.keys"], "members are not told anyone's keys"
 
     # A grant to someone waiting is refused as a whole: the admitted member in it gets nothing either.

@@ -7,7 +7,7 @@ grant no key) that records what the server forwards.
 - What the server forwards does not decode as VP8 with PyAV's decoder (it fails, or yields pictures
   unlike the publisher's), while the same frames, decrypted by a member page's worker, decode.
 - After ``remove``, a new key is in use, and every frame forwarded from then on fails in the removed
-  page's worker (every key it was ever given is tried), while the others keep decoding.
+  page's worker (every key it still holds is tried), while the others keep decoding.
 - A late joiner decodes from its join on, and opens none of the frames forwarded before it.
 - The server's speaking levels still reach the console (they are in an RTP header extension).
 """

@@ -148,3 +148,26 @@ def test_sent_back_to_the_waiting_room_a_member_gets_no_new_key_until_let_in_aga
     sam.page.wait_for_function("(old) => ![null, old].includes(hearth.client.e2ee.keyId)", arg=fresh.json_value())
     live(sam, "Alex")
     live(alex, "Sam")
+
+
+def test_a_member_who_missed_a_new_key_while_reconnecting_is_sent_it_again(
+    hearth: HearthServer, people: Factory
+) -> None:
+    created = hearth.create_session("Reconnect", requires_agreement=False, admission="open", e2ee="required")
+    lead = people("Facilitator", created["facilitator_url"])
+    alex = people("Alex", hearth.invite(created["id"], "Alex")["url"])
+    for person in (lead, alex):
+        enter(person)
+    live(alex, "Facilitator")
+    before = alex.page.evaluate("() => hearth.client.e2ee.keyId")
+    alex.page.evaluate("() => hearth.client.socket.disconnect()")  # its seat waits out the grace period
+    sam = people("Sam", hearth.invite(created["id"], "Sam")["url"])
+    enter(sam)  # a new key, whose grant to Alex finds nobody to deliver to
+    current = lead.page.wait_for_function(
+        "(old) => hearth.client.e2ee.keyId !== old && hearth.client.e2ee.keyId", arg=before
+    )
+    assert alex.page.evaluate("() => hearth.client.e2ee.keyId") == before
+    alex.page.evaluate("() => hearth.client.socket.connect()")
+    alex.page.wait_for_function("(k) => hearth.client.e2ee.keyId === k", arg=current.json_value())
+    live(alex, "Sam")
+    live(sam, "Alex")
