@@ -5,6 +5,8 @@
 - A browser that cannot encrypt (Chromium with its encoded-transform APIs taken away before the page
   loads, as an older browser lacks them): under ``required`` it waits with a message and sends
   nothing; under ``preferred`` the session goes in the clear, and every page says so.
+- A member sent back to the waiting room gets no new key, and the next one when let in again.
+- A member who missed a new key while reconnecting is sent it again.
 """
 
 from __future__ import annotations
