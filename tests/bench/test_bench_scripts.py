@@ -104,6 +104,20 @@ def test_join_bench_times_joins_in_chromium() -> None:
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
 
 
+def test_join_bench_takes_the_e2ee_setting() -> None:
+    out = run("bench/join_bench.py", "--joins", "1", "--e2ee", "required")
+    assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
+
+
+@pytest.mark.slow  # half a minute: two sessions of three browsers
+@pytest.mark.browser
+def test_e2ee_cpu_bench_prints_the_browsers_cpu_with_and_without() -> None:
+    out = run("bench/e2ee_cpu_bench.py", "--seconds", "1")
+    for mode in ("off", "required"):
+        assert re.search(rf"^e2ee {mode}\s+\(\w+\): browser \d+ % of a core for 3 pages, server \d+ %", out, re.M), out
+    assert re.search(r"^encryption adds -?\d+ % of a core across 3 pages", out, re.M), out
+
+
 @pytest.mark.slow  # a minute or two: a lab of five browsers, even tiny
 @pytest.mark.browser
 def test_net_bench_prints_both_systems_per_condition_and_the_outage_recovery() -> None:
