@@ -81,6 +81,7 @@ class Member:
     acks: list[float] = field(default_factory=list)  # while this member was not at fault
     faulted_acks: list[float] = field(default_factory=list)  # during its own fault or the recovery after
     failed_acks: int = 0  # while not at fault
+    slowest: tuple[float, str] = (0.0, "")  # the slowest ack (or failure) while not at fault, and its event
     faulted_failed_acks: int = 0
     failed_joins: int = 0
     faulted_at: float = -1e9
@@ -154,14 +155,24 @@ class Member:
         try:
             assert self.sio is not None
             reply: dict[str, Any] = await self.sio.call(event, data, timeout=10)
-        except Exception:
+        except Exception as exc:
             if self.at_fault(started_wall):
                 self.faulted_failed_acks += 1
             else:
                 self.failed_acks += 1
+                self._note_slow(time.monotonic() - started, f"{event} failed ({type(exc).__name__})")
             return {"ok": False}
-        (self.faulted_acks if self.at_fault(started_wall) else self.acks).append(time.monotonic() - started)
+        took = time.monotonic() - started
+        if self.at_fault(started_wall):
+            self.faulted_acks.append(took)
+        else:
+            self.acks.append(took)
+            self._note_slow(took, event)
         return reply
+
+    def _note_slow(self, took: float, what: str) -> None:
+        if took > self.slowest[0]:
+            self.slowest = (took, what)
 
     def at_fault(self, since: float) -> bool:
         """Whether this member had a fault of its own between ``since`` (a call's start, minus the
@@ -299,6 +310,7 @@ async def worker(spec: dict[str, Any]) -> None:
                     "faulted_failed_acks": m.faulted_failed_acks,
                     "worst_faulted_ack": max(m.faulted_acks, default=0.0),
                     "failed_joins": m.failed_joins,
+                    "slowest": list(m.slowest),
                 }
             )
         print(json.dumps({"window": window, "at": time.time(), "members": report}), flush=True)
@@ -501,6 +513,8 @@ def report(
             f"  {cells[0]:>18}  {cells[1]:>18} {sum(len(v) for v in kinds.values()):8}"
             f"  {len(faulted)} ({', '.join(f'{k} {faulted.count(k)}' for k in sorted(set(faulted)))})"
         )
+    slow = sorted((m["slowest"] for members in last.values() for m in members if m.get("slowest")), reverse=True)
+    print("slowest acks of members not at fault:", ", ".join(f"{t:.1f} s {what}" for t, what in slow[:6]))
     refused = sum(m.get("failed_joins", 0) for members in last.values() for m in members)
     print(f"connection attempts that failed and were tried again (members joining or rejoining): {refused}")
     names = ("hearth_peer_connections", "hearth_engineio_sockets", "hearth_asyncio_tasks", "hearth_sessions_live")
