@@ -114,3 +114,14 @@ def test_store_load_bench_prints_per_session_store_cost_in_both_phases() -> None
     for phase in ("speaking", "speaking\\+actions"):
         assert re.search(rf"^{phase}\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+", out, re.M), out
         assert re.search(rf"^{phase}: Redis used [\d.]+ core .* about [\d,]+ such sessions per Redis core", out, re.M)
+
+
+@pytest.mark.slow  # atheris loads libFuzzer and instruments the Python twin before its seconds start
+def test_fuzz_fastpath_runs_every_target_and_prints_executions_and_findings() -> None:
+    out = run("bench/fuzz_fastpath.py", "--seconds", "3")
+    assert re.search(r"^fuzz_fastpath: engine atheris, seed 1, module \S+_fastpath\S*\.so", out, re.M), out
+    executed = re.search(
+        r"^executions: (\d+) in \d+ s \(\d+/s; guard (\d+), srtp (\d+), outlet (\d+), vp8 (\d+)\)", out, re.M
+    )
+    assert executed and all(int(count) > 0 for count in executed.groups()), out
+    assert re.search(r"^findings: 0 distinct, 0 inputs$", out, re.M), out
