@@ -18,6 +18,8 @@ import pytest
 
 from tests.redis_server import shared_url
 
+pytestmark = pytest.mark.slow  # each bench starts servers, media peers or browsers
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -89,8 +91,7 @@ def test_join_bench_times_joins_in_chromium() -> None:
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
 
 
-@pytest.mark.slow  # a minute or two: a lab of five browsers, even tiny
-@pytest.mark.browser
+@pytest.mark.browser  # a minute or two: a lab of five browsers, even tiny
 def test_net_bench_prints_both_systems_per_condition_and_the_outage_recovery() -> None:
     tiny = ("--window", "2", "--settle", "1", "--outages", "1", "--after", "3")
     out = run("bench/net_bench.py", *tiny, "--conditions", "2% loss", "3 s outage", timeout=300)
@@ -116,7 +117,6 @@ def test_store_load_bench_prints_per_session_store_cost_in_both_phases() -> None
         assert re.search(rf"^{phase}: Redis used [\d.]+ core .* about [\d,]+ such sessions per Redis core", out, re.M)
 
 
-@pytest.mark.slow  # atheris loads libFuzzer and instruments the Python twin before its seconds start
 def test_fuzz_fastpath_runs_every_target_and_prints_executions_and_findings() -> None:
     out = run("bench/fuzz_fastpath.py", "--seconds", "3")
     assert re.search(r"^fuzz_fastpath: engine atheris, seed 1, module \S+_fastpath\S*\.so", out, re.M), out
