@@ -96,7 +96,15 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
         yield server
 
 
-@pytest.fixture(params=["memory", "redis", "cluster", "tls"])
+# The Cluster and TLS kinds start Redis servers of their own (seconds): the fast loop runs memory and the shared Redis.
+@pytest.fixture(
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=pytest.mark.slow),
+        pytest.param("tls", marks=pytest.mark.slow),
+    ]
+)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         h = memory_harness()
