@@ -85,6 +85,8 @@ def sender(ssrc: int, sock: Any = None) -> LeanSender:
     lean.sock, lean._addr, lean._buffered = sock or NoSocket(), WIRE.getsockname(), None
     lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
     lean._history = [None] * HISTORY_SIZE
+    lean.upstream, lean.on_missing = None, None
+    lean.reset_repair()
     return lean  # type: ignore[no-any-return]
 
 
@@ -161,7 +163,7 @@ def us_per_received_srtp(kind: str, count: int, compiled: bool, rounds: int = 5)
         stats = track.stats
         receiver._inlet.set_session(rx, seam_compiled.context_address(rx))
         receiver._inlet.add(
-            ssrc, track.consumer.on_rtp, lambda lost: None, kind == "video", 1, float(stats._clockrate),
+            ssrc, track.consumer.on_rtp, lambda lost: None, lambda: None, kind == "video", 1, float(stats._clockrate),
             1, 0, 0, 0, 0, 0, track._high, [],
         )  # fmt: skip
     addr = ("127.0.0.1", 9)

@@ -9,11 +9,14 @@ finding (so is an exception from either path; a memory error ends the process, a
   ``Inlet``): the same drops by reason, the same datagrams handed to aioice (or to aioice's STUN parser).
 - ``srtp``: RTP packets built from the input, SRTP-protected with a fixed key (so they decrypt and
   reach the header, extension, padding, statistics and NACK code), some tampered with after
-  protection, replayed, unprotected or of an unknown SSRC, into both receive paths as
-  ``tests/media/test_inlet.py`` wires them: the same packets handed on, statistics and NACKs.
-- ``outlet``: forward / restart / retransmit sequences into a ``Sink`` + ``LeanSender`` and into a
-  compiled ``Outlet`` (``tests/media/test_outlet.py``'s ``Pair``, real UDP sockets on loopback, libsrtp
-  sessions keyed alike): the same answers, the same bytes on the wire, the same sender report counts.
+  protection, replayed, unprotected or of an unknown SSRC, on a clock the input moves, with
+  subscribers' NACKs to repair upstream between them, into both receive paths as
+  ``tests/media/test_inlet.py`` wires them: the same packets handed on, statistics, NACKs and
+  keyframe requests for gaps beyond repair.
+- ``outlet``: forward / restart / budget window / NACK sequences (on a clock the input moves) into a
+  ``Sink`` + ``LeanSender`` and into a compiled ``Outlet`` (``tests/media/test_outlet.py``'s ``Pair``,
+  real UDP sockets on loopback, libsrtp sessions keyed alike): the same answers, the same bytes on the
+  wire (resends included), the same numbers NACKed upstream, sender report and resend counts.
 - ``vp8``: ``is_vp8_keyframe`` against ``vp8_starts_frame and vp8_is_keyframe``.
 
 Engines: ``atheris`` (libFuzzer's mutations, guided by coverage of the Python twin, which follows the
@@ -136,8 +139,9 @@ def fuzz_srtp(r: Reader) -> None:
     head = r.byte()
     video, first_seq = bool(head & 1), r.int(2)
     tx = inlet_tests.session(KEY, outbound=True)
-    python = inlet_tests.Path(KEY, video, False, first_seq)
-    native = inlet_tests.Path(KEY, video, True, first_seq)
+    clock = inlet_tests.Clock()  # both paths time gaps by it (reorder allowance, NACK retries): the input moves it
+    python = inlet_tests.Path(KEY, video, False, first_seq, clock=clock)
+    native = inlet_tests.Path(KEY, video, True, first_seq, clock=clock)
     ssrc = inlet_tests.SSRC.to_bytes(4, "big")
     for _ in range(MAX_RECORDS):
         if not r.more():
@@ -159,6 +163,13 @@ def fuzz_srtp(r: Reader) -> None:
             tampered = bytearray(data)
             tampered[spot % len(tampered)] ^= value
             data = bytes(tampered)
+        if control & 0x20:  # time passes before it arrives
+            clock.now += r.byte() / 1000
+        if control & 0x80:  # a subscriber NACKs packets of ours that never came: repair upstream
+            high = python.track.stats.max_seq
+            lost = [(high - d) & 0xFFFF for d in r.take(r.byte() % 8)]
+            for path in (python, native):
+                path.receiver.repair(path.handle, lost)
         addr = inlet_tests.STRANGER if control & 0x10 else inlet_tests.PEER
         for _ in range(2 if control & 0x08 else 1):  # 0x08: the network duplicates it (a replay)
             python.hook(data, addr)
@@ -180,19 +191,23 @@ def fuzz_outlet(r: Reader) -> None:
     """forward / restart / retransmit into a Python sink and a compiled outlet: same answers, same wire."""
     head = r.byte()
     pair = outlet_tests.Pair("video" if head & 1 else "audio", seed=head >> 1)
-    last_out = 0
+    last_out, now = 0, 1000.0
     try:
         for step in range(MAX_RECORDS):
             if not r.more():
                 break
             op = r.byte()
-            if op & 3 == 2:
+            if op & 3 == 2 and op & 4:
                 for sink in pair.sinks:
                     sink.restart()
-            elif op & 3 == 3:  # a NACK: mostly of what went out lately (history is by outgoing number)
-                asked = [r.int(2) if d & 0x80 else (last_out - d) & 0xFFFF for d in r.take(r.byte() % 8)]
+            elif op & 3 == 2:  # a sender report goes out: a new retransmission budget window
                 for lean in pair.leans:
-                    lean.retransmit(asked)
+                    lean.roll_budget()
+            elif op & 3 == 3:  # a NACK: mostly of what went out lately (history is by outgoing number)
+                now += r.byte() / 200  # up to 1.3 s on: across the resend interval or within it
+                asked = [r.int(2) if d & 0x80 else (last_out - d) & 0xFFFF for d in r.take(r.byte() % 8)]
+                upstream = [lean.retransmit(asked, now) for lean in pair.leans]
+                agree(f"NACKed upstream #{step}", *upstream)
             else:
                 seq, timestamp, size = r.int(2), r.int(4), r.int(2) % 1600
                 chunk = r.take(min(size, 64)) or b"\x90"
@@ -204,6 +219,8 @@ def fuzz_outlet(r: Reader) -> None:
                 last_out = int.from_bytes(native[-1][2:4], "big")
         reports = [lean.sender_report()[20:28] for lean in pair.leans]  # packet and octet counts
         agree("sender report", *reports)
+        counts = [(lean.retransmitted, lean.resend_repeats, lean.resend_over_budget) for lean in pair.leans]
+        agree("resend counts", *counts)
     finally:
         pair.close()
 
@@ -235,16 +252,19 @@ def seeds() -> Iterator[bytes]:
             extension = bytes([0xBE, 0xDE, 0, 1, 0x10, 0x80 | i, 0, 0]) if level else b""
             payload = bytes([0x90, 0x80, i, 0]) + rng.randbytes(20) + (b"\0\0\x03" if i == 4 else b"")
             plain = header + extension + payload
-            control = [0, 0, 0, 0x08, 0, 0x04, 0x02, 0x01, 0x10, 0x40][i]
-            records += bytes([control, len(plain)]) + plain + (b"\x05\x20" if control & 0x04 else b"")
+            control = [0, 0, 0x20, 0x08, 0x20, 0x04, 0x22, 0x01, 0x90, 0x40][i]
+            extra = (b"\x05\x20" if control & 0x04 else b"") + (b"\x1e" if control & 0x20 else b"")
+            extra += b"\x03\x01\x02\x04" if control & 0x80 else b""  # 30 ms on; a NACK of three
+            records += bytes([control, len(plain)]) + plain + extra
         yield bytes([1, video]) + (8).to_bytes(2, "big") + records
     for video in (0, 1):
         steps = b""
         for seq in range(65530, 65530 + 12):
             payload = bytes([0x90, 0x80, seq & 0x7F, 0x01 if seq % 5 else 0x00]) + b"\x11" * 20  # keyframe or not
             steps += bytes([0x80]) + struct.pack("!HIH", seq & 0xFFFF, seq * 3000, len(payload)) + payload
-        steps += bytes([3, 4, 0, 3, 0x80]) + struct.pack("!BH", 0x80, 12345)  # a NACK: recent, older, any
-        steps += bytes([2]) + bytes([0]) + struct.pack("!HIH", 70, 5, 1500) + b"\x10" * 64  # restart, oversize
+        steps += bytes([3, 0, 3, 0, 3, 0x80]) + (12345).to_bytes(2, "big")  # a NACK: recent, older, never sent
+        steps += bytes([2, 3, 10, 2, 0, 3])  # a budget window rolled, the NACK again 50 ms on: repeats
+        steps += bytes([6, 0]) + struct.pack("!HIH", 70, 5, 1500) + b"\x10" * 64  # restart, then past SRTP's limit
         yield bytes([2, video | 6]) + steps
     yield bytes([3, 0x90, 0x80, 0x80, 0x00])
 

@@ -56,6 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FAULTS = ("drop", "stall", "close_receiving", "close_publishing", "rejoin")
 BEAT = 2.0  # seconds between a member's acts
+OWN_RECOVERY = 10.0  # seconds after its own fault in which a member's acks are counted apart
 
 
 # --- a member, in a worker process ----------------------------------------------------------------
@@ -77,8 +78,10 @@ class Member:
     tracks: dict[str, ClipTrack] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})  # before current tracks
     received: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))  # from old connections
-    acks: list[float] = field(default_factory=list)
-    failed_acks: int = 0
+    acks: list[float] = field(default_factory=list)  # while this member was not at fault
+    faulted_acks: list[float] = field(default_factory=list)  # during its own fault or the recovery after
+    failed_acks: int = 0  # while not at fault
+    faulted_failed_acks: int = 0
     failed_joins: int = 0
     faulted_at: float = -1e9
     stalled: bool = False
@@ -138,25 +141,32 @@ class Member:
         sub.on_offer(sdp)
         try:
             await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            sub.tap_all()
+            await sub.pc.setLocalDescription(await sub.pc.createAnswer())
         except InvalidStateError:
             return  # this member closed its receiving connection meanwhile (its own fault): the next offer
-
-        sub.tap_all()
-        await sub.pc.setLocalDescription(await sub.pc.createAnswer())
         sub.hook_sockets()
         answer = {"sdp": sub.pc.localDescription.sdp, "type": "answer", "revision": data["revision"]}
         await self.call("rtc.answer", answer)
 
     async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         try:
             assert self.sio is not None
             reply: dict[str, Any] = await self.sio.call(event, data, timeout=10)
         except Exception:
-            self.failed_acks += 1
+            if self.at_fault(started_wall):
+                self.faulted_failed_acks += 1
+            else:
+                self.failed_acks += 1
             return {"ok": False}
-        self.acks.append(time.monotonic() - started)
+        (self.faulted_acks if self.at_fault(started_wall) else self.acks).append(time.monotonic() - started)
         return reply
+
+    def at_fault(self, since: float) -> bool:
+        """Whether this member had a fault of its own between ``since`` (a call's start, minus the
+        recovery) and now: its own acks then measure its fault, not the node."""
+        return self.stalled or self.faulted_at >= since - OWN_RECOVERY
 
     async def beat(self, until: float) -> None:
         raised = False
@@ -285,6 +295,9 @@ async def worker(spec: dict[str, Any]) -> None:
                     "acks": len(m.acks),
                     "worst_ack": max(m.acks, default=0.0),
                     "failed_acks": m.failed_acks,
+                    "faulted_acks": len(m.faulted_acks),
+                    "faulted_failed_acks": m.faulted_failed_acks,
+                    "worst_faulted_ack": max(m.faulted_acks, default=0.0),
                     "failed_joins": m.failed_joins,
                 }
             )
@@ -452,14 +465,24 @@ def report(
             elif message.get("done"):
                 faults += message["faults"]
     windows = [by_window[k] for k in sorted(by_window)]
-    last = {m["session"]: [] for m in windows[-1]["members"]} if windows else {}
-    for m in windows[-1]["members"] if windows else []:
-        last[m["session"]].append(m)
+    # Each session's members as its worker last reported them (workers may differ by a window).
+    last: dict[str, list[dict[str, Any]]] = {}
+    for window in reversed(windows):
+        reported: dict[str, list[dict[str, Any]]] = {}
+        for m in window["members"]:
+            reported.setdefault(m["session"], []).append(m)
+        for session, members in reported.items():
+            last.setdefault(session, members)
     rates = delivery(windows, args.recovery)
     print(describe())
     print(f"soak: {args.sessions} sessions x {args.members} members, {args.minutes:g} min,", end=" ")
     print(f"a fault every ~{args.every:g} s")
-    print("session          acked  failed  worst ack   audio median/worst  video median/worst  streams  faults")
+    print("acked, failed, worst ack: members not at fault; own fault: the same of a member during its own fault")
+    print("and the 10 s after (acked / failed / worst)")
+    print(
+        "session          acked  failed  worst ack     own fault           audio median/worst  video median/worst"
+        "  streams  faults"
+    )
     for session in sessions:
         members = last.get(session, [])
         kinds = rates.get(session, {})
@@ -473,6 +496,8 @@ def report(
         print(
             f"{session:15} {sum(m['acks'] for m in members):6} {sum(m['failed_acks'] for m in members):7}"
             f" {max((m['worst_ack'] for m in members), default=0) * 1000:8.1f} ms"
+            f"  {sum(m['faulted_acks'] for m in members):5}/{sum(m['faulted_failed_acks'] for m in members):4}/"
+            f"{max((m['worst_faulted_ack'] for m in members), default=0):5.1f} s"
             f"  {cells[0]:>18}  {cells[1]:>18} {sum(len(v) for v in kinds.values()):8}"
             f"  {len(faulted)} ({', '.join(f'{k} {faulted.count(k)}' for k in sorted(set(faulted)))})"
         )

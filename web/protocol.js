@@ -1,7 +1,8 @@
 // The wire: Socket.IO signaling and the two WebRTC connections. Knows nothing of the page.
 //
 // Events (CustomEvent, payload in `detail`): welcome, state, lobby, speaking, nod, note, help,
-// help.acknowledged,
+// help.acknowledged, breakout.broadcast (a facilitator's message to every breakout group),
+// breakout.warning (a minute left in the breakout),
 // safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
 // ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
 // moved ({url}: the session lives on another node; this client connects there next), replaced
@@ -107,7 +108,8 @@ export class HearthClient extends EventTarget {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked']) {
+    for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
+      'breakout.broadcast', 'breakout.warning']) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }

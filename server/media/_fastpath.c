@@ -37,6 +37,8 @@
 #define HISTORY_SIZE 512 /* seam.send.HISTORY_SIZE */
 #define HISTORY_MASK (HISTORY_SIZE - 1)
 #define RESTART_WINDOW 512  /* forwarder.RESTART_WINDOW */
+#define RESEND_INTERVAL 0.1 /* seam.send.RESEND_INTERVAL: a packet resent within this is not resent again */
+#define RETRANSMIT_PERCENT 25 /* seam.send.RETRANSMIT_PERCENT: resent bytes, at most this % of bytes sent */
 #define SRTP_BUFFER 1500    /* pylibsrtp Session's buffer */
 #define SRTP_TRAILER 144    /* seam.transport.SRTP_TRAILER */
 #define MAX_PLAIN (SRTP_BUFFER - SRTP_TRAILER)
@@ -80,6 +82,17 @@ typedef struct {
     unsigned long long dropped;
     unsigned long long sr_ntp;
     uint32_t sr_rtp;
+    /* NACK answers (LeanSender.retransmit): when each kept packet was last resent, and the budget */
+    double resend_interval;
+    unsigned long long budget_octets; /* octets when the window before this one began (roll_budget) */
+    unsigned long long budget_current; /* octets when this window began */
+    unsigned long long resent_before; /* bytes resent in the window before this one */
+    unsigned long long resent_now;    /* bytes resent in this window */
+    unsigned long long retransmitted;
+    unsigned long long resend_repeats; /* NACKed again within resend_interval: not resent */
+    unsigned long long resend_over_budget;
+    uint16_t resent_seq[HISTORY_SIZE];
+    double resent_at[HISTORY_SIZE];
     PyObject *history[HISTORY_SIZE]; /* protected packets by sequence number, for NACKs */
 } Outlet;
 
@@ -109,8 +122,12 @@ static int outlet_init(Outlet *self, PyObject *args, PyObject *kwds) {
 
 static PyObject *outlet_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     Outlet *self = (Outlet *)type->tp_alloc(type, 0); /* zeroed: history empty, session NULL */
-    if (self != NULL)
+    if (self != NULL) {
         self->fd = -1;
+        self->resend_interval = RESEND_INTERVAL;
+        for (int i = 0; i < HISTORY_SIZE; i++)
+            self->resent_at[i] = -1e300; /* never resent */
+    }
     return (PyObject *)self;
 }
 
@@ -334,27 +351,83 @@ static PyObject *outlet_forward_method(Outlet *self, PyObject *const *args, Py_s
     return PyLong_FromLong(outcome);
 }
 
-static PyObject *outlet_retransmit(Outlet *self, PyObject *lost) {
-    PyObject *iterator = PyObject_GetIter(lost);
-    if (iterator == NULL)
+/* Sink.upstream_seq: the publisher's sequence number of an outgoing one in this run, or -1. */
+static long outlet_upstream_seq(Outlet *self, uint16_t out) {
+    if (!self->active)
+        return -1;
+    uint16_t in = (uint16_t)(out - self->seq_offset);
+    if (((uint16_t)(in - self->start_in) & 0x8000) || ((uint16_t)(self->high_in - in) & 0x8000))
+        return -1;
+    return in;
+}
+
+/* LeanSender.retransmit: answer a NACK from the history, once per resend_interval per packet and within
+   the budget; returns the publisher's sequence numbers of what was asked for and never came to us. */
+static PyObject *outlet_retransmit(Outlet *self, PyObject *args) {
+    PyObject *lost;
+    double now;
+    if (!PyArg_ParseTuple(args, "Od", &lost, &now))
         return NULL;
+    PyObject *upstream = PyList_New(0);
+    if (upstream == NULL)
+        return NULL;
+    PyObject *iterator = PyObject_GetIter(lost);
+    if (iterator == NULL) {
+        Py_DECREF(upstream);
+        return NULL;
+    }
     PyObject *item;
     while ((item = PyIter_Next(iterator)) != NULL) {
         unsigned long seq = PyLong_AsUnsignedLongMask(item) & 0xFFFF;
         Py_DECREF(item);
-        if (PyErr_Occurred())
+        if (PyErr_Occurred() || self->fd < 0)
             break;
-        PyObject *kept = self->history[seq & HISTORY_MASK];
-        if (kept == NULL || self->fd < 0)
+        int at = seq & HISTORY_MASK;
+        PyObject *kept = self->history[at];
+        const unsigned char *data = kept == NULL ? NULL : (const unsigned char *)PyBytes_AS_STRING(kept);
+        if (data == NULL || ((unsigned long)data[2] << 8 | data[3]) != seq) {
+            long in = outlet_upstream_seq(self, (uint16_t)seq); /* never came to us: ask the publisher */
+            if (in >= 0) {
+                PyObject *value = PyLong_FromLong(in);
+                if (value == NULL || PyList_Append(upstream, value) < 0) {
+                    Py_XDECREF(value);
+                    break;
+                }
+                Py_DECREF(value);
+            }
             continue;
-        const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(kept);
-        if (((unsigned long)data[2] << 8 | data[3]) != seq)
-            continue; /* overwritten by a newer packet: older ones are gone */
-        sendto(self->fd, data, (size_t)PyBytes_GET_SIZE(kept), 0, (struct sockaddr *)&self->addr, self->addr_len);
+        }
+        if (self->resent_seq[at] == seq && now - self->resent_at[at] < self->resend_interval) {
+            self->resend_repeats += 1;
+            continue;
+        }
+        unsigned long long size = (unsigned long long)PyBytes_GET_SIZE(kept);
+        unsigned long long earned = self->octets - self->budget_octets;
+        if ((self->resent_before + self->resent_now + size) * 100 > earned * RETRANSMIT_PERCENT) {
+            self->resend_over_budget += 1;
+            continue;
+        }
+        if (sendto(self->fd, data, (size_t)size, 0, (struct sockaddr *)&self->addr, self->addr_len) < 0)
+            continue;
+        self->resent_now += size;
+        self->retransmitted += 1;
+        self->resent_seq[at] = (uint16_t)seq;
+        self->resent_at[at] = now;
     }
     Py_DECREF(iterator);
-    if (PyErr_Occurred())
+    if (PyErr_Occurred()) {
+        Py_DECREF(upstream);
         return NULL;
+    }
+    return upstream;
+}
+
+/* LeanSender.roll_budget: a new budget window (once a second, with the sender reports). */
+static PyObject *outlet_roll_budget(Outlet *self, PyObject *unused) {
+    self->budget_octets = self->budget_current;
+    self->budget_current = self->octets;
+    self->resent_before = self->resent_now;
+    self->resent_now = 0;
     Py_RETURN_NONE;
 }
 
@@ -369,7 +442,9 @@ static PyMethodDef outlet_methods[] = {
     {"restart", (PyCFunction)outlet_restart, METH_NOARGS, "Re-base sequence numbers at the next packet."},
     {"forward", (PyCFunction)(void (*)(void))outlet_forward_method, METH_FASTCALL,
      "forward(payload, seq, timestamp, marker, keyframe) -> outcome (SENT, SKIPPED, NEEDS_KEYFRAME, ...)."},
-    {"retransmit", (PyCFunction)outlet_retransmit, METH_O, "Answer a NACK from the history of protected packets."},
+    {"retransmit", (PyCFunction)outlet_retransmit, METH_VARARGS,
+     "retransmit(lost, now) -> upstream sequence numbers: answer a NACK from the history (LeanSender.retransmit)."},
+    {"roll_budget", (PyCFunction)outlet_roll_budget, METH_NOARGS, "Start a new retransmission budget window."},
     {NULL},
 };
 
@@ -380,6 +455,10 @@ static PyMemberDef outlet_members[] = {
     {"sr_ntp", T_ULONGLONG, offsetof(Outlet, sr_ntp), READONLY, NULL},
     {"sr_rtp", T_UINT, offsetof(Outlet, sr_rtp), READONLY, NULL},
     {"ssrc", T_UINT, offsetof(Outlet, ssrc), READONLY, NULL},
+    {"resend_interval", T_DOUBLE, offsetof(Outlet, resend_interval), 0, "seconds: no packet resent twice within"},
+    {"retransmitted", T_ULONGLONG, offsetof(Outlet, retransmitted), READONLY, NULL},
+    {"resend_repeats", T_ULONGLONG, offsetof(Outlet, resend_repeats), READONLY, NULL},
+    {"resend_over_budget", T_ULONGLONG, offsetof(Outlet, resend_over_budget), READONLY, NULL},
     {NULL},
 };
 
@@ -458,14 +537,21 @@ static PyObject *set_srtp(PyObject *module, PyObject *args) {
 /* ---- the receive side: seam.receive.LeanReceiver's socket callback + InboundTrack.on_srtp ---- */
 
 #define MAX_TRACKS 8
-#define NACK_WINDOW 128 /* seam.receive.NACK_WINDOW */
+#define NACK_WINDOW 128 /* seam.receive.NACK_WINDOW (a power of two: gap slots are seq & (NACK_WINDOW - 1)) */
+#define REORDER_DELAY 0.02      /* seam.receive.REORDER_DELAY */
+#define REORDER_JITTERS 2       /* seam.receive.REORDER_JITTERS */
+#define MAX_REORDER_DELAY 0.08  /* seam.receive.MAX_REORDER_DELAY */
+#define NACK_RETRY_INTERVAL 0.1 /* seam.receive.NACK_RETRY_INTERVAL */
+#define MAX_NACKS 3             /* seam.receive.MAX_NACKS */
+#define MAX_REPAIR_GAP 64       /* seam.receive.MAX_REPAIR_GAP */
 
 typedef unsigned __int128 gaps_t; /* bit d-1: the packet d before the highest is missing, d in 1..128 */
 
 typedef struct {
     uint32_t ssrc;
     PyObject *on_rtp;  /* the consumer's on_rtp(payload, seq, timestamp, marker, level) */
-    PyObject *on_nack; /* called with the sorted missing sequence numbers when a new gap opens */
+    PyObject *on_nack; /* called with the sorted sequence numbers whose NACK is due */
+    PyObject *on_unrepairable; /* called when a gap is beyond repair (LeanReceiver.unrepairable) */
     int video;
     int level_id;
     double clockrate;
@@ -479,6 +565,10 @@ typedef struct {
     unsigned long long lean_packets;
     long high; /* InboundTrack._high: -1 until the first video packet */
     gaps_t missing;
+    /* InboundTrack._missing's entries, by seq & (NACK_WINDOW - 1): open since, NACKs sent, last NACK at */
+    double since[NACK_WINDOW];
+    double last[NACK_WINDOW];
+    uint8_t tries[NACK_WINDOW];
 } InletTrack;
 
 typedef struct {
@@ -487,6 +577,7 @@ typedef struct {
     void *ctx;
     PyObject *validated; /* seam.guard: the set of (host, port) the connection's ICE checks proved */
     PyObject *on_drop;   /* Drops.add(reason), for each datagram the guard refuses */
+    PyObject *clock;     /* LeanReceiver.clock when a test gives one; NULL: CLOCK_MONOTONIC */
     int count;
     InletTrack tracks[MAX_TRACKS];
 } Inlet;
@@ -494,6 +585,7 @@ typedef struct {
 static void track_clear(InletTrack *t) {
     Py_CLEAR(t->on_rtp);
     Py_CLEAR(t->on_nack);
+    Py_CLEAR(t->on_unrepairable);
 }
 
 /* The callbacks refer back to the receiver that owns this inlet (a cycle the collector must see). */
@@ -501,9 +593,11 @@ static int inlet_traverse(Inlet *self, visitproc visit, void *arg) {
     Py_VISIT(self->session);
     Py_VISIT(self->validated);
     Py_VISIT(self->on_drop);
+    Py_VISIT(self->clock);
     for (int i = 0; i < self->count; i++) {
         Py_VISIT(self->tracks[i].on_rtp);
         Py_VISIT(self->tracks[i].on_nack);
+        Py_VISIT(self->tracks[i].on_unrepairable);
     }
     return 0;
 }
@@ -515,6 +609,7 @@ static int inlet_gc_clear(Inlet *self) {
     Py_CLEAR(self->session);
     Py_CLEAR(self->validated);
     Py_CLEAR(self->on_drop);
+    Py_CLEAR(self->clock);
     self->ctx = NULL;
     return 0;
 }
@@ -567,15 +662,38 @@ static void remove_track(Inlet *self, InletTrack *t) {
     self->count = last;
 }
 
-/* add(ssrc, on_rtp, on_nack, video, level_id, clockrate,
+/* LeanReceiver.clock: the test's clock when one was given, else CLOCK_MONOTONIC (time.monotonic's).
+   -1 with an exception set if the given clock fails. */
+static double inlet_now(Inlet *self) {
+    if (self->clock != NULL) {
+        PyObject *value = PyObject_CallNoArgs(self->clock);
+        if (value == NULL)
+            return -1.0;
+        double now = PyFloat_AsDouble(value);
+        Py_DECREF(value);
+        return now;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+#define NOW_FAILED(now) ((now) == -1.0 && PyErr_Occurred())
+
+/* add(ssrc, on_rtp, on_nack, on_unrepairable, video, level_id, clockrate,
        packets_received, max_seq, cycles, jitter_q4, last_arrival, last_timestamp, high, missing) */
 static PyObject *inlet_add(Inlet *self, PyObject *args) {
-    InletTrack fresh = {0}; /* parsed straight into its fields */
+    InletTrack fresh; /* parsed straight into its fields */
+    memset(&fresh, 0, sizeof fresh);
     unsigned long ssrc;
     PyObject *missing;
-    if (!PyArg_ParseTuple(args, "kOOpidKLLLLLlO", &ssrc, &fresh.on_rtp, &fresh.on_nack, &fresh.video,
-                          &fresh.level_id, &fresh.clockrate, &fresh.packets_received, &fresh.max_seq, &fresh.cycles,
-                          &fresh.jitter_q4, &fresh.last_arrival, &fresh.last_timestamp, &fresh.high, &missing))
+    if (!PyArg_ParseTuple(args, "kOOOpidKLLLLLlO", &ssrc, &fresh.on_rtp, &fresh.on_nack, &fresh.on_unrepairable,
+                          &fresh.video, &fresh.level_id, &fresh.clockrate, &fresh.packets_received, &fresh.max_seq,
+                          &fresh.cycles, &fresh.jitter_q4, &fresh.last_arrival, &fresh.last_timestamp, &fresh.high,
+                          &missing))
+        return NULL;
+    double now = inlet_now(self);
+    if (NOW_FAILED(now))
         return NULL;
     fresh.ssrc = (uint32_t)ssrc;
     PyObject *iterator = PyObject_GetIter(missing);
@@ -588,8 +706,10 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
         if (seq == -1 && PyErr_Occurred())
             break; /* not an integer: stop here, never call into Python with the exception set */
         long distance = (fresh.high - seq) & 0xFFFF;
-        if (fresh.high >= 0 && distance >= 1 && distance <= NACK_WINDOW)
+        if (fresh.high >= 0 && distance >= 1 && distance <= NACK_WINDOW) {
             fresh.missing |= (gaps_t)1 << (distance - 1);
+            fresh.since[seq & (NACK_WINDOW - 1)] = fresh.last[seq & (NACK_WINDOW - 1)] = now; /* timers restart */
+        }
     }
     Py_DECREF(iterator);
     if (PyErr_Occurred())
@@ -606,6 +726,7 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
     }
     Py_INCREF(fresh.on_rtp);
     Py_INCREF(fresh.on_nack);
+    Py_INCREF(fresh.on_unrepairable);
     *t = fresh;
     Py_RETURN_NONE;
 }
@@ -655,54 +776,168 @@ static PyObject *inlet_stats(Inlet *self, PyObject *arg) {
                          t->last_timestamp, t->lean_packets, t->high, missing);
 }
 
-/* InboundTrack._nack: remember gaps; when a new one opens, NACK every packet still missing. */
-static int track_nack(InletTrack *t, uint16_t seq) {
+/* The sequence numbers of the open gaps (bit d - 1: high - d), in a list sorted by value, or NULL. */
+static PyObject *sorted_list(long *lost, int n) {
+    for (int i = 1; i < n; i++) /* sorted by value, as ``sorted(due)`` */
+        for (int j = i; j > 0 && lost[j - 1] > lost[j]; j--) {
+            long swap = lost[j];
+            lost[j] = lost[j - 1];
+            lost[j - 1] = swap;
+        }
+    PyObject *list = PyList_New(n);
+    if (list == NULL)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        PyObject *value = PyLong_FromLong(lost[i]);
+        if (value == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, value);
+    }
+    return list;
+}
+
+static int call_nack(InletTrack *t, long *lost, int n) {
+    if (n == 0)
+        return 0;
+    PyObject *list = sorted_list(lost, n);
+    if (list == NULL)
+        return -1;
+    PyObject *done = PyObject_CallOneArg(t->on_nack, list);
+    Py_DECREF(list);
+    if (done == NULL)
+        return -1;
+    Py_DECREF(done);
+    return 0;
+}
+
+/* LeanReceiver.unrepairable: forget every gap, the consumer asks for a keyframe. */
+static int track_unrepairable(InletTrack *t) {
+    t->missing = 0;
+    PyObject *done = PyObject_CallNoArgs(t->on_unrepairable);
+    if (done == NULL)
+        return -1;
+    Py_DECREF(done);
+    return 0;
+}
+
+/* InboundTrack.reorder_allowance */
+static double reorder_allowance(InletTrack *t) {
+    double allowance = REORDER_DELAY + REORDER_JITTERS * ((double)(t->jitter_q4 >> 4) / t->clockrate);
+    return allowance < MAX_REORDER_DELAY ? allowance : MAX_REORDER_DELAY;
+}
+
+/* InboundTrack._repair: NACK what is due; a gap NACKed MAX_NACKS times and still open is beyond repair. */
+static int track_repair(InletTrack *t, double now) {
+    for (int d = 1; d <= NACK_WINDOW; d++) {
+        if (!(t->missing >> (d - 1) & 1))
+            continue;
+        int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
+        if (t->tries[slot] >= MAX_NACKS && now - t->last[slot] >= NACK_RETRY_INTERVAL)
+            return track_unrepairable(t);
+    }
+    double allowance = reorder_allowance(t);
+    long due[NACK_WINDOW];
+    int n = 0;
+    for (int d = 1; d <= NACK_WINDOW; d++) {
+        if (!(t->missing >> (d - 1) & 1))
+            continue;
+        int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
+        int tries = t->tries[slot];
+        if (tries == 0 ? now - t->since[slot] >= allowance
+                       : (tries < MAX_NACKS && now - t->last[slot] >= NACK_RETRY_INTERVAL)) {
+            t->tries[slot] = (uint8_t)(tries + 1);
+            t->last[slot] = now;
+            due[n++] = (t->high - d) & 0xFFFF;
+        }
+    }
+    return call_nack(t, due, n);
+}
+
+/* InboundTrack._nack: gap bookkeeping for one video packet; 1 to hand it on, 0 not to, -1 on error. */
+static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
     if (t->high < 0) {
         t->high = seq;
-        return 0;
+        return 1;
     }
     unsigned delta = (uint16_t)(seq - t->high);
+    double now;
     if (delta > 0 && delta < 0x8000) {
-        t->missing = delta >= NACK_WINDOW ? 0 : t->missing << delta;
-        unsigned fresh = delta < NACK_WINDOW ? delta : NACK_WINDOW; /* seq - k, k in 1 .. fresh - 1 */
-        for (unsigned k = 1; k < fresh; k++)
-            t->missing |= (gaps_t)1 << (k - 1);
+        now = inlet_now(inlet);
+        if (NOW_FAILED(now))
+            return -1;
         t->high = seq;
-        if (delta > 1 && t->missing) {
-            long lost[NACK_WINDOW];
-            int n = 0;
-            for (int d = 1; d <= NACK_WINDOW; d++)
-                if (t->missing >> (d - 1) & 1)
-                    lost[n++] = (seq - d) & 0xFFFF;
-            for (int i = 1; i < n; i++) /* sorted by value, as ``sorted(missing)`` */
-                for (int j = i; j > 0 && lost[j - 1] > lost[j]; j--) {
-                    long swap = lost[j];
-                    lost[j] = lost[j - 1];
-                    lost[j - 1] = swap;
-                }
-            PyObject *list = PyList_New(n);
-            if (list == NULL)
-                return -1;
-            for (int i = 0; i < n; i++) {
-                PyObject *value = PyLong_FromLong(lost[i]);
-                if (value == NULL) {
-                    Py_DECREF(list);
-                    return -1;
-                }
-                PyList_SET_ITEM(list, i, value);
-            }
-            PyObject *done = PyObject_CallOneArg(t->on_nack, list);
-            Py_DECREF(list);
-            if (done == NULL)
-                return -1;
-            Py_DECREF(done);
+        if (delta - 1 > MAX_REPAIR_GAP)
+            return track_unrepairable(t) < 0 ? -1 : 1;
+        gaps_t fell = delta >= NACK_WINDOW ? t->missing : t->missing >> (NACK_WINDOW - delta);
+        t->missing = delta >= NACK_WINDOW ? 0 : t->missing << delta;
+        for (unsigned k = 1; k < delta; k++) { /* seq - k is missing now */
+            int slot = (int)((seq - k) & (NACK_WINDOW - 1));
+            t->missing |= (gaps_t)1 << (k - 1);
+            t->since[slot] = t->last[slot] = now;
+            t->tries[slot] = 0;
         }
+        if (fell) /* fell out of the window still open */
+            return track_unrepairable(t) < 0 ? -1 : 1;
     } else {
         unsigned distance = (uint16_t)(t->high - seq);
-        if (distance >= 1 && distance <= NACK_WINDOW)
-            t->missing &= ~((gaps_t)1 << (distance - 1));
+        if (distance < 1 || distance > NACK_WINDOW || !(t->missing >> (distance - 1) & 1))
+            return 0; /* a duplicate, or older than what we still wait for */
+        t->missing &= ~((gaps_t)1 << (distance - 1));
+        now = inlet_now(inlet);
+        if (NOW_FAILED(now))
+            return -1;
     }
-    return 0;
+    if (t->missing && track_repair(t, now) < 0)
+        return -1;
+    return 1;
+}
+
+/* request(ssrc, lost): InboundTrack.request, a subscriber's NACK for packets that never reached us. */
+static PyObject *inlet_request(Inlet *self, PyObject *args) {
+    unsigned long ssrc;
+    PyObject *lost;
+    if (!PyArg_ParseTuple(args, "kO", &ssrc, &lost))
+        return NULL;
+    InletTrack *t = inlet_find(self, (uint32_t)ssrc);
+    if (t == NULL || t->high < 0)
+        Py_RETURN_NONE;
+    double now = inlet_now(self);
+    if (NOW_FAILED(now))
+        return NULL;
+    PyObject *iterator = PyObject_GetIter(lost);
+    if (iterator == NULL)
+        return NULL;
+    long due[NACK_WINDOW];
+    int n = 0;
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        long seq = PyLong_AsLong(item) & 0xFFFF;
+        Py_DECREF(item);
+        if (PyErr_Occurred())
+            break;
+        unsigned distance = (uint16_t)(t->high - seq);
+        if (distance < 1 || distance > NACK_WINDOW || !(t->missing >> (distance - 1) & 1))
+            continue;
+        int slot = (int)(seq & (NACK_WINDOW - 1));
+        int tries = t->tries[slot];
+        if (tries < MAX_NACKS && (tries == 0 || now - t->last[slot] >= NACK_RETRY_INTERVAL)) {
+            t->tries[slot] = (uint8_t)(tries + 1);
+            t->last[slot] = now;
+            due[n++] = seq;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred() || call_nack(t, due, n) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *inlet_set_clock(Inlet *self, PyObject *clock) {
+    Py_INCREF(clock);
+    Py_XSETREF(self->clock, clock);
+    Py_RETURN_NONE;
 }
 
 /* seam.receive._one_byte_level, with its reads bounded: -2 where Python would raise IndexError. */
@@ -736,7 +971,7 @@ static double wall_clock(void) {
 }
 
 /* InboundTrack.on_srtp on an unprotected packet: header, statistics, NACK bookkeeping, hand on. */
-static PyObject *track_receive(InletTrack *t, const unsigned char *plain, Py_ssize_t length) {
+static PyObject *track_receive(Inlet *inlet, InletTrack *t, const unsigned char *plain, Py_ssize_t length) {
     if (length < 12)
         Py_RETURN_NONE;
     t->lean_packets += 1;
@@ -776,10 +1011,15 @@ static PyObject *track_receive(InletTrack *t, const unsigned char *plain, Py_ssi
         t->last_timestamp = timestamp;
     }
     if (t->video) {
-        if (delta == 1 && !t->missing)
+        if (delta == 1 && !t->missing) {
             t->high = seq;
-        else if (track_nack(t, seq) < 0)
-            return NULL;
+        } else {
+            int handed = track_nack(inlet, t, seq);
+            if (handed < 0)
+                return NULL;
+            if (!handed)
+                Py_RETURN_NONE; /* a duplicate, or a packet given up on: subscribers are past it */
+        }
     }
     PyObject *args[5];
     args[0] = PyBytes_FromStringAndSize((const char *)plain + offset, end - offset);
@@ -900,7 +1140,7 @@ static PyObject *inlet_receive(Inlet *self, PyObject *data, PyObject *addr, PyOb
         PyBuffer_Release(&view);
         if (refused)
             Py_RETURN_NONE; /* aiortc drops it too */
-        return track_receive(t, inbound, length);
+        return track_receive(self, t, inbound, length);
     }
     PyBuffer_Release(&view);
     PyObject *args[2] = {data, addr};
@@ -921,6 +1161,9 @@ static PyMethodDef inlet_methods[] = {
     {"remove", (PyCFunction)inlet_remove, METH_O, "Hand an SSRC's packets back to the Python path."},
     {"clear", (PyCFunction)inlet_clear, METH_NOARGS, "Forget every track and the SRTP session."},
     {"stats", (PyCFunction)inlet_stats, METH_O, "An SSRC's statistics, packet count and NACK state, or None."},
+    {"request", (PyCFunction)inlet_request, METH_VARARGS,
+     "request(ssrc, lost): NACK now those of ``lost`` still open upstream (InboundTrack.request)."},
+    {"set_clock", (PyCFunction)inlet_set_clock, METH_O, "set_clock(clock): time gaps by clock() (LeanReceiver.clock)."},
     {NULL},
 };
 
@@ -1032,7 +1275,18 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(module, "LAGGING", LAGGING) < 0 ||
         PyModule_AddIntConstant(module, "WANT_KEYFRAME", WANT_KEYFRAME_FLAG) < 0 ||
         PyModule_AddIntConstant(module, "UNLINKED_ANY", UNLINKED_FLAG) < 0 ||
-        PyModule_AddIntConstant(module, "SENT_MASK", WANT_KEYFRAME_FLAG - 1) < 0) {
+        PyModule_AddIntConstant(module, "SENT_MASK", WANT_KEYFRAME_FLAG - 1) < 0 ||
+        PyModule_AddIntConstant(module, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
+        PyModule_AddIntConstant(module, "RESTART_WINDOW", RESTART_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "RETRANSMIT_PERCENT", RETRANSMIT_PERCENT) < 0 ||
+        PyModule_AddIntConstant(module, "NACK_WINDOW", NACK_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "REORDER_JITTERS", REORDER_JITTERS) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_NACKS", MAX_NACKS) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_REPAIR_GAP", MAX_REPAIR_GAP) < 0 ||
+        PyModule_AddObject(module, "REORDER_DELAY", PyFloat_FromDouble(REORDER_DELAY)) < 0 ||
+        PyModule_AddObject(module, "MAX_REORDER_DELAY", PyFloat_FromDouble(MAX_REORDER_DELAY)) < 0 ||
+        PyModule_AddObject(module, "NACK_RETRY_INTERVAL", PyFloat_FromDouble(NACK_RETRY_INTERVAL)) < 0 ||
+        PyModule_AddObject(module, "RESEND_INTERVAL", PyFloat_FromDouble(RESEND_INTERVAL)) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -21,11 +21,19 @@ LAGGING: Final[int]
 WANT_KEYFRAME: Final[int]
 UNLINKED_ANY: Final[int]
 SENT_MASK: Final[int]
-# The constants the Python path defines too.
+# The constants and limits the Python path defines too (tests/media/test_fastpath.py holds them equal).
 HISTORY_SIZE: Final[int]
 NACK_WINDOW: Final[int]
 RESTART_WINDOW: Final[int]
 SRTP_TRAILER: Final[int]
+RETRANSMIT_PERCENT: Final[int]
+REORDER_JITTERS: Final[int]
+MAX_NACKS: Final[int]
+MAX_REPAIR_GAP: Final[int]
+REORDER_DELAY: Final[float]
+MAX_REORDER_DELAY: Final[float]
+NACK_RETRY_INTERVAL: Final[float]
+RESEND_INTERVAL: Final[float]
 
 class Outlet:
     """One subscriber's copy of one track: Sink.forward + LeanSender.send, compiled."""
@@ -46,7 +54,12 @@ class Outlet:
     def detach(self) -> None: ...
     def restart(self) -> None: ...
     def forward(self, payload: ReadableBuffer, seq: int, timestamp: int, marker: int, keyframe: bool, /) -> int: ...
-    def retransmit(self, lost: Iterable[int], /) -> None: ...
+    def retransmit(self, lost: Iterable[int], now: float, /) -> list[int]:
+        """Answer a NACK from the history (once per resend_interval per packet, within the budget);
+        the publisher's sequence numbers of what was asked for and never came to us."""
+
+    def roll_budget(self) -> None: ...
+    resend_interval: float
     @property
     def packets_sent(self) -> int: ...
     @property
@@ -59,6 +72,12 @@ class Outlet:
     def sr_rtp(self) -> int: ...
     @property
     def ssrc(self) -> int: ...
+    @property
+    def retransmitted(self) -> int: ...
+    @property
+    def resend_repeats(self) -> int: ...
+    @property
+    def resend_over_budget(self) -> int: ...
     @property
     def linked(self) -> bool: ...
     @property
@@ -76,6 +95,7 @@ class Inlet:
         ssrc: int,
         on_rtp: Callable[[bytes, int, int, int, int], object],
         on_nack: Callable[[list[int]], object],
+        on_unrepairable: Callable[[], object],
         video: bool,
         level_id: int,
         clockrate: float,
@@ -91,6 +111,8 @@ class Inlet:
     ) -> None: ...
     def remove(self, ssrc: int, /) -> None: ...
     def clear(self) -> None: ...
+    def request(self, ssrc: int, lost: Iterable[int], /) -> None: ...
+    def set_clock(self, clock: Callable[[], float], /) -> None: ...
     def stats(self, ssrc: int, /) -> tuple[int, int, int, int, int, int, int, int, list[int]] | None:
         """(packets_received, max_seq, cycles, jitter_q4, last_arrival, last_timestamp, lean_packets, high,
         missing), or None for an SSRC the inlet does not hold."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -242,7 +243,8 @@ class MediaEngine:
             async def pli(ssrc: int, receiver: Any = receiver) -> None:
                 await seam.request_keyframe(receiver, ssrc)
 
-            source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals)
+            repair = functools.partial(peer.inbound.repair, receiver)
+            source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals, repair)
             source.audible = kind == "video" or peer.participant_id in room.policy.audible
             peer.inbound.tap(receiver, source, estimate_bandwidth=False)
             peer.sources[kind] = source
@@ -289,6 +291,9 @@ class MediaEngine:
             }
             for key in [k for k, out in peer.outgoing.items() if wanted.get(k) is not out.source]:
                 await self._stop_outgoing(peer, key)
+            if peer.subscriber is not None and retired_sections(peer) > limits.MAX_RETIRED_SECTIONS:
+                log.info("receiving connection renewed: too many retired m-lines", extra=_ids(room, peer))
+                await peer.close_subscriber()  # every wanted track starts below, on a fresh connection
             for key, source in wanted.items():
                 if key not in peer.outgoing:
                     self._start_outgoing(room, peer, key, source)
@@ -320,7 +325,7 @@ class MediaEngine:
         # the old inactive one, and browsers refuse two m-lines with the same stream and track ids.
         slot = len(peer.subscriber.getTransceivers())
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
-        lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp)
+        lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp, source.repair_upstream)
         sink = Sink(peer.participant_id, kind, lean, self._totals)
         sink.open = _allowed(room.policy, peer.participant_id, publisher_id, kind)
         source.add_sink(sink)
@@ -333,7 +338,10 @@ class MediaEngine:
         out.source.remove_sink(out.sink)
         out.transceiver.direction = "inactive"
         out.sink.lean.unlink()
-        await out.transceiver.sender.stop()
+        try:
+            await out.transceiver.sender.stop()
+        finally:
+            out.sink.lean.release()  # the inactive m-line must not keep the publisher's side alive
         peer.dirty = True
 
     async def _drop_peer(self, room: Room, participant_id: str) -> None:
@@ -389,6 +397,12 @@ def _allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, ki
     if kind == "video":
         return policy.sees(subscriber_id, publisher_id)
     return policy.hears(subscriber_id, publisher_id)
+
+
+def retired_sections(peer: Peer) -> int:
+    """The subscriber connection's m-lines of tracks that stopped (inactive, never removed)."""
+    assert peer.subscriber is not None
+    return len(peer.subscriber.getTransceivers()) - len(peer.outgoing)
 
 
 def _ids(room: Room, peer: Peer) -> dict[str, str]:

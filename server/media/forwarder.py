@@ -11,7 +11,10 @@ A ``Sink`` is one subscriber's copy of one track. Its bounded queue is the kerne
 subscriber's UDP socket: when it is full the subscriber lags, drops packets and waits for a keyframe,
 like a new one. Sending is synchronous (no task per subscriber): a per-packet task wake-up would cost more CPU
 than the packet itself. Loss is repaired by NACK on both hops (the subscriber NACKs us, we answer
-from history; our receiver NACKs the publisher and the retransmission is forwarded as it arrives).
+from history, once per round trip and within a budget; our receiver NACKs the publisher, after a
+reorder allowance and again while the gap stays open, and the retransmission is forwarded as it
+arrives). A NACK for a packet that never reached us is NACKed upstream; a gap beyond repair becomes
+one keyframe request (``Source.on_unrepairable``), and its stale packets are not forwarded.
 
 The rules below are the reference. When ``server/media/_fastpath.c`` is built (``pip install``
 compiles it), a compiled ``Outlet`` per sink runs ``Sink.forward`` + ``LeanSender.send`` for all of a
@@ -121,6 +124,7 @@ class Sink:
         self._start_in = 0
         self._high_in = 0
         self.outlet: Any = None
+        lean.upstream = self.upstream_seq
         if COMPILED if compiled is None else compiled:
             if _fastpath is None:
                 raise RuntimeError("server/media/_fastpath.c is not built (pip install -e . builds it)")
@@ -131,6 +135,16 @@ class Sink:
         self._active = False
         if self.outlet is not None:
             self.outlet.restart()
+
+    def upstream_seq(self, out: int) -> int | None:
+        """The publisher's sequence number of outgoing ``out`` in this run, or None (before it, or a
+        later one): a NACKed packet the history lacks is repaired upstream by this number."""
+        if not self._active:
+            return None
+        seq = (out - self._seq_offset) & 0xFFFF
+        if (seq - self._start_in) & 0x8000 or (self._high_in - seq) & 0x8000:
+            return None
+        return seq
 
     def forward(self, payload: bytes, seq: int, timestamp: int, marker: int, starts_keyframe: bool) -> bool:
         """Send one packet; returns False when this sink needs a keyframe before it can go on."""
@@ -191,8 +205,12 @@ class Source:
         request_pli: Callable[[int], Awaitable[None]],
         on_level: LevelObserver | None = None,
         totals: Totals | None = None,
+        repair: Callable[[list[int]], None] | None = None,
     ) -> None:
+        """``repair``: NACK the publisher now for these of its packets (a subscriber asked for them and
+        they never reached us): ``LeanReceiver.repair`` for this track."""
         self.publisher_id = publisher_id
+        self._repair = repair
         self._totals = totals
         self._arrivals = 0
         self.kind = kind
@@ -224,6 +242,15 @@ class Source:
 
     def on_ssrc(self, ssrc: int) -> None:
         self._ssrc = ssrc
+
+    def on_unrepairable(self) -> None:
+        """Upstream lost more than NACKs can repair: one keyframe request replaces the lost packets."""
+        self.request_keyframe()
+
+    def repair_upstream(self, lost: list[int]) -> None:
+        """A subscriber NACKed packets that never reached us (publisher's numbers): ask the publisher."""
+        if self._repair is not None:
+            self._repair(lost)
 
     def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
         """Entry point from the receive path (``seam.InboundTrack``), once per incoming RTP packet.

@@ -11,6 +11,14 @@ room for a browser that adds a data channel or a second track, and only one trac
 forwarded anyway. An answer to the server's subscriber offer must have exactly as many m-lines as
 that offer (RFC 3264 section 6), so it is bounded by what the server offered.
 ``signaling.protocol.MAX_SDP_CHARS`` stays the outer bound on an SDP's size.
+
+``MAX_RETIRED_SECTIONS``: a track that stops (its publisher left or republished) keeps its m-line in
+each subscriber connection, inactive, because m-lines are never removed (RFC 3264 section 8.2) and
+aiortc cannot reuse a stopped sender's. A long session with members who drop and come back would
+grow every subscriber's offer and answer without end, past ``MAX_SDP_CHARS`` (about a hundred
+m-lines of a browser's answer), and then that subscriber's answers would be refused. Past this many
+retired m-lines, the engine starts that subscriber's receiving connection afresh with only the live
+tracks (a second or so of that subscriber's media, at a moment its offer was changing anyway).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from server.media.seam.sdp import sdp_refusal
 from signaling.ports import MediaError
 
 MAX_PUBLISH_SECTIONS = 4
+MAX_RETIRED_SECTIONS = 16
 MEDIA_KINDS = ("audio", "video")
 
 

@@ -81,6 +81,21 @@ def test_load_bench_prints_events_errors_and_memory() -> None:
     assert re.search(r"server RSS: idle [\d.]+ MiB", out), out
 
 
+@pytest.mark.slow  # a few aiortc peers and a node for a breakout or two
+@pytest.mark.media
+def test_breakout_bench_prints_the_pairs_and_the_return_times() -> None:
+    out = run("bench/breakout_bench.py", "--members", "4", "--runs", "1")
+    for line in (
+        "breakout.start -> first partner video frame",
+        "breakout.start -> first partner audio packet",
+        "breakout.start -> last packet from outside the pair",
+        "breakout.end -> first video frame from every main-room member",
+        "breakout.end -> first audio packet from every main-room member",
+    ):
+        assert re.search(rf"^{re.escape(line)}: p50 \d+ ms, p95 \d+ ms \(n=4\)$", out, re.M), out
+    assert re.search(r"^goal \(p95 under 500 ms, start and end, video and audio\): (met|not met)$", out, re.M), out
+
+
 def test_failover_bench_times_a_takeover() -> None:
     out = run("bench/failover_bench.py", "--kills", "1")
     assert re.search(r"failover over 1 kills .*: p50 [\d.]+ s", out), out

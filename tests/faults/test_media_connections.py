@@ -6,6 +6,7 @@ Each test drives a real node in-process with real aiortc members over the wire (
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
@@ -13,6 +14,9 @@ import av
 import pytest
 
 from server.keys import MEDIA
+from server.media.engine import retired_sections
+from server.media.limits import MAX_RETIRED_SECTIONS
+from server.media.seam import LeanReceiver, LeanSender
 from tests.faults import media_session
 from tests.faults.media_session import LiveSession, until
 from tests.harness import Harness
@@ -99,3 +103,37 @@ async def test_a_member_whose_page_reloads_while_others_renegotiate_is_seated_ag
 def _publishers(engine: Any, session_id: str) -> list[Any]:
     room = engine._rooms[session_id]
     return [peer for peer in room.peers.values() if peer.publisher is not None]
+
+
+async def test_a_member_who_republishes_again_and_again_leaves_nothing_behind_at_the_others(
+    server: Harness, clip: list[av.Packet]
+) -> None:
+    """Each republish retires a track's m-line in every other member's receiving connection. The
+    retired senders must let go of the dead publisher (its receiver, kept packets and connection),
+    and the connection must not grow without end: past ``MAX_RETIRED_SECTIONS`` it starts afresh."""
+    engine = server.app[MEDIA]
+    async with LiveSession.running(server, ["Ana", "Ben"], clip) as live:
+        ana_first = ice_ufrag(engine, live, "Ana")
+        # Two m-lines (audio, video) retire each time: renewed once, then some retired again.
+        for _ in range(MAX_RETIRED_SECTIONS // 2 + 3):
+            ben = live.everyone["Ben"]
+            await ben.close_publisher()
+            await ben.publish()
+            await live.until_everyone_receives_everyone()
+        room = engine._rooms[live.session_id]
+        for name in ("Facilitator", "Ana"):  # Ben's own receiving connection retires nothing
+            peer = room.peers[live.everyone[name].id]
+            assert peer.subscriber is not None and 0 < retired_sections(peer) <= MAX_RETIRED_SECTIONS
+        assert ice_ufrag(engine, live, "Ana") != ana_first  # Ana's receiving connection was renewed
+        gc.collect()
+        live_senders = sum(len(peer.outgoing) for peer in room.peers.values())
+        assert sum(isinstance(o, LeanSender) for o in gc.get_objects()) == live_senders
+        assert sum(isinstance(o, LeanReceiver) for o in gc.get_objects()) == len(room.peers)
+        await live.assert_can_end()
+
+
+def ice_ufrag(engine: Any, live: LiveSession, name: str) -> str:
+    """The ICE ufrag of the server's receiving connection to ``name`` (a new one is a new connection)."""
+    peer = engine._rooms[live.session_id].peers[live.everyone[name].id]
+    sdp = peer.subscriber.localDescription.sdp
+    return next(line for line in sdp.splitlines() if line.startswith("a=ice-ufrag:"))

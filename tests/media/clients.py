@@ -146,12 +146,16 @@ class Collect:
 
     def __init__(self) -> None:
         self.packets: list[tuple[bytes, int, int, int, int]] = []
+        self.unrepairable = 0
 
     def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
         self.packets.append((payload, seq, timestamp, marker, level))
 
     def on_ssrc(self, ssrc: int) -> None:
         pass
+
+    def on_unrepairable(self) -> None:
+        self.unrepairable += 1
 
 
 class Received:

@@ -73,9 +73,9 @@ def test_an_inlet_refuses_a_gap_that_is_not_an_integer_without_reading_further()
 
     inlet = _fastpath.Inlet()
     with pytest.raises(TypeError):
-        inlet.add(0x1234, print, print, True, 0, 90000.0, 0, 10, 0, 0, 0, 0, 10, missing())
+        inlet.add(0x1234, print, print, print, True, 0, 90000.0, 0, 10, 0, 0, 0, 0, 10, missing())
     assert pulled == ["x"]
-    inlet.add(0x1234, print, print, True, 0, 90000.0, 0, 10, 0, 0, 0, 0, 10, [5, 6])  # the inlet is still usable
+    inlet.add(0x1234, print, print, print, True, 0, 90000.0, 0, 10, 0, 0, 0, 0, 10, [5, 6])  # the inlet is still usable
 
 
 @pytest.mark.parametrize("payload", [b"", b"\x90", b"\x90\x80", b"\x90\xc0\x80", b"\x90\x40"])

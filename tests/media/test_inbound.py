@@ -6,15 +6,18 @@ its sender receives) and one dropped datagram on the server's socket callback to
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import RTCP_RTPFB_NACK, RtcpRrPacket, RtcpRtpfbPacket, RtpPacket
+from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRrPacket, RtcpRtpfbPacket, RtpPacket
 
 from rooms.model import stream_id_for
 from server.media.seam import InboundTrack, LeanReceiver
+from server.media.seam.receive import MAX_NACKS, MAX_REPAIR_GAP
 from tests.media.clients import Collect, PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
 
@@ -114,3 +117,114 @@ async def test_lean_parse_reads_levels_strips_padding_and_drops_malformed_packet
         assert len(consumer.packets) == 1
     finally:
         await pc.close()
+
+
+def drop_upstream(room: Room, participant_id: str, drop: Callable[[int], bool]) -> None:
+    """Drop, at the server's socket callback, the publisher's RTP datagrams whose sequence number
+    (not encrypted by SRTP) ``drop`` picks: a loss on the publisher's uplink."""
+    inbound = room.engine._rooms["s1"].peers[participant_id].inbound
+    assert inbound is not None
+    for protocol in list(inbound._hooks.wrapped):
+        forward = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: Any, forward: Any = forward) -> None:
+            if 127 < data[0] < 192 and not 191 < data[1] < 224 and drop(int.from_bytes(data[2:4], "big")):
+                return
+            forward(data, addr)
+
+        protocol.datagram_received = datagram_received
+
+
+def nacks_for(seen: list[Any], seq: int) -> int:
+    return sum(1 for p in seen if isinstance(p, RtcpRtpfbPacket) and p.fmt == RTCP_RTPFB_NACK and seq in p.lost)
+
+
+async def test_a_missing_upstream_packet_is_nacked_again_after_the_retry_interval(room: Room) -> None:
+    """The packet and the publisher's first resend of it are both lost: our own retry asks again."""
+    await room.policy({"a"})  # no subscriber, whose NACKs would reach the publisher too
+    a = room.client("a")
+    await a.publish(PatternVideo())
+    assert a.publisher is not None
+    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
+    await wait_for(lambda: "video" in _tracks(room, "a") and _tracks(room, "a")["video"].lean_packets > 20, timeout=10)
+    track = _tracks(room, "a")["video"]
+    lost: list[int] = []
+
+    def drop(seq: int) -> bool:
+        if not lost:
+            lost.append(seq)
+        if seq == lost[0] and len(lost) < 3:
+            lost.append(seq)  # the original, then the first resend
+            return True
+        return False
+
+    drop_upstream(room, "a", drop)
+    await wait_for(lambda: bool(lost) and nacks_for(seen, lost[0]) >= 2, timeout=10)
+    await wait_for(lambda: lost[0] not in track.missing, timeout=5)  # the second resend came through
+    assert nacks_for(seen, lost[0]) <= MAX_NACKS
+
+
+async def test_a_subscribers_nack_for_a_packet_that_never_reached_us_goes_upstream(room: Room) -> None:
+    """The server's own gap timers stand still (its clock is held), so only the subscriber's NACK,
+    for a packet the server never had, can ask the publisher for it."""
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+    assert a.publisher is not None
+    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
+    inbound = room.engine._rooms["s1"].peers["a"].inbound
+    assert inbound is not None
+    held = time.monotonic()
+    inbound.set_clock(lambda: held)
+    track = _tracks(room, "a")["video"]
+    peer = room.engine._rooms["s1"].peers["b"]
+    assert peer.rtcp is not None
+    feedback = peer.rtcp.feedback_received
+    lost: list[int] = []
+
+    def drop(seq: int) -> bool:
+        if not lost:
+            lost.append(seq)
+            return True
+        return False
+
+    drop_upstream(room, "a", drop)
+    await wait_for(lambda: bool(lost) and nacks_for(seen, lost[0]) >= 1, timeout=10)
+    assert peer.rtcp.feedback_received > feedback  # it came from the subscriber
+    await wait_for(lambda: lost[0] not in track.missing, timeout=5)
+    frames = b.received[(stream_id_for("a"), "video")].frames
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 15, timeout=5)
+
+
+async def test_a_gap_beyond_repair_asks_the_publisher_for_one_keyframe(room: Room) -> None:
+    """An outage longer than repair is worth: no NACKs for what was lost, one PLI, and no other
+    while the stream goes on well past the keyframe-request interval."""
+    await room.policy({"a"})  # no subscriber, whose own keyframe requests would be relayed
+    a = room.client("a")
+    await a.publish(PatternVideo())
+    assert a.publisher is not None
+    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
+    await wait_for(lambda: "video" in _tracks(room, "a") and _tracks(room, "a")["video"].lean_packets > 20, timeout=10)
+    track = _tracks(room, "a")["video"]
+    inbound = room.engine._rooms["s1"].peers["a"].inbound
+    assert inbound is not None
+    outage: list[int] = []
+
+    def drop(seq: int) -> bool:
+        if len(outage) <= MAX_REPAIR_GAP:
+            outage.append(seq)
+            return True
+        return False
+
+    def plis() -> int:
+        return sum(1 for p in seen if isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_PLI)
+
+    before = plis()
+    drop_upstream(room, "a", drop)
+    await wait_for(lambda: plis() > before, timeout=15)
+    assert inbound.unrepairable_gaps == 1
+    after = track.lean_packets
+    await wait_for(lambda: track.lean_packets >= after + 60, timeout=15)  # seconds of video past the PLI
+    assert plis() == before + 1
+    assert not any(nacks_for(seen, seq) for seq in outage)

@@ -24,9 +24,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pylibsrtp import Policy, Session
 
-from server.media.seam import compiled
+from server.media.seam import compiled, receive
 from server.media.seam.guard import DROP_REASONS, FIRST_DROP, STUN_COOKIE, admit
-from server.media.seam.receive import InboundTrack, LeanReceiver
+from server.media.seam.receive import MAX_NACKS, MAX_REPAIR_GAP, InboundTrack, LeanReceiver
 from server.media.seam.transport import SRTCP_MAX, fast_srtp
 from tests.media.clients import Collect
 
@@ -34,6 +34,7 @@ SSRC = 0x1234ABCD
 LEVEL_ID = 1
 PEER = ("127.0.0.1", 1)  # the address the connection's ICE checks proved
 STRANGER = ("127.0.0.1", 2)  # anyone else on the internet
+VIDEO_TIMESTAMP = 3000
 
 
 def session(key: bytes, outbound: bool) -> Session:
@@ -41,11 +42,23 @@ def session(key: bytes, outbound: bool) -> Session:
     return Session(Policy(key=key, ssrc_type=kind, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM))
 
 
+class Clock:
+    """The clock both paths time their gaps by (``LeanReceiver.clock``): the test moves it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Path:
     """One receive path (Python or compiled) wired as ``LeanReceiver.register`` wires it."""
 
-    def __init__(self, key: bytes, video: bool, use_inlet: bool, first_seq: int, original: Any = None) -> None:
-        self.receiver = LeanReceiver(compiled_path=use_inlet)
+    def __init__(
+        self, key: bytes, video: bool, use_inlet: bool, first_seq: int, original: Any = None, clock: Any = None
+    ) -> None:
+        self.receiver = LeanReceiver(compiled_path=use_inlet, clock=clock or Clock())
         self.consumer = Collect()
         self.nacks: list[list[int]] = []
         self.others: list[bytes] = []
@@ -53,10 +66,13 @@ class Path:
         track.ssrc, track.level_id = SSRC, LEVEL_ID
         track.stats = StreamStatistics(90000 if video else 48000)
         track.stats.max_seq, track.stats.base_seq, track.stats.packets_received = first_seq, first_seq, 1
-        track.stats._last_arrival, track.stats._last_timestamp = 0, 0
+        # Video packets here share one timestamp (``video``): as the last one's, the jitter stays 0.
+        track.stats._last_arrival, track.stats._last_timestamp = 0, VIDEO_TIMESTAMP if video else 0
         if video:
             track._high = first_seq
         self.track = track
+        self.handle: Any = object()  # stands in for the RTCRtpReceiver the track is filed under
+        self.receiver.tracks[self.handle] = track
         rx = self.rx = session(key, outbound=False)  # kept: fast_srtp does not hold the Session
         self.receiver.send_nack = lambda _track, lost: self.nacks.append(lost)  # type: ignore[method-assign]
         self.receiver.validated = {PEER}
@@ -71,6 +87,7 @@ class Path:
                 SSRC,
                 self.consumer.on_rtp,
                 lambda lost: self.nacks.append(lost),
+                self.consumer.on_unrepairable,
                 video,
                 LEVEL_ID,
                 90000.0 if video else 48000.0,
@@ -78,8 +95,8 @@ class Path:
                 stats.max_seq,
                 stats.cycles,
                 stats._jitter_q4,
-                0,
-                0,
+                stats._last_arrival,
+                stats._last_timestamp,
                 track._high,
                 [],
             )
@@ -98,6 +115,7 @@ class Path:
             self.track.lean_packets,
             sorted(self.track.missing),
             self.receiver.drops.by_reason(),
+            self.consumer.unrepairable,
         )
 
 
@@ -109,16 +127,21 @@ def rtp(seq: int, timestamp: int, payload: bytes, marker: int = 0, level: int | 
     return header + extension + payload + pad
 
 
-def both(video: bool, arrivals: list[tuple[int | None, bytes]], first_seq: int) -> tuple[Path, Path]:
+def both(
+    video: bool, arrivals: list[tuple[int | None, bytes]], first_seq: int, steps: list[float] | None = None
+) -> tuple[Path, Path]:
     """Deliver packets in arrival order to both paths. Each ours carries its index in the sender's
-    order (the publisher protects each once, in order; the network reorders and duplicates)."""
+    order (the publisher protects each once, in order; the network reorders and duplicates).
+    ``steps``: seconds the paths' shared clock moves on before each arrival (default: it stands still)."""
     key = os.urandom(28)
     tx = session(key, outbound=True)
     ours = {index: packet for index, packet in arrivals if index is not None}
     sent = {index: tx.protect(ours[index]) for index in sorted(ours)}
-    python, inlet = Path(key, video, False, first_seq), Path(key, video, True, first_seq)
+    clock = Clock()
+    python, inlet = Path(key, video, False, first_seq, clock=clock), Path(key, video, True, first_seq, clock=clock)
     assert python.receiver._inlet is None and inlet.receiver._inlet is not None
-    for index, packet in arrivals:
+    for n, (index, packet) in enumerate(arrivals):
+        clock.now += steps[n] if steps else 0.0
         data = packet if index is None else sent[index]
         python.hook(data, PEER)
         inlet.hook(data, PEER)
@@ -159,24 +182,97 @@ def test_audio_levels_padding_and_strangers_are_handled_alike() -> None:
     assert inlet.consumer.packets[1][0] == b"opus-b" and len(inlet.others) == 2
 
 
+def video(seq: int, timestamp: int = VIDEO_TIMESTAMP) -> bytes:
+    """A video packet; one timestamp for all by default (one large frame), so the measured jitter,
+    which the reorder allowance adds, stays 0 on both paths whatever this machine's timing."""
+    return rtp(seq, timestamp, bytes([0x90, 0x80, seq & 0x7F]) + b"v" * 50)
+
+
 def test_video_gaps_are_nacked_and_repaired_alike_across_the_wrap() -> None:
     order = [65530, 65531, 65533, 65534, 65538, 65539, 65532, 65537, 65536, 65540, 65540, 65576, 65577, 65575]
-    packets = [(i, rtp(i, i * 3000, bytes([0x90, 0x80, i & 0x7F]) + b"v" * 50)) for i in order]
-    python, inlet = both(True, packets, first_seq=65529)
+    packets = [(i, video(i)) for i in order]
+    python, inlet = both(True, packets, first_seq=65529, steps=[0.03] * len(order))
     assert python.seen() == inlet.seen()
-    assert inlet.nacks and inlet.nacks[0] == [65532]
+    assert inlet.nacks == [[65532], [0, 1, 65535], [65535], list(range(5, 40)), [65535]]  # 65535: NACKed thrice
     assert sorted(inlet.track.missing) == [*range(5, 39), 65535]  # 65535 never came
+    assert len(inlet.consumer.packets) == len(order) - 1  # the duplicate of 65540 is not handed on
+
+
+def test_the_compiled_repair_limits_are_the_python_ones() -> None:
+    built = compiled.BUILT
+    for name in ("NACK_WINDOW", "REORDER_DELAY", "REORDER_JITTERS", "MAX_REORDER_DELAY", "NACK_RETRY_INTERVAL"):
+        assert getattr(built, name) == getattr(receive, name), name
+    assert (built.MAX_NACKS, built.MAX_REPAIR_GAP) == (MAX_NACKS, MAX_REPAIR_GAP)
+
+
+STEP = 0.0625  # seconds between arrivals: exact in binary, so no sum of them lands a hair short of a limit
+
+
+def handed(path: Path) -> list[int]:
+    return [packet[1] for packet in path.consumer.packets]
+
+
+def test_a_packet_reordered_within_the_allowance_is_not_nacked() -> None:
+    order = [11, 13, 12, 14, 15]
+    steps = [0.0, 0.005, 0.005, 0.005, 0.005]  # 12 comes 5 ms after the gap opened (the allowance is 20)
+    python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=steps)
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [] and handed(inlet) == order
+
+
+def test_a_missing_packet_is_nacked_again_each_retry_interval_then_given_up_for_one_keyframe() -> None:
+    """12 never comes: NACKed once past the allowance, again a retry interval later, MAX_NACKS times in
+    all; a retry interval after the last it is beyond repair (one keyframe request), and when the
+    publisher's answer comes after all it is not handed on (the keyframe replaces it)."""
+    order = [11, *range(13, 21), 12, 21]
+    python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [[12]] * MAX_NACKS
+    assert inlet.consumer.unrepairable == 1 and inlet.track.missing == set()
+    assert handed(inlet) == [i for i in order if i != 12]
+
+
+def test_a_gap_beyond_repair_asks_once_for_a_keyframe_and_stale_packets_are_not_handed_on() -> None:
+    """An outage: the next packet is MAX_REPAIR_GAP + 1 on. No NACKs for the lost ones, one keyframe
+    request; old packets that still turn up (the publisher answering old NACKs) stay here."""
+    after = 12 + MAX_REPAIR_GAP + 2
+    order = [11, 12, after, *range(20, 30), after + 1, after + 2]
+    python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [] and inlet.consumer.unrepairable == 1
+    assert handed(inlet) == [11, 12, after, after + 1, after + 2]
+
+
+def test_a_subscribers_nack_for_a_packet_we_lack_is_nacked_upstream_at_once() -> None:
+    """The clock stands still (the gap is not due by our own timer): the subscriber's NACK for 12, which
+    never reached us, is sent upstream at once; its repeat within the retry interval is not; packets
+    we have (13) or never waited for (40) are not asked for."""
+    python, inlet = both(True, [(i, video(i)) for i in (11, 13, 14)], first_seq=10)
+    for path in (python, inlet):
+        path.receiver.repair(path.handle, [12, 13, 40])
+        path.receiver.repair(path.handle, [12])
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [[12]]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(min_value=-40, max_value=200), min_size=1, max_size=60), st.integers(0, 65535))
-def test_any_order_of_video_packets_gives_the_same_statistics_and_nacks(steps: list[int], start: int) -> None:
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=-40, max_value=200), st.sampled_from([0.0, 0.005, 0.03, 0.15])),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(0, 65535),
+)
+def test_any_order_and_timing_of_video_packets_gives_the_same_statistics_and_nacks(
+    steps: list[tuple[int, float]], start: int
+) -> None:
     indexes, index = [], start + 65536  # never below the first packet's rollover
-    for step in steps:
+    for step, _ in steps:
         index = max(start + 1, index + step)
         indexes.append(index)
-    packets = [(i, rtp(i, i * 3000, b"\x10\x00" + b"v" * 20)) for i in indexes]
-    python, inlet = both(True, packets, first_seq=start)
+    packets = [(i, rtp(i, VIDEO_TIMESTAMP, b"\x10\x00" + b"v" * 20)) for i in indexes]
+    python, inlet = both(True, packets, first_seq=start, steps=[seconds for _, seconds in steps])
     assert python.seen() == inlet.seen()
 
 
@@ -210,7 +306,8 @@ def test_a_receiver_that_is_never_closed_is_still_collected() -> None:
     receiver = LeanReceiver(compiled_path=True)
     inlet: Any = receiver._inlet
     track = InboundTrack(receiver, None, Collect(), True)  # type: ignore[arg-type]
-    inlet.add(SSRC, track.consumer.on_rtp, functools.partial(receiver.send_nack, track), True, 0, 90000.0,
+    inlet.add(SSRC, track.consumer.on_rtp, functools.partial(receiver.send_nack, track), track.consumer.on_unrepairable,
+              True, 0, 90000.0,
               1, 0, 0, 0, 0, 0, 0, [])  # fmt: skip
     gone = weakref.ref(receiver)
     del receiver, inlet, track

@@ -22,7 +22,8 @@ from pylibsrtp import Policy, Session
 
 from server.media import forwarder
 from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_starts_frame
-from server.media.seam.send import HISTORY_SIZE, LeanSender
+from server.media.seam import send
+from server.media.seam.send import HISTORY_SIZE, RESEND_INTERVAL, RETRANSMIT_PERCENT, LeanSender
 from server.media.seam.transport import SRTP_TRAILER, srtp_internals
 
 _fastpath: Any = forwarder._fastpath
@@ -76,6 +77,8 @@ def wired_sender(ssrc: int, key: bytes, tx: socket.socket, to: Any) -> LeanSende
     lean.sock, lean._addr, lean._buffered = tx, to, None
     lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
     lean._history = [None] * HISTORY_SIZE
+    lean.upstream, lean.on_missing = None, None
+    lean.reset_repair()
     lean.link = lambda: lean.outlet is None or lean.outlet.linked
     return lean  # type: ignore[no-any-return]
 
@@ -195,6 +198,94 @@ def test_nacks_are_answered_from_the_same_history(pairs: list[Pair]) -> None:
     assert pair.wires[1].nothing_more()
     python_report, compiled_report = (lean.sender_report() for lean in pair.leans)
     assert python_report[20:28] == compiled_report[20:28]  # the same packet and octet counts
+
+
+def test_the_compiled_limits_are_the_python_ones() -> None:
+    """Each limit is defined once in Python; the C file repeats it, and this holds them equal."""
+    assert _fastpath.HISTORY_SIZE == send.HISTORY_SIZE
+    assert _fastpath.RESTART_WINDOW == forwarder.RESTART_WINDOW
+    assert _fastpath.RESEND_INTERVAL == send.RESEND_INTERVAL
+    assert _fastpath.RETRANSMIT_PERCENT == send.RETRANSMIT_PERCENT
+
+
+def resends(lean: LeanSender) -> tuple[int, int, int]:
+    return lean.retransmitted, lean.resend_repeats, lean.resend_over_budget
+
+
+def test_a_nack_repeated_within_a_round_trip_is_answered_once(pairs: list[Pair]) -> None:
+    """The subscriber asks again before the first answer could arrive: one resend, not two. The clock
+    is given (``now``), so the round trip is the rule's and not the test machine's."""
+    pair = Pair("video", seed=13)
+    pairs.append(pair)
+    for packet in video_stream():
+        pair.forward(*packet)
+    _python, compiled = pair.arrived()
+    asked = [struct.unpack_from("!H", compiled[i], 2)[0] for i in (10, 11, 12)]
+    now = 1000.0
+    for lean in pair.leans:
+        assert lean.retransmit(asked, now) == []
+        assert lean.retransmit(asked, now + RESEND_INTERVAL / 2) == []
+        assert lean.retransmit(asked[1:], now + RESEND_INTERVAL * 0.9) == []
+    assert pair.wires[0].take(3) == pair.wires[1].take(3) == compiled[10:13]
+    assert pair.wires[0].nothing_more() and pair.wires[1].nothing_more()
+    for lean in pair.leans:
+        lean.retransmit(asked, now + RESEND_INTERVAL)  # a round trip on: that resend was lost as well
+    assert pair.wires[0].take(3) == pair.wires[1].take(3) == compiled[10:13]
+    assert resends(pair.leans[0]) == resends(pair.leans[1]) == (6, 5, 0)
+
+
+def test_the_budget_caps_a_nack_storm(pairs: list[Pair]) -> None:
+    """A subscriber NACKing everything, again and again, gets at most RETRANSMIT_PERCENT of what it was
+    sent, however often it asks; new traffic and the windows rolling (the report tick) renew it."""
+    pair = Pair("video", seed=17)
+    pairs.append(pair)
+    for packet in video_stream():
+        pair.forward(*packet)
+    _python, compiled = pair.arrived()
+    everything = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled]
+    for round_ in range(20):  # each past the resend interval: only the budget holds them back
+        for lean in pair.leans:
+            lean.retransmit(everything, 1000.0 + round_)
+    counts = [resends(lean) for lean in pair.leans]
+    assert counts[0] == counts[1]
+    resent = counts[1][0]
+    python, compiled_again = pair.wires[0].take(resent), pair.wires[1].take(resent)
+    assert python == compiled_again and pair.wires[1].nothing_more()
+    sent = pair.leans[1].octets
+    assert 0 < sum(map(len, compiled_again)) * 100 <= sent * RETRANSMIT_PERCENT
+    assert resent < len(everything) // 2 and counts[1][2] > 20 * len(everything) - 2 * resent
+    for lean in pair.leans:
+        lean.roll_budget()
+    seq, ts = 700, 0
+    for _ in range(30):
+        pair.forward(DELTA, seq, ts, 1)
+        seq, ts = seq + 1, ts + 3000
+    for lean in pair.leans:
+        lean.roll_budget()  # the window before this one holds only the new packets
+    python, compiled = pair.wires[0].take(30), pair.wires[1].take(30)
+    assert python == compiled
+    latest = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled[-3:]]
+    for lean in pair.leans:
+        lean.retransmit(latest, 2000.0)
+    assert pair.wires[0].take(3) == pair.wires[1].take(3) == compiled[-3:]
+
+
+def test_a_nack_for_a_packet_that_never_reached_us_names_it_upstream(pairs: list[Pair]) -> None:
+    """The history lacks what the publisher never delivered: the outlet gives the publisher's numbers."""
+    pair = Pair("video", seed=19)
+    pairs.append(pair)
+    stream = list(video_stream())[:-1]  # the upstream gap is never repaired
+    for packet in stream:
+        pair.forward(*packet)
+    _python, compiled = pair.arrived()
+    outs = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled]
+    gap = [(outs[3] + k) & 0xFFFF for k in (1, 2, 3)]
+    first_missing = stream[6][1] + 1  # just after the keyframe run (stream[3:7])
+    before_start = (outs[0] - 5) & 0xFFFF
+    for lean in pair.leans:
+        upstream = lean.retransmit([before_start, *gap, outs[5]], 1000.0)
+        assert upstream == [(first_missing + k) & 0xFFFF for k in range(3)]
+    assert pair.wires[0].take(1) == pair.wires[1].take(1) == [compiled[5]]
 
 
 def test_a_source_fans_out_to_compiled_outlets_in_one_call(pairs: list[Pair]) -> None:

@@ -86,3 +86,38 @@ async def test_a_downstream_gap_is_repaired_from_the_senders_history(room: Room)
     await wait_for(lambda: bool(dropped) and dropped[0] in arrived(), timeout=5)
     peer = room.engine._rooms["s1"].peers["b"]
     assert peer.rtcp is not None and peer.rtcp.feedback_received >= 1
+
+
+async def test_a_nack_repeated_within_a_round_trip_is_resent_once(room: Room) -> None:
+    """A subscriber asking twice for a packet before the first answer could arrive gets it once.
+    (The sender's resend interval is set long, as a long RTT estimate would: the rule, not this
+    machine's scheduling, decides.)"""
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(PatternVideo())
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+    receiver = _video_receiver(b)
+    ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
+    dtls: Any = receiver.transport
+    arrived: list[int] = []  # sequence numbers of the video datagrams, before SRTP (which drops replays)
+    for protocol in dtls.transport._connection._protocols:
+        forward = protocol.datagram_received
+
+        def counting(data: bytes, addr: Any, forward: Any = forward) -> None:
+            if 127 < data[0] < 192 and data[1] < 192 and int.from_bytes(data[8:12], "big") == ssrc:
+                arrived.append(int.from_bytes(data[2:4], "big"))
+            forward(data, addr)
+
+        protocol.datagram_received = counting
+    await wait_for(lambda: len(arrived) >= 3, timeout=5)
+    seq = arrived[-1]
+    peer = room.engine._rooms["s1"].peers["b"]
+    assert peer.rtcp is not None
+    lean = peer.outgoing[("a", "video")].sink.lean
+    lean.resend_interval = 30.0
+    resent, repeats, feedback = lean.retransmitted, lean.resend_repeats, peer.rtcp.feedback_received
+    await receiver._send_rtcp_nack(ssrc, [seq])
+    await receiver._send_rtcp_nack(ssrc, [seq])
+    await wait_for(lambda: peer.rtcp is not None and peer.rtcp.feedback_received >= feedback + 2, timeout=5)
+    assert (lean.retransmitted, lean.resend_repeats) == (resent + 1, repeats + 1)
+    await wait_for(lambda: arrived.count(seq) >= 2, timeout=5)  # the original and the one resend

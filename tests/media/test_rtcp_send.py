@@ -105,7 +105,9 @@ def test_subscriber_reports_count_only_what_went_out() -> None:
     transport = _Transport()
     rtcp = SubscriberRtcp()
     rtcp.attach(_dtls(transport, outbound), "cname")
-    lean = SimpleNamespace(ssrc=5, packets_sent=1, sender_report=lambda: bytes([0x80, 200, 0, 6]) + bytes(24))
+    lean = SimpleNamespace(
+        ssrc=5, packets_sent=1, sender_report=lambda: bytes([0x80, 200, 0, 6]) + bytes(24), roll_budget=lambda: None
+    )
     rtcp.senders[5] = lean  # type: ignore[assignment]
     assert rtcp.send_reports() and rtcp.reports_sent == 1
     assert [type(p).__name__ for p in RtcpPacket.parse(inbound.unprotect_rtcp(transport.sent[0][0]))] == [
@@ -128,7 +130,9 @@ def test_a_large_rooms_reports_are_split_into_compound_packets_srtcp_can_protect
     rtcp.attach(_dtls(transport, outbound), cname)
     for ssrc in range(1, tracks + 1):
         report = bytes([0x80, 200, 0, 6]) + ssrc.to_bytes(4, "big") + bytes(20)
-        rtcp.senders[ssrc] = SimpleNamespace(ssrc=ssrc, packets_sent=1, sender_report=lambda r=report: r)  # type: ignore[assignment]
+        rtcp.senders[ssrc] = SimpleNamespace(  # type: ignore[assignment]
+            ssrc=ssrc, packets_sent=1, sender_report=lambda r=report: r, roll_budget=lambda: None
+        )
     assert rtcp.send_reports()
     assert rtcp.reports_sent == len(transport.sent) >= 1
     if tracks <= 18 and len(cname) == 36:

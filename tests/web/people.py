@@ -25,6 +25,18 @@ LIVE_JS = """([name, min]) => {
   return Boolean(v && v.videoWidth > 0 && (v.hearthFrames ?? 0) >= min);
 }"""
 
+# Every text the live region takes, kept in order for the test to read.
+HEAR_JS = """(() => {
+  window.heard = [];
+  const watch = () => {
+    const region = document.getElementById('announcer');
+    if (!region) return setTimeout(watch, 20);
+    new MutationObserver(() => { if (region.textContent) window.heard.push(region.textContent); })
+      .observe(region, {childList: true, characterData: true, subtree: true});
+  };
+  document.addEventListener('DOMContentLoaded', watch);
+})();"""
+
 
 @dataclass
 class Person:
@@ -78,7 +90,8 @@ class Person:
             for width, height in SIZES:
                 self.page.set_viewport_size({"width": width, "height": height})
                 check()
-                assert axe_clean(self.page) == [], f"{self.name}'s {label} at {width}x{height}"
+                problems = axe_clean(self.page)
+                assert problems == [], f"{self.name}'s {label} at {width}x{height}: {problems}"
                 self.screenshot(f"{label}-{width}x{height}")
         finally:
             if before:

@@ -180,7 +180,7 @@ def test_keyboard_facilitator_moves_the_phase_mutes_removes_and_ends(kb: Keyboar
     tab_through(console, ["give-floor", "member-menu"], back=True)  # Lou's row, above Kai's
     assert console.evaluate("() => document.activeElement.getAttribute('aria-label')") == "More actions for Lou"
     console.keyboard.press("Enter")
-    tab_through(console, ["message-button", "lobby-send-button", "remove-button"])
+    tab_through(console, ["side-start", "message-button", "lobby-send-button", "remove-button"])
     console.keyboard.press("Enter")
     assert focused(console) == "confirm-no"  # the safe choice first
     clean(kb.facilitator, "remove dialog")
@@ -208,7 +208,18 @@ def test_keyboard_facilitator_moves_the_phase_mutes_removes_and_ends(kb: Keyboar
     )
     console.keyboard.press("Enter")
     expect(room.get_by_test_id("phase-status")).to_contain_text("focused conversation")
-    tab_through(console, ["current-mode", "summary:Change the agenda", "lock-button", "end-button"])
+    tab_through(
+        console,
+        [
+            "current-mode",
+            "summary:Change the agenda",
+            "breakout-size",
+            "breakout-minutes",
+            "breakout-start",
+            "lock-button",
+            "end-button",
+        ],
+    )
     console.keyboard.press("Enter")
     assert focused(console) == "confirm-no"
     tab_through(console, ["confirm-yes"])

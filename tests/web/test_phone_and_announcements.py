@@ -18,24 +18,13 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.web.conftest import make_person, set_floor_mode
 from tests.web.hearth_process import HearthServer
-from tests.web.people import Person, axe_clean
+from tests.web.people import HEAR_JS, Person, axe_clean
 from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PHONE = (390, 844)
 OTHERS = ("Ash", "Bea", "Cy", "Dee", "Eve", "Fay", "Gus")
-# Every text the live region takes, kept in order for the test to read.
-HEAR_JS = """(() => {
-  window.heard = [];
-  const watch = () => {
-    const region = document.getElementById('announcer');
-    if (!region) return setTimeout(watch, 20);
-    new MutationObserver(() => { if (region.textContent) window.heard.push(region.textContent); })
-      .observe(region, {childList: true, characterData: true, subtree: true});
-  };
-  document.addEventListener('DOMContentLoaded', watch);
-})();"""
 
 
 class FullGroup:

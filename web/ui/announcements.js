@@ -1,12 +1,15 @@
 // What a screen reader hears when the room changes: who has the floor, the phase and its rules, the
-// go-around, a turn's time. One short sentence per change, only for what changed (polite, never a
+// go-around, a turn's time, and where one is (a side room, a breakout group: see places.js). One short sentence per change, only for what changed (polite, never a
 // running commentary); the person's own turn first and in the second person. Pure: tests give it
 // two states and read what it would say.
+
+import { describePlaceChange, kindOf, placeKey } from './places.js';
 
 const MODE_RULES = {
   open: 'Open conversation: anyone may speak',
   hands: 'Raise your hand to speak',
   strict: 'One voice at a time: only the person with the floor is heard',
+  pairs: 'Practice in pairs: the facilitator sends everyone into pairs for a few minutes',
 };
 
 export const TURN_WARNING_SECONDS = 60;
@@ -18,11 +21,13 @@ export const TURN_WARNING_SECONDS = 60;
  */
 export function describeChange(prev, next, { you, nameOf, now }) {
   if (!prev || !next || next.status === 'ended') return [];
-  const out = [];
+  const out = describePlaceChange(prev, next, { you, now });
+  const inMain = kindOf(placeKey(next, you)) === 'main';
   const phaseChanged = prev.phase?.index !== next.phase?.index;
   if (phaseChanged) out.push(`Now: ${next.phase.name}. ${MODE_RULES[next.phase.floor_mode] ?? ''}`.trim());
   else if (prev.phase?.floor_mode !== next.phase?.floor_mode) out.push(MODE_RULES[next.phase.floor_mode]);
   if (!prev.phase?.overtime && next.phase?.overtime && !phaseChanged) out.push(`Time is up for ${next.phase.name}`);
+  if (!inMain) return out; // the floor, the queue and the go-around are the main room's
   const turns = goAround(prev.go_around, next.go_around, { you, nameOf });
   const said = turns.length ? turns : floor(prev.floor, next.floor, { you, nameOf });
   const ended = prev.floor?.holder && prev.floor.holder !== next.floor?.holder

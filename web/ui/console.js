@@ -1,6 +1,7 @@
 // The facilitator's console, in the order a facilitator needs it (and the keyboard reaches it):
-// pinned alerts; then who is waiting, the floor, and the people (raised hands first); then the
-// room's video; then messages, safety plans, the agenda and the session's own controls.
+// pinned alerts; then who is waiting, the floor, and the people (raised hands first, each with "Take
+// aside"); then the room's video; then messages, safety plans, the agenda, side rooms and breakouts
+// (beside the agenda: a breakout belongs to a phase), and the session's own controls.
 
 import { AgendaPanel } from './agenda-panel.js';
 import { AlertsPanel } from './alerts.js';
@@ -8,6 +9,7 @@ import { confirmAction } from './confirm.js';
 import { h, setText } from './dom.js';
 import { FloorPanel } from './floor-panel.js';
 import { LobbyPanel } from './lobby-panel.js';
+import { PlacesPanel } from './places-panel.js';
 import { Roster } from './roster.js';
 import { SafetyPanel } from './safety-panel.js';
 
@@ -39,7 +41,7 @@ export class ConsolePanels {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);
     const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes)];
-    const later = [new SafetyPanel(app), new AgendaPanel(app), new SessionControls(app)];
+    const later = [new SafetyPanel(app), new AgendaPanel(app), new PlacesPanel(app), new SessionControls(app)];
     this.parts = [this.alerts, ...now, notes, ...later];
     this.alertsEl = this.alerts.el;
     /** Decisions first: waiting room, floor, people; then private messages. */

@@ -70,4 +70,5 @@ export const FLOOR_MODES = {
   open: 'Open conversation',
   hands: 'Raise hands',
   strict: 'One voice at a time',
+  pairs: 'Practice in pairs',
 };

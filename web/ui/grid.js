@@ -1,10 +1,13 @@
 // The video grid: one tile per admitted person, named from session.state's stream_ids. In speaker
 // view the person speaking (the floor holder, else whoever spoke last) is shown large among the
 // others; each tile says when that person's connection is weak or their video frozen; in audio-only
-// mode no video is shown at all.
+// mode no video is shown at all. The server forwards media only within a place (places.js): in the
+// main room, someone in a side room or a breakout group keeps a marked tile without video; in a side
+// room or a group, only the people there have a tile.
 
 import { h, reconcile, setText } from './dom.js';
 import { initials } from './format.js';
+import { awayLabel, isHere, kindOf, placeKey } from './places.js';
 import { FACILITATOR_ROLES } from './state.js';
 
 const SPEAKING_LEVEL = 0.15;
@@ -37,14 +40,15 @@ function createTile(self) {
     video, avatar, h('div', { className: 'caption' }, name, badges, quality));
 }
 
-function badgesFor(p, app) {
+function badgesFor(p, app, away) {
   const s = app.session;
-  const out = [];
+  const out = away ? [awayLabel(p)] : [];
   if (s?.floor?.holder === p.id) out.push('Has the floor');
+  if (p.listen_only && !away) out.push('Listening');
   if (p.hand_raised) out.push('Hand raised');
   if (p.forced_mute) out.push('Muted by facilitator');
   else if (p.audio === false) out.push('Mic off');
-  else if (p.audible === false) out.push('Not heard now'); // strict floor: the server holds their audio
+  else if (p.audible === false && !away) out.push('Not heard now'); // strict floor: the server holds their audio
   if (FACILITATOR_ROLES.has(p.role)) out.push('Facilitator');
   if (p.connected === false) out.push('Reconnecting…');
   return out;
@@ -74,7 +78,8 @@ export class Grid {
     const { app } = this;
     const you = app.you?.id;
     const holder = app.session?.floor?.holder;
-    if (holder && holder !== you) {
+    const holderHere = app.participants.some((p) => p.id === holder && isHere(app.session, you, p));
+    if (holder && holder !== you && holderHere) {
       this.spotlight = { id: holder, since: 0 };
       return holder;
     }
@@ -84,7 +89,8 @@ export class Grid {
       if (this.candidate?.id !== active) this.candidate = { id: active, since: now };
       else if (now - this.candidate.since >= SPOTLIGHT_HOLD_MS) this.spotlight = { id: active, since: now };
     }
-    const present = app.participants.some((p) => p.id === this.spotlight?.id && p.status === 'admitted');
+    const present = app.participants.some((p) => p.id === this.spotlight?.id && p.status === 'admitted'
+      && isHere(app.session, you, p));
     return present ? this.spotlight.id : null;
   }
 
@@ -93,16 +99,25 @@ export class Grid {
     this.update();
   }
 
-  /** Who gets a tile, self first; streams nobody claims yet get a nameless tile. */
+  /**
+   * Who gets a tile, self first; streams nobody claims yet get a nameless tile. Away from the main
+   * room only the people here do; in it, those away keep a marked tile (`away`).
+   */
   entries() {
     const { app } = this;
     const streams = app.client.streams;
-    const people = app.participants.filter((p) => p.status === 'admitted' && p.id !== app.you?.id);
-    const claimed = new Set(people.flatMap((p) => p.stream_ids ?? []));
+    const you = app.you?.id;
+    const inMain = kindOf(placeKey(app.session, you)) === 'main';
+    const people = app.participants.filter((p) => p.status === 'admitted' && p.id !== you
+      && (inMain || isHere(app.session, you, p)));
+    const claimed = new Set(app.participants.flatMap((p) => p.stream_ids ?? [])); // those away too: no "Joining…" tile
     const me = app.participants.find((p) => p.id === app.you?.id) ?? app.you ?? {};
     return [
       { key: 'self', self: true, p: { ...me, audio: app.local.audio, video: app.local.video }, stream: app.local.stream },
-      ...people.map((p) => ({ key: p.id, p, stream: (p.stream_ids ?? []).map((id) => streams.get(id)).find(Boolean) ?? null })),
+      ...people.map((p) => ({
+        key: p.id, p, away: !isHere(app.session, you, p),
+        stream: (p.stream_ids ?? []).map((id) => streams.get(id)).find(Boolean) ?? null,
+      })),
       ...[...streams.keys()].filter((id) => !claimed.has(id))
         .map((id) => ({ key: `stream:${id}`, p: { id: null, name: 'Joining…' }, stream: streams.get(id) })),
     ];
@@ -119,7 +134,7 @@ export class Grid {
     reconcile(this.el, entries, (e) => e.key, (e) => createTile(Boolean(e.self)), (tile, e) => this.#updateTile(tile, e));
   }
 
-  #updateTile(tile, { self, p, stream }) {
+  #updateTile(tile, { self, p, stream, away = false }) {
     const { app } = this;
     const [video, avatar, caption] = tile.children;
     const tracks = stream ? stream.getTracks().map((t) => t.id).join(',') : '';
@@ -131,25 +146,28 @@ export class Grid {
       if (stream) video.play().catch(() => {});
     }
     const level = app.speaking.levels?.[self ? app.you?.id : p.id] ?? 0;
-    const speaking = Boolean(p.id) && (app.speaking.active === p.id || level >= SPEAKING_LEVEL);
-    const showVideo = Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
+    const speaking = !away && Boolean(p.id) && (app.speaking.active === p.id || level >= SPEAKING_LEVEL);
+    const showVideo = !away && Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
     tile.dataset.name = p.name ?? '';
     tile.dataset.participantId = p.id ?? '';
     tile.dataset.speaking = String(speaking);
+    tile.dataset.away = String(away); // in another place: nothing of them reaches this page
+    tile.classList.toggle('away', away);
     tile.classList.toggle('speaking', speaking);
     tile.classList.toggle('floor', app.session?.floor?.holder === p.id && Boolean(p.id));
     tile.classList.toggle('no-video', !showVideo);
     const spotlit = Boolean(p.id) && p.id === this.spotlit;
     tile.classList.toggle('spotlight', spotlit);
-    tile.style.order = String(spotlit ? -1 : tileOrder(app.session, p, self));
+    tile.style.order = String(spotlit ? -1 : away ? 200 : tileOrder(app.session, p, self));
     const quality = self ? app.quality.own?.quality ?? null : app.qualityOf(p);
-    const words = p.connected === false ? '' : QUALITY_WORDS[quality] ?? '';
+    const words = p.connected === false || away ? '' : QUALITY_WORDS[quality] ?? '';
     tile.dataset.quality = quality ?? '';
     setText(caption.children[2], words);
     setText(avatar, initials(p.name));
     const label = self ? `${p.name ?? 'You'} (you)` : p.name ?? '';
     setText(caption.children[0], label);
-    setText(caption.children[1], [speaking ? 'Speaking' : null, ...badgesFor(p, app)].filter(Boolean).join(' · '));
-    tile.setAttribute('aria-label', [label, speaking ? 'speaking' : null, ...badgesFor(p, app), words].filter(Boolean).join(', '));
+    const badges = badgesFor(p, app, away);
+    setText(caption.children[1], [speaking ? 'Speaking' : null, ...badges].filter(Boolean).join(' · '));
+    tile.setAttribute('aria-label', [label, speaking ? 'speaking' : null, ...badges, words].filter(Boolean).join(', '));
   }
 }

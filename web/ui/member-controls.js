@@ -4,6 +4,7 @@
 import { announce, h, setAvailable, setText, unavailable } from './dom.js';
 import { ordinal } from './format.js';
 import { setIconLabel } from './icons.js';
+import { kindOf, placeKey } from './places.js';
 import { toast } from './toast.js';
 
 /** A bar button; pressed while unavailable, it shows why instead of acting. */
@@ -46,9 +47,10 @@ export class MemberControls {
     const you = app.you?.id;
     const raised = Boolean(this.me().hand_raised) || (s.queue ?? []).includes(you);
     const holder = s.floor?.holder === you;
+    const away = kindOf(placeKey(s, you)) !== 'main'; // hands and nods are the main room's
     this.hand.setAttribute('aria-pressed', String(raised));
     setIconLabel(this.hand, 'hand', raised ? 'Lower hand' : 'Raise hand');
-    setAvailable(this.hand, !(holder && !raised), 'controls-why'); // my turn: "I am done speaking" is beside it
+    setAvailable(this.hand, !away && !(holder && !raised), 'controls-why'); // my turn: "I am done speaking" is beside it
     const place = (s.queue ?? []).indexOf(you);
     const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
     if (line && line !== this.position.textContent) announce(line);
@@ -56,8 +58,8 @@ export class MemberControls {
     this.position.hidden = !line;
     this.#turn(s, holder);
     const speaker = s.floor?.holder;
-    setAvailable(this.nod, Boolean(speaker) && !holder, 'controls-why'); // support is for someone else's turn
-    this.#why(holder);
+    setAvailable(this.nod, !away && Boolean(speaker) && !holder, 'controls-why'); // support is for someone else's turn
+    this.#why(holder, away);
     this.#helpStatus();
   }
 
@@ -82,10 +84,11 @@ export class MemberControls {
   }
 
   /** Why a button waits, in words on the page that the buttons point to. */
-  #why(holder) {
+  #why(holder, away) {
     const reasons = [];
-    if (unavailable(this.hand)) reasons.push('You have the floor: no need to raise your hand.');
-    if (unavailable(this.nod)) reasons.push(holder ? '"I relate" is for someone else\'s turn.' : '"I relate" works while someone has the floor.');
+    if (away) reasons.push('Raising a hand and "I relate" are for the main room: they work again when you are back.');
+    else if (unavailable(this.hand)) reasons.push('You have the floor: no need to raise your hand.');
+    if (!away && unavailable(this.nod)) reasons.push(holder ? '"I relate" is for someone else\'s turn.' : '"I relate" works while someone has the floor.');
     this.why.hidden = reasons.length === 0;
     setText(this.why, reasons.join(' '));
     this.el.classList.toggle('my-turn', holder);

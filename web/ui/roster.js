@@ -2,7 +2,8 @@
 // raised hands in queue order (this is the queue: one place for hands, each row one click from the
 // floor), then everyone else as they joined. Each row: name, connection, whether the group hears
 // them, microphone and camera, place in line, share of speaking time; "Give floor", and the rarer
-// actions (mute, message, waiting room, remove) in a menu.
+// actions (take aside or bring back, mute, message, waiting room, remove) in a menu. Someone in a side
+// room or a breakout group says so in their row.
 
 import { h, reconcile, setAvailable, setText, unavailable } from './dom.js';
 import { clock, ordinal } from './format.js';
@@ -73,6 +74,7 @@ export class Roster {
     li.classList.toggle('holder', s?.floor?.holder === p.id);
     li.classList.toggle('away', p.connected === false);
     setText(li.querySelector('.who'), `${p.name}${lead ? ' (co-facilitator)' : ''}`);
+    this.#place(li, p, lead);
     const hand = li.querySelector('[data-testid="hand-position"]');
     hand.hidden = place < 0 && s?.floor?.holder !== p.id;
     setText(hand, s?.floor?.holder === p.id ? 'Speaking' : place >= 0 ? `Hand ${ordinal(place + 1)}` : '');
@@ -96,13 +98,30 @@ export class Roster {
     li.querySelector('meter').value = share;
     setText(li.querySelector('.share'), `${Math.round(share * 100)}% · ${clock(app.participation.secondsOf(p.id))}`);
     const floor = li.querySelector('[data-testid="give-floor"]');
-    setAvailable(floor, s?.floor?.holder !== p.id, hand.id); // stays in the tab order; the badge says "Speaking"
+    const away = (p.place ?? 'main') !== 'main'; // the floor is the main room's: the place badge says where they are
+    setAvailable(floor, s?.floor?.holder !== p.id && !away, away ? `place-${p.id}` : hand.id); // stays in the tab order; the badge says "Speaking"
     floor.setAttribute('aria-label', `Give floor to ${p.name}`);
     li.menu.setLabel(`More actions for ${p.name}`);
     const mute = li.querySelector('[data-testid="mute-button"]');
     setText(mute, p.forced_mute ? 'Allow unmute' : 'Mute');
     mute.hidden = lead;
     li.querySelector('[data-testid="lobby-send-button"]').hidden = lead;
+  }
+
+  /** Where they are when not in the main room; "Take aside" for a member, "Bring back" once aside. */
+  #place(li, p, lead) {
+    const { app } = this;
+    const place = p.place ?? 'main';
+    const room = (app.session?.side_rooms ?? []).find((r) => r.member === p.id);
+    const badge = li.querySelector('[data-testid="place-badge"]');
+    badge.hidden = place === 'main';
+    setText(badge, place.startsWith('side:')
+      ? (room && !lead ? `Aside with ${room.lead === app.you?.id ? 'you' : app.nameOf(room.lead)}` : 'In a side room')
+      : place.startsWith('group:') ? `Group ${Number(place.slice(6)) + 1}${p.listen_only ? ', listening' : ''}` : '');
+    const aside = li.querySelector('[data-testid="side-start"]');
+    aside.hidden = lead;
+    setText(aside, room ? `Bring ${p.name} back` : `Take ${p.name} aside`);
+    aside.dataset.aside = String(Boolean(room));
   }
 
   /** Microphone and camera as the person set them: icons, with their words for screen readers. */
@@ -120,6 +139,10 @@ export class Roster {
     const id = p.id;
     const name = () => app.participant(id)?.name ?? 'this person';
     const toggleMute = () => app.run(app.participant(id)?.forced_mute ? 'unmute.allow' : 'mute', { id });
+    const aside = () => {
+      const inSide = (app.session?.side_rooms ?? []).some((r) => r.member === id);
+      app.run(inSide ? 'side.end' : 'side.start', { id });
+    };
     const remove = async () => {
       const question = `Remove ${name()} from the session? Their link will stop working.`;
       if (await confirmAction(question, 'Remove', { returnTo: menu.button })) {
@@ -129,6 +152,7 @@ export class Roster {
     const menu = new ActionMenu({
       label: 'More actions', testid: 'member-menu', items: [
         h('button', { type: 'button', className: 'mute', 'data-testid': 'mute-button', 'on:click': toggleMute }, 'Mute'),
+        h('button', { type: 'button', 'data-testid': 'side-start', 'on:click': aside }, 'Take aside'),
         h('button', { type: 'button', 'data-testid': 'message-button', 'on:click': () => this.notes.compose(id) }, 'Write privately'),
         h('button', { type: 'button', 'data-testid': 'lobby-send-button', 'on:click': () => app.run('lobby.send', { id }) }, 'Move to waiting room'),
         h('button', { type: 'button', className: 'danger', 'data-testid': 'remove-button', 'on:click': remove }, 'Remove from session'),
@@ -137,6 +161,7 @@ export class Roster {
     const li = h('li', { className: 'roster-row', 'data-testid': 'member-row' },
       h('div', { className: 'roster-main' },
         h('span', { className: 'who' }),
+        h('span', { className: 'badge place', id: `place-${id}`, 'data-testid': 'place-badge', hidden: true }),
         h('span', { className: 'badge hand', id: `hand-${id}`, 'data-testid': 'hand-position', hidden: true }),
         h('span', { className: 'connection', 'data-testid': 'connection' }),
         h('span', { className: 'devices' }),

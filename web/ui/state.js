@@ -5,6 +5,7 @@
 import { describeChange } from './announcements.js';
 import { announce } from './dom.js';
 import { now, syncClock } from './format.js';
+import { isHere } from './places.js';
 import { HelpRequests } from './help.js';
 import { tabMemory } from './memory.js';
 import { SafetyPlanKeeper } from './safety.js';
@@ -30,13 +31,16 @@ export class AppState extends EventTarget {
     this.help = new HelpRequests(); // facilitators: open requests; members: mine and its answer
     this.notes = []; // {from, to, text, at, mine, name}
     this.nods = []; // {from, at}
+    this.broadcasts = []; // {from, name, text, at}: the facilitators' messages to every breakout group, while it runs
     this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, callback, at, count}
     this.drops = new Map(); // facilitators: member id -> {at, gone, dismissed} while a dropped connection is not back
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed());
     local.addEventListener('choice', (e) => { tabMemory.devices = e.detail; });
     // How well each person's media arrives here, and this page's own sending (see stats.js).
-    this.quality = new QualityMonitor(client, (streamId) => this.participants.some((p) => p.video && p.stream_ids?.includes(streamId)));
+    // Only from people in one's own place: the server forwards nothing of the others, which is no freeze.
+    this.quality = new QualityMonitor(client, (streamId) => this.participants.some((p) => p.video
+      && p.stream_ids?.includes(streamId) && isHere(this.session, this.you?.id, p)));
     this.quality.addEventListener('change', () => this.changed());
     this.#listen();
   }
@@ -115,6 +119,7 @@ export class AppState extends EventTarget {
     on('state', (s) => {
       syncClock(s?.now);
       this.#announceChanges(s);
+      if (!s?.breakout) this.broadcasts = [];
       if (s?.status === 'ended') this.#forgetSafety();
       else this.#trackDrops();
       if (this.isFacilitator) this.help.follow(this.participants);
@@ -139,6 +144,8 @@ export class AppState extends EventTarget {
     on('note', (d) => this.#onNote(d));
     on('nod', (d) => this.#onNod(d));
     on('safety.shared', (d) => this.#onSafetyShared(d));
+    on('breakout.broadcast', (d) => this.#onBroadcast(d));
+    on('breakout.warning', () => announce('One minute left in the breakout; then everyone returns to the main room'));
     c.addEventListener('safety.asked', () => this.#onSafetyAsked());
   }
 
@@ -234,6 +241,12 @@ export class AppState extends EventTarget {
     const sender = name ? `${name}${FACILITATOR_ROLES.has(role) ? ' (facilitator)' : ''}` : this.nameOf(from);
     this.notes = [...this.notes, { from, to: this.you?.id, text, at: Date.now(), mine: false, unread: true, name, sender }];
     announce(`Private message from ${sender}: ${text}`);
+  }
+
+  /** A facilitator's message to every breakout group: shown while the breakout runs, and said. */
+  #onBroadcast({ from, name, text, at }) {
+    this.broadcasts = [...this.broadcasts, { from, name, text, at }].slice(-3);
+    announce(`Message to all groups from ${from === this.you?.id ? 'you' : name}: ${text}`);
   }
 
   #onNod({ from }) {

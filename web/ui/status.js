@@ -1,8 +1,10 @@
-// The session's moment at a glance: phase and time left, who holds the floor, whose turn it is.
+// The session's moment at a glance: phase and time left, who holds the floor, whose turn it is; away
+// from the main room, where one is, with whom, and the time left (the floor is the main room's).
 
 import { announce, h, setText } from './dom.js';
 import { TURN_WARNING_SECONDS, turnWarning } from './announcements.js';
 import { clock, FLOOR_MODES, phaseLeft, secondsUntil } from './format.js';
+import { describePlace, kindOf, placeKey } from './places.js';
 
 /** While the connection is lost; a member who gave a number for a dropped call is reminded of it. */
 export function offlineText(safety) {
@@ -20,6 +22,8 @@ export class StatusStrip {
     this.floor = h('p', { className: 'pill', 'data-testid': 'floor-status' });
     this.goAround = h('p', { className: 'pill', 'data-testid': 'goaround-status' });
     this.strict = h('p', { className: 'pill notice', 'data-testid': 'strict-notice' });
+    this.place = h('p', { className: 'pill place', 'data-testid': 'place-status', hidden: true });
+    this.broadcast = h('p', { className: 'pill notice broadcast', 'data-testid': 'breakout-broadcast', hidden: true });
     this.hold = h('p', { className: 'pill notice', role: 'status', 'data-testid': 'hold-notice', hidden: true },
       'The facilitator lost their connection; the session is paused until they are back.');
     this.offline = h('p', { className: 'pill notice warn', 'data-testid': 'offline-notice', hidden: true },
@@ -29,7 +33,7 @@ export class StatusStrip {
     this.ownButton = h('button', { type: 'button', 'data-testid': 'audio-only-switch', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
     this.own = h('p', { className: 'pill notice warn own-quality', 'data-testid': 'own-quality', hidden: true }, this.ownText, this.ownButton);
     this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
-      this.offline, this.hold, this.own, this.phase, this.floor, this.goAround, this.strict);
+      this.offline, this.hold, this.own, this.place, this.broadcast, this.phase, this.floor, this.goAround, this.strict);
   }
 
   #own() {
@@ -39,6 +43,21 @@ export class StatusStrip {
     this.own.dataset.quality = app.quality.own?.quality ?? '';
     setText(this.ownText, app.audioOnly ? 'Audio only: no video is sent or shown. ' : 'Your connection is weak. ');
     setText(this.ownButton, app.audioOnly ? 'Turn video back on' : 'Switch to audio only');
+  }
+
+  /** Where one is, when that is not simply the main room, and the newest message to the groups; true in the main room. */
+  #place(s) {
+    const { app } = this;
+    const key = placeKey(s, app.you?.id);
+    const line = describePlace(s, app.you?.id);
+    this.place.hidden = !line;
+    this.place.dataset.place = key;
+    setText(this.place, line ?? '');
+    this.place.classList.toggle('warn', Boolean(s.breakout?.warned) && kindOf(key) === 'group');
+    const last = app.broadcasts.at(-1);
+    this.broadcast.hidden = !last;
+    setText(this.broadcast, last ? `To all groups from ${last.from === app.you?.id ? 'you' : last.name}: ${last.text}` : '');
+    return kindOf(key) === 'main';
   }
 
   update() {
@@ -58,6 +77,7 @@ export class StatusStrip {
     setText(mode, ` · ${FLOOR_MODES[phase.floor_mode] ?? ''}`);
     this.phase.classList.toggle('warn', left != null && left < 60);
 
+    const inMain = this.#place(s);
     const holder = s.floor?.holder;
     const turnLeft = secondsUntil(s.floor?.ends_at);
     const mine = holder === app.you?.id;
@@ -70,7 +90,8 @@ export class StatusStrip {
     this.floor.dataset.holder = holder ?? '';
 
     const g = s.go_around;
-    this.goAround.hidden = !g;
+    this.goAround.hidden = !g || !inMain;
+    this.floor.hidden = !inMain;
     this.floor.classList.toggle('redundant', Boolean(g) && g.order?.[g.position] === holder); // the turn says it
     if (g) {
       const current = g.order?.[g.position];
@@ -79,7 +100,7 @@ export class StatusStrip {
         + ` (${(g.position ?? 0) + 1} of ${g.order?.length ?? 0})${gLeft != null ? ` · ${clock(gLeft)} left` : ''}`);
     }
     this.hold.hidden = !s.on_hold;
-    const strict = phase.floor_mode === 'strict' && !app.isFacilitator && holder !== app.you?.id;
+    const strict = inMain && phase.floor_mode === 'strict' && !app.isFacilitator && holder !== app.you?.id;
     this.strict.hidden = !strict;
     setText(this.strict, 'One voice at a time: others hear you when you have the floor.');
   }

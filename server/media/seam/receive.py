@@ -42,7 +42,16 @@ from server.media.seam.transport import (
     send_rtcp,
 )
 
-NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: gaps older than this are no longer NACKed
+NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: a gap still open this far behind the newest is beyond repair
+# Upstream repair (issue #16): a gap is NACKed once it has stayed open past the reorder allowance (a
+# reordered packet is not lost), again every retry interval while it stays open, and given up after
+# MAX_NACKS: a gap beyond repair becomes one keyframe request, not a burst of stale packets.
+REORDER_DELAY = 0.02  # seconds a gap stays open before its first NACK ...
+REORDER_JITTERS = 2  # ... plus this many times the measured interarrival jitter (RFC 3550) ...
+MAX_REORDER_DELAY = 0.08  # ... at most this
+NACK_RETRY_INTERVAL = 0.1  # seconds between NACKs of a packet still missing (about one round trip)
+MAX_NACKS = 3  # NACKs per missing packet; still missing a retry interval after the last: beyond repair
+MAX_REPAIR_GAP = 64  # packets lost in a row beyond which a keyframe is cheaper than repair
 _RTP_HEADER = struct.Struct("!BBHI")  # first byte, marker + payload type, sequence number, timestamp
 
 _original_decoder_worker = aiortc.rtcrtpreceiver.decoder_worker
@@ -70,6 +79,9 @@ class RtpConsumer(Protocol):
     def on_ssrc(self, ssrc: int) -> None:
         """The publisher's SSRC for this track (again if it changes)."""
 
+    def on_unrepairable(self) -> None:
+        """A gap upstream is beyond repair (too long, or still open after every NACK): a keyframe is due."""
+
 
 class InboundTrack:
     """One tapped receiver's per-packet work, done here instead of in ``RTCRtpReceiver``.
@@ -96,7 +108,7 @@ class InboundTrack:
         self.level_id = 0
         self._lean_packets = 0
         self._high = -1
-        self._missing: set[int] = set()
+        self._missing: dict[int, list[Any]] = {}  # seq -> [open since, NACKs sent, last NACK at]
 
     @property
     def lean_packets(self) -> int:
@@ -116,15 +128,16 @@ class InboundTrack:
         s = self.stats
         s.packets_received, s.max_seq, s.cycles, s._jitter_q4 = received, max_seq, cycles, jitter_q4
         s._last_arrival, s._last_timestamp = arrival, timestamp
-        self._lean_packets, self._high, self._missing = lean, high, set(missing)
+        self._lean_packets, self._high = lean, high
+        self._missing = {seq: [0.0, 0, 0.0] for seq in missing}  # read back only: the Inlet keeps the timers
 
     def on_packet(self, packet: RtpPacket) -> None:
         """aiortc's path (it has counted the packet already): learn the SSRC, then hand the packet on."""
         if packet.ssrc != self.ssrc:
             self.owner.register(self, packet.ssrc)
         seq = packet.sequence_number
-        if self.video:
-            self._nack(seq)
+        if self.video and not self._nack(seq):
+            return
         level = packet.extensions.audio_level
         self.consumer.on_rtp(packet.payload, seq, packet.timestamp, packet.marker, -1 if level is None else level[1])
 
@@ -161,26 +174,83 @@ class InboundTrack:
         if self.video:
             if delta == 1 and not self._missing:
                 self._high = seq
-            else:
-                self._nack(seq)
+            elif not self._nack(seq):
+                return
         self.consumer.on_rtp(plain[offset:end], seq, timestamp, second >> 7, level)
 
-    def _nack(self, seq: int) -> None:
-        """As ``NackGenerator``: remember gaps; when a new one opens, NACK every packet still missing."""
+    def _nack(self, seq: int) -> bool:
+        """Gap bookkeeping for one video packet; False when it is not to be handed on.
+
+        A newer packet opens gaps (a gap longer than ``MAX_REPAIR_GAP`` is beyond repair at once); an
+        older one fills a gap, or is a duplicate or a packet already given up (after an outage the
+        publisher may answer old NACKs with a burst of them: subscribers are past them). Then every
+        open gap is checked for a NACK that is due (``_repair``).
+        """
         if self._high < 0:
             self._high = seq
-            return
+            return True
         delta = (seq - self._high) & 0xFFFF
         missing = self._missing
         if 0 < delta < 0x8000:
-            missing.update((seq - k) & 0xFFFF for k in range(1, min(delta, NACK_WINDOW)))
+            now = self.owner.clock()
             self._high = seq
-            for old in [m for m in missing if (seq - m) & 0xFFFF > NACK_WINDOW]:
-                missing.discard(old)
-            if delta > 1 and missing:
-                self.owner.send_nack(self, sorted(missing))
+            if delta - 1 > MAX_REPAIR_GAP:
+                missing.clear()
+                self.owner.unrepairable(self)
+                return True
+            for k in range(1, delta):
+                missing[(seq - k) & 0xFFFF] = [now, 0, now]
+            if any((seq - m) & 0xFFFF > NACK_WINDOW for m in missing):
+                missing.clear()  # fell out of the window still open
+                self.owner.unrepairable(self)
+                return True
+        elif delta == 0 or missing.pop(seq, None) is None:
+            return False
         else:
-            missing.discard(seq)
+            now = self.owner.clock()
+        if missing:
+            self._repair(now)
+        return True
+
+    def reorder_allowance(self) -> float:
+        """Seconds a gap stays open before its first NACK: reordering is not loss."""
+        stats = self.stats
+        jitter = (stats._jitter_q4 >> 4) / stats._clockrate if stats is not None else 0.0
+        return min(MAX_REORDER_DELAY, REORDER_DELAY + REORDER_JITTERS * jitter)
+
+    def _repair(self, now: float) -> None:
+        """NACK what is due (open past the allowance, or a retry interval after its last NACK); a gap
+        NACKed ``MAX_NACKS`` times and still open is beyond repair: forget them all, ask for a keyframe."""
+        missing = self._missing
+        for _since, tries, last in missing.values():
+            if tries >= MAX_NACKS and now - last >= NACK_RETRY_INTERVAL:
+                missing.clear()
+                self.owner.unrepairable(self)
+                return
+        allowance = self.reorder_allowance()
+        due = []
+        for seq, entry in missing.items():
+            since, tries, last = entry
+            if (now - since >= allowance) if tries == 0 else (tries < MAX_NACKS and now - last >= NACK_RETRY_INTERVAL):
+                entry[1] = tries + 1
+                entry[2] = now
+                due.append(seq)
+        if due:
+            self.owner.send_nack(self, sorted(due))
+
+    def request(self, lost: list[int]) -> None:
+        """A subscriber NACKed packets that never reached us: NACK those still open upstream now,
+        unless they were NACKed within the retry interval (or every NACK is spent)."""
+        now = self.owner.clock()
+        due = []
+        for seq in lost:
+            entry = self._missing.get(seq)
+            if entry is not None and entry[1] < MAX_NACKS and (entry[1] == 0 or now - entry[2] >= NACK_RETRY_INTERVAL):
+                entry[1] += 1
+                entry[2] = now
+                due.append(seq)
+        if due:
+            self.owner.send_nack(self, sorted(due))
 
 
 class LeanReceiver:
@@ -194,11 +264,17 @@ class LeanReceiver:
     track's first packet) are untouched.
     """
 
-    def __init__(self, compiled_path: bool | None = None, drops: Drops | None = None) -> None:
+    def __init__(
+        self,
+        compiled_path: bool | None = None,
+        drops: Drops | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         """``compiled_path``: the ``Inlet`` (default: when built and not switched off) or the Python below.
 
         ``drops`` counts what the socket guard refuses (``guard.admit``); ``validated`` is set by
-        ``install`` to the connection's proven remote addresses.
+        ``install`` to the connection's proven remote addresses. ``clock`` (seconds, monotonic) times
+        the repair of gaps; both paths read it (a test gives both the same one).
         """
         use_inlet = compiled.fastpath is not None if compiled_path is None else compiled_path
         self.drops = drops if drops is not None else Drops()
@@ -209,6 +285,10 @@ class LeanReceiver:
         self._unprotect: Callable[[bytes], bytes] | None = None
         self._hooks = SocketHooks()
         self._inlet: Any = compiled.BUILT.Inlet() if use_inlet else None
+        self.clock: Callable[[], float] = time.monotonic
+        self.unrepairable_gaps = 0  # gaps given up for a keyframe (tests and diagnostics)
+        if clock is not None:
+            self.set_clock(clock)
 
     def tap(self, receiver: RTCRtpReceiver, consumer: RtpConsumer, estimate_bandwidth: bool = True) -> None:
         """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
@@ -291,6 +371,7 @@ class LeanReceiver:
                 ssrc,
                 track.consumer.on_rtp,
                 functools.partial(self.send_nack, track),
+                functools.partial(self.unrepairable, track),
                 track.video,
                 track.level_id,
                 float(s._clockrate),
@@ -310,6 +391,27 @@ class LeanReceiver:
             stats = self._inlet.stats(track.ssrc)
             if stats is not None:
                 track.restore(stats)
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Time the repair of gaps by ``clock`` on both paths (tests hold it to decide what is due)."""
+        self.clock = clock
+        if self._inlet is not None:
+            self._inlet.set_clock(clock)
+
+    def unrepairable(self, track: InboundTrack) -> None:
+        """A gap of ``track`` is beyond repair: its consumer asks the publisher for a keyframe."""
+        self.unrepairable_gaps += 1
+        track.consumer.on_unrepairable()
+
+    def repair(self, receiver: RTCRtpReceiver, lost: list[int]) -> None:
+        """A subscriber NACKed these packets (the publisher's numbers) and we never had them."""
+        track = self.tracks.get(receiver)
+        if track is None or track.ssrc < 0:
+            return
+        if self._inlet is not None and self._inlet.stats(track.ssrc) is not None:
+            self._inlet.request(track.ssrc, lost)
+        else:
+            track.request(lost)
 
     def send_nack(self, track: InboundTrack, lost: list[int]) -> None:
         """Generic NACK (RFC 4585) upstream from the receiver's RTCP SSRC, sent at once."""

@@ -29,8 +29,9 @@ class SubscriberRtcp:
     room loop calls ``send_reports`` once a second (no timer of its own: on this kind of machine a
     wake-up costs more than the report) for one compound packet (an SR per sending track, then one
     SDES; a few when a large room's would be too long to protect), and incoming SRTCP is read inside
-    the socket callback: NACKs are answered from the sender's history and PLI/FIR go to the
-    forwarder. Receiver reports (statistics only) and REMB (there is no encoder to steer) are
+    the socket callback: NACKs are answered from the sender's history (once per packet per round
+    trip, within a budget rolled with each report; what we never had is asked of the publisher) and
+    PLI/FIR go to the forwarder. Receiver reports (statistics only) and REMB (there is no encoder to steer) are
     dropped, as aiortc's pack path would ignore them too.
     """
 
@@ -109,7 +110,7 @@ class SubscriberRtcp:
                         lost.append(pid)
                         lost.extend((pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1)
                     self.feedback_received += 1
-                    lean.retransmit(lost)
+                    lean.answer_nack(lost)
             elif kind == 206 and fmt in (1, 4):
                 at = pos + 8 if fmt == 1 else pos + 12  # FIR names the media source in its FCI
                 lean = self.senders.get(int.from_bytes(plain[at : at + 4], "big"))
@@ -124,6 +125,8 @@ class SubscriberRtcp:
         A large room's reports are split into as few compound packets as SRTCP can protect (with
         aiortc's UUID CNAME, 18 tracks fit in one), each an SR per track and then their SDES.
         """
+        for lean in self.senders.values():
+            lean.roll_budget()  # retransmission budgets run in windows of this report interval
         route = nominated_route(self._dtls) if self._dtls is not None else None
         if route is None and self._dtls is not None:
             for lean in self.senders.values():

@@ -11,7 +11,6 @@ connection's ``SubscriberRtcp`` (``rtcp.py``). When the forwarder gives it a com
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 import time
 from collections.abc import Callable
@@ -36,6 +35,10 @@ from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rt
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
 HISTORY_MASK = HISTORY_SIZE - 1
+# A subscriber's NACKs are answered at most once per packet per round trip, and within a budget, so a
+# member on a weak downlink is never offered many times its normal packets (issue #16: 11-18x).
+RESEND_INTERVAL = 0.1  # seconds: a packet resent this recently is not resent again (about one RTT)
+RETRANSMIT_PERCENT = 25  # resent bytes at most this share of the bytes sent over the last 1-2 s
 MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold before the subscriber lags
 NTP_EPOCH_OFFSET = 2208988800
 _RTP_OUT = struct.Struct("!BBHII")
@@ -55,6 +58,10 @@ class ConnectionRtcp(Protocol):
 
     def attach(self, dtls: Any, cname: str) -> None:
         """The sender started on ``dtls`` with this CNAME."""
+
+
+def _nothing() -> None:
+    """A retired sender's keyframe requests go nowhere."""
 
 
 class IdleTrack(MediaStreamTrack):
@@ -94,7 +101,13 @@ class LeanSender:
     reports it and the forwarder treats the subscriber as lagging.
     """
 
-    def __init__(self, sender: RTCRtpSender, on_keyframe_request: Callable[[], None], rtcp: ConnectionRtcp) -> None:
+    def __init__(
+        self,
+        sender: RTCRtpSender,
+        on_keyframe_request: Callable[[], None],
+        rtcp: ConnectionRtcp,
+        on_missing: Callable[[list[int]], None] | None = None,
+    ) -> None:
         self.sender = sender
         self.rtcp = rtcp
         self.ssrc: int = sender._ssrc
@@ -104,6 +117,8 @@ class LeanSender:
         self._cname = ""
         self._raw: Any = sender  # private fields are written through this untyped alias
         self.on_keyframe_request = on_keyframe_request
+        self.on_missing = on_missing  # NACKed packets we never had (publisher's numbers): repair upstream
+        self.upstream: Callable[[int], int | None] | None = None  # ``Sink.upstream_seq``, set by the sink
         self.ready = False
         self.retired = False
         self.outlet: Any = None  # the compiled twin of ``send`` (``_fastpath.Outlet``), set by the forwarder
@@ -122,6 +137,7 @@ class LeanSender:
         self._pt = 0
         self._ext = b""
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
+        self.reset_repair()
         self._dtls: Any = None
         self._original_send = sender.send
         setattr(sender, "_handle_rtcp_packet", self._handle_rtcp_packet)  # noqa: B010 (instance override)
@@ -191,6 +207,26 @@ class LeanSender:
         self.retired = True
         self.rtcp.remove(self)
 
+    def release(self) -> None:
+        """After ``unlink`` and aiortc's ``sender.stop()``: let go of everything but aiortc's sender.
+
+        A stopped track's m-line stays in the subscriber connection (inactive: later offers keep their
+        order), and with it aiortc's ``RTCRtpSender``. Through the methods this class put on that
+        sender, it kept this object alive, and with it the packets kept for NACKs (the compiled
+        outlet's included, some 600 KB a video copy) and the publisher's source, receiver and
+        connection: every republish cost each subscriber a whole dead publisher (a 30-minute soak of
+        8 x 8 grew to 3.8 GB). The stopped sender gets aiortc's own methods back (nothing calls
+        them once it is stopped) and this object drops its callbacks and kept packets.
+        """
+        for name in ("_handle_rtcp_packet", "send", "_run_rtcp"):
+            self._raw.__dict__.pop(name, None)
+        self.on_keyframe_request = _nothing
+        self.on_missing = None
+        self.upstream = None
+        self.outlet = None
+        self._history = [None] * HISTORY_SIZE
+        self._buffered = None
+
     @property
     def packets_sent(self) -> int:
         return int(self.outlet.packets_sent) if self.outlet is not None else self._sent
@@ -259,20 +295,101 @@ class LeanSender:
             self.octets & 0xFFFFFFFF,
         )
 
-    def retransmit(self, lost: list[int]) -> None:
-        """Answer a NACK from the history of protected packets; older ones are gone."""
+    def reset_repair(self) -> None:
+        """No packet resent yet, nothing earned or spent (what ``_fastpath.Outlet`` starts with)."""
+        self._resent: list[tuple[int, float] | None] = [None] * HISTORY_SIZE  # (seq, when) by history slot
+        self._resend_interval = RESEND_INTERVAL
+        self._budget_octets = self._budget_current = 0
+        self._resent_before = self._resent_now = 0
+        self._retransmitted = self._resend_repeats = self._resend_over_budget = 0
+
+    @property
+    def resend_interval(self) -> float:
+        """Seconds within which a packet is resent at most once (an RTT estimate may raise it)."""
+        return float(self.outlet.resend_interval) if self.outlet is not None else self._resend_interval
+
+    @resend_interval.setter
+    def resend_interval(self, seconds: float) -> None:
+        self._resend_interval = seconds
         if self.outlet is not None:
-            self.outlet.retransmit(lost)
+            self.outlet.resend_interval = seconds
+
+    @property
+    def retransmitted(self) -> int:
+        """Packets resent in answer to NACKs."""
+        return int(self.outlet.retransmitted) if self.outlet is not None else self._retransmitted
+
+    @property
+    def resend_repeats(self) -> int:
+        """NACKed packets not resent because they were resent within ``resend_interval``."""
+        return int(self.outlet.resend_repeats) if self.outlet is not None else self._resend_repeats
+
+    @property
+    def resend_over_budget(self) -> int:
+        """NACKed packets not resent because the retransmission budget was spent."""
+        return int(self.outlet.resend_over_budget) if self.outlet is not None else self._resend_over_budget
+
+    def roll_budget(self) -> None:
+        """A new budget window: called once a second with the sender reports (``SubscriberRtcp``).
+
+        Resent bytes over the last window and this one stay within ``RETRANSMIT_PERCENT`` of the
+        payload bytes sent over the same span; no clock on the per-packet path.
+        """
+        if self.outlet is not None:
+            self.outlet.roll_budget()
             return
+        self._budget_octets, self._budget_current = self._budget_current, self._octets
+        self._resent_before, self._resent_now = self._resent_now, 0
+
+    def retransmit(self, lost: list[int], now: float | None = None) -> list[int]:
+        """Answer a NACK from the history of protected packets; older ones are gone.
+
+        A packet is resent at most once per ``resend_interval`` (a NACK repeated within a round trip
+        is answered by the resend already on its way), and only while the bytes resent stay within
+        the budget (``roll_budget``); what is left is lost again, and the subscriber asks for a
+        keyframe rather than a flood. Returns the publisher's sequence numbers of asked-for packets
+        that never reached us (gaps upstream), for the caller to NACK upstream.
+        """
+        when = time.monotonic() if now is None else now
+        if self.outlet is not None:
+            return list(self.outlet.retransmit(lost, when))
+        upstream: list[int] = []
+        if self.sock is None:
+            return upstream
         for seq in lost:
-            data = self._history[seq & HISTORY_MASK]
-            if data is not None and self.sock is not None and int.from_bytes(data[2:4], "big") == seq:
-                with contextlib.suppress(OSError):
-                    self.sock.sendto(data, self._addr)
+            at = seq & HISTORY_MASK
+            data = self._history[at]
+            if data is None or int.from_bytes(data[2:4], "big") != seq:
+                origin = self.upstream(seq) if self.upstream is not None else None
+                if origin is not None:
+                    upstream.append(origin)
+                continue
+            resent = self._resent[at]
+            if resent is not None and resent[0] == seq and when - resent[1] < self._resend_interval:
+                self._resend_repeats += 1
+                continue
+            earned = self._octets - self._budget_octets
+            if (self._resent_before + self._resent_now + len(data)) * 100 > earned * RETRANSMIT_PERCENT:
+                self._resend_over_budget += 1
+                continue
+            try:
+                self.sock.sendto(data, self._addr)
+            except OSError:
+                continue
+            self._resent_now += len(data)
+            self._retransmitted += 1
+            self._resent[at] = (seq, when)
+        return upstream
+
+    def answer_nack(self, lost: list[int]) -> None:
+        """``retransmit``, and what we never had asked of the publisher (``on_missing``)."""
+        upstream = self.retransmit(lost)
+        if upstream and self.on_missing is not None:
+            self.on_missing(upstream)
 
     async def _handle_rtcp_packet(self, packet: Any) -> None:
         """Feedback that came through aiortc's path (before ``rtcp`` hooked the socket): same handling."""
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            self.retransmit(packet.lost)
+            self.answer_nack(packet.lost)
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             self.on_keyframe_request()
