@@ -8,6 +8,10 @@ page's own clocks (performance.now, since navigation started):
   connect, camera, ICE, DTLS, keyframe: everything a person waits through);
 - click-to-frame: the Join press -> that same frame.
 
+`--e2ee off|preferred|required` sets the session's end-to-end encryption (default: the server's
+default, preferred): with it on, the first frame also waits for the member's public key to reach the
+facilitator's page and the wrapped media key to come back.
+
 Goal: click-to-frame under 1.5 s at p95 (load-to-frame is reported too). Starts its own server on a
 free loopback port; everything (server, SFU, both browsers) shares this machine's cores.
 """
@@ -68,8 +72,8 @@ def one_join(browser: Browser, url: str, timeout_ms: float) -> tuple[float, floa
         context.close()
 
 
-def start_facilitator(browser: Browser, server: HearthServer) -> tuple[str, BrowserContext]:
-    created = server.create_session("Join bench", requires_agreement=False, admission="open")
+def start_facilitator(browser: Browser, server: HearthServer, e2ee: str | None) -> tuple[str, BrowserContext]:
+    created = server.create_session("Join bench", requires_agreement=False, admission="open", e2ee=e2ee)
     context = browser.new_context()
     page = context.new_page()
     page.goto(created["facilitator_url"])
@@ -83,6 +87,7 @@ def main() -> int:
     parser.add_argument("--joins", type=int, default=10)
     parser.add_argument("-v", action="store_true", help="print each join's milestones")
     parser.add_argument("--timeout", type=float, default=15.0, help="seconds per join before it counts as failed")
+    parser.add_argument("--e2ee", choices=("off", "preferred", "required"), default=None)
     args = parser.parse_args()
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing", file=sys.stderr)
@@ -94,7 +99,7 @@ def main() -> int:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            session_id, facilitator = start_facilitator(browser, server)  # stays in the room throughout
+            session_id, facilitator = start_facilitator(browser, server, args.e2ee)  # stays in the room throughout
             for i in range(args.joins):
                 url = server.invite(session_id, f"Member {i + 1}")["url"]
                 try:

@@ -13,6 +13,7 @@ from typing import Any
 from rooms.model import (
     Admission,
     Breakout,
+    E2eeMode,
     Floor,
     FloorMode,
     GoAround,
@@ -53,6 +54,8 @@ def session_from_dict(data: dict[str, Any]) -> Session:
     if "agenda" in data:
         fields["agenda"] = [_phase(p) for p in data["agenda"]]
     fields["admission"] = Admission(data.get("admission", "lobby"))
+    if "e2ee" in data:
+        fields["e2ee"] = E2eeMode(data["e2ee"])
     fields["status"] = SessionStatus(data.get("status", "open"))
     fields["floor"] = Floor(**_known(Floor, data["floor"])) if data.get("floor") else None
     fields["go_around"] = GoAround(**_known(GoAround, data["go_around"])) if data.get("go_around") else None

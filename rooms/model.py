@@ -49,6 +49,21 @@ class Admission(StrEnum):
     OPEN = "open"
 
 
+class E2eeMode(StrEnum):
+    """Whether media is end-to-end encrypted in the browsers (the server forwards what it cannot read).
+
+    ``required``: always; a browser that cannot encrypt waits and is told why. ``preferred``: when
+    every admitted browser can, else in the clear for everyone. ``off``: never.
+    """
+
+    REQUIRED = "required"
+    PREFERRED = "preferred"
+    OFF = "off"
+
+
+DEFAULT_E2EE = E2eeMode.PREFERRED
+
+
 @dataclass(frozen=True)
 class Phase:
     name: str
@@ -207,6 +222,7 @@ class Session:
     requires_agreement: bool = True
     requires_safety_plan: bool = False
     starts_at: float | None = None  # when the operator scheduled it, to tell those who arrive early
+    e2ee: E2eeMode = DEFAULT_E2EE
     version: int = 0
     status: SessionStatus = SessionStatus.OPEN
     locked: bool = False

@@ -53,6 +53,8 @@ class Action(StrEnum):
     BREAKOUT_END = "breakout.end"
     PUBLISH = "rtc.publish"
     ANSWER = "rtc.answer"
+    SHARE_MEDIA_KEY = "e2ee.key"  # a browser's public key (or that it cannot encrypt)
+    GRANT_MEDIA_KEY = "e2ee.grant"  # the session's media key, wrapped for each admitted participant
 
 
 _EVERYONE = frozenset(
@@ -64,6 +66,7 @@ _EVERYONE = frozenset(
         Action.ANSWER,
         Action.RELEASE_FLOOR,
         Action.PASS_TURN,
+        Action.SHARE_MEDIA_KEY,
     }
 )
 
@@ -88,6 +91,7 @@ _LEADS = _EVERYONE | frozenset(
         Action.END,
         Action.ASK_SAFETY_PLAN,
         Action.ACK_HELP,
+        Action.GRANT_MEDIA_KEY,
         # Places: co-facilitators may do all of these, as they may change phases (which starts a
         # pairs breakout) and end the session; a co-facilitator taking a member aside is the common
         # case, and the practice must go on while the lead facilitator is busy. What is the lead
@@ -123,7 +127,9 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 # A waiting member may accept the agreement, share their emergency plan, set their devices, and talk
 # privately to a facilitator (or ask for help) before being let in; nothing else until admitted.
 STATUS_ALLOWS: dict[Status, frozenset[Action]] = {
-    Status.WAITING: frozenset({Action.AGREE, Action.SHARE_SAFETY_PLAN, Action.SET_MEDIA, Action.NOTE, Action.HELP}),
+    Status.WAITING: frozenset(
+        {Action.AGREE, Action.SHARE_SAFETY_PLAN, Action.SET_MEDIA, Action.NOTE, Action.HELP, Action.SHARE_MEDIA_KEY}
+    ),
     Status.ADMITTED: frozenset(Action),
     Status.LEFT: frozenset(),
     Status.REMOVED: frozenset(),

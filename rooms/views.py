@@ -71,6 +71,7 @@ def state_views(s: Session, now: float, views: Iterable[View]) -> dict[View, dic
         "on_hold": s.on_hold,
         "requires_agreement": s.requires_agreement,
         "requires_safety_plan": s.requires_safety_plan,
+        "e2ee": str(s.e2ee),
         "phase": _phase(s, now),
         "agenda": [{"name": p.name, "minutes": p.minutes, "floor_mode": str(p.floor_mode)} for p in s.agenda],
     }

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from rooms.agenda import MAX_PHASES
 from rooms.errors import NotFound, RoomError
-from rooms.model import Admission, FloorMode, Phase, Session
+from rooms.model import DEFAULT_E2EE, Admission, E2eeMode, FloorMode, Phase, Session
 from rooms.views import attendance_view, state_view
 from server.auth import new_id, operator_key_matches
 from server.keys import FAILED_CREDENTIALS, HUB, SETTINGS, STORE, TOKENS
@@ -52,6 +52,7 @@ class CreateSession(Body):
     agenda: Annotated[list[PhaseIn], Field(min_length=1, max_length=MAX_PHASES)] | None = None
     requires_agreement: bool = True
     requires_safety_plan: bool = False  # members share a location and emergency contact before admission
+    e2ee: Literal["required", "preferred", "off"] = DEFAULT_E2EE.value  # media encrypted in the browsers
     admission: Literal["lobby", "open"] = "lobby"
     facilitator_name: Name = "Facilitator"
     max_participants: Annotated[int, Field(ge=2, le=50)] | None = None
@@ -198,6 +199,7 @@ async def create_session(request: web.Request) -> web.Response:
         admission=Admission(body.admission),
         requires_agreement=body.requires_agreement,
         requires_safety_plan=body.requires_safety_plan,
+        e2ee=E2eeMode(body.e2ee),
         grace_seconds=settings.grace_seconds,
         max_participants=body.max_participants or settings.max_participants,
         starts_at=body.starts_at.timestamp() if body.starts_at is not None else None,

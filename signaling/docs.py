@@ -87,17 +87,34 @@ def render(rate: float = 20.0, burst: float = 40.0) -> str:
     out.append("| event | who | payload |\n|---|---|---|")
     for name, (model, who, _) in wire.DOMAIN_EVENTS.items():
         out.append(f"| `{name}` | {who} | `{payload(model)}` |")
-    for name, (model, who) in wire.MEDIA_EVENTS.items():
+    for name, (model, who) in (*wire.MEDIA_EVENTS.items(), *wire.E2EE_EVENTS.items()):
         out.append(f"| `{name}` | {who} | `{payload(model)}` |")
     out.append('\n`rtc.publish` is acknowledged with `{ok: true, sdp, type: "answer"}`.\n')
     out.append("## Server -> client\n")
     out.append("| event | to | payload |\n|---|---|---|")
     for name, (out_model, to) in wire.SERVER_EVENTS.items():
         out.append(f"| `{name}` | {to} | `{payload(out_model)}` |")
+    out.append(E2EE)
     places = PLACES.replace("{hold}", f"{SIDE_ROOM_DROP_HOLD_SECONDS:g}")
     out.append(places.replace("{warning}", f"{BREAKOUT_WARNING_SECONDS:g}"))
     return "\n".join(out)
 
+
+E2EE = """
+## End-to-end encrypted media
+
+A session's `e2ee` (`required`, `preferred` (the default) or `off`, set at creation) says whether the
+browsers encrypt each media frame before it leaves them (AES-GCM, an SFrame-like header; the server
+forwards what it cannot decode). Every client sends `e2ee.key` on each `welcome`: its ECDH P-256
+public key, or `null` when it cannot encrypt. The server keeps public keys in memory only and sends
+facilitators `e2ee.keys`: every key it has, and the `holder`, the facilitator who distributes the
+media key (the one holding it while connected; else the facilitator, else a co-facilitator). The
+holder makes a new media key (a new `key_id`) whenever who is admitted changes and sends it in one
+`e2ee.grant`, wrapped for each admitted participant; each recipient gets `e2ee.grant` with the
+sender's public key. A grant to anyone not admitted in the sender's session is refused (`not_found`,
+`conflict`) and nothing of it is sent; a sender that has not sent its public key is `conflict`.
+`key_id` 0 with `wrapped: null` says "in the clear" (`preferred`, with a browser that cannot encrypt).
+"""
 
 PLACES = """
 ## Places: side rooms and breakout groups

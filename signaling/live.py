@@ -49,3 +49,7 @@ class Live:
     speaking: dict[str, float] = field(default_factory=dict)  # seconds measured, not recorded yet
     speaking_recorded_at: float = 0.0
     writing_back: bool = False
+    # End-to-end encryption: each participant's public key JWK (None: their browser cannot encrypt),
+    # in memory only (a node taking over hears them again on every welcome), and the key holder.
+    media_keys: dict[str, dict[str, str] | None] = field(default_factory=dict)
+    key_holder: str | None = None

@@ -109,6 +109,13 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             command = wire.DOMAIN_EVENTS[event][2](payload)
             await self.hub.run(session_id, pid, command)
             return wire.ok()
+        if isinstance(payload, wire.E2eeKeyPayload):
+            jwk = payload.jwk.model_dump() if payload.jwk is not None else None
+            await self.hub.share_media_key(sid, jwk)
+            return wire.ok()
+        if isinstance(payload, wire.E2eeGrantPayload):
+            await self.hub.grant_media_key(sid, payload.key_id, [(g.to, g.wrapped) for g in payload.grants])
+            return wire.ok()
         if isinstance(payload, wire.PublishPayload):
             return wire.ok(sdp=await self.hub.publish(sid, payload.sdp), type="answer")
         assert isinstance(payload, wire.AnswerPayload)

@@ -158,6 +158,48 @@ class AnswerPayload(Message):
     revision: Annotated[int, Field(ge=0)]
 
 
+# ---- End-to-end encrypted media: public keys and wrapped keys only; the server reads neither ----
+
+MAX_KEY_ID = 2**32 - 1  # key ids are 32-bit (the SFrame header's KID); 0 means "in the clear"
+MAX_WRAPPED_CHARS = 128  # base64url of IV (12) + media key (16) + GCM tag (16) is 59 characters
+_B64URL = r"^[A-Za-z0-9_-]+$"
+Coordinate = Annotated[str, Field(min_length=43, max_length=43, pattern=_B64URL)]  # 32 bytes, base64url
+
+
+class PublicKeyJwk(Message):
+    """An ECDH P-256 public key as WebCrypto exports it (JWK), its private half never leaving the page."""
+
+    kty: Literal["EC"]
+    crv: Literal["P-256"]
+    x: Coordinate
+    y: Coordinate
+
+
+class E2eeKeyPayload(Message):
+    jwk: PublicKeyJwk | None  # null: this browser cannot encrypt media (no encoded transforms)
+
+
+class WrappedKey(Message):
+    to: Id
+    # base64url(IV || AES-GCM(media key)) under a key agreed between the sender's and `to`'s key pairs;
+    # null with key_id 0: "send and receive in the clear" (a `preferred` session with a browser that
+    # cannot encrypt)
+    wrapped: Annotated[str, Field(min_length=16, max_length=MAX_WRAPPED_CHARS, pattern=_B64URL)] | None
+
+
+class E2eeGrantPayload(Message):
+    key_id: Annotated[int, Field(ge=0, le=MAX_KEY_ID)]
+    grants: Annotated[list[WrappedKey], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
+
+    @model_validator(mode="after")
+    def _clear_or_wrapped(self) -> E2eeGrantPayload:
+        if any((g.wrapped is None) != (self.key_id == 0) for g in self.grants):
+            raise ValueError("key_id 0 goes with wrapped null (in the clear), any other key id with a wrapped key")
+        if len({g.to for g in self.grants}) != len(self.grants):
+            raise ValueError("one grant per participant")
+        return self
+
+
 def _agenda(p: AgendaSetPayload) -> c.SetAgenda:
     return c.SetAgenda(tuple(Phase(x.name, x.minutes, FloorMode(x.floor_mode)) for x in p.phases))
 
@@ -235,9 +277,15 @@ MEDIA_EVENTS: dict[str, tuple[type[Message], str]] = {
     "rtc.answer": (AnswerPayload, "anyone admitted"),
 }
 
+E2EE_EVENTS: dict[str, tuple[type[Message], str]] = {
+    "e2ee.key": (E2eeKeyPayload, "anyone (waiting or admitted), on every welcome"),
+    "e2ee.grant": (E2eeGrantPayload, "facilitators, to admitted participants of their session"),
+}
+
 CLIENT_EVENTS: dict[str, type[Message]] = {
     **{name: spec[0] for name, spec in DOMAIN_EVENTS.items()},
     **{name: spec[0] for name, spec in MEDIA_EVENTS.items()},
+    **{name: spec[0] for name, spec in E2EE_EVENTS.items()},
 }
 
 
@@ -357,6 +405,7 @@ class SessionStateOut(Out):
     on_hold: bool
     requires_agreement: bool
     requires_safety_plan: bool
+    e2ee: Literal["required", "preferred", "off"]  # whether browsers encrypt media end to end
     phase: PhaseOut
     agenda: list[AgendaPhaseOut]
     floor: FloorOut | None
@@ -457,6 +506,21 @@ class RtcOfferOut(Out):
     revision: int
 
 
+class E2eeKeysOut(Out):
+    holder: str | None  # the facilitator who distributes the media key (null: none can yet)
+    keys: dict[str, dict[str, str] | None]  # participant id -> public key JWK (null: cannot encrypt)
+    # whose key just came, on each welcome (null when the holder changed or someone left): the holder
+    # sends them the current media key again, in case a reconnection made them miss its grant
+    from_: str | None = Field(alias="from")
+
+
+class E2eeGrantOut(Out):
+    from_: str = Field(alias="from")
+    from_key: dict[str, str]  # the sender's public key JWK, as the server has it (the code shows a swap)
+    key_id: int
+    wrapped: str | None  # null with key_id 0: media goes in the clear
+
+
 class RemovedOut(Out):
     reason: str
 
@@ -513,6 +577,8 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
         "members in a breakout group, and facilitators (never stored)",
     ),
     "rtc.offer": (RtcOfferOut, "one participant"),
+    "e2ee.keys": (E2eeKeysOut, "facilitators, whenever a public key or the key holder changes"),
+    "e2ee.grant": (E2eeGrantOut, "one admitted participant"),
     "removed": (RemovedOut, "one participant, who is then disconnected"),
     "session.ended": (EndedOut, "everyone"),
     "moved": (

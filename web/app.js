@@ -44,7 +44,7 @@ export function start(client, local, rejoin = null) {
     else if (screen === 'lobby') show(new LobbyView(app));
     else if (screen === 'room') show(new RoomView(app));
     else if (screen === 'replaced') show(new EndView({ kind: screen, detail: app.replaced, onTakeBack: () => app.takeBack() }));
-    else show(new EndView({ kind: screen, detail: app.endDetail ?? app.removedBefore }));
+    else show(new EndView({ kind: screen, detail: app.endDetail ?? app.removedBefore })); // e2ee too: it waits
   };
   app.addEventListener('change', route);
   app.addEventListener('error', (e) => toast(e.detail, { kind: 'error' }));

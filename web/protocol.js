@@ -17,6 +17,7 @@
 // itself: two tabs would take the seat from each other forever. `connect()` takes it back on purpose.
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
+import { MediaCrypto } from './e2ee.js';
 import { Publisher, Subscriber } from './rtc.js';
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -64,6 +65,7 @@ export class HearthClient extends EventTarget {
     this.moving = null; // the url of a runtime `moved`, until the server drops the socket
     this.returning = null;
     this.awayFailures = 0; // failed attempts at a node other than home since the last connection
+    this.e2ee = new MediaCrypto((event, payload) => this.send(event, payload)); // end-to-end media keys
   }
 
   /** Remote streams by msid stream id. */
@@ -104,6 +106,8 @@ export class HearthClient extends EventTarget {
     socket.on('removed', (r) => this.#onGone('removed', r));
     socket.on('session.ended', (e) => this.#onGone('ended', e));
     socket.on('replaced', (r) => this.#onReplaced(r));
+    socket.on('e2ee.keys', (keys) => this.e2ee.onKeys(keys));
+    socket.on('e2ee.grant', (grant) => this.e2ee.onGrant(grant));
     socket.on('lobby', (lobby) => {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
@@ -157,6 +161,8 @@ export class HearthClient extends EventTarget {
     this.you = welcome.you;
     this.iceServers = welcome.ice_servers ?? [];
     this.session = welcome.session;
+    this.e2ee.welcome(welcome);
+    this.e2ee.onState(this.session);
     this.#emit('welcome', welcome);
     this.#emit('state', this.session);
     this.#maybePublish();
@@ -166,6 +172,7 @@ export class HearthClient extends EventTarget {
     if (this.session && state.version != null && state.version < this.session.version) return;
     this.session = state;
     if (this.you) this.you = { ...this.you, status: this.#myStatus(state) };
+    this.e2ee.onState(state);
     this.#emit('state', state);
     this.#maybePublish();
   }
@@ -256,6 +263,7 @@ export class HearthClient extends EventTarget {
 
   async #maybePublish() {
     if (!this.local || !this.#admitted() || this.publisher || this.publishing || this.backoff) return;
+    if (this.e2ee.blocked) return; // a required session, and this browser cannot encrypt: the page says so
     this.publishing = this.#publish().finally(() => {
       this.publishing = null;
       this.#maybePublish();
@@ -264,7 +272,7 @@ export class HearthClient extends EventTarget {
 
   async #publish() {
     this.#reportMediaState(); // at once: the others see "mic off" until the server hears otherwise
-    const publisher = new Publisher(this.iceServers, this.local);
+    const publisher = new Publisher(this.iceServers, this.local, this.e2ee);
     this.publisher = publisher;
     publisher.addEventListener('state', (e) => {
       if (e.detail === 'failed' && this.publisher === publisher) this.#republish();
@@ -314,8 +322,9 @@ export class HearthClient extends EventTarget {
 
   async #answer(offer) {
     if (offer.revision != null && offer.revision <= this.revision) return;
+    if (this.e2ee.blocked) return; // nothing it receives could be decrypted
     if (!this.subscriber) {
-      const subscriber = new Subscriber(this.iceServers);
+      const subscriber = new Subscriber(this.iceServers, this.e2ee);
       subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
       subscriber.addEventListener('state', (e) => {
         if (e.detail === 'failed' && this.subscriber === subscriber) this.#rejoin();

@@ -5,8 +5,8 @@ const MAX_VIDEO_BITRATE = 500_000; // the server forwards without transcoding, s
 const MAX_FRAMERATE = 24;
 const ICE_GATHER_TIMEOUT_MS = 3000;
 
-export function peerConfig(iceServers) {
-  return { iceServers: iceServers ?? [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+export function peerConfig(iceServers, extra = {}) {
+  return { iceServers: iceServers ?? [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...extra };
 }
 
 /** Resolve once gathering is complete, or after a timeout with whatever was gathered so far. */
@@ -51,10 +51,11 @@ export function iceUfrag(sdp) {
 
 /** The sending connection. Its tracks follow a LocalMedia through replaceTrack, without renegotiating. */
 export class Publisher extends EventTarget {
-  constructor(iceServers, local) {
+  /** `crypto`: a MediaCrypto (e2ee.js), which puts its worker between each sender and the network. */
+  constructor(iceServers, local, crypto = null) {
     super();
     this.local = local;
-    this.pc = new RTCPeerConnection(peerConfig(iceServers));
+    this.pc = new RTCPeerConnection(peerConfig(iceServers, crypto?.peerOptions()));
     this.audio = this.pc.addTransceiver('audio', { direction: 'sendonly', streams: [local.stream] });
     this.video = this.pc.addTransceiver('video', {
       direction: 'sendonly',
@@ -63,6 +64,8 @@ export class Publisher extends EventTarget {
     });
     preferCodec(this.audio, 'audio', 'audio/opus');
     preferCodec(this.video, 'video', 'video/vp8');
+    crypto?.attach(this.audio.sender, 'send', 'audio', 'send-audio');
+    crypto?.attach(this.video.sender, 'send', 'video', 'send-video');
     this.onLocalChange = () => this.sync();
     local.addEventListener('change', this.onLocalChange);
     this.pc.addEventListener('connectionstatechange', () => {
@@ -144,15 +147,17 @@ export function withoutIdleMsids(sdp) {
  * on a new RTCPeerConnection. Streams keep their identity across, so the page's tiles stay.
  */
 export class Subscriber extends EventTarget {
-  constructor(iceServers) {
+  constructor(iceServers, crypto = null) {
     super();
     this.iceServers = iceServers;
+    this.crypto = crypto;
     this.streams = new Map();
+    this.msids = new Map(); // mid -> msid stream id, as the last offer said
     this.pc = this.#connection();
   }
 
   #connection() {
-    const pc = new RTCPeerConnection(peerConfig(this.iceServers));
+    const pc = new RTCPeerConnection(peerConfig(this.iceServers, this.crypto?.peerOptions()));
     pc.addEventListener('connectionstatechange', () => {
       if (pc === this.pc) this.dispatchEvent(new CustomEvent('state', { detail: pc.connectionState }));
     });
@@ -166,9 +171,14 @@ export class Subscriber extends EventTarget {
       this.pc = this.#connection();
     }
     await this.pc.setRemoteDescription({ type: 'offer', sdp: withoutIdleMsids(offer.sdp) });
+    for (const t of this.pc.getTransceivers()) {
+      // Before the answer: no frame reaches a decoder without passing the worker.
+      if (t.mid != null) this.crypto?.attach(t.receiver, 'receive', t.receiver.track.kind, `receive-${t.mid}`);
+    }
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await iceGathered(this.pc);
-    this.#regroup(sendingMsids(offer.sdp));
+    this.msids = sendingMsids(offer.sdp);
+    this.#regroup(this.msids);
     return description(this.pc);
   }
 

@@ -81,8 +81,7 @@ def test_load_bench_prints_events_errors_and_memory() -> None:
     assert re.search(r"server RSS: idle [\d.]+ MiB", out), out
 
 
-@pytest.mark.slow  # a few aiortc peers and a node for a breakout or two
-@pytest.mark.media
+@pytest.mark.media  # a few aiortc peers and a node for a breakout or two
 def test_breakout_bench_prints_the_pairs_and_the_return_times() -> None:
     out = run("bench/breakout_bench.py", "--members", "4", "--runs", "1")
     for line in (
@@ -104,6 +103,19 @@ def test_failover_bench_times_a_takeover() -> None:
 def test_join_bench_times_joins_in_chromium() -> None:
     out = run("bench/join_bench.py", "--joins", "1")
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
+
+
+def test_join_bench_takes_the_e2ee_setting() -> None:
+    out = run("bench/join_bench.py", "--joins", "1", "--e2ee", "required")
+    assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
+
+
+@pytest.mark.browser  # half a minute: two sessions of three browsers
+def test_e2ee_cpu_bench_prints_the_browsers_cpu_with_and_without() -> None:
+    out = run("bench/e2ee_cpu_bench.py", "--seconds", "1")
+    for mode in ("off", "required"):
+        assert re.search(rf"^e2ee {mode}\s+\(\w+\): browser \d+ % of a core for 3 pages, server \d+ %", out, re.M), out
+    assert re.search(r"^encryption adds -?\d+ % of a core across 3 pages", out, re.M), out
 
 
 @pytest.mark.browser  # a minute or two: a lab of five browsers, even tiny

@@ -142,6 +142,29 @@ BY_MODEL: dict[type[wire.Message], st.SearchStrategy[dict[str, Any]]] = {
     wire.AnswerPayload: st.fixed_dictionaries(
         {"sdp": sdp_text, "type": st.sampled_from(("answer", "offer")), "revision": st.integers(-1, 5)}
     ),
+    wire.E2eeKeyPayload: st.fixed_dictionaries(
+        {
+            "jwk": st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {
+                        "kty": st.sampled_from(("EC", "RSA")),
+                        "crv": st.sampled_from(("P-256", "P-384")),
+                        "x": text,
+                        "y": text,
+                    }
+                ),
+            )
+        }
+    ),
+    wire.E2eeGrantPayload: st.fixed_dictionaries(
+        {
+            "key_id": st.one_of(st.integers(-1, 8), st.integers(2**32 - 2, 2**33)),
+            "grants": st.lists(
+                st.fixed_dictionaries({"to": ids, "wrapped": st.one_of(st.none(), text, st.just("A" * 59))}), max_size=3
+            ),
+        }
+    ),
 }
 
 assert set(BY_MODEL) == set(wire.CLIENT_EVENTS.values())

@@ -75,8 +75,21 @@ MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
                                                               W=FORBIDDEN, X=CONFLICT)),
     "rtc.answer":     ({"sdp": "v=0", "type": "answer", "revision": 0},
                        dict(F=CONFLICT, C=CONFLICT, M=CONFLICT, W=FORBIDDEN, X=CONFLICT)),
+    # End-to-end encryption: anyone says what key (if any) their browser has; only a facilitator
+    # relays a wrapped media key, and only to an admitted participant of their own session.
+    "e2ee.key":       ({"jwk": None}, dict(F=OK, C=OK, M=OK, W=OK, X=OK)),
+    "e2ee.grant":     ({"key_id": 7, "grants": [{"to": "$M2", "wrapped": "A" * 59}]},
+                       dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
 }
 # fmt: on
+
+# A P-256 public key as WebCrypto exports it (any point on the curve: the server only relays it).
+PUBLIC_KEY = {
+    "kty": "EC",
+    "crv": "P-256",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+}
 
 # Acts that need something in place first, done by our facilitator before each role's attempt.
 SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -93,6 +106,7 @@ SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "breakout.move": [("breakout.start", {"minutes": 5, "size": 2})],
     "breakout.broadcast": [("breakout.start", {"minutes": 5, "size": 2})],
     "breakout.end": [("breakout.start", {"minutes": 5, "size": 2})],
+    "e2ee.grant": [("key:$ACTOR", {})],
 }
 # Setups that would be refused the second time (a role's attempt after another's refusal): undone first.
 UNDO = {"goaround.start": "goaround.stop", "breakout.start": "breakout.end", "side.start": "side.end"}
@@ -170,6 +184,9 @@ class World:
             if step == "raise:$M2":
                 assert (await self.clients["XM" if actor == "X" else "M2"].ask("hand.raise"))["ok"]
                 continue
+            if step == "key:$ACTOR":  # whoever grants has sent their public key first
+                assert (await self.clients[actor].ask("e2ee.key", {"jwk": PUBLIC_KEY}))["ok"]
+                continue
             if step == "visit:$ACTOR":  # the facilitator about to leave a group visits it first
                 if actor in ("F", "C"):
                     assert (await self.clients[actor].ask("breakout.visit", payload))["ok"]
@@ -186,8 +203,13 @@ async def version(server: Harness, session_id: str) -> int:
     return int((await http_state(server, session_id))["version"])
 
 
-def resolve(payload: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
-    return {k: ids.get(v, v) if isinstance(v, str) else v for k, v in payload.items()}
+def resolve(payload: Any, ids: dict[str, str]) -> Any:
+    """Placeholders replaced anywhere in a payload (``e2ee.grant`` names its recipients in a list)."""
+    if isinstance(payload, dict):
+        return {k: resolve(v, ids) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [resolve(v, ids) for v in payload]
+    return ids.get(payload, payload) if isinstance(payload, str) else payload
 
 
 @pytest.mark.parametrize("event", sorted(MATRIX))

@@ -56,10 +56,19 @@ EXPECTED: dict[Action, set[Role]] = {
     Action.BREAKOUT_END: LEADS,
     Action.PUBLISH: ALL,
     Action.ANSWER: ALL,
+    Action.SHARE_MEDIA_KEY: ALL,
+    Action.GRANT_MEDIA_KEY: LEADS,
 }
 
 EXPECTED_BY_STATUS: dict[Status, set[Action]] = {
-    Status.WAITING: {Action.AGREE, Action.SHARE_SAFETY_PLAN, Action.SET_MEDIA, Action.NOTE, Action.HELP},
+    Status.WAITING: {
+        Action.AGREE,
+        Action.SHARE_SAFETY_PLAN,
+        Action.SET_MEDIA,
+        Action.NOTE,
+        Action.HELP,
+        Action.SHARE_MEDIA_KEY,
+    },
     Status.ADMITTED: set(Action),
     Status.LEFT: set(),
     Status.REMOVED: set(),
@@ -128,7 +137,8 @@ FACILITATOR_COMMANDS: dict[Action, c.Command] = {
 
 
 def test_every_facilitator_only_action_has_a_command() -> None:
-    wire_only = {Action.PUBLISH, Action.ANSWER}  # media negotiation, not a controller command
+    # Media negotiation and key relay: wire acts, not controller commands.
+    wire_only = {Action.PUBLISH, Action.ANSWER, Action.SHARE_MEDIA_KEY, Action.GRANT_MEDIA_KEY}
     assert set(FACILITATOR_COMMANDS) == {a for a, roles in EXPECTED.items() if roles == LEADS} - wire_only
 
 

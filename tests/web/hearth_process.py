@@ -80,6 +80,7 @@ class HearthServer:
         requires_agreement: bool = True,
         admission: str = "lobby",
         requires_safety_plan: bool = False,
+        e2ee: str | None = None,
     ) -> Any:
         body = {
             "title": title,
@@ -87,6 +88,8 @@ class HearthServer:
             "requires_safety_plan": requires_safety_plan,
             "admission": admission,
         }
+        if e2ee is not None:
+            body["e2ee"] = e2ee
         return self.request("POST", "/api/sessions", body)
 
     def invite(self, session_id: str, name: str, role: str = "member") -> Any:

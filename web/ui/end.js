@@ -34,6 +34,12 @@ const SCREENS = {
     text: 'This tab has stepped back so that you are in the group only once; the other one has your place now. '
       + 'To take part from here instead, use this tab: the other one will step back.',
   },
+  e2ee: {
+    title: 'This browser cannot join this session',
+    text: 'The audio and video of this session are end-to-end encrypted, so that nobody but the group can see '
+      + 'or hear them, and this browser cannot encrypt them. Please open your link in a current version of '
+      + 'Chrome, Edge, Firefox or Safari. This page waits here meanwhile.',
+  },
   nolink: {
     title: 'This link is incomplete',
     text: 'Please open the full invitation link you were sent; it carries your personal key.',

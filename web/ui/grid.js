@@ -14,6 +14,7 @@ const SPEAKING_LEVEL = 0.15;
 const SPOTLIGHT_HOLD_MS = 3000; // without a floor holder, a new voice must last this long to take the spotlight
 
 const QUALITY_WORDS = { weak: 'Weak connection', frozen: 'Video frozen' };
+const E2EE_WORDS = { encrypted: 'Encrypted', clear: 'Not encrypted', failing: 'Cannot decrypt' };
 
 /** Count decoded frames per <video> (requestVideoFrameCallback): tests and the bench read it. */
 function countFrames(video) {
@@ -35,9 +36,10 @@ function createTile(self) {
   const name = h('span', { className: 'name' });
   const badges = h('span', { className: 'badges' });
   const quality = h('span', { className: 'quality', 'data-testid': 'tile-quality' });
+  const e2ee = h('span', { className: 'e2ee', 'data-testid': 'tile-e2ee' });
   // A list item (the grid is a list of people): a <figure> may not take that role.
   return h('div', { className: 'tile', role: 'listitem', 'data-testid': self ? 'self-tile' : 'tile' },
-    video, avatar, h('div', { className: 'caption' }, name, badges, quality));
+    video, avatar, h('div', { className: 'caption' }, name, badges, quality, e2ee));
 }
 
 function badgesFor(p, app, away) {
@@ -163,6 +165,10 @@ export class Grid {
     const words = p.connected === false || away ? '' : QUALITY_WORDS[quality] ?? '';
     tile.dataset.quality = quality ?? '';
     setText(caption.children[2], words);
+    // Whether what this tile shows came end-to-end encrypted, as this page's own worker found it.
+    const sealed = app.e2eeOf(stream && !self ? [...app.client.streams].find(([, s]) => s === stream)?.[0] : null, self);
+    tile.dataset.e2ee = sealed;
+    setText(caption.children[3], E2EE_WORDS[sealed] ?? '');
     setText(avatar, initials(p.name));
     const label = self ? `${p.name ?? 'You'} (you)` : p.name ?? '';
     setText(caption.children[0], label);

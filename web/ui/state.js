@@ -42,6 +42,10 @@ export class AppState extends EventTarget {
     this.quality = new QualityMonitor(client, (streamId) => this.participants.some((p) => p.video
       && p.stream_ids?.includes(streamId) && isHere(this.session, this.you?.id, p)));
     this.quality.addEventListener('change', () => this.changed());
+    // End-to-end encryption: its status and code, and what the worker counted (each tile says).
+    this.e2eeStats = null;
+    client.e2ee.addEventListener('change', () => this.changed());
+    client.e2ee.addEventListener('error', (e) => this.dispatchEvent(new CustomEvent('error', { detail: e.detail })));
     this.#listen();
   }
 
@@ -73,6 +77,7 @@ export class AppState extends EventTarget {
     if (this.replaced) return 'replaced';
     if (this.refusal?.code === 'forbidden' || (this.refusal?.code === 'unauthorized' && this.removedBefore)) return 'removed';
     if (this.refusal) return this.refusal.code === 'unauthorized' ? 'invalid' : 'refused';
+    if (this.client.e2ee.blocked) return 'e2ee'; // required, and this browser cannot: wait, and say why
     const status = this.you?.status;
     if (status === 'removed' || status === 'denied') return 'removed';
     if (!this.joined || !this.you) return 'join';
@@ -104,12 +109,44 @@ export class AppState extends EventTarget {
     this.joined = true;
     this.client.joinMedia(this.local);
     this.quality.start();
+    this.#countFrames();
     tabMemory.joined = true;
     this.changed();
   }
 
   changed() {
     this.dispatchEvent(new Event('change'));
+  }
+
+  /** Once a second, what the encryption worker counted: each tile says whether its media is encrypted. */
+  #countFrames() {
+    if (!this.client.e2ee.active || this.e2eeTimer) return;
+    this.e2eeTimer = setInterval(async () => {
+      if (this.gone) return clearInterval(this.e2eeTimer);
+      this.e2eeStats = await this.client.e2ee.stats();
+      this.changed();
+    }, 1000);
+  }
+
+  /**
+   * Whether the media of a tile is end-to-end encrypted, as this page's worker found it:
+   * 'encrypted' (frames decrypted, or sent encrypted), 'clear', 'failing' (frames that no key held
+   * here opens), or '' (nothing counted yet, or the session does not encrypt).
+   */
+  e2eeOf(streamId, self) {
+    const counted = this.e2eeStats?.transforms ?? [];
+    let mine;
+    if (self) {
+      mine = counted.filter((c) => c.side === 'send');
+    } else {
+      const mids = [...(this.client.subscriber?.msids ?? new Map())].filter(([, id]) => id === streamId).map(([mid]) => `receive-${mid}`);
+      mine = counted.filter((c) => mids.includes(c.id));
+    }
+    const sum = (field) => mine.reduce((n, c) => n + c[field], 0);
+    if (sum(self ? 'encrypted' : 'decrypted') > 0) return 'encrypted';
+    if (sum('clear') > 0) return 'clear';
+    if (!self && sum('failed') > 0) return 'failing';
+    return '';
   }
 
   #listen() {

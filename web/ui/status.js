@@ -32,8 +32,26 @@ export class StatusStrip {
     this.ownText = h('span');
     this.ownButton = h('button', { type: 'button', 'data-testid': 'audio-only-switch', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
     this.own = h('p', { className: 'pill notice warn own-quality', 'data-testid': 'own-quality', hidden: true }, this.ownText, this.ownButton);
+    // Whether media is end-to-end encrypted, and the code to compare (the facilitator reads it out).
+    this.e2ee = h('p', { className: 'pill e2ee', 'data-testid': 'e2ee-status' });
     this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
-      this.offline, this.hold, this.own, this.place, this.broadcast, this.phase, this.floor, this.goAround, this.strict);
+      this.offline, this.hold, this.own, this.place, this.broadcast, this.phase, this.floor, this.goAround, this.strict,
+      this.e2ee);
+  }
+
+  #e2ee() {
+    const { status, code } = this.app.client.e2ee;
+    const lead = this.app.isFacilitator;
+    const words = {
+      off: 'Not end-to-end encrypted',
+      unsupported: 'Not end-to-end encrypted: this browser cannot',
+      waiting: 'Waiting for the encryption key…',
+      clear: 'Not end-to-end encrypted: a browser in the session cannot',
+      encrypted: `End-to-end encrypted · code ${code}${lead ? ' (read it out: members see the same)' : ''}`,
+    };
+    setText(this.e2ee, words[status] ?? '');
+    this.e2ee.dataset.status = status;
+    this.e2ee.dataset.code = code ?? '';
   }
 
   #own() {
@@ -67,6 +85,7 @@ export class StatusStrip {
     const phase = s.phase ?? {};
     this.offline.hidden = app.client.status === 'connected';
     this.#own();
+    this.#e2ee();
     setText(this.offline, offlineText(app.safety));
     const left = phaseLeft(s);
     const total = s.agenda?.length ?? 0;

@@ -1,0 +1,294 @@
+// End-to-end encrypted media: this page's key pair, the session's media key, and the worker that
+// encrypts and decrypts every frame (e2ee-worker.js). No DOM here.
+//
+// Keys: each page makes an ECDH P-256 key pair (the private half never leaves the page) and sends its
+// public key with `e2ee.key` on every welcome. The server tells the facilitators every public key and
+// which facilitator is the key holder (`e2ee.keys`). The holder makes a media key (16 random bytes,
+// a new random 32-bit key id) whenever who is admitted, or anyone's public key, changes, and sends it
+// wrapped to each admitted participant (`e2ee.grant`): AES-GCM under a key derived (ECDH + HKDF) from
+// the holder's and the recipient's key pairs. A member removed, denied or sent to the waiting room
+// gets no next key; a joiner gets only keys made after it was admitted. The server relays public
+// keys and ciphertext and could hand out its own public key instead of someone's: the verification
+// code, derived from the media key and the holder's public key as each page received it, differs
+// then, and the facilitator reading it out hears so.
+//
+// When someone leaves the admitted group, every page stops sending (`hold`) until the next key: what
+// it sends afterwards is never under a key the one who left holds.
+
+const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
+const WRAP_SALT = new TextEncoder().encode('hearth e2ee wrap');
+const CODE_LABEL = new TextEncoder().encode('hearth e2ee code');
+// How long after a new key arrives this page starts sending under it (it opens frames at once): the
+// holder's one grant reaches everyone within milliseconds, so by then every member can open them.
+const SWITCH_DELAY_MS = 400;
+
+/** What this browser offers: 'script' (RTCRtpScriptTransform), 'streams' (createEncodedStreams) or null. */
+export function transformSupport() {
+  if (typeof Worker === 'undefined' || !globalThis.crypto?.subtle) return null;
+  if ('RTCRtpScriptTransform' in globalThis) return 'script';
+  if (globalThis.RTCRtpSender && 'createEncodedStreams' in RTCRtpSender.prototype) return 'streams';
+  return null;
+}
+
+export function b64url(bytes) {
+  let s = '';
+  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function unb64url(text) {
+  const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+function publicJwk(jwk) {
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+}
+
+function importPublic(jwk) {
+  return crypto.subtle.importKey('jwk', { ...publicJwk(jwk), ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
+}
+
+/** The AES-GCM key that wraps media key `keyId` for participant `to` (the same on both ends). */
+async function wrappingKey(privateKey, peerJwk, keyId, to) {
+  const shared = await crypto.subtle.deriveBits({ name: 'ECDH', public: await importPublic(peerJwk) }, privateKey, 256);
+  const base = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
+  const info = new TextEncoder().encode(`${keyId}:${to}`);
+  return crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: WRAP_SALT, info }, base, { name: 'AES-GCM', length: 128 }, false, ['encrypt', 'decrypt']);
+}
+
+/**
+ * The code members compare with what the facilitator reads out: 6 digits from SHA-256 over the key
+ * id, the media key and the holder's public key (as this page received it).
+ */
+export async function verificationCode(keyId, raw, holderJwk) {
+  const parts = [CODE_LABEL, new Uint8Array(new Uint32Array([keyId]).buffer), raw, unb64url(holderJwk.x), unb64url(holderJwk.y)];
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  const digest = new DataView(await crypto.subtle.digest('SHA-256', all));
+  const n = (digest.getUint32(0) % 1_000_000).toString().padStart(6, '0');
+  return `${n.slice(0, 3)} ${n.slice(3)}`;
+}
+
+function randomKeyId() {
+  return crypto.getRandomValues(new Uint32Array(1))[0] || 1; // 0 means "in the clear"
+}
+
+/**
+ * One page's end-to-end encryption. Fires 'change' when its status changes: `status` is 'off' (the
+ * session does not encrypt), 'unsupported' (this browser cannot), 'waiting' (no key yet), 'clear'
+ * (a preferred session with a browser that cannot encrypt), or 'encrypted'; `code` the verification code.
+ */
+export class MediaCrypto extends EventTarget {
+  constructor(send) {
+    super();
+    this.send = send; // (event, payload) => Promise
+    this.support = transformSupport();
+    this.mode = 'preferred'; // the session's e2ee setting
+    this.status = 'waiting';
+    this.code = null;
+    this.keyId = null;
+    this.worker = null;
+    this.pair = null;
+    this.jwk = null;
+    this.you = null;
+    this.replies = new Map();
+    this.nextReply = 1;
+    // The key holder's side.
+    this.holder = null;
+    this.keys = {}; // participant id -> public JWK | null, from e2ee.keys
+    this.admitted = []; // ids admitted, from session.state
+    this.granted = null; // signature of what the current key was made for
+    this.current = null; // {keyId, raw}: the key the holder made last, sent again to a reconnected member
+    this.rekeying = Promise.resolve();
+  }
+
+  /** Whether media transforms are needed at all (the session encrypts, or may, and this browser can). */
+  get active() {
+    return this.mode !== 'off' && this.support !== null;
+  }
+
+  /** Under `required`, a browser that cannot encrypt must not join the media at all. */
+  get blocked() {
+    return this.mode === 'required' && this.support === null;
+  }
+
+  #startWorker() {
+    if (this.worker) return;
+    this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'hearth-e2ee' });
+    this.worker.onmessage = ({ data }) => {
+      const resolve = this.replies.get(data.reply);
+      this.replies.delete(data.reply);
+      resolve?.(data.value);
+    };
+  }
+
+  #ask(message, transfer = []) {
+    this.#startWorker();
+    const reply = this.nextReply++;
+    return new Promise((resolve) => {
+      this.replies.set(reply, resolve);
+      this.worker.postMessage({ ...message, reply }, transfer);
+    });
+  }
+
+  #set(status, code = this.code) {
+    if (status === this.status && code === this.code) return;
+    this.status = status;
+    this.code = code;
+    this.dispatchEvent(new Event('change'));
+  }
+
+  /** A welcome: the session's setting, who we are; our public key (or that we cannot) goes out. */
+  async welcome(welcome) {
+    this.you = welcome.you;
+    this.mode = welcome.session?.e2ee ?? 'off';
+    if (this.mode === 'off') return this.#set('off', null);
+    if (!this.support) {
+      this.#set('unsupported', null);
+      await this.send('e2ee.key', { jwk: null }).catch(() => {});
+      return;
+    }
+    this.#startWorker();
+    if (!this.pair) {
+      this.pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+      this.jwk = publicJwk(await crypto.subtle.exportKey('jwk', this.pair.publicKey));
+    }
+    if (this.status !== 'encrypted' && this.status !== 'clear') this.#set('waiting');
+    await this.send('e2ee.key', { jwk: this.jwk }).catch(() => {});
+  }
+
+  /** Peer connection options this page needs: createEncodedStreams works only when asked for up front. */
+  peerOptions() {
+    return this.active && this.support === 'streams' ? { encodedInsertableStreams: true } : {};
+  }
+
+  /** Put the worker between a sender or receiver and the network. `id` names it in the stats. */
+  attach(senderOrReceiver, side, kind, id) {
+    if (!this.active || senderOrReceiver.hearthE2ee) return;
+    senderOrReceiver.hearthE2ee = true;
+    this.#startWorker();
+    const options = { side, kind, id };
+    if (this.support === 'script') {
+      senderOrReceiver.transform = new RTCRtpScriptTransform(this.worker, options);
+    } else {
+      const { readable, writable } = senderOrReceiver.createEncodedStreams();
+      this.worker.postMessage({ type: 'stream', readable, writable, options }, [readable, writable]);
+    }
+  }
+
+  /** A state change: a departure holds sending until the next key; the holder rekeys. */
+  onState(state) {
+    if (!this.active) return;
+    const admitted = (state?.participants ?? []).filter((p) => p.status === 'admitted').map((p) => p.id);
+    const gone = this.admitted.some((id) => !admitted.includes(id));
+    this.admitted = admitted;
+    if (gone && this.status === 'encrypted') this.worker.postMessage({ type: 'hold' });
+    this.#maybeRekey();
+  }
+
+  /** Facilitators: every public key, and who holds the media key; `from`: whose key came (again). */
+  onKeys({ holder, keys, from }) {
+    this.holder = holder;
+    this.keys = keys ?? {};
+    this.#maybeRekey(from);
+  }
+
+  /** A media key for us (or "in the clear"). */
+  async onGrant({ from_key: fromKey, key_id: keyId, wrapped }) {
+    if (!this.active || !this.pair) return;
+    if (keyId === 0) {
+      this.worker.postMessage({ type: 'clear' });
+      this.keyId = 0;
+      return this.#set('clear', null);
+    }
+    try {
+      const wrapKey = await wrappingKey(this.pair.privateKey, fromKey, keyId, this.you.id);
+      const bytes = unb64url(wrapped);
+      const raw = new Uint8Array(
+        await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.slice(0, 12), additionalData: new TextEncoder().encode(String(keyId)) }, wrapKey, bytes.slice(12)),
+      );
+      await this.#install(keyId, raw, fromKey);
+    } catch {
+      this.dispatchEvent(new CustomEvent('error', { detail: 'A media key could not be opened.' }));
+    }
+  }
+
+  async #install(keyId, raw, holderJwk) {
+    this.keyId = keyId;
+    this.worker.postMessage({ type: 'key', id: keyId, raw, after: SWITCH_DELAY_MS });
+    this.#set('encrypted', await verificationCode(keyId, raw, holderJwk));
+  }
+
+  #maybeRekey(from = null) {
+    if (!this.active || !this.pair || this.holder !== this.you?.id || !FACILITATOR_ROLES.has(this.you?.role)) return;
+    this.rekeying = this.rekeying.then(() => this.#rekey(from)).catch(() => {
+      this.granted = null; // try again at the next change
+    });
+  }
+
+  /** Wrap media key `raw` (id `keyId`) for each of `to`. */
+  async #wrapFor(to, keyId, raw) {
+    const grants = [];
+    for (const id of to) {
+      if (id === this.you.id || !this.keys[id]) continue;
+      const wrapKey = await wrappingKey(this.pair.privateKey, this.keys[id], keyId, id);
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const sealed = new Uint8Array(
+        await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(String(keyId)) }, wrapKey, raw),
+      );
+      const wrapped = new Uint8Array(12 + sealed.length);
+      wrapped.set(iv);
+      wrapped.set(sealed, 12);
+      grants.push({ to: id, wrapped: b64url(wrapped) });
+    }
+    return grants;
+  }
+
+  /**
+   * The holder: a new key whenever who is admitted, or their public keys, changed; otherwise the
+   * current key again to `from`, whose key came again (a reconnection: a grant may have been missed).
+   */
+  async #rekey(from) {
+    if (this.holder !== this.you?.id) return;
+    const present = this.admitted.filter((id) => id in this.keys);
+    if (!present.includes(this.you.id)) return;
+    const clear = this.mode === 'preferred' && present.some((id) => this.keys[id] === null);
+    // Everyone admitted, keyed or not: any departure makes a new key (the others hold until it comes).
+    const signature = JSON.stringify([clear, ...[...this.admitted].sort().map((id) => [id, this.keys[id]?.x ?? null])]);
+    if (signature === this.granted) {
+      if (from && from !== this.you.id && present.includes(from) && this.current) {
+        const { keyId, raw } = this.current;
+        const again = keyId === 0 ? [{ to: from, wrapped: null }] : await this.#wrapFor([from], keyId, raw);
+        if (again.length) await this.send('e2ee.grant', { key_id: keyId, grants: again });
+      }
+      return;
+    }
+    this.granted = signature;
+    if (clear) {
+      this.current = { keyId: 0, raw: null };
+      await this.send('e2ee.grant', { key_id: 0, grants: present.map((to) => ({ to, wrapped: null })) });
+      return;
+    }
+    const keyId = randomKeyId();
+    const raw = crypto.getRandomValues(new Uint8Array(16));
+    this.current = { keyId, raw };
+    const grants = await this.#wrapFor(present, keyId, raw);
+    await this.#install(keyId, raw, this.jwk); // opens frames now, sends under it a moment later
+    if (grants.length) await this.send('e2ee.grant', { key_id: keyId, grants });
+  }
+
+  /** What the worker counted: frames encrypted, decrypted, failed, per sender and receiver. */
+  stats() {
+    return this.worker ? this.#ask({ type: 'stats' }) : Promise.resolve(null);
+  }
+
+  /** Test and audit aid: try every key this page holds on `frames` (ArrayBuffers of one kind). */
+  probe(kind, frames, plaintext = false) {
+    return this.#ask({ type: 'probe', kind, frames, plaintext });
+  }
+}
