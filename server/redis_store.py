@@ -38,8 +38,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ClusterDownError, ReadOnlyError, RedisClusterUnreachableError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from rooms.codec import session_from_dict, session_to_dict
@@ -65,6 +65,18 @@ class StoreUnavailable(Exception):
     """
 
 
+# What "Redis cannot be reached" looks like from redis-py: a lost or refused connection, a timeout, a
+# replica that was a primary (failover), and for a Cluster no reachable node at all or CLUSTERDOWN.
+UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    TimeoutError,
+    RedisClusterUnreachableError,
+    ClusterDownError,
+)
+
+
 def _unavailable_on_connection_loss(
     method: Callable[P, Awaitable[T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -76,7 +88,7 @@ def _unavailable_on_connection_loss(
         try:
             async with asyncio.timeout(store.op_timeout):
                 return await method(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError, TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise StoreUnavailable(f"redis unavailable: {exc!r}") from exc
 
     return guarded

@@ -67,6 +67,18 @@ class Client:
         result: dict[str, Any] = await self.wait_for("session.state", predicate, timeout, since)
         return result
 
+    async def caught_up(self) -> None:
+        """Everything the server sent this client before now has arrived: one round trip on this socket.
+
+        The server emits before it answers the request that caused the emits, and python-socketio sends
+        a client's packets in the order they were queued, so the answer to a request made now comes
+        after any event already queued for this client. The request is one the server refuses at once
+        (an unknown event) and that changes nothing. Tests assert that an event did NOT reach someone
+        after this, instead of after a fixed sleep.
+        """
+        reply = await self.ask("caught-up?")
+        assert "error" in reply, reply
+
     def count(self, event: str) -> int:
         """How many events of this name arrived so far: pass it as ``since`` to wait for newer ones."""
         return len(self.received[event])

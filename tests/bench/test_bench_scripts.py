@@ -18,6 +18,8 @@ import pytest
 
 from tests.redis_server import shared_url
 
+pytestmark = pytest.mark.slow  # each bench starts servers, media peers or browsers
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,8 +81,7 @@ def test_load_bench_prints_events_errors_and_memory() -> None:
     assert re.search(r"server RSS: idle [\d.]+ MiB", out), out
 
 
-@pytest.mark.slow  # a few aiortc peers and a node for a breakout or two
-@pytest.mark.media
+@pytest.mark.media  # a few aiortc peers and a node for a breakout or two
 def test_breakout_bench_prints_the_pairs_and_the_return_times() -> None:
     out = run("bench/breakout_bench.py", "--members", "4", "--runs", "1")
     for line in (
@@ -109,8 +110,7 @@ def test_join_bench_takes_the_e2ee_setting() -> None:
     assert re.search(r"click-to-frame: p50 [\d.]+ s", out), out
 
 
-@pytest.mark.slow  # half a minute: two sessions of three browsers
-@pytest.mark.browser
+@pytest.mark.browser  # half a minute: two sessions of three browsers
 def test_e2ee_cpu_bench_prints_the_browsers_cpu_with_and_without() -> None:
     out = run("bench/e2ee_cpu_bench.py", "--seconds", "1")
     for mode in ("off", "required"):
@@ -118,8 +118,7 @@ def test_e2ee_cpu_bench_prints_the_browsers_cpu_with_and_without() -> None:
     assert re.search(r"^encryption adds -?\d+ % of a core across 3 pages", out, re.M), out
 
 
-@pytest.mark.slow  # a minute or two: a lab of five browsers, even tiny
-@pytest.mark.browser
+@pytest.mark.browser  # a minute or two: a lab of five browsers, even tiny
 def test_net_bench_prints_both_systems_per_condition_and_the_outage_recovery() -> None:
     tiny = ("--window", "2", "--settle", "1", "--outages", "1", "--after", "3")
     out = run("bench/net_bench.py", *tiny, "--conditions", "2% loss", "3 s outage", timeout=300)
@@ -143,3 +142,13 @@ def test_store_load_bench_prints_per_session_store_cost_in_both_phases() -> None
     for phase in ("speaking", "speaking\\+actions"):
         assert re.search(rf"^{phase}\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+", out, re.M), out
         assert re.search(rf"^{phase}: Redis used [\d.]+ core .* about [\d,]+ such sessions per Redis core", out, re.M)
+
+
+def test_fuzz_fastpath_runs_every_target_and_prints_executions_and_findings() -> None:
+    out = run("bench/fuzz_fastpath.py", "--seconds", "3")
+    assert re.search(r"^fuzz_fastpath: engine atheris, seed 1, module \S+_fastpath\S*\.so", out, re.M), out
+    executed = re.search(
+        r"^executions: (\d+) in \d+ s \(\d+/s; guard (\d+), srtp (\d+), outlet (\d+), vp8 (\d+)\)", out, re.M
+    )
+    assert executed and all(int(count) > 0 for count in executed.groups()), out
+    assert re.search(r"^findings: 0 distinct, 0 inputs$", out, re.M), out

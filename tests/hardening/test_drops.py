@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.hardening.helpers import Room, eventually, http_state, make_room
 from tests.harness import Client, Harness, running_server
 
@@ -96,6 +98,7 @@ async def test_after_the_grace_period_a_dropped_member_has_left_and_lost_queue_f
         assert again.last("welcome")["you"]["status"] == "waiting"  # comes back through the lobby
 
 
+@pytest.mark.slow  # a node of its own and a turn left to run out
 async def test_facilitator_drop_holds_the_session_refuses_admissions_and_freezes_turns() -> None:
     async with running_server(media=False) as server:
         room = await make_room(server, members=2, admission="open")

@@ -28,6 +28,8 @@ from tests.hardening import payloads as p
 from tests.hardening.helpers import Room, VersionWatch, assert_ack, assert_state_valid, http_state, make_room
 from tests.harness import OPERATOR_KEY, Client, Harness, Refused, running_server
 
+pytestmark = pytest.mark.slow  # a real node fuzzed with hundreds of event sequences: about a minute and a half
+
 SENT: Counter[str] = Counter()
 FUZZ = settings(
     deadline=None,

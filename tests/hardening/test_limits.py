@@ -101,6 +101,7 @@ async def test_payload_over_64_kib_is_invalid_and_the_connection_stays_up(server
     assert (await http_state(server, room.id))["version"] == before + 1
 
 
+@pytest.mark.slow  # a megabyte through the transport: seconds
 async def test_message_over_1_mib_closes_only_that_connection(server: Harness) -> None:
     room = await make_room(server, members=2)
     flooder, bystander = room.members

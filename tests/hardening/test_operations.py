@@ -137,6 +137,7 @@ async def test_json_log_lines_of_an_http_request_carry_its_request_id(server: Ha
     assert held and all(line.get("request_id") == "req-42" for line in held), handler.lines
 
 
+@pytest.mark.slow  # a node drains and stops: seconds
 async def test_graceful_shutdown_sends_moved_before_disconnecting() -> None:
     clients: list[Any] = []
 

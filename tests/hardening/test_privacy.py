@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -181,7 +180,6 @@ async def test_an_ended_session_expires_from_the_store() -> None:
         assert await store.is_revoked(session_id, ids["other"])
         assert (await clients[0].ask("end"))["ok"]
         await clients[0].wait_for("session.ended")
-        await asyncio.sleep(1.2)
 
         async def gone() -> bool:
             return await store.load(session_id) is None

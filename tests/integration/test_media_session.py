@@ -7,11 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from server.keys import MEDIA
 from tests.harness import Harness, running_server
 from tests.integration.wire_peer import Peer, until
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers through a whole node
 
 
 @pytest_asyncio.fixture

@@ -8,7 +8,9 @@ test holds each equal to the Python one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ast
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,36 @@ from server.media.seam.send import HISTORY_SIZE
 from server.media.seam.transport import SRTP_TRAILER
 
 _fastpath: Any = compiled.BUILT
+STUB = Path(__file__).resolve().parents[2] / "server" / "media" / "_fastpath.pyi"
+
+
+def public(names: Iterable[str]) -> set[str]:
+    return {name for name in names if not name.startswith("_")}
+
+
+def stub_names(body: list[ast.stmt]) -> set[str]:
+    """What a stub body defines: functions, classes, and (annotated) names, without imports."""
+    names: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    return public(names)
+
+
+def test_the_stub_names_exactly_what_the_built_module_exports() -> None:
+    """server/media/_fastpath.pyi is what mypy reads for the module: a name the C side adds, renames or
+    drops must show here, and so must each class's methods and attributes."""
+    tree = ast.parse(STUB.read_text())
+    assert stub_names(tree.body) == public(dir(_fastpath))
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert set(classes) == {"Inlet", "Outlet"}
+    for name, node in classes.items():
+        built = public(dir(getattr(_fastpath, name))) - public(dir(object))
+        assert stub_names(node.body) == built, name
 
 
 def test_the_compiled_constants_are_the_python_ones() -> None:

@@ -10,7 +10,7 @@ from rooms.model import stream_id_for
 from tests.media.clients import PatternVideo, ToneAudio, wait_for
 from tests.media.conftest import Room
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
 
 
 async def test_strict_floor_stops_a_members_audio_and_resumes_it_when_audible(room: Room) -> None:

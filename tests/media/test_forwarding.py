@@ -14,7 +14,7 @@ from signaling.ports import MediaError
 from tests.media.clients import PacketVideo, PatternVideo, ToneAudio, encode_vp8, wait_for
 from tests.media.conftest import Room
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
 
 
 async def test_three_publishers_each_receive_the_other_two_and_decode(

@@ -21,7 +21,7 @@ from server.media.seam.receive import MAX_NACKS, MAX_REPAIR_GAP
 from tests.media.clients import Collect, PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
 
 
 def _tracks(room: Room, participant_id: str) -> dict[str, InboundTrack]:

@@ -18,6 +18,7 @@ import weakref
 from typing import Any
 
 import pylibsrtp
+import pytest
 from aiortc.rtcrtpreceiver import StreamStatistics
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -26,7 +27,7 @@ from pylibsrtp import Policy, Session
 from server.media.seam import compiled, receive
 from server.media.seam.guard import DROP_REASONS, FIRST_DROP, STUN_COOKIE, admit
 from server.media.seam.receive import MAX_NACKS, MAX_REPAIR_GAP, InboundTrack, LeanReceiver
-from server.media.seam.transport import fast_srtp
+from server.media.seam.transport import SRTCP_MAX, fast_srtp
 from tests.media.clients import Collect
 
 SSRC = 0x1234ABCD
@@ -395,3 +396,20 @@ def test_random_bytes_in_bulk_are_dropped_alike() -> None:
     datagrams = [(rng.randbytes(rng.randrange(0, 200)), rng.choice([PEER, STRANGER])) for _ in range(2000)]
     python, inlet = guarded(datagrams)
     assert python.seen() == inlet.seen()
+
+
+def test_a_datagram_longer_than_any_srtp_packet_is_refused_alike_and_never_raises() -> None:
+    """Found by bench/fuzz_fastpath.py: the known SSRC from the proven address, 1600 bytes. The Python
+    path's unprotect raised ValueError out of the socket callback; the compiled path drops it."""
+    too_long = rtp(1, 960, bytes(1600))
+    python, inlet = guarded([(too_long, PEER)])
+    assert python.seen() == inlet.seen()
+    assert inlet.consumer.packets == [] and inlet.others == []
+
+
+@pytest.mark.parametrize("rtcp", [False, True])
+def test_unprotect_refuses_an_over_long_datagram_as_it_refuses_a_forgery(rtcp: bool) -> None:
+    """Both socket callbacks (RTP here, SRTCP in seam.rtcp) drop on ``pylibsrtp.Error`` alone."""
+    unprotect = fast_srtp(session(os.urandom(28), outbound=False), unprotect=True, rtcp=rtcp)
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(bytes([0x80, 0xC8 if rtcp else 0x60]) + bytes(SRTCP_MAX + 2000))

@@ -16,7 +16,7 @@ from signaling.ports import MediaError
 from tests.media.clients import PatternVideo, ToneAudio, client_config, ice_ufrag, wait_for
 from tests.media.conftest import SESSION, Room
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
 
 
 async def _real_offer(*kinds: str) -> str:

@@ -16,7 +16,7 @@ from rooms.model import stream_id_for
 from tests.media.clients import PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
 
 
 def _video_receiver(client: Any) -> Any:

@@ -10,7 +10,7 @@ from server.media.levels import SpeakingMeter, level_of
 from tests.media.clients import ToneAudio, wait_for
 from tests.media.conftest import SESSION, Room
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
 
 
 async def test_speaking_names_the_participant_sending_loud_audio(room: Room) -> None:

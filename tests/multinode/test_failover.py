@@ -15,6 +15,8 @@ from server.redis_store import RedisStore
 from tests.multinode.nodes import Follower, Node, api
 from tests.redis_server import PrivateRedis, delete_prefix, shared_url, unique_prefix
 
+pytestmark = pytest.mark.slow  # node processes killed and Redis restarted: seconds per test
+
 
 @pytest_asyncio.fixture
 async def two_nodes() -> AsyncIterator[tuple[Node, Node]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import socket
 
@@ -26,6 +27,8 @@ class Monitor:
 
     def __init__(self, port: int) -> None:
         self.seen = bytearray()
+        self._port = port
+        self._arrived = asyncio.Event()
         self._sock = socket.create_connection(("127.0.0.1", port))
         self._sock.sendall(b"MONITOR\r\n")
         self._sock.setblocking(False)
@@ -38,9 +41,21 @@ class Monitor:
             if not chunk:
                 return
             self.seen += chunk
+            self._arrived.set()
 
     async def close(self) -> bytes:
-        await asyncio.sleep(0.2)  # the last commands' lines arrive
+        # MONITOR prints commands in the order Redis runs them: once a marker sent now is printed, every
+        # command the nodes sent before it has been too.
+        marker = b"hearth-monitor-end-" + os.urandom(6).hex().encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self._port)
+        writer.write(b"ECHO " + marker + b"\r\n")
+        await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        async with asyncio.timeout(5):
+            while marker not in self.seen:
+                self._arrived.clear()
+                await self._arrived.wait()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

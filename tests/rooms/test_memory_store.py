@@ -221,9 +221,20 @@ async def test_keys_show_only_live_state_and_audit(store: MemoryStore, clock: Cl
     assert store.keys() == ["session:s1"]
 
 
-async def test_ping_and_close(store: MemoryStore) -> None:
-    await store.ping()
+async def test_ping_and_close_change_nothing_the_store_holds(store: MemoryStore) -> None:
+    """The embedded store has no connection to probe or release: ping (the readiness probe) always
+    answers, and neither it nor close touches a session, a lease, a revocation or the audit trail
+    (a node's last requests during shutdown still read them)."""
+    await store.create(new_session())
+    await store.acquire_lease("s1", "node-a", "http://a", 30.0)
+    await store.revoke("s1", "ann", 60.0)
+    await store.append_audit(AuditRecord("s1", 1.0, FAC, "lock"), ttl_seconds=60.0)
+    before = (store.keys(), await store.load("s1"), await store.lease("s1"), await store.audit("s1"))
+    assert await store.ping() is None
     await store.close()
+    after = (store.keys(), await store.load("s1"), await store.lease("s1"), await store.audit("s1"))
+    assert after == before and before[2] is not None and before[3] != []
+    assert await store.is_revoked("s1", "ann")
 
 
 async def test_restore_writes_back_only_what_is_missing_or_older(store: MemoryStore, clock: Clock) -> None:

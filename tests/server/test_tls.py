@@ -9,11 +9,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # a hearth process of its own, with TLS
 def test_node_serves_https_with_the_given_certificate(tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(

@@ -135,6 +135,7 @@ async def test_member_attempting_each_facilitator_action_is_forbidden(server: Ha
         await assert_refused(server, session_id, member, event, payloads.get(event, {}), "forbidden")
 
 
+@pytest.mark.slow  # over the transport limit: seconds
 async def test_message_over_the_transport_limit_drops_only_that_connection(server: Harness) -> None:
     _session_id, facilitator, member = await room(server)
     with contextlib.suppress(Exception):

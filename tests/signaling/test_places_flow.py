@@ -3,7 +3,6 @@ facilitators) and nobody else; the main room sees "stepped out" and no more."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -102,7 +101,7 @@ async def test_groups_get_their_own_view_broadcasts_and_warning_and_the_main_roo
     assert (await facilitator.ask("breakout.end"))["ok"]
     for client in (ana, ben, cleo, dev):
         await client.state(lambda s: s.get("place") == MAIN_VIEW, since=counts[client.id])
-    await asyncio.sleep(0.2)
+    await eli.caught_up()
     assert eli.received["breakout.broadcast"] == [] and eli.received["breakout.warning"] == []
 
 

@@ -140,7 +140,8 @@ async def test_note_and_help_reach_only_their_addressees(server: Harness) -> Non
     assert (await cleo.ask("help"))["ok"]
     assert (await facilitator.wait_for("help"))["from"] == cleo.id
     assert (await cofacilitator.wait_for("help"))["from"] == cleo.id
-    await asyncio.sleep(0.2)
+    for client in (*members, cofacilitator):
+        await client.caught_up()
     assert ben.received["note"] == [] and cleo.received["note"] == []
     assert all(m.received["help"] == [] for m in members)
     assert cofacilitator.received["note"] == []
@@ -158,7 +159,7 @@ async def test_help_acknowledged_reaches_the_member_and_every_facilitator_only(s
         ack = await who.wait_for("help.acknowledged")
         assert ack["id"] == ana.id and ack["by"] == cofacilitator.id and ack["name"] == "Co"
     await facilitator.state(lambda s: not any(p.get("help_since") for p in s["participants"]))
-    await asyncio.sleep(0.2)
+    await ben.caught_up()
     assert ben.received["help.acknowledged"] == []
     assert all("help_since" not in p for p in ben.last("session.state")["participants"])
 
@@ -187,7 +188,8 @@ async def test_safety_plan_reaches_only_the_facilitators_and_gates_admission(ser
     assert (await ben.ask("safety.ask", {}))["error"]["code"] == "forbidden"
     assert (await cofacilitator.ask("safety.ask", {"id": ana.id}))["ok"]
     assert await ana.wait_for("safety.asked") == {}
-    await asyncio.sleep(0.2)
+    await ana.caught_up()
+    await ben.caught_up()
     assert ana.received["safety.shared"] == [] and ben.received["safety.shared"] == []
     assert ben.received["safety.asked"] == []
     state = await facilitator.state(lambda s: ana.id in ids(s))

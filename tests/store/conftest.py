@@ -13,13 +13,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from rooms.store import MemoryStore
 from server.redis_store import RedisStore
 from server.redis_tls import RedisTls
-from tests.redis_server import PrivateCluster, delete_prefix, shared_url, unique_prefix
+from tests.redis_server import PrivateCluster, delete_prefix, free_port, shared_url, unique_prefix
 from tests.store.tls_redis import TlsRedis
 
 Store = MemoryStore | RedisStore
@@ -45,6 +46,7 @@ class Harness:
     other_node: Callable[[], Awaitable[Store]]
     prefix: str = ""
     opened: list[RedisStore] = field(default_factory=list)
+    unreachable: Callable[[], RedisStore] | None = None  # the same kind of store where nothing listens
 
 
 def memory_harness() -> Harness:
@@ -70,8 +72,14 @@ def redis_harness(kind: str, url: str, tls: RedisTls | None = None) -> Harness:
         await opened[-1].ping()
         return opened[-1]
 
+    def unreachable() -> RedisStore:
+        """The same URL with a port nobody listens on, retrying briefly (readiness must say no soon)."""
+        parts = urlsplit(url)
+        dead = urlunsplit(parts._replace(netloc=f"{parts.hostname}:{free_port()}"))
+        return RedisStore.from_url(dead, prefix=prefix, tls=tls, retries=1, backoff_cap=0.01)
+
     store = RedisStore.from_url(url, prefix=prefix, tls=tls)
-    return Harness(kind, store, time.time, asyncio.sleep, other_node, prefix, opened)
+    return Harness(kind, store, time.time, asyncio.sleep, other_node, prefix, opened, unreachable)
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +96,15 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
         yield server
 
 
-@pytest.fixture(params=["memory", "redis", "cluster", "tls"])
+# The Cluster and TLS kinds start Redis servers of their own (seconds): the fast loop runs memory and the shared Redis.
+@pytest.fixture(
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=pytest.mark.slow),
+        pytest.param("tls", marks=pytest.mark.slow),
+    ]
+)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         h = memory_harness()

@@ -64,8 +64,9 @@ async def test_expire_leaves_no_key_without_a_ttl_and_then_no_key_at_all(redis_s
         redis_store.keys.audit("s1"),
     }
     assert all(0 < ttl <= 300 for ttl in found.values()), found
-    await asyncio.sleep(0.45)
-    assert await ttls(redis_store) == {}
+    async with asyncio.timeout(5):  # Redis expires them by its own clock: wait for that, not a guess at it
+        while await ttls(redis_store):
+            await asyncio.sleep(0.05)
 
 
 async def test_all_keys_of_a_session_share_one_cluster_slot() -> None:

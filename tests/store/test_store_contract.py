@@ -13,6 +13,7 @@ import pytest
 from rooms.errors import Conflict, LeaseLost, StaleVersion
 from rooms.model import Breakout, Participant, Role, Session, SideRoom, Status
 from rooms.store import AuditRecord, MemoryStore
+from server.redis_store import StoreUnavailable
 from tests.store.conftest import FakeClock, Harness
 
 SHORT = 0.3  # seconds: a lease or key TTL short enough to wait out in a test
@@ -261,8 +262,19 @@ async def test_expire_never_lengthens_a_revocation(harness: Harness) -> None:
     assert not await harness.store.is_revoked("s1", "m")
 
 
-async def test_ping_answers_when_the_store_is_reachable(harness: Harness) -> None:
-    await harness.store.ping()
+async def test_ping_answers_when_the_store_is_reachable_and_raises_when_it_is_not(harness: Harness) -> None:
+    """The readiness probe (``/readyz``): the memory store is in the process, always reachable; a Redis
+    store must answer only while its server does, and say ``StoreUnavailable`` otherwise."""
+    assert await harness.store.ping() is None
+    if harness.unreachable is None:
+        assert harness.kind == "memory"
+        return
+    dead = harness.unreachable()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await dead.ping()
+    finally:
+        await dead.close()
 
 
 async def test_memory_store_keeps_no_key_of_an_expired_session() -> None:

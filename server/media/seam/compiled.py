@@ -16,11 +16,6 @@ from typing import Any
 
 import pylibsrtp._binding as _srtp  # type: ignore[import-not-found]
 
-try:
-    from server.media import _fastpath  # type: ignore[attr-defined]
-except ImportError:  # not built: the Python path does the same work, slower
-    _fastpath = None
-
 
 def _address(name: str) -> int:
     return int(_srtp.ffi.cast("uintptr_t", _srtp.ffi.addressof(_srtp.lib, name)))
@@ -33,7 +28,11 @@ def context_address(session: Any) -> int:
 
 SRTP_PROTECT_ADDRESS = _address("srtp_protect")
 SRTP_UNPROTECT_ADDRESS = _address("srtp_unprotect")
-BUILT: Any = _fastpath
-if _fastpath is not None:
+try:
+    from server.media import _fastpath  # typed by server/media/_fastpath.pyi
+except ImportError:  # not built: the Python path does the same work, slower
+    BUILT: Any = None
+else:
     _fastpath.set_srtp(SRTP_PROTECT_ADDRESS, SRTP_UNPROTECT_ADDRESS)
-fastpath: Any = _fastpath if os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0" else None
+    BUILT = _fastpath
+fastpath: Any = BUILT if os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0" else None

@@ -85,13 +85,25 @@ def fast_srtp(session: Any, unprotect: bool = False, rtcp: bool = False) -> Call
     """``Session.(un)protect(_rtcp)`` without their per-call checks and allocation (1.4 of 4.4 us here).
 
     Uses pylibsrtp's own buffer and context, exactly as ``Session`` does; falls back to the public
-    method if those are not where pylibsrtp 1.0 keeps them. Raises ``pylibsrtp.Error`` as they do.
+    method if those are not where pylibsrtp 1.0 keeps them. Raises ``pylibsrtp.Error`` as they do,
+    and also where they raise ``ValueError`` for a datagram longer than the buffer when unprotecting:
+    no packet a peer protected is that long, so it is refused as a forgery is (the socket callbacks drop
+    on ``pylibsrtp.Error``; a ``ValueError`` escaped them, where the compiled path drops it).
     """
     internals = srtp_internals(session)
     if internals is None:
         name = ("unprotect" if unprotect else "protect") + ("_rtcp" if rtcp else "")
         public: Callable[[bytes], bytes] = getattr(session, name)
-        return public
+        if not unprotect:
+            return public
+
+        def refusing(data: bytes) -> bytes:
+            try:
+                return public(data)
+            except ValueError as exc:  # "packet is too long"
+                raise pylibsrtp.Error(str(exc)) from exc
+
+        return refusing
     srtp, cdata, buffer = internals
     length = _srtp.ffi.new("int *")
     process = getattr(_srtp.lib, ("srtp_unprotect" if unprotect else "srtp_protect") + ("_rtcp" if rtcp else ""))
@@ -100,6 +112,8 @@ def fast_srtp(session: Any, unprotect: bool = False, rtcp: bool = False) -> Call
     def fast(data: bytes) -> bytes:
         size = len(data)
         if size > limit:
+            if unprotect:
+                raise pylibsrtp.Error(f"a datagram of {size} bytes is longer than any SRTP packet")
             raise ValueError("packet is too long")
         length[0] = size
         buffer[0:size] = data
