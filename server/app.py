@@ -17,6 +17,7 @@ import socketio
 from aiohttp import web
 
 from rooms.store import MemoryStore, SessionStore
+from server import heap
 from server.api import add_api_routes, api_errors, error_response, require_operator
 from server.auth import Tokens
 from server.config import Settings
@@ -225,6 +226,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
         asyncio.create_task(_every(settings.lease_ttl / 3, hub.renew_leases)),
+        asyncio.create_task(_every(heap.TRIM_SECONDS, heap.trim)),
     ]
     yield
     for task in tasks:
