@@ -285,3 +285,35 @@ def test_a_latecomer_is_moved_into_a_group_the_facilitator_ends_the_breakout_and
         for members in (quiet, late):
             if members:
                 members.close()
+
+
+def test_a_facilitator_chooses_the_groups_member_by_member_with_the_keyboard(
+    hearth: HearthServer, browser: Browser, people: list[Person]
+) -> None:
+    """ "Groups I choose": one labelled select a member, reached and set with the keyboard alone."""
+    created = hearth.create_session("Thursday skills", requires_agreement=False, admission="open")
+    lead = seat(browser, "Lead", created["facilitator_url"])
+    people.append(lead)
+    console = lead.page
+    quiet = QuietMembers.seat(hearth, created["id"], ["Ada", "Ben", "Cleo", "Dev", "Eve"])
+    try:
+        expect(console.get_by_test_id("member-row")).to_have_count(5)
+        console.get_by_test_id("breakout-size").focus()
+        console.get_by_test_id("breakout-size").select_option("choose")
+        assign = console.get_by_test_id("breakout-assign")
+        expect(assign.get_by_test_id("assign-group")).to_have_count(5)
+        stays = "Stays in the main room"
+        wanted = {"Ada": "Group 2", "Ben": "Group 1", "Cleo": "Group 2", "Dev": "Group 1", "Eve": stays}
+        for name, group in wanted.items():
+            select = console.get_by_label(f"Group for {name}")
+            select.focus()  # a labelled control: reached by Tab, named by its label
+            select.select_option(label=group)
+        lead.at_sizes("breakout-choose", lambda: expect(assign).to_be_visible())
+        console.get_by_test_id("breakout-start").focus()
+        console.keyboard.press("Enter")
+        expect(console.get_by_test_id("breakout-group")).to_have_count(2)
+        assert sorted(map(sorted, pairs_of(console))) == [["Ada", "Cleo"], ["Ben", "Dev"]]
+        eve = console.get_by_test_id("member-row").filter(has_text="Eve")
+        expect(eve.locator('[data-testid="place-badge"]:visible')).to_have_count(0)  # stayed in the main room
+    finally:
+        quiet.close()

@@ -19,8 +19,12 @@ export class PlacesPanel {
     this.heading = h('h3', { id: 'places-heading' }, 'Side rooms and breakouts');
     this.sides = h('ul', { className: 'rows', 'data-testid': 'side-rooms' });
     // Not running: how to start one.
-    this.size = h('select', { id: 'breakout-size', 'data-testid': 'breakout-size' },
-      h('option', { value: '2' }, 'Pairs'), h('option', { value: '3' }, 'Threes'));
+    this.size = h('select', { id: 'breakout-size', 'data-testid': 'breakout-size', 'on:change': () => this.update() },
+      h('option', { value: '2' }, 'Pairs'), h('option', { value: '3' }, 'Threes'),
+      h('option', { value: 'choose' }, 'Groups I choose'));
+    // "Groups I choose": a group for each member, one labelled <select> each (keyboard and screen
+    // reader friendly, where dragging is not); a member left in the main room stays there.
+    this.assign = h('ul', { className: 'rows breakout-assign', 'data-testid': 'breakout-assign', 'aria-label': 'Choose each member\'s group', hidden: true });
     this.minutes = h('input', {
       type: 'number', id: 'breakout-minutes', 'data-testid': 'breakout-minutes', min: 0.5, max: 60, step: 0.5,
       value: DEFAULT_MINUTES, inputMode: 'decimal',
@@ -31,7 +35,7 @@ export class PlacesPanel {
       h('div', { className: 'row' },
         h('label', { htmlFor: 'breakout-size' }, 'Groups of'), this.size,
         h('label', { htmlFor: 'breakout-minutes' }, 'Minutes'), this.minutes, this.start),
-      this.startHint);
+      this.assign, this.startHint);
     // Running: the timer, the groups, a message to all, the end.
     this.status = h('p', { 'data-testid': 'breakout-status' });
     this.groups = h('ul', { className: 'rows breakout-groups', 'data-testid': 'breakout-groups', 'aria-label': 'Breakout groups' });
@@ -72,9 +76,14 @@ export class PlacesPanel {
     const b = s.breakout;
     this.setup.hidden = Boolean(b);
     this.running.hidden = !b;
-    const inMain = this.#membersInMain().length;
-    setText(this.startHint, inMain >= 2 ? `${inMain} members in the main room are shuffled into groups.`
-      : 'A breakout needs at least two members in the main room.');
+    const members = this.#membersInMain();
+    const inMain = members.length;
+    const choosing = this.size.value === 'choose';
+    this.assign.hidden = !choosing || Boolean(b);
+    if (choosing && !b) this.#assignChoices(members);
+    setText(this.startHint, inMain < 2 ? 'A breakout needs at least two members in the main room.'
+      : choosing ? 'Give each member a group; anyone left in the main room stays there.'
+        : `${inMain} members in the main room are shuffled into groups.`);
     const mine = placeKey(s, app.you?.id);
     this.leave.hidden = !mine.startsWith('group:');
     reconcile(this.groups, b?.groups ?? [], (g) => g.index, (g) => this.#groupRow(g), (li, g) => this.#fillGroup(li, g, mine));
@@ -104,6 +113,45 @@ export class PlacesPanel {
     if (!id) return;
     const to = this.moveTo.value;
     this.app.run('breakout.move', { id, group: to === 'main' ? null : Number(to) });
+  }
+
+  /** One row per member in the main room: their name and a select of groups (or "stays"). */
+  #assignChoices(members) {
+    const count = Math.max(1, Math.floor(members.length / 2));
+    const options = [['', 'Stays in the main room'], ...Array.from({ length: count }, (_, i) => [String(i), `Group ${i + 1}`])];
+    reconcile(this.assign, members, (p) => p.id, (p) => {
+      const id = `assign-${p.id}`;
+      const select = h('select', { id, 'data-testid': 'assign-group' });
+      // Pairs in order to start with: the facilitator changes what needs changing.
+      const index = members.indexOf(p);
+      select.dataset.initial = String(Math.min(Math.floor(index / 2), count - 1));
+      return h('li', { 'data-member': p.id }, h('label', { htmlFor: id }), select);
+    }, (li, p) => {
+      setText(li.querySelector('label'), `Group for ${p.name}`);
+      const select = li.querySelector('select');
+      fillOptions(select, options);
+      if (select.dataset.initial !== undefined) {
+        select.value = select.dataset.initial;
+        delete select.dataset.initial;
+      }
+    });
+  }
+
+  /** The chosen groups, in group order, empty groups dropped; null (and said why) when unusable. */
+  chosenGroups() {
+    const groups = new Map();
+    for (const li of this.assign.querySelectorAll('li')) {
+      const value = li.querySelector('select').value;
+      if (value === '') continue;
+      if (!groups.has(value)) groups.set(value, []);
+      groups.get(value).push(li.dataset.member);
+    }
+    const chosen = [...groups.entries()].sort(([a], [b]) => Number(a) - Number(b)).map(([, ids]) => ids);
+    if (!chosen.length || chosen.some((g) => g.length < 2)) {
+      this.app.dispatchEvent(new CustomEvent('error', { detail: 'Each group needs at least two members.' }));
+      return null;
+    }
+    return chosen;
   }
 
   #membersInMain() {
@@ -148,6 +196,11 @@ export class PlacesPanel {
     const minutes = Number(this.minutes.value);
     if (!(minutes > 0 && minutes <= 60)) {
       this.app.dispatchEvent(new CustomEvent('error', { detail: 'A breakout lasts from half a minute to 60 minutes.' }));
+      return;
+    }
+    if (this.size.value === 'choose') {
+      const groups = this.chosenGroups();
+      if (groups) this.app.run('breakout.start', { groups, minutes });
       return;
     }
     this.app.run('breakout.start', { size: Number(this.size.value), minutes });
