@@ -36,7 +36,7 @@ from rooms.events import (
     changes_record,
 )
 from rooms.media_keys import check_grant, key_holder
-from rooms.model import E2eeMode, Role, Session, Status
+from rooms.model import Role, Session
 from rooms.permissions import Action, check
 from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
@@ -493,7 +493,6 @@ class Hub:
 
         async def share() -> None:
             live.media_keys[pid] = jwk
-            live.told_clear.discard(pid)  # a key comes with each welcome: a new page must be told again
             await self._announce_keys(live, pid)
 
         await live.actor.call(share)
@@ -528,30 +527,6 @@ class Hub:
         keyed = {pid for pid, jwk in live.media_keys.items() if jwk is not None}
         if key_holder(live.session, keyed, live.key_holder) != live.key_holder:
             await self._announce_keys(live)
-        else:
-            await self._clear_without_holder(live)
-
-    async def _clear_without_holder(self, live: Live) -> None:
-        """A ``preferred`` session in which no facilitator can hold a key (none has a browser that
-        encrypts: an outside client, or an aiortc one, leads) would leave every page waiting for a
-        key that never comes, its media held back. Such a session is in the clear, as ``preferred``
-        allows: the node tells each admitted page so (``key_id`` 0, no key), as a holder would. A page
-        of a ``required`` session refuses that; a holder who arrives later keys everyone afresh."""
-        s = live.session
-        if live.key_holder is not None or s.e2ee is not E2eeMode.PREFERRED:
-            live.told_clear.clear()
-            return
-        waiting = [
-            pid
-            for pid, jwk in live.media_keys.items()
-            if jwk is not None
-            and pid not in live.told_clear
-            and (p := s.participants.get(pid)) is not None
-            and p.status is Status.ADMITTED
-        ]
-        live.told_clear.update(waiting)
-        clear = {"from": None, "from_key": None, "key_id": 0, "wrapped": None}
-        await self._send([Emit("e2ee.grant", clear, participant_room(s.id, pid)) for pid in waiting])
 
     async def _announce_keys(self, live: Live, sender: str | None = None) -> None:
         """``sender``: whose key just came (again): after a reconnection they may have missed a grant."""
@@ -560,7 +535,6 @@ class Hub:
         keys = dict(live.media_keys)
         announce = {"holder": live.key_holder, "keys": keys, "from": sender}
         await self._send([Emit("e2ee.keys", announce, leads_room(live.session.id))])
-        await self._clear_without_holder(live)
 
     # ---- stopping ---------------------------------------------------------------------------
 

@@ -53,4 +53,3 @@ class Live:
     # in memory only (a node taking over hears them again on every welcome), and the key holder.
     media_keys: dict[str, dict[str, str] | None] = field(default_factory=dict)
     key_holder: str | None = None
-    told_clear: set[str] = field(default_factory=set)  # members the node told "in the clear" (no holder)

@@ -515,9 +515,8 @@ class E2eeKeysOut(Out):
 
 
 class E2eeGrantOut(Out):
-    # null (both): the node itself says "in the clear", in a preferred session no facilitator can key
-    from_: str | None = Field(alias="from")
-    from_key: dict[str, str] | None  # the sender's public key JWK, as the server has it (the code shows a swap)
+    from_: str = Field(alias="from")
+    from_key: dict[str, str]  # the sender's public key JWK, as the server has it (the code shows a swap)
     key_id: int
     wrapped: str | None  # null with key_id 0: media goes in the clear
 

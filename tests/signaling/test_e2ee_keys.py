@@ -108,34 +108,3 @@ async def test_a_member_removed_or_sent_back_cannot_be_granted(server: Harness, 
     if act == "remove":
         keys = await lead.wait_for("e2ee.keys", lambda k: ana.id not in k["keys"], since=0)
         assert keys["holder"] == lead.id
-
-
-async def test_a_preferred_session_no_facilitator_can_key_is_told_clear_and_a_required_one_is_not(
-    server: Harness,
-) -> None:
-    """A lead whose client does not encrypt (an outside client, an aiortc one) never holds a key: in a
-    preferred session the node tells each admitted page "in the clear" rather than leave it waiting."""
-    preferred = await server.create_session(requires_agreement=False)
-    lead = await server.connect(preferred["facilitator_token"])  # shares no public key
-    invite = await server.invite(preferred["id"], "Ana")
-    ana = await server.connect(invite["token"])
-    assert (await lead.ask("admit", {"id": ana.id}))["ok"]
-    assert (await ana.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
-    clear = await ana.wait_for("e2ee.grant")
-    assert clear == {"from": None, "from_key": None, "key_id": 0, "wrapped": None}
-    ben = await server.join(preferred["id"], "Ben")
-    assert (await ben.ask("e2ee.key", {"jwk": jwk(3)}))["ok"]
-    await ben.caught_up()
-    assert not ben.received["e2ee.grant"], "nothing goes to someone still waiting"
-    assert (await lead.ask("admit", {"id": ben.id}))["ok"]
-    assert (await ben.wait_for("e2ee.grant"))["key_id"] == 0
-    again = await server.connect(invite["token"])  # Ana's page again (a reload): told again
-    assert (await again.ask("e2ee.key", {"jwk": jwk(5)}))["ok"]
-    assert (await again.wait_for("e2ee.grant"))["key_id"] == 0
-
-    required = await server.create_session(e2ee="required")
-    lead2 = await server.connect(required["facilitator_token"])
-    cleo = await admitted(server, required["id"], lead2, "Cleo")
-    assert (await cleo.ask("e2ee.key", {"jwk": jwk(4)}))["ok"]
-    await cleo.caught_up()
-    assert not cleo.received["e2ee.grant"], "a required session is never told to go clear"
