@@ -202,6 +202,7 @@ export class MediaCrypto extends EventTarget {
   async onGrant({ from_key: fromKey, key_id: keyId, wrapped }) {
     if (!this.active || !this.pair) return;
     if (keyId === 0) {
+      if (this.mode === 'required') return; // nobody, the server least, may take a required session clear
       this.worker.postMessage({ type: 'clear' });
       this.keyId = 0;
       return this.#set('clear', null);

@@ -219,8 +219,10 @@ class LiveSession:
             await live.close()
 
     @classmethod
-    async def start(cls, server: Harness, names: list[str], clip: list[av.Packet]) -> LiveSession:
-        session = await server.create_session(requires_agreement=False)
+    async def start(cls, server: Harness, names: list[str], clip: list[av.Packet], **options: Any) -> LiveSession:
+        """``options``: more session settings (a browser beside these aiortc peers needs ``e2ee="off"``:
+        an aiortc facilitator never hands out the media key a browser waits for)."""
+        session = await server.create_session(requires_agreement=False, **options)
         live = cls(server, session["id"], clip)
         lead = await server.connect(session["facilitator_token"])
         live.everyone["Facilitator"] = Member(lead, "Facilitator", session["facilitator_token"], clip)

@@ -153,7 +153,11 @@ def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_f
         )
 
 
-@pytest.mark.xfail(strict=True, reason="#16: after an outage subscribers send their own PLIs; downlinks burst 4-16x")
+# Not strict since the repair work (a gap beyond repair is one keyframe request, no stale burst): it
+# passed in a CI run of 2026-12-06 and failed in the one before, so it sits at the margin.
+@pytest.mark.xfail(
+    strict=False, reason="#16: after an outage subscribers sent their own PLIs and downlinks burst 4-16x"
+)
 def test_video_resumes_after_an_outage_without_keyframe_requests_or_a_stale_burst(figures: Figures) -> None:
     figures.of(CLEAN_NETWORK)
     outage = figures.lab.outage(OUTAGE.outage, SETTLE)
