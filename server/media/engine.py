@@ -27,7 +27,7 @@ from rooms.model import stream_id_for
 from server.media import limits, seam
 from server.media.forwarder import Sink, Source, Totals
 from server.media.opus import with_opus_parameters
-from server.media.peers import Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
+from server.media.peers import Closer, Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
 from server.media.room import Room, room_loop
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 
@@ -58,7 +58,8 @@ class MediaEngine:
         self._rooms: dict[str, Room] = {}
         self._totals = Totals()
         self._drops = seam.Drops()
-        self._tasks: set[asyncio.Task[None]] = set()  # connection-lost handling in flight
+        self._tasks: set[asyncio.Task[None]] = set()  # connection-lost handling and refreshes in flight
+        self._closer = Closer()  # connections being closed: nobody waits for a close
         self._closing = False
         if allow_loopback:
             seam.enable_loopback_candidates()
@@ -76,7 +77,9 @@ class MediaEngine:
         peer = self._peer(room, participant_id)
         async with peer.lock:
             answer = await self._answer_publisher(room, peer, sdp, offer)
-        await self._refresh_all(room)
+        # The others' new offers follow in the background: the publisher's answer (and the session's
+        # media queue behind it) never waits for seven renegotiations, one of them maybe a slow peer's.
+        self._spawn(self._refresh_all(room))
         return answer
 
     async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
@@ -138,7 +141,8 @@ class MediaEngine:
         peers = list(room.peers.values())
         room.peers.clear()
         for peer in peers:
-            await _close_peer(peer)
+            async with peer.lock:  # a refresh under way finishes first; any later one finds the peer gone
+                await _close_peer(peer)
 
     def take_spoke_seconds(self, session_id: str) -> dict[str, float]:
         room = self._rooms.get(session_id)
@@ -148,9 +152,11 @@ class MediaEngine:
         """Close everything; connection-lost handling already under way finishes first (cancelled,
         it would leave aiortc's own close of that connection running on)."""
         self._closing = True
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         for session_id in list(self._rooms):
             await self.close_session(session_id)
+        await self._closer.drain()
 
     # --- introspection for tests and metrics --------------------------------------------------------
 
@@ -198,7 +204,8 @@ class MediaEngine:
         peer = room.peers.get(participant_id)
         if peer is None:
             revision = room.revisions.get(participant_id, 0)
-            peer = room.peers[participant_id] = Peer(room.session_id, participant_id, revision=revision)
+            peer = Peer(room.session_id, participant_id, revision=revision, closer=self._closer)
+            room.peers[participant_id] = peer
         return peer
 
     async def _answer_publisher(self, room: Room, peer: Peer, sdp: str, offer: limits.Offer) -> str:
@@ -251,8 +258,14 @@ class MediaEngine:
             peer.receivers[kind] = receiver
 
     async def _refresh_all(self, room: Room) -> None:
-        for peer in list(room.peers.values()):
-            await self._refresh(room, peer)
+        """Every subscriber at once: each refresh holds only its own peer's lock and never raises, so a
+        peer whose renegotiation is slow (a fresh connection gathering, a loaded node) delays no other."""
+        await asyncio.gather(*(self._refresh(room, peer) for peer in list(room.peers.values())))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _refresh(self, room: Room, peer: Peer) -> None:
         """Bring one subscriber connection in line with what its room publishes; offer if it changed.
@@ -362,9 +375,7 @@ class MediaEngine:
         def changed() -> None:
             current = peer.publisher if leg == PUBLISH else peer.subscriber
             if current is pc and pc.connectionState in ("failed", "closed") and not self._closing:
-                task = asyncio.ensure_future(self._lost(room, peer, pc, leg))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self._lost(room, peer, pc, leg))
 
         pc.on("connectionstatechange", changed)
 

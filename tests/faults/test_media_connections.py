@@ -100,6 +100,30 @@ async def test_a_member_whose_page_reloads_while_others_renegotiate_is_seated_ag
         await live.assert_can_end()
 
 
+async def test_a_member_whose_renegotiation_is_stuck_delays_no_one_elses_publish(
+    server: Harness, clip: list[av.Packet]
+) -> None:
+    """Ben's receiving connection is stuck mid-renegotiation (held here as a slow close or a fresh
+    connection gathering on a loaded node holds it, seconds at a time in the soak). Ana republishes
+    meanwhile: her answer comes at once and Cam receives her new stream; Ben gets it once he is free.
+    Before, a publish renegotiated everyone in turn before answering, and every member's media call in
+    the session queued behind the slowest peer."""
+    engine: Any = server.app[MEDIA]
+    async with LiveSession.running(server, ["Ana", "Ben", "Cam"], clip) as live:
+        ana, ben, cam = (live.everyone[n] for n in ("Ana", "Ben", "Cam"))
+        ben_peer = engine._rooms[live.session_id].peers[ben.id]
+        answered = ben.answered
+        async with ben_peer.lock:  # Ben's renegotiation cannot proceed while this is held
+            await ana.close_publisher()
+            await ana.publish()  # asserts the answer came (ok)
+            await live.until_receives(cam, ana)
+            await live.until_receives(live.facilitator, ana)
+            assert ben.answered == answered  # Ben's offer is still to come: nothing waited for him
+        await live.until_receives(ben, ana)
+        assert all(m.refused == [] for m in live.everyone.values())
+        await live.assert_can_end()
+
+
 def _publishers(engine: Any, session_id: str) -> list[Any]:
     room = engine._rooms[session_id]
     return [peer for peer in room.peers.values() if peer.publisher is not None]
