@@ -545,7 +545,52 @@ static PyObject *set_srtp(PyObject *module, PyObject *args) {
 #define MAX_NACKS 3             /* seam.receive.MAX_NACKS */
 #define MAX_REPAIR_GAP 64       /* seam.receive.MAX_REPAIR_GAP */
 
-typedef unsigned __int128 gaps_t; /* bit d-1: the packet d before the highest is missing, d in 1..128 */
+/* Bit d-1: the packet d before the highest is missing, d in 1..NACK_WINDOW. Two 64-bit words rather
+ * than a compiler's 128-bit integer, which not every C compiler (nor every 32-bit target) has. */
+typedef struct {
+    uint64_t word[2];
+} gaps_t;
+_Static_assert(NACK_WINDOW == 128, "gaps_t holds NACK_WINDOW bits");
+
+static inline int gaps_has(const gaps_t *g, unsigned d) {
+    unsigned b = d - 1;
+    return (int)((g->word[b >> 6] >> (b & 63)) & 1);
+}
+
+static inline void gaps_set(gaps_t *g, unsigned d) {
+    unsigned b = d - 1;
+    g->word[b >> 6] |= (uint64_t)1 << (b & 63);
+}
+
+static inline void gaps_clear(gaps_t *g, unsigned d) {
+    unsigned b = d - 1;
+    g->word[b >> 6] &= ~((uint64_t)1 << (b & 63));
+}
+
+static inline int gaps_any(const gaps_t *g) {
+    return (g->word[0] | g->word[1]) != 0;
+}
+
+/* The highest moved up by n >= 1: every gap is n further back. Returns whether an open gap fell out of
+ * the window (its bit index reached NACK_WINDOW). */
+static inline int gaps_shift(gaps_t *g, unsigned n) {
+    int fell;
+    if (n >= 128) {
+        fell = gaps_any(g);
+        g->word[0] = g->word[1] = 0;
+        return fell;
+    }
+    if (n >= 64) {
+        fell = g->word[1] != 0 || (n > 64 && (g->word[0] >> (128 - n)) != 0);
+        g->word[1] = g->word[0] << (n - 64);
+        g->word[0] = 0;
+    } else {
+        fell = (g->word[1] >> (64 - n)) != 0;
+        g->word[1] = (g->word[1] << n) | (g->word[0] >> (64 - n));
+        g->word[0] <<= n;
+    }
+    return fell;
+}
 
 typedef struct {
     uint32_t ssrc;
@@ -707,7 +752,7 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
             break; /* not an integer: stop here, never call into Python with the exception set */
         long distance = (fresh.high - seq) & 0xFFFF;
         if (fresh.high >= 0 && distance >= 1 && distance <= NACK_WINDOW) {
-            fresh.missing |= (gaps_t)1 << (distance - 1);
+            gaps_set(&fresh.missing, (unsigned)distance);
             fresh.since[seq & (NACK_WINDOW - 1)] = fresh.last[seq & (NACK_WINDOW - 1)] = now; /* timers restart */
         }
     }
@@ -762,7 +807,7 @@ static PyObject *inlet_stats(Inlet *self, PyObject *arg) {
     if (missing == NULL)
         return NULL;
     for (int d = 1; d <= NACK_WINDOW; d++) {
-        if (!(t->missing >> (d - 1) & 1))
+        if (!gaps_has(&t->missing, (unsigned)d))
             continue;
         PyObject *seq = PyLong_FromLong((t->high - d) & 0xFFFF);
         if (seq == NULL || PyList_Append(missing, seq) < 0) {
@@ -814,7 +859,7 @@ static int call_nack(InletTrack *t, long *lost, int n) {
 
 /* LeanReceiver.unrepairable: forget every gap, the consumer asks for a keyframe. */
 static int track_unrepairable(InletTrack *t) {
-    t->missing = 0;
+    t->missing = (gaps_t){{0, 0}};
     PyObject *done = PyObject_CallNoArgs(t->on_unrepairable);
     if (done == NULL)
         return -1;
@@ -831,7 +876,7 @@ static double reorder_allowance(InletTrack *t) {
 /* InboundTrack._repair: NACK what is due; a gap NACKed MAX_NACKS times and still open is beyond repair. */
 static int track_repair(InletTrack *t, double now) {
     for (int d = 1; d <= NACK_WINDOW; d++) {
-        if (!(t->missing >> (d - 1) & 1))
+        if (!gaps_has(&t->missing, (unsigned)d))
             continue;
         int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
         if (t->tries[slot] >= MAX_NACKS && now - t->last[slot] >= NACK_RETRY_INTERVAL)
@@ -841,7 +886,7 @@ static int track_repair(InletTrack *t, double now) {
     long due[NACK_WINDOW];
     int n = 0;
     for (int d = 1; d <= NACK_WINDOW; d++) {
-        if (!(t->missing >> (d - 1) & 1))
+        if (!gaps_has(&t->missing, (unsigned)d))
             continue;
         int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
         int tries = t->tries[slot];
@@ -870,11 +915,10 @@ static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
         t->high = seq;
         if (delta - 1 > MAX_REPAIR_GAP)
             return track_unrepairable(t) < 0 ? -1 : 1;
-        gaps_t fell = delta >= NACK_WINDOW ? t->missing : t->missing >> (NACK_WINDOW - delta);
-        t->missing = delta >= NACK_WINDOW ? 0 : t->missing << delta;
+        int fell = gaps_shift(&t->missing, delta);
         for (unsigned k = 1; k < delta; k++) { /* seq - k is missing now */
             int slot = (int)((seq - k) & (NACK_WINDOW - 1));
-            t->missing |= (gaps_t)1 << (k - 1);
+            gaps_set(&t->missing, k);
             t->since[slot] = t->last[slot] = now;
             t->tries[slot] = 0;
         }
@@ -882,14 +926,14 @@ static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
             return track_unrepairable(t) < 0 ? -1 : 1;
     } else {
         unsigned distance = (uint16_t)(t->high - seq);
-        if (distance < 1 || distance > NACK_WINDOW || !(t->missing >> (distance - 1) & 1))
+        if (distance < 1 || distance > NACK_WINDOW || !gaps_has(&t->missing, distance))
             return 0; /* a duplicate, or older than what we still wait for */
-        t->missing &= ~((gaps_t)1 << (distance - 1));
+        gaps_clear(&t->missing, distance);
         now = inlet_now(inlet);
         if (NOW_FAILED(now))
             return -1;
     }
-    if (t->missing && track_repair(t, now) < 0)
+    if (gaps_any(&t->missing) && track_repair(t, now) < 0)
         return -1;
     return 1;
 }
@@ -918,7 +962,7 @@ static PyObject *inlet_request(Inlet *self, PyObject *args) {
         if (PyErr_Occurred())
             break;
         unsigned distance = (uint16_t)(t->high - seq);
-        if (distance < 1 || distance > NACK_WINDOW || !(t->missing >> (distance - 1) & 1))
+        if (distance < 1 || distance > NACK_WINDOW || !gaps_has(&t->missing, distance))
             continue;
         int slot = (int)(seq & (NACK_WINDOW - 1));
         int tries = t->tries[slot];
@@ -1011,7 +1055,7 @@ static PyObject *track_receive(Inlet *inlet, InletTrack *t, const unsigned char 
         t->last_timestamp = timestamp;
     }
     if (t->video) {
-        if (delta == 1 && !t->missing) {
+        if (delta == 1 && !gaps_any(&t->missing)) {
             t->high = seq;
         } else {
             int handed = track_nack(inlet, t, seq);
