@@ -38,7 +38,6 @@ from rooms.events import (
 from rooms.media_keys import check_grant, key_holder
 from rooms.model import Role, Session
 from rooms.permissions import Action, check
-from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
 from signaling.actor import Mailbox
 from signaling.emits import Emit, audience_room, emits_for, leads_room, participant_room, state_emits
@@ -47,6 +46,7 @@ from signaling.live import HubSettings, Live
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo
 from signaling.protocol import REPLACED_MESSAGE
 from signaling.sockets import SocketBus
+from signaling.store import AuditRecord, SessionStore
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.hub")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rooms.model import Role, Session, Status
-from rooms.store import DEFAULT_ENDED_TTL
 from signaling.actor import Mailbox
 from signaling.ports import ForwardingPolicy
+from signaling.store import DEFAULT_ENDED_TTL
 
 DEFAULT_LEASE_TTL = 3.0  # seconds a session lease lasts unrenewed (renewed every third of it)
 DEFAULT_MAX_SESSIONS = 200  # live sessions one node holds at most
