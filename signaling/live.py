@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rooms.model import Role, Session, Status
 from signaling.actor import Mailbox
+from signaling.key_relay import SessionKeys
 from signaling.ports import ForwardingPolicy
 from signaling.store import DEFAULT_ENDED_TTL
 
@@ -49,7 +50,5 @@ class Live:
     speaking: dict[str, float] = field(default_factory=dict)  # seconds measured, not recorded yet
     speaking_recorded_at: float = 0.0
     writing_back: bool = False
-    # End-to-end encryption: each participant's public key JWK (None: their browser cannot encrypt),
-    # in memory only (a node taking over hears them again on every welcome), and the key holder.
-    media_keys: dict[str, dict[str, str] | None] = field(default_factory=dict)
-    key_holder: str | None = None
+    # End-to-end encryption's public keys and key holder, in memory only (``signaling.key_relay``).
+    keys: SessionKeys = field(default_factory=SessionKeys)
