@@ -18,6 +18,7 @@
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
 import { MediaCrypto } from './e2ee.js';
+import { detail } from './events.js';
 import { Publisher, Subscriber } from './rtc.js';
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -63,7 +64,8 @@ export class HearthClient extends EventTarget {
     this.backoff = null;
     this.moves = 0;
     this.moving = null; // the url of a runtime `moved`, until the server drops the socket
-    this.returning = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.returning = undefined; // a timer: back to the home node after the node we were sent to stopped
     this.awayFailures = 0; // failed attempts at a node other than home since the last connection
     this.e2ee = new MediaCrypto((event, payload) => this.send(event, payload)); // end-to-end media keys
   }
@@ -122,6 +124,7 @@ export class HearthClient extends EventTarget {
   async send(event, payload = {}) {
     let ack;
     try {
+      if (!this.socket) throw new Error('not connected'); // answered as a timeout, as a lost socket is
       ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
     } catch {
       throw new HearthError('timeout', 'The server did not answer. Check your connection.');
@@ -275,7 +278,7 @@ export class HearthClient extends EventTarget {
     const publisher = new Publisher(this.iceServers, this.local, this.e2ee);
     this.publisher = publisher;
     publisher.addEventListener('state', (e) => {
-      if (e.detail === 'failed' && this.publisher === publisher) this.#republish();
+      if (detail(e) === 'failed' && this.publisher === publisher) this.#republish();
     });
     try {
       const offer = await publisher.offer();
@@ -327,7 +330,7 @@ export class HearthClient extends EventTarget {
       const subscriber = new Subscriber(this.iceServers, this.e2ee);
       subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
       subscriber.addEventListener('state', (e) => {
-        if (e.detail === 'failed' && this.subscriber === subscriber) this.#rejoin();
+        if (detail(e) === 'failed' && this.subscriber === subscriber) this.#rejoin();
       });
       this.subscriber = subscriber;
     }

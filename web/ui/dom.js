@@ -13,6 +13,17 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * An element index.html always has, by id: a missing one is a broken page, said at once.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+export function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from the page`);
+  return el;
+}
+
 /** Set text only when it changed (avoids needless screen-reader chatter and layout). */
 export function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
@@ -66,7 +77,7 @@ export function reconcile(parent, items, keyOf, create, update) {
     }
     update(node, item);
     if (node !== cursor) {
-      const had = node.contains(document.activeElement) ? document.activeElement : null;
+      const had = node.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement) : null;
       parent.insertBefore(node, cursor); // moving a node blurs what it holds: give the focus back
       if (had && document.activeElement !== had) had.focus();
     } else {

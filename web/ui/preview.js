@@ -32,6 +32,10 @@ export class SelfPreview {
  * person: the mic button then says so, and `hint` (a visible line, not a tooltip) says what to expect.
  */
 export class DeviceToggles {
+  /**
+   * @param {import('../devices.js').LocalMedia} local
+   * @param {{locked?: () => boolean}} [options]
+   */
   constructor(local, { locked = () => false } = {}) {
     this.local = local;
     this.locked = locked;

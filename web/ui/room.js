@@ -47,7 +47,7 @@ export class RoomView {
         h('aside', { className: 'side', 'aria-label': 'Waiting room, floor and people' }, this.side.sideEl),
         h('div', { className: 'console-main' }, stage, this.side.laterEl));
     } else {
-      const aside = h('aside', { className: 'side', 'aria-label': 'Private messages and safety plan' }, this.safety.el, this.notes.el);
+      const aside = h('aside', { className: 'side', 'aria-label': 'Private messages and safety plan' }, this.safety?.el, this.notes.el);
       this.el = h('section', { className: 'room', 'data-testid': 'room' }, this.heading, stage, aside);
     }
     this.update();

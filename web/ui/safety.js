@@ -128,7 +128,8 @@ export class SafetyPlanKeeper extends EventTarget {
       this.sentAt = Date.now();
       this.asked = false;
       return true;
-    } catch (err) {
+    } catch (caught) {
+      const err = /** @type {import('../protocol.js').HearthError | undefined} */ (caught);
       // A correction, or an answer to "ask again", right after sharing: the server takes one plan
       // every 2 s, so wait that out once rather than tell the member to.
       if (retry && err?.code === 'rate_limited') {

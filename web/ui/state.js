@@ -26,6 +26,7 @@ export class AppState extends EventTarget {
     this.gone = null; // 'removed' | 'ended' | 'left'
     this.replaced = null; // {message, devices}: another tab or device of this person has the seat
     this.endDetail = null;
+    this.sentBack = false; // the lobby again after the room: a facilitator put them back (app.js)
     this.lobby = client.lobby ?? { waiting: [] };
     this.speaking = { levels: {}, active: null };
     this.help = new HelpRequests(); // facilitators: open requests; members: mine and its answer
@@ -98,7 +99,8 @@ export class AppState extends EventTarget {
       return await this.client.send(event, payload);
     } catch (err) {
       if (this.gone || this.replaced) return null;
-      this.dispatchEvent(new CustomEvent('error', { detail: err.message || 'That did not work.' }));
+      const message = /** @type {Error} */ (err).message;
+      this.dispatchEvent(new CustomEvent('error', { detail: message || 'That did not work.' }));
       return null;
     }
   }
