@@ -84,9 +84,10 @@ function randomKeyId() {
  * (a preferred session with a browser that cannot encrypt), or 'encrypted'; `code` the verification code.
  */
 export class MediaCrypto extends EventTarget {
+  /** @param {import('./wire').Send} send */
   constructor(send) {
     super();
-    this.send = send; // (event, payload) => Promise
+    this.send = send;
     this.support = transformSupport();
     this.mode = 'preferred'; // the session's e2ee setting
     this.status = 'waiting';

@@ -21,6 +21,29 @@ import { MediaCrypto } from './e2ee.js';
 import { detail } from './events.js';
 import { Publisher, Subscriber } from './rtc.js';
 
+/** @typedef {import('./wire').ClientEvents} ClientEvents */
+/** @typedef {import('./wire').ClientEvent} ClientEvent */
+/** @typedef {import('./wire').Ack} Ack */
+/** @typedef {import('./wire').ServerEvents} ServerEvents */
+/** @typedef {{code: string, message?: string}} Failure a refusal's or a lost connection's code and words */
+/**
+ * What the client tells the page, by event name (each a CustomEvent, payload in `detail`).
+ * @typedef {{
+ *   welcome: ServerEvents['welcome'], state: ServerEvents['session.state'], lobby: ServerEvents['lobby'],
+ *   speaking: ServerEvents['speaking'], nod: ServerEvents['nod'], note: ServerEvents['note'],
+ *   help: ServerEvents['help'], 'help.acknowledged': ServerEvents['help.acknowledged'],
+ *   'safety.shared': ServerEvents['safety.shared'], 'safety.asked': ServerEvents['safety.asked'],
+ *   'breakout.broadcast': ServerEvents['breakout.broadcast'], 'breakout.warning': ServerEvents['breakout.warning'],
+ *   removed: Partial<ServerEvents['removed']>, ended: Partial<ServerEvents['session.ended']>,
+ *   replaced: Partial<ServerEvents['replaced']>, moved: {url: string},
+ *   connection: {status: string, error?: Failure | null}, streams: Map<string, MediaStream>, media: {error: unknown},
+ * }} HearthEvents
+ */
+/**
+ * The socket, typed by the wire's generated event maps (`web/wire.d.ts`).
+ * @typedef {import('/web/vendor/socket.io.esm.min.js').Socket<import('./wire').ServerListeners, import('./wire').ClientEmitters>} WireSocket
+ */
+
 const ACK_TIMEOUT_MS = 10_000;
 const MAX_MOVES = 3; // consecutive moves without a connection: two nodes pointing at each other
 const RETURN_DELAY_MS = 500; // after a node stops: time for it to release its leases to the others
@@ -49,9 +72,13 @@ export class HearthClient extends EventTarget {
     this.token = token;
     this.home = url; // where to come back to when the node we were sent to stops
     this.url = url;
+    /** @type {WireSocket | null} */
     this.socket = null;
+    /** @type {import('./wire').YouOut | null} */
     this.you = null;
+    /** @type {import('./wire').SessionStateOut | null} */
     this.session = null;
+    /** @type {import('./wire').LobbyOut | null} */
     this.lobby = null;
     this.iceServers = [];
     this.status = 'idle';
@@ -82,6 +109,7 @@ export class HearthClient extends EventTarget {
     this.socket?.disconnect();
     // A node's URL may carry a path prefix; Socket.IO would read it as a namespace, so split it off.
     const base = new URL(this.url, location.href);
+    /** @type {WireSocket} */
     const socket = io(base.origin, {
       path: `${base.pathname.replace(/\/$/, '')}/socket.io/`,
       auth: { token: this.token },
@@ -114,18 +142,29 @@ export class HearthClient extends EventTarget {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
-      'breakout.broadcast', 'breakout.warning']) {
+    /** @type {import('./wire').ServerEvent[]} */
+    const passed = ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
+      'breakout.broadcast', 'breakout.warning'];
+    for (const name of passed) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }
 
-  /** Send a command; resolves with the ack's result, rejects with HearthError. */
-  async send(event, payload = {}) {
+  /**
+   * Send a command; resolves with the ack's result, rejects with HearthError.
+   * @template {ClientEvent} K
+   * @param {K} event
+   * @param {ClientEvents[K]} [payload] none for events that carry nothing
+   * @returns {Promise<Ack>}
+   */
+  async send(event, payload) {
+    /** @type {Ack} */
     let ack;
     try {
       if (!this.socket) throw new Error('not connected'); // answered as a timeout, as a lost socket is
-      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+      // The payload's type is checked at `send`; socket.io-client's own types cannot follow a generic event.
+      const timed = /** @type {any} */ (this.socket.timeout(ACK_TIMEOUT_MS));
+      ack = await timed.emitWithAck(event, payload ?? {});
     } catch {
       throw new HearthError('timeout', 'The server did not answer. Check your connection.');
     }
@@ -185,10 +224,12 @@ export class HearthClient extends EventTarget {
    * missing from it is waiting (not yet admitted, or sent back to the waiting room).
    */
   #myStatus(state) {
-    const me = state.participants?.find((p) => p.id === this.you.id);
+    const you = this.you;
+    if (!you) return 'waiting'; // called once welcomed only
+    const me = state.participants?.find((p) => p.id === you.id);
     if (me) return me.status;
-    const leads = this.you.role === 'facilitator' || this.you.role === 'cofacilitator';
-    return leads || this.you.status === 'removed' ? this.you.status : 'waiting';
+    const leads = you.role === 'facilitator' || you.role === 'cofacilitator';
+    return leads || you.status === 'removed' ? you.status : 'waiting';
   }
 
   /**

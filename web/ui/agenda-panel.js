@@ -6,6 +6,7 @@ import { h, reconcile, setText } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft } from './format.js';
 
 export class AgendaPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.current = h('p', { 'data-testid': 'console-phase' });
@@ -22,7 +23,7 @@ export class AgendaPanel {
   }
 
   update() {
-    const s = this.app.session ?? {};
+    const s = this.app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const agenda = s.agenda ?? [];
     this.tick();
     this.next.disabled = (s.phase?.index ?? 0) >= agenda.length - 1;
@@ -47,7 +48,7 @@ export class AgendaPanel {
   }
 
   tick() {
-    const s = this.app.session ?? {};
+    const s = this.app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const left = phaseLeft(s);
     const time = left != null ? ` · ${clock(left)} left`
       : s.phase?.started_at == null ? ' · its clock starts when you let the first member in' : '';

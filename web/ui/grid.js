@@ -68,6 +68,7 @@ export function tileOrder(session, p, self) {
 }
 
 export class Grid {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.speakerView = true; // the speaker large; the person may switch to same-size tiles

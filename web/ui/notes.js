@@ -4,6 +4,7 @@ import { h, reconcile, setText } from './dom.js';
 import { FACILITATOR_ROLES } from './state.js';
 
 export class NotesPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.list = h('ol', { className: 'notes-list', 'data-testid': 'notes-list', 'aria-live': 'polite' });
@@ -26,7 +27,7 @@ export class NotesPanel {
     const { app } = this;
     if (app.isFacilitator) {
       const people = [...app.lobby.waiting, ...app.participants.filter((p) => p.status === 'admitted')];
-      return people.filter((p) => p.id !== app.you?.id && !FACILITATOR_ROLES.has(p.role));
+      return people.filter((p) => p.id !== app.you?.id && !('role' in p && FACILITATOR_ROLES.has(p.role)));
     }
     const facilitators = app.participants.filter((p) => FACILITATOR_ROLES.has(p.role) && p.status !== 'removed');
     if (facilitators.length) return facilitators.sort((a, b) => Number(b.connected) - Number(a.connected));

@@ -14,6 +14,7 @@ import { StatusStrip } from './status.js';
 import { toast } from './toast.js';
 
 export class RoomView {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.screen = 'room';
     this.app = app;

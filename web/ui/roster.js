@@ -35,6 +35,7 @@ export function rosterOrder(session, people) {
 }
 
 export class Roster {
+  /** @param {import('./state.js').AppState} app */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;

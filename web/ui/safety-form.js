@@ -21,7 +21,10 @@ function field(id, label, attrs, hint = null, { required = true } = {}) {
 }
 
 export class SafetyForm {
-  /** `inRoom`: the room's version opens and closes from a "My safety plan" button; the waiting room's is always shown. */
+  /**
+   * `inRoom`: the room's version opens and closes from a "My safety plan" button; the waiting room's is always shown.
+   * @param {import('./state.js').AppState} app
+   */
   constructor(app, { inRoom = false } = {}) {
     this.app = app;
     this.inRoom = inRoom;

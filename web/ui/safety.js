@@ -72,7 +72,10 @@ export function admissionMissing(session, waiting) {
  * facilitator's `safety.asked` by sending it again. Fires 'change' whenever its state moves.
  */
 export class SafetyPlanKeeper extends EventTarget {
-  /** @param send (event, payload) => Promise, rejecting with an Error that has a `code` */
+  /**
+   * @param {import('../wire').Send} send rejects with an Error that has a `code` (a HearthError)
+   * @param {{retryMs?: number, wait?: (ms: number) => Promise<unknown>}} [options]
+   */
   constructor(send, { retryMs = RETRY_MS, wait = (ms) => new Promise((r) => setTimeout(r, ms)) } = {}) {
     super();
     this.send = send;
