@@ -17,6 +17,7 @@
 // itself: two tabs would take the seat from each other forever. `connect()` takes it back on purpose.
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
+import { canMove } from './connection.js';
 import { MediaCrypto } from './e2ee.js';
 import { detail } from './events.js';
 import { Publisher, Subscriber } from './rtc.js';
@@ -81,7 +82,8 @@ export class HearthClient extends EventTarget {
     /** @type {import('./wire').LobbyOut | null} */
     this.lobby = null;
     this.iceServers = [];
-    this.status = 'idle';
+    /** @type {import('./connection.js').Status} */
+    this.status = 'idle'; // changed only by #setStatus, as connection.js allows
     this.local = null; // LocalMedia, once the person has chosen to join
     this.publisher = null;
     this.subscriber = null;
@@ -182,18 +184,27 @@ export class HearthClient extends EventTarget {
   close() {
     clearTimeout(this.returning);
     this.#closeMedia();
-    this.socket?.disconnect();
+    // Closed first: the socket's own `disconnect` (sent as it closes) then finds nothing to retry.
     this.#setStatus('closed');
+    this.socket?.disconnect();
   }
 
   #emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 
+  /**
+   * Move the connection to `status` if connection.js allows it from where it is; otherwise nothing
+   * changes (a late event of a socket this client has given up). Returns whether it moved.
+   * @param {import('./connection.js').Status} status
+   * @param {Failure} [error]
+   */
   #setStatus(status, error) {
+    if (!canMove(this.status, status)) return false;
     this.status = status;
     this.error = error ?? null;
     this.#emit('connection', { status, error });
+    return true;
   }
 
   #onWelcome(welcome) {
