@@ -20,7 +20,9 @@ export const TRANSITIONS = Object.freeze({
   connecting: LIVE,
   connected: LIVE.filter((s) => s !== 'connected'), // a connection is announced once
   reconnecting: LIVE,
-  refused: ['connecting', 'closed'], // connecting again is the page's (or a move's) decision, never a retry's
+  // Refused after connecting (the session ended meanwhile, or is full): the server then drops the
+  // socket (closed); if the network drops it first, socket.io retries, and the server answers again.
+  refused: ['connecting', 'reconnecting', 'connected', 'closed'],
   closed: ['connecting', 'closed'],
   removed: ['closed'], // the session's own ends: nothing brings the page back but a reload
   ended: ['closed'],

@@ -148,7 +148,7 @@ export class HearthClient extends EventTarget {
     const passed = ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
       'breakout.broadcast', 'breakout.warning'];
     for (const name of passed) {
-      socket.on(name, (detail) => this.#emit(name, detail));
+      socket.on(name, (payload) => this.#emit(name, payload));
     }
   }
 
