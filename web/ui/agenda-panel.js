@@ -29,7 +29,7 @@ export class AgendaPanel {
     this.next.disabled = (s.phase?.index ?? 0) >= agenda.length - 1;
     // "Practice in pairs" starts its breakout when a phase is entered, not when the current phase's
     // mode is changed: the current phase offers it only while it is that phase's mode already.
-    const pairs = this.mode.querySelector('option[value="pairs"]');
+    const pairs = /** @type {HTMLOptionElement | null} */ (this.mode.querySelector('option[value="pairs"]'));
     if (pairs) pairs.hidden = pairs.disabled = s.phase?.floor_mode !== 'pairs';
     if (document.activeElement !== this.mode && s.phase) this.mode.value = s.phase.floor_mode;
     reconcile(this.list, agenda.map((p, i) => ({ ...p, i })), (p) => p.i, (p) => this.#row(p.i), (li, p) => {

@@ -1,6 +1,13 @@
 // Tiny DOM helpers: build elements, keep keyed lists in place (so focus and <video> survive updates).
 
-/** Build an element. attrs: props like className/textContent, `on:click` handlers, others as attributes. */
+/**
+ * Build an element. attrs: props like className/textContent, `on:click` handlers, others as attributes.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, any>} [attrs]
+ * @param {...(Node | string | null | undefined | false | (Node | string | null | undefined | false)[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {

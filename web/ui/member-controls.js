@@ -12,7 +12,7 @@ function button(testid, iconName, text, onClick, attrs = {}) {
   const b = h('button', { type: 'button', 'data-testid': testid, ...attrs });
   b.addEventListener('click', () => {
     if (!unavailable(b)) onClick();
-    else toast(document.getElementById(b.getAttribute('aria-describedby'))?.textContent ?? '', { ms: 4000 });
+    else toast(document.getElementById(b.getAttribute('aria-describedby') ?? '')?.textContent ?? '', { ms: 4000 });
   });
   setIconLabel(b, iconName, text);
   return b;

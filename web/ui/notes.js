@@ -49,7 +49,8 @@ export class NotesPanel {
       opt.value = p.id;
       setText(opt, p.name);
     });
-    this.toLabel.parentElement.hidden = !app.isFacilitator && people.length <= 1;
+    const row = /** @type {HTMLElement} */ (this.toLabel.parentElement);
+    row.hidden = !app.isFacilitator && people.length <= 1;
     this.form.hidden = people.length === 0;
     setText(this.heading, app.isFacilitator ? 'Private messages' : 'Private messages with a facilitator');
     setText(this.empty, app.notes.length ? '' : (app.isFacilitator

@@ -142,7 +142,7 @@ export class PlacesPanel {
   chosenGroups() {
     const groups = new Map();
     for (const li of this.assign.querySelectorAll('li')) {
-      const value = li.querySelector('select').value;
+      const value = /** @type {HTMLSelectElement} */ (li.querySelector('select')).value;
       if (value === '') continue;
       if (!groups.has(value)) groups.set(value, []);
       groups.get(value).push(li.dataset.member);

@@ -53,7 +53,9 @@ export class DeviceToggles {
     const { audio, video } = this.local;
     setIconLabel(this.mic, audio ? 'mic' : 'mic-off', audio ? 'Mute' : locked ? 'Muted by facilitator' : 'Unmute');
     setIconLabel(this.cam, video ? 'camera' : 'camera-off', video ? 'Stop video' : 'Start video');
-    for (const [button, on] of [[this.mic, audio], [this.cam, video]]) {
+    /** @type {[HTMLButtonElement, boolean][]} */
+    const toggles = [[this.mic, audio], [this.cam, video]];
+    for (const [button, on] of toggles) {
       button.dataset.on = String(on);
       button.classList.toggle('off', !on);
     }
