@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rooms.model import Participant, Role, Session, Status
-from rooms.store import AuditRecord, MemoryStore
+from server.memory_store import MemoryStore
 from server.redis_store import RedisStore
+from signaling.store import AuditRecord
 
 Store = MemoryStore | RedisStore
 Op = Callable[[int], Awaitable[object]]

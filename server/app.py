@@ -16,7 +16,6 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from rooms.store import MemoryStore, SessionStore
 from server import heap
 from server.api import add_api_routes, api_errors, error_response, require_operator
 from server.auth import Tokens
@@ -24,6 +23,7 @@ from server.config import Settings
 from server.keys import HUB, MEDIA, METRICS, SETTINGS, SIO, STORE, TOKENS
 from server.logs import request_id
 from server.media_events import SioMediaEvents
+from server.memory_store import MemoryStore
 from server.metrics import Metrics
 from server.timed_store import TimedStore
 from signaling import protocol as wire
@@ -33,6 +33,7 @@ from signaling.live import HubSettings
 from signaling.namespace import HearthNamespace
 from signaling.ports import MediaGateway, NodeInfo, NullMedia
 from signaling.sockets import FanOut, HearthServer, JsonPacket, SioBus
+from signaling.store import SessionStore
 
 log = logging.getLogger("hearth.server")
 

@@ -33,10 +33,10 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from rooms.model import DEFAULT_GRACE_SECONDS, MAX_PARTICIPANTS
-from rooms.store import DEFAULT_ENDED_TTL, DEFAULT_STATE_TTL
 from server.redis_tls import RedisTls
 from signaling.limits import EVENT_BURST, EVENT_RATE
 from signaling.live import DEFAULT_LEASE_TTL, DEFAULT_MAX_SESSIONS, DEFAULT_STOP_TIMEOUT
+from signaling.store import DEFAULT_ENDED_TTL, DEFAULT_STATE_TTL
 
 MIN_OPERATOR_KEY_BYTES = 24  # an operator key guards every session: no short, guessable keys in production
 MIN_SECRET_BYTES = 32  # HS256 join tokens

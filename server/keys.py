@@ -5,13 +5,13 @@ from __future__ import annotations
 import socketio
 from aiohttp import web
 
-from rooms.store import SessionStore
 from server.auth import Tokens
 from server.config import Settings
 from server.metrics import Metrics
 from signaling.hub import Hub
 from signaling.limits import RateLimiter
 from signaling.ports import MediaGateway
+from signaling.store import SessionStore
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", SessionStore)

@@ -1,6 +1,6 @@
 """``RedisStore``: the ``SessionStore`` that lets several Hearth nodes share sessions.
 
-It passes the same contract tests as ``rooms.store.MemoryStore``. Every multi-step change is one Lua
+It passes the same contract tests as ``server.memory_store.MemoryStore``. Every multi-step change is one Lua
 script, so a version check and its write, or a lease's compare and its expiry, can never interleave
 with another node's; each script touches only the keys of one session (one Cluster slot, see
 ``server.redis_keys``). Every key gets a TTL, so nothing outlives its purpose even if a node dies.
@@ -43,11 +43,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from rooms.codec import session_from_dict, session_to_dict
-from rooms.errors import Conflict, LeaseLost, StaleVersion
+from rooms.errors import Conflict
 from rooms.model import Session
-from rooms.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease
 from server.redis_keys import DEFAULT_PREFIX, RedisKeys
 from server.redis_tls import RedisTls
+from signaling.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease, LeaseLost, StaleVersion
 
 DEFAULT_OP_TIMEOUT = 8.0
 MIN_SAVE_TTL_MS = 1000

@@ -22,7 +22,8 @@ VENDOR_FILES = ("socket.io.esm.min.js", "socket.io.esm.min.js.map")
 VENDOR_PACKAGE = "socket.io-client"
 CHECKOUT_VENDOR = Path("node_modules") / VENDOR_PACKAGE / "dist"
 PACKAGED_VENDOR = Path("vendor")
-HIDDEN_NAMES = frozenset({"package.json", "package-lock.json"})
+# npm manifests and the type checker's projects (tests/web/test_typecheck.py): development files, not the page's.
+HIDDEN_NAMES = frozenset({"package.json", "package-lock.json", "tsconfig.json", "tsconfig.worker.json"})
 
 SERVER_DIR = Path(__file__).resolve().parent
 PACKAGED_DIR = SERVER_DIR / "web"  # inside an installed wheel (setup.py puts it there)
@@ -45,7 +46,7 @@ def locate() -> WebClient:
 
 
 def is_served(relative: PurePosixPath) -> bool:
-    """A client file a browser may fetch: no dotfiles, no node_modules, no unit tests, no npm manifests."""
+    """A client file a browser may fetch: no dotfiles, no node_modules, no unit tests, no npm or tsc manifests."""
     parts = relative.parts
     if not parts or parts[0] in {"test", "vendor"} or any(p.startswith(".") or p == "node_modules" for p in parts):
         return False

@@ -9,6 +9,10 @@ per-address cap, and closes a connection still unauthenticated when its time run
 New handshakes are also paced (``HandshakePacer``): a thousand arriving at once from many addresses
 would otherwise be upgraded in a handful of event-loop turns, and a member's event queued behind them
 waits a tenth of a second or more. Paced, each turn of the loop carries a few handshakes at most.
+
+The gate owns both the cap and the pacer, and answers each handshake with one decision
+(``Admitted``, ``Wait``, ``Refused``): the Engine.IO hook (``signaling.sockets.HearthServer``) only
+obeys it, so the cap is checked in one place, and a refused handshake never takes a pacer slot.
 """
 
 from __future__ import annotations
@@ -16,9 +20,32 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 Close = Callable[[str], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Go on to the upgrade now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Go on after ``seconds`` (the pacer's slot); the time to authenticate starts after it."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Refuse the handshake (Engine.IO answers 401 with ``reason``); nothing was counted for it."""
+
+    reason: str
+
+
+Decision = Admitted | Wait | Refused
 
 
 class HandshakePacer:
@@ -42,23 +69,26 @@ class HandshakePacer:
 
 
 class UnauthenticatedGate:
-    def __init__(self, timeout: float, per_address: int, close: Close) -> None:
+    """Counts unauthenticated connections per address, closes those that outstay ``timeout``, and
+    paces new ones at ``handshakes_per_second`` in all."""
+
+    def __init__(self, timeout: float, per_address: int, handshakes_per_second: float, close: Close) -> None:
         self.timeout, self.per_address, self._close = timeout, per_address, close
+        self.pacer = HandshakePacer(handshakes_per_second)
         self._pending: dict[str, tuple[str, asyncio.TimerHandle]] = {}  # engine.io sid -> (address, timer)
         self._by_address: Counter[str] = Counter()
         self._closing: set[asyncio.Task[None]] = set()
 
-    def arrive(self, eio_sid: str, address: str, wait: float = 0.0) -> bool:
-        """A new handshake: False when this address already holds its share of unauthenticated connections.
-
-        ``wait``: how long the pacer holds it before its upgrade; its time to authenticate starts after.
-        """
+    def arrive(self, eio_sid: str, address: str) -> Decision:
+        """A new handshake: refused when this address already holds its share of unauthenticated
+        connections; otherwise counted from now, and admitted now or after its wait for the pacer."""
         if self._by_address[address] >= self.per_address:
-            return False
+            return Refused("too many unauthenticated connections from this address")
+        wait = self.pacer.reserve()
         timer = asyncio.get_running_loop().call_later(wait + self.timeout, self._expire, eio_sid)
         self._pending[eio_sid] = (address, timer)
         self._by_address[address] += 1
-        return True
+        return Wait(wait) if wait > 0 else Admitted()
 
     def authenticated(self, eio_sid: str) -> None:
         """The connection passed its connect handler: no longer counted, never closed by the gate."""

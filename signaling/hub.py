@@ -35,18 +35,18 @@ from rooms.events import (
     StateChanged,
     changes_record,
 )
-from rooms.media_keys import check_grant, key_holder
 from rooms.model import Role, Session
 from rooms.permissions import Action, check
-from rooms.store import AuditRecord, SessionStore
 from rooms.views import state_view
 from signaling.actor import Mailbox
-from signaling.emits import Emit, audience_room, emits_for, leads_room, participant_room, state_emits
+from signaling.emits import Emit, audience_room, emits_for, participant_room, state_emits
 from signaling.keeper import Keeper
+from signaling.key_relay import KeyRelay
 from signaling.live import HubSettings, Live
 from signaling.ports import Claims, ForwardingPolicy, MediaGateway, Moved, NodeInfo
 from signaling.protocol import REPLACED_MESSAGE
 from signaling.sockets import SocketBus
+from signaling.store import AuditRecord, SessionStore
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.hub")
@@ -69,6 +69,7 @@ class Hub:
         self._taking: dict[str, asyncio.Future[Live]] = {}
         self._background = Background()
         self.keeper = Keeper(store, node, self.settings, self.live, self._hand_over, self._refresh)
+        self.key_relay = KeyRelay(self._send)  # end-to-end encryption's keys: the hub only dispatches
         self.stopping = False  # set by ``shutdown``: from then on this node takes no session
 
     # ---- holding sessions -------------------------------------------------------------------
@@ -177,7 +178,7 @@ class Hub:
         await self._send(emits_for(live.session, events, now))
         await self._audit(live.session.id, actor_id, events, now)  # a record, not state: off the delivery path
         await self._side_effects(live, events)
-        await self._follow_key_holder(live)
+        await self.key_relay.follow_holder(live.session, live.keys)
 
     async def _audit(self, session_id: str, actor_id: str, events: list[Event], now: float) -> None:
         for e in events:
@@ -220,9 +221,8 @@ class Hub:
     async def _side_effects(self, live: Live, events: list[Event]) -> None:
         s = live.session
         for e in events:
-            if isinstance(e, (ParticipantRemoved, ParticipantLeft)) and e.id in live.media_keys:
-                del live.media_keys[e.id]  # a returning participant sends its key again
-                await self._announce_keys(live)
+            if isinstance(e, (ParticipantRemoved, ParticipantLeft)):
+                await self.key_relay.forget(s, live.keys, e.id)
             if isinstance(e, ParticipantRemoved):
                 try:
                     await self.store.revoke(s.id, e.id, self.settings.revoke_ttl)
@@ -487,54 +487,14 @@ class Hub:
     # ---- end-to-end encryption: public keys and wrapped keys, relayed, never read ---------------
 
     async def share_media_key(self, socket_id: str, jwk: dict[str, str] | None) -> None:
-        """A participant's public key (or that its browser cannot encrypt), kept in memory and sent to
-        the facilitators, whose key holder wraps the media key for it once it is admitted."""
+        """``e2ee.key``: a participant's public key, or that its browser cannot encrypt."""
         live, pid = await self.permitted(socket_id, Action.SHARE_MEDIA_KEY)
-
-        async def share() -> None:
-            live.media_keys[pid] = jwk
-            await self._announce_keys(live, pid)
-
-        await live.actor.call(share)
+        await live.actor.call(lambda: self.key_relay.share(live.session, live.keys, pid, jwk))
 
     async def grant_media_key(self, socket_id: str, key_id: int, grants: list[tuple[str, str | None]]) -> None:
-        """Relay a media key wrapped for each recipient: all of them admitted participants of the
-        sender's session, checked before any is sent (one refusal sends nothing)."""
+        """``e2ee.grant``: a media key wrapped for each recipient, relayed by ``KeyRelay.grant``."""
         live, pid = await self.permitted(socket_id, Action.GRANT_MEDIA_KEY)
-
-        async def grant() -> None:
-            s = live.session
-            sender_key = live.media_keys.get(pid)
-            if sender_key is None:
-                raise Conflict("send your public key (e2ee.key) before granting media keys")
-            for to, _ in grants:
-                check_grant(s, to)
-            await self._send(
-                [
-                    Emit(
-                        "e2ee.grant",
-                        {"from": pid, "from_key": sender_key, "key_id": key_id, "wrapped": wrapped},
-                        participant_room(s.id, to),
-                    )
-                    for to, wrapped in grants
-                ]
-            )
-
-        await live.actor.call(grant)
-
-    async def _follow_key_holder(self, live: Live) -> None:
-        """A new key holder (the last one left or dropped) is told through ``e2ee.keys``."""
-        keyed = {pid for pid, jwk in live.media_keys.items() if jwk is not None}
-        if key_holder(live.session, keyed, live.key_holder) != live.key_holder:
-            await self._announce_keys(live)
-
-    async def _announce_keys(self, live: Live, sender: str | None = None) -> None:
-        """``sender``: whose key just came (again): after a reconnection they may have missed a grant."""
-        keyed = {pid for pid, jwk in live.media_keys.items() if jwk is not None}
-        live.key_holder = key_holder(live.session, keyed, live.key_holder)
-        keys = dict(live.media_keys)
-        announce = {"holder": live.key_holder, "keys": keys, "from": sender}
-        await self._send([Emit("e2ee.keys", announce, leads_room(live.session.id))])
+        await live.actor.call(lambda: self.key_relay.grant(live.session, live.keys, pid, key_id, grants))
 
     # ---- stopping ---------------------------------------------------------------------------
 

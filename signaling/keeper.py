@@ -14,10 +14,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from rooms.errors import StaleVersion
-from rooms.store import SessionStore
 from signaling.live import HubSettings, Live
 from signaling.ports import Moved, NodeInfo
+from signaling.store import SessionStore, StaleVersion
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.keeper")

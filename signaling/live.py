@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rooms.model import Role, Session, Status
-from rooms.store import DEFAULT_ENDED_TTL
 from signaling.actor import Mailbox
+from signaling.key_relay import SessionKeys
 from signaling.ports import ForwardingPolicy
+from signaling.store import DEFAULT_ENDED_TTL
 
 DEFAULT_LEASE_TTL = 3.0  # seconds a session lease lasts unrenewed (renewed every third of it)
 DEFAULT_MAX_SESSIONS = 200  # live sessions one node holds at most
@@ -49,7 +50,5 @@ class Live:
     speaking: dict[str, float] = field(default_factory=dict)  # seconds measured, not recorded yet
     speaking_recorded_at: float = 0.0
     writing_back: bool = False
-    # End-to-end encryption: each participant's public key JWK (None: their browser cannot encrypt),
-    # in memory only (a node taking over hears them again on every welcome), and the key holder.
-    media_keys: dict[str, dict[str, str] | None] = field(default_factory=dict)
-    key_holder: str | None = None
+    # End-to-end encryption's public keys and key holder, in memory only (``signaling.key_relay``).
+    keys: SessionKeys = field(default_factory=SessionKeys)

@@ -2,7 +2,8 @@
 
 Client payloads are strict pydantic models (no coercion, no extra keys) so that a wrong type is an
 ``invalid`` error, never a surprise downstream. ``docs/protocol.md`` is generated from this module
-(``python -m signaling.docs``) and a test keeps the two in step.
+(``python -m signaling.docs``), and so are the browser client's types (``web/wire.d.ts``, by
+``python -m signaling.wire_types``); tests keep each in step.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import engineio.json
 import orjson
 import socketio
 
-from signaling.gate import HandshakePacer, UnauthenticatedGate
+from signaling.gate import Refused, UnauthenticatedGate, Wait
 
 
 class SocketBus(Protocol):
@@ -121,17 +121,16 @@ class HearthServer(socketio.AsyncServer):  # type: ignore[misc]
         **kw: Any,
     ):
         super().__init__(*args, **kw)
-        self.gate = UnauthenticatedGate(auth_timeout, unauthenticated_per_address, self._close_unauthenticated)
-        self.pacer = HandshakePacer(handshakes_per_second)
+        self.gate = UnauthenticatedGate(
+            auth_timeout, unauthenticated_per_address, handshakes_per_second, self._close_unauthenticated
+        )
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
-        address = client_address(environ)
-        if self.gate.pending(address) >= self.gate.per_address:
-            return False  # engine.io answers the handshake 401
-        wait = self.pacer.reserve()
-        self.gate.arrive(eio_sid, address, wait)
-        if wait:
-            await asyncio.sleep(wait)  # the WebSocket upgrade follows this handler's return
+        decision = self.gate.arrive(eio_sid, client_address(environ))
+        if isinstance(decision, Refused):
+            return decision.reason  # engine.io answers the handshake 401 with it
+        if isinstance(decision, Wait):
+            await asyncio.sleep(decision.seconds)  # the WebSocket upgrade follows this handler's return
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:

@@ -34,6 +34,10 @@ The rules (``check(root)`` returns every breach, with file and line):
     ``globals``/``locals``/``vars``/``__builtins__`` (a way to the built-ins by string). So are the
     attributes of the classic sandbox escape (``().__class__.__base__.__subclasses__()`` then a
     function's ``__globals__``), ``ROOMS_FORBIDDEN_ATTRIBUTES``, as attributes or as strings.
+    ``rooms`` defines no coroutine either (``async def``, ``await``, ``async for``/``with``, async
+    comprehensions): a rule that has to wait is waiting on I/O, and an async interface (a store, a
+    gateway) is a port, which ``signaling`` owns (``signaling/ports.py``, ``signaling/store.py``) and
+    ``server`` implements.
 ``private``
     Only ``server/media/seam/`` reads library internals. The checker cannot know an object's type,
     so the heuristic over-approximates: outside ``seam/``, production code reads no ``_``-prefixed,
@@ -130,6 +134,8 @@ ROOMS_FORBIDDEN_ATTRIBUTES = frozenset(
         "tb_frame",
     }
 )
+# Coroutines and what only a coroutine can do: none of them belongs in the pure domain.
+ASYNC_NODES = (ast.AsyncFunctionDef, ast.Await, ast.AsyncFor, ast.AsyncWith)
 UNREADABLE_CODE = frozenset({"builtins.exec", "builtins.eval", "builtins.compile"})
 # Module objects that import by name: used only as ``importlib.import_module(...)``, never handed on.
 MACHINERY = frozenset({"importlib", "importlib.util", "runpy", "imp", "zipimport", "builtins", "sys.modules"})
@@ -401,6 +407,10 @@ def purity(module: Module, bindings: dict[str, str], imported: Iterable[Imported
             detail = f"{item.how} {'.'.join(item.name)}: rooms imports only itself and {sorted(ROOMS_STDLIB)}"
             yield Breach(module.path, item.line, "purity", detail)
     for node in ast.walk(module.tree):
+        comprehension = isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp)
+        if isinstance(node, ASYNC_NODES) or (comprehension and any(g.is_async for g in node.generators)):
+            detail = f"{type(node).__name__}: rooms waits on nothing (an async interface is a port, in signaling)"
+            yield Breach(module.path, node.lineno, "purity", detail)
         if isinstance(node, ast.Name) and node.id in ROOMS_FORBIDDEN_BUILTINS and node.id not in bindings:
             yield Breach(module.path, node.lineno, "purity", f"{node.id}: I/O or a way around the import rules")
         elif isinstance(node, ast.Attribute) and node.attr in ROOMS_FORBIDDEN_ATTRIBUTES:

@@ -76,6 +76,9 @@ PROBES = [
     ("rooms/model.py", "import logging", "purity"),
     ("rooms/model.py", "import pydantic", "purity"),
     ("rooms/model.py", "reach = __builtins__['open']", "purity"),
+    # an async port (a store, a gateway) in the domain
+    ("rooms/model.py", "class Store:\n    async def load(self, key):\n        ...", "purity"),
+    ("rooms/model.py", "def later(loop):\n    return [x async for x in loop]", "purity"),
     ("rooms/model.py", "reach = globals()['__builtins__']", "purity"),
     ("rooms/model.py", "escape = ().__class__.__base__.__subclasses__()", "purity"),
     ("rooms/model.py", "escape = getattr(len, '__self__')\nopener = getattr(escape, 'open')", "purity"),

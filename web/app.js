@@ -5,9 +5,12 @@ import { JoinView } from './ui/join.js';
 import { LobbyView } from './ui/lobby.js';
 import { Participation } from './ui/participation.js';
 import { RoomView } from './ui/room.js';
+import { detail } from './events.js';
+import { byId } from './ui/dom.js';
 import { toast } from './ui/toast.js';
 import { AppState } from './ui/state.js';
 
+/** @type {Record<string, string>} */
 const CONNECTION_LABELS = {
   connecting: 'Connecting…',
   connected: 'Connected',
@@ -19,9 +22,14 @@ const CONNECTION_LABELS = {
   replaced: 'Open in another tab',
 };
 
-/** Show the page for `client` (null when the link carried no token); boot.js has started it. */
-export function start(client, local, rejoin = null) {
-  const root = document.getElementById('main');
+/**
+ * Show the page for `client` (null when the link carried no token); boot.js has started it.
+ * @param {import('./protocol.js').HearthClient | null} client
+ * @param {import('./devices.js').LocalMedia} local
+ * @param {boolean} [rejoin] a reload of a tab that had joined: straight back in
+ */
+export function start(client, local, rejoin = false) {
+  const root = byId('main');
   if (!client) {
     root.replaceChildren(new EndView({ kind: 'nolink' }).el);
     return;
@@ -47,13 +55,14 @@ export function start(client, local, rejoin = null) {
     else show(new EndView({ kind: screen, detail: app.endDetail ?? app.removedBefore })); // e2ee too: it waits
   };
   app.addEventListener('change', route);
-  app.addEventListener('error', (e) => toast(e.detail, { kind: 'error' }));
-  app.addEventListener('notice', (e) => toast(e.detail, { kind: 'info' }));
+  app.addEventListener('error', (e) => toast(detail(e), { kind: 'error' }));
+  app.addEventListener('notice', (e) => toast(detail(e), { kind: 'info' }));
 
-  const status = document.getElementById('connection-status');
+  const status = byId('connection-status');
   client.addEventListener('connection', (e) => {
-    status.textContent = CONNECTION_LABELS[e.detail.status] ?? '';
-    status.dataset.status = e.detail.status;
+    const { status: now } = detail(e);
+    status.textContent = CONNECTION_LABELS[now] ?? '';
+    status.dataset.status = now;
   });
   // One place writes the tab title: the session's name, flagged "(!)" while a help request or a
   // dropped member waits for a facilitator, so it is seen from another window.
@@ -63,9 +72,10 @@ export function start(client, local, rejoin = null) {
     if (document.title !== next) document.title = next;
   };
   client.addEventListener('state', (e) => {
-    if (!e.detail?.title) return;
-    document.getElementById('session-title').textContent = e.detail.title;
-    title = `${e.detail.title} · Hearth`;
+    const session = detail(e);
+    if (!session?.title) return;
+    byId('session-title').textContent = session.title;
+    title = `${session.title} · Hearth`;
   });
   app.addEventListener('change', retitle);
   setInterval(() => {

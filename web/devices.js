@@ -111,7 +111,7 @@ export class LocalMedia extends EventTarget {
       this.error = null;
       return stream.getTracks()[0];
     } catch (err) {
-      this.error = `Your ${kind === 'video' ? 'camera' : 'microphone'} is not available (${err.name}).`;
+      this.error = `Your ${kind === 'video' ? 'camera' : 'microphone'} is not available (${/** @type {DOMException} */ (err).name}).`;
       return null;
     }
   }

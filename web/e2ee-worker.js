@@ -249,6 +249,12 @@ function receiver(id, kind) {
   };
 }
 
+/**
+ * @param {ReadableStream} readable
+ * @param {WritableStream} writable
+ * @param {{side: string, kind: string, id: string}} options
+ * @param {RTCRtpScriptTransformer | null} [transformer] RTCRtpScriptTransform's (it can ask for a keyframe)
+ */
 function pipe(readable, writable, { side, kind, id }, transformer = null) {
   const transform = side === 'send' ? sender(id, kind, transformer) : receiver(id, kind);
   readable.pipeThrough(new TransformStream({ transform })).pipeTo(writable).catch(() => {});

@@ -84,14 +84,16 @@ function randomKeyId() {
  * (a preferred session with a browser that cannot encrypt), or 'encrypted'; `code` the verification code.
  */
 export class MediaCrypto extends EventTarget {
+  /** @param {import('./wire').Send} send */
   constructor(send) {
     super();
-    this.send = send; // (event, payload) => Promise
+    this.send = send;
     this.support = transformSupport();
     this.mode = 'preferred'; // the session's e2ee setting
     this.status = 'waiting';
     this.code = null;
     this.keyId = null;
+    /** @type {Worker | null} */
     this.worker = null;
     this.pair = null;
     this.jwk = null;
@@ -117,22 +119,25 @@ export class MediaCrypto extends EventTarget {
     return this.mode === 'required' && this.support === null;
   }
 
+  /** The frame worker, started on first use. */
   #startWorker() {
-    if (this.worker) return;
-    this.worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'hearth-e2ee' });
-    this.worker.onmessage = ({ data }) => {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./e2ee-worker.js', import.meta.url), { type: 'module', name: 'hearth-e2ee' });
+    worker.onmessage = ({ data }) => {
       const resolve = this.replies.get(data.reply);
       this.replies.delete(data.reply);
       resolve?.(data.value);
     };
+    this.worker = worker;
+    return worker;
   }
 
   #ask(message, transfer = []) {
-    this.#startWorker();
+    const worker = this.#startWorker();
     const reply = this.nextReply++;
     return new Promise((resolve) => {
       this.replies.set(reply, resolve);
-      this.worker.postMessage({ ...message, reply }, transfer);
+      worker.postMessage({ ...message, reply }, transfer);
     });
   }
 
@@ -171,13 +176,13 @@ export class MediaCrypto extends EventTarget {
   attach(senderOrReceiver, side, kind, id) {
     if (!this.active || senderOrReceiver.hearthE2ee) return;
     senderOrReceiver.hearthE2ee = true;
-    this.#startWorker();
+    const worker = this.#startWorker();
     const options = { side, kind, id };
     if (this.support === 'script') {
-      senderOrReceiver.transform = new RTCRtpScriptTransform(this.worker, options);
+      senderOrReceiver.transform = new RTCRtpScriptTransform(worker, options);
     } else {
       const { readable, writable } = senderOrReceiver.createEncodedStreams();
-      this.worker.postMessage({ type: 'stream', readable, writable, options }, [readable, writable]);
+      worker.postMessage({ type: 'stream', readable, writable, options }, [readable, writable]);
     }
   }
 
@@ -187,7 +192,7 @@ export class MediaCrypto extends EventTarget {
     const admitted = (state?.participants ?? []).filter((p) => p.status === 'admitted').map((p) => p.id);
     const gone = this.admitted.some((id) => !admitted.includes(id));
     this.admitted = admitted;
-    if (gone && this.status === 'encrypted') this.worker.postMessage({ type: 'hold' });
+    if (gone && this.status === 'encrypted') this.#startWorker().postMessage({ type: 'hold' });
     this.#maybeRekey();
   }
 
@@ -203,7 +208,7 @@ export class MediaCrypto extends EventTarget {
     if (!this.active || !this.pair) return;
     if (keyId === 0) {
       if (this.mode === 'required') return; // nobody, the server least, may take a required session clear
-      this.worker.postMessage({ type: 'clear' });
+      this.#startWorker().postMessage({ type: 'clear' });
       this.keyId = 0;
       return this.#set('clear', null);
     }
@@ -221,7 +226,7 @@ export class MediaCrypto extends EventTarget {
 
   async #install(keyId, raw, holderJwk) {
     this.keyId = keyId;
-    this.worker.postMessage({ type: 'key', id: keyId, raw, after: SWITCH_DELAY_MS });
+    this.#startWorker().postMessage({ type: 'key', id: keyId, raw, after: SWITCH_DELAY_MS });
     this.#set('encrypted', await verificationCode(keyId, raw, holderJwk));
   }
 
@@ -235,9 +240,11 @@ export class MediaCrypto extends EventTarget {
   /** Wrap media key `raw` (id `keyId`) for each of `to`. */
   async #wrapFor(to, keyId, raw) {
     const grants = [];
+    const pair = this.pair;
+    if (!pair) return grants; // only the holder wraps, and a holder has its key pair
     for (const id of to) {
       if (id === this.you.id || !this.keys[id]) continue;
-      const wrapKey = await wrappingKey(this.pair.privateKey, this.keys[id], keyId, id);
+      const wrapKey = await wrappingKey(pair.privateKey, this.keys[id], keyId, id);
       const iv = crypto.getRandomValues(new Uint8Array(12));
       const sealed = new Uint8Array(
         await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(String(keyId)) }, wrapKey, raw),

@@ -17,8 +17,33 @@
 // itself: two tabs would take the seat from each other forever. `connect()` takes it back on purpose.
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
+import { canMove } from './connection.js';
 import { MediaCrypto } from './e2ee.js';
+import { detail } from './events.js';
 import { Publisher, Subscriber } from './rtc.js';
+
+/** @typedef {import('./wire').ClientEvents} ClientEvents */
+/** @typedef {import('./wire').ClientEvent} ClientEvent */
+/** @typedef {import('./wire').Ack} Ack */
+/** @typedef {import('./wire').ServerEvents} ServerEvents */
+/** @typedef {{code: string, message?: string}} Failure a refusal's or a lost connection's code and words */
+/**
+ * What the client tells the page, by event name (each a CustomEvent, payload in `detail`).
+ * @typedef {{
+ *   welcome: ServerEvents['welcome'], state: ServerEvents['session.state'], lobby: ServerEvents['lobby'],
+ *   speaking: ServerEvents['speaking'], nod: ServerEvents['nod'], note: ServerEvents['note'],
+ *   help: ServerEvents['help'], 'help.acknowledged': ServerEvents['help.acknowledged'],
+ *   'safety.shared': ServerEvents['safety.shared'], 'safety.asked': ServerEvents['safety.asked'],
+ *   'breakout.broadcast': ServerEvents['breakout.broadcast'], 'breakout.warning': ServerEvents['breakout.warning'],
+ *   removed: Partial<ServerEvents['removed']>, ended: Partial<ServerEvents['session.ended']>,
+ *   replaced: Partial<ServerEvents['replaced']>, moved: {url: string},
+ *   connection: {status: string, error?: Failure | null}, streams: Map<string, MediaStream>, media: {error: unknown},
+ * }} HearthEvents
+ */
+/**
+ * The socket, typed by the wire's generated event maps (`web/wire.d.ts`).
+ * @typedef {import('/web/vendor/socket.io.esm.min.js').Socket<import('./wire').ServerListeners, import('./wire').ClientEmitters>} WireSocket
+ */
 
 const ACK_TIMEOUT_MS = 10_000;
 const MAX_MOVES = 3; // consecutive moves without a connection: two nodes pointing at each other
@@ -48,12 +73,17 @@ export class HearthClient extends EventTarget {
     this.token = token;
     this.home = url; // where to come back to when the node we were sent to stops
     this.url = url;
+    /** @type {WireSocket | null} */
     this.socket = null;
+    /** @type {import('./wire').YouOut | null} */
     this.you = null;
+    /** @type {import('./wire').SessionStateOut | null} */
     this.session = null;
+    /** @type {import('./wire').LobbyOut | null} */
     this.lobby = null;
     this.iceServers = [];
-    this.status = 'idle';
+    /** @type {import('./connection.js').Status} */
+    this.status = 'idle'; // changed only by #setStatus, as connection.js allows
     this.local = null; // LocalMedia, once the person has chosen to join
     this.publisher = null;
     this.subscriber = null;
@@ -63,7 +93,8 @@ export class HearthClient extends EventTarget {
     this.backoff = null;
     this.moves = 0;
     this.moving = null; // the url of a runtime `moved`, until the server drops the socket
-    this.returning = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.returning = undefined; // a timer: back to the home node after the node we were sent to stopped
     this.awayFailures = 0; // failed attempts at a node other than home since the last connection
     this.e2ee = new MediaCrypto((event, payload) => this.send(event, payload)); // end-to-end media keys
   }
@@ -80,6 +111,7 @@ export class HearthClient extends EventTarget {
     this.socket?.disconnect();
     // A node's URL may carry a path prefix; Socket.IO would read it as a namespace, so split it off.
     const base = new URL(this.url, location.href);
+    /** @type {WireSocket} */
     const socket = io(base.origin, {
       path: `${base.pathname.replace(/\/$/, '')}/socket.io/`,
       auth: { token: this.token },
@@ -112,17 +144,29 @@ export class HearthClient extends EventTarget {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
-      'breakout.broadcast', 'breakout.warning']) {
-      socket.on(name, (detail) => this.#emit(name, detail));
+    /** @type {import('./wire').ServerEvent[]} */
+    const passed = ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
+      'breakout.broadcast', 'breakout.warning'];
+    for (const name of passed) {
+      socket.on(name, (payload) => this.#emit(name, payload));
     }
   }
 
-  /** Send a command; resolves with the ack's result, rejects with HearthError. */
-  async send(event, payload = {}) {
+  /**
+   * Send a command; resolves with the ack's result, rejects with HearthError.
+   * @template {ClientEvent} K
+   * @param {K} event
+   * @param {ClientEvents[K]} [payload] none for events that carry nothing
+   * @returns {Promise<Ack>}
+   */
+  async send(event, payload) {
+    /** @type {Ack} */
     let ack;
     try {
-      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+      if (!this.socket) throw new Error('not connected'); // answered as a timeout, as a lost socket is
+      // The payload's type is checked at `send`; socket.io-client's own types cannot follow a generic event.
+      const timed = /** @type {any} */ (this.socket.timeout(ACK_TIMEOUT_MS));
+      ack = await timed.emitWithAck(event, payload ?? {});
     } catch {
       throw new HearthError('timeout', 'The server did not answer. Check your connection.');
     }
@@ -140,18 +184,27 @@ export class HearthClient extends EventTarget {
   close() {
     clearTimeout(this.returning);
     this.#closeMedia();
-    this.socket?.disconnect();
+    // Closed first: the socket's own `disconnect` (sent as it closes) then finds nothing to retry.
     this.#setStatus('closed');
+    this.socket?.disconnect();
   }
 
   #emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
 
+  /**
+   * Move the connection to `status` if connection.js allows it from where it is; otherwise nothing
+   * changes (a late event of a socket this client has given up). Returns whether it moved.
+   * @param {import('./connection.js').Status} status
+   * @param {Failure} [error]
+   */
   #setStatus(status, error) {
+    if (!canMove(this.status, status)) return false;
     this.status = status;
     this.error = error ?? null;
     this.#emit('connection', { status, error });
+    return true;
   }
 
   #onWelcome(welcome) {
@@ -182,10 +235,12 @@ export class HearthClient extends EventTarget {
    * missing from it is waiting (not yet admitted, or sent back to the waiting room).
    */
   #myStatus(state) {
-    const me = state.participants?.find((p) => p.id === this.you.id);
+    const you = this.you;
+    if (!you) return 'waiting'; // called once welcomed only
+    const me = state.participants?.find((p) => p.id === you.id);
     if (me) return me.status;
-    const leads = this.you.role === 'facilitator' || this.you.role === 'cofacilitator';
-    return leads || this.you.status === 'removed' ? this.you.status : 'waiting';
+    const leads = you.role === 'facilitator' || you.role === 'cofacilitator';
+    return leads || you.status === 'removed' ? you.status : 'waiting';
   }
 
   /**
@@ -275,7 +330,7 @@ export class HearthClient extends EventTarget {
     const publisher = new Publisher(this.iceServers, this.local, this.e2ee);
     this.publisher = publisher;
     publisher.addEventListener('state', (e) => {
-      if (e.detail === 'failed' && this.publisher === publisher) this.#republish();
+      if (detail(e) === 'failed' && this.publisher === publisher) this.#republish();
     });
     try {
       const offer = await publisher.offer();
@@ -327,7 +382,7 @@ export class HearthClient extends EventTarget {
       const subscriber = new Subscriber(this.iceServers, this.e2ee);
       subscriber.addEventListener('streams', () => this.#emit('streams', this.streams));
       subscriber.addEventListener('state', (e) => {
-        if (e.detail === 'failed' && this.subscriber === subscriber) this.#rejoin();
+        if (detail(e) === 'failed' && this.subscriber === subscriber) this.#rejoin();
       });
       this.subscriber = subscriber;
     }

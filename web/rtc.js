@@ -5,6 +5,11 @@ const MAX_VIDEO_BITRATE = 500_000; // the server forwards without transcoding, s
 const MAX_FRAMERATE = 24;
 const ICE_GATHER_TIMEOUT_MS = 3000;
 
+/**
+ * @param {RTCIceServer[] | null | undefined} iceServers
+ * @param {object} [extra] options a page adds (e2ee's `encodedInsertableStreams`)
+ * @returns {RTCConfiguration}
+ */
 export function peerConfig(iceServers, extra = {}) {
   return { iceServers: iceServers ?? [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...extra };
 }
@@ -12,7 +17,7 @@ export function peerConfig(iceServers, extra = {}) {
 /** Resolve once gathering is complete, or after a timeout with whatever was gathered so far. */
 export function iceGathered(pc, timeoutMs = ICE_GATHER_TIMEOUT_MS) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
+  return new Promise(/** @param {(value?: void) => void} resolve */ (resolve) => {
     const done = () => {
       if (pc.iceGatheringState !== 'complete') return;
       pc.removeEventListener('icegatheringstatechange', done);
@@ -51,7 +56,12 @@ export function iceUfrag(sdp) {
 
 /** The sending connection. Its tracks follow a LocalMedia through replaceTrack, without renegotiating. */
 export class Publisher extends EventTarget {
-  /** `crypto`: a MediaCrypto (e2ee.js), which puts its worker between each sender and the network. */
+  /**
+   * `crypto`: a MediaCrypto (e2ee.js), which puts its worker between each sender and the network.
+   * @param {RTCIceServer[]} iceServers
+   * @param {import('./devices.js').LocalMedia} local
+   * @param {import('./e2ee.js').MediaCrypto | null} [crypto]
+   */
   constructor(iceServers, local, crypto = null) {
     super();
     this.local = local;
@@ -95,6 +105,7 @@ export class Publisher extends EventTarget {
 
   /** Send whatever tracks the local media has now (null sends nothing). */
   async sync() {
+    /** @type {[RTCRtpTransceiver, MediaStreamTrack | null][]} */
     const pairs = [[this.audio, this.local.audioTrack], [this.video, this.local.videoTrack]];
     for (const [transceiver, track] of pairs) {
       if (transceiver.sender.track !== track) await transceiver.sender.replaceTrack(track).catch(() => {});
@@ -147,6 +158,10 @@ export function withoutIdleMsids(sdp) {
  * on a new RTCPeerConnection. Streams keep their identity across, so the page's tiles stay.
  */
 export class Subscriber extends EventTarget {
+  /**
+   * @param {RTCIceServer[]} iceServers
+   * @param {import('./e2ee.js').MediaCrypto | null} [crypto]
+   */
   constructor(iceServers, crypto = null) {
     super();
     this.iceServers = iceServers;
@@ -186,7 +201,7 @@ export class Subscriber extends EventTarget {
   #regroup(msids) {
     const groups = new Map();
     for (const t of this.pc.getTransceivers()) {
-      const id = t.mid != null && !t.stopped ? msids.get(t.mid) : undefined;
+      const id = t.mid != null && t.currentDirection !== 'stopped' ? msids.get(t.mid) : undefined;
       if (id) groups.set(id, [...(groups.get(id) ?? []), t.receiver.track]);
     }
     let changed = groups.size !== this.streams.size;

@@ -11,9 +11,9 @@ from unittest.mock import ANY
 import pytest
 
 from rooms.permissions import Action
-from rooms.store import MemoryStore
 from server.keys import STORE
 from server.logs import JsonFormatter
+from server.memory_store import MemoryStore
 from tests.hardening.helpers import eventually
 from tests.harness import Client, Harness, running_server
 

@@ -42,7 +42,7 @@ def test_every_module_on_the_readme_s_rule_map_exists() -> None:
 def test_every_module_holding_a_dispatched_rule_is_on_the_map() -> None:
     rules = [rule for _, rule in controller.RULES.values()]
     rules += [lobby.connect, lobby.disconnect, signals.set_publishing, signals.record_speaking, controller.tick]
-    rules += [media_keys.key_holder, media_keys.check_grant]  # the hub asks these directly
+    rules += [media_keys.key_holder, media_keys.check_grant]  # signaling.key_relay asks these directly
     homes = {module_path(rule) for rule in rules}
     missing = homes - mapped_modules()
     assert not missing, f"rules live in {sorted(missing)}, which README's rule map does not name"

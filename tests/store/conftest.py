@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from rooms.store import MemoryStore
+from server.memory_store import MemoryStore
 from server.redis_store import RedisStore
 from server.redis_tls import RedisTls
 from tests.redis_server import PrivateCluster, delete_prefix, free_port, shared_url, unique_prefix

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from rooms.errors import StaleVersion
 from rooms.model import Session
 from server.redis_store import RedisStore, StoreUnavailable
+from signaling.store import StaleVersion
 from tests.redis_server import PrivateRedis, PrivateSentinel
 
 

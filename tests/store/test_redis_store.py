@@ -13,11 +13,10 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.crc import key_slot
 
 from rooms.codec import session_to_dict
-from rooms.errors import StaleVersion
 from rooms.model import Session
-from rooms.store import AuditRecord, SessionStore
 from server.redis_keys import RedisKeys
 from server.redis_store import RedisStore
+from signaling.store import AuditRecord, SessionStore, StaleVersion
 from tests.redis_server import delete_prefix, shared_url, unique_prefix
 
 

@@ -10,10 +10,11 @@ import asyncio
 
 import pytest
 
-from rooms.errors import Conflict, LeaseLost, StaleVersion
+from rooms.errors import Conflict
 from rooms.model import Breakout, Participant, Role, Session, SideRoom, Status
-from rooms.store import AuditRecord, MemoryStore
+from server.memory_store import MemoryStore
 from server.redis_store import StoreUnavailable
+from signaling.store import AuditRecord, LeaseLost, StaleVersion
 from tests.store.conftest import FakeClock, Harness
 
 SHORT = 0.3  # seconds: a lease or key TTL short enough to wait out in a test

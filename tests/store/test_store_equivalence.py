@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rooms.model import Session
-from rooms.store import AuditRecord, Lease, MemoryStore
+from server.memory_store import MemoryStore
 from server.redis_store import RedisStore
+from signaling.store import AuditRecord, Lease
 from tests.redis_server import delete_prefix, shared_url, unique_prefix
 from tests.store.conftest import FakeClock
 

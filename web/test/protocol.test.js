@@ -135,3 +135,38 @@ test('a connection replaced by another tab stands down and never reconnects by i
   sockets[1].fire('connect');
   assert.equal(client.status, 'connected');
 });
+
+test('every change of the connection is one that connection.js allows', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { canMove } = await import('../connection.js');
+  const { client } = connectedClient();
+  let from = client.status;
+  const moves = [];
+  client.addEventListener('connection', (e) => {
+    moves.push([from, e.detail.status]);
+    from = e.detail.status;
+  });
+  sockets[0].fire('disconnect', 'transport close');
+  sockets[0].fire('connect');
+  sockets[0].fire('moved', { url: 'https://node-b.test' });
+  sockets[0].fire('disconnect', 'io server disconnect');
+  sockets[1].fire('connect');
+  sockets[1].fire('session.ended', { at: 1 });
+  assert.ok(moves.length >= 5, JSON.stringify(moves));
+  for (const [a, b] of moves) assert.ok(canMove(a, b), `${a} -> ${b}`);
+  assert.equal(client.status, 'ended');
+});
+
+test('a socket given up stays given up: its late disconnect starts no reconnection', () => {
+  const { client, seen } = connectedClient();
+  client.close();
+  sockets[0].fire('disconnect', 'io client disconnect'); // socket.io says so as the socket closes
+  assert.equal(client.status, 'closed');
+  assert.deepEqual(seen.statuses, ['closed']);
+  const removed = connectedClient();
+  sockets[0].fire('removed', { reason: 'removed' });
+  sockets[0].fire('disconnect', 'transport close');
+  sockets[0].fire('connect_error', { message: 'xhr poll error' });
+  assert.equal(removed.client.status, 'removed');
+  assert.deepEqual(removed.seen.statuses, ['removed']);
+});

@@ -6,6 +6,7 @@ import { h, reconcile, setText } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft } from './format.js';
 
 export class AgendaPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.current = h('p', { 'data-testid': 'console-phase' });
@@ -22,13 +23,13 @@ export class AgendaPanel {
   }
 
   update() {
-    const s = this.app.session ?? {};
+    const s = this.app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const agenda = s.agenda ?? [];
     this.tick();
     this.next.disabled = (s.phase?.index ?? 0) >= agenda.length - 1;
     // "Practice in pairs" starts its breakout when a phase is entered, not when the current phase's
     // mode is changed: the current phase offers it only while it is that phase's mode already.
-    const pairs = this.mode.querySelector('option[value="pairs"]');
+    const pairs = /** @type {HTMLOptionElement | null} */ (this.mode.querySelector('option[value="pairs"]'));
     if (pairs) pairs.hidden = pairs.disabled = s.phase?.floor_mode !== 'pairs';
     if (document.activeElement !== this.mode && s.phase) this.mode.value = s.phase.floor_mode;
     reconcile(this.list, agenda.map((p, i) => ({ ...p, i })), (p) => p.i, (p) => this.#row(p.i), (li, p) => {
@@ -47,7 +48,7 @@ export class AgendaPanel {
   }
 
   tick() {
-    const s = this.app.session ?? {};
+    const s = this.app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const left = phaseLeft(s);
     const time = left != null ? ` · ${clock(left)} left`
       : s.phase?.started_at == null ? ' · its clock starts when you let the first member in' : '';

@@ -10,6 +10,7 @@ import { droppedText } from './safety.js';
 const DROP_ALERT_SECONDS = 10; // a blip shorter than this only flags the Safety plans row
 
 export class AlertsPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;

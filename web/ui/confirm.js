@@ -2,8 +2,14 @@
 
 import { h } from './dom.js';
 
-/** `returnTo`: where focus goes when the dialog closes (default: what had focus, if it is still shown). */
-export function confirmAction(question, confirmLabel, { returnTo = document.activeElement } = {}) {
+/**
+ * `returnTo`: where focus goes when the dialog closes (default: what had focus, if it is still shown).
+ * @param {string} question
+ * @param {string} confirmLabel
+ * @param {{returnTo?: HTMLElement | null}} [options]
+ * @returns {Promise<boolean>}
+ */
+export function confirmAction(question, confirmLabel, { returnTo = /** @type {HTMLElement | null} */ (document.activeElement) } = {}) {
   return new Promise((resolve) => {
     const yes = h('button', { type: 'submit', value: 'yes', className: 'danger', 'data-testid': 'confirm-yes' }, confirmLabel);
     const no = h('button', { type: 'submit', value: 'no', 'data-testid': 'confirm-no' }, 'Cancel');

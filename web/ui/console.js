@@ -14,6 +14,7 @@ import { Roster } from './roster.js';
 import { SafetyPanel } from './safety-panel.js';
 
 class SessionControls {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.lock = h('button', { type: 'button', 'data-testid': 'lock-button', 'aria-pressed': 'false', 'on:click': () => this.toggleLock() }, 'Lock session');
@@ -37,6 +38,7 @@ class SessionControls {
 }
 
 export class ConsolePanels {
+  /** @param {import('./state.js').AppState} app */
   constructor(app, notes) {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);

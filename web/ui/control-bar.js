@@ -8,6 +8,10 @@ import { setIconLabel } from './icons.js';
 
 export class ControlBar {
   /** `primary`: always in the bar; `more`: behind "More" on a phone; `notes`: the line above. */
+  /**
+   * @param {{primary: (HTMLElement | null | undefined)[], more: (HTMLElement | null | undefined)[],
+   *   notes?: HTMLElement | null}} parts
+   */
   constructor({ primary, more, notes = null }) {
     this.moreButton = h('button', {
       type: 'button', className: 'more-button', 'data-testid': 'more-button',
@@ -15,7 +19,7 @@ export class ControlBar {
     });
     setIconLabel(this.moreButton, 'more', 'More');
     this.panel = h('div', { className: 'more-panel', id: 'more-panel', 'data-testid': 'more-panel' }, more);
-    this.panel.addEventListener('click', (e) => { if (e.target.closest('button')) this.toggle(false); });
+    this.panel.addEventListener('click', (e) => { if (/** @type {Element} */ (e.target).closest('button')) this.toggle(false); });
     this.bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls', 'data-testid': 'control-bar' },
       primary, this.moreButton, this.panel);
     this.el = h('div', { className: 'dock' }, notes, this.bar);
@@ -35,7 +39,7 @@ export class ControlBar {
   toggle(open = !this.isOpen()) {
     this.moreButton.setAttribute('aria-expanded', String(open));
     this.panel.classList.toggle('open', open);
-    if (open) this.panel.querySelector('button:not([hidden])')?.focus();
+    if (open) /** @type {HTMLElement | null} */ (this.panel.querySelector('button:not([hidden])'))?.focus();
   }
 
   /** A dot on "More" while something behind it wants attention (an unread message). */

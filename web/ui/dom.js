@@ -1,6 +1,13 @@
 // Tiny DOM helpers: build elements, keep keyed lists in place (so focus and <video> survive updates).
 
-/** Build an element. attrs: props like className/textContent, `on:click` handlers, others as attributes. */
+/**
+ * Build an element. attrs: props like className/textContent, `on:click` handlers, others as attributes.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, any>} [attrs]
+ * @param {...(Node | string | null | undefined | false | (Node | string | null | undefined | false)[])} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -10,6 +17,17 @@ export function h(tag, attrs = {}, ...children) {
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
+/**
+ * An element index.html always has, by id: a missing one is a broken page, said at once.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+export function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from the page`);
   return el;
 }
 
@@ -66,7 +84,7 @@ export function reconcile(parent, items, keyOf, create, update) {
     }
     update(node, item);
     if (node !== cursor) {
-      const had = node.contains(document.activeElement) ? document.activeElement : null;
+      const had = node.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement) : null;
       parent.insertBefore(node, cursor); // moving a node blurs what it holds: give the focus back
       if (had && document.activeElement !== had) had.focus();
     } else {

@@ -47,7 +47,10 @@ const SCREENS = {
 };
 
 export class EndView {
-  /** `onTakeBack`: for `replaced`, connect this tab again in place of the other one. */
+  /**
+   * `onTakeBack`: for `replaced`, connect this tab again in place of the other one.
+   * @param {{kind: string, detail?: any, onTakeBack?: (() => void) | null}} options
+   */
   constructor({ kind, detail, onTakeBack = null }) {
     this.screen = kind;
     const denied = kind === 'removed' && detail?.reason === 'denied';

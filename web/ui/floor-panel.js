@@ -5,6 +5,7 @@ import { h, setText } from './dom.js';
 import { clock, secondsUntil } from './format.js';
 
 export class FloorPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.holder = h('p', { 'data-testid': 'console-floor' });
@@ -23,7 +24,7 @@ export class FloorPanel {
 
   update() {
     const { app } = this;
-    const s = app.session ?? {};
+    const s = app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const holder = s.floor?.holder;
     this.tick();
     this.holder.dataset.holder = holder ?? '';
@@ -40,7 +41,7 @@ export class FloorPanel {
 
   tick() {
     const { app } = this;
-    const s = app.session ?? {};
+    const s = app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const holder = s.floor?.holder;
     const left = secondsUntil(s.floor?.ends_at);
     setText(this.holder, holder

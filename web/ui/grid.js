@@ -68,10 +68,14 @@ export function tileOrder(session, p, self) {
 }
 
 export class Grid {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.speakerView = true; // the speaker large; the person may switch to same-size tiles
-    this.spotlight = null; // {id, since}
+    /** @type {{id: string, since: number} | null} */
+    this.spotlight = null;
+    /** @type {{id: string, since: number} | null} a new voice, until it has lasted SPOTLIGHT_HOLD_MS */
+    this.candidate = null;
     this.el = h('div', { className: 'grid speaker', 'data-testid': 'video-grid', role: 'list', 'aria-label': 'People in the session' });
   }
 
@@ -88,12 +92,12 @@ export class Grid {
     const active = app.speaking.active;
     const now = performance.now();
     if (active && active !== you && active !== this.spotlight?.id) {
-      if (this.candidate?.id !== active) this.candidate = { id: active, since: now };
+      if (!this.candidate || this.candidate.id !== active) this.candidate = { id: active, since: now };
       else if (now - this.candidate.since >= SPOTLIGHT_HOLD_MS) this.spotlight = { id: active, since: now };
     }
     const present = app.participants.some((p) => p.id === this.spotlight?.id && p.status === 'admitted'
       && isHere(app.session, you, p));
-    return present ? this.spotlight.id : null;
+    return present ? this.spotlight?.id ?? null : null;
   }
 
   setSpeakerView(on) {

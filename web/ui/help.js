@@ -19,7 +19,11 @@ export class HelpRequests {
     this.open.set(from, { from, at: this.open.get(from)?.at ?? at });
   }
 
-  /** A `help.acknowledged` event: to a console the request is closed; to the member it is answered. */
+  /**
+   * A `help.acknowledged` event: to a console the request is closed; to the member it is answered.
+   * @param {{id: string, name?: string, at?: number}} ack
+   * @param {string} [you]
+   */
   acknowledged({ id, name, at }, you) {
     this.open.delete(id);
     if (id === you && this.mine) this.mine = { ...this.mine, ack: { name, at } };

@@ -15,6 +15,7 @@ const AGREEMENT = [
 ];
 
 export class JoinView {
+  /** @param {import('./state.js').AppState} app */
   constructor(app, onJoined) {
     this.screen = 'join';
     this.app = app;

@@ -6,6 +6,7 @@ import { admissionMissing, hasAgreed } from './safety.js';
 import { safetyBadge, setSafetyBadge } from './safety-panel.js';
 
 export class LobbyPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;

@@ -23,6 +23,7 @@ export function hostText(session) {
 }
 
 export class LobbyView {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.screen = 'lobby';
     this.app = app;

@@ -12,13 +12,14 @@ function button(testid, iconName, text, onClick, attrs = {}) {
   const b = h('button', { type: 'button', 'data-testid': testid, ...attrs });
   b.addEventListener('click', () => {
     if (!unavailable(b)) onClick();
-    else toast(document.getElementById(b.getAttribute('aria-describedby'))?.textContent ?? '', { ms: 4000 });
+    else toast(document.getElementById(b.getAttribute('aria-describedby') ?? '')?.textContent ?? '', { ms: 4000 });
   });
   setIconLabel(b, iconName, text);
   return b;
 }
 
 export class MemberControls {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.hand = button('hand-button', 'hand', 'Raise hand', () => this.toggleHand(), { 'aria-pressed': 'false' });
@@ -37,21 +38,22 @@ export class MemberControls {
     this.update();
   }
 
+  /** @returns {Partial<import('../wire').ParticipantOut>} */
   me() {
     return this.app.participants.find((p) => p.id === this.app.you?.id) ?? {};
   }
 
   update() {
     const { app } = this;
-    const s = app.session ?? {};
+    const s = app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const you = app.you?.id;
-    const raised = Boolean(this.me().hand_raised) || (s.queue ?? []).includes(you);
+    const raised = Boolean(this.me().hand_raised) || (s.queue ?? []).includes(you ?? '');
     const holder = s.floor?.holder === you;
     const away = kindOf(placeKey(s, you)) !== 'main'; // hands and nods are the main room's
     this.hand.setAttribute('aria-pressed', String(raised));
     setIconLabel(this.hand, 'hand', raised ? 'Lower hand' : 'Raise hand');
     setAvailable(this.hand, !away && !(holder && !raised), 'controls-why'); // my turn: "I am done speaking" is beside it
-    const place = (s.queue ?? []).indexOf(you);
+    const place = (s.queue ?? []).indexOf(you ?? '');
     const line = place >= 0 ? (place === 0 ? 'You are next in line' : `You are ${ordinal(place + 1)} in line`) : '';
     if (line && line !== this.position.textContent) announce(line);
     setText(this.position, line);

@@ -19,7 +19,7 @@ export class ActionMenu {
     this.list = h('div', { className: 'menu-list', id, hidden: true }, items);
     // After an action, focus returns to the menu's button, unless the action took it elsewhere (a dialog).
     this.list.addEventListener('click', (e) => {
-      if (!e.target.closest('button')) return;
+      if (!/** @type {Element} */ (e.target).closest('button')) return;
       const returnFocus = this.list.contains(document.activeElement);
       this.toggle(false);
       if (returnFocus) this.button.focus();
@@ -43,7 +43,7 @@ export class ActionMenu {
     this.button.setAttribute('aria-expanded', String(open));
     if (open) {
       document.addEventListener('pointerdown', this.onOutside);
-      this.list.querySelector('button:not([hidden])')?.focus();
+      /** @type {HTMLElement | null} */ (this.list.querySelector('button:not([hidden])'))?.focus();
     } else {
       document.removeEventListener('pointerdown', this.onOutside);
     }

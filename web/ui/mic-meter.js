@@ -7,7 +7,18 @@ export class MicMeter {
     this.local = local;
     this.meter = h('meter', { min: 0, max: 1, low: 0.05, high: 0.9, optimum: 0.5, value: 0, id: 'mic-level', 'data-testid': 'mic-level' });
     this.el = h('div', { className: 'mic-meter' }, h('label', { htmlFor: 'mic-level' }, 'Microphone level'), this.meter);
+    /** @type {MediaStreamTrack | null} */
     this.track = null;
+    /** @type {AudioContext | null} */
+    this.context = null; // made once, on the first track
+    /** @type {AnalyserNode | null} */
+    this.analyser = null;
+    /** @type {MediaStreamAudioSourceNode | null} */
+    this.source = null;
+    /** @type {Float32Array<ArrayBuffer> | null} */
+    this.samples = null;
+    /** @type {number | null} */
+    this.frame = null;
     this.onChange = () => this.#follow();
     local.addEventListener('change', this.onChange);
     // Browsers start audio contexts suspended until the person interacts with the page.
@@ -25,21 +36,22 @@ export class MicMeter {
     this.track = track;
     this.meter.value = 0;
     if (!track || !globalThis.AudioContext) return;
-    this.context ??= new AudioContext();
-    this.analyser ??= Object.assign(this.context.createAnalyser(), { fftSize: 512 });
-    this.source = this.context.createMediaStreamSource(new MediaStream([track]));
-    this.source.connect(this.analyser);
-    this.samples ??= new Float32Array(this.analyser.fftSize);
+    const context = (this.context ??= new AudioContext());
+    const analyser = (this.analyser ??= Object.assign(context.createAnalyser(), { fftSize: 512 }));
+    this.source = context.createMediaStreamSource(new MediaStream([track]));
+    this.source.connect(analyser);
+    this.samples ??= new Float32Array(analyser.fftSize);
     this.frame ??= requestAnimationFrame(() => this.#draw());
   }
 
   #draw() {
     this.frame = null;
-    if (!this.source) return;
-    this.analyser.getFloatTimeDomainData(this.samples);
+    const { analyser, samples } = this;
+    if (!this.source || !analyser || !samples) return;
+    analyser.getFloatTimeDomainData(samples);
     let sum = 0;
-    for (const x of this.samples) sum += x * x;
-    const rms = Math.sqrt(sum / this.samples.length);
+    for (const x of samples) sum += x * x;
+    const rms = Math.sqrt(sum / samples.length);
     this.meter.value = Math.min(1, rms * 4);
     this.frame = requestAnimationFrame(() => this.#draw());
   }

@@ -4,6 +4,7 @@ import { h, reconcile, setText } from './dom.js';
 import { FACILITATOR_ROLES } from './state.js';
 
 export class NotesPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.list = h('ol', { className: 'notes-list', 'data-testid': 'notes-list', 'aria-live': 'polite' });
@@ -26,7 +27,7 @@ export class NotesPanel {
     const { app } = this;
     if (app.isFacilitator) {
       const people = [...app.lobby.waiting, ...app.participants.filter((p) => p.status === 'admitted')];
-      return people.filter((p) => p.id !== app.you?.id && !FACILITATOR_ROLES.has(p.role));
+      return people.filter((p) => p.id !== app.you?.id && !('role' in p && FACILITATOR_ROLES.has(p.role)));
     }
     const facilitators = app.participants.filter((p) => FACILITATOR_ROLES.has(p.role) && p.status !== 'removed');
     if (facilitators.length) return facilitators.sort((a, b) => Number(b.connected) - Number(a.connected));
@@ -48,7 +49,8 @@ export class NotesPanel {
       opt.value = p.id;
       setText(opt, p.name);
     });
-    this.toLabel.parentElement.hidden = !app.isFacilitator && people.length <= 1;
+    const row = /** @type {HTMLElement} */ (this.toLabel.parentElement);
+    row.hidden = !app.isFacilitator && people.length <= 1;
     this.form.hidden = people.length === 0;
     setText(this.heading, app.isFacilitator ? 'Private messages' : 'Private messages with a facilitator');
     setText(this.empty, app.notes.length ? '' : (app.isFacilitator

@@ -14,6 +14,7 @@ import { FACILITATOR_ROLES } from './state.js';
 const DEFAULT_MINUTES = 5;
 
 export class PlacesPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.heading = h('h3', { id: 'places-heading' }, 'Side rooms and breakouts');
@@ -65,7 +66,7 @@ export class PlacesPanel {
 
   update() {
     const { app } = this;
-    const s = app.session ?? {};
+    const s = app.session ?? /** @type {Partial<import('../wire').SessionStateOut>} */ ({});
     const rooms = s.side_rooms ?? [];
     reconcile(this.sides, rooms, (r) => r.member, (r) => this.#sideRow(r), (li, r) => {
       const lead = r.lead === app.you?.id ? 'you' : app.nameOf(r.lead);
@@ -141,7 +142,7 @@ export class PlacesPanel {
   chosenGroups() {
     const groups = new Map();
     for (const li of this.assign.querySelectorAll('li')) {
-      const value = li.querySelector('select').value;
+      const value = /** @type {HTMLSelectElement} */ (li.querySelector('select')).value;
       if (value === '') continue;
       if (!groups.has(value)) groups.set(value, []);
       groups.get(value).push(li.dataset.member);
@@ -203,7 +204,8 @@ export class PlacesPanel {
       if (groups) this.app.run('breakout.start', { groups, minutes });
       return;
     }
-    this.app.run('breakout.start', { size: Number(this.size.value), minutes });
+    const size = /** @type {2 | 3} */ (Number(this.size.value)); // the select offers pairs and threes
+    this.app.run('breakout.start', { size, minutes });
   }
 
   async sendBroadcast() {

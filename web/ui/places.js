@@ -51,7 +51,7 @@ export function awayLabel(p) {
   if (p.presence === 'elsewhere') return 'Not with you now';
   const kind = kindOf(p.place);
   if (kind === 'side') return 'In a side room';
-  if (kind === 'group') return `In group ${groupOf(p.place) + 1}`;
+  if (kind === 'group') return `In group ${(groupOf(p.place) ?? 0) + 1}`;
   return 'In the main room';
 }
 
@@ -81,7 +81,7 @@ export function describePlace(session, you) {
   }
   if (kind === 'group') {
     const who = listNames(others.map(named)) || 'nobody yet';
-    return `Breakout group ${groupOf(key) + 1} with ${who}${left ? ` · ${left}` : ''}`;
+    return `Breakout group ${(groupOf(key) ?? 0) + 1} with ${who}${left ? ` · ${left}` : ''}`;
   }
   if (session?.breakout) return `Breakout groups are meeting${left ? ` · ${left}` : ''}`;
   return null;
@@ -102,7 +102,7 @@ export function describePlaceChange(prev, next, { you, now }) {
     if (kind === 'group') {
       const left = next.breakout?.ends_at != null ? Math.round((next.breakout.ends_at - now) / 60) : null;
       const time = left != null && left > 0 ? ` for ${left} minute${left === 1 ? '' : 's'}` : '';
-      return [`You are in breakout group ${groupOf(after) + 1}${who ? ` with ${who}` : ''}${time}`];
+      return [`You are in breakout group ${(groupOf(after) ?? 0) + 1}${who ? ` with ${who}` : ''}${time}`];
     }
     return [prev.breakout && !next.breakout ? 'The breakout has ended: you are back in the main room'
       : 'You are back in the main room'];

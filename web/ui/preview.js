@@ -32,6 +32,10 @@ export class SelfPreview {
  * person: the mic button then says so, and `hint` (a visible line, not a tooltip) says what to expect.
  */
 export class DeviceToggles {
+  /**
+   * @param {import('../devices.js').LocalMedia} local
+   * @param {{locked?: () => boolean}} [options]
+   */
   constructor(local, { locked = () => false } = {}) {
     this.local = local;
     this.locked = locked;
@@ -49,7 +53,9 @@ export class DeviceToggles {
     const { audio, video } = this.local;
     setIconLabel(this.mic, audio ? 'mic' : 'mic-off', audio ? 'Mute' : locked ? 'Muted by facilitator' : 'Unmute');
     setIconLabel(this.cam, video ? 'camera' : 'camera-off', video ? 'Stop video' : 'Start video');
-    for (const [button, on] of [[this.mic, audio], [this.cam, video]]) {
+    /** @type {[HTMLButtonElement, boolean][]} */
+    const toggles = [[this.mic, audio], [this.cam, video]];
+    for (const [button, on] of toggles) {
       button.dataset.on = String(on);
       button.classList.toggle('off', !on);
     }

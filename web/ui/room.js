@@ -14,6 +14,7 @@ import { StatusStrip } from './status.js';
 import { toast } from './toast.js';
 
 export class RoomView {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.screen = 'room';
     this.app = app;
@@ -47,7 +48,7 @@ export class RoomView {
         h('aside', { className: 'side', 'aria-label': 'Waiting room, floor and people' }, this.side.sideEl),
         h('div', { className: 'console-main' }, stage, this.side.laterEl));
     } else {
-      const aside = h('aside', { className: 'side', 'aria-label': 'Private messages and safety plan' }, this.safety.el, this.notes.el);
+      const aside = h('aside', { className: 'side', 'aria-label': 'Private messages and safety plan' }, this.safety?.el, this.notes.el);
       this.el = h('section', { className: 'room', 'data-testid': 'room' }, this.heading, stage, aside);
     }
     this.update();

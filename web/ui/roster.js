@@ -35,6 +35,7 @@ export function rosterOrder(session, people) {
 }
 
 export class Roster {
+  /** @param {import('./state.js').AppState} app */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;
@@ -158,6 +159,7 @@ export class Roster {
         h('button', { type: 'button', className: 'danger', 'data-testid': 'remove-button', 'on:click': remove }, 'Remove from session'),
       ],
     });
+    /** @type {HTMLLIElement & {menu?: ActionMenu}} */
     const li = h('li', { className: 'roster-row', 'data-testid': 'member-row' },
       h('div', { className: 'roster-main' },
         h('span', { className: 'who' }),

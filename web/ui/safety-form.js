@@ -6,6 +6,13 @@ import { timeOfDay } from './format.js';
 import { setIconLabel } from './icons.js';
 import { shareErrorText } from './safety.js';
 
+/**
+ * @param {string} id
+ * @param {string} label
+ * @param {Record<string, unknown>} attrs
+ * @param {string | null} [hint] a line under the field, which the input is described by
+ * @param {{required?: boolean}} [options]
+ */
 function field(id, label, attrs, hint = null, { required = true } = {}) {
   const hintEl = hint ? h('p', { id: `${id}-hint`, className: 'hint muted' }, hint) : null;
   const input = h('input', { id, autocomplete: 'off', required, 'data-hint': hint ? `${id}-hint` : null, ...attrs });
@@ -14,7 +21,10 @@ function field(id, label, attrs, hint = null, { required = true } = {}) {
 }
 
 export class SafetyForm {
-  /** `inRoom`: the room's version opens and closes from a "My safety plan" button; the waiting room's is always shown. */
+  /**
+   * `inRoom`: the room's version opens and closes from a "My safety plan" button; the waiting room's is always shown.
+   * @param {import('./state.js').AppState} app
+   */
   constructor(app, { inRoom = false } = {}) {
     this.app = app;
     this.inRoom = inRoom;

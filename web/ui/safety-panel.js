@@ -20,6 +20,7 @@ export function safetyBadge() {
 }
 
 export class SafetyPanel {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     this.asks = new Map(); // member id -> {at: when this console last asked, count: plans received by then}

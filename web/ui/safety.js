@@ -72,7 +72,10 @@ export function admissionMissing(session, waiting) {
  * facilitator's `safety.asked` by sending it again. Fires 'change' whenever its state moves.
  */
 export class SafetyPlanKeeper extends EventTarget {
-  /** @param send (event, payload) => Promise, rejecting with an Error that has a `code` */
+  /**
+   * @param {import('../wire').Send} send rejects with an Error that has a `code` (a HearthError)
+   * @param {{retryMs?: number, wait?: (ms: number) => Promise<unknown>}} [options]
+   */
   constructor(send, { retryMs = RETRY_MS, wait = (ms) => new Promise((r) => setTimeout(r, ms)) } = {}) {
     super();
     this.send = send;
@@ -128,7 +131,8 @@ export class SafetyPlanKeeper extends EventTarget {
       this.sentAt = Date.now();
       this.asked = false;
       return true;
-    } catch (err) {
+    } catch (caught) {
+      const err = /** @type {import('../protocol.js').HearthError | undefined} */ (caught);
       // A correction, or an answer to "ask again", right after sharing: the server takes one plan
       // every 2 s, so wait that out once rather than tell the member to.
       if (retry && err?.code === 'rate_limited') {

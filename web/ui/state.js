@@ -2,6 +2,7 @@
 // signals, nods, speaking shares, safety plans). Fires 'change' whenever something worth
 // re-rendering happens, 'error' and 'notice' for what the person should be told.
 
+import { detail } from '../events.js';
 import { describeChange } from './announcements.js';
 import { announce } from './dom.js';
 import { now, syncClock } from './format.js';
@@ -11,9 +12,15 @@ import { tabMemory } from './memory.js';
 import { SafetyPlanKeeper } from './safety.js';
 import { QualityMonitor } from '../stats.js';
 
+/** @type {Set<string | undefined>} */
 export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
 
 export class AppState extends EventTarget {
+  /**
+   * @param {import('../protocol.js').HearthClient} client
+   * @param {import('../devices.js').LocalMedia} local
+   * @param {import('./participation.js').Participation} participation
+   */
   constructor(client, local, participation) {
     super();
     this.client = client;
@@ -26,7 +33,9 @@ export class AppState extends EventTarget {
     this.gone = null; // 'removed' | 'ended' | 'left'
     this.replaced = null; // {message, devices}: another tab or device of this person has the seat
     this.endDetail = null;
+    this.sentBack = false; // the lobby again after the room: a facilitator put them back (app.js)
     this.lobby = client.lobby ?? { waiting: [] };
+    /** @type {import('../wire').SpeakingOut} */
     this.speaking = { levels: {}, active: null };
     this.help = new HelpRequests(); // facilitators: open requests; members: mine and its answer
     this.notes = []; // {from, to, text, at, mine, name}
@@ -36,7 +45,7 @@ export class AppState extends EventTarget {
     this.drops = new Map(); // facilitators: member id -> {at, gone, dismissed} while a dropped connection is not back
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed());
-    local.addEventListener('choice', (e) => { tabMemory.devices = e.detail; });
+    local.addEventListener('choice', (e) => { tabMemory.devices = detail(e); });
     // How well each person's media arrives here, and this page's own sending (see stats.js).
     // Only from people in one's own place: the server forwards nothing of the others, which is no freeze.
     this.quality = new QualityMonitor(client, (streamId) => this.participants.some((p) => p.video
@@ -45,7 +54,7 @@ export class AppState extends EventTarget {
     // End-to-end encryption: its status and code, and what the worker counted (each tile says).
     this.e2eeStats = null;
     client.e2ee.addEventListener('change', () => this.changed());
-    client.e2ee.addEventListener('error', (e) => this.dispatchEvent(new CustomEvent('error', { detail: e.detail })));
+    client.e2ee.addEventListener('error', (e) => this.dispatchEvent(new CustomEvent('error', { detail: detail(e) })));
     this.#listen();
   }
 
@@ -59,6 +68,11 @@ export class AppState extends EventTarget {
   get isFacilitator() { return FACILITATOR_ROLES.has(this.you?.role); }
   get participants() { return this.session?.participants ?? []; }
 
+  /**
+   * Someone in the session or its waiting room, by id.
+   * @param {string} id
+   * @returns {import('../wire').ParticipantOut | (import('../wire').WaitingOut & Partial<import('../wire').ParticipantOut>) | null}
+   */
   participant(id) {
     return this.participants.find((p) => p.id === id) ?? this.lobby.waiting.find((w) => w.id === id) ?? null;
   }
@@ -92,13 +106,18 @@ export class AppState extends EventTarget {
   /**
    * Run a command; failures are shown to the person, never thrown at the caller. A command whose
    * answer was cut off because the session ended meanwhile ("End session" itself) is no failure.
+   * @template {import('../wire').ClientEvent} K
+   * @param {K} event
+   * @param {import('../wire').ClientEvents[K]} [payload]
+   * @returns {Promise<import('../wire').Ack | null>}
    */
-  async run(event, payload = {}) {
+  async run(event, payload) {
     try {
       return await this.client.send(event, payload);
     } catch (err) {
       if (this.gone || this.replaced) return null;
-      this.dispatchEvent(new CustomEvent('error', { detail: err.message || 'That did not work.' }));
+      const message = /** @type {Error} */ (err).message;
+      this.dispatchEvent(new CustomEvent('error', { detail: message || 'That did not work.' }));
       return null;
     }
   }
@@ -151,7 +170,12 @@ export class AppState extends EventTarget {
 
   #listen() {
     const c = this.client;
-    const on = (name, fn) => c.addEventListener(name, (e) => { fn(e.detail); this.changed(); });
+    /**
+     * @template {keyof import('../protocol.js').HearthEvents} K
+     * @param {K} name
+     * @param {(detail: import('../protocol.js').HearthEvents[K]) => void} fn
+     */
+    const on = (name, fn) => c.addEventListener(name, (e) => { fn(detail(e)); this.changed(); });
     on('welcome', () => { this.refusal = null; });
     on('state', (s) => {
       syncClock(s?.now);
@@ -216,6 +240,7 @@ export class AppState extends EventTarget {
   }
 
   /** The other tab or device has the seat: let go of the camera and microphone it may need. */
+  /** @param {{message?: string}} replaced */
   #onReplaced({ message }) {
     this.replaced = { message, devices: { audio: this.local.audio, video: this.local.video } };
     this.local.stop();
@@ -310,7 +335,7 @@ export class AppState extends EventTarget {
 
   async sendNote(to, text) {
     const ok = await this.run('note', { to, text });
-    if (ok) this.notes = [...this.notes, { from: this.you.id, to, text, at: Date.now(), mine: true }];
+    if (ok) this.notes = [...this.notes, { from: this.you?.id, to, text, at: Date.now(), mine: true }];
     this.changed();
     return Boolean(ok);
   }

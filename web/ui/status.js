@@ -14,6 +14,7 @@ export function offlineText(safety) {
 }
 
 export class StatusStrip {
+  /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
     // The phase's name, its place in the agenda, time left and rules; a phone shows name and time only.
@@ -101,8 +102,8 @@ export class StatusStrip {
     const turnLeft = secondsUntil(s.floor?.ends_at);
     const mine = holder === app.you?.id;
     const length = s.floor?.ends_at != null ? s.floor.ends_at - s.floor.since : null;
-    if (mine && turnWarning(turnLeft, this.warnedFor === s.floor.since, length)) announce('One minute left in your turn');
-    if (mine && turnLeft != null && turnLeft <= TURN_WARNING_SECONDS) this.warnedFor = s.floor.since;
+    if (mine && turnWarning(turnLeft, this.warnedFor === s.floor?.since, length)) announce('One minute left in your turn');
+    if (mine && turnLeft != null && turnLeft <= TURN_WARNING_SECONDS) this.warnedFor = s.floor?.since;
     const who = holder === app.you?.id ? 'You have' : `${app.nameOf(holder)} has`;
     setText(this.floor, holder ? `${who} the floor${turnLeft != null ? ` · ${clock(turnLeft)} left` : ''}` : 'Nobody has the floor');
     this.floor.classList.toggle('mine', holder === app.you?.id);
@@ -111,7 +112,7 @@ export class StatusStrip {
     const g = s.go_around;
     this.goAround.hidden = !g || !inMain;
     this.floor.hidden = !inMain;
-    this.floor.classList.toggle('redundant', Boolean(g) && g.order?.[g.position] === holder); // the turn says it
+    this.floor.classList.toggle('redundant', g ? g.order?.[g.position] === holder : false); // the turn says it
     if (g) {
       const current = g.order?.[g.position];
       const gLeft = secondsUntil(g.turn_ends_at);

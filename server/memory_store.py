@@ -1,8 +1,8 @@
-"""Where sessions live between commands: the ``SessionStore`` interface and the in-memory default.
+"""The embedded default store: one process, nothing on disk, every entry with an expiry time.
 
-The interface is shaped for many nodes (versioned saves, leases, shared revocations, TTLs) so that
-``server.redis_store.RedisStore`` can pass the same contract tests. ``MemoryStore`` keeps copies, not
-the caller's objects, so a save really is a save. It has no clock of its own: the server injects one.
+It implements ``signaling.store.SessionStore`` and passes the same contract tests as
+``server.redis_store.RedisStore``. It keeps copies, not the caller's objects, so a save really is a
+save. It has no clock of its own: the server injects one.
 """
 
 from __future__ import annotations
@@ -10,85 +10,13 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from rooms.codec import session_from_dict, session_to_dict
-from rooms.errors import Conflict, LeaseLost, StaleVersion
+from rooms.errors import Conflict
 from rooms.model import Session
-
-DEFAULT_STATE_TTL = 24 * 3600.0
-DEFAULT_ENDED_TTL = 3600.0
-MAX_AUDIT_RECORDS = 10_000
+from signaling.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease, LeaseLost, StaleVersion
 
 _AuditRow = tuple[float, str, str, str | None]  # (at, actor, action, target)
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Which node holds a live session (its media must live in one place), and until when."""
-
-    session_id: str
-    node_id: str
-    url: str
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """Who did what to whom, and when. Never what was said."""
-
-    session_id: str
-    at: float
-    actor: str
-    action: str
-    target: str | None = None
-
-
-class SessionStore(Protocol):
-    async def create(self, session: Session) -> None:
-        """Store a new session; ``Conflict`` if the id exists."""
-
-    async def load(self, session_id: str) -> Session | None: ...
-
-    async def save(self, session: Session, expected_version: int, holder: str | None = None) -> None:
-        """Store ``session`` if the stored version still is ``expected_version``, else ``StaleVersion``.
-
-        Given ``holder`` (a node id), also only while that node holds the session's lease, else
-        ``LeaseLost``, checked in the same atomic step as the version: fencing, so a node that paused
-        past its lease can never overwrite what the new holder wrote.
-        """
-
-    async def restore(self, session: Session, holder: str | None = None) -> bool:
-        """Write ``session`` back when the stored copy is missing or older (after a store outage).
-
-        Never overwrites a newer version; returns whether it wrote. ``holder`` fences as in ``save``.
-        """
-
-    async def expire(self, session_id: str, ttl_seconds: float) -> None:
-        """Shorten the life of every key of a session (after it ended)."""
-
-    async def acquire_lease(self, session_id: str, node_id: str, url: str, ttl_seconds: float) -> Lease:
-        """Take the lease if free or already ours; return the lease in force (maybe another node's)."""
-
-    async def renew_lease(self, session_id: str, node_id: str, ttl_seconds: float) -> bool: ...
-
-    async def release_lease(self, session_id: str, node_id: str) -> None: ...
-
-    async def lease(self, session_id: str) -> Lease | None: ...
-
-    async def revoke(self, session_id: str, participant_id: str, ttl_seconds: float) -> None: ...
-
-    async def is_revoked(self, session_id: str, participant_id: str) -> bool: ...
-
-    async def append_audit(self, record: AuditRecord, ttl_seconds: float) -> None: ...
-
-    async def audit(self, session_id: str) -> list[AuditRecord]: ...
-
-    async def ping(self) -> None:
-        """Raise when the store cannot be reached (readiness)."""
-
-    async def close(self) -> None: ...
 
 
 class MemoryStore:

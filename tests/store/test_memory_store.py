@@ -11,8 +11,9 @@ import pytest
 
 from rooms import commands as c
 from rooms.controller import apply
-from rooms.errors import Conflict, StaleVersion
-from rooms.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease, MemoryStore
+from rooms.errors import Conflict
+from server.memory_store import MemoryStore
+from signaling.store import DEFAULT_STATE_TTL, MAX_AUDIT_RECORDS, AuditRecord, Lease, StaleVersion
 from tests.rooms.helpers import FAC, live_group, new_session
 
 
