@@ -107,7 +107,7 @@ def inbound(kind: str, wired: bool = False, compiled: bool = False) -> InboundTr
         sink = Sink(f"s{i}", kind, lean, source._totals, compiled=compiled)
         sink.waiting_keyframe = False
         if compiled:
-            context = seam_compiled.context_address(lean.session)
+            context = seam_compiled.context_capsule(lean.session)
             host, port = WIRE.getsockname()
             sink.outlet.attach(lean.session, context, TX.fileno(), host, port, lean.ssrc, lean._pt, lean._ext)
             sink.outlet.forward(b"", 0, 0, 0, True)  # started: the loop's video is not at a keyframe

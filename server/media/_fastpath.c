@@ -54,6 +54,20 @@ typedef int (*srtp_fn)(void *ctx, void *rtp, int *length);
 
 static srtp_fn srtp_protect = NULL;
 static srtp_fn srtp_unprotect = NULL;
+
+/* libsrtp's functions and contexts come from Python as capsules of these names (server.media.seam.
+ * compiled makes them from pylibsrtp's binding), never as bare integers: a number that is not one of
+ * them is a TypeError here, not a jump to a wrong address. */
+#define SRTP_FUNCTION_CAPSULE "hearth.srtp_function"
+#define SRTP_CONTEXT_CAPSULE "hearth.srtp_context"
+
+static void *capsule_pointer(PyObject *capsule, const char *name) {
+    if (!PyCapsule_IsValid(capsule, name)) {
+        PyErr_Format(PyExc_TypeError, "expected a %s capsule (server.media.seam.compiled makes them)", name);
+        return NULL;
+    }
+    return PyCapsule_GetPointer(capsule, name);
+}
 static unsigned char packet[SRTP_BUFFER];  /* one copy at a time: the GIL is held throughout */
 static unsigned char inbound[SRTP_BUFFER]; /* one received packet at a time */
 
@@ -249,23 +263,25 @@ static int vp8_keyframe(const unsigned char *p, Py_ssize_t n) {
 }
 
 static PyObject *outlet_attach(Outlet *self, PyObject *args) {
-    PyObject *session;
-    unsigned long long ctx;
+    PyObject *session, *context;
     int fd, payload_type;
     const char *host;
     int port;
     unsigned long ssrc;
     const char *extension;
     Py_ssize_t extension_len;
-    if (!PyArg_ParseTuple(args, "OKisikiy#", &session, &ctx, &fd, &host, &port, &ssrc, &payload_type, &extension,
+    if (!PyArg_ParseTuple(args, "OOisikiy#", &session, &context, &fd, &host, &port, &ssrc, &payload_type, &extension,
                           &extension_len))
+        return NULL;
+    void *ctx = capsule_pointer(context, SRTP_CONTEXT_CAPSULE);
+    if (ctx == NULL)
         return NULL;
     if (srtp_protect == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "set_srtp() has not been called");
         return NULL;
     }
-    if (extension_len > MAX_EXTENSION || ctx == 0) {
-        PyErr_SetString(PyExc_ValueError, "extension too long or no SRTP context");
+    if (extension_len > MAX_EXTENSION) {
+        PyErr_SetString(PyExc_ValueError, "extension too long");
         return NULL;
     }
     struct addrinfo hints = {0}, *found = NULL;
@@ -293,7 +309,7 @@ static PyObject *outlet_attach(Outlet *self, PyObject *args) {
     self->fd = copy;
     Py_INCREF(session);
     self->session = session;
-    self->ctx = (void *)(uintptr_t)ctx;
+    self->ctx = ctx;
     self->ssrc = (uint32_t)ssrc;
     self->payload_type = (uint8_t)(payload_type & 0x7F);
     memcpy(self->extension, extension, (size_t)extension_len);
@@ -526,11 +542,17 @@ static PyObject *is_vp8_keyframe(PyObject *module, PyObject *arg) {
 }
 
 static PyObject *set_srtp(PyObject *module, PyObject *args) {
-    unsigned long long protect, unprotect;
-    if (!PyArg_ParseTuple(args, "KK", &protect, &unprotect))
+    PyObject *protect, *unprotect;
+    if (!PyArg_ParseTuple(args, "OO", &protect, &unprotect))
         return NULL;
-    srtp_protect = (srtp_fn)(uintptr_t)protect;
-    srtp_unprotect = (srtp_fn)(uintptr_t)unprotect;
+    void *protect_at = capsule_pointer(protect, SRTP_FUNCTION_CAPSULE);
+    if (protect_at == NULL)
+        return NULL;
+    void *unprotect_at = capsule_pointer(unprotect, SRTP_FUNCTION_CAPSULE);
+    if (unprotect_at == NULL)
+        return NULL;
+    srtp_protect = (srtp_fn)(uintptr_t)protect_at;
+    srtp_unprotect = (srtp_fn)(uintptr_t)unprotect_at;
     Py_RETURN_NONE;
 }
 
@@ -673,17 +695,19 @@ static InletTrack *inlet_find(Inlet *self, uint32_t ssrc) {
 }
 
 static PyObject *inlet_set_session(Inlet *self, PyObject *args) {
-    PyObject *session;
-    unsigned long long ctx;
-    if (!PyArg_ParseTuple(args, "OK", &session, &ctx))
+    PyObject *session, *context;
+    if (!PyArg_ParseTuple(args, "OO", &session, &context))
         return NULL;
-    if (ctx == 0 || srtp_unprotect == NULL) {
-        PyErr_SetString(PyExc_ValueError, "no SRTP context, or set_srtp() has not been called");
+    void *ctx = capsule_pointer(context, SRTP_CONTEXT_CAPSULE);
+    if (ctx == NULL)
+        return NULL;
+    if (srtp_unprotect == NULL) {
+        PyErr_SetString(PyExc_ValueError, "set_srtp() has not been called");
         return NULL;
     }
     Py_INCREF(session);
     Py_XSETREF(self->session, session);
-    self->ctx = (void *)(uintptr_t)ctx;
+    self->ctx = ctx;
     Py_RETURN_NONE;
 }
 
@@ -1292,7 +1316,7 @@ static PyMethodDef module_methods[] = {
      "fan_out(outlets, payload, seq, timestamp, marker, video) -> copies sent | WANT_KEYFRAME | UNLINKED."},
     {"is_vp8_keyframe", is_vp8_keyframe, METH_O, "Does this VP8 RTP payload start a keyframe?"},
     {"hook", make_hook, METH_VARARGS, "hook(inlet, original) -> datagram_received for one ICE socket."},
-    {"set_srtp", set_srtp, METH_VARARGS, "set_srtp(protect, unprotect): libsrtp's functions, by address."},
+    {"set_srtp", set_srtp, METH_VARARGS, "set_srtp(protect, unprotect): libsrtp's functions, as hearth.srtp_function capsules."},
     {NULL},
 };
 

@@ -42,7 +42,7 @@ class Outlet:
     def attach(
         self,
         session: object,
-        ctx: int,
+        ctx: object,  # a hearth.srtp_context capsule (server.media.seam.compiled.context_capsule)
         fd: int,
         host: str,
         port: int,
@@ -89,7 +89,7 @@ class Inlet:
     """One publisher connection's lean receive path, compiled (seam.receive's rules)."""
 
     def guard(self, validated: set[tuple[str, int]], on_drop: Callable[[int], object], /) -> None: ...
-    def set_session(self, session: object, ctx: int, /) -> None: ...
+    def set_session(self, session: object, ctx: object, /) -> None: ...  # ctx: a hearth.srtp_context capsule
     def add(
         self,
         ssrc: int,
@@ -124,4 +124,4 @@ def is_vp8_keyframe(payload: ReadableBuffer, /) -> bool: ...
 def hook(inlet: Inlet, original: Callable[[bytes, Any], object], /) -> Callable[[bytes, Any], object]:
     """A datagram_received for one ICE socket (an ``InletHook``, a type the module does not export)."""
 
-def set_srtp(protect: int, unprotect: int, /) -> None: ...
+def set_srtp(protect: object, unprotect: object, /) -> None: ...  # hearth.srtp_function capsules

@@ -81,7 +81,7 @@ class Path:
         self.receiver._by_ssrc[SSRC.to_bytes(4, "big")] = track
         inlet: Any = self.receiver._inlet
         if inlet is not None:
-            inlet.set_session(rx, compiled.context_address(rx))
+            inlet.set_session(rx, compiled.context_capsule(rx))
             stats = track.stats
             inlet.add(
                 SSRC,

@@ -22,6 +22,7 @@ from pylibsrtp import Policy, Session
 
 from server.media import forwarder
 from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_starts_frame
+from server.media.seam import compiled as seam_compiled
 from server.media.seam import send
 from server.media.seam.send import HISTORY_SIZE, RESEND_INTERVAL, RETRANSMIT_PERCENT, LeanSender
 from server.media.seam.transport import SRTP_TRAILER, srtp_internals
@@ -103,7 +104,7 @@ class Pair:
         compiled = Sink("s", kind, self.leans[1], Totals(), compiled=True)
         self.sinks = (python, compiled)
         lean = self.leans[1]
-        context = int(forwarder_ffi().cast("uintptr_t", lean._srtp))
+        context = seam_compiled.context_capsule(lean.session)
         host, port = self.wires[1].addr
         compiled.outlet.attach(lean.session, context, self.tx.fileno(), host, port, lean.ssrc, lean._pt, lean._ext)
 

@@ -140,6 +140,24 @@ def test_seam_compiled_path_gets_libsrtp_with_the_signatures_it_calls() -> None:
     assert compiled.context_address(session) == int(binding.ffi.cast("uintptr_t", session._srtp[0]))
 
 
+def test_the_compiled_path_takes_libsrtp_only_as_named_capsules_never_bare_numbers() -> None:
+    """A wrong integer handed to C would be a jump or a context at a wrong address: a TypeError instead."""
+    fastpath = compiled.BUILT
+    assert fastpath is not None, "server/media/_fastpath.c is not built"
+    session = Session(Policy(key=os.urandom(30), ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    with pytest.raises(TypeError, match=r"hearth\.srtp_function"):
+        fastpath.set_srtp(compiled.SRTP_PROTECT_ADDRESS, compiled.SRTP_UNPROTECT_ADDRESS)
+    with pytest.raises(TypeError, match=r"hearth\.srtp_function"):  # a context is not a function
+        fastpath.set_srtp(compiled.context_capsule(session), compiled.context_capsule(session))
+    inlet = fastpath.Inlet()
+    with pytest.raises(TypeError, match=r"hearth\.srtp_context"):
+        inlet.set_session(session, compiled.context_address(session))
+    inlet.set_session(session, compiled.context_capsule(session))
+    outlet = fastpath.Outlet(True, 0, 0)
+    with pytest.raises(TypeError, match=r"hearth\.srtp_context"):
+        outlet.attach(session, 12345, 0, "127.0.0.1", 9, 1, 96, b"")
+
+
 def test_seam_fast_protect_matches_pylibsrtp() -> None:
     key = os.urandom(30)
     policy = {"ssrc_type": Policy.SSRC_ANY_OUTBOUND, "srtp_profile": Policy.SRTP_PROFILE_AES128_CM_SHA1_80}

@@ -363,7 +363,7 @@ class LeanReceiver:
         if self._unprotect is None:
             self._unprotect = fast_srtp(dtls._rx_srtp, unprotect=True)
             if self._inlet is not None:
-                self._inlet.set_session(dtls._rx_srtp, compiled.context_address(dtls._rx_srtp))
+                self._inlet.set_session(dtls._rx_srtp, compiled.context_capsule(dtls._rx_srtp))
         self._by_ssrc[ssrc.to_bytes(4, "big")] = track
         if self._inlet is not None:
             s = track.stats

@@ -191,7 +191,7 @@ class LeanSender:
         if self.outlet is not None:
             if internals is None:
                 raise RuntimeError("pylibsrtp moved its SRTP context: the compiled outlet cannot protect")
-            context = compiled.context_address(session)
+            context = compiled.context_capsule(session)
             fileno = transport.get_extra_info("socket").fileno()
             self.outlet.attach(session, context, fileno, self._addr[0], self._addr[1], self.ssrc, self._pt, self._ext)
         return True
