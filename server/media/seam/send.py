@@ -111,6 +111,7 @@ class LeanSender:
         self.sender = sender
         self.rtcp = rtcp
         self.ssrc: int = sender._ssrc
+        self.kind: str = sender.kind  # "audio" or "video": receiver reports about video steer the allocator
         self._octets = 0
         self._sr_rtp = 0  # an (RTP timestamp, NTP time) pair of a sent packet, for sender reports
         self._sr_ntp = 0

@@ -1,0 +1,176 @@
+"""What each subscriber's link can carry, and what it is sent: pure decisions, no I/O, no clock.
+
+Without simulcast the forwarder cannot send one subscriber less of a video than another gets; what
+it can do is send a subscriber fewer videos, and ask a publisher to send no more than its
+subscribers can take. Both follow from one figure per subscriber, its ``Estimate`` (what the
+subscriber's browser says it receives well, by REMB, lowered by the loss its receiver reports
+show), and this module's ``allocate``, which spends it in the order a group session needs:
+
+1. every audio stream the subscriber hears (audio is never dropped for video);
+2. the floor holder's video (the person everyone is listening to);
+3. the others' video, in a stable order (those already flowing first, so nobody's tile flickers).
+
+A video that does not fit is paused for that subscriber alone (its page says "video paused to keep
+your audio clear"); a subscriber whose estimate cannot carry even the floor holder's video is
+"audio only" for now. A paused video comes back when the estimate has room for it with a margin,
+or, as a probe, after a quiet interval with little loss (a receiver's estimate cannot grow past
+what it is sent, so waiting for it alone would never resume anything): a probe that brings loss
+back pauses it again and doubles the wait. ``publisher_rate`` turns the subscribers' figures into
+the REMB each publisher is sent: the least any of its unpaused subscribers can take for it, within
+``MIN_PUBLISHER_RATE`` and the operator's cap.
+
+The engine (``server.media.engine``) feeds these from RTCP once a second and applies the outcome
+with the forwarder's gates; ``tests/media/test_allocator.py`` holds the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+AUDIO_RATE = 48_000  # bit/s an Opus stream takes on the wire (payload ~32 kbit/s, RTP/UDP/IP, SRTP)
+MIN_VIDEO_RATE = 120_000  # bit/s below which a browser's VP8 is a slideshow: not worth keeping on
+MIN_PUBLISHER_RATE = 150_000  # bit/s: a publisher is never asked for less (a floor holder to a weak link)
+DEFAULT_ESTIMATE = 2_500_000  # bit/s assumed before a subscriber reports anything (no REMB yet)
+RESUME_MARGIN = 1.25  # a paused video resumes when the estimate covers it this many times over
+HIGH_LOSS = 0.10  # a receiver report's fraction lost above this lowers the estimate (as GCC's loss controller)
+LOW_LOSS = 0.02  # below this the loss-based limit grows (8% a report) until it no longer binds
+LOSS_GROWTH = 1.08
+PROBE_AFTER = 8.0  # seconds a pause lasts before one paused video is tried again (doubles on failure)
+MAX_PROBE_AFTER = 64.0
+PROBE_HOLD = 4.0  # seconds a probe is kept on, loss permitting, for the estimate to grow into it
+REPORT_WINDOW = 1.0  # seconds between the engine's allocation rounds (the room loop's RTCP second)
+
+
+@dataclass
+class Estimate:
+    """One subscriber's receive rate figure, from its RTCP: ``remb`` (the browser's own receive-side
+    estimate, bit/s) and a loss-based limit from its receiver reports' fraction lost."""
+
+    remb: int | None = None
+    loss_limit: float | None = None
+    loss: float = 0.0  # the latest fraction lost (0..1), the worst over the connection's video streams
+
+    @property
+    def rate(self) -> int:
+        """What the subscriber can take, bit/s: REMB (or the default before one) within the loss limit."""
+        rate = float(self.remb if self.remb is not None else DEFAULT_ESTIMATE)
+        if self.loss_limit is not None:
+            rate = min(rate, self.loss_limit)
+        return int(rate)
+
+    def on_remb(self, bitrate: int) -> None:
+        self.remb = max(0, bitrate)
+
+    def on_loss(self, fraction: float, received_rate: float) -> None:
+        """A report round's worst fraction lost, with what was sent to the subscriber meanwhile (bit/s).
+
+        High loss caps the estimate at what got through, less half the loss (GCC's rule); low loss
+        lets the cap grow, and drops it once it is above REMB (it no longer says anything)."""
+        self.loss = fraction
+        if fraction > HIGH_LOSS and received_rate > 0:
+            limit = received_rate * (1.0 - 0.5 * fraction)
+            self.loss_limit = limit if self.loss_limit is None else min(self.loss_limit, limit)
+        elif fraction < LOW_LOSS and self.loss_limit is not None:
+            self.loss_limit *= LOSS_GROWTH
+            if self.loss_limit >= (self.remb if self.remb is not None else DEFAULT_ESTIMATE):
+                self.loss_limit = None
+
+
+@dataclass(frozen=True)
+class Video:
+    """One video the subscriber may receive: whose, and at what rate it arrives from the publisher."""
+
+    publisher_id: str
+    rate: int
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A subscriber's share: whose video is paused for it, whether it takes no video at all, and
+    what each video it keeps may take (bit/s: its budget less the videos ranked before it)."""
+
+    paused: frozenset[str] = frozenset()
+    audio_only: bool = False
+    allowances: dict[str, int] = field(default_factory=dict, hash=False)
+
+
+@dataclass
+class Pacer:
+    """A subscriber's allocation state between rounds: what is paused since when, and the probe."""
+
+    paused: frozenset[str] = frozenset()
+    paused_at: float = 0.0
+    probe_after: float = PROBE_AFTER
+    probing: str | None = None  # a paused video resumed as a probe, held for ``PROBE_HOLD``
+    probe_started: float = 0.0
+
+
+def allocate(
+    estimate: int,
+    audio_streams: int,
+    videos: Iterable[Video],
+    floor: str | None,
+    pacer: Pacer,
+    now: float,
+    loss: float = 0.0,
+) -> Allocation:
+    """Decide one subscriber's share for this round and update ``pacer``.
+
+    ``estimate``: what the subscriber can take (bit/s). ``audio_streams``: how many audio streams it
+    hears (paid for first, always). ``videos``: the videos it may see (the policy's gates already
+    applied); ``floor``: the floor holder or active speaker, whose video is kept while the budget
+    carries ``MIN_VIDEO_RATE`` (its publisher is asked to send what fits: ``publisher_rate``); the
+    others are kept only at the rate they arrive. ``loss``: the latest fraction lost (a probe is
+    tried only when it is low, and given up when it is high). ``now``: seconds, any monotonic clock.
+    """
+    budget = estimate - audio_streams * AUDIO_RATE
+    ordered = sorted(videos, key=lambda v: (v.publisher_id != floor, v.publisher_id in pacer.paused, v.publisher_id))
+    present = {v.publisher_id for v in ordered}
+    if pacer.probing is not None and pacer.probing not in present:
+        pacer.probing = None
+    holding = pacer.probing is not None and now - pacer.probe_started < PROBE_HOLD and loss <= HIGH_LOSS
+    paused: set[str] = set()
+    allowances: dict[str, int] = {}
+    used = 0
+    for video in ordered:
+        pid = video.publisher_id
+        left = budget - used
+        margin = RESUME_MARGIN if pid in pacer.paused and pid != pacer.probing else 1.0
+        if pid == floor:
+            keep = left >= MIN_VIDEO_RATE * margin
+            take = min(max(video.rate, MIN_VIDEO_RATE), left)
+        else:
+            take = max(video.rate, MIN_VIDEO_RATE)
+            keep = take * margin <= left
+        if keep or (holding and pid == pacer.probing):
+            allowances[pid] = max(0, left)
+            used += take
+        else:
+            paused.add(pid)
+    if pacer.probing is not None and not holding:
+        # The probe's hold is over: it stayed (the estimate grew to carry it) or it was paused again,
+        # and then the next probe waits twice as long.
+        if pacer.probing in paused:
+            pacer.probe_after = min(pacer.probe_after * 2, MAX_PROBE_AFTER)
+        else:
+            pacer.probe_after = PROBE_AFTER
+        pacer.probing, pacer.paused_at = None, now
+    if paused - pacer.paused:
+        pacer.paused_at = now
+    elif paused and pacer.probing is None and now - pacer.paused_at >= pacer.probe_after and loss < LOW_LOSS:
+        # Nothing newly paused, a quiet wait with little loss: try the first paused video again.
+        candidate = next(v for v in ordered if v.publisher_id in paused)
+        paused.discard(candidate.publisher_id)
+        allowances[candidate.publisher_id] = max(0, budget - used)
+        pacer.probing, pacer.probe_started = candidate.publisher_id, now
+    pacer.paused = frozenset(paused)
+    return Allocation(pacer.paused, bool(present) and paused >= present, allowances)
+
+
+def publisher_rate(allowances: Iterable[int], cap: int) -> int:
+    """The REMB a publisher is sent: the least of its unpaused subscribers' allowances, within
+    ``MIN_PUBLISHER_RATE`` and ``cap`` (the operator's ``video_bitrate_cap``); ``cap`` when nobody
+    receives its video (a browser then sends what it would anyway, and nobody pays for it)."""
+    least = min(allowances, default=cap)
+    return max(MIN_PUBLISHER_RATE, min(cap, int(least)))
