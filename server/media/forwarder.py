@@ -213,6 +213,7 @@ class Source:
         self._repair = repair
         self._totals = totals
         self._arrivals = 0
+        self.octets = 0  # payload bytes arrived from the publisher: the allocator's rate of this track
         self.kind = kind
         self.sinks: list[Sink] = []
         self._open: list[Sink] = []  # the sinks whose gate is open: the ones a packet goes to
@@ -259,6 +260,7 @@ class Source:
         receive and the compiled copies (at N = 2 each Python call is a measurable share).
         """
         self._arrivals += 1
+        self.octets += len(payload)
         sample = self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK
         started = time.perf_counter() if sample else 0.0
         outlets = self._outlets

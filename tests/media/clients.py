@@ -267,6 +267,7 @@ class Recorder:
     clients: dict[str, Client] = field(default_factory=dict)
     speaking_events: list[tuple[str, dict[str, float], str | None]] = field(default_factory=list)
     lost: list[tuple[str, str, str]] = field(default_factory=list)
+    paused: list[tuple[str, list[str], bool]] = field(default_factory=list)  # (subscriber, paused, audio only)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
@@ -281,6 +282,9 @@ class Recorder:
 
     async def connection_lost(self, session_id: str, participant_id: str, leg: str) -> None:
         self.lost.append((session_id, participant_id, leg))
+
+    async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
+        self.paused.append((participant_id, list(paused), audio_only))
 
 
 def record_handed(obj: Any, method: str) -> list[Any]:

@@ -1,0 +1,101 @@
+"""Per-subscriber bandwidth with real aiortc peers: a subscriber whose REMB says its link is weak keeps
+every audio stream and the floor holder's video, the others' video is paused for it alone (and it is
+told), and when its REMB recovers the paused video resumes, starting at a keyframe."""
+
+from __future__ import annotations
+
+import pytest
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+
+from rooms.model import stream_id_for
+from tests.media.clients import Client, PatternVideo, ToneAudio, wait_for
+from tests.media.conftest import Room
+
+pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
+
+WEAK = 300_000  # bit/s: two audio streams and one video fit, two videos do not (allocator.MIN_VIDEO_RATE)
+STRONG = 5_000_000
+
+
+async def send_remb(client: Client, bitrate: int) -> None:
+    """The subscriber's browser would send this (goog-remb is negotiated); aiortc's receiver only does
+    with abs-send-time on the packets, so the test sends it through the client's own receiver."""
+    assert client.subscriber is not None
+    receiver = next(t.receiver for t in client.subscriber.getTransceivers() if t.kind == "video")
+    ssrcs = [s.source for t in client.subscriber.getTransceivers() for s in t.receiver.getSynchronizationSources()]
+    fci = pack_remb_fci(bitrate, ssrcs or [0])
+    sender_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc or 1
+    await receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=sender_ssrc, media_ssrc=0, fci=fci))
+
+
+def is_keyframe(frame: bytes) -> bool:
+    return bool(frame) and frame[0] & 0x01 == 0  # VP8 frame tag (RFC 6386 9.1): 0 = key frame
+
+
+async def test_a_weak_subscriber_keeps_audio_and_the_floor_holder_and_gets_the_rest_back_at_a_keyframe(
+    room: Room,
+) -> None:
+    members = {"alex", "lee", "sam"}
+    await room.policy(members, floor="alex")
+    alex, lee, sam = room.client("alex"), room.client("lee"), room.client("sam")
+    for client in (alex, lee, sam):
+        await client.publish(ToneAudio(), PatternVideo())
+    alex_video = sam.received[(stream_id_for("alex"), "video")]
+    lee_video = sam.received[(stream_id_for("lee"), "video")]
+    alex_audio = sam.received[(stream_id_for("alex"), "audio")]
+    lee_audio = sam.received[(stream_id_for("lee"), "audio")]
+    await wait_for(lambda: lee_video.frames >= 20 and alex_video.frames >= 20, timeout=15)
+
+    async def weak() -> bool:
+        await send_remb(sam, WEAK)
+        return ("sam", ["lee"], False) in room.events.paused
+
+    await wait_until(weak)
+    lee_frames, alex_frames, heard = lee_video.frames, alex_video.frames, (alex_audio.frames, lee_audio.frames)
+    await wait_for(lambda: alex_video.frames >= alex_frames + 30, timeout=10)
+    assert lee_video.frames <= lee_frames + 3, "the paused video kept flowing"  # frames already on the wire
+    lee_frames, lee_encoded = lee_video.frames, len(sam.encoded[(stream_id_for("lee"), "video")])
+    assert alex_audio.frames >= heard[0] + 30 and lee_audio.frames >= heard[1] + 30, "audio was dropped for video"
+    # Nobody else is affected: Lee still sees Sam and Alex.
+    seen = lee.received[(stream_id_for("sam"), "video")].frames
+    await wait_for(lambda: lee.received[(stream_id_for("sam"), "video")].frames >= seen + 10, timeout=10)
+
+    async def strong() -> bool:
+        await send_remb(sam, STRONG)
+        return room.events.paused[-1] == ("sam", [], False)
+
+    await wait_until(strong)
+    await wait_for(lambda: lee_video.frames >= lee_frames + 10, timeout=10)
+    resumed = sam.encoded[(stream_id_for("lee"), "video")][lee_encoded:]
+    # aiortc's jitter buffer hands a frame on when the next one starts: the first frame out after the
+    # pause is the last one sent before it, and the next is the first the resumed copy carried.
+    assert len(resumed) >= 2 and is_keyframe(resumed[1]), "the paused video resumed without a keyframe"
+
+
+async def test_a_link_that_carries_no_video_is_audio_only_and_keeps_its_audio(room: Room) -> None:
+    members = {"alex", "sam"}
+    await room.policy(members, floor="alex")
+    alex, sam = room.client("alex"), room.client("sam")
+    for client in (alex, sam):
+        await client.publish(ToneAudio(), PatternVideo())
+    alex_video, alex_audio = (sam.received[(stream_id_for("alex"), kind)] for kind in ("video", "audio"))
+    await wait_for(lambda: alex_video.frames >= 20, timeout=15)
+
+    async def starved() -> bool:
+        await send_remb(sam, 80_000)
+        return ("sam", ["alex"], True) in room.events.paused
+
+    await wait_until(starved)
+    heard = alex_audio.frames
+    await wait_for(lambda: alex_audio.frames >= heard + 30, timeout=10)
+
+
+async def wait_until(check: object, timeout: float = 15.0) -> None:
+    """Await ``check()`` (an async predicate) every 200 ms until it holds."""
+    import asyncio
+
+    async def loop() -> None:
+        while not await check():  # type: ignore[operator]
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(loop(), timeout)
