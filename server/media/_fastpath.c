@@ -314,6 +314,13 @@ static PyObject *outlet_restart(Outlet *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* Sink.resume: a restart that waits for a keyframe (video), as a reopened gate must. */
+static PyObject *outlet_resume(Outlet *self, PyObject *unused) {
+    self->active = 0;
+    self->waiting_keyframe = self->video;
+    Py_RETURN_NONE;
+}
+
 /* (payload, seq, timestamp, marker, flag), as Outlet.forward and fan_out take a packet. */
 typedef struct {
     Py_buffer payload;
@@ -440,6 +447,7 @@ static PyMethodDef outlet_methods[] = {
      "attach(session, ctx, fd, host, port, ssrc, payload_type, extension): send on a dup of fd to (host, port)."},
     {"detach", (PyCFunction)outlet_detach, METH_NOARGS, "Close the socket and forget the SRTP session."},
     {"restart", (PyCFunction)outlet_restart, METH_NOARGS, "Re-base sequence numbers at the next packet."},
+    {"resume", (PyCFunction)outlet_resume, METH_NOARGS, "Re-base at the next packet; video at the next keyframe."},
     {"forward", (PyCFunction)(void (*)(void))outlet_forward_method, METH_FASTCALL,
      "forward(payload, seq, timestamp, marker, keyframe) -> outcome (SENT, SKIPPED, NEEDS_KEYFRAME, ...)."},
     {"retransmit", (PyCFunction)outlet_retransmit, METH_VARARGS,

@@ -114,6 +114,7 @@ def allocate(
     pacer: Pacer,
     now: float,
     loss: float = 0.0,
+    sending: int | None = None,
 ) -> Allocation:
     """Decide one subscriber's share for this round and update ``pacer``.
 
@@ -123,6 +124,9 @@ def allocate(
     carries ``MIN_VIDEO_RATE`` (its publisher is asked to send what fits: ``publisher_rate``); the
     others are kept only at the rate they arrive. ``loss``: the latest fraction lost (a probe is
     tried only when it is low, and given up when it is high). ``now``: seconds, any monotonic clock.
+    ``sending``: what the subscriber was sent over the last round (bit/s), when known: an estimate
+    at or above it with little loss is no sign of congestion (a receiver's REMB trails what it is
+    sent, by design, and starts low), so nothing flowing is paused then.
     """
     budget = estimate - audio_streams * AUDIO_RATE
     ordered = sorted(videos, key=lambda v: (v.publisher_id != floor, v.publisher_id in pacer.paused, v.publisher_id))
@@ -130,6 +134,7 @@ def allocate(
     if pacer.probing is not None and pacer.probing not in present:
         pacer.probing = None
     holding = pacer.probing is not None and now - pacer.probe_started < PROBE_HOLD and loss <= HIGH_LOSS
+    calm = sending is not None and estimate >= sending and loss <= HIGH_LOSS
     paused: set[str] = set()
     allowances: dict[str, int] = {}
     used = 0
@@ -143,7 +148,8 @@ def allocate(
         else:
             take = max(video.rate, MIN_VIDEO_RATE)
             keep = take * margin <= left
-        if keep or (holding and pid == pacer.probing):
+        flowing = pid not in pacer.paused or pid == pacer.probing
+        if keep or (holding and pid == pacer.probing) or (calm and flowing):
             allowances[pid] = max(0, left)
             used += take
         else:

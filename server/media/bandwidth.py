@@ -106,7 +106,14 @@ def allocate_room(
             if kind == "video" and allowed(policy, sid, pub, kind)
         ]
         share = allocator.allocate(
-            link.estimate.rate, audio, videos, floor, link.pacer, now, link.estimate.loss if loss is not None else 0.0
+            link.estimate.rate,
+            audio,
+            videos,
+            floor,
+            link.pacer,
+            now,
+            link.estimate.loss if loss is not None else 0.0,
+            int(received) if received else None,
         )
         for pub, allowance in share.allowances.items():
             allowances.setdefault(pub, []).append(allowance)

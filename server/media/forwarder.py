@@ -136,6 +136,14 @@ class Sink:
         if self.outlet is not None:
             self.outlet.restart()
 
+    def resume(self) -> None:
+        """A reopened gate: re-base at the next packet, video at the next keyframe (a delta frame
+        after a gap would decode against a picture the subscriber never got)."""
+        self._active = False
+        self.waiting_keyframe = self.kind == "video"
+        if self.outlet is not None:
+            self.outlet.resume()
+
     def upstream_seq(self, out: int) -> int | None:
         """The publisher's sequence number of outgoing ``out`` in this run, or None (before it, or a
         later one): a NACKed packet the history lacks is repaired upstream by this number."""
@@ -339,7 +347,7 @@ class Source:
             return
         sink.open = open_
         if open_:
-            sink.restart()  # no sequence gap for the time the gate was shut
+            sink.resume()  # no sequence gap for the time the gate was shut, and video from a keyframe
             self.request_keyframe()
         self._gather()
 

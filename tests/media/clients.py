@@ -186,6 +186,9 @@ class Client:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     streams: dict[str, str] = field(default_factory=dict)
     encoded: dict[tuple[str, str], list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    heads: dict[tuple[str, str], list[bytes]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # RTP payloads' first bytes
 
     async def publish(self, *tracks: MediaStreamTrack) -> None:
         self.publisher = RTCPeerConnection(client_config())
@@ -221,17 +224,19 @@ class Client:
         streams = self.streams
         transceiver = next(t for t in self.subscriber.getTransceivers() if t.receiver.track is track)
         key = (streams.get(transceiver.mid, "?"), track.kind)
-        self._capture_encoded(transceiver.receiver, self.encoded[key])
+        self._capture_encoded(transceiver.receiver, self.encoded[key], self.heads[key])
         task = asyncio.ensure_future(self._consume(track, key))
         self.tasks.add(task)
 
     @staticmethod
-    def _capture_encoded(receiver: Any, sink: list[bytes]) -> None:
-        """Test-only hook: record each reassembled (still encoded) frame before the client decodes it."""
+    def _capture_encoded(receiver: Any, sink: list[bytes], heads: list[bytes]) -> None:
+        """Test-only hook: record each reassembled (still encoded) frame before the client decodes it,
+        and the first bytes of each RTP payload as it arrives (VP8 descriptor and frame tag)."""
         buffer = receiver._RTCRtpReceiver__jitter_buffer
         add = buffer.add
 
         def recording_add(packet: Any) -> Any:
+            heads.append(packet.payload[:16])
             pli, frame = add(packet)
             if frame is not None:
                 sink.append(frame.data)

@@ -136,3 +136,16 @@ def test_subscriber_rtcp_reads_remb_and_the_worst_video_loss_of_its_receiver_rep
     assert rtcp.remb is not None and abs(rtcp.remb - 345_678) <= 345_678 >> 17  # an 18-bit mantissa
     assert rtcp.take_loss() == 26 / 256  # audio's loss does not steer video
     assert rtcp.take_loss() is None  # taken: the next round starts afresh
+
+
+def test_an_estimate_at_or_above_what_is_sent_pauses_nothing_that_flows() -> None:
+    """A receiver's REMB trails what it is sent and starts low: no sign of congestion by itself."""
+    pacer = Pacer()
+    calm = allocate(400_000, 2, VIDEOS, ALEX, pacer, now=0.0, sending=350_000)
+    assert calm.paused == frozenset()
+    congested = allocate(400_000, 2, VIDEOS, ALEX, pacer, now=1.0, sending=1_600_000)
+    assert congested.paused == {LEE, KIM}
+    # Paused ones do not come back for a calm round alone: they need room (or a probe).
+    assert allocate(400_000, 2, VIDEOS, ALEX, pacer, now=2.0, sending=350_000).paused == {LEE, KIM}
+    lossy = allocate(3_000_000, 2, VIDEOS, ALEX, Pacer(), now=0.0, loss=0.3, sending=100_000)
+    assert lossy.paused == frozenset()  # the estimate itself carries everything: loss alone pauses nothing
