@@ -6,7 +6,9 @@
 // safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
 // ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
 // moved ({url}: the session lives on another node; this client connects there next), replaced
-// ({message}: this participant connected again elsewhere, which has the seat now).
+// ({message}: this participant connected again elsewhere, which has the seat now), video.paused
+// ({paused, audio_only}: whose video the server holds back from this page's weak link, to keep its
+// audio clear), link.weak ({participant_id, paused, audio_only}: to facilitators, a member's link).
 //
 // A node tells its clients `moved` before it drops them: refusing a connection (another node holds
 // the session), handing a session over at runtime (url of the new holder), or stopping (url "":
@@ -113,7 +115,7 @@ export class HearthClient extends EventTarget {
       this.#emit('lobby', lobby);
     });
     for (const name of ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
-      'breakout.broadcast', 'breakout.warning']) {
+      'breakout.broadcast', 'breakout.warning', 'video.paused', 'link.weak']) {
       socket.on(name, (detail) => this.#emit(name, detail));
     }
   }

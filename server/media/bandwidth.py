@@ -28,8 +28,8 @@ class Link:
 
     estimate: allocator.Estimate = field(default_factory=allocator.Estimate)
     pacer: allocator.Pacer = field(default_factory=allocator.Pacer)
-    sent_octets: int = 0  # payload bytes sent to it, at the last round
     paused: frozenset[str] = frozenset()  # what the forwarder's gates hold back now
+    limits: dict[str, float] = field(default_factory=dict)  # publisher id -> what this link lets it send
     told: tuple[frozenset[str], bool] = (frozenset(), False)  # what the subscriber was last told
 
 
@@ -90,21 +90,19 @@ def allocate_room(
             continue
         sid = peer.participant_id
         link = bandwidth.links.setdefault(sid, Link())
-        sent = sum(out.sink.lean.octets for out in peer.outgoing.values())
-        # A track that left took its count along: never a negative rate.
-        received = max(0, sent - link.sent_octets) * 8 / span if link.sent_octets and span > 0 else 0.0
-        link.sent_octets = sent
         if peer.rtcp.remb is not None:
-            link.estimate.on_remb(peer.rtcp.remb)
+            link.estimate.on_remb(peer.rtcp.remb, now, peer.rtcp.remb_fell)
+            peer.rtcp.remb_fell = False
         loss = peer.rtcp.take_loss()
         if loss is not None:
-            link.estimate.on_loss(loss, received)
+            link.estimate.on_loss(loss, now)
         audio = sum(1 for (pub, kind) in peer.outgoing if kind == "audio" and allowed(policy, sid, pub, kind))
         videos = [
             allocator.Video(pub, video_rates.get(pub, 0))
             for (pub, kind) in peer.outgoing
             if kind == "video" and allowed(policy, sid, pub, kind)
         ]
+        congested = link.estimate.congested(now)
         share = allocator.allocate(
             link.estimate.rate,
             audio,
@@ -113,10 +111,17 @@ def allocate_room(
             link.pacer,
             now,
             link.estimate.loss if loss is not None else 0.0,
-            int(received) if received else None,
+            congested,
         )
-        for pub, allowance in share.allowances.items():
-            allowances.setdefault(pub, []).append(allowance)
+        for video in videos:
+            pub = video.publisher_id
+            limit = allocator.relax(link.limits.get(pub), share.allowances.get(pub), congested, cap)
+            if limit is None:
+                link.limits.pop(pub, None)
+            else:
+                link.limits[pub] = limit
+                if pub in share.allowances:
+                    allowances.setdefault(pub, []).append(int(limit))
         if share.paused != link.paused:
             link.paused = share.paused
             for (pub, kind), out in peer.outgoing.items():
