@@ -12,6 +12,7 @@ from typing import Any
 
 import pylibsrtp
 
+from server.media.allocator import REMB_FALL
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
 from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
 from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
@@ -51,6 +52,7 @@ class SubscriberRtcp:
         self._unprotect: Callable[[bytes], bytes] | None = None
         self.remb: int | None = None  # bit/s, the subscriber's latest REMB
         self.remb_received = 0  # REMB packets read (tests and diagnostics)
+        self.remb_fell = False  # a REMB came lower than the one before it since the flag was cleared
         self._loss = -1.0  # worst fraction lost reported for a video sender since ``take_loss``
 
     def add(self, lean: LeanSender) -> None:
@@ -127,7 +129,10 @@ class SubscriberRtcp:
                     lean.on_keyframe_request()
             elif kind == 206 and fmt == 15 and after - pos >= 20 and plain[pos + 12 : pos + 16] == _REMB:
                 exponent, mantissa = plain[pos + 17] >> 2, int.from_bytes(plain[pos + 17 : pos + 20], "big") & 0x3FFFF
-                self.remb = mantissa << exponent
+                remb = mantissa << exponent
+                if self.remb is not None and remb < self.remb * REMB_FALL:
+                    self.remb_fell = True  # the browser's delay-based detector saw its queue grow
+                self.remb = remb
                 self.remb_received += 1
             elif kind in (200, 201):
                 self._read_blocks(plain, pos + (28 if kind == 200 else 8), first & 0x1F, after)
