@@ -42,6 +42,7 @@ DEFAULT_ESTIMATE = 2_500_000  # bit/s assumed before a subscriber reports anythi
 RESUME_MARGIN = 1.25  # a paused video resumes when the estimate covers it this many times over
 HIGH_LOSS = 0.10  # a receiver report's fraction lost above this ends a probe
 LOW_LOSS = 0.02  # a probe is tried only below this
+CONGESTION_LOSS = 0.05  # a report with this much lost, and a falling REMB: congestion (a full queue drops)
 PROBE_AFTER = 8.0  # seconds a pause lasts before one paused video is tried again (doubles on failure)
 MAX_PROBE_AFTER = 64.0
 PROBE_HOLD = 4.0  # seconds a probe is kept on, loss permitting, for the estimate to grow into it
@@ -63,7 +64,7 @@ class Estimate:
     loss: float = 0.0  # the latest fraction lost (0..1), the worst over the connection's video streams
     born: float | None = None  # when the first figure came (``now`` of the caller's clock)
     congested_at: float | None = None  # the last fall of the REMB (past the startup grace)
-    lossy_at: float | None = None  # the last receiver report with ``LOW_LOSS`` or more lost
+    lossy_at: float | None = None  # the last receiver report with ``CONGESTION_LOSS`` or more lost
 
     def congested(self, now: float) -> bool:
         """Whether the link's REMB fell and its reports showed loss, both within ``CONGESTION_HOLD``
@@ -94,7 +95,7 @@ class Estimate:
         """A report round's worst fraction lost: half of congestion's evidence, and it gates probes;
         it never lowers the estimate."""
         self.loss = fraction
-        if fraction >= LOW_LOSS:
+        if fraction >= CONGESTION_LOSS:
             self.lossy_at = now
 
 

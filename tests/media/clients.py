@@ -186,6 +186,7 @@ class Client:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     streams: dict[str, str] = field(default_factory=dict)
     encoded: dict[tuple[str, str], list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    answer_filter: Any = None  # str -> str: what the client changes in its answers' SDP before sending them
     heads: dict[tuple[str, str], list[bytes]] = field(
         default_factory=lambda: defaultdict(list)
     )  # RTP payloads' first bytes
@@ -210,10 +211,11 @@ class Client:
             self.subscriber_ufrag = ice_ufrag(sdp)
         await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+        answer = self.subscriber.localDescription.sdp
+        if self.answer_filter is not None:
+            answer = self.answer_filter(answer)
         try:
-            await self.engine.answer(
-                self.session_id, self.participant_id, self.subscriber.localDescription.sdp, revision
-            )
+            await self.engine.answer(self.session_id, self.participant_id, answer, revision)
         except MediaError as exc:
             if exc.code != "not_found":  # an offer that crossed our own departure is harmless
                 raise

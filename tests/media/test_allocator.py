@@ -144,14 +144,14 @@ def test_without_congestion_nothing_that_flows_is_paused() -> None:
 def test_congestion_is_a_falling_remb_after_the_start_with_loss_and_it_passes() -> None:
     estimate = Estimate()
     estimate.on_remb(300_000, now=0.0)
-    estimate.on_loss(0.05, now=1.0)
+    estimate.on_loss(0.08, now=1.0)
     estimate.on_remb(200_000, now=1.0)  # a new link's first REMBs settle: no congestion yet
     assert not estimate.congested(1.0)
     estimate.on_remb(900_000, now=20.0)
     assert not estimate.congested(20.0)  # rising is no congestion
     estimate.on_remb(500_000, now=21.0)
     assert not estimate.congested(21.0)  # a fall without loss: a browser short of CPU, not a full queue
-    estimate.on_loss(0.05, now=22.0)
+    estimate.on_loss(0.08, now=22.0)
     assert estimate.congested(22.0) and estimate.congested(25.0)
     assert not estimate.congested(21.0 + allocator.CONGESTION_HOLD)
 
