@@ -171,7 +171,14 @@ def test_capped_member_is_shown_whose_video_is_paused_and_the_facilitator_is_tol
     finally:
         lab.apply(CLEAN_NETWORK)
     expect(sam.tile(LEE)).to_have_attribute("data-paused", "false", timeout=90_000)  # a probe, then the estimate
-    sam.wait_video_live(LEE)
+    resumed = sam.video_of(LEE)
+    assert resumed is not None
+    sam.page.wait_for_function(  # from the keyframe the server asked for as the gate reopened
+        "([name, after]) => { const t = document.querySelector(`[data-testid=tile][data-name='${name}'] video`);"
+        " return Boolean(t) && t.hearthFrames > after; }",
+        arg=[LEE, resumed["frames"] + 10],
+        timeout=30_000,
+    )
     expect(row.get_by_test_id("connection")).not_to_have_text(re.compile(r"weak link"))
 
 
