@@ -83,7 +83,7 @@ def sender(ssrc: int, sock: Any = None) -> LeanSender:
     lean.ssrc, lean._octets, lean._sent, lean._sr_rtp, lean._sr_ntp = ssrc, 0, 0, 0, 0
     lean.ready, lean.retired, lean.outlet = True, False, None
     lean.sock, lean._addr, lean._buffered = sock or NoSocket(), WIRE.getsockname(), None
-    lean._ext, lean._payload_at, lean._first, lean._pt = MID, 12 + len(MID), 0x90, 96
+    lean._ext, lean._payload_at, lean._first, lean._pt, lean._abs_at = MID, 12 + len(MID), 0x90, 96, 0
     lean._history = [None] * HISTORY_SIZE
     lean.upstream, lean.on_missing = None, None
     lean.reset_repair()

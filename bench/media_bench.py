@@ -224,6 +224,9 @@ async def serve(mode: str, probe: Any = None) -> None:
         async def connection_lost(self, session_id: str, pid: str, leg: str) -> None:
             return None
 
+        async def video_paused(self, session_id: str, pid: str, paused: list[str], audio_only: bool) -> None:
+            return None
+
     server: Any = MediaEngine(Events(), allow_loopback=True) if mode == "hearth" else RelayServer(Events())
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,10 +1,10 @@
-"""Media happenings delivered to clients and to the hub: subscriber offers, speaking levels, lost connections."""
+"""Media happenings delivered to clients and the hub: offers, speaking levels, paused video, lost connections."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from signaling.emits import participant_room, speaking_emits
+from signaling.emits import leads_room, participant_room, speaking_emits
 from signaling.sockets import SocketBus
 
 Places = Callable[[str], Mapping[str, str]]
@@ -35,6 +35,18 @@ class SioMediaEvents:
     async def speaking(self, session_id: str, levels: dict[str, float], active: str | None) -> None:
         for e in speaking_emits(session_id, self.places(session_id), levels, active):
             await self.bus.emit(e.event, e.data, e.room)
+
+    async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
+        """The member's page shows the paused people's tiles with why; the facilitators see who is
+        on a weak link (and whether the server made them audio only) in their console."""
+        await self.bus.emit(
+            "video.paused", {"paused": paused, "audio_only": audio_only}, participant_room(session_id, participant_id)
+        )
+        await self.bus.emit(
+            "link.weak",
+            {"participant_id": participant_id, "paused": len(paused), "audio_only": audio_only},
+            leads_room(session_id),
+        )
 
     async def connection_lost(self, session_id: str, participant_id: str, leg: str) -> None:
         if self.on_connection_lost is not None:

@@ -64,6 +64,9 @@ class ForwardingPolicy:
     places: Mapping[str, str] = field(default_factory=dict, hash=False)
     # Members who asked for audio only (a weak link, ``media.receive``): they are sent no video at all.
     audio_only: frozenset[str] = field(default_factory=frozenset)
+    # The main room's floor holder, if any: a subscriber whose link cannot carry every video keeps
+    # this one's first (``server.media.allocator``); without one, the loudest recent speaker's.
+    floor: str | None = None
 
     @classmethod
     def of(cls, s: Session) -> ForwardingPolicy:
@@ -73,7 +76,8 @@ class ForwardingPolicy:
         audible = frozenset(pid for pid in members if s.audible(pid))
         places = {p.id: p.place for p in s.admitted() if p.place != MAIN}
         audio_only = frozenset(pid for pid in members if not s.receives_video(pid))
-        return cls(members, audible, places, audio_only)
+        floor = s.floor.holder if s.floor is not None and s.floor.holder in members else None
+        return cls(members, audible, places, audio_only, floor)
 
     def place_of(self, participant_id: str) -> str:
         return self.places.get(participant_id, MAIN)
@@ -106,6 +110,11 @@ class MediaEvents(Protocol):
         consent lost. ``leg`` is "publish" or "receive"; the engine has already torn it down (a lost
         publisher's tracks are gone from everyone's receiving connection) or will replace it (a lost
         receiving connection gets a fresh offer)."""
+
+    async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
+        """What a participant's link can carry changed (``server.media.allocator``): the video of
+        ``paused`` is not sent to them for now, to keep their audio clear; ``audio_only``: their link
+        cannot carry any video at all now. Sent when either changes, and empty when all is back."""
 
 
 class MediaGateway(Protocol):

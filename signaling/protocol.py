@@ -451,6 +451,20 @@ class SpeakingOut(Out):
     active: str | None
 
 
+class VideoPausedOut(Out):
+    # Whose video the server holds back from this participant for now, to keep their audio clear:
+    # their link cannot carry it (its estimate, from the browser's REMB and receiver reports). Each
+    # comes back by itself, at a keyframe, when the link recovers; an empty list: all is back.
+    paused: list[str]
+    audio_only: bool  # the link cannot carry even the floor holder's video: audio only for now
+
+
+class LinkWeakOut(Out):
+    participant_id: str
+    paused: int  # how many people's video the server holds back from this member for now
+    audio_only: bool  # the member's link carries no video at all now (set by the server, not chosen)
+
+
 class NodOut(Out):
     from_: str = Field(alias="from")
 
@@ -578,6 +592,11 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
         "members in a breakout group, and facilitators (never stored)",
     ),
     "rtc.offer": (RtcOfferOut, "one participant"),
+    "video.paused": (VideoPausedOut, "one participant, whenever what the server holds back from them changes"),
+    "link.weak": (
+        LinkWeakOut,
+        "facilitators, whenever the video the server holds back from a member (their weak link) changes",
+    ),
     "e2ee.keys": (E2eeKeysOut, "facilitators, whenever a public key or the key holder changes"),
     "e2ee.grant": (E2eeGrantOut, "one admitted participant"),
     "removed": (RemovedOut, "one participant, who is then disconnected"),

@@ -6,7 +6,9 @@
 // safety.shared (a member's emergency plan, to facilitators), safety.asked (to a member), removed,
 // ended, connection ({status, error?}), streams (remote MediaStreams changed), media ({error}),
 // moved ({url}: the session lives on another node; this client connects there next), replaced
-// ({message}: this participant connected again elsewhere, which has the seat now).
+// ({message}: this participant connected again elsewhere, which has the seat now), video.paused
+// ({paused, audio_only}: whose video the server holds back from this page's weak link, to keep its
+// audio clear), link.weak ({participant_id, paused, audio_only}: to facilitators, a member's link).
 //
 // A node tells its clients `moved` before it drops them: refusing a connection (another node holds
 // the session), handing a session over at runtime (url of the new holder), or stopping (url "":
@@ -35,6 +37,7 @@ import { Publisher, Subscriber } from './rtc.js';
  *   help: ServerEvents['help'], 'help.acknowledged': ServerEvents['help.acknowledged'],
  *   'safety.shared': ServerEvents['safety.shared'], 'safety.asked': ServerEvents['safety.asked'],
  *   'breakout.broadcast': ServerEvents['breakout.broadcast'], 'breakout.warning': ServerEvents['breakout.warning'],
+ *   'video.paused': ServerEvents['video.paused'], 'link.weak': ServerEvents['link.weak'],
  *   removed: Partial<ServerEvents['removed']>, ended: Partial<ServerEvents['session.ended']>,
  *   replaced: Partial<ServerEvents['replaced']>, moved: {url: string},
  *   connection: {status: string, error?: Failure | null}, streams: Map<string, MediaStream>, media: {error: unknown},
@@ -146,7 +149,7 @@ export class HearthClient extends EventTarget {
     });
     /** @type {import('./wire').ServerEvent[]} */
     const passed = ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
-      'breakout.broadcast', 'breakout.warning'];
+      'breakout.broadcast', 'breakout.warning', 'video.paused', 'link.weak'];
     for (const name of passed) {
       socket.on(name, (payload) => this.#emit(name, payload));
     }

@@ -328,6 +328,17 @@ export interface RtcOfferOut {
   revision: number;
 }
 
+export interface VideoPausedOut {
+  paused: string[];
+  audio_only: boolean;
+}
+
+export interface LinkWeakOut {
+  participant_id: string;
+  paused: number;
+  audio_only: boolean;
+}
+
 export interface E2eeKeysOut {
   holder: string | null;
   keys: Record<string, Record<string, string> | null>;
@@ -429,6 +440,8 @@ export interface ServerEvents {
   "breakout.warning": BreakoutWarningOut;
   "breakout.broadcast": BreakoutBroadcastOut;
   "rtc.offer": RtcOfferOut;
+  "video.paused": VideoPausedOut;
+  "link.weak": LinkWeakOut;
   "e2ee.keys": E2eeKeysOut;
   "e2ee.grant": E2eeGrantOut;
   "removed": RemovedOut;

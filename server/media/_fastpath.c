@@ -84,6 +84,7 @@ typedef struct {
     uint8_t payload_type;
     uint8_t extension[MAX_EXTENSION];
     int extension_len;
+    int abs_send_time_at; /* offset in ``extension`` of the abs-send-time value written per packet; 0: none */
     int video;
     int active;
     int waiting_keyframe;
@@ -159,6 +160,15 @@ static unsigned long long ntp_now(void) {
            (unsigned long long)(((double)now.tv_nsec / 1e9) * 4294967296.0);
 }
 
+/* abs-send-time (6.18 fixed-point seconds, 24 bits; any epoch: receivers use differences): the time
+ * of this hop's send, so a subscriber's REMB measures our link to it, not the publisher's. */
+static uint32_t abs_send_time(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t fixed = ((uint64_t)now.tv_sec << 18) + (((uint64_t)now.tv_nsec << 18) / 1000000000ULL);
+    return (uint32_t)(fixed & 0xFFFFFF);
+}
+
 /* LeanSender.send: header + extension + payload, protect in place, keep, send. */
 static int outlet_send(Outlet *self, const unsigned char *payload, Py_ssize_t size, int marker, uint32_t timestamp,
                        uint16_t seq) {
@@ -179,6 +189,13 @@ static int outlet_send(Outlet *self, const unsigned char *payload, Py_ssize_t si
     packet[10] = (uint8_t)(self->ssrc >> 8);
     packet[11] = (uint8_t)self->ssrc;
     memcpy(packet + 12, self->extension, (size_t)self->extension_len);
+    if (self->abs_send_time_at) {
+        uint32_t sent_at = abs_send_time();
+        uint8_t *at = packet + 12 + self->abs_send_time_at;
+        at[0] = (uint8_t)(sent_at >> 16);
+        at[1] = (uint8_t)(sent_at >> 8);
+        at[2] = (uint8_t)sent_at;
+    }
     memcpy(packet + start, payload, (size_t)size);
     if (srtp_protect(self->ctx, packet, &length) != 0)
         return SENT; /* libsrtp refused (it does not for a new index): as if lost */
@@ -314,6 +331,7 @@ static PyObject *outlet_attach(Outlet *self, PyObject *args) {
     self->payload_type = (uint8_t)(payload_type & 0x7F);
     memcpy(self->extension, extension, (size_t)extension_len);
     self->extension_len = (int)extension_len;
+    self->abs_send_time_at = 0; /* set_abs_send_time() names it again for this extension */
     self->first = extension_len ? 0x90 : 0x80;
     Py_RETURN_NONE;
 }
@@ -325,8 +343,27 @@ static PyObject *outlet_detach(Outlet *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+static PyObject *outlet_set_abs_send_time(Outlet *self, PyObject *arg) {
+    long at = PyLong_AsLong(arg);
+    if (at == -1 && PyErr_Occurred())
+        return NULL;
+    if (at < 0 || at + 3 > self->extension_len) {
+        PyErr_SetString(PyExc_ValueError, "abs-send-time offset outside the extension");
+        return NULL;
+    }
+    self->abs_send_time_at = (int)at;
+    Py_RETURN_NONE;
+}
+
 static PyObject *outlet_restart(Outlet *self, PyObject *unused) {
     self->active = 0;
+    Py_RETURN_NONE;
+}
+
+/* Sink.resume: a restart that waits for a keyframe (video), as a reopened gate must. */
+static PyObject *outlet_resume(Outlet *self, PyObject *unused) {
+    self->active = 0;
+    self->waiting_keyframe = self->video;
     Py_RETURN_NONE;
 }
 
@@ -456,6 +493,9 @@ static PyMethodDef outlet_methods[] = {
      "attach(session, ctx, fd, host, port, ssrc, payload_type, extension): send on a dup of fd to (host, port)."},
     {"detach", (PyCFunction)outlet_detach, METH_NOARGS, "Close the socket and forget the SRTP session."},
     {"restart", (PyCFunction)outlet_restart, METH_NOARGS, "Re-base sequence numbers at the next packet."},
+    {"resume", (PyCFunction)outlet_resume, METH_NOARGS, "Re-base at the next packet; video at the next keyframe."},
+    {"set_abs_send_time", (PyCFunction)outlet_set_abs_send_time, METH_O,
+     "set_abs_send_time(offset): write abs-send-time at this offset of the extension (after attach)."},
     {"forward", (PyCFunction)(void (*)(void))outlet_forward_method, METH_FASTCALL,
      "forward(payload, seq, timestamp, marker, keyframe) -> outcome (SENT, SKIPPED, NEEDS_KEYFRAME, ...)."},
     {"retransmit", (PyCFunction)outlet_retransmit, METH_VARARGS,

@@ -24,7 +24,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rooms.model import stream_id_for
-from server.media import limits, seam
+from server.media import bandwidth, limits, seam
 from server.media.forwarder import Sink, Source, Totals
 from server.media.opus import with_opus_parameters
 from server.media.peers import Closer, Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
@@ -119,7 +119,7 @@ class MediaEngine:
             if audio is not None:
                 audio.audible = peer.participant_id in policy.audible
             for (publisher_id, kind), out in peer.outgoing.items():
-                out.source.gate(out.sink, _allowed(policy, peer.participant_id, publisher_id, kind))
+                out.source.gate(out.sink, _open(room, peer.participant_id, publisher_id, kind))
         await self._refresh_all(room)
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:
@@ -340,7 +340,7 @@ class MediaEngine:
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
         lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp, source.repair_upstream)
         sink = Sink(peer.participant_id, kind, lean, self._totals)
-        sink.open = _allowed(room.policy, peer.participant_id, publisher_id, kind)
+        sink.open = _open(room, peer.participant_id, publisher_id, kind)
         source.add_sink(sink)
         peer.outgoing[key] = Outgoing(transceiver, sink, source)
         peer.dirty = True
@@ -360,6 +360,7 @@ class MediaEngine:
     async def _drop_peer(self, room: Room, participant_id: str) -> None:
         peer = room.peers.pop(participant_id, None)
         room.meter.forget(participant_id)
+        room.bandwidth.forget(participant_id)
         if peer is None:
             return
         room.revisions[participant_id] = peer.revision
@@ -403,11 +404,12 @@ class MediaEngine:
             log.exception("connection_lost callback failed", extra=_ids(room, peer))
 
 
-def _allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, kind: str) -> bool:
-    """Whether this pair's gate is open: same place (video), and audible there too (audio)."""
-    if kind == "video":
-        return policy.sees(subscriber_id, publisher_id)
-    return policy.hears(subscriber_id, publisher_id)
+def _open(room: Room, subscriber_id: str, publisher_id: str, kind: str) -> bool:
+    """Whether this pair's gate is open: the policy allows it (``bandwidth.allowed``) and, for
+    video, the allocator has not paused it for this subscriber's link."""
+    if kind == "video" and room.bandwidth.paused(subscriber_id, publisher_id):
+        return False
+    return bandwidth.allowed(room.policy, subscriber_id, publisher_id, kind)
 
 
 def retired_sections(peer: Peer) -> int:

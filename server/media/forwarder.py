@@ -136,6 +136,14 @@ class Sink:
         if self.outlet is not None:
             self.outlet.restart()
 
+    def resume(self) -> None:
+        """A reopened gate: re-base at the next packet, video at the next keyframe (a delta frame
+        after a gap would decode against a picture the subscriber never got)."""
+        self._active = False
+        self.waiting_keyframe = self.kind == "video"
+        if self.outlet is not None:
+            self.outlet.resume()
+
     def upstream_seq(self, out: int) -> int | None:
         """The publisher's sequence number of outgoing ``out`` in this run, or None (before it, or a
         later one): a NACKed packet the history lacks is repaired upstream by this number."""
@@ -213,6 +221,7 @@ class Source:
         self._repair = repair
         self._totals = totals
         self._arrivals = 0
+        self.octets = 0  # payload bytes arrived from the publisher: the allocator's rate of this track
         self.kind = kind
         self.sinks: list[Sink] = []
         self._open: list[Sink] = []  # the sinks whose gate is open: the ones a packet goes to
@@ -259,6 +268,7 @@ class Source:
         receive and the compiled copies (at N = 2 each Python call is a measurable share).
         """
         self._arrivals += 1
+        self.octets += len(payload)
         sample = self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK
         started = time.perf_counter() if sample else 0.0
         outlets = self._outlets
@@ -337,7 +347,7 @@ class Source:
             return
         sink.open = open_
         if open_:
-            sink.restart()  # no sequence gap for the time the gate was shut
+            sink.resume()  # no sequence gap for the time the gate was shut, and video from a keyframe
             self.request_keyframe()
         self._gather()
 

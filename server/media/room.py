@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from server.media import bandwidth
 from server.media.levels import SpeakingMeter
 from server.media.peers import Peer, ids
 from signaling.ports import ForwardingPolicy, MediaEvents
@@ -19,7 +20,7 @@ from signaling.ports import ForwardingPolicy, MediaEvents
 log = logging.getLogger(__name__)
 
 SPEAKING_INTERVAL = 0.2  # at most 5 speaking events per second per session
-REMB_EVERY = 5  # ticks: the bitrate cap is re-announced to publishers once a second
+REMB_EVERY = 5  # ticks: the allocator runs and publishers get their REMB once a second
 
 
 @dataclass
@@ -31,17 +32,23 @@ class Room:
     revisions: dict[str, int] = field(default_factory=dict)  # a dropped Peer's last offer revision
     meter: SpeakingMeter = field(default_factory=SpeakingMeter)
     speaking_task: asyncio.Task[None] | None = None
+    bandwidth: bandwidth.Bandwidth = field(default_factory=bandwidth.Bandwidth)
 
 
 async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
-    """5 Hz: speaking levels; once a second, RTCP reports both ways."""
+    """5 Hz: speaking levels; once a second, the allocator's round and RTCP reports both ways."""
     tick = 0
     while True:
         await asyncio.sleep(SPEAKING_INTERVAL)
         tick += 1
         if tick % REMB_EVERY == 0:
-            send_reports(room, video_cap)
+            rates, changes = allocate(room, video_cap)
+            send_reports(room, video_cap, rates)
+            if changes:
+                await bandwidth.tell(events, room.session_id, changes)
         update = room.meter.flush()
+        if update is not None and update[1] is not None:
+            room.bandwidth.speaker = update[1]
         if update is not None:
             try:
                 await events.speaking(room.session_id, *update)
@@ -49,14 +56,25 @@ async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
                 log.exception("speaking callback failed", extra={"session": room.session_id})
 
 
-def send_reports(room: Room, video_cap: int) -> None:
-    """Receiver reports with a fixed REMB to publishers (instead of aiortc's per-packet estimator:
-    cheaper, and it caps browsers' video), sender reports to subscribers. One peer's failure (a
-    connection torn down under it) skips that peer's reports for this second only, logged once."""
+def allocate(room: Room, video_cap: int) -> tuple[dict[str, int], list[tuple[str, list[str], bool]]]:
+    """The allocator's round (``bandwidth.allocate_room``); a failure is logged and leaves every
+    publisher at the cap and every gate as it was, for this second."""
+    try:
+        return bandwidth.allocate_room(room.bandwidth, room.policy, room.peers, video_cap)
+    except Exception:
+        log.exception("bandwidth allocation failed", extra={"session": room.session_id})
+        return {}, []
+
+
+def send_reports(room: Room, video_cap: int, rates: dict[str, int] | None = None) -> None:
+    """Receiver reports with a REMB to publishers (instead of aiortc's per-packet estimator: cheaper,
+    and what the publisher's subscribers can take, ``rates``, within the cap), sender reports to
+    subscribers. One peer's failure (a connection torn down under it) skips that peer's reports for
+    this second only, logged once."""
     for peer in list(room.peers.values()):
         try:
             if peer.inbound is not None:
-                peer.inbound.send_reports(video_cap)
+                peer.inbound.send_reports((rates or {}).get(peer.participant_id, video_cap))
             if peer.rtcp is not None:
                 peer.rtcp.send_reports()
         except Exception:

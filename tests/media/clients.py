@@ -186,6 +186,10 @@ class Client:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     streams: dict[str, str] = field(default_factory=dict)
     encoded: dict[tuple[str, str], list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    answer_filter: Any = None  # str -> str: what the client changes in its answers' SDP before sending them
+    heads: dict[tuple[str, str], list[bytes]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # RTP payloads' first bytes
 
     async def publish(self, *tracks: MediaStreamTrack) -> None:
         self.publisher = RTCPeerConnection(client_config())
@@ -207,10 +211,11 @@ class Client:
             self.subscriber_ufrag = ice_ufrag(sdp)
         await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+        answer = self.subscriber.localDescription.sdp
+        if self.answer_filter is not None:
+            answer = self.answer_filter(answer)
         try:
-            await self.engine.answer(
-                self.session_id, self.participant_id, self.subscriber.localDescription.sdp, revision
-            )
+            await self.engine.answer(self.session_id, self.participant_id, answer, revision)
         except MediaError as exc:
             if exc.code != "not_found":  # an offer that crossed our own departure is harmless
                 raise
@@ -221,17 +226,19 @@ class Client:
         streams = self.streams
         transceiver = next(t for t in self.subscriber.getTransceivers() if t.receiver.track is track)
         key = (streams.get(transceiver.mid, "?"), track.kind)
-        self._capture_encoded(transceiver.receiver, self.encoded[key])
+        self._capture_encoded(transceiver.receiver, self.encoded[key], self.heads[key])
         task = asyncio.ensure_future(self._consume(track, key))
         self.tasks.add(task)
 
     @staticmethod
-    def _capture_encoded(receiver: Any, sink: list[bytes]) -> None:
-        """Test-only hook: record each reassembled (still encoded) frame before the client decodes it."""
+    def _capture_encoded(receiver: Any, sink: list[bytes], heads: list[bytes]) -> None:
+        """Test-only hook: record each reassembled (still encoded) frame before the client decodes it,
+        and the first bytes of each RTP payload as it arrives (VP8 descriptor and frame tag)."""
         buffer = receiver._RTCRtpReceiver__jitter_buffer
         add = buffer.add
 
         def recording_add(packet: Any) -> Any:
+            heads.append(packet.payload[:16])
             pli, frame = add(packet)
             if frame is not None:
                 sink.append(frame.data)
@@ -267,6 +274,7 @@ class Recorder:
     clients: dict[str, Client] = field(default_factory=dict)
     speaking_events: list[tuple[str, dict[str, float], str | None]] = field(default_factory=list)
     lost: list[tuple[str, str, str]] = field(default_factory=list)
+    paused: list[tuple[str, list[str], bool]] = field(default_factory=list)  # (subscriber, paused, audio only)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
@@ -281,6 +289,9 @@ class Recorder:
 
     async def connection_lost(self, session_id: str, participant_id: str, leg: str) -> None:
         self.lost.append((session_id, participant_id, leg))
+
+    async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
+        self.paused.append((participant_id, list(paused), audio_only))
 
 
 def record_handed(obj: Any, method: str) -> list[Any]:

@@ -31,9 +31,10 @@ class Room:
         audible: set[str] | None = None,
         places: dict[str, str] | None = None,
         audio_only: set[str] | None = None,
+        floor: str | None = None,
     ) -> None:
         heard = frozenset(members if audible is None else audible)
-        policy = ForwardingPolicy(frozenset(members), heard, places or {}, frozenset(audio_only or ()))
+        policy = ForwardingPolicy(frozenset(members), heard, places or {}, frozenset(audio_only or ()), floor)
         await self.engine.set_policy(SESSION, policy)
 
     async def close(self) -> None:

@@ -20,14 +20,16 @@ strict turns into a failure: remove the mark then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Playwright
+from playwright.sync_api import Playwright, expect
 
 from tests.net.conditions import (
     CAPPED,
     CLEAN_NETWORK,
+    FACILITATOR,
     FLOOR_HOLDER,
     HEARTH_ROLES,
     JITTERY,
@@ -56,7 +58,8 @@ CAPPED_MIN_FPS = 10.0  # the floor holder's video at the capped member: seen, at
 # (shared, 2 cores) starves the browsers, and no freeze or concealment figure says anything about a network.
 QUIET_FREEZES = 2.0
 
-SAM, ALEX = NAMES[WEAK_MEMBER], NAMES[FLOOR_HOLDER]
+SAM, ALEX, LEE = NAMES[WEAK_MEMBER], NAMES[FLOOR_HOLDER], NAMES[FACILITATOR]
+PAUSED_WORDS = "Video paused to keep your audio clear"  # web/ui/grid.js
 
 
 class Figures:
@@ -151,6 +154,32 @@ def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_f
             f"{stream.sender} -> {stream.receiver}: {stream.freezes_per_minute:.1f} freezes/min, "
             f"{before.freezes_per_minute:.1f} on a clean network"
         )
+
+
+def test_capped_member_is_shown_whose_video_is_paused_and_the_facilitator_is_told(figures: Figures) -> None:
+    """Sam's page shows Lee's tile (not the floor holder's) with why it is still; Lee's console says Sam's
+    link is weak; on a clean network again the video comes back and both say so."""
+    lab = figures.lab
+    sam, console = lab.people[WEAK_MEMBER], lab.people[FACILITATOR].page
+    row = console.get_by_test_id("member-row").filter(has_text=SAM)
+    lab.apply(CAPPED)
+    try:
+        expect(sam.tile(LEE).get_by_test_id("tile-quality")).to_have_text(PAUSED_WORDS, timeout=30_000)
+        expect(sam.tile(LEE)).to_have_attribute("data-paused", "true")
+        expect(sam.tile(ALEX)).to_have_attribute("data-paused", "false")
+        expect(row.get_by_test_id("connection")).to_have_text(re.compile(r"\(weak link\)"))
+    finally:
+        lab.apply(CLEAN_NETWORK)
+    expect(sam.tile(LEE)).to_have_attribute("data-paused", "false", timeout=90_000)  # a probe, then the estimate
+    resumed = sam.video_of(LEE)
+    assert resumed is not None
+    sam.page.wait_for_function(  # from the keyframe the server asked for as the gate reopened
+        "([name, after]) => { const t = document.querySelector(`[data-testid=tile][data-name='${name}'] video`);"
+        " return Boolean(t) && t.hearthFrames > after; }",
+        arg=[LEE, resumed["frames"] + 10],
+        timeout=30_000,
+    )
+    expect(row.get_by_test_id("connection")).not_to_have_text(re.compile(r"weak link"))
 
 
 # Not strict since the repair work (a gap beyond repair is one keyframe request, no stale burst): it

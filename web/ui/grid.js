@@ -14,6 +14,8 @@ const SPEAKING_LEVEL = 0.15;
 const SPOTLIGHT_HOLD_MS = 3000; // without a floor holder, a new voice must last this long to take the spotlight
 
 const QUALITY_WORDS = { weak: 'Weak connection', frozen: 'Video frozen' };
+// The server holds this person's video back from this page's weak link (`video.paused`).
+export const PAUSED_WORDS = 'Video paused to keep your audio clear';
 const E2EE_WORDS = { encrypted: 'Encrypted', clear: 'Not encrypted', failing: 'Cannot decrypt' };
 
 /** Count decoded frames per <video> (requestVideoFrameCallback): tests and the bench read it. */
@@ -153,7 +155,8 @@ export class Grid {
     }
     const level = app.speaking.levels?.[self ? app.you?.id : p.id] ?? 0;
     const speaking = !away && Boolean(p.id) && (app.speaking.active === p.id || level >= SPEAKING_LEVEL);
-    const showVideo = !away && Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
+    const paused = !self && !away && Boolean(p.id) && app.videoPaused.paused.has(p.id) && p.video !== false && !app.audioOnly;
+    const showVideo = !away && !paused && Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
     tile.dataset.name = p.name ?? '';
     tile.dataset.participantId = p.id ?? '';
     tile.dataset.speaking = String(speaking);
@@ -166,8 +169,9 @@ export class Grid {
     tile.classList.toggle('spotlight', spotlit);
     tile.style.order = String(spotlit ? -1 : away ? 200 : tileOrder(app.session, p, self));
     const quality = self ? app.quality.own?.quality ?? null : app.qualityOf(p);
-    const words = p.connected === false || away ? '' : QUALITY_WORDS[quality] ?? '';
+    const words = p.connected === false || away ? '' : paused ? PAUSED_WORDS : QUALITY_WORDS[quality] ?? '';
     tile.dataset.quality = quality ?? '';
+    tile.dataset.paused = String(paused);
     setText(caption.children[2], words);
     // Whether what this tile shows came end-to-end encrypted, as this page's own worker found it.
     const sealed = app.e2eeOf(stream && !self ? [...app.client.streams].find(([, s]) => s === stream)?.[0] : null, self);

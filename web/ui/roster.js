@@ -88,9 +88,13 @@ export class Roster {
     const quality = app.qualityOf(p);
     const connection = li.querySelector('[data-testid="connection"]');
     connection.dataset.quality = quality ?? '';
-    connection.className = `connection badge${quality === 'weak' || quality === 'frozen' ? ' warn-badge' : ''}`;
-    setText(connection, p.connected === false ? '' : quality === 'frozen' ? 'Video frozen'
-      : quality === 'weak' ? 'Weak connection' : p.audio_only ? 'Audio only' : '');
+    const link = app.weakLinks?.get(p.id); // facilitators: what the server holds back from this member's link
+    connection.className = `connection badge${quality === 'weak' || quality === 'frozen' || link ? ' warn-badge' : ''}`;
+    // How their media reaches this console, and what the server holds back from their link: both count.
+    const seen = quality === 'frozen' ? 'Video frozen' : quality === 'weak' ? 'Weak connection' : p.audio_only ? 'Audio only' : '';
+    const held = link?.audio_only ? 'Audio only (weak link)' : link ? 'Video paused (weak link)' : '';
+    setText(connection, p.connected === false ? '' : [seen, held].filter(Boolean).join(' · '));
+    connection.dataset.weakLink = link ? (link.audio_only ? 'audio-only' : 'paused') : '';
     const plan = li.querySelector('[data-testid="safety-badge"]');
     const shared = Boolean(p.safety_shared || app.safetyPlans.has(p.id));
     plan.hidden = lead || !(s?.requires_safety_plan || shared); // only when the session asks for plans, or one came

@@ -28,6 +28,10 @@ export class AppState extends EventTarget {
     this.participation = participation;
     this.joined = false;
     this.audioOnly = false; // a weak link: no video sent or shown, and the server asked to send none
+    // What the server holds back from this page's link to keep its audio clear (`video.paused`): whose
+    // video, and whether the link carries no video at all now. It comes back by itself.
+    this.videoPaused = { paused: new Set(), audioOnly: false };
+    this.weakLinks = new Map(); // facilitators: member id -> {paused, audio_only}, from `link.weak`
     this.refusal = client.status === 'refused' ? client.error : null;
     this.removedBefore = tabMemory.removed; // this tab was removed: a refused link says so on reload
     this.gone = null; // 'removed' | 'ended' | 'left'
@@ -206,6 +210,14 @@ export class AppState extends EventTarget {
     on('nod', (d) => this.#onNod(d));
     on('safety.shared', (d) => this.#onSafetyShared(d));
     on('breakout.broadcast', (d) => this.#onBroadcast(d));
+    on('video.paused', (d) => {
+      this.videoPaused = { paused: new Set(d?.paused ?? []), audioOnly: Boolean(d?.audio_only) };
+    });
+    on('link.weak', (d) => {
+      if (!d?.participant_id) return;
+      if (d.paused > 0 || d.audio_only) this.weakLinks.set(d.participant_id, { paused: d.paused, audio_only: d.audio_only });
+      else this.weakLinks.delete(d.participant_id);
+    });
     on('breakout.warning', () => announce('One minute left in the breakout; then everyone returns to the main room'));
     c.addEventListener('safety.asked', () => this.#onSafetyAsked());
   }

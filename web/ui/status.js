@@ -58,9 +58,13 @@ export class StatusStrip {
   #own() {
     const { app } = this;
     const weak = app.quality.own?.quality === 'weak';
-    this.own.hidden = !weak && !app.audioOnly;
+    const starved = app.videoPaused.audioOnly; // the server found this link cannot carry any video now
+    this.own.hidden = !weak && !app.audioOnly && !starved;
     this.own.dataset.quality = app.quality.own?.quality ?? '';
-    setText(this.ownText, app.audioOnly ? 'Audio only: no video is sent or shown. ' : 'Your connection is weak. ');
+    this.own.dataset.serverAudioOnly = String(starved);
+    setText(this.ownText, app.audioOnly ? 'Audio only: no video is sent or shown. '
+      : starved ? 'Your connection cannot carry video now: audio only, to keep your audio clear. '
+        : 'Your connection is weak. ');
     setText(this.ownButton, app.audioOnly ? 'Turn video back on' : 'Switch to audio only');
   }
 

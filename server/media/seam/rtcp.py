@@ -12,12 +12,15 @@ from typing import Any
 
 import pylibsrtp
 
+from server.media.allocator import REMB_FALL
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
 from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
 from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
 _RTCP_HEADER = struct.Struct("!BBH")  # version and count/format, packet type, length in words - 1
 _NACK_FCI = struct.Struct("!HH")  # packet id, bitmask of the following lost packets
+_REPORT_BLOCK = 24  # bytes of an SR/RR report block: SSRC, fraction lost, cumulative lost, ...
+_REMB = b"REMB"
 
 
 class SubscriberRtcp:
@@ -31,8 +34,10 @@ class SubscriberRtcp:
     SDES; a few when a large room's would be too long to protect), and incoming SRTCP is read inside
     the socket callback: NACKs are answered from the sender's history (once per packet per round
     trip, within a budget rolled with each report; what we never had is asked of the publisher) and
-    PLI/FIR go to the forwarder. Receiver reports (statistics only) and REMB (there is no encoder to steer) are
-    dropped, as aiortc's pack path would ignore them too.
+    PLI/FIR go to the forwarder. The subscriber's own figures of what reaches it are kept for the
+    allocator (``server.media.bandwidth``): its REMB (the browser's receive-side estimate, ``remb``)
+    and the worst fraction lost its receiver reports give for our video since it was last taken
+    (``take_loss``).
     """
 
     def __init__(self, drops: Drops | None = None) -> None:
@@ -45,6 +50,10 @@ class SubscriberRtcp:
         self._cname = b""
         self._hooks = SocketHooks()
         self._unprotect: Callable[[bytes], bytes] | None = None
+        self.remb: int | None = None  # bit/s, the subscriber's latest REMB
+        self.remb_received = 0  # REMB packets read (tests and diagnostics)
+        self.remb_fell = False  # a REMB came lower than the one before it since the flag was cleared
+        self._loss = -1.0  # worst fraction lost reported for a video sender since ``take_loss``
 
     def add(self, lean: LeanSender) -> None:
         self.senders[lean.ssrc] = lean
@@ -93,7 +102,8 @@ class SubscriberRtcp:
         return datagram_received
 
     def on_rtcp(self, plain: bytes) -> None:
-        """Walk a compound RTCP packet for generic NACK (205/1), PLI (206/1) and FIR (206/4)."""
+        """Walk a compound RTCP packet for generic NACK (205/1), PLI (206/1), FIR (206/4), REMB (206/15)
+        and the report blocks of SR (200) and RR (201)."""
         pos, end = 0, len(plain)
         while pos + 12 <= end:
             first, kind, words = _RTCP_HEADER.unpack_from(plain, pos)
@@ -117,7 +127,31 @@ class SubscriberRtcp:
                 if lean is not None:
                     self.feedback_received += 1
                     lean.on_keyframe_request()
+            elif kind == 206 and fmt == 15 and after - pos >= 20 and plain[pos + 12 : pos + 16] == _REMB:
+                exponent, mantissa = plain[pos + 17] >> 2, int.from_bytes(plain[pos + 17 : pos + 20], "big") & 0x3FFFF
+                remb = mantissa << exponent
+                if self.remb is not None and remb < self.remb * REMB_FALL:
+                    self.remb_fell = True  # the browser's delay-based detector saw its queue grow
+                self.remb = remb
+                self.remb_received += 1
+            elif kind in (200, 201):
+                self._read_blocks(plain, pos + (28 if kind == 200 else 8), first & 0x1F, after)
             pos = after
+
+    def _read_blocks(self, plain: bytes, at: int, count: int, end: int) -> None:
+        """The fraction lost of each report block about one of our video senders (RFC 3550 6.4.1)."""
+        for _ in range(count):
+            if at + _REPORT_BLOCK > end:
+                return
+            lean = self.senders.get(int.from_bytes(plain[at : at + 4], "big"))
+            if lean is not None and lean.kind == "video":
+                self._loss = max(self._loss, plain[at + 4] / 256.0)
+            at += _REPORT_BLOCK
+
+    def take_loss(self) -> float | None:
+        """The worst fraction lost (0..1) reported for our video since the last call, or None if none was."""
+        loss, self._loss = self._loss, -1.0
+        return loss if loss >= 0 else None
 
     def send_reports(self) -> bool:
         """An SR for each track that has sent, then their CNAMEs in one SDES: one compound packet.

@@ -33,6 +33,7 @@ from server.media.seam import compiled
 from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rtcp, srtp_internals
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
 HISTORY_MASK = HISTORY_SIZE - 1
 # A subscriber's NACKs are answered at most once per packet per round trip, and within a budget, so a
@@ -84,6 +85,12 @@ def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
     sender._track_id = track_id
 
 
+def abs_send_time(now: float | None = None) -> bytes:
+    """abs-send-time's 24 bits (6.18 fixed-point seconds, any epoch: receivers use differences)."""
+    seconds = time.monotonic() if now is None else now
+    return (int(seconds * 262144) & 0xFFFFFF).to_bytes(3, "big")
+
+
 def _one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
     """RFC 8285 one-byte header extension block, padded to 32 bits."""
     body = b"".join(bytes([(ext_id << 4) | (len(value) - 1)]) + value for ext_id, value in elements)
@@ -111,6 +118,7 @@ class LeanSender:
         self.sender = sender
         self.rtcp = rtcp
         self.ssrc: int = sender._ssrc
+        self.kind: str = sender.kind  # "audio" or "video": receiver reports about video steer the allocator
         self._octets = 0
         self._sr_rtp = 0  # an (RTP timestamp, NTP time) pair of a sent packet, for sender reports
         self._sr_ntp = 0
@@ -136,6 +144,7 @@ class LeanSender:
         self._first = 0x80
         self._pt = 0
         self._ext = b""
+        self._abs_at = 0  # offset in ``_ext`` of the abs-send-time value, 0 when not negotiated
         self._history: list[bytes | None] = [None] * HISTORY_SIZE
         self.reset_repair()
         self._dtls: Any = None
@@ -151,7 +160,15 @@ class LeanSender:
             return  # the track was withdrawn while its offer was out: never start its RTP/RTCP tasks
         self._pt = int(parameters.codecs[0].payloadType or 0)
         ext = [(e.id, parameters.muxId.encode()) for e in parameters.headerExtensions if e.uri == MID_URI]
-        self._ext = _one_byte_extensions(ext) if ext and parameters.muxId else b""
+        ext = ext if parameters.muxId else []
+        # abs-send-time, written at each send (video): a subscriber's REMB then measures the delay of our
+        # link to it. Without it, a browser's estimate takes the publisher's uplink queue for its own.
+        timed = [e.id for e in parameters.headerExtensions if e.uri == ABS_SEND_TIME_URI]
+        self._abs_at = 0
+        if timed and self.kind == "video":
+            self._abs_at = 4 + sum(1 + len(value) for _, value in ext) + 1  # after the block header and mid
+            ext.append((timed[0], b"\x00\x00\x00"))
+        self._ext = _one_byte_extensions(ext) if ext else b""
         self._first = 0x90 if self._ext else 0x80
         self._dtls = self.sender.transport
         await self._original_send(parameters)
@@ -194,6 +211,8 @@ class LeanSender:
             context = compiled.context_capsule(session)
             fileno = transport.get_extra_info("socket").fileno()
             self.outlet.attach(session, context, fileno, self._addr[0], self._addr[1], self.ssrc, self._pt, self._ext)
+            if self._abs_at:
+                self.outlet.set_abs_send_time(self._abs_at)
         return True
 
     def route_lost(self) -> None:
@@ -244,7 +263,10 @@ class LeanSender:
         srtp = self._srtp
         if srtp is None:
             header = _RTP_OUT.pack(self._first, (marker << 7) | self._pt, seq, timestamp, self.ssrc)
-            protected = self._protect(header + self._ext + payload)  # type: ignore[misc]  # set by link()
+            ext = self._ext
+            if self._abs_at:
+                ext = ext[: self._abs_at] + abs_send_time() + ext[self._abs_at + 3 :]
+            protected = self._protect(header + ext + payload)  # type: ignore[misc]  # set by link()
         else:
             buffer, start = self._buffer, self._payload_at
             size = start + len(payload)
@@ -252,6 +274,8 @@ class LeanSender:
                 return True  # cannot be protected: drop it as if lost, the subscriber NACKs in vain
             _RTP_OUT.pack_into(buffer, 0, self._first, (marker << 7) | self._pt, seq, timestamp, self.ssrc)
             buffer[12:start] = self._ext
+            if self._abs_at:
+                buffer[12 + self._abs_at : 15 + self._abs_at] = abs_send_time()
             buffer[start:size] = payload
             length = self._length
             length[0] = size

@@ -1,0 +1,216 @@
+"""What each subscriber's link can carry, and what it is sent: pure decisions, no I/O, no clock.
+
+Without simulcast the forwarder cannot send one subscriber less of a video than another gets; what
+it can do is send a subscriber fewer videos, and ask a publisher to send no more than its
+subscribers can take. Both follow from one figure per subscriber, its ``Estimate`` (what the
+subscriber's browser says it receives well: its REMB, from its delay-based detector), and this
+module's ``allocate``, which spends it in the order a group session needs:
+
+1. every audio stream the subscriber hears (audio is never dropped for video);
+2. the floor holder's video (the person everyone is listening to);
+3. the others' video, in a stable order (those already flowing first, so nobody's tile flickers).
+
+A video that does not fit is paused for that subscriber alone (its page says "video paused to keep
+your audio clear"); a subscriber whose estimate cannot carry even the floor holder's video is
+"audio only" for now. A paused video comes back when the estimate has room for it with a margin,
+or, as a probe, after a quiet interval with little loss (a receiver's estimate cannot grow past
+what it is sent, so waiting for it alone would never resume anything): a probe that brings
+congestion back is paused again and the next one waits twice as long.
+
+Only congestion pauses what flows: a REMB that falls (past a new link's first seconds), not a low
+one (a browser's REMB starts low and trails what it receives) and not loss (random loss on a home
+Wi-Fi is no reason to take anyone's picture away; GCC's loss rule tried here first collapsed the
+estimate of a link whose video was paused, as what it is sent is then tiny).
+
+``publisher_rate`` turns the subscribers' figures into the REMB each publisher is sent: the least
+any of its unpaused subscribers can take for it, within ``MIN_PUBLISHER_RATE`` and the cap.
+
+The engine (``server.media.engine``) feeds these from RTCP once a second and applies the outcome
+with the forwarder's gates; ``tests/media/test_allocator.py`` holds the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+AUDIO_RATE = 48_000  # bit/s an Opus stream takes on the wire (payload ~32 kbit/s, RTP/UDP/IP, SRTP)
+MIN_VIDEO_RATE = 120_000  # bit/s below which a browser's VP8 is a slideshow: not worth keeping on
+RELAX = 1.08  # a subscriber's limit on a publisher grows by this a round once its link is calm
+MIN_PUBLISHER_RATE = 150_000  # bit/s: a publisher is never asked for less (a floor holder to a weak link)
+DEFAULT_ESTIMATE = 2_500_000  # bit/s assumed before a subscriber reports anything (no REMB yet)
+RESUME_MARGIN = 1.25  # a paused video resumes when the estimate covers it this many times over
+HIGH_LOSS = 0.10  # a receiver report's fraction lost above this ends a probe
+LOW_LOSS = 0.02  # a probe is tried only below this
+CONGESTION_LOSS = 0.05  # a report with this much lost, and a falling REMB: congestion (a full queue drops)
+PROBE_AFTER = 8.0  # seconds a pause lasts before one paused video is tried again (doubles on failure)
+MAX_PROBE_AFTER = 64.0
+PROBE_HOLD = 4.0  # seconds a probe is kept on, loss permitting, for the estimate to grow into it
+REPORT_WINDOW = 1.0  # seconds between the engine's allocation rounds (the room loop's RTCP second)
+# Congestion is what pauses video, not a low figure: a browser's REMB starts low and grows by some 8% a
+# second up to 1.5x what it receives, so on a clean link it trails for many seconds. A REMB that falls
+# (the browser's delay-based detector saw its queue grow) or high loss is congestion, for this long:
+CONGESTION_HOLD = 5.0
+REMB_FALL = 0.95  # a REMB below this share of the one before is a fall (read in ``seam.SubscriberRtcp``)
+STARTUP_GRACE = 10.0  # seconds of a new link in which only high loss counts (its first REMBs settle)
+
+
+@dataclass
+class Estimate:
+    """One subscriber's receive rate figure, from its RTCP: ``remb`` (the browser's own receive-side
+    estimate, bit/s), whether it fell lately (congestion), and its receiver reports' fraction lost."""
+
+    remb: int | None = None
+    loss: float = 0.0  # the latest fraction lost (0..1), the worst over the connection's video streams
+    born: float | None = None  # when the first figure came (``now`` of the caller's clock)
+    congested_at: float | None = None  # the last fall of the REMB (past the startup grace)
+    lossy_at: float | None = None  # the last receiver report with ``CONGESTION_LOSS`` or more lost
+
+    def congested(self, now: float) -> bool:
+        """Whether the link's REMB fell and its reports showed loss, both within ``CONGESTION_HOLD``
+        (a new link's first ``STARTUP_GRACE`` seconds of REMB do not count). A queue that overflows
+        does both; a browser starved of CPU lowers its REMB with no loss (seen in the lab at a load
+        of 16 on 2 cores: REMBs of 12-70 kbit/s on a clean link), and random loss on Wi-Fi leaves
+        its delay-based REMB where it was."""
+        recent = [t for t in (self.congested_at, self.lossy_at) if t is not None and now - t < CONGESTION_HOLD]
+        return len(recent) == 2
+
+    @property
+    def rate(self) -> int:
+        """What the subscriber can take, bit/s: its REMB, or the default before one."""
+        return self.remb if self.remb is not None else DEFAULT_ESTIMATE
+
+    def on_remb(self, bitrate: int, now: float = 0.0, fell: bool = False) -> None:
+        """The latest REMB; ``fell``: one came lower than the one before it since the last round
+        (``seam.SubscriberRtcp.remb_fell``: REMBs come several times a round)."""
+        if self.born is None:
+            self.born = now
+        bitrate = max(0, bitrate)
+        fell = fell or (self.remb is not None and bitrate < self.remb * REMB_FALL)
+        if fell and now - self.born >= STARTUP_GRACE:
+            self.congested_at = now
+        self.remb = bitrate
+
+    def on_loss(self, fraction: float, now: float = 0.0) -> None:
+        """A report round's worst fraction lost: half of congestion's evidence, and it gates probes;
+        it never lowers the estimate."""
+        self.loss = fraction
+        if fraction >= CONGESTION_LOSS:
+            self.lossy_at = now
+
+
+@dataclass(frozen=True)
+class Video:
+    """One video the subscriber may receive: whose, and at what rate it arrives from the publisher."""
+
+    publisher_id: str
+    rate: int
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A subscriber's share: whose video is paused for it, whether it takes no video at all, and
+    what each video it keeps may take (bit/s: its budget less the videos ranked before it)."""
+
+    paused: frozenset[str] = frozenset()
+    audio_only: bool = False
+    allowances: dict[str, int] = field(default_factory=dict, hash=False)
+
+
+@dataclass
+class Pacer:
+    """A subscriber's allocation state between rounds: what is paused since when, and the probe."""
+
+    paused: frozenset[str] = frozenset()
+    paused_at: float = 0.0
+    probe_after: float = PROBE_AFTER
+    probing: str | None = None  # a paused video resumed as a probe, held for ``PROBE_HOLD``
+    probe_started: float = 0.0
+
+
+def allocate(
+    estimate: int,
+    audio_streams: int,
+    videos: Iterable[Video],
+    floor: str | None,
+    pacer: Pacer,
+    now: float,
+    loss: float = 0.0,
+    congested: bool = True,
+) -> Allocation:
+    """Decide one subscriber's share for this round and update ``pacer``.
+
+    ``estimate``: what the subscriber can take (bit/s). ``audio_streams``: how many audio streams it
+    hears (paid for first, always). ``videos``: the videos it may see (the policy's gates already
+    applied); ``floor``: the floor holder or active speaker, whose video is kept while the budget
+    carries ``MIN_VIDEO_RATE`` (its publisher is asked to send what fits: ``publisher_rate``); the
+    others are kept only at the rate they arrive. ``loss``: the latest fraction lost (a probe is
+    tried only when it is low, and given up when it is high). ``now``: seconds, any monotonic clock.
+    ``congested``: whether the link showed congestion lately (``Estimate.congested``); without it
+    nothing that flows is paused, whatever the estimate (a receiver's REMB trails what it is sent).
+    """
+    budget = estimate - audio_streams * AUDIO_RATE
+    ordered = sorted(videos, key=lambda v: (v.publisher_id != floor, v.publisher_id in pacer.paused, v.publisher_id))
+    present = {v.publisher_id for v in ordered}
+    if pacer.probing is not None and pacer.probing not in present:
+        pacer.probing = None
+    holding = pacer.probing is not None and now - pacer.probe_started < PROBE_HOLD and loss <= HIGH_LOSS
+    calm = not congested
+    paused: set[str] = set()
+    allowances: dict[str, int] = {}
+    used = 0
+    for video in ordered:
+        pid = video.publisher_id
+        left = budget - used
+        margin = RESUME_MARGIN if pid in pacer.paused and pid != pacer.probing else 1.0
+        if pid == floor:
+            keep = left >= MIN_VIDEO_RATE * margin
+            take = min(max(video.rate, MIN_VIDEO_RATE), left)
+        else:
+            take = max(video.rate, MIN_VIDEO_RATE)
+            keep = take * margin <= left
+        flowing = pid not in pacer.paused or pid == pacer.probing
+        if keep or (holding and pid == pacer.probing) or (calm and flowing):
+            allowances[pid] = max(0, left)
+            used += take
+        else:
+            paused.add(pid)
+    if pacer.probing is not None and not holding:
+        # The probe's hold is over: it stayed (the estimate grew to carry it) or it was paused again,
+        # and then the next probe waits twice as long.
+        if pacer.probing in paused:
+            pacer.probe_after = min(pacer.probe_after * 2, MAX_PROBE_AFTER)
+        else:
+            pacer.probe_after = PROBE_AFTER
+        pacer.probing, pacer.paused_at = None, now
+    if paused - pacer.paused:
+        pacer.paused_at = now
+    elif paused and pacer.probing is None and now - pacer.paused_at >= pacer.probe_after and loss < LOW_LOSS:
+        # Nothing newly paused, a quiet wait with little loss: try the first paused video again.
+        candidate = next(v for v in ordered if v.publisher_id in paused)
+        paused.discard(candidate.publisher_id)
+        allowances[candidate.publisher_id] = max(0, budget - used)
+        pacer.probing, pacer.probe_started = candidate.publisher_id, now
+    pacer.paused = frozenset(paused)
+    return Allocation(pacer.paused, bool(present) and paused >= present, allowances)
+
+
+def relax(previous: float | None, allowance: float | None, congested: bool, cap: int) -> float | None:
+    """One subscriber's limit on a publisher's rate from round to round: while the link is congested,
+    its allowance (``Allocation.allowances``); once it is not, the last limit grows by ``RELAX`` a
+    round until it reaches the cap and no longer binds (None). A limit that jumped back to the cap
+    would overflow the same link again within a second."""
+    if congested and allowance is not None:
+        return allowance
+    if previous is None:
+        return None
+    grown = previous * RELAX
+    return None if grown >= cap else grown
+
+
+def publisher_rate(allowances: Iterable[int], cap: int) -> int:
+    """The REMB a publisher is sent: the least of its unpaused subscribers' allowances, within
+    ``MIN_PUBLISHER_RATE`` and ``cap`` (the operator's ``video_bitrate_cap``); ``cap`` when nobody
+    receives its video (a browser then sends what it would anyway, and nobody pays for it)."""
+    least = min(allowances, default=cap)
+    return max(MIN_PUBLISHER_RATE, min(cap, int(least)))

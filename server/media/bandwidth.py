@@ -1,0 +1,151 @@
+"""Once a second, per room: each subscriber's estimate from its RTCP, the allocator's share, applied.
+
+The decisions are ``server.media.allocator``'s (pure); this module feeds it what the room's
+connections reported (``SubscriberRtcp.remb`` and ``take_loss``, the bytes each sink sent, each
+source's arrival rate), opens and closes the forwarder's gates for the videos it pauses (a gate
+that reopens restarts that copy at a keyframe, asked of the publisher at once: ``Source.gate``),
+tells the subscriber (``MediaEvents.video_paused``) when what is paused changes, and returns the
+REMB each publisher is to be sent (``allocator.publisher_rate``). It runs in the room loop, on the
+RTCP second, so it adds no timer and nothing to the per-packet path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from server.media import allocator
+from server.media.peers import Peer, ids
+from signaling.ports import ForwardingPolicy, MediaEvents
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Link:
+    """One subscriber's link as the allocator sees it between rounds."""
+
+    estimate: allocator.Estimate = field(default_factory=allocator.Estimate)
+    pacer: allocator.Pacer = field(default_factory=allocator.Pacer)
+    paused: frozenset[str] = frozenset()  # what the forwarder's gates hold back now
+    limits: dict[str, float] = field(default_factory=dict)  # publisher id -> what this link lets it send
+    told: tuple[frozenset[str], bool] = (frozenset(), False)  # what the subscriber was last told
+
+
+@dataclass
+class Rates:
+    """Each source's arrival rate (bit/s), from its byte count at the last round."""
+
+    octets: dict[int, int] = field(default_factory=dict)  # id(source) -> octets at the last round
+    at: float = 0.0
+
+
+@dataclass
+class Bandwidth:
+    """A room's allocation state: a ``Link`` per subscriber, source rates, and the last active speaker."""
+
+    links: dict[str, Link] = field(default_factory=dict)
+    rates: Rates = field(default_factory=Rates)
+    speaker: str | None = None
+
+    def paused(self, subscriber_id: str, publisher_id: str) -> bool:
+        """Whether the allocator holds back ``publisher_id``'s video from ``subscriber_id`` now."""
+        link = self.links.get(subscriber_id)
+        return link is not None and publisher_id in link.paused
+
+    def forget(self, participant_id: str) -> None:
+        self.links.pop(participant_id, None)
+
+
+def allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, kind: str) -> bool:
+    """Whether the policy lets this pair's packets flow: same place (video), audible there too (audio)."""
+    if kind == "video":
+        return policy.sees(subscriber_id, publisher_id)
+    return policy.hears(subscriber_id, publisher_id)
+
+
+def allocate_room(
+    bandwidth: Bandwidth, policy: ForwardingPolicy, peers: dict[str, Peer], cap: int, now: float | None = None
+) -> tuple[dict[str, int], list[tuple[str, list[str], bool]]]:
+    """One round: returns the REMB for each publisher (by participant id) and the subscribers to
+    tell of a change (id, paused publishers, audio only). Gates are applied here."""
+    now = time.monotonic() if now is None else now
+    span = now - bandwidth.rates.at if bandwidth.rates.at else 0.0
+    bandwidth.rates.at = now
+    video_rates: dict[str, int] = {}
+    for peer in peers.values():
+        source = peer.sources.get("video")
+        if source is None:
+            continue
+        before = bandwidth.rates.octets.get(id(source))
+        bandwidth.rates.octets[id(source)] = source.octets
+        if before is not None and span > 0:
+            video_rates[peer.participant_id] = int((source.octets - before) * 8 / span)
+    floor = policy.floor or bandwidth.speaker
+    allowances: dict[str, list[int]] = {}
+    changes: list[tuple[str, list[str], bool]] = []
+    for peer in peers.values():
+        if peer.rtcp is None or not peer.outgoing:
+            continue
+        sid = peer.participant_id
+        link = bandwidth.links.setdefault(sid, Link())
+        if peer.rtcp.remb is not None:
+            link.estimate.on_remb(peer.rtcp.remb, now, peer.rtcp.remb_fell)
+            peer.rtcp.remb_fell = False
+        loss = peer.rtcp.take_loss()
+        if loss is not None:
+            link.estimate.on_loss(loss, now)
+        audio = sum(1 for (pub, kind) in peer.outgoing if kind == "audio" and allowed(policy, sid, pub, kind))
+        videos = [
+            allocator.Video(pub, video_rates.get(pub, 0))
+            for (pub, kind) in peer.outgoing
+            if kind == "video" and allowed(policy, sid, pub, kind)
+        ]
+        congested = link.estimate.congested(now)
+        share = allocator.allocate(
+            link.estimate.rate,
+            audio,
+            videos,
+            floor,
+            link.pacer,
+            now,
+            link.estimate.loss if loss is not None else 0.0,
+            congested,
+        )
+        for video in videos:
+            pub = video.publisher_id
+            limit = allocator.relax(link.limits.get(pub), share.allowances.get(pub), congested, cap)
+            if limit is None:
+                link.limits.pop(pub, None)
+            else:
+                link.limits[pub] = limit
+                if pub in share.allowances:
+                    allowances.setdefault(pub, []).append(int(limit))
+        if share.paused != link.paused:
+            link.paused = share.paused
+            for (pub, kind), out in peer.outgoing.items():
+                if kind == "video":
+                    out.source.gate(out.sink, allowed(policy, sid, pub, kind) and pub not in share.paused)
+        told = (share.paused, share.audio_only)
+        if told != link.told:
+            link.told = told
+            changes.append((sid, sorted(share.paused), share.audio_only))
+            log.info(
+                "video paused for %d, audio only %s (estimate %d bit/s)",
+                len(share.paused),
+                share.audio_only,
+                link.estimate.rate,
+                extra=ids(peer.session_id, sid),
+            )
+    rates = {pub: allocator.publisher_rate(allowances.get(pub, []), cap) for pub in peers}
+    return rates, changes
+
+
+async def tell(events: MediaEvents, session_id: str, changes: list[tuple[str, list[str], bool]]) -> None:
+    """Deliver the round's changes; one participant's unreachable socket never stops the others'."""
+    for participant_id, paused, audio_only in changes:
+        try:
+            await events.video_paused(session_id, participant_id, paused, audio_only)
+        except Exception:
+            log.exception("video_paused callback failed", extra=ids(session_id, participant_id))

@@ -1,0 +1,168 @@
+"""The allocator's rules (``server.media.allocator``): pure decisions, so plain values in and out."""
+
+from __future__ import annotations
+
+from server.media import allocator
+from server.media.allocator import (
+    AUDIO_RATE,
+    DEFAULT_ESTIMATE,
+    MIN_PUBLISHER_RATE,
+    MIN_VIDEO_RATE,
+    PROBE_AFTER,
+    PROBE_HOLD,
+    Estimate,
+    Pacer,
+    Video,
+    allocate,
+    publisher_rate,
+)
+
+ALEX, LEE, KIM = "alex", "lee", "kim"
+VIDEOS = [Video(LEE, 500_000), Video(ALEX, 500_000), Video(KIM, 500_000)]
+
+
+def test_a_link_that_carries_everything_pauses_nothing() -> None:
+    share = allocate(3_000_000, 3, VIDEOS, ALEX, Pacer(), now=0.0)
+    assert share.paused == frozenset() and not share.audio_only
+    assert share.allowances[ALEX] == 3_000_000 - 3 * AUDIO_RATE  # the floor holder is paid for first
+
+
+def test_a_weak_link_keeps_audio_and_the_floor_holders_video_and_pauses_the_others() -> None:
+    share = allocate(400_000, 3, VIDEOS, ALEX, Pacer(), now=0.0)
+    assert share.paused == {LEE, KIM}
+    assert not share.audio_only
+    # The floor holder's publisher is asked for what fits after the audio, not the rate it sends.
+    assert share.allowances == {ALEX: 400_000 - 3 * AUDIO_RATE}
+
+
+def test_the_floor_holder_comes_before_an_earlier_name() -> None:
+    share = allocate(800_000, 2, VIDEOS, KIM, Pacer(), now=0.0)
+    assert KIM not in share.paused and len(share.paused) == 2
+
+
+def test_a_link_that_cannot_carry_any_video_is_audio_only_and_keeps_every_audio_stream() -> None:
+    share = allocate(3 * AUDIO_RATE + MIN_VIDEO_RATE // 2, 3, VIDEOS, ALEX, Pacer(), now=0.0)
+    assert share.audio_only and share.paused == {LEE, ALEX, KIM}
+    assert share.allowances == {}
+
+
+def test_no_video_to_receive_is_not_audio_only() -> None:
+    assert not allocate(100_000, 2, [], None, Pacer(), now=0.0).audio_only
+
+
+def test_a_paused_video_resumes_only_with_a_margin() -> None:
+    pacer = Pacer()
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
+    assert pacer.paused == {LEE, KIM}
+    just_enough = 500_000 + 500_000  # the floor holder's and one more, without the margin
+    assert allocate(just_enough, 0, VIDEOS, ALEX, pacer, now=1.0).paused == {LEE, KIM}
+    roomy = 500_000 + int(500_000 * allocator.RESUME_MARGIN)
+    assert allocate(roomy, 0, VIDEOS, ALEX, pacer, now=2.0).paused == {LEE}  # in name order: stable
+
+
+def test_a_quiet_pause_is_probed_and_a_probe_that_brings_loss_is_paused_again_with_a_longer_wait() -> None:
+    pacer = Pacer()
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
+    assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER - 1).paused == {LEE, KIM}
+    probe = allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER)
+    assert probe.paused == {LEE} and pacer.probing == KIM
+    # Held while the estimate grows into it, unless loss comes back.
+    assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + 1).paused == {LEE}
+    again = allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + 2, loss=0.2)
+    assert again.paused == {LEE, KIM} and pacer.probing is None
+    assert pacer.probe_after == 2 * PROBE_AFTER
+    assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + 3 + PROBE_AFTER).paused == {LEE, KIM}
+
+
+def test_a_probe_the_estimate_grew_into_stays() -> None:
+    pacer = Pacer()
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER)
+    assert pacer.probing == KIM
+    kept = allocate(1_100_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + PROBE_HOLD)
+    assert kept.paused == {LEE} and pacer.probing is None and pacer.probe_after == PROBE_AFTER
+
+
+def test_no_probe_while_loss_is_high() -> None:
+    pacer = Pacer()
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
+    assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER, loss=0.05).paused == {LEE, KIM}
+
+
+def test_the_publisher_rate_is_the_least_allowance_within_bounds_never_a_fixed_figure() -> None:
+    assert publisher_rate([900_000, 300_000], cap=600_000) == 300_000
+    assert publisher_rate([900_000], cap=600_000) == 600_000
+    assert publisher_rate([10_000], cap=600_000) == MIN_PUBLISHER_RATE
+    assert publisher_rate([], cap=600_000) == 600_000
+
+
+def test_the_estimate_is_the_subscribers_remb_and_loss_never_lowers_it() -> None:
+    estimate = Estimate()
+    assert estimate.rate == DEFAULT_ESTIMATE
+    estimate.on_remb(1_000_000)
+    estimate.on_loss(0.3)  # random loss on a home Wi-Fi is no reason to take anyone's picture away
+    assert estimate.rate == 1_000_000 and estimate.loss == 0.3
+
+
+def test_subscriber_rtcp_reads_remb_and_the_worst_video_loss_of_its_receiver_reports() -> None:
+    """The parsing half of the estimate (``seam.SubscriberRtcp.on_rtcp``), on packets as Chromium writes them."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpReceiverInfo, RtcpRrPacket, pack_remb_fci
+
+    from server.media.seam import SubscriberRtcp
+
+    rtcp = SubscriberRtcp()
+    video: Any = SimpleNamespace(ssrc=1111, kind="video")
+    audio: Any = SimpleNamespace(ssrc=2222, kind="audio")
+    rtcp.senders = {1111: video, 2222: audio}
+    assert rtcp.remb is None and rtcp.take_loss() is None
+
+    def block(ssrc: int, lost: int) -> RtcpReceiverInfo:
+        return RtcpReceiverInfo(
+            ssrc=ssrc, fraction_lost=lost, packets_lost=0, highest_sequence=0, jitter=0, lsr=0, dlsr=0
+        )
+
+    rr = RtcpRrPacket(ssrc=9, reports=[block(1111, 26), block(2222, 128)])  # 10% video, 50% audio
+    remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=9, media_ssrc=0, fci=pack_remb_fci(345_678, [1111]))
+    rtcp.on_rtcp(bytes(rr) + bytes(remb))
+    assert rtcp.remb is not None and abs(rtcp.remb - 345_678) <= 345_678 >> 17  # an 18-bit mantissa
+    assert rtcp.take_loss() == 26 / 256  # audio's loss does not steer video
+    assert rtcp.take_loss() is None  # taken: the next round starts afresh
+
+
+def test_without_congestion_nothing_that_flows_is_paused() -> None:
+    """A receiver's REMB trails what it is sent and starts low: a low figure alone pauses nothing."""
+    pacer = Pacer()
+    assert allocate(400_000, 2, VIDEOS, ALEX, pacer, now=0.0, congested=False).paused == frozenset()
+    assert allocate(400_000, 2, VIDEOS, ALEX, pacer, now=1.0, congested=True).paused == {LEE, KIM}
+    # Paused ones do not come back for a calm round alone: they need room (or a probe).
+    assert allocate(400_000, 2, VIDEOS, ALEX, pacer, now=2.0, congested=False).paused == {LEE, KIM}
+
+
+def test_congestion_is_a_falling_remb_after_the_start_with_loss_and_it_passes() -> None:
+    estimate = Estimate()
+    estimate.on_remb(300_000, now=0.0)
+    estimate.on_loss(0.08, now=1.0)
+    estimate.on_remb(200_000, now=1.0)  # a new link's first REMBs settle: no congestion yet
+    assert not estimate.congested(1.0)
+    estimate.on_remb(900_000, now=20.0)
+    assert not estimate.congested(20.0)  # rising is no congestion
+    estimate.on_remb(500_000, now=21.0)
+    assert not estimate.congested(21.0)  # a fall without loss: a browser short of CPU, not a full queue
+    estimate.on_loss(0.08, now=22.0)
+    assert estimate.congested(22.0) and estimate.congested(25.0)
+    assert not estimate.congested(21.0 + allocator.CONGESTION_HOLD)
+
+
+def test_a_publisher_limit_holds_while_congested_and_relaxes_to_the_cap_after() -> None:
+    assert allocator.relax(None, 300_000, congested=True, cap=600_000) == 300_000
+    assert allocator.relax(None, 300_000, congested=False, cap=600_000) is None  # calm: no limit at all
+    limit = allocator.relax(300_000, 250_000, congested=True, cap=600_000)
+    assert limit == 250_000
+    rounds = 0
+    while limit is not None:
+        assert limit < 600_000
+        limit, rounds = allocator.relax(limit, 250_000, congested=False, cap=600_000), rounds + 1
+    assert rounds == 12  # 250k x 1.08^12 > 600k: back to the cap in about twelve seconds, not at once
