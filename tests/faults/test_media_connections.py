@@ -149,6 +149,7 @@ async def test_a_member_who_republishes_again_and_again_leaves_nothing_behind_at
             peer = room.peers[live.everyone[name].id]
             assert peer.subscriber is not None and 0 < retired_sections(peer) <= MAX_RETIRED_SECTIONS
         assert ice_ufrag(engine, live, "Ana") != ana_first  # Ana's receiving connection was renewed
+        await until(lambda: engine._closer.pending == 0, timeout=10)  # replaced connections close in the background
         gc.collect()
         live_senders = sum(len(peer.outgoing) for peer in room.peers.values())
         assert sum(isinstance(o, LeanSender) for o in gc.get_objects()) == live_senders
