@@ -74,9 +74,12 @@ def _serve(settings: Settings) -> int:
     forwarding = forwarding_path(settings)
     print(
         f"Hearth listening on {settings.public_url} (node {settings.node_id}, "
-        f"store {'redis' if settings.redis_url else 'memory'}, forwarding {forwarding})",
+        f"store {'redis' if settings.redis_url else 'memory'}, "
+        f"media workers {settings.media_workers if settings.media else 0}, forwarding {forwarding})",
         flush=True,
     )
+    if settings.debug_endpoints:
+        log.warning("test-only debug endpoints are on (--debug-endpoints): never run a clinic like this")
     log.info("started; forwarding through the %s path", forwarding, extra={"node": settings.node_id})
     web.run_app(
         app,
