@@ -28,6 +28,7 @@ import pytest
 import pytest_asyncio
 
 from server.keys import MEDIA
+from signaling.ports import ForwardingPolicy
 from tests.faults import media_session
 from tests.faults.media_session import KINDS, LiveSession, Member, until
 from tests.faults.session_checks import Heartbeat
@@ -138,6 +139,23 @@ async def test_a_gateway_call_to_a_killed_worker_fails_with_a_media_error_instea
                 await call
         assert type(raised.value).__name__ == "MediaError" and raised.value.code == "internal"  # type: ignore[attr-defined]
         await live.assert_can_end()
+
+
+async def test_sessions_are_pinned_to_the_least_loaded_worker_and_stay_there(server: Harness) -> None:
+    media: Any = server.app[MEDIA]
+    policy = ForwardingPolicy(frozenset({"m-1"}), frozenset({"m-1"}))
+    await media.set_policy("s-a", policy)
+    await media.set_policy("s-b", policy)
+    first, second = media.worker_of("s-a"), media.worker_of("s-b")
+    assert {first, second} == set(media.pids())  # one each
+    await media.set_policy("s-a", ForwardingPolicy())  # a session keeps its worker
+    assert media.worker_of("s-a") == first
+    await media.close_session("s-a")
+    assert media.worker_of("s-a") is None
+    await media.set_policy("s-c", policy)
+    assert media.worker_of("s-c") == first  # the worker with fewer sessions now
+    for session_id in ("s-b", "s-c"):
+        await media.close_session(session_id)
 
 
 # --- a node of its own: stalled, or killed -------------------------------------------------------------
