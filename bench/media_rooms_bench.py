@@ -254,7 +254,11 @@ async def main(args: argparse.Namespace) -> None:
         ok = [r for r in rows if r["workers"] == workers and min(r["video_mean"], r["audio_mean"]) >= GOAL]
         best = max(ok, key=lambda r: r["rooms"], default=None)
         if best is None:
-            print(f"W={workers}: no K tried kept >= {GOAL:.0f}% delivery")
+            least = min((r for r in rows if r["workers"] == workers), key=lambda r: r["rooms"])
+            print(
+                f"W={workers}: no K tried kept >= {GOAL:.0f}% delivery (K={least['rooms']}: server "
+                f"{least['server_cores']:.2f} cores, load generator {least['load_cores']:.2f} cores beside it)"
+            )
         else:
             print(
                 f"W={workers}: carried K={best['rooms']} rooms at >= {GOAL:.0f}% delivery on {os.cpu_count()} cores "
