@@ -43,8 +43,11 @@ from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 
 log = logging.getLogger("hearth.media.workers")
 
-READY_SECONDS = 20.0  # a worker starting (imports aiortc) may take this long before calls fail
+START_SECONDS = 60.0  # the node's start waits this long for its workers (importing aiortc on a busy machine)
+READY_SECONDS = 8.0  # a call waits this long for a restarting worker, then fails
 CALL_SECONDS = 10.0  # a worker that takes longer over one call is taken for stuck: the call fails
+# READY_SECONDS + CALL_SECONDS stay below the hub's media job timeout (``signaling.live``), so a
+# call to a worker fails with a MediaError of its own before the hub abandons the job.
 STOP_SECONDS = 1.0  # a stopping worker closes its connections within this, or is killed
 RESTART_BACKOFF = 1.0  # seconds before restarting a worker that died within ``YOUNG_SECONDS`` of starting
 YOUNG_SECONDS = 5.0
@@ -107,7 +110,7 @@ class MediaWorkers:
         """Start every worker and wait until each is ready."""
         for slot in self._slots:
             slot.task = asyncio.create_task(self._keep(slot))
-        async with asyncio.timeout(READY_SECONDS):
+        async with asyncio.timeout(START_SECONDS):
             await asyncio.gather(*(slot.ready.wait() for slot in self._slots))
 
     async def close(self) -> None:
