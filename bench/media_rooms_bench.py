@@ -11,10 +11,13 @@ publisher -> subscriber for the hop latency.
 Printed per (W, K): the server's CPU (node process + its workers, psutil, over the measured window) in
 cores and per room, the load generator's own CPU beside it (it shares the machine), delivery per
 stream (mean and worst, % of the frames sent), and the video frame latency p50/p99 through the server;
-then, per W, the most rooms carried with every stream kind at >= 99% mean delivery.
+then, per W, the most rooms carried with every stream kind at >= 99% mean delivery. ``--stall S``
+blocks the node process's event loop for S seconds mid-window (``time.sleep`` in it): with workers
+forwarding goes on and the hop p99 stays put; with the engine in the node it takes the stall.
 
     .venv/bin/python bench/media_rooms_bench.py                         # K = 1 2 4 6, W = 0 1 2
     .venv/bin/python bench/media_rooms_bench.py --k 1 2 --workers 0 2 --window 4 --warmup 4
+    .venv/bin/python bench/media_rooms_bench.py --k 2 --workers 0 1 --stall 0.5   # hop p99 through a stall
 """
 
 from __future__ import annotations
@@ -39,12 +42,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from machine import describe
 from media_bench import FPS, Link, direct_latency, encode_clip, percentile
 
-from server.cli import _quiet_gc as quiet_gc
+from server.heap import quiet_gc
 from server.media import seam
 from signaling.ports import ForwardingPolicy
 
 MEMBERS = 8
 MEDIA_BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "media_bench.py")
+SETUP_SECONDS = 120.0  # beyond warmup and window: joining every room; a run that takes longer is abandoned
 GOAL = 99.0  # % of frames delivered, per stream kind (mean over streams)
 
 
@@ -88,24 +92,34 @@ async def serve(workers: int) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             while line := await reader.readline():
                 msg = json.loads(line)
-                op, reply = msg["op"], None
-                if op == "hello":
-                    owners.update({pid: writer for pid in msg["pids"]})
-                    for pid in msg["pids"]:
-                        if pid in early:
-                            writer.write(early.pop(pid))
-                elif op == "policy":
-                    members = frozenset(msg["members"])
-                    await gateway.set_policy(msg["room"], ForwardingPolicy(members, members))
-                elif op == "publish":
-                    reply = await gateway.publish(room_of(msg["pid"]), msg["pid"], msg["sdp"])
-                elif op == "answer":
-                    await gateway.answer(room_of(msg["pid"]), msg["pid"], msg["sdp"], msg["revision"])
-                elif op == "pids":
-                    reply = gateway.pids() if workers else []
+                reply = None
+                try:
+                    reply = await handle(msg, writer)
+                except Exception as exc:  # a refused call (a connection that failed): its caller sees None
+                    print(f"bench server: {msg['op']} failed: {exc!r}", file=sys.stderr)
                 writer.write((json.dumps({"event": "reply", "id": msg["id"], "result": reply}) + "\n").encode())
-                if op == "quit":
+                if msg["op"] == "quit":
                     done.set()
+
+    async def handle(msg: dict[str, Any], writer: asyncio.StreamWriter) -> Any:
+        op = msg["op"]
+        if op == "hello":
+            owners.update({pid: writer for pid in msg["pids"]})
+            for pid in msg["pids"]:
+                if pid in early:
+                    writer.write(early.pop(pid))
+        elif op == "policy":
+            members = frozenset(msg["members"])
+            await gateway.set_policy(msg["room"], ForwardingPolicy(members, members))
+        elif op == "publish":
+            return await gateway.publish(room_of(msg["pid"]), msg["pid"], msg["sdp"])
+        elif op == "answer":
+            await gateway.answer(room_of(msg["pid"]), msg["pid"], msg["sdp"], msg["revision"])
+        elif op == "pids":
+            return gateway.pids() if workers else []
+        elif op == "stall":  # the node's event loop blocked, as by a GC pause or a slow handler
+            time.sleep(msg["seconds"])
+        return None
 
     listener = await asyncio.start_server(control, "127.0.0.1", 0)
     print(json.dumps({"port": listener.sockets[0].getsockname()[1]}), flush=True)
@@ -123,10 +137,33 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-async def run(workers: int, rooms: int, clip_file: str, warmup: float, window: float) -> dict[str, Any]:
+async def run(
+    workers: int, rooms: int, clip_file: str, warmup: float, window: float, stall: float = 0.0
+) -> dict[str, Any]:
     server = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", str(workers), stdout=subprocess.PIPE, limit=1 << 26
     )
+    clients: list[asyncio.subprocess.Process] = []
+    try:
+        return await measure(server, clients, workers, rooms, clip_file, warmup, window, stall)
+    finally:  # a run cut short (connections that never came up on a starved machine) leaves nothing behind
+        for proc in [*clients, server]:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+
+
+async def measure(
+    server: asyncio.subprocess.Process,
+    clients: list[asyncio.subprocess.Process],
+    workers: int,
+    rooms: int,
+    clip_file: str,
+    warmup: float,
+    window: float,
+    stall: float,
+) -> dict[str, Any]:
     assert server.stdout
     port = json.loads(await server.stdout.readline())["port"]
     control = Link(*await asyncio.open_connection("127.0.0.1", port))
@@ -134,21 +171,21 @@ async def run(workers: int, rooms: int, clip_file: str, warmup: float, window: f
     for room, members in ids.items():
         await control.call("policy", room=room, members=members)
     node = [server.pid, *await control.call("pids")]
-    clients = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            MEDIA_BENCH,
-            "--client",
-            str(port),
-            ",".join(members),
-            str(k),
-            clip_file,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            limit=1 << 26,
+    for k, members in enumerate(ids.values()):
+        clients.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                MEDIA_BENCH,
+                "--client",
+                str(port),
+                ",".join(members),
+                str(k),
+                clip_file,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                limit=1 << 26,
+            )
         )
-        for k, members in enumerate(ids.values())
-    ]
     for proc in clients:
         assert proc.stdout and json.loads(await proc.stdout.readline())["published"]
     t0 = time.time() + warmup
@@ -159,6 +196,9 @@ async def run(workers: int, rooms: int, clip_file: str, warmup: float, window: f
     await asyncio.sleep(max(0.0, t0 - time.time()))
     load = [p.pid for p in clients]
     server0, workers0, load0 = cpu_seconds(node[:1]), cpu_seconds(node[1:]), cpu_seconds(load)
+    if stall:
+        await asyncio.sleep(max(0.0, t0 + window / 2 - time.time()))
+        await control.call("stall", seconds=stall)
     await asyncio.sleep(max(0.0, t1 - time.time()))
     server1, workers1, load1 = cpu_seconds(node[:1]), cpu_seconds(node[1:]), cpu_seconds(load)
     reports = [json.loads(await proc.stdout.readline()) for proc in clients if proc.stdout]
@@ -235,11 +275,21 @@ async def main(args: argparse.Namespace) -> None:
     print(f"rooms of {MEMBERS}, each member publishing VP8 at {kbps:.0f} kbit/s and Opus, receiving the other 7")
     d50, d99 = await direct_latency(clip, 4.0)
     print(f"direct client->client video frame latency (no server): p50 {d50:.2f} ms, p99 {d99:.2f} ms\n")
+    if args.stall:
+        print(f"the node's event loop is blocked for {args.stall} s in the middle of each window")
     print(" ".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS), flush=True)
     rows = []
     for workers in args.workers:
         for rooms in args.k:
-            r = await run(workers, rooms, clip_file, args.warmup + MEMBERS, args.window)
+            warmup = args.warmup + MEMBERS
+            try:
+                r = await asyncio.wait_for(
+                    run(workers, rooms, clip_file, warmup, args.window, args.stall),
+                    warmup + args.window + SETUP_SECONDS,
+                )
+            except Exception as exc:
+                print(f"{workers:>2} {rooms:>2}  did not complete ({type(exc).__name__}): connections not up in time")
+                continue
             r["server_cores"] = r["node_cores"] + r["worker_cores"]
             r["per_room"] = r["server_cores"] / rooms
             r["load"] = os.getloadavg()[0]
@@ -269,6 +319,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stall", type=float, default=0.0, help="block the node's loop this long mid-window")
     parser.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 6], help="concurrent rooms")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="media workers (0: in-process)")
     parser.add_argument("--window", type=float, default=10.0, help="measured seconds per run")

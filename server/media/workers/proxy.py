@@ -38,6 +38,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.media.forwarder import MAX_LATENCY_SAMPLES
 from server.media.workers import wire
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 
@@ -337,7 +338,7 @@ class MediaWorkers:
                         spoke[pid] = spoke.get(pid, 0.0) + more
             case wire.Stats():
                 latency = slot.stats.latency + message.latency  # samples not yet taken by ``stats()``
-                slot.stats = wire.Stats(message.packets, message.bytes, latency[-4096:], message.dropped)
+                slot.stats = wire.Stats(message.packets, message.bytes, latency[-MAX_LATENCY_SAMPLES:], message.dropped)
             case wire.Ready():
                 self._restore(slot)
                 slot.ready.set()

@@ -29,6 +29,7 @@ import sys
 from typing import Any
 
 from server import logs
+from server.heap import quiet_gc
 from server.media.workers import wire
 from signaling.ports import MediaError
 
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads(args.config)
     logs.setup(config["log_json"])
     sock = socket.socket(fileno=args.fd)
+    quiet_gc()  # as the node does: GC pauses are pauses of every packet this worker forwards
     try:
         import uvloop
 
