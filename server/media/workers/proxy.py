@@ -46,9 +46,10 @@ log = logging.getLogger("hearth.media.workers")
 
 START_SECONDS = 60.0  # the node's start waits this long for its workers (importing aiortc on a busy machine)
 READY_SECONDS = 8.0  # a call waits this long for a restarting worker, then fails
-CALL_SECONDS = 10.0  # a worker that takes longer over one call is taken for stuck: the call fails
-# READY_SECONDS + CALL_SECONDS stay below the hub's media job timeout (``signaling.live``), so a
-# call to a worker fails with a MediaError of its own before the hub abandons the job.
+# A worker alive but not answering one call for this long is taken for stuck and the call fails. The
+# hub abandons a media job sooner (``signaling.live.HubSettings.media_job_timeout``); this bounds other
+# callers. Not shorter: on a starved machine a publish into a busy room took over 10 s (media_rooms_bench).
+CALL_SECONDS = 60.0
 STOP_SECONDS = 1.0  # a stopping worker closes its connections within this, or is killed
 RESTART_BACKOFF = 1.0  # seconds before restarting a worker that died within ``YOUNG_SECONDS`` of starting
 YOUNG_SECONDS = 5.0
