@@ -49,7 +49,7 @@ import media_probe  # bench/, this script's own folder
 from machine import describe
 
 from rooms.model import stream_id_for
-from server.cli import _quiet_gc as quiet_gc
+from server.heap import quiet_gc
 from server.media import seam
 from server.media.engine import MediaEngine
 from server.media.forwarder import vp8_descriptor_size

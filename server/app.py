@@ -84,6 +84,16 @@ def make_sio(settings: Settings) -> socketio.AsyncServer:
 def make_media(settings: Settings, events: SioMediaEvents) -> MediaGateway:
     if not settings.media:
         return NullMedia()
+    if settings.media_workers:
+        from server.media.workers.proxy import MediaWorkers
+
+        return MediaWorkers(
+            events,
+            settings.media_workers,
+            ice_servers=settings.ice_servers,
+            allow_loopback=settings.allow_loopback,
+            log_json=settings.log_json,
+        )
     from server.media.engine import MediaEngine
 
     engine: MediaGateway = MediaEngine(events, ice_servers=settings.ice_servers, allow_loopback=settings.allow_loopback)
@@ -152,6 +162,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
+    if settings.debug_endpoints:
+        app.router.add_post("/debug/stall", debug_stall)
     _add_web(app, settings.allowed_origins)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_tell_clients)
@@ -194,6 +206,17 @@ def forwarding_path(settings: Settings) -> str:
     return "compiled" if COMPILED else "python"
 
 
+async def debug_stall(request: web.Request) -> web.Response:
+    """Test-only (``--debug-endpoints``): block this node's event loop for ``seconds`` (at most 5), as
+    a GC pause or a slow handler would; answers with the ``time.monotonic()`` readings around the block
+    (one clock for every process of the machine), so a test can look at what happened meanwhile."""
+    require_operator(request)
+    seconds = min(5.0, max(0.0, float((await request.json()).get("seconds", 0.5))))
+    started = time.monotonic()
+    time.sleep(seconds)  # blocking the loop is the point
+    return web.json_response({"started": started, "ended": time.monotonic()})
+
+
 async def metrics_endpoint(request: web.Request) -> web.Response:
     require_operator(request)
     hub, metrics = request.app[HUB], request.app[METRICS]
@@ -224,6 +247,9 @@ async def _tell_clients(app: web.Application) -> None:
 
 async def _background(app: web.Application) -> AsyncIterator[None]:
     hub, settings = app[HUB], app[SETTINGS]
+    start = getattr(app[MEDIA], "start", None)
+    if start is not None:  # media workers: running before the first session needs one
+        await start()
     tasks = [
         asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
         asyncio.create_task(_every(settings.lease_ttl / 3, hub.renew_leases)),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import ssl
@@ -18,6 +17,7 @@ from server import logs
 from server.app import create_app, forwarding_path
 from server.auth import Tokens, new_id
 from server.config import Settings, add_arguments, environment_settings, from_env_and_args
+from server.heap import quiet_gc
 from server.keys import STORE
 
 log = logging.getLogger("hearth.cli")
@@ -62,7 +62,7 @@ def _serve(settings: Settings) -> int:
     except ImportError:
         pass
     app = create_app(settings)
-    _quiet_gc()
+    quiet_gc()
     if settings.demo:
         app.on_startup.append(_demo)
     if "operator_key" in settings.generated:
@@ -74,9 +74,12 @@ def _serve(settings: Settings) -> int:
     forwarding = forwarding_path(settings)
     print(
         f"Hearth listening on {settings.public_url} (node {settings.node_id}, "
-        f"store {'redis' if settings.redis_url else 'memory'}, forwarding {forwarding})",
+        f"store {'redis' if settings.redis_url else 'memory'}, "
+        f"media workers {settings.media_workers if settings.media else 0}, forwarding {forwarding})",
         flush=True,
     )
+    if settings.debug_endpoints:
+        log.warning("test-only debug endpoints are on (--debug-endpoints): never run a clinic like this")
     log.info("started; forwarding through the %s path", forwarding, extra={"node": settings.node_id})
     web.run_app(
         app,
@@ -89,19 +92,6 @@ def _serve(settings: Settings) -> int:
         handle_signals=True,
     )
     return 0
-
-
-def _quiet_gc() -> None:
-    """Keep cyclic-GC pauses out of the delivery tail.
-
-    Measured with bench/signaling_bench.py: full (generation 2) collections walked the whole heap and
-    paused the loop for up to 166 ms, several times a minute, at 500 actions a second. The heap built at
-    startup (imports, the app) is frozen out of collection, and young collections run less often, so a
-    full collection is both rarer and shorter.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 100)
 
 
 async def _demo(app: web.Application) -> None:

@@ -110,6 +110,17 @@ class Settings(BaseSettings):
     event_rate: float = Field(EVENT_RATE, gt=0, description="client events a second per connection, sustained")
     event_burst: float = Field(EVENT_BURST, gt=0, description="client events per connection in a burst")
     media: bool = Field(True, description="forward media (off: signaling only, no WebRTC)")
+    media_workers: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "media engine processes beside the node, sessions pinned to them (0: media in the node's own"
+            " process; default: one per core with --production, else 0)"
+        ),
+    )
+    debug_endpoints: bool = Field(
+        False, description="tests only: POST /debug/stall (operator key) blocks the node's event loop; never in service"
+    )
     compiled_forwarding: bool = Field(
         True, description="forward through the compiled packet path when it is built (off: the Python path)"
     )
@@ -159,6 +170,8 @@ class Settings(BaseSettings):
             raise SystemExit(f"--secret must be at least {MIN_SECRET_BYTES} bytes for HS256 join tokens")
         if self.production and len(self.operator_key.encode()) < MIN_OPERATOR_KEY_BYTES:
             raise SystemExit(f"--operator-key must be at least {MIN_OPERATOR_KEY_BYTES} bytes in production")
+        if self.media_workers is None:
+            self.media_workers = default_media_workers(self.production)
         if self.redis_tls is not None and not (self.redis_url or "").startswith("rediss://"):
             raise SystemExit("--redis-tls-ca/--redis-tls-cert/--redis-tls-key need a rediss:// --redis-url")
         if not self.secret:
@@ -174,6 +187,21 @@ class Settings(BaseSettings):
         if not self.node_id:
             self.node_id = f"{socket.gethostname()}-{self.port}-{secrets.token_hex(3)}"
         return self
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's cpuset narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_media_workers(production: bool) -> int:
+    """One media worker per core in production, so packets use every core and a signaling stall never
+    stops them; none in development and tests (the engine in the node's process: one process to debug,
+    and tests can look inside it)."""
+    return cores() if production else 0
 
 
 def flag(name: str) -> str:
@@ -193,7 +221,7 @@ def _flag_options(name: str, field: FieldInfo) -> dict[str, Any]:
         return {"action": "store_const", "const": not default, "dest": name, "help": help_text}
     if name == "allowed_origins":
         return {"action": "append", "dest": name, "metavar": "ORIGIN", "help": help_text}
-    kind = field.annotation if field.annotation in (int, float) else str
+    kind = field.annotation if field.annotation in (int, float) else int if field.annotation == int | None else str
     return {"type": kind, "dest": name, "help": help_text}
 
 

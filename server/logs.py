@@ -30,6 +30,8 @@ SAFE_FIELDS = (
     "mailbox",
     "leg",
     "error",
+    "worker",  # a media worker's slot number (server/media/workers)
+    "pid",
 )
 
 

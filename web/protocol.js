@@ -230,7 +230,19 @@ export class HearthClient extends EventTarget {
     if (this.you) this.you = { ...this.you, status: this.#myStatus(state) };
     this.e2ee.onState(state);
     this.#emit('state', state);
+    if (this.#publishingLost(state)) this.#republish();
     this.#maybePublish();
+  }
+
+  /**
+   * The server lost our publishing connection without closing it (its media worker died): its view
+   * lists no stream of ours although it took our offer. The connection may look alive here for
+   * up to 30 s (until ICE consent runs out), so publish afresh now. States sent before the publish
+   * was acknowledged do not count: the server marks us publishing before it answers.
+   */
+  #publishingLost(state) {
+    const me = state.participants?.find((p) => p.id === this.you?.id);
+    return Boolean(me && this.publisher?.accepted && me.stream_ids?.length === 0);
   }
 
   /**

@@ -92,6 +92,7 @@ export class Publisher extends EventTarget {
 
   async accept(answer) {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    this.accepted = true; // the server has it: from now on its view lists our streams
     // The server closes our connection (DTLS close_notify) when it tears it down: a member sent back
     // to the waiting room, a connection it found dead. The connection state may stay "connected"
     // until ICE consent times out (30 s), so say "failed" now: the client publishes afresh when it may.

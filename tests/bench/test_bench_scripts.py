@@ -49,6 +49,16 @@ def test_media_bench_idle_prints_a_silent_room_s_own_cost() -> None:
     assert re.search(r"hearth N=2, idle: server [\d.]+ core \(0 packets/s delivered\)", out), out
 
 
+def test_media_rooms_bench_prints_cpu_per_room_delivery_and_the_rooms_carried() -> None:
+    out = run("bench/media_rooms_bench.py", "--k", "1", "--workers", "0", "1", "--window", "2", "--warmup", "1")
+    assert out.startswith("machine: ")
+    for workers in (0, 1):
+        row = rf"^\s*{workers}\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+(\s+[\d.]+){{4}}\s+[\d.na]+\s+[\d.na]+"
+        assert re.search(row, out, re.M), out
+        assert re.search(rf"^W={workers}: (carried K=\d+ rooms|no K tried)", out, re.M), out
+    assert re.search(r"load generator [\d.]+ cores beside it", out), out
+
+
 def test_forward_loop_splits_the_hot_path_cost() -> None:
     out = run("bench/forward_loop.py", "--packets", "500")
     for kind in ("video", "audio"):

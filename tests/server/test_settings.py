@@ -51,6 +51,8 @@ SAMPLE: dict[str, Any] = {
     "event_rate": 10.0,
     "event_burst": 20.0,
     "media": False,
+    "media_workers": 3,
+    "debug_endpoints": True,
     "compiled_forwarding": False,
     "log_json": False,
 }

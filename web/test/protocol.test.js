@@ -170,3 +170,21 @@ test('a socket given up stays given up: its late disconnect starts no reconnecti
   assert.equal(removed.client.status, 'removed');
   assert.deepEqual(removed.seen.statuses, ['removed']);
 });
+
+test('a publishing connection the server lost without closing it is published afresh', () => {
+  const { client } = connectedClient();
+  client.you = { id: 'm-1', role: 'member', status: 'admitted' };
+  let closed = 0;
+  const accepted = { accepted: true, close: () => { closed += 1; } };
+  const member = (streams) => ({ version: 2, participants: [{ id: 'm-1', status: 'admitted', stream_ids: streams }] });
+  client.publisher = accepted;
+  sockets[0].fire('session.state', member(['st-m-1']));
+  assert.equal(client.publisher, accepted); // listed: nothing lost
+  client.publisher = { accepted: false, close: () => { closed += 1; } };
+  sockets[0].fire('session.state', member([])); // not yet acknowledged: the server has not marked it yet
+  assert.equal(closed, 0);
+  client.publisher = accepted;
+  sockets[0].fire('session.state', member([])); // media worker gone: the server lists no stream of ours
+  assert.equal(closed, 1);
+  assert.equal(client.publisher, null); // and a new one starts as soon as there is local media
+});

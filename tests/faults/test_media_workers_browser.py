@@ -1,0 +1,90 @@
+"""A media worker is killed under a browser tab: the page publishes again by itself and its media comes
+back both ways, with no reload and no reconnect of its socket.
+
+The tab is Debian's Chromium on the real page; the others are aiortc members (``media_session``) who
+publish again when the server's view says their publishing connection is gone, as the page does
+(``web/protocol.js``). A real node in-process with one media worker.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import av
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+
+from rooms.model import stream_id_for
+from server.keys import MEDIA
+from tests.faults import media_session
+from tests.faults.media_session import KINDS, LiveSession, until
+from tests.faults.test_media_browser import browser, open_tab
+from tests.faults.test_media_workers import BACK_WITHIN, Republisher
+from tests.harness import Harness, running_server
+
+pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
+
+clip = media_session.clip  # the fixtures these tests take
+__all__ = ["browser"]
+
+# Each remote tile's frame count now, kept on its video element; then whether it grew by ``more`` since.
+MARK_JS = """() => {
+  for (const v of document.querySelectorAll('[data-testid="tile"] video')) v.hearthMark = v.hearthFrames ?? 0;
+}"""
+GREW_JS = """([name, more]) => {
+  const v = document.querySelector(`[data-testid="tile"][data-name="${name}"] video`);
+  return Boolean(v && v.videoWidth > 0 && (v.hearthFrames ?? 0) >= (v.hearthMark ?? 0) + more);
+}"""
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[Harness]:
+    async with running_server(
+        media=True, allow_loopback=True, grace_seconds=media_session.GRACE_SECONDS, media_workers=1
+    ) as harness:
+        yield harness
+
+
+async def test_a_tab_whose_media_worker_is_killed_publishes_again_and_sees_and_is_seen(
+    server: Harness, browser: Browser, clip: list[av.Packet]
+) -> None:
+    media: Any = server.app[MEDIA]
+    live = await LiveSession.start(server, ["Ana"], clip, e2ee="off")
+    page: Page | None = None
+    republishers = [Republisher(m) for m in live.everyone.values()]
+    try:
+        invite = await server.invite(live.session_id, "Cam")
+        cam_id = invite["id"]
+        cam_stream = stream_id_for(cam_id)
+        page = await open_tab(browser, invite["url"])
+        await live.facilitator.wire.wait_for("lobby", lambda lobby: any(w["id"] == cam_id for w in lobby["waiting"]))
+        assert (await live.facilitator.wire.ask("admit", {"id": cam_id}))["ok"]
+        await expect(page.get_by_test_id("room")).to_be_visible(timeout=20_000)
+        await until(lambda: all(m.got(cam_stream, k) >= 5 for m in live.everyone.values() for k in KINDS), 30)
+        await page.wait_for_function(GREW_JS, arg=["Ana", 3], timeout=30_000)
+        welcomes = await page.evaluate("() => hearth.client.status")
+
+        await page.evaluate(MARK_JS)
+        killed = time.monotonic()
+        os.kill(media.worker_of(live.session_id), signal.SIGKILL)
+
+        await until(
+            lambda: all(m.got(cam_stream, k, since=killed) >= 5 for m in live.everyone.values() for k in KINDS),
+            BACK_WITHIN,
+        )
+        await page.wait_for_function(GREW_JS, arg=["Ana", 10], timeout=BACK_WITHIN * 1000)
+        await page.wait_for_function(GREW_JS, arg=["Facilitator", 10], timeout=BACK_WITHIN * 1000)
+        assert await page.evaluate("() => hearth.client.status") == welcomes == "connected"  # never reconnected
+        await live.assert_can_end()
+        await expect(page.get_by_test_id("end-ended")).to_be_visible(timeout=10_000)
+    finally:
+        for republisher in republishers:
+            await republisher.stop()
+        if page is not None:
+            await page.context.close()
+        await live.close()
