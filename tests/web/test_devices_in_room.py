@@ -128,6 +128,15 @@ def test_a_member_switches_camera_in_the_room_without_renegotiating(pair: Pair) 
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("devices-panel")).to_be_hidden()
     expect(page.get_by_test_id("devices-button")).to_be_focused()
+    # On a phone "Devices" is behind "More", which has closed: focus goes back to "More".
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        open_devices(pair.alex)
+        page.keyboard.press("Escape")
+        expect(page.get_by_test_id("devices-panel")).to_be_hidden()
+        expect(page.get_by_test_id("more-button")).to_be_focused()
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_the_camera_chosen_in_the_room_is_kept_for_a_rejoin(pair: Pair) -> None:
