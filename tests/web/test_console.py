@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.web.conftest import make_person
 from tests.web.hearth_process import HearthServer
+from tests.web.people import axe_clean
 from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -141,7 +142,8 @@ def test_help_and_a_dropped_connection_stay_pinned_in_view_until_acknowledged(co
     drop = page.get_by_test_id("drop-alert")
     expect(drop).to_contain_text(re.compile(r"Dev: Connection dropped (\d+ s|just now|1 min) ago"), timeout=30_000)
     assert in_view(page, "drop-alert"), "the drop alert scrolled away"
-    console.facilitator.screenshot("console-pinned-alerts")
+    console.facilitator.screenshot("console-pinned-alerts-1280x800")
+    assert axe_clean(page) == []
     page.get_by_test_id("help-dismiss").click()
     expect(alert).to_have_count(0)
     drop.get_by_test_id("drop-dismiss").click()
@@ -159,6 +161,7 @@ def test_on_a_phone_the_console_keeps_its_alerts_pinned(console: Console) -> Non
         page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight / 2)")
         assert in_view(page, "help-alert")
         console.facilitator.screenshot("console-phone-390x844")
+        assert axe_clean(page) == []
         page.get_by_test_id("help-dismiss").click()
     finally:
         page.set_viewport_size({"width": 1280, "height": 800})

@@ -202,6 +202,7 @@ def test_keyboard_facilitator_moves_the_phase_mutes_removes_and_ends(kb: Keyboar
             "camera-toggle",
             "speaker-view-toggle",
             "audio-only-toggle",
+            "devices-button",
             "leave-button",
             "safety-ask-all",
             "phase-next",

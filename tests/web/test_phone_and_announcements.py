@@ -125,6 +125,13 @@ def test_on_a_phone_help_stays_on_screen_and_the_status_is_one_line(full: FullGr
     assert self_view and self_view["width"] <= 100, self_view
     full.robin.screenshot("phone-room-390x844")
     assert axe_clean(page) == []
+
+    def help_in_reach() -> None:  # and on a laptop, with the page scrolled past the grid
+        scroll_to_bottom(page)
+        on_screen(page, "help-button")
+        on_screen(page, "hand-button")
+
+    full.robin.at_sizes("room-help-in-reach", help_in_reach)
     page.evaluate("() => window.scrollTo(0, 0)")
 
 
@@ -141,10 +148,13 @@ def test_on_a_phone_the_turn_controls_stay_on_screen(full: FullGroup) -> None:
 
     full.console.get_by_test_id("goaround-start").click()  # Robin joined first of the members
     expect(page.get_by_test_id("pass-button")).to_be_visible()
-    for testid in ("pass-button", "release-button", "help-button", "turn-hint"):
-        on_screen(page, testid)
-    full.robin.screenshot("phone-turn-390x844")
-    assert axe_clean(page) == []
+
+    def turn_in_reach() -> None:
+        scroll_to_bottom(page)
+        for testid in ("pass-button", "release-button", "help-button", "turn-hint"):
+            on_screen(page, testid)
+
+    full.robin.at_sizes("room-turn-in-reach", turn_in_reach)
     page.get_by_test_id("pass-button").click()
     expect(page.get_by_test_id("pass-button")).to_be_hidden()
     full.console.get_by_test_id("goaround-stop").click()

@@ -98,6 +98,12 @@ def test_turn_timers_follow_the_server_even_when_the_device_clock_is_an_hour_off
     status = circle.noa.page.get_by_test_id("goaround-status")
     expect(status).to_contain_text(re.compile(r"(1:[45]\d|2:00) left"))  # not "0:00": the clock is an hour fast
     expect(circle.noa.page.get_by_test_id("phase-status")).to_contain_text(re.compile(r"1[45]:\d\d left"))
+
+    def server_times() -> None:
+        expect(status).to_be_visible()
+        expect(status).to_contain_text(re.compile(r"(1:[0-5]\d|2:00) left"))
+
+    circle.noa.at_sizes("timers-from-remaining", server_times)
     console.get_by_test_id("goaround-stop").click()
 
 
@@ -179,11 +185,16 @@ def test_a_member_who_left_with_camera_and_mic_off_comes_back_with_them_off(circ
     page.get_by_test_id("confirm-yes").click()
     page.get_by_test_id("rejoin-button").click()
     expect(page.get_by_test_id("join-screen")).to_be_visible()
-    expect(page.get_by_test_id("camera-toggle")).to_have_attribute("data-on", "false")
-    expect(page.get_by_test_id("mic-toggle")).to_have_attribute("data-on", "false")
+
+    def both_off() -> None:
+        expect(page.get_by_test_id("camera-toggle")).to_have_attribute("data-on", "false")
+        expect(page.get_by_test_id("mic-toggle")).to_have_attribute("data-on", "false")
+
+    circle.noa.at_sizes("devices-off-rejoin-join", both_off)
     circle.noa.join()
     expect(page.get_by_test_id("room")).to_be_visible()
     expect(page.get_by_test_id("mic-toggle")).to_have_text("Unmute")
+    circle.noa.at_sizes("devices-off-rejoin-room", both_off)
     expect(circle.row("Noa").get_by_test_id("audible")).to_have_text("Mic off")
     assert page.evaluate("() => hearth.local.stream.getVideoTracks().length") == 0  # the camera light is off
 

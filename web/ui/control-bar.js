@@ -7,12 +7,12 @@ import { h } from './dom.js';
 import { setIconLabel } from './icons.js';
 
 export class ControlBar {
-  /** `primary`: always in the bar; `more`: behind "More" on a phone; `notes`: the line above. */
+  /** `primary`: always in the bar; `more`: behind "More" on a phone; `notes`: the line above; `panels`: above that (Devices). */
   /**
    * @param {{primary: (HTMLElement | null | undefined)[], more: (HTMLElement | null | undefined)[],
-   *   notes?: HTMLElement | null}} parts
+   *   notes?: HTMLElement | null, panels?: HTMLElement[]}} parts
    */
-  constructor({ primary, more, notes = null }) {
+  constructor({ primary, more, notes = null, panels = [] }) {
     this.moreButton = h('button', {
       type: 'button', className: 'more-button', 'data-testid': 'more-button',
       'aria-expanded': 'false', 'aria-controls': 'more-panel', 'on:click': () => this.toggle(),
@@ -22,7 +22,7 @@ export class ControlBar {
     this.panel.addEventListener('click', (e) => { if (/** @type {Element} */ (e.target).closest('button')) this.toggle(false); });
     this.bar = h('div', { className: 'controls', role: 'group', 'aria-label': 'Controls', 'data-testid': 'control-bar' },
       primary, this.moreButton, this.panel);
-    this.el = h('div', { className: 'dock' }, notes, this.bar);
+    this.el = h('div', { className: 'dock' }, panels, notes, this.bar);
     this.el.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.isOpen()) {
         this.toggle(false);

@@ -14,8 +14,13 @@ const TEST_TONE_S = 1.2;
 const canChooseSpeaker = () => typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
 
 export class DevicePicker {
-  /** `open`: shown unfolded (before joining); folded elsewhere. */
-  constructor(local, { open = false } = {}) {
+  /**
+   * `open`: shown unfolded (before joining); folded elsewhere. `bare`: the fields alone, without the
+   * fold, for the room's "Devices" panel (which has its own heading and its own way to close).
+   * @param {import('../devices.js').LocalMedia} local
+   * @param {{open?: boolean, bare?: boolean}} [options]
+   */
+  constructor(local, { open = false, bare = false } = {}) {
     this.local = local;
     this.selects = KINDS.map(({ key, label, testid }) => {
       const select = h('select', { id: testid, 'data-testid': testid, 'on:change': (e) => local.useDevice(key, e.target.value) });
@@ -26,9 +31,10 @@ export class DevicePicker {
     this.heard = h('p', { className: 'hint', role: 'status', 'data-testid': 'speaker-test-status' });
     this.speakerField = h('div', { className: 'field' }, h('label', { htmlFor: 'speaker-select' }, 'Speaker'),
       h('div', { className: 'row' }, this.speaker, this.test));
-    this.el = h('details', { className: 'device-picker', 'data-testid': 'device-picker', open },
-      h('summary', {}, 'Choose camera, microphone and speaker'),
-      h('div', { className: 'device-fields' }, this.selects.map((s) => s.field), this.speakerField, this.heard));
+    const fields = h('div', { className: 'device-fields' }, this.selects.map((s) => s.field), this.speakerField, this.heard);
+    /** @type {HTMLElement} */
+    this.el = bare ? fields : h('details', { className: 'device-picker', 'data-testid': 'device-picker', open },
+      h('summary', {}, 'Choose camera, microphone and speaker'), fields);
     this.onDevices = () => this.refresh();
     navigator.mediaDevices?.addEventListener?.('devicechange', this.onDevices);
     this.onLocal = () => this.refresh();
@@ -49,7 +55,10 @@ export class DevicePicker {
     const outputs = devices.filter((d) => d.kind === 'audiooutput');
     this.speakerField.hidden = !canChooseSpeaker();
     fill(this.speaker, outputs.length ? outputs : [{ deviceId: '', label: 'This device\'s speaker' }], 'Speaker');
-    if (document.activeElement !== this.speaker) this.speaker.value = this.local.speaker;
+    if (document.activeElement !== this.speaker) {
+      this.speaker.value = this.local.speaker;
+      if (this.speaker.selectedIndex < 0) this.speaker.selectedIndex = 0; // no output is called '' here: show the first
+    }
   }
 
   /** A short tone through the chosen speaker: "can you hear it?" before the group can. */

@@ -8,6 +8,7 @@ import { ControlBar } from './control-bar.js';
 import { Grid } from './grid.js';
 import { MemberControls } from './member-controls.js';
 import { NotesPanel } from './notes.js';
+import { DevicesPanel } from './devices-panel.js';
 import { DeviceToggles } from './preview.js';
 import { SafetyForm } from './safety-form.js';
 import { StatusStrip } from './status.js';
@@ -35,10 +36,12 @@ export class RoomView {
     if (this.messages) setIconLabel(this.messages, 'chat', 'Messages');
     this.audioOnly = h('button', { type: 'button', 'data-testid': 'audio-only-toggle', 'aria-pressed': 'false', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
     this.layout = h('button', { type: 'button', 'data-testid': 'speaker-view-toggle', 'aria-pressed': 'true', 'on:click': () => this.grid.setSpeakerView(!this.grid.speakerView) });
+    this.devices = new DevicesPanel(app.local, { fallbackFocus: () => this.bar.moreButton });
     this.bar = new ControlBar({
       primary: [this.toggles.el, this.controls?.el],
-      more: [this.safety?.opener, this.messages, this.layout, this.audioOnly, this.leave],
+      more: [this.safety?.opener, this.messages, this.layout, this.audioOnly, this.devices.button, this.leave],
       notes: this.controls?.notes,
+      panels: [this.devices.el],
     });
     const stage = h('div', { className: 'stage' }, this.status.el, this.nods, this.grid.el, this.bar.el);
     if (this.side) {
@@ -124,5 +127,6 @@ export class RoomView {
 
   destroy() {
     this.toggles.destroy();
+    this.devices.destroy();
   }
 }
