@@ -161,7 +161,7 @@ def us_per_received_srtp(kind: str, count: int, compiled: bool, rounds: int = 5)
     receiver._by_ssrc[ssrc.to_bytes(4, "big")] = track
     if compiled:
         stats = track.stats
-        receiver._inlet.set_session(rx, seam_compiled.context_address(rx))
+        receiver._inlet.set_session(rx, seam_compiled.context_capsule(rx))
         receiver._inlet.add(
             ssrc, track.consumer.on_rtp, lambda lost: None, lambda: None, kind == "video", 1, float(stats._clockrate),
             1, 0, 0, 0, 0, 0, track._high, [],

@@ -51,9 +51,14 @@ class MediaEngine:
         ice_servers: list[dict[str, Any]] | None = None,
         allow_loopback: bool = False,
         video_bitrate_cap: int = DEFAULT_VIDEO_CAP,
+        adapt_bandwidth: bool = True,
     ) -> None:
+        """``adapt_bandwidth=False`` keeps every gate the policy opens open and publishers at the cap
+        (no allocator): for tests of forwarding itself, whose seven aiortc clients on two busy cores
+        drop packets the allocator would rightly take for a congested link."""
         self._events = events
         self._video_cap = video_bitrate_cap
+        self._adapt = adapt_bandwidth
         self._ice_servers = list(ice_servers or [])
         self._rooms: dict[str, Room] = {}
         self._totals = Totals()
@@ -188,7 +193,7 @@ class MediaEngine:
     def _room(self, session_id: str) -> Room:
         room = self._rooms.get(session_id)
         if room is None:
-            room = self._rooms[session_id] = Room(session_id)
+            room = self._rooms[session_id] = Room(session_id, adapt=self._adapt)
             room.speaking_task = asyncio.create_task(room_loop(room, self._events, self._video_cap))
         return room
 

@@ -33,6 +33,7 @@ class Room:
     meter: SpeakingMeter = field(default_factory=SpeakingMeter)
     speaking_task: asyncio.Task[None] | None = None
     bandwidth: bandwidth.Bandwidth = field(default_factory=bandwidth.Bandwidth)
+    adapt: bool = True  # the allocator runs (``MediaEngine(adapt_bandwidth=...)``)
 
 
 async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
@@ -42,7 +43,7 @@ async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
         await asyncio.sleep(SPEAKING_INTERVAL)
         tick += 1
         if tick % REMB_EVERY == 0:
-            rates, changes = allocate(room, video_cap)
+            rates, changes = allocate(room, video_cap) if room.adapt else ({}, [])
             send_reports(room, video_cap, rates)
             if changes:
                 await bandwidth.tell(events, room.session_id, changes)

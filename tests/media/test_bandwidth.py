@@ -4,16 +4,29 @@ told), and when its REMB recovers the paused video resumes, starting at a keyfra
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpReceiverInfo, RtcpRrPacket, pack_remb_fci
 
 from rooms.model import stream_id_for
 from server.media.allocator import AUDIO_RATE, STARTUP_GRACE
+from server.media.engine import MediaEngine
 from server.media.forwarder import vp8_is_keyframe, vp8_starts_frame
-from tests.media.clients import Client, PatternVideo, ToneAudio, wait_for
+from tests.media.clients import Client, PatternVideo, Recorder, ToneAudio, wait_for
 from tests.media.conftest import Room
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
+
+
+@pytest.fixture
+async def room() -> AsyncIterator[Room]:
+    """Unlike the other media tests' room, this one's engine runs the allocator."""
+    events = Recorder()
+    room = Room(MediaEngine(events, allow_loopback=True, adapt_bandwidth=True), events)
+    yield room
+    await room.close()
+
 
 WEAK = 400_000  # bit/s: two audio streams and one video fit, two do not (aiortc's encoder goes no lower than 250k)
 STRONG = 5_000_000
