@@ -29,6 +29,7 @@ def start_hearth(lab: Lab, role: str, log_dir: Path, *args: str) -> HearthServer
         prefix=lab.command(role),
         loopback=False,
         reach=lab.inside(role).run,
+        adapt_bandwidth=True,  # the lab's links are what the allocator is for
     )
 
 

@@ -120,6 +120,7 @@ def start_server(
     prefix: Sequence[str] = (),
     loopback: bool = True,
     reach: Callable[[Callable[[], Any]], Any] = direct,
+    adapt_bandwidth: bool = False,
 ) -> HearthServer:
     """Launch the server and wait until /healthz answers (or fail with its log).
 
@@ -148,6 +149,8 @@ def start_server(
         *extra_args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if not adapt_bandwidth:  # pages starving on two cores are not congested links (tests/net runs it)
+        env["HEARTH_ADAPT_BANDWIDTH"] = "0"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = HearthServer(f"http://{host}:{port}", key, proc, log_path, reach=reach)
