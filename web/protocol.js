@@ -92,6 +92,7 @@ export class HearthClient extends EventTarget {
     this.subscriber = null;
     this.revision = -1;
     this.offers = Promise.resolve();
+    this.mediaEpoch = 0; // grows whenever media starts over: offers queued before then are dropped
     this.publishing = null;
     this.backoff = null;
     this.moves = 0;
@@ -137,7 +138,9 @@ export class HearthClient extends EventTarget {
     socket.on('error', (e) => this.#setStatus('refused', { code: e?.code ?? 'internal', message: e?.message }));
     socket.on('welcome', (w) => this.#onWelcome(w));
     socket.on('session.state', (s) => this.#onState(s));
-    socket.on('rtc.offer', (o) => this.#onOffer(o));
+    socket.on('rtc.offer', (o) => {
+      if (socket === this.socket) this.#onOffer(o); // never an offer of a connection given up
+    });
     socket.on('removed', (r) => this.#onGone('removed', r));
     socket.on('session.ended', (e) => this.#onGone('ended', e));
     socket.on('replaced', (r) => this.#onReplaced(r));
@@ -386,8 +389,13 @@ export class HearthClient extends EventTarget {
   }
 
   #onOffer(offer) {
-    // Answer offers one at a time, in order; a stale revision is dropped.
-    this.offers = this.offers.then(() => this.#answer(offer)).catch((err) => this.#emit('media', { error: err }));
+    // Answer offers one at a time, in order; a stale revision is dropped, and so is an offer still
+    // queued when media started over (a welcome on another node: its revisions start afresh, and
+    // answering the dead node's offer would set the revision above every offer of the new one).
+    const epoch = this.mediaEpoch;
+    this.offers = this.offers
+      .then(() => (epoch === this.mediaEpoch ? this.#answer(offer) : undefined))
+      .catch((err) => this.#emit('media', { error: err }));
   }
 
   async #answer(offer) {
@@ -421,5 +429,6 @@ export class HearthClient extends EventTarget {
     this.subscriber?.close();
     this.subscriber = null;
     this.revision = -1;
+    this.mediaEpoch += 1;
   }
 }

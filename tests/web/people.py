@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -23,6 +24,22 @@ FRAMES_JS = """([name]) => {
 LIVE_JS = """([name, min]) => {
   const v = document.querySelector(`[data-testid="tile"][data-name="${name}"] video`);
   return Boolean(v && v.videoWidth > 0 && (v.hearthFrames ?? 0) >= min);
+}"""
+
+# Where a tile's media stands, for a failure message: the socket, the keys, the receiving connection, the tile.
+MEDIA_STATE_JS = """([name]) => {
+  const app = window.hearth, client = app?.client, sub = client?.subscriber, e2ee = client?.e2ee;
+  const v = document.querySelector(`[data-testid="tile"][data-name="${name}"] video`);
+  const me = client?.session?.participants?.find((p) => p.name === name);
+  return {
+    status: client?.status, url: client?.socket?.io?.uri, revision: client?.revision,
+    publisher: client?.publisher ? (client.publisher.pc?.connectionState ?? 'made') : null,
+    subscriber: sub ? (sub.pc?.connectionState ?? 'made') : null,
+    streams: client ? [...client.streams.keys()] : null,
+    e2ee: e2ee ? {mode: e2ee.mode, status: e2ee.status, keyId: e2ee.keyId} : null,
+    them: me ? {status: me.status, connected: me.connected, streams: me.stream_ids} : null,
+    tile: v ? {width: v.videoWidth, frames: v.hearthFrames ?? 0, paused: v.paused, ready: v.readyState} : null,
+  };
 }"""
 
 # Every text the live region takes, kept in order for the test to read.
@@ -68,7 +85,11 @@ class Person:
 
     def wait_video_live(self, name: str, timeout_ms: float = 30_000) -> None:
         """videoWidth > 0 and the frame counter grows across half a second."""
-        self.page.wait_for_function(LIVE_JS, arg=[name, 3], timeout=timeout_ms)
+        try:
+            self.page.wait_for_function(LIVE_JS, arg=[name, 3], timeout=timeout_ms)
+        except PlaywrightTimeoutError:
+            state = self.page.evaluate(MEDIA_STATE_JS, [name])
+            raise AssertionError(f"{self.name} never saw live video from {name}: {state}") from None
         before = self.video_of(name)
         self.page.wait_for_timeout(600)
         after = self.video_of(name)

@@ -188,3 +188,48 @@ test('a publishing connection the server lost without closing it is published af
   assert.equal(closed, 1);
   assert.equal(client.publisher, null); // and a new one starts as soon as there is local media
 });
+
+/** A stand-in RTCPeerConnection whose remote description waits until the test lets it through. */
+class HeldPeerConnection {
+  static hold = null;
+  constructor() {
+    this.remoteDescription = null;
+    this.localDescription = null;
+    this.iceGatheringState = 'complete';
+  }
+  addEventListener() {}
+  async setRemoteDescription(description) {
+    await HeldPeerConnection.hold;
+    this.remoteDescription = description;
+  }
+  getTransceivers() { return []; }
+  async createAnswer() { return { type: 'answer', sdp: 'v=0\r\n' }; }
+  async setLocalDescription(description) { this.localDescription = description; }
+  close() {}
+}
+
+test('an offer still queued when media starts over on another node is never answered', async () => {
+  globalThis.RTCPeerConnection = HeldPeerConnection;
+  const { client } = connectedClient();
+  const answers = [];
+  const acked = () => ({ emitWithAck: async (event, payload) => answers.push([event, payload.revision]) && { ok: true } });
+  sockets[0].timeout = acked;
+  const welcome = { you: { id: 'm-1', role: 'member', status: 'admitted' }, session: { version: 1, participants: [] } };
+  sockets[0].fire('welcome', welcome);
+  let release;
+  HeldPeerConnection.hold = new Promise((resolve) => { release = resolve; });
+  const offer = (revision) => ({ type: 'offer', sdp: 'v=0\r\na=ice-ufrag:old\r\n', revision });
+  sockets[0].fire('rtc.offer', offer(7)); // being answered when the node dies ...
+  sockets[0].fire('rtc.offer', offer(8)); // ... and one queued behind it
+  // The node dies; home sends the client to another node, whose welcome starts media over.
+  client.connect();
+  const fresh = sockets.at(-1);
+  fresh.timeout = acked;
+  fresh.fire('connect');
+  fresh.fire('welcome', welcome);
+  release();
+  fresh.fire('rtc.offer', { type: 'offer', sdp: 'v=0\r\na=ice-ufrag:new\r\n', revision: 1 });
+  await client.offers;
+  assert.deepEqual(answers, [['rtc.answer', 1]]); // the new node's offer only
+  assert.equal(client.revision, 1);
+});
