@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -93,15 +92,16 @@ def make_media(settings: Settings, events: SioMediaEvents) -> MediaGateway:
             settings.media_workers,
             ice_servers=settings.ice_servers,
             allow_loopback=settings.allow_loopback,
+            adapt_bandwidth=settings.adapt_bandwidth,
             log_json=settings.log_json,
         )
     from server.media.engine import MediaEngine
 
-    # HEARTH_ADAPT_BANDWIDTH=0 (tests of other features, whose browsers starve on a shared machine and
-    # drop packets the allocator would rightly take for congestion) keeps every gate the policy opens.
-    adapt = os.environ.get("HEARTH_ADAPT_BANDWIDTH", "1") != "0"
     engine: MediaGateway = MediaEngine(
-        events, ice_servers=settings.ice_servers, allow_loopback=settings.allow_loopback, adapt_bandwidth=adapt
+        events,
+        ice_servers=settings.ice_servers,
+        allow_loopback=settings.allow_loopback,
+        adapt_bandwidth=settings.adapt_bandwidth,
     )
     return engine
 

@@ -47,6 +47,7 @@ FLAG_NAMES = {
     "media": "--no-media",
     "log_json": "--log-text",
     "compiled_forwarding": "--python-forwarding",
+    "adapt_bandwidth": "--fixed-bandwidth",
     "allowed_origins": "--allowed-origin",
 }
 
@@ -123,6 +124,13 @@ class Settings(BaseSettings):
     )
     compiled_forwarding: bool = Field(
         True, description="forward through the compiled packet path when it is built (off: the Python path)"
+    )
+    adapt_bandwidth: bool = Field(
+        True,
+        description=(
+            "fit each member's video to what their link carries (off: every gate the floor opens stays open,"
+            " publishers at the cap; tests of other features on a starved machine)"
+        ),
     )
     log_json: bool = Field(True, description="JSON logs (off: human-readable text)")
 

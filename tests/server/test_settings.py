@@ -54,6 +54,7 @@ SAMPLE: dict[str, Any] = {
     "media_workers": 3,
     "debug_endpoints": True,
     "compiled_forwarding": False,
+    "adapt_bandwidth": False,
     "log_json": False,
 }
 

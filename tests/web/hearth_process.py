@@ -150,7 +150,7 @@ def start_server(
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if not adapt_bandwidth:  # pages starving on two cores are not congested links (tests/net runs it)
-        env["HEARTH_ADAPT_BANDWIDTH"] = "0"
+        env["HEARTH_ADAPT_BANDWIDTH"] = "0"  # Settings.adapt_bandwidth (--fixed-bandwidth)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = HearthServer(f"http://{host}:{port}", key, proc, log_path, reach=reach)

@@ -88,13 +88,19 @@ class MediaWorkers:
         count: int,
         ice_servers: list[dict[str, Any]] | None = None,
         allow_loopback: bool = False,
+        adapt_bandwidth: bool = True,
         log_json: bool = True,
     ) -> None:
         if count < 1:
             raise ValueError("MediaWorkers needs at least one worker")
         self._events = events
         self._ice_servers = list(ice_servers or [])
-        self._config = {"ice_servers": self._ice_servers, "allow_loopback": allow_loopback, "log_json": log_json}
+        self._config = {
+            "ice_servers": self._ice_servers,
+            "allow_loopback": allow_loopback,
+            "adapt_bandwidth": adapt_bandwidth,
+            "log_json": log_json,
+        }
         self._slots = [Slot(i) for i in range(count)]
         self._pins: dict[str, Slot] = {}
         self._policies: dict[str, ForwardingPolicy] = {}

@@ -108,7 +108,12 @@ async def serve(sock: socket.socket, config: dict[str, Any]) -> None:
 
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     out = WireEvents(writer)
-    engine = MediaEngine(out, ice_servers=config["ice_servers"], allow_loopback=config["allow_loopback"])
+    engine = MediaEngine(
+        out,
+        ice_servers=config["ice_servers"],
+        allow_loopback=config["allow_loopback"],
+        adapt_bandwidth=config["adapt_bandwidth"],
+    )
     out.send(wire.Ready(os.getpid()))
     tasks: set[asyncio.Task[None]] = set()
     pusher = asyncio.create_task(push(engine, out))
