@@ -597,13 +597,18 @@ def percentile(values: list[float], p: float) -> float:
     return 1000 * values[min(len(values) - 1, int(len(values) * p / 100))] if values else float("nan")
 
 
-async def main(args: argparse.Namespace) -> None:
-    seam.enable_loopback_candidates()
+def shared_clip(prefix: str) -> tuple[Any, str, float]:
+    """The clip encoded once, in a file the client processes load, and its video bit rate (kbit/s)."""
     clip = encode_clip()
-    clip_file = os.path.join(tempfile.mkdtemp(prefix="media_bench"), "clip.pickle")
+    clip_file = os.path.join(tempfile.mkdtemp(prefix=prefix), "clip.pickle")
     with open(clip_file, "wb") as f:
         pickle.dump(clip, f)
-    kbps = sum(map(len, clip[0])) * 8 / (len(clip[0]) / FPS) / 1000
+    return clip, clip_file, sum(map(len, clip[0])) * 8 / (len(clip[0]) / FPS) / 1000
+
+
+async def main(args: argparse.Namespace) -> None:
+    seam.enable_loopback_candidates()
+    clip, clip_file, kbps = shared_clip("media_bench")
     print(describe())
     print(f"clip: {len(clip[0])} VP8 frames {W}x{H} at {kbps:.0f} kbit/s, {len(clip[1])} Opus packets")
     d50, d99 = await direct_latency(clip, 6.0)

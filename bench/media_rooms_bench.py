@@ -27,11 +27,9 @@ import asyncio
 import contextlib
 import json
 import os
-import pickle
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -40,7 +38,7 @@ import psutil
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from machine import describe
-from media_bench import FPS, Link, direct_latency, encode_clip, percentile
+from media_bench import Link, direct_latency, percentile, shared_clip
 
 from server.heap import quiet_gc
 from server.media import seam
@@ -266,11 +264,7 @@ COLUMNS = [
 
 async def main(args: argparse.Namespace) -> None:
     seam.enable_loopback_candidates()
-    clip = encode_clip()
-    clip_file = os.path.join(tempfile.mkdtemp(prefix="media_rooms_bench"), "clip.pickle")
-    with open(clip_file, "wb") as f:
-        pickle.dump(clip, f)
-    kbps = sum(map(len, clip[0])) * 8 / (len(clip[0]) / FPS) / 1000
+    clip, clip_file, kbps = shared_clip("media_rooms_bench")
     print(describe())
     print(f"rooms of {MEMBERS}, each member publishing VP8 at {kbps:.0f} kbit/s and Opus, receiving the other 7")
     d50, d99 = await direct_latency(clip, 4.0)

@@ -30,6 +30,7 @@ from server.media.opus import with_opus_parameters
 from server.media.peers import Closer, Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
 from server.media.room import Room, room_loop
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
+from signaling.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class MediaEngine:
         self._rooms: dict[str, Room] = {}
         self._totals = Totals()
         self._drops = seam.Drops()
-        self._tasks: set[asyncio.Task[None]] = set()  # connection-lost handling and refreshes in flight
+        self._tasks = Background()  # connection-lost handling and refreshes in flight
         self._closer = Closer()  # connections being closed: nobody waits for a close
         self._closing = False
         if allow_loopback:
@@ -84,7 +85,7 @@ class MediaEngine:
             answer = await self._answer_publisher(room, peer, sdp, offer)
         # The others' new offers follow in the background: the publisher's answer (and the session's
         # media queue behind it) never waits for seven renegotiations, one of them maybe a slow peer's.
-        self._spawn(self._refresh_all(room))
+        self._tasks.start(self._refresh_all(room))
         return answer
 
     async def answer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
@@ -157,8 +158,7 @@ class MediaEngine:
         """Close everything; connection-lost handling already under way finishes first (cancelled,
         it would leave aiortc's own close of that connection running on)."""
         self._closing = True
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.drain()
         for session_id in list(self._rooms):
             await self.close_session(session_id)
         await self._closer.drain()
@@ -266,11 +266,6 @@ class MediaEngine:
         """Every subscriber at once: each refresh holds only its own peer's lock and never raises, so a
         peer whose renegotiation is slow (a fresh connection gathering, a loaded node) delays no other."""
         await asyncio.gather(*(self._refresh(room, peer) for peer in list(room.peers.values())))
-
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _refresh(self, room: Room, peer: Peer) -> None:
         """Bring one subscriber connection in line with what its room publishes; offer if it changed.
@@ -381,7 +376,7 @@ class MediaEngine:
         def changed() -> None:
             current = peer.publisher if leg == PUBLISH else peer.subscriber
             if current is pc and pc.connectionState in ("failed", "closed") and not self._closing:
-                self._spawn(self._lost(room, peer, pc, leg))
+                self._tasks.start(self._lost(room, peer, pc, leg))
 
         pc.on("connectionstatechange", changed)
 

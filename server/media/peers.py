@@ -32,6 +32,7 @@ from aiortc import (
 from server.media.forwarder import Sink, Source
 from server.media.limits import media_sections
 from server.media.seam import LeanReceiver, SubscriberRtcp
+from signaling.tasks import Background
 
 log = logging.getLogger("hearth.media")
 
@@ -80,20 +81,17 @@ class Closer:
     """
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = Background()
 
     def close(self, pc: RTCPeerConnection, what: str, session_id: str, participant_id: str) -> None:
-        task = asyncio.ensure_future(close_quietly(pc, what, session_id, participant_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._closing.start(close_quietly(pc, what, session_id, participant_id))
 
     @property
     def pending(self) -> int:
-        return len(self._tasks)
+        return self._closing.pending
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._closing.drain()
 
 
 def ids(session_id: str, participant_id: str) -> dict[str, str]:
