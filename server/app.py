@@ -230,12 +230,10 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     metrics.participants.set(len(hub.sockets))
     metrics.transport_sockets.set(len(request.app[SIO].eio.sockets))
     metrics.tasks.set(len(asyncio.all_tasks()))
-    connections = getattr(request.app[MEDIA], "connections", None)
-    if callable(connections):
-        metrics.peer_connections.set(sum(pc.connectionState != "closed" for pc in connections()))
     stats = getattr(request.app[MEDIA], "stats", None)
     if callable(stats):
         figures = stats()
+        metrics.peer_connections.set(figures.get("connections", 0))
         metrics.forwarded_packets.set(figures.get("packets", 0))
         metrics.forwarded_bytes.set(figures.get("bytes", 0))
         for reason, count in figures.get("dropped", {}).items():
@@ -259,7 +257,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(_every(settings.tick_seconds, hub.tick_all)),
         asyncio.create_task(_every(settings.lease_ttl / 3, hub.renew_leases)),
-        asyncio.create_task(_every(heap.TRIM_SECONDS, heap.trim)),
+        asyncio.create_task(_every(heap.RECLAIM_SECONDS, heap.reclaim)),
     ]
     yield
     for task in tasks:

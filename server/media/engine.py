@@ -166,14 +166,16 @@ class MediaEngine:
     # --- introspection for tests and metrics --------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Forwarded packets and bytes since start, the fan-out time samples taken since last asked, and
-        the datagrams the socket guards refused since start, by reason (``seam.guard``)."""
+        """Forwarded packets and bytes since start, the fan-out time samples taken since last asked, the
+        datagrams the socket guards refused since start, by reason (``seam.guard``), and the WebRTC
+        connections held now that are not closed (the gauge a leak shows in)."""
         samples, self._totals.latency = self._totals.latency, []
         return {
             "packets": self._totals.packets,
             "bytes": self._totals.bytes,
             "latency": samples,
             "dropped": self._drops.by_reason(),
+            "connections": sum(pc.connectionState != "closed" for pc in self.connections()),
         }
 
     def sessions(self) -> list[str]:

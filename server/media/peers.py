@@ -29,6 +29,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from server import heap
 from server.media.forwarder import Sink, Source
 from server.media.limits import media_sections
 from server.media.seam import LeanReceiver, SubscriberRtcp
@@ -70,6 +71,8 @@ async def close_quietly(pc: RTCPeerConnection, what: str, session_id: str, parti
         await asyncio.shield(pc.close())
     except Exception:
         log.warning("%s connection did not close cleanly", what, extra=ids(session_id, participant_id))
+    finally:
+        heap.expect_garbage()  # a closed connection is freed by the cyclic collector only
 
 
 class Closer:

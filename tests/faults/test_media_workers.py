@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,31 @@ async def test_a_gateway_call_to_a_killed_worker_fails_with_a_media_error_instea
                 await call
         assert type(raised.value).__name__ == "MediaError" and raised.value.code == "internal"  # type: ignore[attr-defined]
         await live.assert_can_end()
+
+
+async def test_the_connection_gauge_counts_the_connections_the_workers_hold(
+    server: Harness, clip: list[av.Packet]
+) -> None:
+    """``hearth_peer_connections`` is where a leak shows (the soak reads it): with the engine in worker
+    processes it must count their connections, not the node's none."""
+
+    async def gauge() -> float:
+        async with server.http.get(f"{server.url}/metrics", headers=server.auth) as r:
+            found = re.search(r"^hearth_peer_connections (\S+)$", await r.text(), re.MULTILINE)
+        assert found, "no hearth_peer_connections in /metrics"
+        return float(found.group(1))
+
+    async def until_gauge(expected: int) -> None:
+        seen: list[float] = []
+        while not seen or seen[-1] != expected:
+            assert len(seen) < 100, f"hearth_peer_connections never showed {expected}: {seen[-5:]}"
+            await asyncio.sleep(0.1)  # the workers report once a second
+            seen.append(await gauge())
+
+    async with LiveSession.running(server, ["Ana", "Ben"], clip) as live:
+        await live.until_everyone_receives_everyone()
+        await until_gauge(2 * len(live.everyone))  # each publishes on one connection, receives on another
+    await until_gauge(0)  # the session ended and everyone left: nothing held
 
 
 async def test_sessions_are_pinned_to_the_least_loaded_worker_and_stay_there(server: Harness) -> None:

@@ -29,7 +29,7 @@ SAMPLES: list[wire.Message] = [
     wire.Lost("s", "a", "publish"),
     wire.Paused("s", "a", ["b"], False),
     wire.Spoke("s", {"a": 1.25}),
-    wire.Stats(10, 1000, [0.001], {"short": 2}),
+    wire.Stats(10, 1000, [0.001], {"short": 2}, 4),
 ]
 
 

@@ -35,7 +35,7 @@ import socket
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from server.media.forwarder import MAX_LATENCY_SAMPLES
@@ -213,18 +213,26 @@ class MediaWorkers:
         return self._spoke.pop(session_id, {})
 
     def stats(self) -> dict[str, Any]:
-        """The engine's ``stats()`` summed over the workers (totals include workers that died)."""
+        """The engine's ``stats()`` summed over the workers (totals include workers that died; the
+        connections are those of the live workers' last report)."""
         latency: list[float] = []
         dropped: dict[str, int] = defaultdict(int)
-        packets = bytes_ = 0
+        packets = bytes_ = connections = 0
         for slot in self._slots:
             packets += slot.totals[0] + slot.stats.packets
             bytes_ += slot.totals[1] + slot.stats.bytes
+            connections += slot.stats.connections
             latency += slot.stats.latency
-            slot.stats = wire.Stats(slot.stats.packets, slot.stats.bytes, [], slot.stats.dropped)
+            slot.stats = replace(slot.stats, latency=[])
             for reason, count in slot.stats.dropped.items():
                 dropped[reason] += count
-        return {"packets": packets, "bytes": bytes_, "latency": latency, "dropped": dict(dropped)}
+        return {
+            "packets": packets,
+            "bytes": bytes_,
+            "latency": latency,
+            "dropped": dict(dropped),
+            "connections": connections,
+        }
 
     # --- calls --------------------------------------------------------------------------------------
 
@@ -347,7 +355,7 @@ class MediaWorkers:
                         spoke[pid] = spoke.get(pid, 0.0) + more
             case wire.Stats():
                 latency = slot.stats.latency + message.latency  # samples not yet taken by ``stats()``
-                slot.stats = wire.Stats(message.packets, message.bytes, latency[-MAX_LATENCY_SAMPLES:], message.dropped)
+                slot.stats = replace(message, latency=latency[-MAX_LATENCY_SAMPLES:])
             case wire.Ready():
                 self._restore(slot)
                 slot.ready.set()

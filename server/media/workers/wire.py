@@ -162,6 +162,7 @@ class Stats:
     bytes: int
     latency: list[float] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
+    connections: int = 0  # WebRTC connections the engine holds that are not closed, now
 
 
 Request = Publish | Answer | Subscribe | SetPolicy | CloseParticipant | CloseSession

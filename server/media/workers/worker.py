@@ -28,7 +28,7 @@ import socket
 import sys
 from typing import Any
 
-from server import logs
+from server import heap, logs
 from server.heap import quiet_gc
 from server.media.workers import wire
 from signaling.ports import MediaError
@@ -100,7 +100,11 @@ async def push(engine: Any, out: WireEvents) -> None:
             if seconds:
                 out.send(wire.Spoke(session_id, seconds))
         figures = engine.stats()
-        out.send(wire.Stats(figures["packets"], figures["bytes"], figures["latency"], figures["dropped"]))
+        out.send(
+            wire.Stats(
+                figures["packets"], figures["bytes"], figures["latency"], figures["dropped"], figures["connections"]
+            )
+        )
 
 
 async def serve(sock: socket.socket, config: dict[str, Any]) -> None:
@@ -117,6 +121,7 @@ async def serve(sock: socket.socket, config: dict[str, Any]) -> None:
     out.send(wire.Ready(os.getpid()))
     tasks: set[asyncio.Task[None]] = set()
     pusher = asyncio.create_task(push(engine, out))
+    reclaimer = asyncio.create_task(reclaim_now_and_then())
     try:
         while True:
             request = await wire.read(reader)
@@ -130,12 +135,20 @@ async def serve(sock: socket.socket, config: dict[str, Any]) -> None:
         pass  # the node closed its end, or is gone
     finally:
         pusher.cancel()
+        reclaimer.cancel()
         for task in tasks:
             task.cancel()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_SECONDS):
                 await engine.close()
         writer.close()
+
+
+async def reclaim_now_and_then() -> None:
+    """As the node does (``server.heap``): closed connections are cyclic garbage holding C memory."""
+    while True:
+        await asyncio.sleep(heap.RECLAIM_SECONDS)
+        await heap.reclaim()
 
 
 def die_with(parent: int) -> None:
