@@ -343,8 +343,8 @@ class Hub:
         log.info("participant connected", extra={"session": session_id, "participant": pid})
         welcome = self._welcome(live.session, pid, now, ice_servers)
         await self._send([Emit("welcome", welcome, participant_room(session_id, pid))])
+        await self.key_relay.seated(live.session, live.keys, pid, speaks_e2ee)  # before _after counts them
         await self._after(live, pid, events, now)
-        await self.key_relay.seated(live.session, live.keys, pid, speaks_e2ee)
         if returning:  # back within the grace period: a fresh receiving connection, same seat
             self._apply_policy(live)
             live.media.post(lambda: self.media.subscribe(session_id, pid))
