@@ -22,9 +22,11 @@ Generated from `signaling/protocol.py` by `python -m signaling.docs`; do not edi
 
 ## Transport
 - Socket.IO v5 on the default namespace `/`, path `/socket.io/`. Connect with `auth: {token}` (a join
-  token). A refused connection's `connect_error` carries `data: {code, message[, url]}`: `unauthorized`
+  token), and `e2ee: true` in it from a client that takes part in end-to-end encryption (see below). A
+  refused connection's `connect_error` carries `data: {code, message[, url]}`: `unauthorized`
   (bad or expired token), `moved` (another node holds the session: connect to `url`),
-  `forbidden` (removed: the link is revoked), `conflict` (ended or full), `not_found` (no such session).
+  `forbidden` (removed: the link is revoked), `conflict` (ended or full), `not_found` (no such session),
+  `invalid` (`e2ee` not a boolean).
 - Every client event takes an acknowledgement: `{ok: true, ...result}` or
   `{ok: false, error: {code, message}}`, `code` one of: {codes}.
 - Unknown events and payloads that do not match the schema are `invalid`; a payload over {payload} bytes
@@ -114,6 +116,18 @@ holder makes a new media key (a new `key_id`) whenever who is admitted changes a
 sender's public key. A grant to anyone not admitted in the sender's session is refused (`not_found`,
 `conflict`) and nothing of it is sent; a sender that has not sent its public key is `conflict`.
 `key_id` 0 with `wrapped: null` says "in the clear" (`preferred`, with a browser that cannot encrypt).
+
+A client says it takes part with `e2ee: true` in its connection's `auth`; one that does not (an outside
+client that knows nothing of e2ee) counts from its welcome as one that cannot encrypt, as if it had sent
+`e2ee.key` with `null`, until it sends a public key. `e2ee.keys` lists those who cannot encrypt while
+they are connected. In a `preferred` session, one connected admitted participant who cannot encrypt
+puts media in the clear (the holder grants `key_id` 0); when every facilitator present cannot encrypt,
+so nobody can hold the key, the server sends `e2ee.clear` to each admitted participant with a public
+key (again after each of its welcomes), and the pages send and receive in the clear. A facilitator
+who can encrypt arriving later becomes the holder: once everyone connected can encrypt, its keyed
+grant takes the pages from clear to encrypted. With no facilitator present, members wait for a key.
+In a `required` session media never goes in the clear: `rtc.publish` from a client that cannot
+encrypt is refused (`forbidden`), and what it receives is ciphertext only.
 """
 
 PLACES = """

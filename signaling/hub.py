@@ -302,12 +302,17 @@ class Hub:
         trial = copy.deepcopy(live.session)
         apply(trial, claims.participant_id, c.Connect(claims.name, Role(claims.role)), self.clock())
 
-    async def attach(self, socket_id: str, claims: Claims, ice_servers: list[dict[str, Any]]) -> None:
-        """Seat an accepted connection; a second connection of the same participant replaces the first."""
+    async def attach(
+        self, socket_id: str, claims: Claims, ice_servers: list[dict[str, Any]], *, speaks_e2ee: bool = False
+    ) -> None:
+        """Seat an accepted connection; a second connection of the same participant replaces the first.
+        ``speaks_e2ee``: the client said it takes part in end-to-end encryption (``auth.e2ee``)."""
         live = await self.hold(claims.session_id)
-        await live.actor.call(lambda: self._seat(live, socket_id, claims, ice_servers))
+        await live.actor.call(lambda: self._seat(live, socket_id, claims, ice_servers, speaks_e2ee))
 
-    async def _seat(self, live: Live, socket_id: str, claims: Claims, ice_servers: list[dict[str, Any]]) -> None:
+    async def _seat(
+        self, live: Live, socket_id: str, claims: Claims, ice_servers: list[dict[str, Any]], speaks_e2ee: bool
+    ) -> None:
         if not self.bus.connected(socket_id):
             return  # it went away before it was seated: there is nothing to undo
         session_id, pid = claims.session_id, claims.participant_id
@@ -338,6 +343,7 @@ class Hub:
         log.info("participant connected", extra={"session": session_id, "participant": pid})
         welcome = self._welcome(live.session, pid, now, ice_servers)
         await self._send([Emit("welcome", welcome, participant_room(session_id, pid))])
+        await self.key_relay.seated(live.session, live.keys, pid, speaks_e2ee)  # before _after counts them
         await self._after(live, pid, events, now)
         if returning:  # back within the grace period: a fresh receiving connection, same seat
             self._apply_policy(live)
@@ -469,6 +475,7 @@ class Hub:
 
     async def publish(self, socket_id: str, sdp: str) -> str:
         live, pid = await self.permitted(socket_id, Action.PUBLISH)
+        self.key_relay.check_media(live.session, live.keys, pid)  # required: none from who cannot encrypt
         answer = await live.media.call(lambda: self.media.publish(live.session.id, pid, sdp))
         await self.run(live.session.id, pid, c.SetPublishing(True))
         return answer

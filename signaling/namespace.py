@@ -58,6 +58,7 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             token = auth.get("token") if isinstance(auth, dict) else None
             if not isinstance(token, str):
                 raise Unauthorized("a join token is required")
+            speaks_e2ee = wire.speaks_e2ee(auth)
             claims = self.auth.verify(token)
             await self.hub.admissible(claims)
         except Unauthorized as err:
@@ -67,11 +68,11 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except RoomError as err:
             raise _refusal(err.code, err.message) from None
         # Seat the participant after this handler returns, so the client has its CONNECT before any emit.
-        self._background.start(self._attach(sid, claims))
+        self._background.start(self._attach(sid, claims, speaks_e2ee))
 
-    async def _attach(self, sid: str, claims: Claims) -> None:
+    async def _attach(self, sid: str, claims: Claims, speaks_e2ee: bool) -> None:
         try:
-            await self.hub.attach(sid, claims, self.ice_servers)
+            await self.hub.attach(sid, claims, self.ice_servers, speaks_e2ee=speaks_e2ee)
         except Exception:
             log.exception("attach failed", extra={"session": claims.session_id})
             await self.disconnect(sid)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rooms import commands as c
 from rooms.agenda import MAX_PHASE_MINUTES, MAX_PHASES
 from rooms.breakouts import MAX_BREAKOUT_MINUTES
+from rooms.errors import Invalid
 from rooms.model import MAX_PARTICIPANTS, FloorMode, Phase
 from rooms.safety import MAX_PLAN_CHARS
 from rooms.signals import MAX_NOTE_CHARS
@@ -178,6 +179,16 @@ class PublicKeyJwk(Message):
 
 class E2eeKeyPayload(Message):
     jwk: PublicKeyJwk | None  # null: this browser cannot encrypt media (no encoded transforms)
+
+
+def speaks_e2ee(auth: dict[str, Any]) -> bool:
+    """The Socket.IO ``auth`` payload's ``e2ee``: true from a client that takes part in end-to-end
+    encryption (it sends ``e2ee.key`` on every welcome). Absent or false: the client counts as one
+    that cannot encrypt, from its welcome on (an outside client that knows nothing of e2ee)."""
+    value = auth.get("e2ee", False)
+    if not isinstance(value, bool):
+        raise Invalid("auth e2ee must be true or false")
+    return value
 
 
 class WrappedKey(Message):
@@ -523,10 +534,18 @@ class RtcOfferOut(Out):
 
 class E2eeKeysOut(Out):
     holder: str | None  # the facilitator who distributes the media key (null: none can yet)
-    keys: dict[str, dict[str, str] | None]  # participant id -> public key JWK (null: cannot encrypt)
+    # participant id -> public key JWK; null: cannot encrypt (said so, or connected without `auth.e2ee`),
+    # listed only while connected
+    keys: dict[str, dict[str, str] | None]
     # whose key just came, on each welcome (null when the holder changed or someone left): the holder
     # sends them the current media key again, in case a reconnection made them miss its grant
     from_: str | None = Field(alias="from")
+
+
+class E2eeClearOut(Out):
+    # why: "no_key_holder", every facilitator present cannot encrypt (a `preferred` session), so media
+    # goes in the clear until a facilitator who can arrives and grants a key
+    reason: Literal["no_key_holder"]
 
 
 class E2eeGrantOut(Out):
@@ -597,8 +616,16 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
         LinkWeakOut,
         "facilitators, whenever the video the server holds back from a member (their weak link) changes",
     ),
-    "e2ee.keys": (E2eeKeysOut, "facilitators, whenever a public key or the key holder changes"),
+    "e2ee.keys": (
+        E2eeKeysOut,
+        "facilitators, whenever a public key, who cannot encrypt, or the key holder changes",
+    ),
     "e2ee.grant": (E2eeGrantOut, "one admitted participant"),
+    "e2ee.clear": (
+        E2eeClearOut,
+        "one admitted participant with a public key, in a `preferred` session where no facilitator present"
+        " can hold the media key: send and receive in the clear until a grant comes",
+    ),
     "removed": (RemovedOut, "one participant, who is then disconnected"),
     "session.ended": (EndedOut, "everyone"),
     "moved": (

@@ -120,13 +120,15 @@ class Harness:
             data: dict[str, Any] = await r.json()
             return data
 
-    async def connect(self, token: str, wait_welcome: bool = True) -> Client:
+    async def connect(self, token: str, wait_welcome: bool = True, *, e2ee: object = None) -> Client:
+        """``e2ee``: the ``auth.e2ee`` this client sends (None: none, as an outside client)."""
         sio = socketio.AsyncClient(reconnection=False)
         client = Client(sio)
         for name in (*EVENTS, "connect_error"):
             sio.on(name, _recorder(client, name))
+        auth = {"token": token} if e2ee is None else {"token": token, "e2ee": e2ee}
         try:
-            await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=5)
+            await sio.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=5)
         except socketio.exceptions.ConnectionError as err:
             refusal = client.last("connect_error") or {}
             await client.close()
@@ -137,9 +139,9 @@ class Harness:
             client.id = welcome["you"]["id"]
         return client
 
-    async def join(self, session_id: str, name: str, role: str = "member") -> Client:
+    async def join(self, session_id: str, name: str, role: str = "member", *, e2ee: object = None) -> Client:
         invite = await self.invite(session_id, name, role)
-        return await self.connect(invite["token"])
+        return await self.connect(invite["token"], e2ee=e2ee)
 
 
 class Refused(Exception):

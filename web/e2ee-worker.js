@@ -292,7 +292,8 @@ if (inWorker) self.onmessage = async ({ data: m }) => {
   } else if (m.type === 'key') {
     // A new key opens frames at once; this page sends under it `after` ms later, when the others
     // have it too (one grant reaches everyone within milliseconds): no frame goes to someone who
-    // cannot open it yet, so no picture freezes at a rekey. Held (someone left), it sends at once.
+    // cannot open it yet, so no picture freezes at a rekey, nor at the first key after the clear
+    // (meanwhile it sends in the clear as before). Held (someone left), it sends at once.
     await addKey(m.id, m.raw);
     const use = () => {
       if (mine === decision && keys.has(m.id)) {
@@ -300,7 +301,7 @@ if (inWorker) self.onmessage = async ({ data: m }) => {
         sendMode = 'encrypt';
       }
     };
-    if (sendMode === 'encrypt' && m.after > 0) setTimeout(use, m.after);
+    if ((sendMode === 'encrypt' || sendMode === 'clear') && m.after > 0) setTimeout(use, m.after);
     else use();
   } else if (m.type === 'clear') {
     sendMode = 'clear';

@@ -14,6 +14,13 @@
 //
 // When someone leaves the admitted group, every page stops sending (`hold`) until the next key: what
 // it sends afterwards is never under a key the one who left holds.
+//
+// Clients that cannot encrypt: a page says it takes part in e2ee when it connects (`auth.e2ee`, see
+// E2EE_AUTH) and sends `null` for its key when its browser cannot encrypt; a client that never said
+// it takes part (an outside client) counts as one that cannot. In a `preferred` session either puts
+// media in the clear: the holder grants "clear" (key id 0) while one is connected, and when every
+// facilitator present cannot encrypt, so nobody can hold the key, the server says so (`e2ee.clear`).
+// A key granted later takes the page from clear to encrypted. A `required` session never goes clear.
 
 const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
 const WRAP_SALT = new TextEncoder().encode('hearth e2ee wrap');
@@ -21,6 +28,9 @@ const CODE_LABEL = new TextEncoder().encode('hearth e2ee code');
 // How long after a new key arrives this page starts sending under it (it opens frames at once): the
 // holder's one grant reaches everyone within milliseconds, so by then every member can open them.
 const SWITCH_DELAY_MS = 400;
+
+/** The Socket.IO auth field that says this page takes part in e2ee (it sends `e2ee.key` on every welcome). */
+export const E2EE_AUTH = { e2ee: true };
 
 /** What this browser offers: 'script' (RTCRtpScriptTransform), 'streams' (createEncodedStreams) or null. */
 export function transformSupport() {
@@ -206,12 +216,7 @@ export class MediaCrypto extends EventTarget {
   /** A media key for us (or "in the clear"). */
   async onGrant({ from_key: fromKey, key_id: keyId, wrapped }) {
     if (!this.active || !this.pair) return;
-    if (keyId === 0) {
-      if (this.mode === 'required') return; // nobody, the server least, may take a required session clear
-      this.#startWorker().postMessage({ type: 'clear' });
-      this.keyId = 0;
-      return this.#set('clear', null);
-    }
+    if (keyId === 0) return this.#goClear();
     try {
       const wrapKey = await wrappingKey(this.pair.privateKey, fromKey, keyId, this.you.id);
       const bytes = unb64url(wrapped);
@@ -222,6 +227,22 @@ export class MediaCrypto extends EventTarget {
     } catch {
       this.dispatchEvent(new CustomEvent('error', { detail: 'A media key could not be opened.' }));
     }
+  }
+
+  /**
+   * The server: no facilitator present can hold the key (each cannot encrypt), so this `preferred`
+   * session goes in the clear until a facilitator who can arrives and grants a key.
+   */
+  onClear() {
+    if (!this.active) return;
+    this.#goClear();
+  }
+
+  #goClear() {
+    if (this.mode !== 'preferred') return; // nobody, the server least, may take a required session clear
+    this.#startWorker().postMessage({ type: 'clear' });
+    this.keyId = 0;
+    this.#set('clear', null);
   }
 
   async #install(keyId, raw, holderJwk) {

@@ -20,7 +20,7 @@
 
 import { io } from '/web/vendor/socket.io.esm.min.js';
 import { canMove } from './connection.js';
-import { MediaCrypto } from './e2ee.js';
+import { E2EE_AUTH, MediaCrypto } from './e2ee.js';
 import { detail } from './events.js';
 import { Publisher, Subscriber } from './rtc.js';
 
@@ -118,7 +118,7 @@ export class HearthClient extends EventTarget {
     /** @type {WireSocket} */
     const socket = io(base.origin, {
       path: `${base.pathname.replace(/\/$/, '')}/socket.io/`,
-      auth: { token: this.token },
+      auth: { token: this.token, ...E2EE_AUTH },
       transports: ['websocket', 'polling'],
       reconnectionDelay: 500,
       reconnectionDelayMax: 2000,
@@ -146,6 +146,7 @@ export class HearthClient extends EventTarget {
     socket.on('replaced', (r) => this.#onReplaced(r));
     socket.on('e2ee.keys', (keys) => this.e2ee.onKeys(keys));
     socket.on('e2ee.grant', (grant) => this.e2ee.onGrant(grant));
+    socket.on('e2ee.clear', () => this.e2ee.onClear());
     socket.on('lobby', (lobby) => {
       this.lobby = lobby;
       this.#emit('lobby', lobby);

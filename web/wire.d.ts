@@ -352,6 +352,10 @@ export interface E2eeGrantOut {
   wrapped: string | null;
 }
 
+export interface E2eeClearOut {
+  reason: "no_key_holder";
+}
+
 export interface RemovedOut {
   reason: string;
 }
@@ -444,6 +448,7 @@ export interface ServerEvents {
   "link.weak": LinkWeakOut;
   "e2ee.keys": E2eeKeysOut;
   "e2ee.grant": E2eeGrantOut;
+  "e2ee.clear": E2eeClearOut;
   "removed": RemovedOut;
   "session.ended": EndedOut;
   "moved": MovedOut;

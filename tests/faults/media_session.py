@@ -220,8 +220,8 @@ class LiveSession:
 
     @classmethod
     async def start(cls, server: Harness, names: list[str], clip: list[av.Packet], **options: Any) -> LiveSession:
-        """``options``: more session settings (a browser beside these aiortc peers needs ``e2ee="off"``:
-        an aiortc facilitator never hands out the media key a browser waits for)."""
+        """``options``: more session settings. A browser beside these aiortc peers needs none: they never
+        say they take part in e2ee, so under the default ``preferred`` its page is told to go in the clear."""
         session = await server.create_session(requires_agreement=False, **options)
         live = cls(server, session["id"], clip)
         lead = await server.connect(session["facilitator_token"])

@@ -59,7 +59,7 @@ async def receives_from(receivers: list[Member], stream: str) -> None:
 async def test_a_tab_closed_mid_renegotiation_is_shown_dropped_and_seated_again_when_it_comes_back(
     server: Harness, browser: Browser, clip: list[av.Packet]
 ) -> None:
-    live = await LiveSession.start(server, ["Ana", "Ben"], clip, e2ee="off")
+    live = await LiveSession.start(server, ["Ana", "Ben"], clip)
     pages: list[Page] = []
     try:
         invite = await server.invite(live.session_id, "Cam")

@@ -54,7 +54,7 @@ async def test_a_tab_whose_media_worker_is_killed_publishes_again_and_sees_and_i
     server: Harness, browser: Browser, clip: list[av.Packet]
 ) -> None:
     media: Any = server.app[MEDIA]
-    live = await LiveSession.start(server, ["Ana"], clip, e2ee="off")
+    live = await LiveSession.start(server, ["Ana"], clip)
     page: Page | None = None
     republishers = [Republisher(m) for m in live.everyone.values()]
     try:

@@ -1,11 +1,15 @@
 """End-to-end encryption's key relay over real Socket.IO: public keys to the facilitators, wrapped
-media keys to admitted participants only, and the key holder handed on when the holder drops."""
+media keys to admitted participants only, the key holder handed on when the holder drops, and what
+clients that cannot encrypt (or never say they take part: no ``auth.e2ee``) do to a session.
+
+Clients here say they take part (``e2ee=True``, as pages do) unless a test is about one that does not.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.harness import Client, Harness
+from tests.harness import Client, Harness, Refused
 
 
 def jwk(n: int) -> dict[str, str]:
@@ -30,8 +34,8 @@ async def test_the_session_says_its_e2ee_setting_preferred_by_default(server: Ha
         assert r.status == 400
 
 
-async def admitted(server: Harness, session_id: str, lead: Client, name: str) -> Client:
-    member = await server.join(session_id, name)
+async def admitted(server: Harness, session_id: str, lead: Client, name: str, e2ee: object = True) -> Client:
+    member = await server.join(session_id, name, e2ee=e2ee)
     assert (await member.ask("agree"))["ok"]
     assert (await lead.ask("admit", {"id": member.id}))["ok"]
     return member
@@ -39,9 +43,9 @@ async def admitted(server: Harness, session_id: str, lead: Client, name: str) ->
 
 async def test_public_keys_reach_the_facilitators_and_grants_only_admitted_members(server: Harness) -> None:
     session = await server.create_session(e2ee="required")
-    lead = await server.connect(session["facilitator_token"])
+    lead = await server.connect(session["facilitator_token"], e2ee=True)
     ana = await admitted(server, session["id"], lead, "Ana")
-    ben = await server.join(session["id"], "Ben")  # waiting
+    ben = await server.join(session["id"], "Ben", e2ee=True)  # waiting
     assert (await lead.ask("e2ee.key", {"jwk": jwk(1)}))["ok"]
     assert (await ana.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
     assert (await ben.ask("e2ee.key", {"jwk": None}))["ok"]  # a browser that cannot encrypt says so
@@ -68,7 +72,7 @@ async def test_public_keys_reach_the_facilitators_and_grants_only_admitted_membe
 
 async def test_a_facilitator_must_send_a_public_key_before_granting(server: Harness) -> None:
     session = await server.create_session()
-    lead = await server.connect(session["facilitator_token"])
+    lead = await server.connect(session["facilitator_token"], e2ee=True)
     ana = await admitted(server, session["id"], lead, "Ana")
     reply = await lead.ask("e2ee.grant", {"key_id": 1, "grants": [{"to": ana.id, "wrapped": WRAPPED}]})
     assert reply["error"]["code"] == "conflict"
@@ -77,8 +81,8 @@ async def test_a_facilitator_must_send_a_public_key_before_granting(server: Harn
 
 async def test_the_key_holder_passes_to_a_cofacilitator_when_the_holder_drops(server: Harness) -> None:
     session = await server.create_session()
-    lead = await server.connect(session["facilitator_token"])
-    co = await server.join(session["id"], "Co", role="cofacilitator")
+    lead = await server.connect(session["facilitator_token"], e2ee=True)
+    co = await server.join(session["id"], "Co", role="cofacilitator", e2ee=True)
     ana = await admitted(server, session["id"], lead, "Ana")
     assert (await co.ask("e2ee.key", {"jwk": jwk(3)}))["ok"]
     assert (await lead.ask("e2ee.key", {"jwk": jwk(1)}))["ok"]
@@ -98,7 +102,7 @@ async def test_the_key_holder_passes_to_a_cofacilitator_when_the_holder_drops(se
 @pytest.mark.parametrize("act", ["remove", "lobby.send"])
 async def test_a_member_removed_or_sent_back_cannot_be_granted(server: Harness, act: str) -> None:
     session = await server.create_session()
-    lead = await server.connect(session["facilitator_token"])
+    lead = await server.connect(session["facilitator_token"], e2ee=True)
     ana = await admitted(server, session["id"], lead, "Ana")
     assert (await lead.ask("e2ee.key", {"jwk": jwk(1)}))["ok"]
     assert (await ana.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
@@ -108,3 +112,89 @@ async def test_a_member_removed_or_sent_back_cannot_be_granted(server: Harness, 
     if act == "remove":
         keys = await lead.wait_for("e2ee.keys", lambda k: ana.id not in k["keys"], since=0)
         assert keys["holder"] == lead.id
+
+
+OFFER = {"sdp": "v=0\r\n", "type": "offer"}
+
+
+async def test_a_client_that_never_says_it_takes_part_counts_as_one_that_cannot_encrypt(server: Harness) -> None:
+    session = await server.create_session(admission="open", requires_agreement=False)
+    lead = await server.connect(session["facilitator_token"], e2ee=True)
+    assert (await lead.ask("e2ee.key", {"jwk": jwk(1)}))["ok"]
+    invite = await server.invite(session["id"], "Oz")
+    outside = await server.connect(invite["token"])  # no auth.e2ee: an aiortc or python-socketio client
+    counted = await lead.wait_for("e2ee.keys", lambda k: outside.id in k["keys"])
+    assert counted == {"holder": lead.id, "keys": {lead.id: jwk(1), outside.id: None}, "from": None}
+
+    seen = lead.count("e2ee.keys")
+    await outside.close()  # dropped: it receives nothing, so it holds nobody back
+    await lead.wait_for("e2ee.keys", lambda k: k["keys"] == {lead.id: jwk(1)}, since=seen)
+    seen = lead.count("e2ee.keys")
+    page = await server.connect(invite["token"], e2ee=True)  # back as a page that takes part: waited for
+    assert (await page.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
+    await lead.wait_for("e2ee.keys", lambda k: k["from"] == page.id, since=seen)
+    announced = lead.received["e2ee.keys"][seen:]
+    assert [k["keys"] for k in announced] == [{lead.id: jwk(1), page.id: jwk(2)}], "never counted as unable"
+
+
+async def test_auth_e2ee_is_a_boolean_and_false_is_the_same_as_absent(server: Harness) -> None:
+    session = await server.create_session(admission="open", requires_agreement=False)
+    with pytest.raises(Refused) as refused:
+        await server.connect(session["facilitator_token"], e2ee="yes")
+    assert refused.value.data["code"] == "invalid"
+    lead = await server.connect(session["facilitator_token"], e2ee=True)
+    assert (await lead.ask("e2ee.key", {"jwk": jwk(1)}))["ok"]
+    member = await server.join(session["id"], "Oz", e2ee=False)
+    await lead.wait_for("e2ee.keys", lambda k: k["keys"].get(member.id, "absent") is None)
+
+
+async def test_members_go_clear_while_no_facilitator_present_can_hold_the_key(server: Harness) -> None:
+    session = await server.create_session(admission="open", requires_agreement=False)
+    lead = await server.connect(session["facilitator_token"])  # an outside client: it never sends a key
+    ana = await server.join(session["id"], "Ana", e2ee=True)
+    assert (await ana.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
+    assert await ana.wait_for("e2ee.clear") == {"reason": "no_key_holder"}
+    ben = await server.join(session["id"], "Ben", e2ee=True)
+    assert (await ben.ask("e2ee.key", {"jwk": jwk(3)}))["ok"]  # emits go out before the answer
+    assert len(ben.received["e2ee.clear"]) == 1, "told once, when his page had its key pair"
+    await ana.caught_up()
+    assert len(ana.received["e2ee.clear"]) == 1, "told once"
+
+    # A co-facilitator whose browser encrypts arrives: it holds the key, and its grants decide (clear
+    # while the outside facilitator is connected, a key once it is gone).
+    co = await server.join(session["id"], "Co", role="cofacilitator", e2ee=True)
+    assert (await co.ask("e2ee.key", {"jwk": jwk(4)}))["ok"]
+    held = await co.wait_for("e2ee.keys", lambda k: k["from"] == co.id)
+    assert held["holder"] == co.id and held["keys"][lead.id] is None
+    await lead.close()
+    gone = await co.wait_for("e2ee.keys", lambda k: lead.id not in k["keys"])
+    assert gone["keys"] == {ana.id: jwk(2), ben.id: jwk(3), co.id: jwk(4)}
+    assert (await co.ask("e2ee.grant", {"key_id": 7, "grants": [{"to": ana.id, "wrapped": WRAPPED}]}))["ok"]
+    assert (await ana.wait_for("e2ee.grant"))["key_id"] == 7
+    await ana.caught_up()
+    assert len(ana.received["e2ee.clear"]) == 1
+
+    # The holder drops and the outside facilitator comes back: nobody can hold the key again.
+    await co.close()
+    await server.connect(session["facilitator_token"])
+    assert await ana.wait_for("e2ee.clear", since=1) == {"reason": "no_key_holder"}
+    await ben.wait_for("e2ee.clear", since=1)
+
+
+async def test_a_required_session_never_goes_clear_and_refuses_media_from_who_cannot_encrypt(
+    server: Harness,
+) -> None:
+    session = await server.create_session(e2ee="required", admission="open", requires_agreement=False)
+    lead = await server.connect(session["facilitator_token"])  # an outside client
+    ana = await server.join(session["id"], "Ana", e2ee=True)
+    assert (await ana.ask("e2ee.key", {"jwk": jwk(2)}))["ok"]
+    old = await server.join(session["id"], "Old", e2ee=True)
+    assert (await old.ask("e2ee.key", {"jwk": None}))["ok"]  # a browser that cannot encrypt says so
+    for client in (lead, old):
+        refused = await client.ask("rtc.publish", OFFER)
+        assert refused["error"]["code"] == "forbidden", refused
+        assert "requires end-to-end encryption" in refused["error"]["message"]
+    # One that can goes on to the media engine (which this signaling-only node does not run).
+    assert (await ana.ask("rtc.publish", OFFER))["error"]["message"] == "media is not enabled on this node"
+    await ana.caught_up()
+    assert not ana.received["e2ee.clear"]

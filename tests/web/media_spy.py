@@ -2,7 +2,9 @@
 receiving connection, recording every reassembled (still encoded) video frame before aiortc's own
 decoder gets it. It tells the server its browser "cannot encrypt" (``e2ee.key`` with ``null``), so
 under ``required`` no facilitator grants it a key: what it records is exactly what the server and
-anyone on the path between server and browsers can get.
+anyone on the path between server and browsers can get. With ``says_cannot_encrypt=False`` it says
+nothing of e2ee at all (no ``auth.e2ee``, no ``e2ee.key``), as an outside client that knows nothing of
+it: the server counts it as one that cannot encrypt.
 
 It runs in its own thread with its own event loop: the browser tests drive Playwright synchronously.
 """
@@ -23,8 +25,9 @@ from tests.media.clients import client_config, ice_ufrag, mid_to_stream
 
 
 class MediaSpy:
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, *, says_cannot_encrypt: bool = True) -> None:
         self.base_url, self.token = base_url, token
+        self.says_cannot_encrypt = says_cannot_encrypt
         self.frames: dict[str, list[bytes]] = defaultdict(list)  # msid stream id -> encoded video frames
         self.state: dict[str, Any] = {}
         self.id = ""
@@ -60,8 +63,9 @@ class MediaSpy:
 
         await self._sio.connect(self.base_url, auth={"token": self.token}, transports=["websocket"], wait_timeout=5)
         await asyncio.wait_for(welcomed.wait(), 10)
-        reply = await self._sio.call("e2ee.key", {"jwk": None}, timeout=10)
-        assert reply["ok"], reply
+        if self.says_cannot_encrypt:
+            reply = await self._sio.call("e2ee.key", {"jwk": None}, timeout=10)
+            assert reply["ok"], reply
 
     async def _answer(self, sdp: str, revision: int) -> None:
         self._streams.update(mid_to_stream(sdp))
@@ -130,6 +134,10 @@ class MediaSpy:
         return self.since(stream, start)
 
     def close(self) -> None:
+        """Disconnect (once: a test may close it midway and again on its way out)."""
+        if not self._thread.is_alive():
+            return
+
         async def shut() -> None:
             await self._sio.disconnect()
             if self._pc is not None:

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { b64url, unb64url, verificationCode } from '../e2ee.js';
+import { MediaCrypto, b64url, unb64url, verificationCode } from '../e2ee.js';
 import { clearBytes, decodeHeader, deriveKey, encodeHeader, openFrame, sealFrame } from '../e2ee-worker.js';
 
 test('the SFrame header encodes small and large key ids and counters as RFC 9605 section 4.3 says', () => {
@@ -59,4 +59,59 @@ test('the verification code is six digits, the same for the same key and holder,
   assert.equal(await verificationCode(5, raw, holder), code);
   assert.notEqual(await verificationCode(5, raw, other), code);
   assert.deepEqual([...unb64url(b64url(raw))], [...raw]);
+});
+
+/** Stands in for the frame worker: records what the page tells it (node has no Worker). */
+class FakeWorker {
+  constructor() {
+    this.posted = [];
+  }
+
+  postMessage(message) {
+    this.posted.push(message);
+  }
+}
+
+/** A page whose browser can encrypt, welcomed into a session of `mode`; `sent` records what it sends. */
+async function welcomedPage(id, role, mode) {
+  globalThis.Worker = FakeWorker;
+  const sent = [];
+  const page = new MediaCrypto(async (event, payload) => {
+    sent.push([event, payload]);
+  });
+  page.support = 'script';
+  await page.welcome({ you: { id, role }, session: { e2ee: mode } });
+  return { page, sent };
+}
+
+test('a preferred page told nobody can hold the key goes clear, and a key granted later takes it to encrypted', async () => {
+  const { page: member, sent } = await welcomedPage('m-1', 'member', 'preferred');
+  assert.equal(member.status, 'waiting');
+  assert.deepEqual(sent, [['e2ee.key', { jwk: member.jwk }]]);
+  member.onClear();
+  assert.equal(member.status, 'clear');
+  assert.deepEqual(member.worker.posted.at(-1), { type: 'clear' });
+
+  // A facilitator whose browser encrypts arrives, holds the key and grants it.
+  const { page: holder, sent: granted } = await welcomedPage('f-1', 'facilitator', 'preferred');
+  holder.onState({ participants: [{ id: 'f-1', status: 'admitted' }, { id: 'm-1', status: 'admitted' }] });
+  holder.onKeys({ holder: 'f-1', keys: { 'f-1': holder.jwk, 'm-1': member.jwk }, from: null });
+  await holder.rekeying;
+  const [event, grant] = granted.at(-1);
+  assert.equal(event, 'e2ee.grant');
+  assert.notEqual(grant.key_id, 0);
+  await member.onGrant({ from_key: holder.jwk, key_id: grant.key_id, wrapped: grant.grants[0].wrapped });
+  assert.equal(member.status, 'encrypted');
+  assert.equal(member.code, holder.code);
+  const key = member.worker.posted.at(-1);
+  assert.equal(key.type, 'key');
+  assert.ok(key.after > 0, 'sends in the clear a moment longer, until the others have the key too');
+});
+
+test('a required page never goes clear, whoever says so', async () => {
+  const { page } = await welcomedPage('m-1', 'member', 'required');
+  page.onClear();
+  await page.onGrant({ from_key: page.jwk, key_id: 0, wrapped: null });
+  assert.equal(page.status, 'waiting');
+  assert.ok(!page.worker.posted.some((m) => m.type === 'clear'));
 });
