@@ -76,6 +76,14 @@ class SetPolicy:
 
 
 @dataclass(frozen=True)
+class SetView:
+    id: int
+    session: str
+    participant: str
+    sizes: dict[str, str]
+
+
+@dataclass(frozen=True)
 class CloseParticipant:
     id: int
     session: str
@@ -164,7 +172,7 @@ class Stats:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
-Request = Publish | Answer | Subscribe | SetPolicy | CloseParticipant | CloseSession
+Request = Publish | Answer | Subscribe | SetPolicy | SetView | CloseParticipant | CloseSession
 REQUESTS = (Publish, Answer, Subscribe, SetPolicy, CloseParticipant, CloseSession)
 Message = Request | Done | Refused | Ready | Offer | Speaking | Lost | Paused | Spoke | Stats
 
@@ -175,6 +183,7 @@ TYPES: dict[str, type[Any]] = {
         Answer,
         Subscribe,
         SetPolicy,
+        SetView,
         CloseParticipant,
         CloseSession,
         Done,
