@@ -3,6 +3,17 @@
 
 const MAX_VIDEO_BITRATE = 500_000; // the server forwards without transcoding, so cap at the source
 const MAX_FRAMERATE = 24;
+// Simulcast: the camera is sent twice, at half size and full size, each layer named by its RID,
+// lowest first (the server reads the layers in this order). The server forwards each subscriber one
+// layer: a small tile or a weak link gets the half-size one. Two layers, not three: at the 640x480
+// the page captures, browsers send at most two (libwebrtc limits layers by resolution).
+/** @type {readonly RTCRtpEncodingParameters[]} */
+export const SIMULCAST_ENCODINGS = Object.freeze([
+  Object.freeze({ rid: 'lo', scaleResolutionDownBy: 2, maxBitrate: 150_000, maxFramerate: MAX_FRAMERATE }),
+  Object.freeze({ rid: 'hi', scaleResolutionDownBy: 1, maxBitrate: MAX_VIDEO_BITRATE, maxFramerate: MAX_FRAMERATE }),
+]);
+/** @type {readonly RTCRtpEncodingParameters[]} */
+const SINGLE_ENCODING = Object.freeze([Object.freeze({ maxBitrate: MAX_VIDEO_BITRATE, maxFramerate: MAX_FRAMERATE })]);
 const ICE_GATHER_TIMEOUT_MS = 3000;
 
 /**
@@ -61,8 +72,10 @@ export class Publisher extends EventTarget {
    * @param {RTCIceServer[]} iceServers
    * @param {import('./devices.js').LocalMedia} local
    * @param {import('./e2ee.js').MediaCrypto | null} [crypto]
+   * @param {{simulcast?: boolean}} [options] `simulcast: false` sends one stream (a server without it
+   *   answers without accepting the layers, and the browser then sends one stream anyway)
    */
-  constructor(iceServers, local, crypto = null) {
+  constructor(iceServers, local, crypto = null, { simulcast = true } = {}) {
     super();
     this.local = local;
     this.pc = new RTCPeerConnection(peerConfig(iceServers, crypto?.peerOptions()));
@@ -70,7 +83,7 @@ export class Publisher extends EventTarget {
     this.video = this.pc.addTransceiver('video', {
       direction: 'sendonly',
       streams: [local.stream],
-      sendEncodings: [{ maxBitrate: MAX_VIDEO_BITRATE, maxFramerate: MAX_FRAMERATE }],
+      sendEncodings: (simulcast ? SIMULCAST_ENCODINGS : SINGLE_ENCODING).map((encoding) => ({ ...encoding })),
     });
     preferCodec(this.audio, 'audio', 'audio/opus');
     preferCodec(this.video, 'video', 'video/vp8');
