@@ -21,9 +21,10 @@ import pylibsrtp
 import pytest
 import uvloop
 from aioice import Connection
-from aiortc import RTCPeerConnection, RTCRtpReceiveParameters, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from pylibsrtp import Policy, Session
 
 from server.media import seam
