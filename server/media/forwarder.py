@@ -374,7 +374,7 @@ class Source:
     def remove_sink(self, sink: Sink) -> None:
         """Stop feeding ``sink`` (from this layer, and from one it was about to move to)."""
         if sink.joining is not None:
-            sink.joining._cancel(sink)
+            sink.joining.cancel_join(sink)
         if sink.source is not None and sink.source is not self:
             sink.source.remove_sink(sink)  # the sink is on another layer of this video now
             return
@@ -389,7 +389,7 @@ class Source:
         never freezes the picture, and a delta frame of this layer never reaches a decoder that
         holds the other layer's pictures. A sink fed by nothing yet is simply added."""
         if sink.joining is not None and sink.joining is not self:
-            sink.joining._cancel(sink)
+            sink.joining.cancel_join(sink)
         if sink.source is self:
             return
         if sink.source is None:
@@ -400,7 +400,8 @@ class Source:
             self._joining.append(sink)
         self.request_keyframe()
 
-    def _cancel(self, sink: Sink) -> None:
+    def cancel_join(self, sink: Sink) -> None:
+        """``sink`` no longer moves to this layer (it left, or another layer was chosen)."""
         if sink in self._joining:
             self._joining.remove(sink)
         sink.joining = None
