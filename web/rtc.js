@@ -72,10 +72,12 @@ export class Publisher extends EventTarget {
    * @param {RTCIceServer[]} iceServers
    * @param {import('./devices.js').LocalMedia} local
    * @param {import('./e2ee.js').MediaCrypto | null} [crypto]
-   * @param {{simulcast?: boolean}} [options] `simulcast: false` sends one stream (a server without it
-   *   answers without accepting the layers, and the browser then sends one stream anyway)
+   * @param {{simulcast?: boolean}} [options] `simulcast: true` sends SIMULCAST_ENCODINGS (a server
+   *   that does not accept the layers gets one stream anyway). Off by default for now: Chromium pages
+   *   receiving a switched stream were seen to stop for over half a second at the first switch (the
+   *   VP8 picture ids of the layers differ and are forwarded as they are), to be fixed before it is on.
    */
-  constructor(iceServers, local, crypto = null, { simulcast = true } = {}) {
+  constructor(iceServers, local, crypto = null, { simulcast = false } = {}) {
     super();
     this.local = local;
     this.pc = new RTCPeerConnection(peerConfig(iceServers, crypto?.peerOptions()));

@@ -38,7 +38,7 @@ window.publish = async () => {
   const local = Object.assign(new EventTarget(), {
     stream, audioTrack: stream.getAudioTracks()[0], videoTrack: stream.getVideoTracks()[0],
   });
-  window.publisher = new Publisher([], local);
+  window.publisher = new Publisher([], local, null, { simulcast: true });
   return (await window.publisher.offer()).sdp;
 };
 window.ready = true;
