@@ -484,6 +484,11 @@ class Hub:
         live, pid = await self.permitted(socket_id, Action.ANSWER)
         await live.media.call(lambda: self.media.answer(live.session.id, pid, sdp, revision))
 
+    async def set_view(self, socket_id: str, sizes: dict[str, str]) -> None:
+        """``media.view``: the tile sizes the participant's page shows the others at (simulcast layers)."""
+        live, pid = await self.permitted(socket_id, Action.ANSWER)  # anyone admitted, as for rtc.answer
+        await live.media.call(lambda: self.media.set_view(live.session.id, pid, sizes))
+
     async def media_lost(self, session_id: str, participant_id: str, leg: str) -> None:
         """One of a participant's connections died (the media engine has torn it down): a lost
         publishing connection means they no longer publish, until they publish again."""

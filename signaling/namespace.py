@@ -117,6 +117,9 @@ class HearthNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if isinstance(payload, wire.E2eeGrantPayload):
             await self.hub.grant_media_key(sid, payload.key_id, [(g.to, g.wrapped) for g in payload.grants])
             return wire.ok()
+        if isinstance(payload, wire.MediaViewPayload):
+            await self.hub.set_view(sid, dict(payload.sizes))
+            return wire.ok()
         if isinstance(payload, wire.PublishPayload):
             return wire.ok(sdp=await self.hub.publish(sid, payload.sdp), type="answer")
         assert isinstance(payload, wire.AnswerPayload)

@@ -117,6 +117,11 @@ class MediaEvents(Protocol):
         cannot carry any video at all now. Sent when either changes, and empty when all is back."""
 
 
+# The sizes a page shows another participant's video at (``media.view``): a small or hidden tile is
+# sent a simulcast publisher's lowest layer, a large one the highest its link carries.
+TILE_SIZES = ("large", "small", "hidden")
+
+
 class MediaGateway(Protocol):
     """Media operations the signaling layer needs, implemented by ``server.media``."""
 
@@ -134,6 +139,9 @@ class MediaGateway(Protocol):
 
     async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
         """Apply who receives and whose audio is forwarded; tears down non-members' connections."""
+
+    async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
+        """The tile size (``TILE_SIZES``) the participant's page shows each other participant at."""
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:
         """Close a participant's connections and forwarding (leave, removal, disconnect)."""
@@ -161,6 +169,9 @@ class NullMedia:
         return None
 
     async def set_policy(self, session_id: str, policy: ForwardingPolicy) -> None:
+        return None
+
+    async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
         return None
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:

@@ -92,6 +92,16 @@ class MediaReceivePayload(Message):
     video: bool  # false: audio only, for a weak link (the server stops forwarding video to this client)
 
 
+TileSize = Literal["large", "small", "hidden"]  # ``signaling.ports.TILE_SIZES``
+
+
+class MediaViewPayload(Message):
+    """How large the page shows each other participant's video (by participant id): a simulcast
+    publisher's lowest layer is enough for a small or hidden tile. Participants not named: no hint."""
+
+    sizes: Annotated[dict[Id, TileSize], Field(max_length=MAX_PARTICIPANTS)]
+
+
 class NotePayload(Message):
     to: Id
     text: Text
@@ -287,6 +297,7 @@ DOMAIN_EVENTS: dict[str, tuple[type[Message], str, Any]] = {
 MEDIA_EVENTS: dict[str, tuple[type[Message], str]] = {
     "rtc.publish": (PublishPayload, "anyone admitted"),
     "rtc.answer": (AnswerPayload, "anyone admitted"),
+    "media.view": (MediaViewPayload, "anyone admitted"),
 }
 
 E2EE_EVENTS: dict[str, tuple[type[Message], str]] = {

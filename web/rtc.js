@@ -3,6 +3,17 @@
 
 const MAX_VIDEO_BITRATE = 500_000; // the server forwards without transcoding, so cap at the source
 const MAX_FRAMERATE = 24;
+// Simulcast: the camera is sent twice, at half size and full size, each layer named by its RID,
+// lowest first (the server reads the layers in this order). The server forwards each subscriber one
+// layer: a small tile or a weak link gets the half-size one. Two layers, not three: at the 640x480
+// the page captures, browsers send at most two (libwebrtc limits layers by resolution).
+/** @type {readonly RTCRtpEncodingParameters[]} */
+export const SIMULCAST_ENCODINGS = Object.freeze([
+  Object.freeze({ rid: 'lo', scaleResolutionDownBy: 2, maxBitrate: 150_000, maxFramerate: MAX_FRAMERATE }),
+  Object.freeze({ rid: 'hi', scaleResolutionDownBy: 1, maxBitrate: MAX_VIDEO_BITRATE, maxFramerate: MAX_FRAMERATE }),
+]);
+/** @type {readonly RTCRtpEncodingParameters[]} */
+const SINGLE_ENCODING = Object.freeze([Object.freeze({ maxBitrate: MAX_VIDEO_BITRATE, maxFramerate: MAX_FRAMERATE })]);
 const ICE_GATHER_TIMEOUT_MS = 3000;
 
 /**
@@ -61,8 +72,12 @@ export class Publisher extends EventTarget {
    * @param {RTCIceServer[]} iceServers
    * @param {import('./devices.js').LocalMedia} local
    * @param {import('./e2ee.js').MediaCrypto | null} [crypto]
+   * @param {{simulcast?: boolean}} [options] `simulcast: true` sends SIMULCAST_ENCODINGS (a server
+   *   that does not accept the layers gets one stream anyway). Off by default for now: Chromium pages
+   *   receiving a switched stream were seen to stop for over half a second at the first switch (the
+   *   VP8 picture ids of the layers differ and are forwarded as they are), to be fixed before it is on.
    */
-  constructor(iceServers, local, crypto = null) {
+  constructor(iceServers, local, crypto = null, { simulcast = false } = {}) {
     super();
     this.local = local;
     this.pc = new RTCPeerConnection(peerConfig(iceServers, crypto?.peerOptions()));
@@ -70,7 +85,7 @@ export class Publisher extends EventTarget {
     this.video = this.pc.addTransceiver('video', {
       direction: 'sendonly',
       streams: [local.stream],
-      sendEncodings: [{ maxBitrate: MAX_VIDEO_BITRATE, maxFramerate: MAX_FRAMERATE }],
+      sendEncodings: (simulcast ? SIMULCAST_ENCODINGS : SINGLE_ENCODING).map((encoding) => ({ ...encoding })),
     });
     preferCodec(this.audio, 'audio', 'audio/opus');
     preferCodec(this.video, 'video', 'video/vp8');

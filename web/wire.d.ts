@@ -106,6 +106,10 @@ export interface AnswerPayload {
   revision: number;
 }
 
+export interface MediaViewPayload {
+  sizes: Record<string, unknown>;
+}
+
 export interface PublicKeyJwk {
   kty: "EC";
   crv: "P-256";
@@ -424,6 +428,7 @@ export interface ClientEvents {
   "breakout.end": Empty;
   "rtc.publish": PublishPayload;
   "rtc.answer": AnswerPayload;
+  "media.view": MediaViewPayload;
   "e2ee.key": E2eeKeyPayload;
   "e2ee.grant": E2eeGrantPayload;
 }

@@ -80,6 +80,8 @@ typedef struct {
     socklen_t addr_len;
     uint32_t ssrc;
     uint32_t ts_offset;
+    uint32_t timestamp_out; /* the last forwarded packet's outgoing timestamp (a layer switch continues it) */
+    int timestamp_known;
     uint8_t first; /* 0x80, or 0x90 with the mid extension */
     uint8_t payload_type;
     uint8_t extension[MAX_EXTENSION];
@@ -246,9 +248,13 @@ static int outlet_forward(Outlet *self, const unsigned char *payload, Py_ssize_t
             self->start_in = (uint16_t)(seq - RESTART_WINDOW);
     }
     uint16_t out = (uint16_t)(seq + self->seq_offset);
-    if (!((uint16_t)(out - self->next_out) & 0x8000))
+    uint32_t stamp = timestamp + self->ts_offset;
+    if (!((uint16_t)(out - self->next_out) & 0x8000)) {
         self->next_out = (uint16_t)(out + 1);
-    if (outlet_send(self, payload, size, marker, timestamp + self->ts_offset, out) == SENT)
+        self->timestamp_out = stamp;
+        self->timestamp_known = 1;
+    }
+    if (outlet_send(self, payload, size, marker, stamp, out) == SENT)
         return SENT;
     self->dropped += 1; /* this subscriber lags: start over (video at a keyframe) */
     self->active = 0;
@@ -362,6 +368,20 @@ static PyObject *outlet_restart(Outlet *self, PyObject *unused) {
 
 /* Sink.resume: a restart that waits for a keyframe (video), as a reopened gate must. */
 static PyObject *outlet_resume(Outlet *self, PyObject *unused) {
+    self->active = 0;
+    self->waiting_keyframe = self->video;
+    Py_RETURN_NONE;
+}
+
+/* Sink.switch: the next packets come from another simulcast layer (its own sequence numbers and
+   timestamp base): re-base sequence numbers at its keyframe, and timestamps so that the keyframe with
+   ``timestamp`` goes out ``step`` after the last packet forwarded. */
+static PyObject *outlet_switch(Outlet *self, PyObject *args) {
+    unsigned long timestamp, step;
+    if (!PyArg_ParseTuple(args, "kk", &timestamp, &step))
+        return NULL;
+    if (self->timestamp_known)
+        self->ts_offset = (uint32_t)(self->timestamp_out + (uint32_t)step - (uint32_t)timestamp);
     self->active = 0;
     self->waiting_keyframe = self->video;
     Py_RETURN_NONE;
@@ -494,6 +514,8 @@ static PyMethodDef outlet_methods[] = {
     {"detach", (PyCFunction)outlet_detach, METH_NOARGS, "Close the socket and forget the SRTP session."},
     {"restart", (PyCFunction)outlet_restart, METH_NOARGS, "Re-base sequence numbers at the next packet."},
     {"resume", (PyCFunction)outlet_resume, METH_NOARGS, "Re-base at the next packet; video at the next keyframe."},
+    {"switch", (PyCFunction)outlet_switch, METH_VARARGS,
+     "switch(timestamp, step): another layer's keyframe with this timestamp goes out step after the last packet."},
     {"set_abs_send_time", (PyCFunction)outlet_set_abs_send_time, METH_O,
      "set_abs_send_time(offset): write abs-send-time at this offset of the extension (after attach)."},
     {"forward", (PyCFunction)(void (*)(void))outlet_forward_method, METH_FASTCALL,
@@ -511,6 +533,7 @@ static PyMemberDef outlet_members[] = {
     {"sr_ntp", T_ULONGLONG, offsetof(Outlet, sr_ntp), READONLY, NULL},
     {"sr_rtp", T_UINT, offsetof(Outlet, sr_rtp), READONLY, NULL},
     {"ssrc", T_UINT, offsetof(Outlet, ssrc), READONLY, NULL},
+    {"timestamp_out", T_UINT, offsetof(Outlet, timestamp_out), READONLY, "the last forwarded packet's timestamp"},
     {"resend_interval", T_DOUBLE, offsetof(Outlet, resend_interval), 0, "seconds: no packet resent twice within"},
     {"retransmitted", T_ULONGLONG, offsetof(Outlet, retransmitted), READONLY, NULL},
     {"resend_repeats", T_ULONGLONG, offsetof(Outlet, resend_repeats), READONLY, NULL},

@@ -25,13 +25,17 @@ estimate of a link whose video was paused, as what it is sent is then tiny).
 ``publisher_rate`` turns the subscribers' figures into the REMB each publisher is sent: the least
 any of its unpaused subscribers can take for it, within ``MIN_PUBLISHER_RATE`` and the cap.
 
+With simulcast (a browser publishing two or three layers by RID) the forwarder can send a subscriber
+a lower layer instead of pausing: ``choose_layer`` picks one layer per (subscriber, publisher) from
+what the allocation left for that video and the size of the tile the subscriber shows it in.
+
 The engine (``server.media.engine``) feeds these from RTCP once a second and applies the outcome
 with the forwarder's gates; ``tests/media/test_allocator.py`` holds the rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 AUDIO_RATE = 48_000  # bit/s an Opus stream takes on the wire (payload ~32 kbit/s, RTP/UDP/IP, SRTP)
@@ -53,6 +57,7 @@ REPORT_WINDOW = 1.0  # seconds between the engine's allocation rounds (the room 
 CONGESTION_HOLD = 5.0
 REMB_FALL = 0.95  # a REMB below this share of the one before is a fall (read in ``seam.SubscriberRtcp``)
 STARTUP_GRACE = 10.0  # seconds of a new link in which only high loss counts (its first REMBs settle)
+LAYER_UP_MARGIN = 1.25  # a higher layer is taken when the allowance covers its rate this many times over
 
 
 @dataclass
@@ -193,6 +198,29 @@ def allocate(
         pacer.probing, pacer.probe_started = candidate.publisher_id, now
     pacer.paused = frozenset(paused)
     return Allocation(pacer.paused, bool(present) and paused >= present, allowances)
+
+
+def choose_layer(rates: Sequence[int], allowance: int | None, tile: str | None, current: int | None) -> int:
+    """Which simulcast layer (index into ``rates``, lowest first) one subscriber gets of one video.
+
+    ``rates``: each layer's arrival rate (bit/s; 0 before it is measured). ``allowance``: what the
+    allocation left for this video (``Allocation.allowances``; None: no figure, so no limit).
+    ``tile``: the page's hint (``signaling.ports.TILE_SIZES``; None: not told). ``current``: the layer sent now.
+    A small or hidden tile gets the lowest layer (more pixels than it shows are wasted). Otherwise
+    the highest flowing layer whose rate fits the allowance: a step up needs ``LAYER_UP_MARGIN`` (a
+    layer's rate moves with the picture, and every switch costs a keyframe), a step down is taken at
+    once. A layer with no rate is not flowing (not measured yet, or the publisher's encoder turned it
+    off for want of bitrate): a switch to it would wait for a keyframe that never comes. The lowest
+    layer is the floor: pausing is ``allocate``'s decision, not this one's.
+    """
+    if tile in ("small", "hidden"):
+        return 0
+    chosen = 0
+    for index, rate in enumerate(rates):
+        margin = LAYER_UP_MARGIN if current is not None and index > current else 1.0
+        if index and rate > 0 and (allowance is None or rate * margin <= allowance):
+            chosen = index
+    return chosen
 
 
 def relax(previous: float | None, allowance: float | None, congested: bool, cap: int) -> float | None:

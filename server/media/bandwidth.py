@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from server.media import allocator
+from server.media.forwarder import Sink
 from server.media.peers import Peer, ids
 from signaling.ports import ForwardingPolicy, MediaEvents
 
@@ -48,6 +49,10 @@ class Bandwidth:
     links: dict[str, Link] = field(default_factory=dict)
     rates: Rates = field(default_factory=Rates)
     speaker: str | None = None
+    # Tile sizes each subscriber's page shows the others' videos at (``signaling.ports.TILE_SIZES``), by
+    # subscriber then publisher: the hint ``allocator.choose_layer`` takes for simulcast layers.
+    views: dict[str, dict[str, str]] = field(default_factory=dict)
+    layer_rates: dict[int, int] = field(default_factory=dict)  # id(layer source) -> bit/s at the last round
 
     def paused(self, subscriber_id: str, publisher_id: str) -> bool:
         """Whether the allocator holds back ``publisher_id``'s video from ``subscriber_id`` now."""
@@ -56,6 +61,7 @@ class Bandwidth:
 
     def forget(self, participant_id: str) -> None:
         self.links.pop(participant_id, None)
+        self.views.pop(participant_id, None)
 
 
 def allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, kind: str) -> bool:
@@ -74,14 +80,15 @@ def allocate_room(
     span = now - bandwidth.rates.at if bandwidth.rates.at else 0.0
     bandwidth.rates.at = now
     video_rates: dict[str, int] = {}
+    layered: set[str] = set()
+    measure_layers(bandwidth, peers, span)
     for peer in peers.values():
         source = peer.sources.get("video")
         if source is None:
             continue
-        before = bandwidth.rates.octets.get(id(source))
-        bandwidth.rates.octets[id(source)] = source.octets
-        if before is not None and span > 0:
-            video_rates[peer.participant_id] = int((source.octets - before) * 8 / span)
+        if len(source.layers) > 1:
+            layered.add(peer.participant_id)
+        video_rates[peer.participant_id] = bandwidth.layer_rates.get(id(source), 0)
     floor = policy.floor or bandwidth.speaker
     allowances: dict[str, list[int]] = {}
     changes: list[tuple[str, list[str], bool]] = []
@@ -98,8 +105,8 @@ def allocate_room(
             link.estimate.on_loss(loss, now)
         audio = sum(1 for (pub, kind) in peer.outgoing if kind == "audio" and allowed(policy, sid, pub, kind))
         videos = [
-            allocator.Video(pub, video_rates.get(pub, 0))
-            for (pub, kind) in peer.outgoing
+            allocator.Video(pub, layer_rate(bandwidth, out.sink) if pub in layered else video_rates.get(pub, 0))
+            for (pub, kind), out in peer.outgoing.items()
             if kind == "video" and allowed(policy, sid, pub, kind)
         ]
         congested = link.estimate.congested(now)
@@ -122,6 +129,7 @@ def allocate_room(
                 link.limits[pub] = limit
                 if pub in share.allowances:
                     allowances.setdefault(pub, []).append(int(limit))
+        choose_layers(bandwidth, peer, share.allowances)
         if share.paused != link.paused:
             link.paused = share.paused
             for (pub, kind), out in peer.outgoing.items():
@@ -138,8 +146,59 @@ def allocate_room(
                 link.estimate.rate,
                 extra=ids(peer.session_id, sid),
             )
-    rates = {pub: allocator.publisher_rate(allowances.get(pub, []), cap) for pub in peers}
+    # A simulcast publisher is never held down for one weak link: that link gets a lower layer.
+    rates = {pub: cap if pub in layered else allocator.publisher_rate(allowances.get(pub, []), cap) for pub in peers}
     return rates, changes
+
+
+def measure_layers(bandwidth: Bandwidth, peers: dict[str, Peer], span: float) -> None:
+    """Each published video's arrival rate per layer (a single stream is its one layer), from the
+    byte counts since the last round; ``span``: seconds since then (0: the first round, no rate)."""
+    rates: dict[int, int] = {}
+    for peer in peers.values():
+        source = peer.sources.get("video")
+        for layer in source.layers if source is not None else []:
+            before = bandwidth.rates.octets.get(id(layer))
+            bandwidth.rates.octets[id(layer)] = layer.octets
+            if before is not None and span > 0:
+                rates[id(layer)] = int((layer.octets - before) * 8 / span)
+    bandwidth.layer_rates = rates
+
+
+def layer_rate(bandwidth: Bandwidth, sink: Sink) -> int:
+    """The rate of the layer ``sink`` receives (or is moving to), bit/s."""
+    source = sink.joining or sink.source
+    return bandwidth.layer_rates.get(id(source), 0) if source is not None else 0
+
+
+def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] | None) -> None:
+    """Move each of ``peer``'s simulcast videos to the layer ``allocator.choose_layer`` picks, from
+    its allowance (None: no limit, the allocator is off) and the tile size its page shows it at;
+    the move happens at the new layer's keyframe (``Source.join``)."""
+    view = bandwidth.views.get(peer.participant_id, {})
+    for (pub, kind), out in peer.outgoing.items():
+        layers = out.source.layers
+        sink = out.sink
+        if kind != "video" or len(layers) < 2 or not sink.open:
+            continue  # a paused video moves when it resumes: no keyframe is asked for nothing
+        at = sink.joining or sink.source
+        current = layers.index(at) if at in layers else None
+        rates = [bandwidth.layer_rates.get(id(layer), 0) for layer in layers]
+        allowance = None if allowances is None else allowances.get(pub)
+        target = allocator.choose_layer(rates, allowance, view.get(pub), current)
+        if target != current:
+            layers[target].join(sink)
+
+
+def choose_room_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:
+    """The layers alone, for a room without the allocator (``adapt_bandwidth`` off): no estimate
+    limits them, tile sizes and what flows still do."""
+    now = time.monotonic() if now is None else now
+    span = now - bandwidth.rates.at if bandwidth.rates.at else 0.0
+    bandwidth.rates.at = now
+    measure_layers(bandwidth, peers, span)
+    for peer in peers.values():
+        choose_layers(bandwidth, peer, None)
 
 
 async def tell(events: MediaEvents, session_id: str, changes: list[tuple[str, list[str], bool]]) -> None:

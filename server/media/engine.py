@@ -24,12 +24,12 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rooms.model import stream_id_for
-from server.media import bandwidth, limits, seam
+from server.media import bandwidth, limits, seam, simulcast
 from server.media.forwarder import Sink, Source, Totals
 from server.media.opus import with_opus_parameters
 from server.media.peers import Closer, Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
 from server.media.room import Room, room_loop
-from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
+from signaling.ports import TILE_SIZES, ForwardingPolicy, MediaError, MediaEvents
 from signaling.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,15 @@ class MediaEngine:
             for (publisher_id, kind), out in peer.outgoing.items():
                 out.source.gate(out.sink, _open(room, peer.participant_id, publisher_id, kind))
         await self._refresh_all(room)
+
+    async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
+        """The tile size the participant's page shows each other participant's video at
+        (``TILE_SIZES``; one not named keeps no hint): simulcast layers follow it at the
+        next round. Sizes outside ``TILE_SIZES`` are ignored (the signaling layer validates them)."""
+        room = self._rooms.get(session_id)
+        if room is None:
+            return
+        room.bandwidth.views[participant_id] = {pid: size for pid, size in sizes.items() if size in TILE_SIZES}
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:
         room = self._rooms.get(session_id)
@@ -234,7 +243,7 @@ class MediaEngine:
                 if kind in limits.MEDIA_KINDS:
                     prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            self._tap_new_receivers(room, peer, pc)
+            layers = self._tap_new_receivers(room, peer, pc, simulcast.offered_layers(sdp))
             await pc.setLocalDescription(await pc.createAnswer())
             seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
             inbound.install(pc.getTransceivers()[0].receiver.transport)  # the ICE sockets exist now
@@ -243,26 +252,55 @@ class MediaEngine:
             if fresh or pc.signalingState != "stable":
                 await peer.close_publisher()
             raise MediaError("invalid", f"publisher offer refused: {type(exc).__name__}") from exc
-        return with_opus_parameters(str(pc.localDescription.sdp))
+        return simulcast.accept_layers(with_opus_parameters(str(pc.localDescription.sdp)), layers)
 
-    def _tap_new_receivers(self, room: Room, peer: Peer, pc: RTCPeerConnection) -> None:
-        """One source per kind; later tracks of a kind already published are not forwarded."""
+    def _tap_new_receivers(
+        self, room: Room, peer: Peer, pc: RTCPeerConnection, layers: dict[str, simulcast.Layers]
+    ) -> dict[str, simulcast.Layers]:
+        """One source per kind; later tracks of a kind already published are not forwarded. A video
+        offered in simulcast ``layers`` gets a source per layer (``Source.layers``, lowest first).
+        Returns the layers the answer accepts: those of a video tapped in layers, now or before (a
+        video tapped as one stream stays one: a second SSRC would have no source to go to)."""
         assert peer.inbound is not None
+        accepted: dict[str, simulcast.Layers] = {}
         for transceiver in pc.getTransceivers():
             kind = transceiver.kind
-            if kind in peer.sources or transceiver.receiver.track is None:
+            offered = layers.get(transceiver.mid or "") if kind == "video" else None
+            tapped = peer.sources.get(kind)
+            if offered is not None and (tapped is None or len(tapped.layers) == len(offered.rids)):
+                accepted[offered.mid] = offered  # again at each renegotiation: aiortc recomputes extensions
+                seam.accept_rid_extension(transceiver, offered.extension_id)
+            if tapped is not None or transceiver.receiver.track is None:
                 continue
             receiver = transceiver.receiver
 
             async def pli(ssrc: int, receiver: Any = receiver) -> None:
                 await seam.request_keyframe(receiver, ssrc)
 
+            if offered is not None:
+                sources = [
+                    Source(
+                        peer.participant_id,
+                        kind,
+                        pli,
+                        totals=self._totals,
+                        repair=functools.partial(peer.inbound.repair_layer, receiver, rid),
+                    )
+                    for rid in offered.rids
+                ]
+                for layer in sources:
+                    layer.layers = sources
+                peer.inbound.tap(receiver, sources[0], False, dict(zip(offered.rids, sources, strict=True)))
+                peer.sources[kind] = sources[0]
+                peer.receivers[kind] = receiver
+                continue
             repair = functools.partial(peer.inbound.repair, receiver)
             source = Source(peer.participant_id, kind, pli, room.meter.observe, self._totals, repair)
             source.audible = kind == "video" or peer.participant_id in room.policy.audible
             peer.inbound.tap(receiver, source, estimate_bandwidth=False)
             peer.sources[kind] = source
             peer.receivers[kind] = receiver
+        return accepted
 
     async def _refresh_all(self, room: Room) -> None:
         """Every subscriber at once: each refresh holds only its own peer's lock and never raises, so a
@@ -342,6 +380,8 @@ class MediaEngine:
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
         lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp, source.repair_upstream)
         sink = Sink(peer.participant_id, kind, lean, self._totals)
+        # A subscriber's PLI and NACKs go to the simulcast layer it receives now (its source changes).
+        lean.on_keyframe_request, lean.on_missing = sink.request_keyframe, sink.repair_upstream
         sink.open = _open(room, peer.participant_id, publisher_id, kind)
         source.add_sink(sink)
         peer.outgoing[key] = Outgoing(transceiver, sink, source)

@@ -39,6 +39,10 @@ COMPILED = compiled.fastpath is not None  # built, and not switched off by HEART
 
 RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
+# A sink that moves to another simulcast layer sends that layer's keyframe this many RTP ticks (90 kHz
+# video clock) after the last packet it forwarded: one frame at 30 fps. Layers keep their own random
+# timestamp bases, so the subscriber's timeline is continued, not mapped; one frame off at most.
+LAYER_SWITCH_STEP = 3000
 
 LevelObserver = Callable[[str, int, int], None]
 LATENCY_SAMPLE_MASK = 63  # time one packet in 64 through the fan-out, for the metrics histogram
@@ -117,7 +121,10 @@ class Sink:
         self.waiting_keyframe = kind == "video"
         self.dropped = 0
         self.open = True  # the gate of this (subscriber, publisher, kind): a closed one forwards nothing
+        self.source: Source | None = None  # the source (the simulcast layer) this sink is fed by now
+        self.joining: Source | None = None  # the layer it moves to at that layer's next keyframe
         self._active = False
+        self._timestamp_out: int | None = None  # the newest forwarded packet's outgoing timestamp
         self._seq_offset = 0
         self._ts_offset = random.getrandbits(32)
         self._next_out = random.randrange(32768)
@@ -143,6 +150,27 @@ class Sink:
         self.waiting_keyframe = self.kind == "video"
         if self.outlet is not None:
             self.outlet.resume()
+
+    def switch(self, timestamp: int) -> None:
+        """The next packets come from another simulcast layer, starting with its keyframe stamped
+        ``timestamp``: sequence numbers re-base there (no gap), timestamps so that the keyframe goes out
+        ``LAYER_SWITCH_STEP`` after the last packet forwarded (the layers' timestamp bases differ)."""
+        if self._timestamp_out is not None:
+            self._ts_offset = (self._timestamp_out + LAYER_SWITCH_STEP - timestamp) & 0xFFFFFFFF
+        self._active = False
+        self.waiting_keyframe = self.kind == "video"
+        if self.outlet is not None:
+            self.outlet.switch(timestamp, LAYER_SWITCH_STEP)
+
+    def request_keyframe(self) -> None:
+        """The subscriber asked for a keyframe (PLI/FIR): ask the layer it receives now."""
+        if self.source is not None:
+            self.source.request_keyframe()
+
+    def repair_upstream(self, lost: list[int]) -> None:
+        """The subscriber NACKed packets we never had: ask the layer they came from."""
+        if self.source is not None:
+            self.source.repair_upstream(lost)
 
     def upstream_seq(self, out: int) -> int | None:
         """The publisher's sequence number of outgoing ``out`` in this run, or None (before it, or a
@@ -177,9 +205,11 @@ class Sink:
             if (seq - self._start_in) & 0xFFFF > RESTART_WINDOW:
                 self._start_in = (seq - RESTART_WINDOW) & 0xFFFF
         out = (seq + self._seq_offset) & 0xFFFF
+        stamp = (timestamp + self._ts_offset) & 0xFFFFFFFF
         if not (out - self._next_out) & 0x8000:
             self._next_out = (out + 1) & 0xFFFF
-        if lean.send(payload, marker, (timestamp + self._ts_offset) & 0xFFFFFFFF, out):
+            self._timestamp_out = stamp
+        if lean.send(payload, marker, stamp, out):
             totals = self.totals
             totals.packets += 1
             totals.bytes += len(payload)
@@ -225,6 +255,7 @@ class Source:
         self.kind = kind
         self.sinks: list[Sink] = []
         self._open: list[Sink] = []  # the sinks whose gate is open: the ones a packet goes to
+        self._joining: list[Sink] = []  # sinks of another layer of this video that move here at a keyframe
         self._outlets: list[Any] | None = None  # the open sinks' compiled outlets, when every one has one
         self._audible = True
         self._request_pli = request_pli
@@ -232,6 +263,9 @@ class Source:
         self._ssrc: int | None = None
         self._last_pli = 0.0
         self._pli_task: asyncio.Future[None] | None = None
+        # A simulcast publisher's video: one Source per layer, lowest first, each holding the same list
+        # (a new sink starts on the lowest, ``join`` moves it). A single stream is its own one layer.
+        self.layers: list[Source] = [self]
 
     @property
     def ssrc(self) -> int | None:
@@ -269,6 +303,8 @@ class Source:
         """
         self._arrivals += 1
         self.octets += len(payload)
+        if self._joining:
+            self._admit(payload, timestamp)
         sample = self._totals is not None and not self._arrivals & LATENCY_SAMPLE_MASK
         started = time.perf_counter() if sample else 0.0
         outlets = self._outlets
@@ -332,17 +368,68 @@ class Source:
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
+        sink.source = self
         self._gather()
 
     def remove_sink(self, sink: Sink) -> None:
+        """Stop feeding ``sink`` (from this layer, and from one it was about to move to)."""
+        if sink.joining is not None:
+            sink.joining.cancel_join(sink)
+        if sink.source is not None and sink.source is not self:
+            sink.source.remove_sink(sink)  # the sink is on another layer of this video now
+            return
         if sink in self.sinks:
             self.sinks.remove(sink)
+            sink.source = None
+        self._gather()
+
+    def join(self, sink: Sink) -> None:
+        """Feed ``sink``, now on another simulcast layer of the same video, from this layer's next
+        keyframe (asked of the publisher now). Until it comes the sink keeps its layer: a switch
+        never freezes the picture, and a delta frame of this layer never reaches a decoder that
+        holds the other layer's pictures. A sink fed by nothing yet is simply added."""
+        if sink.joining is not None and sink.joining is not self:
+            sink.joining.cancel_join(sink)
+        if sink.source is self:
+            return
+        if sink.source is None:
+            self.add_sink(sink)
+            return
+        if sink.joining is not self:
+            sink.joining = self
+            self._joining.append(sink)
+        self.request_keyframe()
+
+    def cancel_join(self, sink: Sink) -> None:
+        """``sink`` no longer moves to this layer (it left, or another layer was chosen)."""
+        if sink in self._joining:
+            self._joining.remove(sink)
+        sink.joining = None
+
+    def _admit(self, payload: bytes, timestamp: int) -> None:
+        """This layer's packet, with sinks waiting to move here: at a keyframe they leave their layer
+        and this packet is their first (``Sink.switch`` continues their sequence and timeline);
+        before it, the keyframe is asked for again (throttled)."""
+        if self.kind != "video" or not (vp8_starts_frame(payload) and vp8_is_keyframe(payload)):
+            self.request_keyframe()
+            return
+        joining, self._joining = self._joining, []
+        for sink in joining:
+            sink.joining = None
+            if sink.source is not None:
+                sink.source.remove_sink(sink)
+            sink.switch(timestamp)
+            self.sinks.append(sink)
+            sink.source = self
         self._gather()
 
     def gate(self, sink: Sink, open_: bool) -> None:
         """Open or close one subscriber's gate (place and floor: ``ForwardingPolicy.sees``/``hears``),
         from the next packet on, with no renegotiation. A reopened gate starts afresh: video at the
         next keyframe, asked of the publisher now, so the picture comes back at once and clean."""
+        if sink.source is not None and sink.source is not self:
+            sink.source.gate(sink, open_)  # the sink is on another layer of this video now
+            return
         if sink.open == open_:
             return
         sink.open = open_
@@ -359,6 +446,9 @@ class Source:
 
     async def close(self) -> None:
         """Drop every sink and wait for an in-flight PLI so nothing outlives the source."""
+        for sink in self._joining:
+            sink.joining = None
+        self._joining = []
         self.sinks.clear()
         self._open = []
         self._outlets = None

@@ -159,7 +159,8 @@ class Peer:
         self.sources.clear()
         self.receivers.clear()
         for source in sources:
-            await source.close()
+            for layer in source.layers:  # a simulcast video's every layer; else the source itself
+                await layer.close()
         if pc is not None:
             self.closer.close(pc, "publisher", self.session_id, self.participant_id)
 

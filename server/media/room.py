@@ -43,7 +43,7 @@ async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
         await asyncio.sleep(SPEAKING_INTERVAL)
         tick += 1
         if tick % REMB_EVERY == 0:
-            rates, changes = allocate(room, video_cap) if room.adapt else ({}, [])
+            rates, changes = allocate(room, video_cap) if room.adapt else layers_only(room)
             send_reports(room, video_cap, rates)
             if changes:
                 await bandwidth.tell(events, room.session_id, changes)
@@ -65,6 +65,16 @@ def allocate(room: Room, video_cap: int) -> tuple[dict[str, int], list[tuple[str
     except Exception:
         log.exception("bandwidth allocation failed", extra={"session": room.session_id})
         return {}, []
+
+
+def layers_only(room: Room) -> tuple[dict[str, int], list[tuple[str, list[str], bool]]]:
+    """Without the allocator, simulcast layers are still chosen (tile sizes, what flows); a failure
+    is logged and leaves every sink on its layer for this second."""
+    try:
+        bandwidth.choose_room_layers(room.bandwidth, room.peers)
+    except Exception:
+        log.exception("simulcast layer choice failed", extra={"session": room.session_id})
+    return {}, []
 
 
 def send_reports(room: Room, video_cap: int, rates: dict[str, int] | None = None) -> None:

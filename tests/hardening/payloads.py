@@ -121,6 +121,9 @@ BY_MODEL: dict[type[wire.Message], st.SearchStrategy[dict[str, Any]]] = {
     ),
     wire.MediaStatePayload: st.fixed_dictionaries({"audio": st.booleans(), "video": st.booleans()}),
     wire.MediaReceivePayload: st.fixed_dictionaries({"video": st.booleans()}),
+    wire.MediaViewPayload: st.fixed_dictionaries(
+        {"sizes": st.dictionaries(ids, st.sampled_from(("large", "small", "hidden", "huge")), max_size=3)}
+    ),
     wire.NotePayload: st.fixed_dictionaries({"to": ids, "text": text}),
     wire.SafetySharePayload: st.fixed_dictionaries({"location": text, "contact": text}, optional={"callback": text}),
     wire.SafetyAskPayload: st.fixed_dictionaries({}, optional=_opt(id=st.one_of(st.none(), ids))),

@@ -52,6 +52,7 @@ MATRIX: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "unmute.allow":   ({"id": "$M2"}, dict(F=OK, C=OK, M=FORBIDDEN, W=FORBIDDEN, X=NOT_FOUND)),
     "media.state":    ({"audio": True, "video": False}, dict(F=OK, C=OK, M=OK, W=OK, X=OK)),
     "media.receive":  ({"video": False}, dict(F=OK, C=OK, M=OK, W=FORBIDDEN, X=OK)),
+    "media.view":     ({"sizes": {"someone": "small"}}, dict(F=OK, C=OK, M=OK, W=FORBIDDEN, X=OK)),
     "nod":            ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=FORBIDDEN, X=FORBIDDEN)),
     "note":           ({"to": "$NOTE", "text": "private"}, dict(F=OK, C=OK, M=OK, W=OK, X=NOT_FOUND)),
     "help":           ({}, dict(F=FORBIDDEN, C=FORBIDDEN, M=OK, W=OK, X=FORBIDDEN)),

@@ -166,3 +166,33 @@ def test_a_publisher_limit_holds_while_congested_and_relaxes_to_the_cap_after() 
         assert limit < 600_000
         limit, rounds = allocator.relax(limit, 250_000, congested=False, cap=600_000), rounds + 1
     assert rounds == 12  # 250k x 1.08^12 > 600k: back to the cap in about twelve seconds, not at once
+
+
+LAYERS = [150_000, 450_000, 1_200_000]  # a publisher's simulcast layers as they arrive, lowest first
+
+
+def test_a_large_tile_gets_the_highest_layer_the_allowance_carries() -> None:
+    assert allocator.choose_layer(LAYERS, 2_000_000, "large", current=2) == 2
+    assert allocator.choose_layer(LAYERS, 600_000, "large", current=2) == 1
+    assert allocator.choose_layer(LAYERS, 100_000, "large", current=1) == 0  # the floor: never paused here
+
+
+def test_no_hint_and_no_allowance_take_the_top_flowing_layer() -> None:
+    assert allocator.choose_layer(LAYERS, None, None, current=0) == 2
+
+
+def test_a_small_or_hidden_tile_gets_the_lowest_layer_whatever_the_estimate() -> None:
+    assert allocator.choose_layer(LAYERS, 10_000_000, "small", current=2) == 0
+    assert allocator.choose_layer(LAYERS, None, "hidden", current=None) == 0
+
+
+def test_a_step_up_needs_a_margin_and_a_step_down_does_not() -> None:
+    assert allocator.choose_layer(LAYERS, 500_000, "large", current=0) == 0  # 450k x 1.25 does not fit
+    assert allocator.choose_layer(LAYERS, 500_000, "large", current=1) == 1  # it stays where it is
+    assert allocator.choose_layer(LAYERS, 600_000, "large", current=0) == 1
+
+
+def test_a_layer_that_does_not_flow_is_never_chosen() -> None:
+    assert allocator.choose_layer([150_000, 450_000, 0], None, "large", current=1) == 1
+    assert allocator.choose_layer([0, 0, 0], None, None, current=None) == 0  # nothing measured: start low
+    assert allocator.choose_layer([], None, None, current=None) == 0

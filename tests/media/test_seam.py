@@ -21,14 +21,17 @@ import pylibsrtp
 import pytest
 import uvloop
 from aioice import Connection
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from pylibsrtp import Policy, Session
 
 from server.media import seam
 from server.media.seam import compiled, ice, receive
 from server.media.seam.transport import SRTCP_MAX
+from server.media.simulcast import RID_URI
+from tests.media.test_simulcast_sdp import CHROMIUM_OFFER
 
 
 def test_aiortc_is_the_pinned_version() -> None:
@@ -359,3 +362,23 @@ def test_seam_sdp_parser_is_aiortcs_own() -> None:
         RTCPeerConnection.setRemoteDescription
     )
     assert seam.sdp_refusal("v=0\r\nm=audio\r\n") is not None
+
+
+async def test_seam_rid_extension_kept_in_the_transceivers_extensions_reaches_the_answer_and_the_parser() -> None:
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("audio", direction="recvonly")
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=CHROMIUM_OFFER, type="offer"))
+        video = pc.getTransceivers()[1]
+        assert all(ext.uri != RID_URI for ext in video._headerExtensions)  # aiortc leaves it out ...
+        seam.accept_rid_extension(video, 10)
+        await pc.setLocalDescription(await pc.createAnswer())
+        assert f"a=extmap:10 {RID_URI}" in pc.localDescription.sdp  # ... and answers it once kept
+        parser = aiortc.rtp.HeaderExtensionsMap()
+        parser.configure(RTCRtpReceiveParameters(headerExtensions=video._headerExtensions))
+        packet = aiortc.rtp.RtpPacket(payload_type=96, sequence_number=1, timestamp=2, ssrc=3, payload=b"\x10")
+        packet.extensions.rtp_stream_id = "hi"
+        assert aiortc.rtp.RtpPacket.parse(packet.serialize(parser), parser).extensions.rtp_stream_id == "hi"
+    finally:
+        await pc.close()

@@ -18,6 +18,7 @@ SAMPLES: list[wire.Message] = [
     wire.Answer(2, "s", "a", "v=0", 7),
     wire.Subscribe(3, "s", "a"),
     wire.SetPolicy.of(4, "s", POLICY),
+    wire.SetView(7, "s", "a", {"b": "small", "c": "large"}),
     wire.CloseParticipant(5, "s", "a"),
     wire.CloseSession(6, "s"),
     wire.Done(1, "v=0"),

@@ -37,6 +37,7 @@ from server.media.seam.receive import (
     InboundTrack,
     LeanReceiver,
     RtpConsumer,
+    accept_rid_extension,
     install_decoder_bypass,
     request_keyframe,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "RtpConsumer",
     "SocketHooks",
     "SubscriberRtcp",
+    "accept_rid_extension",
     "admit",
     "enable_loopback_candidates",
     "enlarge_receive_buffers",

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import aiortc.rtcrtpreceiver
 import pylibsrtp
-from aiortc import RTCRtpReceiver
+from aiortc import RTCRtpHeaderExtensionParameters, RTCRtpReceiver
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_RTPFB_NACK,
@@ -41,6 +41,7 @@ from server.media.seam.transport import (
     parked_rtcp,
     send_rtcp,
 )
+from server.media.simulcast import RID_URI
 
 NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: a gap still open this far behind the newest is beyond repair
 # Upstream repair (issue #16): a gap is NACKed once it has stayed open past the reorder allowance (a
@@ -98,8 +99,11 @@ class InboundTrack:
     here (before each report, and when ``lean_packets`` or ``missing`` is read).
     """
 
-    def __init__(self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool) -> None:
+    def __init__(
+        self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool, rid: str | None = None
+    ) -> None:
         self.owner = owner
+        self.rid = rid  # the simulcast layer's RTP stream id, or None (a receiver's one stream)
         self.receiver = receiver
         self.consumer = consumer
         self.video = video
@@ -280,6 +284,7 @@ class LeanReceiver:
         self.drops = drops if drops is not None else Drops()
         self.validated: set[Address] = set()
         self.tracks: dict[RTCRtpReceiver, InboundTrack] = {}
+        self.layers: dict[RTCRtpReceiver, dict[str, InboundTrack]] = {}  # simulcast: each layer's track by RID
         self._by_ssrc: dict[bytes, InboundTrack] = {}
         self._dtls: Any = None
         self._unprotect: Callable[[bytes], bytes] | None = None
@@ -290,17 +295,33 @@ class LeanReceiver:
         if clock is not None:
             self.set_clock(clock)
 
-    def tap(self, receiver: RTCRtpReceiver, consumer: RtpConsumer, estimate_bandwidth: bool = True) -> None:
+    def tap(
+        self,
+        receiver: RTCRtpReceiver,
+        consumer: RtpConsumer,
+        estimate_bandwidth: bool = True,
+        layers: dict[str, RtpConsumer] | None = None,
+    ) -> None:
         """Take over one receiver; must run before ``receive()`` starts (after setRemoteDescription).
 
         ``estimate_bandwidth=False`` drops aiortc's REMB estimator (it runs on every video packet of
         aiortc's path); the SFU then announces a fixed cap through ``send_reports`` instead.
+        ``layers``: a simulcast publisher's consumer for each RID. Each layer is its own SSRC, named
+        by the RTP stream id header extension on its first packets (aiortc's path reads it: see
+        ``accept_rid_extension``); from then on its packets take the lean path like any SSRC's.
+        ``consumer`` is then the lowest layer's (the one ``repair`` and the first report go to).
         """
         install_decoder_bypass()
         raw: Any = receiver
         video = raw._RTCRtpReceiver__kind == "video"
         track = self.tracks[receiver] = InboundTrack(self, receiver, consumer, video)
-        raw._RTCRtpReceiver__jitter_buffer = _Tap(track)
+        by_rid: dict[str, InboundTrack] = {}
+        for rid, layer in (layers or {}).items():
+            by_rid[rid] = track if layer is consumer else InboundTrack(self, receiver, layer, video, rid)
+            by_rid[rid].rid = rid
+        if by_rid:
+            self.layers[receiver] = by_rid
+        raw._RTCRtpReceiver__jitter_buffer = _Tap(track, by_rid)
         raw._RTCRtpReceiver__nack_generator = None  # InboundTrack NACKs, on both paths
         raw._run_rtcp = functools.partial(parked_rtcp, raw, "_RTCRtpReceiver")  # ``send_reports`` reports
         _bypassed_queues.add(raw._RTCRtpReceiver__decoder_queue)
@@ -344,6 +365,14 @@ class LeanReceiver:
                 drops.add(REFUSED)
 
         return datagram_received
+
+    def inbound_tracks(self) -> list[InboundTrack]:
+        """Every tapped stream: a receiver's one track, or each of its simulcast layers."""
+        found: list[InboundTrack] = []
+        for receiver, track in self.tracks.items():
+            layers = self.layers.get(receiver)
+            found.extend(layers.values() if layers else [track])
+        return found
 
     def register(self, track: InboundTrack, ssrc: int) -> None:
         """An SSRC's first packet came through aiortc: from now on its packets take the lean path."""
@@ -406,7 +435,17 @@ class LeanReceiver:
     def repair(self, receiver: RTCRtpReceiver, lost: list[int]) -> None:
         """A subscriber NACKed these packets (the publisher's numbers) and we never had them."""
         track = self.tracks.get(receiver)
-        if track is None or track.ssrc < 0:
+        if track is not None:
+            self.repair_track(track, lost)
+
+    def repair_layer(self, receiver: RTCRtpReceiver, rid: str, lost: list[int]) -> None:
+        """``repair`` for one simulcast layer of ``receiver``."""
+        track = self.layers.get(receiver, {}).get(rid)
+        if track is not None:
+            self.repair_track(track, lost)
+
+    def repair_track(self, track: InboundTrack, lost: list[int]) -> None:
+        if track.ssrc < 0:
             return
         if self._inlet is not None and self._inlet.stats(track.ssrc) is not None:
             self._inlet.request(track.ssrc, lost)
@@ -435,7 +474,9 @@ class LeanReceiver:
         if route is None:
             return False
         parts: list[bytes] = []
-        for track in self.tracks.values():
+        remb_ssrc: int | None = None
+        video_ssrcs: list[int] = []
+        for track in self.inbound_tracks():
             self.sync(track)
             raw: Any = track.receiver
             stats, rtcp_ssrc = track.stats, raw._RTCRtpReceiver__rtcp_ssrc
@@ -455,9 +496,13 @@ class LeanReceiver:
                 dlsr=dlsr,
             )
             parts.append(bytes(RtcpRrPacket(ssrc=rtcp_ssrc, reports=[block])))
-            if track.video and bitrate:
-                fci = pack_remb_fci(bitrate, [track.ssrc])
-                parts.append(bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)))
+            if track.video:
+                remb_ssrc = rtcp_ssrc
+                video_ssrcs.append(track.ssrc)
+        if bitrate and remb_ssrc is not None:
+            # One REMB naming every video SSRC: a simulcast publisher spreads it over its layers.
+            fci = pack_remb_fci(bitrate, video_ssrcs)
+            parts.append(bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=remb_ssrc, media_ssrc=0, fci=fci)))
         if not parts:
             return False
         send_rtcp(self._dtls, route, b"".join(parts))
@@ -468,6 +513,7 @@ class LeanReceiver:
         self._hooks.unwrap()
         self._by_ssrc.clear()
         self.tracks.clear()
+        self.layers.clear()
         if self._inlet is not None:
             self._inlet.clear()
 
@@ -477,11 +523,25 @@ class _Tap:
 
     capacity = 512
 
-    def __init__(self, track: InboundTrack) -> None:
+    def __init__(self, track: InboundTrack, layers: dict[str, InboundTrack] | None = None) -> None:
         self.track = track
+        self.layers = layers or {}
+        self._by_ssrc: dict[int, InboundTrack] = {}
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
-        self.track.on_packet(packet)
+        if not self.layers:
+            self.track.on_packet(packet)
+            return False, None
+        # Simulcast: the layer is named by the RTP stream id its first packets carry; a packet of an
+        # SSRC not named yet (its RID extension lost) waits for one that is.
+        track = self._by_ssrc.get(packet.ssrc)
+        if track is None:
+            rid = packet.extensions.rtp_stream_id
+            track = self.layers.get(rid) if rid is not None else None
+            if track is None:
+                return False, None
+            self._by_ssrc[packet.ssrc] = track
+        track.on_packet(packet)
         return False, None
 
 
@@ -499,6 +559,18 @@ def _one_byte_level(data: bytes, start: int, end: int, wanted: int) -> int:
             return data[start + 1] & 0x7F
         start += 2 + (byte & 0x0F)
     return -1
+
+
+def accept_rid_extension(transceiver: Any, extension_id: int) -> None:
+    """Negotiate the RTP stream id header extension (``simulcast.RID_URI``) a simulcast offer gave
+    ``extension_id``. aiortc does not support it, so it would leave it out of the answer, the browser
+    would not send it, and no layer's SSRC could be named. Appended to the transceiver's negotiated
+    extensions (seam: ``RTCRtpTransceiver._headerExtensions``, after setRemoteDescription) it goes into
+    the answer and into the receive parameters that configure the DTLS transport's parser, which then
+    fills ``RtpPacket.extensions.rtp_stream_id`` on aiortc's path."""
+    kept: list[RTCRtpHeaderExtensionParameters] = transceiver._headerExtensions
+    if not any(ext.uri == RID_URI for ext in kept):
+        kept.append(RTCRtpHeaderExtensionParameters(id=extension_id, uri=RID_URI))
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

@@ -190,6 +190,12 @@ class MediaWorkers:
         if slot.ready.is_set():
             await self._quietly(slot, lambda i: wire.SetPolicy.of(i, session_id, policy))
 
+    async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
+        """A hint: lost with a worker that restarts (the page sends its view again as tiles change)."""
+        slot = self._pins.get(session_id)
+        if slot is not None and slot.ready.is_set():
+            await self._quietly(slot, lambda i: wire.SetView(i, session_id, participant_id, dict(sizes)))
+
     async def close_participant(self, session_id: str, participant_id: str) -> None:
         self._publishers.get(session_id, set()).discard(participant_id)
         slot = self._pins.get(session_id)

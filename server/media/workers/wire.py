@@ -76,6 +76,14 @@ class SetPolicy:
 
 
 @dataclass(frozen=True)
+class SetView:
+    id: int
+    session: str
+    participant: str
+    sizes: dict[str, str]
+
+
+@dataclass(frozen=True)
 class CloseParticipant:
     id: int
     session: str
@@ -165,7 +173,7 @@ class Stats:
     connections: int = 0  # WebRTC connections the engine holds that are not closed, now
 
 
-Request = Publish | Answer | Subscribe | SetPolicy | CloseParticipant | CloseSession
+Request = Publish | Answer | Subscribe | SetPolicy | SetView | CloseParticipant | CloseSession
 REQUESTS = (Publish, Answer, Subscribe, SetPolicy, CloseParticipant, CloseSession)
 Message = Request | Done | Refused | Ready | Offer | Speaking | Lost | Paused | Spoke | Stats
 
@@ -176,6 +184,7 @@ TYPES: dict[str, type[Any]] = {
         Answer,
         Subscribe,
         SetPolicy,
+        SetView,
         CloseParticipant,
         CloseSession,
         Done,

@@ -77,6 +77,8 @@ async def handle(engine: Any, request: wire.Request, out: WireEvents) -> None:
                 await engine.subscribe(s, p)
             case wire.SetPolicy(session=s):
                 await engine.set_policy(s, request.policy())
+            case wire.SetView(session=s, participant=p, sizes=sizes):
+                await engine.set_view(s, p, sizes)
             case wire.CloseParticipant(session=s, participant=p):
                 await engine.close_participant(s, p)
             case wire.CloseSession(session=s):

@@ -1,0 +1,127 @@
+"""Simulcast from a real browser: Debian's Chromium publishes through ``web/rtc.js``'s ``Publisher``
+(two layers by RID, half and full size) to a real ``MediaEngine`` in-process; two real aiortc
+subscribers decode what they are forwarded. The one whose page shows the publisher in a small tile
+gets the low layer's resolution, the one with room the high layer's; when the small tile grows, the
+layer switches at a keyframe of the high layer and the subscriber's stream goes on without a break
+(one timeline, no frame lost to the switch, no decoding error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from playwright.async_api import Browser, Page, Route, async_playwright
+
+from server.media.engine import MediaEngine
+from server.media.forwarder import LAYER_SWITCH_STEP
+from tests.media.clients import Client, Recorder, wait_for
+from tests.media.conftest import SESSION, Room
+from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+ORIGIN = "http://localhost"  # a secure context (getUserMedia), served by the route below, no server
+PAGE = """<!doctype html><meta charset="utf-8"><title>publisher</title>
+<script type="module">
+import { Publisher } from './rtc.js';
+window.publish = async () => {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  const local = Object.assign(new EventTarget(), {
+    stream, audioTrack: stream.getAudioTracks()[0], videoTrack: stream.getVideoTracks()[0],
+  });
+  window.publisher = new Publisher([], local, null, { simulcast: true });
+  return (await window.publisher.offer()).sdp;
+};
+window.ready = true;
+</script>"""
+FULL, HALF = (640, 480), (320, 240)
+
+
+class Viewer(Client):
+    """A subscriber that keeps each decoded video frame's size and RTP timestamp (aiortc's ``pts``)."""
+
+    def __init__(self, engine: MediaEngine, participant_id: str) -> None:
+        super().__init__(engine, SESSION, participant_id)
+        self.frames: list[tuple[tuple[int, int], int]] = []
+
+    async def _consume(self, track: MediaStreamTrack, key: tuple[str, str]) -> None:
+        try:
+            while True:
+                frame: Any = await track.recv()
+                if track.kind == "video":
+                    self.frames.append(((frame.width, frame.height), frame.pts))
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    def sized(self, size: tuple[int, int]) -> int:
+        return sum(1 for got, _ in self.frames if got == size)
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+async def serve(route: Route) -> None:
+    if route.request.url.endswith("/rtc.js"):
+        await route.fulfill(body=(WEB / "rtc.js").read_text(), content_type="text/javascript")
+    else:
+        await route.fulfill(body=PAGE, content_type="text/html")
+
+
+async def chromium_publishes(browser: Browser, engine: MediaEngine, participant_id: str) -> Page:
+    page = await (await browser.new_context()).new_page()
+    await page.route(f"{ORIGIN}/**", serve)
+    await page.goto(f"{ORIGIN}/publisher.html")
+    await page.wait_for_function("window.ready === true")
+    offer = await page.evaluate("window.publish()")
+    assert "a=simulcast:send lo;hi" in offer  # the browser offers both layers
+    answer = await engine.publish(SESSION, participant_id, offer)
+    assert "a=simulcast:recv lo;hi" in answer  # and the server takes them
+    await page.evaluate("answer => window.publisher.accept({ sdp: answer })", answer)
+    return page
+
+
+async def test_a_small_tile_gets_the_low_layer_a_large_one_the_high_and_a_switch_does_not_break_the_stream(
+    room: Room, browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    events: Recorder = room.events
+    small, wide = Viewer(room.engine, "small"), Viewer(room.engine, "wide")
+    events.clients.update(small=small, wide=wide)
+    await room.policy({"chrome", "small", "wide"})
+    await room.engine.set_view(SESSION, "small", {"chrome": "small"})
+    page = await chromium_publishes(browser, room.engine, "chrome")
+    try:
+        await wait_for(lambda: wide.sized(FULL) >= 10 and small.sized(HALF) >= 10, timeout=45)
+        assert small.sized(FULL) == 0, "the small tile was sent the high layer"
+        switched_at = len(small.frames)
+        await room.engine.set_view(SESSION, "small", {"chrome": "large"})
+        await wait_for(lambda: small.sized(FULL) >= 10, timeout=20)
+    finally:
+        await page.context.close()
+    after = small.frames[switched_at:]
+    first_full = next(i for i, (size, _) in enumerate(after) if size == FULL)
+    assert first_full > 0, "no low-layer frame between the choice and the switch: the picture stopped"
+    assert all(size == HALF for size, _ in after[:first_full])
+    assert all(size == FULL for size, _ in after[first_full:]), "back and forth between layers"
+    (_, last_half), (_, first_full_pts) = after[first_full - 1], after[first_full]
+    assert first_full_pts - last_half == LAYER_SWITCH_STEP, "the high layer continues the low one's timeline"
+    pts = [p for _, p in small.frames]
+    assert all(b > a for a, b in itertools.pairwise(pts)), "one timeline, always forward"
+    assert "failed to decode" not in caplog.text
+    print(f"small: {small.sized(HALF)} half, then {small.sized(FULL)} full size; wide: {wide.sized(FULL)} full size")
