@@ -13,7 +13,7 @@ finding (so is an exception from either path; a memory error ends the process, a
   subscribers' NACKs to repair upstream between them, into both receive paths as
   ``tests/media/test_inlet.py`` wires them: the same packets handed on, statistics, NACKs and
   keyframe requests for gaps beyond repair.
-- ``outlet``: forward / restart / budget window / NACK sequences (on a clock the input moves) into a
+- ``outlet``: forward / restart / layer switch / budget window / NACK sequences (on a clock the input moves) into a
   ``Sink`` + ``LeanSender`` and into a compiled ``Outlet`` (``tests/media/test_outlet.py``'s ``Pair``,
   real UDP sockets on loopback, libsrtp sessions keyed alike): the same answers, the same bytes on the
   wire (resends included), the same numbers NACKed upstream, sender report and resend counts.
@@ -188,7 +188,8 @@ def drain(sock: socket.socket) -> list[bytes]:
 
 
 def fuzz_outlet(r: Reader) -> None:
-    """forward / restart / retransmit into a Python sink and a compiled outlet: same answers, same wire."""
+    """forward / restart / layer switch / retransmit into a Python sink and a compiled outlet: same
+    answers, same wire."""
     head = r.byte()
     pair = outlet_tests.Pair("video" if head & 1 else "audio", seed=head >> 1)
     last_out, now = 0, 1000.0
@@ -197,7 +198,11 @@ def fuzz_outlet(r: Reader) -> None:
             if not r.more():
                 break
             op = r.byte()
-            if op & 3 == 2 and op & 4:
+            if op & 3 == 2 and op & 4 and op & 8:  # a simulcast layer switch: its keyframe's timestamp
+                timestamp = r.int(4)
+                for sink in pair.sinks:
+                    sink.switch(timestamp)
+            elif op & 3 == 2 and op & 4:
                 for sink in pair.sinks:
                     sink.restart()
             elif op & 3 == 2:  # a sender report goes out: a new retransmission budget window
