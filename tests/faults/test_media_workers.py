@@ -164,7 +164,8 @@ async def test_the_connection_gauge_counts_the_connections_the_workers_hold(
     async with LiveSession.running(server, ["Ana", "Ben"], clip) as live:
         await live.until_everyone_receives_everyone()
         await until_gauge(2 * len(live.everyone))  # each publishes on one connection, receives on another
-    await until_gauge(0)  # the session ended and everyone left: nothing held
+        await live.assert_can_end()
+        await until_gauge(0)  # the session ended: its worker holds nothing
 
 
 async def test_sessions_are_pinned_to_the_least_loaded_worker_and_stay_there(server: Harness) -> None:
