@@ -44,9 +44,14 @@ export function start(client, local, rejoin = false) {
     view.focus?.();
   };
 
-  const route = () => {
+  /**
+   * The screen that fits now; the same screen updates what `changes` touch (changes.js), a new one
+   * is built whole.
+   * @param {import('./ui/changes.js').Changes} [changes]
+   */
+  const route = (changes = null) => {
     const screen = app.screen();
-    if (view?.screen === screen) return view.update();
+    if (view?.screen === screen) return view.update(changes);
     app.sentBack = screen === 'lobby' && view?.screen === 'room';
     if (screen === 'join') show(new JoinView(app, () => route()));
     else if (screen === 'lobby') show(new LobbyView(app));
@@ -54,7 +59,7 @@ export function start(client, local, rejoin = false) {
     else if (screen === 'replaced') show(new EndView({ kind: screen, detail: app.replaced, onTakeBack: () => app.takeBack() }));
     else show(new EndView({ kind: screen, detail: app.endDetail ?? app.removedBefore })); // e2ee too: it waits
   };
-  app.addEventListener('change', route);
+  app.addEventListener('change', (e) => route(detail(e)));
   app.addEventListener('error', (e) => toast(detail(e), { kind: 'error' }));
   app.addEventListener('notice', (e) => toast(detail(e), { kind: 'info' }));
 

@@ -9,6 +9,8 @@ export class AgendaPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['agenda'];
     this.current = h('p', { 'data-testid': 'console-phase' });
     this.next = h('button', { type: 'button', className: 'primary', 'data-testid': 'phase-next', 'on:click': () => app.run('phase.next') }, 'Next phase');
     this.list = h('ol', { className: 'rows agenda', 'data-testid': 'agenda-list' });

@@ -10,10 +10,15 @@ import { droppedText } from './safety.js';
 const DROP_ALERT_SECONDS = 10; // a blip shorter than this only flags the Safety plans row
 
 export class AlertsPanel {
-  /** @param {import('./state.js').AppState} app */
+  /**
+   * @param {import('./state.js').AppState} app
+   * @param {import('./notes.js').NotesPanel} notes where "Write to" and "Message" open a message
+   */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['help', 'safety', 'notes', 'participants', 'lobby', 'session'];
     this.showsDrop = false; // a dropped member's alert is showing (the tab title says so too)
     this.said = new Set(); // alerts already announced
     this.list = h('ul', { className: 'alerts', 'data-testid': 'alerts' });
@@ -27,7 +32,7 @@ export class AlertsPanel {
     return [
       ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
       ...drops.map(([from, d]) => ({ key: `drop-${from}`, kind: 'drop', from, ...d })),
-      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1).from }] : []),
+      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1)?.from }] : []),
     ];
   }
 

@@ -6,10 +6,15 @@ import { admissionMissing, hasAgreed } from './safety.js';
 import { safetyBadge, setSafetyBadge } from './safety-panel.js';
 
 export class LobbyPanel {
-  /** @param {import('./state.js').AppState} app */
+  /**
+   * @param {import('./state.js').AppState} app
+   * @param {import('./notes.js').NotesPanel} notes where "Write to" and "Message" open a message
+   */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['lobby', 'session'];
     this.heading = h('h3', {}, 'Waiting room');
     this.list = h('ul', { className: 'rows', 'data-testid': 'lobby-list' });
     this.empty = h('p', { className: 'muted' }, 'Nobody is waiting.');

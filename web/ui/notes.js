@@ -7,6 +7,8 @@ export class NotesPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['notes', 'participants', 'lobby'];
     this.list = h('ol', { className: 'notes-list', 'data-testid': 'notes-list', 'aria-live': 'polite' });
     this.empty = h('p', { className: 'muted' });
     this.to = h('select', { id: 'note-to', 'data-testid': 'note-to' });
@@ -35,7 +37,10 @@ export class NotesPanel {
     return last ? [{ id: last.from, name: 'Facilitator' }] : [];
   }
 
-  /** Preselect a recipient and put the cursor in the message box (from a member's row). */
+  /**
+   * Preselect a recipient and put the cursor in the message box (from a member's row).
+   * @param {string} id
+   */
   compose(id) {
     this.update();
     this.to.value = id;
@@ -63,6 +68,7 @@ export class NotesPanel {
     });
   }
 
+  /** @param {SubmitEvent} event */
   async submit(event) {
     event.preventDefault();
     const text = this.text.value.trim();

@@ -17,6 +17,8 @@ export class PlacesPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['places', 'participants', 'session'];
     this.heading = h('h3', { id: 'places-heading' }, 'Side rooms and breakouts');
     this.sides = h('ul', { className: 'rows', 'data-testid': 'side-rooms' });
     // Not running: how to start one.

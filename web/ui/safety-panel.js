@@ -23,6 +23,8 @@ export class SafetyPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['participants', 'lobby', 'safety', 'session'];
     this.asks = new Map(); // member id -> {at: when this console last asked, count: plans received by then}
     this.askAll = h('button', { type: 'button', 'data-testid': 'safety-ask-all', 'on:click': () => this.ask(null) }, 'Ask everyone');
     this.list = h('ul', { className: 'rows safety-list', 'data-testid': 'safety-list' });
