@@ -4,6 +4,7 @@
 
 import { h, reconcile, setText } from './dom.js';
 
+/** @type {{kind: MediaDeviceKind, key: import('../devices.js').Kind, label: string, testid: string}[]} */
 const KINDS = [
   { kind: 'videoinput', key: 'video', label: 'Camera', testid: 'camera-select' },
   { kind: 'audioinput', key: 'audio', label: 'Microphone', testid: 'mic-select' },
