@@ -2,7 +2,7 @@
 // "Next phase"; changing the whole agenda (each phase's rules and minutes, or a jump) is folded away,
 // so its many controls come last for the keyboard and take no room until wanted.
 
-import { h, reconcile, setText } from './dom.js';
+import { h, reconcile, setText, within } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft } from './format.js';
 
 export class AgendaPanel {
@@ -40,12 +40,12 @@ export class AgendaPanel {
       li.dataset.index = String(p.i);
       if (isCurrent) li.setAttribute('aria-current', 'step');
       else li.removeAttribute('aria-current');
-      setText(li.querySelector('.who'), `${p.i + 1}. ${p.name}`);
-      const select = li.querySelector('select');
+      setText(within(li, '.who'), `${p.i + 1}. ${p.name}`);
+      const select = within(li, 'select');
       if (document.activeElement !== select) select.value = p.floor_mode;
-      const minutes = li.querySelector('input');
+      const minutes = within(li, 'input');
       if (document.activeElement !== minutes) minutes.value = String(p.minutes);
-      li.querySelector('.goto').disabled = isCurrent;
+      /** @type {HTMLButtonElement} */ (within(li, '.goto')).disabled = isCurrent;
     });
   }
 

@@ -3,7 +3,7 @@
 // messages. Each stays until a facilitator acts on it ("I am on it" tells the member, for help).
 // New alerts are said once in the live region; their times ("12 s ago") change quietly.
 
-import { announce, h, reconcile, setText } from './dom.js';
+import { announce, h, reconcile, setText, within } from './dom.js';
 import { ago, now } from './format.js';
 import { droppedText } from './safety.js';
 
@@ -40,7 +40,7 @@ export class AlertsPanel {
     const { app } = this;
     const items = this.items();
     this.showsDrop = items.some((i) => i.kind === 'drop');
-    reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => setText(li.firstChild, this.#text(i)));
+    reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => setText(within(li, 'strong'), this.#text(i)));
     for (const i of items) {
       if (i.kind === 'drop' && !this.said.has(i.key)) announce(`${app.nameOf(i.from)}'s connection dropped`);
       this.said.add(i.key);

@@ -15,7 +15,7 @@ export class NotesPanel {
     this.toLabel = h('label', { htmlFor: 'note-to' }, 'To');
     this.text = h('textarea', { id: 'note-text', rows: 2, maxLength: 2000, 'data-testid': 'note-text' });
     this.send = h('button', { type: 'submit', 'data-testid': 'note-send' }, 'Send privately');
-    this.form = h('form', { className: 'note-form', 'on:submit': (e) => this.submit(e) },
+    this.form = h('form', { className: 'note-form', 'on:submit': (/** @type {SubmitEvent} */ e) => this.submit(e) },
       h('div', { className: 'field' }, this.toLabel, this.to),
       h('label', { htmlFor: 'note-text' }, 'Message'), this.text, this.send);
     this.heading = h('h3', {}, 'Private messages');
@@ -34,7 +34,7 @@ export class NotesPanel {
     const facilitators = app.participants.filter((p) => FACILITATOR_ROLES.has(p.role) && p.status !== 'removed');
     if (facilitators.length) return facilitators.sort((a, b) => Number(b.connected) - Number(a.connected));
     const last = [...app.notes].reverse().find((n) => !n.mine);
-    return last ? [{ id: last.from, name: 'Facilitator' }] : [];
+    return last?.from ? [{ id: last.from, name: 'Facilitator' }] : [];
   }
 
   /**
