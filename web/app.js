@@ -35,8 +35,16 @@ export function start(client, local, rejoin = false) {
     return;
   }
   const app = new AppState(client, local, new Participation());
+  /**
+   * The screen shown: a view with its element and `update`; the room's and the lobby's also tick,
+   * and say whether something waits for a facilitator.
+   * @typedef {{screen: string, el: HTMLElement, update: (changes?: import('./ui/changes.js').Changes) => void,
+   *   focus?: () => void, destroy?: () => void, tick?: () => void, needsAttention?: () => boolean}} View
+   */
+  /** @type {View | null} */
   let view = null;
 
+  /** @param {View} next */
   const show = (next) => {
     view?.destroy?.();
     view = next;
@@ -90,7 +98,7 @@ export function start(client, local, rejoin = false) {
   // No global: the app (safety plans included) is out of reach of other scripts. A test harness or
   // the join bench may ask for it by defining this hook before the page loads (Playwright's
   // add_init_script); the page's Content-Security-Policy admits no script that could define it first.
-  globalThis.hearthTestHook?.(app);
+  /** @type {{hearthTestHook?: (app: AppState) => void}} */ (globalThis).hearthTestHook?.(app);
   status.textContent = CONNECTION_LABELS[client.status] ?? '';
   status.dataset.status = client.status;
   if (client.session) client.dispatchEvent(new CustomEvent('state', { detail: client.session }));

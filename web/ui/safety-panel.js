@@ -8,7 +8,11 @@ import { timeOfDay } from './format.js';
 import { droppedText } from './safety.js';
 import { FACILITATOR_ROLES } from './state.js';
 
-/** The "shared a plan or not" badge of the waiting room, the roster and this panel. */
+/**
+ * The "shared a plan or not" badge of the waiting room, the roster and this panel.
+ * @param {HTMLElement} badge
+ * @param {boolean} shared
+ */
 export function setSafetyBadge(badge, shared) {
   badge.dataset.shared = String(shared);
   badge.classList.toggle('on', shared);
@@ -112,7 +116,10 @@ export class SafetyPanel {
     button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);
   }
 
-  /** safety.ask to one member, or (id null) to every member present. */
+  /**
+   * safety.ask to one member, or (id null) to every member present.
+   * @param {string | null} id
+   */
   async ask(id) {
     if (!(await this.app.run('safety.ask', id ? { id } : {}))) return;
     const at = Date.now();
