@@ -22,8 +22,18 @@ VENDOR_FILES = ("socket.io.esm.min.js", "socket.io.esm.min.js.map")
 VENDOR_PACKAGE = "socket.io-client"
 CHECKOUT_VENDOR = Path("node_modules") / VENDOR_PACKAGE / "dist"
 PACKAGED_VENDOR = Path("vendor")
-# npm manifests and the type checker's projects (tests/web/test_typecheck.py): development files, not the page's.
-HIDDEN_NAMES = frozenset({"package.json", "package-lock.json", "tsconfig.json", "tsconfig.worker.json"})
+# npm manifests, the type checker's projects (tests/web/test_typecheck.py) and the linter's config
+# (tests/web/test_lint.py): development files, not the page's.
+HIDDEN_NAMES = frozenset(
+    {
+        "package.json",
+        "package-lock.json",
+        "tsconfig.json",
+        "tsconfig.worker.json",
+        "tsconfig.strict.json",
+        "eslint.config.js",
+    }
+)
 
 SERVER_DIR = Path(__file__).resolve().parent
 PACKAGED_DIR = SERVER_DIR / "web"  # inside an installed wheel (setup.py puts it there)
@@ -46,7 +56,7 @@ def locate() -> WebClient:
 
 
 def is_served(relative: PurePosixPath) -> bool:
-    """A client file a browser may fetch: no dotfiles, no node_modules, no unit tests, no npm or tsc manifests."""
+    """A client file a browser may fetch: no dotfiles, no node_modules, no unit tests, no tool manifests."""
     parts = relative.parts
     if not parts or parts[0] in {"test", "vendor"} or any(p.startswith(".") or p == "node_modules" for p in parts):
         return False

@@ -35,8 +35,16 @@ export function start(client, local, rejoin = false) {
     return;
   }
   const app = new AppState(client, local, new Participation());
+  /**
+   * The screen shown: a view with its element and `update`; the room's and the lobby's also tick,
+   * and say whether something waits for a facilitator.
+   * @typedef {{screen: string, el: HTMLElement, update: (changes?: import('./ui/changes.js').Changes) => void,
+   *   focus?: () => void, destroy?: () => void, tick?: () => void, needsAttention?: () => boolean}} View
+   */
+  /** @type {View | null} */
   let view = null;
 
+  /** @param {View} next */
   const show = (next) => {
     view?.destroy?.();
     view = next;
@@ -44,9 +52,14 @@ export function start(client, local, rejoin = false) {
     view.focus?.();
   };
 
-  const route = () => {
+  /**
+   * The screen that fits now; the same screen updates what `changes` touch (changes.js), a new one
+   * is built whole.
+   * @param {import('./ui/changes.js').Changes} [changes]
+   */
+  const route = (changes = null) => {
     const screen = app.screen();
-    if (view?.screen === screen) return view.update();
+    if (view?.screen === screen) return view.update(changes);
     app.sentBack = screen === 'lobby' && view?.screen === 'room';
     if (screen === 'join') show(new JoinView(app, () => route()));
     else if (screen === 'lobby') show(new LobbyView(app));
@@ -54,7 +67,7 @@ export function start(client, local, rejoin = false) {
     else if (screen === 'replaced') show(new EndView({ kind: screen, detail: app.replaced, onTakeBack: () => app.takeBack() }));
     else show(new EndView({ kind: screen, detail: app.endDetail ?? app.removedBefore })); // e2ee too: it waits
   };
-  app.addEventListener('change', route);
+  app.addEventListener('change', (e) => route(detail(e)));
   app.addEventListener('error', (e) => toast(detail(e), { kind: 'error' }));
   app.addEventListener('notice', (e) => toast(detail(e), { kind: 'info' }));
 
@@ -85,7 +98,7 @@ export function start(client, local, rejoin = false) {
   // No global: the app (safety plans included) is out of reach of other scripts. A test harness or
   // the join bench may ask for it by defining this hook before the page loads (Playwright's
   // add_init_script); the page's Content-Security-Policy admits no script that could define it first.
-  globalThis.hearthTestHook?.(app);
+  /** @type {{hearthTestHook?: (app: AppState) => void}} */ (globalThis).hearthTestHook?.(app);
   status.textContent = CONNECTION_LABELS[client.status] ?? '';
   status.dataset.status = client.status;
   if (client.session) client.dispatchEvent(new CustomEvent('state', { detail: client.session }));

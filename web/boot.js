@@ -1,6 +1,7 @@
 // First module to run: start connecting and warming the camera while the interface still loads.
 
 import { LocalMedia } from './devices.js';
+import { detail } from './events.js';
 import { HearthClient } from './protocol.js';
 import { tabMemory } from './ui/memory.js';
 
@@ -22,9 +23,11 @@ function readToken() {
  * Policy does not list that node, the browser blocks the connection: open the page from that node
  * instead (the token travels in the fragment again, since storage is per origin).
  */
+/** @param {HearthClient} client */
 function followMoves(client) {
+  /** @type {URL | null} */
   let target = null;
-  client.addEventListener('moved', (e) => { target = new URL(e.detail.url); });
+  client.addEventListener('moved', (e) => { target = new URL(detail(e).url); });
   document.addEventListener('securitypolicyviolation', (e) => {
     if (!target || e.effectiveDirective !== 'connect-src') return;
     let blocked = null;

@@ -7,6 +7,8 @@ export const VIDEO_CONSTRAINTS = {
 };
 export const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
+/** @typedef {'audio' | 'video'} Kind */
+
 /**
  * Owns one MediaStream whose tracks come and go as the person turns devices on and off.
  * Turning the camera off stops it (the light goes out); the microphone is only disabled, so
@@ -20,12 +22,20 @@ export class LocalMedia extends EventTarget {
     this.stream = new MediaStream();
     this.audio = false;
     this.video = false;
+    /** @type {string | null} why a device could not be used, in words for the person */
     this.error = null;
-    this.deviceIds = { audio: null, video: null }; // chosen in the device picker; null: the browser's default
+    /** @type {Record<Kind, string | null>} chosen in the device picker; null: the browser's default */
+    this.deviceIds = { audio: null, video: null };
+    /** @type {Promise<void> | null} asking for the devices, once until `stop()` */
+    this.opening = null;
     this.speaker = ''; // audio output device id for remote voices and the speaker test ('' = default)
   }
 
-  /** Use another camera or microphone; one that is on now switches at once (the sender follows). */
+  /**
+   * Use another camera or microphone; one that is on now switches at once (the sender follows).
+   * @param {Kind} kind
+   * @param {string} deviceId '' or null: the browser's default
+   */
   async useDevice(kind, deviceId) {
     this.deviceIds[kind] = deviceId || null;
     const track = kind === 'video' ? this.videoTrack : this.audioTrack;
@@ -40,6 +50,7 @@ export class LocalMedia extends EventTarget {
     this.#changed();
   }
 
+  /** @param {string} deviceId '' or null: the default speaker */
   setSpeaker(deviceId) {
     this.speaker = deviceId || '';
     this.#changed();
@@ -48,7 +59,10 @@ export class LocalMedia extends EventTarget {
   get audioTrack() { return this.stream.getAudioTracks()[0] ?? null; }
   get videoTrack() { return this.stream.getVideoTracks()[0] ?? null; }
 
-  /** Ask for both devices once; a refusal leaves that device off and records why. */
+  /**
+   * Ask for both devices once; a refusal leaves that device off and records why.
+   * @param {{audio?: boolean, video?: boolean}} [wanted]
+   */
   open({ audio = true, video = true } = {}) {
     this.opening ??= (async () => {
       if (audio) await this.setAudio(true);
@@ -57,12 +71,17 @@ export class LocalMedia extends EventTarget {
     return this.opening;
   }
 
-  /** The person's own toggle of `kind` ('audio' | 'video'). */
+  /**
+   * The person's own toggle of `kind`.
+   * @param {Kind} kind
+   * @param {boolean} on
+   */
   async choose(kind, on) {
     await (kind === 'audio' ? this.setAudio(on) : this.setVideo(on));
     this.dispatchEvent(new CustomEvent('choice', { detail: { audio: this.audio, video: this.video } }));
   }
 
+  /** @param {boolean} on */
   async setVideo(on) {
     if (on && !this.videoTrack) {
       const track = await this.#acquire('video');
@@ -77,6 +96,7 @@ export class LocalMedia extends EventTarget {
     this.#changed();
   }
 
+  /** @param {boolean} on */
   async setAudio(on) {
     if (on && !this.audioTrack) {
       const track = await this.#acquire('audio');
@@ -99,6 +119,10 @@ export class LocalMedia extends EventTarget {
     this.#changed();
   }
 
+  /**
+   * @param {Kind} kind
+   * @returns {Promise<MediaStreamTrack | null>}
+   */
   async #acquire(kind) {
     if (!navigator.mediaDevices?.getUserMedia) {
       this.error = 'This browser cannot use a camera or microphone here (it needs a secure https page).';

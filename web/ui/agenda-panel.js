@@ -2,17 +2,33 @@
 // "Next phase"; changing the whole agenda (each phase's rules and minutes, or a jump) is folded away,
 // so its many controls come last for the keyboard and take no room until wanted.
 
-import { h, reconcile, setText } from './dom.js';
+import { h, reconcile, setText, within } from './dom.js';
 import { clock, FLOOR_MODES, phaseLeft } from './format.js';
+
+/** @typedef {import('../wire').PhaseIn['floor_mode']} FloorMode */
+
+/**
+ * The value of the <select> or <input> an event came from.
+ * @param {Event} e
+ */
+const valueOf = (e) => /** @type {HTMLSelectElement | HTMLInputElement} */ (e.target).value;
+
+/**
+ * The floor mode a mode <select> was set to: its options are FLOOR_MODES' names.
+ * @param {Event} e
+ */
+const modeOf = (e) => /** @type {FloorMode} */ (valueOf(e));
 
 export class AgendaPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['agenda'];
     this.current = h('p', { 'data-testid': 'console-phase' });
     this.next = h('button', { type: 'button', className: 'primary', 'data-testid': 'phase-next', 'on:click': () => app.run('phase.next') }, 'Next phase');
     this.list = h('ol', { className: 'rows agenda', 'data-testid': 'agenda-list' });
-    this.mode = h('select', { id: 'current-mode', 'data-testid': 'current-mode', 'on:change': (e) => this.edit(this.app.session?.phase?.index ?? 0, { floor_mode: e.target.value }) },
+    this.mode = h('select', { id: 'current-mode', 'data-testid': 'current-mode', 'on:change': (/** @type {Event} */ e) => this.edit(this.app.session?.phase?.index ?? 0, { floor_mode: modeOf(e) }) },
       Object.entries(FLOOR_MODES).map(([value, label]) => h('option', { value }, label)));
     this.editor = h('details', { className: 'agenda-edit', 'data-testid': 'agenda-edit' },
       h('summary', {}, 'Change the agenda'), this.list);
@@ -38,12 +54,12 @@ export class AgendaPanel {
       li.dataset.index = String(p.i);
       if (isCurrent) li.setAttribute('aria-current', 'step');
       else li.removeAttribute('aria-current');
-      setText(li.querySelector('.who'), `${p.i + 1}. ${p.name}`);
-      const select = li.querySelector('select');
+      setText(within(li, '.who'), `${p.i + 1}. ${p.name}`);
+      const select = within(li, 'select');
       if (document.activeElement !== select) select.value = p.floor_mode;
-      const minutes = li.querySelector('input');
+      const minutes = within(li, 'input');
       if (document.activeElement !== minutes) minutes.value = String(p.minutes);
-      li.querySelector('.goto').disabled = isCurrent;
+      /** @type {HTMLButtonElement} */ (within(li, '.goto')).disabled = isCurrent;
     });
   }
 
@@ -56,13 +72,14 @@ export class AgendaPanel {
     this.current.classList.toggle('warn', left != null && left < 60);
   }
 
+  /** @param {number} i the phase's index in the agenda */
   #row(i) {
     const modeId = `phase-mode-${i}`;
     const minutesId = `phase-minutes-${i}`;
-    const select = h('select', { id: modeId, 'data-testid': 'phase-mode', 'on:change': (e) => this.edit(i, { floor_mode: e.target.value }) },
+    const select = h('select', { id: modeId, 'data-testid': 'phase-mode', 'on:change': (/** @type {Event} */ e) => this.edit(i, { floor_mode: modeOf(e) }) },
       Object.entries(FLOOR_MODES).map(([value, label]) => h('option', { value }, label)));
     const minutes = h('input', { id: minutesId, type: 'number', min: 1, max: 240, 'data-testid': 'phase-minutes',
-      'on:change': (e) => this.edit(i, { minutes: Number(e.target.value) }) });
+      'on:change': (/** @type {Event} */ e) => this.edit(i, { minutes: Number(valueOf(e)) }) });
     return h('li', { className: 'row phase', 'data-testid': 'agenda-phase' },
       h('span', { className: 'who' }),
       h('label', { htmlFor: modeId, className: 'visually-hidden' }, 'Floor mode'), select,
@@ -70,10 +87,14 @@ export class AgendaPanel {
       h('button', { type: 'button', className: 'goto', 'data-testid': 'phase-goto', 'on:click': () => this.app.run('phase.set', { index: i }) }, 'Go to'));
   }
 
-  /** agenda.set replaces the whole agenda, so send every phase with the one change applied. */
+  /**
+   * agenda.set replaces the whole agenda, so send every phase with the one change applied.
+   * @param {number} i
+   * @param {Partial<import('../wire').PhaseIn>} change
+   */
   edit(i, change) {
     const phases = (this.app.session?.agenda ?? []).map((p, j) => ({
-      name: p.name, minutes: p.minutes, floor_mode: p.floor_mode, ...(j === i ? change : {}),
+      name: p.name, minutes: p.minutes, floor_mode: /** @type {FloorMode} */ (p.floor_mode), ...(j === i ? change : {}),
     }));
     this.app.run('agenda.set', { phases });
   }

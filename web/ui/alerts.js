@@ -3,17 +3,22 @@
 // messages. Each stays until a facilitator acts on it ("I am on it" tells the member, for help).
 // New alerts are said once in the live region; their times ("12 s ago") change quietly.
 
-import { announce, h, reconcile, setText } from './dom.js';
+import { announce, h, reconcile, setText, within } from './dom.js';
 import { ago, now } from './format.js';
 import { droppedText } from './safety.js';
 
 const DROP_ALERT_SECONDS = 10; // a blip shorter than this only flags the Safety plans row
 
 export class AlertsPanel {
-  /** @param {import('./state.js').AppState} app */
+  /**
+   * @param {import('./state.js').AppState} app
+   * @param {import('./notes.js').NotesPanel} notes where "Write to" and "Message" open a message
+   */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['help', 'safety', 'notes', 'participants', 'lobby', 'session'];
     this.showsDrop = false; // a dropped member's alert is showing (the tab title says so too)
     this.said = new Set(); // alerts already announced
     this.list = h('ul', { className: 'alerts', 'data-testid': 'alerts' });
@@ -27,7 +32,7 @@ export class AlertsPanel {
     return [
       ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
       ...drops.map(([from, d]) => ({ key: `drop-${from}`, kind: 'drop', from, ...d })),
-      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1).from }] : []),
+      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1)?.from }] : []),
     ];
   }
 
@@ -35,7 +40,7 @@ export class AlertsPanel {
     const { app } = this;
     const items = this.items();
     this.showsDrop = items.some((i) => i.kind === 'drop');
-    reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => setText(li.firstChild, this.#text(i)));
+    reconcile(this.list, items, (i) => i.key, (i) => this.#create(i), (li, i) => setText(within(li, 'strong'), this.#text(i)));
     for (const i of items) {
       if (i.kind === 'drop' && !this.said.has(i.key)) announce(`${app.nameOf(i.from)}'s connection dropped`);
       this.said.add(i.key);

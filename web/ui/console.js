@@ -6,6 +6,7 @@
 import { AgendaPanel } from './agenda-panel.js';
 import { AlertsPanel } from './alerts.js';
 import { confirmAction } from './confirm.js';
+import { touches } from './changes.js';
 import { h, setText } from './dom.js';
 import { FloorPanel } from './floor-panel.js';
 import { LobbyPanel } from './lobby-panel.js';
@@ -17,6 +18,8 @@ class SessionControls {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['session'];
     this.lock = h('button', { type: 'button', 'data-testid': 'lock-button', 'aria-pressed': 'false', 'on:click': () => this.toggleLock() }, 'Lock session');
     this.end = h('button', { type: 'button', className: 'danger', 'data-testid': 'end-button', 'on:click': () => this.endSession() }, 'End session for everyone');
     this.el = h('div', { className: 'row session-controls' }, this.lock, this.end);
@@ -38,12 +41,16 @@ class SessionControls {
 }
 
 export class ConsolePanels {
-  /** @param {import('./state.js').AppState} app */
+  /**
+   * @param {import('./state.js').AppState} app
+   * @param {import('./notes.js').NotesPanel} notes the private messages, shared with the room
+   */
   constructor(app, notes) {
     this.app = app;
     this.alerts = new AlertsPanel(app, notes);
     const now = [new LobbyPanel(app, notes), new FloorPanel(app), new Roster(app, notes)];
     const later = [new SafetyPanel(app), new AgendaPanel(app), new PlacesPanel(app), new SessionControls(app)];
+    /** @type {{follows: readonly import('./changes.js').Part[], update: () => void, tick?: () => void}[]} */
     this.parts = [this.alerts, ...now, notes, ...later];
     this.alertsEl = this.alerts.el;
     /** Decisions first: waiting room, floor, people; then private messages. */
@@ -52,8 +59,12 @@ export class ConsolePanels {
     this.laterEl = h('div', { className: 'console-later' }, later.map((p) => p.el));
   }
 
-  update() {
-    for (const part of this.parts) part.update();
+  /**
+   * Update the panels that show something of what changed.
+   * @param {import('./changes.js').Changes} [changes]
+   */
+  update(changes = null) {
+    for (const part of this.parts) if (touches(changes, part.follows)) part.update();
   }
 
   tick() {

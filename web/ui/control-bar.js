@@ -35,14 +35,21 @@ export class ControlBar {
     return this.moreButton.getAttribute('aria-expanded') === 'true';
   }
 
-  /** Open or close "More"; opening moves focus to its first item. */
+  /**
+   * Open or close "More"; opening moves focus to its first item.
+   * @param {boolean} [open]
+   */
   toggle(open = !this.isOpen()) {
     this.moreButton.setAttribute('aria-expanded', String(open));
     this.panel.classList.toggle('open', open);
     if (open) /** @type {HTMLElement | null} */ (this.panel.querySelector('button:not([hidden])'))?.focus();
   }
 
-  /** A dot on "More" while something behind it wants attention (an unread message). */
+  /**
+   * A dot on "More" while something behind it wants attention (an unread message).
+   * @param {boolean} on
+   * @param {string} label what wants attention, in words
+   */
   flag(on, label) {
     this.moreButton.classList.toggle('flagged', on);
     setIconLabel(this.moreButton, 'more', on ? `More (${label})` : 'More');

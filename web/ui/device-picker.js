@@ -4,6 +4,7 @@
 
 import { h, reconcile, setText } from './dom.js';
 
+/** @type {{kind: MediaDeviceKind, key: import('../devices.js').Kind, label: string, testid: string}[]} */
 const KINDS = [
   { kind: 'videoinput', key: 'video', label: 'Camera', testid: 'camera-select' },
   { kind: 'audioinput', key: 'audio', label: 'Microphone', testid: 'mic-select' },
@@ -23,10 +24,10 @@ export class DevicePicker {
   constructor(local, { open = false, bare = false } = {}) {
     this.local = local;
     this.selects = KINDS.map(({ key, label, testid }) => {
-      const select = h('select', { id: testid, 'data-testid': testid, 'on:change': (e) => local.useDevice(key, e.target.value) });
+      const select = h('select', { id: testid, 'data-testid': testid, 'on:change': (/** @type {Event} */ e) => local.useDevice(key, /** @type {HTMLSelectElement} */ (e.target).value) });
       return { key, select, field: h('div', { className: 'field' }, h('label', { htmlFor: testid }, label), select) };
     });
-    this.speaker = h('select', { id: 'speaker-select', 'data-testid': 'speaker-select', 'on:change': (e) => local.setSpeaker(e.target.value) });
+    this.speaker = h('select', { id: 'speaker-select', 'data-testid': 'speaker-select', 'on:change': (/** @type {Event} */ e) => local.setSpeaker(/** @type {HTMLSelectElement} */ (e.target).value) });
     this.test = h('button', { type: 'button', 'data-testid': 'speaker-test', 'on:click': () => this.playTone() }, 'Play a test sound');
     this.heard = h('p', { className: 'hint', role: 'status', 'data-testid': 'speaker-test-status' });
     this.speakerField = h('div', { className: 'field' }, h('label', { htmlFor: 'speaker-select' }, 'Speaker'),
@@ -92,6 +93,12 @@ export class DevicePicker {
   }
 }
 
+/**
+ * The <select>'s options: one per device, named by the browser or else numbered.
+ * @param {HTMLSelectElement} select
+ * @param {{deviceId: string, label: string}[]} devices
+ * @param {string} label what each device is ("Camera")
+ */
 function fill(select, devices, label) {
   reconcile(select, devices, (d) => d.deviceId || 'default', () => h('option'), (opt, d) => {
     opt.value = d.deviceId;

@@ -13,7 +13,7 @@ export function h(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith('on:')) el.addEventListener(key.slice(3), value);
-    else if (key in el && !key.includes('-') && key !== 'list') el[key] = value;
+    else if (key in el && !key.includes('-') && key !== 'list') Reflect.set(el, key, value); // a property (className, hidden, value…)
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
@@ -31,11 +31,45 @@ export function byId(id) {
   return el;
 }
 
-/** Set text only when it changed (avoids needless screen-reader chatter and layout). */
+/**
+ * The element of a row or panel that `selector` finds: one its builder always puts there, so a
+ * missing one is a broken row, said at once (as `byId` does for the page).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @overload
+ * @param {ParentNode} root
+ * @param {K} selector a tag name
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+/**
+ * @overload
+ * @param {ParentNode} root
+ * @param {string} selector
+ * @returns {HTMLElement}
+ */
+/**
+ * @param {ParentNode} root
+ * @param {string} selector
+ * @returns {Element}
+ */
+export function within(root, selector) {
+  const el = root.querySelector(selector);
+  if (!el) throw new Error(`${selector} is missing from its row`);
+  return el;
+}
+
+/**
+ * Set text only when it changed (avoids needless screen-reader chatter and layout).
+ * @param {Node} el
+ * @param {string} text
+ */
 export function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
+/**
+ * @param {HTMLElement} el
+ * @param {boolean} visible
+ */
 export function show(el, visible) {
   el.hidden = !visible;
 }
@@ -46,11 +80,14 @@ const FOCUSABLE = 'button:not([disabled]):not([hidden]), [href], input:not([disa
  * Focus that was in a removed row goes to the row now in its place (or the one before), else to the
  * nearest heading of the list's section: a keyboard user who admitted or removed someone stays
  * where they were instead of being sent back to the top of the page.
+ * @param {Element} parent
+ * @param {number} index where the row that held focus was
  */
 function refocus(parent, index) {
   const row = parent.children[index] ?? parent.children[index - 1];
   const target = row?.matches?.(FOCUSABLE) ? row : row?.querySelector(FOCUSABLE);
-  if (target) return target.focus();
+  if (target instanceof HTMLElement) return target.focus();
+  /** @type {HTMLElement | null | undefined} */
   let heading = parent.closest('section')?.querySelector('h2, h3');
   if (!heading?.getClientRects().length) heading = document.querySelector('main h2'); // the section went too
   if (!heading) return undefined;
@@ -63,10 +100,18 @@ function refocus(parent, index) {
  * new ones created, stale ones removed. Order follows items; of items sharing a key (someone
  * briefly both waiting and admitted between two events), the first wins. A removed row that held
  * focus hands it on (see refocus).
+ * @template T
+ * @template {HTMLElement} E
+ * @param {HTMLElement} parent
+ * @param {readonly T[]} items
+ * @param {(item: T) => string | number} keyOf
+ * @param {(item: T) => E} create
+ * @param {(node: E, item: T) => void} update
  */
 export function reconcile(parent, items, keyOf, create, update) {
+  /** @type {Map<string | undefined, E>} */
   const existing = new Map();
-  for (const child of [...parent.children]) {
+  for (const child of /** @type {E[]} */ ([...parent.children])) {
     if (child.dataset.key !== undefined && existing.has(child.dataset.key)) child.remove();
     else existing.set(child.dataset.key, child);
   }
@@ -103,6 +148,9 @@ export function reconcile(parent, items, keyOf, create, update) {
  * A button that cannot be used now stays in the tab order and says why: `whyId` names the visible
  * words that explain it (aria-describedby), and pressing it anyway shows them as a notice, since a
  * touch screen shows no tooltip. Click handlers check `unavailable(button)` first.
+ * @param {Element} button
+ * @param {boolean} available
+ * @param {string} whyId
  */
 export function setAvailable(button, available, whyId) {
   if (available) {
@@ -114,25 +162,30 @@ export function setAvailable(button, available, whyId) {
   }
 }
 
+/** @param {Element} button */
 export function unavailable(button) {
   return button.getAttribute('aria-disabled') === 'true';
 }
 
+/** @type {HTMLElement | null} */
 let announcer = null;
+/** @type {string[]} */
 let pending = [];
 /**
  * Say something to screen-reader users without moving focus (the polite live region). What is said
  * within the same moment (a floor change and a nod) is said together, once, instead of the last
  * overwriting the others.
+ * @param {string} text
  */
 export function announce(text) {
   announcer ??= document.getElementById('announcer');
   if (!announcer || !text) return;
   if (!pending.includes(text)) pending.push(text);
   if (pending.length > 1) return;
-  announcer.textContent = '';
+  const region = announcer;
+  region.textContent = '';
   setTimeout(() => {
-    announcer.textContent = pending.map((t) => (/[.!?]$/.test(t) ? t : `${t}.`)).join(' ');
+    region.textContent = pending.map((t) => (/[.!?]$/.test(t) ? t : `${t}.`)).join(' ');
     pending = [];
   }, 50);
 }

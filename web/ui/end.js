@@ -2,6 +2,7 @@
 
 import { h } from './dom.js';
 
+/** @type {Readonly<Record<string, {title: string, text: string}>>} */
 const SCREENS = {
   left: {
     title: 'You have left the session',

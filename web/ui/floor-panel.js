@@ -8,6 +8,8 @@ export class FloorPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['floor', 'participants', 'session'];
     this.holder = h('p', { 'data-testid': 'console-floor' });
     this.release = h('button', { type: 'button', 'data-testid': 'floor-release', 'on:click': () => app.run('floor.release') }, 'End turn');
     this.next = h('button', { type: 'button', className: 'primary', 'data-testid': 'floor-next', 'on:click': () => app.run('floor.next') }, 'Next in queue');

@@ -10,6 +10,12 @@ import { initials } from './format.js';
 import { awayLabel, isHere, kindOf, placeKey } from './places.js';
 import { FACILITATOR_ROLES } from './state.js';
 
+/**
+ * One tile: a participant (`p`: as the session lists them; oneself with this page's devices; or a
+ * nameless stream nobody claims yet), what it shows, and whether they are in another place.
+ * @typedef {{key: string, self?: boolean, p: any, stream: MediaStream | null, away?: boolean}} Entry
+ */
+
 const SPEAKING_LEVEL = 0.15;
 const SPOTLIGHT_HOLD_MS = 3000; // without a floor holder, a new voice must last this long to take the spotlight
 
@@ -110,6 +116,7 @@ export class Grid {
   /**
    * Who gets a tile, self first; streams nobody claims yet get a nameless tile. Away from the main
    * room only the people here do; in it, those away keep a marked tile (`away`).
+   * @returns {Entry[]}
    */
   entries() {
     const { app } = this;
@@ -127,7 +134,7 @@ export class Grid {
         stream: (p.stream_ids ?? []).map((id) => streams.get(id)).find(Boolean) ?? null,
       })),
       ...[...streams.keys()].filter((id) => !claimed.has(id))
-        .map((id) => ({ key: `stream:${id}`, p: { id: null, name: 'Joining…' }, stream: streams.get(id) })),
+        .map((id) => ({ key: `stream:${id}`, p: { id: null, name: 'Joining…' }, stream: streams.get(id) ?? null })),
     ];
   }
 
@@ -142,9 +149,13 @@ export class Grid {
     reconcile(this.el, entries, (e) => e.key, (e) => createTile(Boolean(e.self)), (tile, e) => this.#updateTile(tile, e));
   }
 
-  #updateTile(tile, { self, p, stream, away = false }) {
+  /**
+   * @param {HTMLElement} tile
+   * @param {Entry} entry
+   */
+  #updateTile(tile, { self = false, p, stream, away = false }) {
     const { app } = this;
-    const [video, avatar, caption] = tile.children;
+    const [video, avatar, caption] = /** @type {[HTMLVideoElement, HTMLElement, HTMLElement]} */ (/** @type {unknown} */ ([...tile.children]));
     const tracks = stream ? stream.getTracks().map((t) => t.id).join(',') : '';
     const speaker = app.local.speaker ?? '';
     if (!self && video.setSinkId && (video.sinkId ?? '') !== speaker) video.setSinkId(speaker).catch(() => {});
@@ -156,7 +167,7 @@ export class Grid {
     const level = app.speaking.levels?.[self ? app.you?.id : p.id] ?? 0;
     const speaking = !away && Boolean(p.id) && (app.speaking.active === p.id || level >= SPEAKING_LEVEL);
     const paused = !self && !away && Boolean(p.id) && app.videoPaused.paused.has(p.id) && p.video !== false && !app.audioOnly;
-    const showVideo = !away && !paused && Boolean(stream) && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
+    const showVideo = !away && !paused && stream != null && p.video !== false && stream.getVideoTracks().length > 0 && !app.audioOnly;
     tile.dataset.name = p.name ?? '';
     tile.dataset.participantId = p.id ?? '';
     tile.dataset.speaking = String(speaking);

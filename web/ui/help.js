@@ -5,8 +5,10 @@
 
 export class HelpRequests {
   constructor() {
-    this.open = new Map(); // facilitators: member id -> {from, at} (server time)
-    this.mine = null; // members: {at, ack: {name, at} | null} for my latest request
+    /** @type {Map<string, {from: string, at: number}>} facilitators: member id -> the request (server time) */
+    this.open = new Map();
+    /** @type {{at: number, ack: {name?: string, at?: number} | null} | null} members: my latest request */
+    this.mine = null;
   }
 
   /** Open requests, oldest first. */
@@ -14,7 +16,10 @@ export class HelpRequests {
     return [...this.open.values()].sort((a, b) => a.at - b.at);
   }
 
-  /** A `help` event: a new request, or a reminder of an open one. */
+  /**
+   * A `help` event: a new request, or a reminder of an open one.
+   * @param {{from: string, at: number}} request
+   */
   requested({ from, at }) {
     this.open.set(from, { from, at: this.open.get(from)?.at ?? at });
   }
@@ -29,7 +34,10 @@ export class HelpRequests {
     if (id === you && this.mine) this.mine = { ...this.mine, ack: { name, at } };
   }
 
-  /** The server's view of who has a request open (state participants and the lobby's waiting list). */
+  /**
+   * The server's view of who has a request open (state participants and the lobby's waiting list).
+   * @param {readonly {id: string, help_since?: number | null}[]} people
+   */
   follow(people) {
     for (const p of people) {
       if (!('help_since' in p)) continue; // an older server: events alone
@@ -38,7 +46,10 @@ export class HelpRequests {
     }
   }
 
-  /** I asked: the answer to any earlier request no longer applies. */
+  /**
+   * I asked: the answer to any earlier request no longer applies.
+   * @param {number} at
+   */
   asked(at) {
     this.mine = { at, ack: null };
   }

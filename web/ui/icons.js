@@ -1,6 +1,7 @@
 // Small inline icons (SVG, drawn in currentColor): a picture beside each control's words, never
 // instead of them. Decorative to screen readers: the button's text says what it does.
 
+/** @type {Readonly<Record<string, string>>} */
 const PATHS = {
   mic: 'M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM6 11a6 6 0 0 0 12 0M12 17v4M8 21h8',
   'mic-off': 'M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM6 11a6 6 0 0 0 12 0M12 17v4M8 21h8M4 4l16 16',
@@ -18,7 +19,10 @@ const PATHS = {
   settings: 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM12 2v3M12 19v3M2 12h3M19 12h3M5 5l2 2M17 17l2 2M5 19l2-2M17 7l2-2',
 };
 
-/** An <svg> for `name`, hidden from assistive technology. */
+/**
+ * An <svg> for `name`, hidden from assistive technology.
+ * @param {string} name
+ */
 export function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
@@ -32,7 +36,12 @@ export function icon(name) {
   return svg;
 }
 
-/** Put `name`'s icon and `text` in a button, changing only what differs (focus and layout stay). */
+/**
+ * Put `name`'s icon and `text` in a button, changing only what differs (focus and layout stay).
+ * @param {HTMLElement} button
+ * @param {string} name
+ * @param {string} text
+ */
 export function setIconLabel(button, name, text) {
   if (button.dataset.icon !== name) {
     button.dataset.icon = name;

@@ -15,7 +15,10 @@ const AGREEMENT = [
 ];
 
 export class JoinView {
-  /** @param {import('./state.js').AppState} app */
+  /**
+   * @param {import('./state.js').AppState} app
+   * @param {() => void} onJoined once the person has joined: the app picks the next screen
+   */
   constructor(app, onJoined) {
     this.screen = 'join';
     this.app = app;

@@ -1,6 +1,7 @@
 // Waiting to be admitted: calm, clear, with the preview, the safety plan when the session asks for
 // one, and any private note from a facilitator.
 
+import { touches } from './changes.js';
 import { h, setText } from './dom.js';
 import { hourMinute, listNames, now } from './format.js';
 import { NotesPanel } from './notes.js';
@@ -8,7 +9,10 @@ import { DevicePicker } from './device-picker.js';
 import { DeviceToggles, SelfPreview } from './preview.js';
 import { SafetyForm } from './safety-form.js';
 
-/** Who will let you in, whether they are here yet, and when the session starts (when scheduled). */
+/**
+ * Who will let you in, whether they are here yet, and when the session starts (when scheduled).
+ * @param {Partial<import('../wire').SessionStateOut> | null | undefined} session
+ */
 export function hostText(session) {
   const leads = session?.facilitators ?? [];
   const here = leads.filter((f) => f.connected);
@@ -52,7 +56,17 @@ export class LobbyView {
     setText(this.host, hostText(this.app.session)); // "starts in N minutes" counts down
   }
 
-  update() {
+  /**
+   * Update what shows something of what changed (all of it when unsure).
+   * @param {import('./changes.js').Changes} [changes]
+   */
+  update(changes = null) {
+    if (touches(changes, ['session', 'safety'])) this.#waiting();
+    if (touches(changes, this.notes.follows)) this.notes.update();
+  }
+
+  /** Whether the person has anything to do while they wait, who will let them in, and their safety plan. */
+  #waiting() {
     const { app } = this;
     const planMissing = Boolean(app.session?.requires_safety_plan) && !app.safety.sentAt && !app.you?.safety_shared;
     setText(this.waiting, app.sentBack
@@ -62,7 +76,6 @@ export class LobbyView {
         : 'Waiting to be admitted. A facilitator will let you in shortly; you do not need to do anything.');
     setText(this.host, hostText(app.session));
     this.safety.update();
-    this.notes.update();
   }
 
   destroy() {

@@ -7,7 +7,14 @@ import { setIconLabel } from './icons.js';
 import { kindOf, placeKey } from './places.js';
 import { toast } from './toast.js';
 
-/** A bar button; pressed while unavailable, it shows why instead of acting. */
+/**
+ * A bar button; pressed while unavailable, it shows why instead of acting.
+ * @param {string} testid
+ * @param {string} iconName
+ * @param {string} text
+ * @param {() => void} onClick
+ * @param {Record<string, unknown>} [attrs]
+ */
 function button(testid, iconName, text, onClick, attrs = {}) {
   const b = h('button', { type: 'button', 'data-testid': testid, ...attrs });
   b.addEventListener('click', () => {
@@ -68,6 +75,8 @@ export class MemberControls {
   /**
    * My go-around turn: one way to finish and one to pass, with a line saying which is which.
    * Holding the floor otherwise: only "I am done speaking".
+   * @param {Partial<import('../wire').SessionStateOut>} s
+   * @param {boolean} holder this person holds the floor
    */
   #turn(s, holder) {
     const g = s.go_around;
@@ -86,6 +95,10 @@ export class MemberControls {
   }
 
   /** Why a button waits, in words on the page that the buttons point to. */
+  /**
+   * @param {boolean} holder this person holds the floor
+   * @param {boolean} away this person is not in the main room
+   */
   #why(holder, away) {
     const reasons = [];
     if (away) reasons.push('Raising a hand and "I relate" are for the main room: they work again when you are back.');
@@ -111,6 +124,7 @@ export class MemberControls {
   }
 
   /** Finish or pass: these buttons then go, so focus moves to the hand (not back to the page's top). */
+  /** @param {'floor.release' | 'turn.pass'} event */
   async endTurn(event) {
     const moveFocus = this.el.contains(document.activeElement);
     if (!(await this.app.run(event))) return;

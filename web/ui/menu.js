@@ -8,7 +8,10 @@ import { setIconLabel } from './icons.js';
 let count = 0;
 
 export class ActionMenu {
-  /** `items`: buttons (each closes the menu when pressed); `label`: the menu button's accessible name. */
+  /**
+   * `items`: buttons (each closes the menu when pressed); `label`: the menu button's accessible name.
+   * @param {{label: string, testid: string, items: HTMLElement[]}} options
+   */
   constructor({ label, testid, items }) {
     const id = `menu-${++count}`;
     this.button = h('button', {
@@ -31,14 +34,17 @@ export class ActionMenu {
       this.toggle(false);
       this.button.focus();
     });
-    this.onOutside = (e) => { if (!this.el.contains(e.target)) this.toggle(false); };
+    /** @param {Event} e */
+    this.onOutside = (e) => { if (!this.el.contains(/** @type {Node | null} */ (e.target))) this.toggle(false); };
   }
 
+  /** @param {string} label */
   setLabel(label) {
     if (this.button.getAttribute('aria-label') !== label) this.button.setAttribute('aria-label', label);
   }
 
-  toggle(open = this.list.hidden) {
+  /** @param {boolean} [open] */
+  toggle(open = Boolean(this.list.hidden)) {
     this.list.hidden = !open;
     this.button.setAttribute('aria-expanded', String(open));
     if (open) {

@@ -3,6 +3,7 @@
 import { h } from './dom.js';
 
 export class MicMeter {
+  /** @param {import('../devices.js').LocalMedia} local */
   constructor(local) {
     this.local = local;
     this.meter = h('meter', { min: 0, max: 1, low: 0.05, high: 0.9, optimum: 0.5, value: 0, id: 'mic-level', 'data-testid': 'mic-level' });

@@ -7,13 +7,15 @@ export class NotesPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['notes', 'participants', 'lobby'];
     this.list = h('ol', { className: 'notes-list', 'data-testid': 'notes-list', 'aria-live': 'polite' });
     this.empty = h('p', { className: 'muted' });
     this.to = h('select', { id: 'note-to', 'data-testid': 'note-to' });
     this.toLabel = h('label', { htmlFor: 'note-to' }, 'To');
     this.text = h('textarea', { id: 'note-text', rows: 2, maxLength: 2000, 'data-testid': 'note-text' });
     this.send = h('button', { type: 'submit', 'data-testid': 'note-send' }, 'Send privately');
-    this.form = h('form', { className: 'note-form', 'on:submit': (e) => this.submit(e) },
+    this.form = h('form', { className: 'note-form', 'on:submit': (/** @type {SubmitEvent} */ e) => this.submit(e) },
       h('div', { className: 'field' }, this.toLabel, this.to),
       h('label', { htmlFor: 'note-text' }, 'Message'), this.text, this.send);
     this.heading = h('h3', {}, 'Private messages');
@@ -32,10 +34,13 @@ export class NotesPanel {
     const facilitators = app.participants.filter((p) => FACILITATOR_ROLES.has(p.role) && p.status !== 'removed');
     if (facilitators.length) return facilitators.sort((a, b) => Number(b.connected) - Number(a.connected));
     const last = [...app.notes].reverse().find((n) => !n.mine);
-    return last ? [{ id: last.from, name: 'Facilitator' }] : [];
+    return last?.from ? [{ id: last.from, name: 'Facilitator' }] : [];
   }
 
-  /** Preselect a recipient and put the cursor in the message box (from a member's row). */
+  /**
+   * Preselect a recipient and put the cursor in the message box (from a member's row).
+   * @param {string} id
+   */
   compose(id) {
     this.update();
     this.to.value = id;
@@ -63,6 +68,7 @@ export class NotesPanel {
     });
   }
 
+  /** @param {SubmitEvent} event */
   async submit(event) {
     event.preventDefault();
     const text = this.text.value.trim();

@@ -4,12 +4,19 @@ const MAX_GAP_S = 1; // events come up to 5 times a second; a longer gap means w
 
 export class Participation {
   constructor() {
+    /** @type {Map<string, number>} participant id -> seconds spoken */
     this.seconds = new Map();
+    /** @type {number | null} */
     this.lastAt = null;
+    /** @type {string | null} */
     this.lastActive = null;
   }
 
-  /** The interval since the previous event is credited to whoever was active during it. */
+  /**
+   * The interval since the previous event is credited to whoever was active during it.
+   * @param {{active?: string | null}} speaking
+   * @param {number} [at] seconds
+   */
   onSpeaking({ active }, at = performance.now() / 1000) {
     if (this.lastAt !== null && this.lastActive) {
       const dt = Math.min(at - this.lastAt, MAX_GAP_S);
@@ -25,11 +32,15 @@ export class Participation {
     return sum;
   }
 
+  /** @param {string} id */
   secondsOf(id) {
     return this.seconds.get(id) ?? 0;
   }
 
-  /** 0..1, or 0 before anyone has spoken. */
+  /**
+   * 0..1, or 0 before anyone has spoken.
+   * @param {string} id
+   */
   share(id) {
     const total = this.total();
     return total > 0 ? this.secondsOf(id) / total : 0;

@@ -6,7 +6,7 @@
 // server, as the session's other timers do.
 
 import { confirmAction } from './confirm.js';
-import { h, reconcile, setText } from './dom.js';
+import { h, reconcile, setText, within } from './dom.js';
 import { clock, listNames, secondsUntil } from './format.js';
 import { placeKey } from './places.js';
 import { FACILITATOR_ROLES } from './state.js';
@@ -17,6 +17,8 @@ export class PlacesPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['places', 'participants', 'session'];
     this.heading = h('h3', { id: 'places-heading' }, 'Side rooms and breakouts');
     this.sides = h('ul', { className: 'rows', 'data-testid': 'side-rooms' });
     // Not running: how to start one.
@@ -70,9 +72,9 @@ export class PlacesPanel {
     const rooms = s.side_rooms ?? [];
     reconcile(this.sides, rooms, (r) => r.member, (r) => this.#sideRow(r), (li, r) => {
       const lead = r.lead === app.you?.id ? 'you' : app.nameOf(r.lead);
-      setText(li.querySelector('.who'), `${app.nameOf(r.member)} is in a side room with ${lead}`);
+      setText(within(li, '.who'), `${app.nameOf(r.member)} is in a side room with ${lead}`);
       li.dataset.member = r.member;
-      setText(li.querySelector('button'), `Bring ${app.nameOf(r.member)} back`);
+      setText(within(li, 'button'), `Bring ${app.nameOf(r.member)} back`);
     });
     const b = s.breakout;
     this.setup.hidden = Boolean(b);
@@ -128,8 +130,8 @@ export class PlacesPanel {
       select.dataset.initial = String(Math.min(Math.floor(index / 2), count - 1));
       return h('li', { 'data-member': p.id }, h('label', { htmlFor: id }), select);
     }, (li, p) => {
-      setText(li.querySelector('label'), `Group for ${p.name}`);
-      const select = li.querySelector('select');
+      setText(within(li, 'label'), `Group for ${p.name}`);
+      const select = within(li, 'select');
       fillOptions(select, options);
       if (select.dataset.initial !== undefined) {
         select.value = select.dataset.initial;

@@ -9,9 +9,18 @@
 
 import { clock, listNames, secondsUntil } from './format.js';
 
+/** @typedef {Partial<import('../wire').SessionStateOut> | null | undefined} Session a session state, or none yet */
+/** @typedef {string | null | undefined} Id a participant's id, or none yet */
+/** @typedef {Pick<Partial<import('../wire').ParticipantOut>, 'presence' | 'place'>} Whereabouts */
+
 export const MAIN = 'main';
 
-/** This person's place as a key: "main", "side:<member id>" or "group:<index>". */
+/**
+ * This person's place as a key: "main", "side:<member id>" or "group:<index>".
+ * @param {Session} session
+ * @param {Id} you
+ * @returns {string}
+ */
 export function placeKey(session, you) {
   const place = session?.place;
   if (place) {
@@ -21,15 +30,30 @@ export function placeKey(session, you) {
   return session?.participants?.find((p) => p.id === you)?.place ?? MAIN;
 }
 
+/**
+ * The kind of a place key.
+ * @param {string | null | undefined} key
+ * @returns {'group' | 'side' | 'main'}
+ */
 export function kindOf(key) {
   return key?.startsWith('group:') ? 'group' : key?.startsWith('side:') ? 'side' : 'main';
 }
 
+/**
+ * A group's index from its place key, or null for another place.
+ * @param {string | null | undefined} key
+ * @returns {number | null}
+ */
 export function groupOf(key) {
-  return kindOf(key) === 'group' ? Number(key.slice('group:'.length)) : null;
+  return key && kindOf(key) === 'group' ? Number(key.slice('group:'.length)) : null;
 }
 
-/** Whether `p` is in this person's place (an older server that names no places: everyone is). */
+/**
+ * Whether `p` is in this person's place (an older server that names no places: everyone is).
+ * @param {Session} session
+ * @param {Id} you
+ * @param {Whereabouts} p
+ */
 export function isHere(session, you, p) {
   if (p.presence) return p.presence === 'here';
   if (p.place === undefined || p.place === null) return true;
@@ -38,13 +62,20 @@ export function isHere(session, you, p) {
 
 const LEADS = new Set(['facilitator', 'cofacilitator']);
 
-/** The others in this person's place, admitted: members first, then facilitators (a visitor), each in the session's order. */
+/**
+ * The others in this person's place, admitted: members first, then facilitators (a visitor), each in the session's order.
+ * @param {Session} session
+ * @param {Id} you
+ */
 export function companions(session, you) {
   const here = (session?.participants ?? []).filter((p) => p.id !== you && p.status === 'admitted' && isHere(session, you, p));
   return [...here.filter((p) => !LEADS.has(p.role)), ...here.filter((p) => LEADS.has(p.role))];
 }
 
-/** Where someone not here is, in the words a tile or a row uses ("Stepped out", "In group 2"). */
+/**
+ * Where someone not here is, in the words a tile or a row uses ("Stepped out", "In group 2").
+ * @param {Whereabouts} p
+ */
 export function awayLabel(p) {
   if (p.presence === 'stepped_out') return 'Stepped out';
   if (p.presence === 'in_group') return 'In a breakout group';
@@ -55,12 +86,18 @@ export function awayLabel(p) {
   return 'In the main room';
 }
 
-/** "Dana", or "Dana (listening)": a facilitator visiting to listen is seen but not heard. */
+/**
+ * "Dana", or "Dana (listening)": a facilitator visiting to listen is seen but not heard.
+ * @param {{name: string, listen_only?: boolean}} p
+ */
 function named(p) {
   return p.listen_only ? `${p.name} (listening)` : p.name;
 }
 
-/** The breakout's time left, as "3:20 left", or '' when none runs. */
+/**
+ * The breakout's time left, as "3:20 left", or '' when none runs.
+ * @param {Session} session
+ */
 export function breakoutLeft(session) {
   const left = secondsUntil(session?.breakout?.ends_at);
   return left == null ? '' : `${clock(left)} left`;
@@ -69,6 +106,9 @@ export function breakoutLeft(session) {
 /**
  * One line on where this person is: null in the main room with no breakout running (the usual
  * case takes no room), else the place, who is there, and the time left.
+ * @param {Session} session
+ * @param {Id} you
+ * @returns {string | null}
  */
 export function describePlace(session, you) {
   const key = placeKey(session, you);
@@ -90,6 +130,10 @@ export function describePlace(session, you) {
 /**
  * What a screen reader hears when this person's place changes, or someone arrives in or leaves a
  * side room or group they are in. `prev`, `next`: session states; `now`: the server's time.
+ * @param {Partial<import('../wire').SessionStateOut>} prev
+ * @param {Partial<import('../wire').SessionStateOut>} next
+ * @param {{you: Id, now: number}} context
+ * @returns {string[]}
  */
 export function describePlaceChange(prev, next, { you, now }) {
   const before = placeKey(prev, you);
@@ -113,7 +157,7 @@ export function describePlaceChange(prev, next, { you, now }) {
   const out = [];
   for (const p of others) {
     if (!was.has(p.id)) out.push(p.listen_only ? `${p.name} is listening in` : `${p.name} joined you`);
-    else if (was.get(p.id).listen_only && !p.listen_only) out.push(`${p.name} is speaking with you now`);
+    else if (was.get(p.id)?.listen_only && !p.listen_only) out.push(`${p.name} is speaking with you now`);
   }
   for (const p of was.values()) if (!still.has(p.id)) out.push(`${p.name} left`);
   return out;

@@ -4,6 +4,10 @@ import { h, setText } from './dom.js';
 import { setIconLabel } from './icons.js';
 
 export class SelfPreview {
+  /**
+   * @param {import('../devices.js').LocalMedia} local
+   * @param {{large?: boolean}} [options] the join screen's larger preview
+   */
   constructor(local, { large = false } = {}) {
     this.local = local;
     this.video = h('video', { muted: true, autoplay: true, playsInline: true, className: 'mirror', 'data-testid': 'preview-video', 'aria-label': 'Your camera preview' });

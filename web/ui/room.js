@@ -1,5 +1,6 @@
 // The room: status, video grid, own devices; members get their controls, facilitators the console.
 
+import { touches } from './changes.js';
 import { h, reconcile, setText } from './dom.js';
 import { setIconLabel } from './icons.js';
 import { confirmAction } from './confirm.js';
@@ -13,6 +14,16 @@ import { DeviceToggles } from './preview.js';
 import { SafetyForm } from './safety-form.js';
 import { StatusStrip } from './status.js';
 import { toast } from './toast.js';
+
+/**
+ * What each part of the room shows (changes.js): it updates when one of them changed.
+ * @type {Record<'status' | 'grid' | 'controls', readonly import('./changes.js').Part[]>}
+ */
+const ROOM_FOLLOWS = {
+  status: ['session', 'participants', 'floor', 'agenda', 'places', 'broadcasts', 'connection', 'quality', 'media', 'e2ee', 'safety'],
+  grid: ['participants', 'floor', 'places', 'speaking', 'media', 'quality', 'e2ee'],
+  controls: ['participants', 'floor', 'places', 'help'],
+};
 
 export class RoomView {
   /** @param {import('./state.js').AppState} app */
@@ -35,7 +46,7 @@ export class RoomView {
       : h('button', { type: 'button', className: 'phone-only', 'data-testid': 'messages-button', 'on:click': () => this.notes.compose(this.notes.to.value) });
     if (this.messages) setIconLabel(this.messages, 'chat', 'Messages');
     this.audioOnly = h('button', { type: 'button', 'data-testid': 'audio-only-toggle', 'aria-pressed': 'false', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
-    this.layout = h('button', { type: 'button', 'data-testid': 'speaker-view-toggle', 'aria-pressed': 'true', 'on:click': () => this.grid.setSpeakerView(!this.grid.speakerView) });
+    this.layout = h('button', { type: 'button', 'data-testid': 'speaker-view-toggle', 'aria-pressed': 'true', 'on:click': () => this.#switchLayout() });
     this.devices = new DevicesPanel(app.local, { fallbackFocus: () => this.bar.moreButton });
     this.bar = new ControlBar({
       primary: [this.toggles.el, this.controls?.el],
@@ -74,19 +85,39 @@ export class RoomView {
     return this.side?.needsAttention() ?? false;
   }
 
-  update() {
-    this.#forcedMute();
-    this.status.update();
-    this.grid.update();
-    this.toggles.update();
-    this.controls?.update();
-    this.safety?.update();
-    this.side?.update();
-    if (!this.side) this.notes.update();
-    this.#unread();
-    this.#nods();
-    this.audioOnly.setAttribute('aria-pressed', String(this.app.audioOnly));
-    setIconLabel(this.audioOnly, 'mic', 'Audio only');
+  /**
+   * Update the parts of the room that show something of what changed (all of them when unsure).
+   * The status line and the grid also follow the clock (tick).
+   * @param {import('./changes.js').Changes} [changes]
+   */
+  update(changes = null) {
+    const { app } = this;
+    if (touches(changes, ['participants'])) {
+      this.#forcedMute();
+      this.toggles.update(); // a facilitator's mute locks the microphone button
+    }
+    if (touches(changes, ROOM_FOLLOWS.status)) this.status.update();
+    if (touches(changes, ROOM_FOLLOWS.grid)) this.grid.update();
+    if (this.controls && touches(changes, ROOM_FOLLOWS.controls)) this.controls.update();
+    if (this.safety && touches(changes, ['safety', 'session'])) this.safety.update();
+    this.side?.update(changes);
+    if (!this.side && touches(changes, this.notes.follows)) this.notes.update();
+    if (touches(changes, ['notes'])) this.#unread();
+    if (touches(changes, ['nods', 'participants'])) this.#nods();
+    if (touches(changes, ['media'])) {
+      this.audioOnly.setAttribute('aria-pressed', String(app.audioOnly));
+      setIconLabel(this.audioOnly, 'mic', 'Audio only');
+    }
+    if (changes === null) this.#layoutButton();
+  }
+
+  /** Speaker large, or all tiles the same size: this page's own choice, said by its button at once. */
+  #switchLayout() {
+    this.grid.setSpeakerView(!this.grid.speakerView);
+    this.#layoutButton();
+  }
+
+  #layoutButton() {
     this.layout.setAttribute('aria-pressed', String(this.grid.speakerView));
     setIconLabel(this.layout, 'camera', 'Speaker large');
   }

@@ -35,10 +35,16 @@ export function rosterOrder(session, people) {
 }
 
 export class Roster {
-  /** @param {import('./state.js').AppState} app */
+  /**
+   * @param {import('./state.js').AppState} app
+   * @param {import('./notes.js').NotesPanel} notes where "Write to" and "Message" open a message
+   */
   constructor(app, notes) {
     this.app = app;
     this.notes = notes;
+    // Speaking shares move with every speaking level: they are counted anew once a second (tick).
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['participants', 'floor', 'agenda', 'places', 'session', 'quality', 'media', 'safety'];
     this.heading = h('h3', { id: 'roster-heading' }, 'People');
     this.list = h('ul', { className: 'roster', 'data-testid': 'members-list', 'aria-labelledby': 'roster-heading' });
     this.empty = h('p', { className: 'muted' }, 'Nobody is in the room yet.');

@@ -92,7 +92,7 @@ export class SafetyForm {
     const error = keeper.error;
     this.error.hidden = !error;
     this.error.dataset.code = error?.code ?? '';
-    setText(this.error, error ? (error.field ? error.message : shareErrorText(error)) : '');
+    setText(this.error, error ? (error.field ? error.message ?? '' : shareErrorText(error)) : '');
     for (const [name, input] of Object.entries(this.inputs)) {
       const invalid = error?.field === name;
       input.setAttribute('aria-invalid', String(invalid));

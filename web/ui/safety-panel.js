@@ -8,7 +8,11 @@ import { timeOfDay } from './format.js';
 import { droppedText } from './safety.js';
 import { FACILITATOR_ROLES } from './state.js';
 
-/** The "shared a plan or not" badge of the waiting room, the roster and this panel. */
+/**
+ * The "shared a plan or not" badge of the waiting room, the roster and this panel.
+ * @param {HTMLElement} badge
+ * @param {boolean} shared
+ */
 export function setSafetyBadge(badge, shared) {
   badge.dataset.shared = String(shared);
   badge.classList.toggle('on', shared);
@@ -23,6 +27,8 @@ export class SafetyPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
     this.app = app;
+    /** @type {readonly import('./changes.js').Part[]} what this panel shows: it updates when one of them changed */
+    this.follows = ['participants', 'lobby', 'safety', 'session'];
     this.asks = new Map(); // member id -> {at: when this console last asked, count: plans received by then}
     this.askAll = h('button', { type: 'button', 'data-testid': 'safety-ask-all', 'on:click': () => this.ask(null) }, 'Ask everyone');
     this.list = h('ul', { className: 'rows safety-list', 'data-testid': 'safety-list' });
@@ -110,7 +116,10 @@ export class SafetyPanel {
     button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);
   }
 
-  /** safety.ask to one member, or (id null) to every member present. */
+  /**
+   * safety.ask to one member, or (id null) to every member present.
+   * @param {string | null} id
+   */
   async ask(id) {
     if (!(await this.app.run('safety.ask', id ? { id } : {}))) return;
     const at = Date.now();

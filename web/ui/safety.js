@@ -6,10 +6,16 @@ import { ago } from './format.js';
 export const PLAN_MAX_CHARS = 200; // the wire's limit for a location and for a contact
 const RETRY_MS = 2100; // the server takes one plan per member every 2 s
 
+/** @typedef {import('../wire').SafetySharePayload} Plan what the wire carries */
+/** @typedef {{location: string, name: string, phone: string, callback: string}} Fields what the member typed */
+/** @typedef {{code: string, message?: string, field?: string}} Failure */
+
 /**
  * The form's fields ({location, name, phone, callback}) as the wire's {location, contact, callback?},
  * or the first problem to show and the field it concerns. `callback`, the member's own number for a
  * dropped call, is optional.
+ * @param {Partial<Fields>} [fields]
+ * @returns {{plan?: Plan, error?: string, field?: keyof Fields}}
  */
 export function planFrom({ location = '', name = '', phone = '', callback = '' } = {}) {
   const where = location.trim();
@@ -32,6 +38,9 @@ export function planFrom({ location = '', name = '', phone = '', callback = '' }
  * What a facilitator needs at once when a member's connection drops: how long ago (a clock time
  * would need working out), and how to reach them. `at`: the server's time of the drop, in seconds;
  * `gone`: the seat's grace period ran out without them coming back.
+ * @param {number} at
+ * @param {{contact: string, callback?: string} | null | undefined} plan
+ * @param {{gone?: boolean}} [drop]
  */
 export function droppedText(at, plan, { gone = false } = {}) {
   const when = `Connection dropped ${ago(at)}${gone ? ' and did not come back' : ''}.`;
@@ -40,7 +49,10 @@ export function droppedText(at, plan, { gone = false } = {}) {
   return `${when} No safety plan on this page.`;
 }
 
-/** What a failed safety.share means to the member, by the protocol's error code. */
+/**
+ * What a failed safety.share means to the member, by the protocol's error code.
+ * @param {{code?: string, message?: string} | null | undefined} err
+ */
 export function shareErrorText(err) {
   switch (err?.code) {
     case 'rate_limited': return 'You just sent your plan, and the facilitators have it. To send a change, wait a few seconds and try again.';
@@ -51,7 +63,11 @@ export function shareErrorText(err) {
   }
 }
 
-/** The group agreement is accepted, or the session does not ask for it. */
+/**
+ * The group agreement is accepted, or the session does not ask for it.
+ * @param {Partial<import('../wire').SessionStateOut> | null | undefined} session
+ * @param {{agreed?: boolean}} waiting
+ */
 export function hasAgreed(session, waiting) {
   return waiting.agreed !== false || session?.requires_agreement === false;
 }
@@ -59,6 +75,9 @@ export function hasAgreed(session, waiting) {
 /**
  * What a waiting member still has to do before a facilitator may admit them (the server checks
  * the same: the agreement and the emergency plan, for whichever the session requires).
+ * @param {Partial<import('../wire').SessionStateOut> | null | undefined} session
+ * @param {{agreed?: boolean, safety_shared?: boolean | null}} waiting
+ * @returns {string[]}
  */
 export function admissionMissing(session, waiting) {
   const missing = [];
@@ -81,25 +100,34 @@ export class SafetyPlanKeeper extends EventTarget {
     this.send = send;
     this.retryMs = retryMs;
     this.wait = wait;
-    this.fields = null; // {location, name, phone, callback} as typed: memory only
-    this.sentAt = null; // Date.now() when the server last acknowledged the plan
+    /** @type {Fields | null} as typed: memory only */
+    this.fields = null;
+    /** @type {number | null} Date.now() when the server last acknowledged the plan */
+    this.sentAt = null;
     this.asked = false; // a facilitator asked, and there was nothing to send or sending failed
     this.sending = false;
-    this.error = null; // {code, message} of the last failure
+    /** @type {Failure | null} the last failure */
+    this.error = null;
   }
 
-  /** Share what the member typed; false (with `error` set) when it is incomplete or refused. */
+  /**
+   * Share what the member typed; false (with `error` set) when it is incomplete or refused.
+   * @param {Partial<Fields>} fields
+   */
   async share(fields) {
     const { plan, error, field } = planFrom(fields);
-    if (error) {
-      this.#fail({ code: 'invalid', message: error, field });
+    if (error || !plan) {
+      this.#fail({ code: 'invalid', message: error, field: field ?? 'location' });
       return false;
     }
     this.fields = { location: fields.location ?? '', name: fields.name ?? '', phone: fields.phone ?? '', callback: fields.callback ?? '' };
     return this.#send(plan);
   }
 
-  /** A facilitator asked: send again what is in memory, or ask the member (nothing in memory). */
+  /**
+   * A facilitator asked: send again what is in memory, or ask the member (nothing in memory).
+   * @returns {Promise<'form' | 'resent' | 'failed'>}
+   */
   async onAsked() {
     const plan = this.fields && planFrom(this.fields).plan;
     if (!plan) {
@@ -122,6 +150,11 @@ export class SafetyPlanKeeper extends EventTarget {
     this.#changed();
   }
 
+  /**
+   * @param {Plan} plan
+   * @param {{retry?: boolean}} [options]
+   * @returns {Promise<boolean>}
+   */
   async #send(plan, { retry = true } = {}) {
     this.sending = true;
     this.error = null;
@@ -147,6 +180,7 @@ export class SafetyPlanKeeper extends EventTarget {
     }
   }
 
+  /** @param {Failure} error */
   #fail(error) {
     this.error = error;
     this.#changed();

@@ -1,9 +1,11 @@
 // What the page knows: the client's session state plus what only the page keeps (notes, help
 // signals, nods, speaking shares, safety plans). Fires 'change' whenever something worth
-// re-rendering happens, 'error' and 'notice' for what the person should be told.
+// re-rendering happens, with what changed (changes.js: the parts that did, or null for anything),
+// 'error' and 'notice' for what the person should be told.
 
 import { detail } from '../events.js';
 import { describeChange } from './announcements.js';
+import { EVERYTHING, sameValue, sessionChanges } from './changes.js';
 import { announce } from './dom.js';
 import { now, syncClock } from './format.js';
 import { isHere } from './places.js';
@@ -14,6 +16,28 @@ import { QualityMonitor } from '../stats.js';
 
 /** @type {Set<string | undefined>} */
 export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
+
+/** @typedef {import('./changes.js').Part} Part */
+/**
+ * A private message as this page keeps it (`at`: this page's clock, ms); `sender`: its sender's
+ * name as shown, from the note itself.
+ * @typedef {{from: string | undefined, to: string | undefined, text: string, at: number, mine: boolean,
+ *   unread?: boolean, name?: string, sender?: string}} Note
+ */
+/** @typedef {{from: string, at: number}} NodSeen someone relates (`at`: this page's clock, ms) */
+/** @typedef {import('../wire').BreakoutBroadcastOut} Broadcast */
+/** @typedef {{from: string, name: string, location: string, contact: string, callback: string, at: number, count: number}} SafetyPlan */
+/** @typedef {{at: number, gone: boolean, dismissed: boolean}} Drop a member's dropped connection (`at`: the server's time) */
+
+/**
+ * Page state kept beside the session that a change of a session part moves too (see 'state').
+ * @type {Partial<Record<Part, Part[]>>}
+ */
+const FOLLOWERS = {
+  participants: ['help', 'safety'], // help requests of those who left, dropped connections
+  session: ['safety'], // an ended session forgets the plans
+  places: ['broadcasts'], // the messages to all groups go with their breakout
+};
 
 export class AppState extends EventTarget {
   /**
@@ -31,33 +55,52 @@ export class AppState extends EventTarget {
     // What the server holds back from this page's link to keep its audio clear (`video.paused`): whose
     // video, and whether the link carries no video at all now. It comes back by itself.
     this.videoPaused = { paused: new Set(), audioOnly: false };
-    this.weakLinks = new Map(); // facilitators: member id -> {paused, audio_only}, from `link.weak`
-    this.refusal = client.status === 'refused' ? client.error : null;
+    /** @type {Map<string, {paused: number, audio_only: boolean}>} facilitators: member id -> what `link.weak` said */
+    this.weakLinks = new Map();
+    /** @type {import('../protocol.js').Failure | null} */
+    this.refusal = client.status === 'refused' ? client.error ?? null : null;
     this.removedBefore = tabMemory.removed; // this tab was removed: a refused link says so on reload
-    this.gone = null; // 'removed' | 'ended' | 'left'
-    this.replaced = null; // {message, devices}: another tab or device of this person has the seat
+    /** @type {'removed' | 'ended' | 'left' | null} */
+    this.gone = null;
+    /** @type {{message?: string, devices: {audio: boolean, video: boolean}} | null} another tab or device of this person has the seat */
+    this.replaced = null;
+    /** @type {{reason?: string, at?: number} | null} what `removed` or `session.ended` said */
     this.endDetail = null;
     this.sentBack = false; // the lobby again after the room: a facilitator put them back (app.js)
     this.lobby = client.lobby ?? { waiting: [] };
     /** @type {import('../wire').SpeakingOut} */
     this.speaking = { levels: {}, active: null };
     this.help = new HelpRequests(); // facilitators: open requests; members: mine and its answer
-    this.notes = []; // {from, to, text, at, mine, name}
-    this.nods = []; // {from, at}
-    this.broadcasts = []; // {from, name, text, at}: the facilitators' messages to every breakout group, while it runs
-    this.safetyPlans = new Map(); // facilitators: member id -> {from, name, location, contact, callback, at, count}
-    this.drops = new Map(); // facilitators: member id -> {at, gone, dismissed} while a dropped connection is not back
+    /** @type {Note[]} */
+    this.notes = [];
+    /** @type {NodSeen[]} */
+    this.nods = [];
+    /** @type {Broadcast[]} the facilitators' messages to every breakout group, while it runs */
+    this.broadcasts = [];
+    /** @type {Map<string, SafetyPlan>} facilitators: member id -> the newest plan */
+    this.safetyPlans = new Map();
+    /** @type {Map<string, Drop>} facilitators: member id -> their drop, while the connection is not back */
+    this.drops = new Map();
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
-    this.safety.addEventListener('change', () => this.changed());
+    this.safety.addEventListener('change', () => this.changed(['safety']));
     local.addEventListener('choice', (e) => { tabMemory.devices = detail(e); });
     // How well each person's media arrives here, and this page's own sending (see stats.js).
     // Only from people in one's own place: the server forwards nothing of the others, which is no freeze.
     this.quality = new QualityMonitor(client, (streamId) => this.participants.some((p) => p.video
       && p.stream_ids?.includes(streamId) && isHere(this.session, this.you?.id, p)));
-    this.quality.addEventListener('change', () => this.changed());
+    this.quality.addEventListener('change', () => this.changed(['quality']));
     // End-to-end encryption: its status and code, and what the worker counted (each tile says).
+    /** @type {any} what the encryption worker counted (e2ee.js `stats()`) */
     this.e2eeStats = null;
-    client.e2ee.addEventListener('change', () => this.changed());
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.e2eeTimer = undefined;
+    /** @type {import('../wire').SessionStateOut | null} the last state the live region spoke from */
+    this.heard = null;
+    /** @type {boolean | undefined} the camera was on when audio only began */
+    this.cameraBefore = undefined;
+    /** @type {import('../wire').SessionStateOut | null} the session state the page last showed, to tell what the next one changes */
+    this.shown = null;
+    client.e2ee.addEventListener('change', () => this.changed(['e2ee']));
     client.e2ee.addEventListener('error', (e) => this.dispatchEvent(new CustomEvent('error', { detail: detail(e) })));
     this.#listen();
   }
@@ -74,13 +117,18 @@ export class AppState extends EventTarget {
 
   /**
    * Someone in the session or its waiting room, by id.
-   * @param {string} id
+   * @param {string | null | undefined} id
    * @returns {import('../wire').ParticipantOut | (import('../wire').WaitingOut & Partial<import('../wire').ParticipantOut>) | null}
    */
   participant(id) {
     return this.participants.find((p) => p.id === id) ?? this.lobby.waiting.find((w) => w.id === id) ?? null;
   }
 
+  /**
+   * How this page names someone: 'You', their name, or 'Someone' (not known here).
+   * @param {string | null | undefined} id
+   * @returns {string}
+   */
   nameOf(id) {
     if (id === this.you?.id) return 'You';
     const known = this.participant(id) ?? this.session?.facilitators?.find((f) => f.id === id)
@@ -137,8 +185,14 @@ export class AppState extends EventTarget {
     this.changed();
   }
 
-  changed() {
-    this.dispatchEvent(new Event('change'));
+  /**
+   * Tell the views what changed: `parts` (changes.js), or everything when not given.
+   * @param {Iterable<import('./changes.js').Part> | null} [parts]
+   */
+  changed(parts = EVERYTHING) {
+    /** @type {import('./changes.js').Changes} */
+    const changes = parts === EVERYTHING ? EVERYTHING : new Set(parts);
+    this.dispatchEvent(new CustomEvent('change', { detail: changes }));
   }
 
   /** Once a second, what the encryption worker counted: each tile says whether its media is encrypted. */
@@ -147,7 +201,7 @@ export class AppState extends EventTarget {
     this.e2eeTimer = setInterval(async () => {
       if (this.gone) return clearInterval(this.e2eeTimer);
       this.e2eeStats = await this.client.e2ee.stats();
-      this.changed();
+      this.changed(['e2ee']);
     }, 1000);
   }
 
@@ -155,8 +209,12 @@ export class AppState extends EventTarget {
    * Whether the media of a tile is end-to-end encrypted, as this page's worker found it:
    * 'encrypted' (frames decrypted, or sent encrypted), 'clear', 'failing' (frames that no key held
    * here opens), or '' (nothing counted yet, or the session does not encrypt).
+   * @param {string | null | undefined} streamId the tile's received stream (none for one's own)
+   * @param {boolean} self one's own tile: what this page sends
+   * @returns {'encrypted' | 'clear' | 'failing' | ''}
    */
   e2eeOf(streamId, self) {
+    /** @type {{id: string, side: string, [count: string]: any}[]} one entry per sender or receiver the worker transforms */
     const counted = this.e2eeStats?.transforms ?? [];
     let mine;
     if (self) {
@@ -165,7 +223,8 @@ export class AppState extends EventTarget {
       const mids = [...(this.client.subscriber?.msids ?? new Map())].filter(([, id]) => id === streamId).map(([mid]) => `receive-${mid}`);
       mine = counted.filter((c) => mids.includes(c.id));
     }
-    const sum = (field) => mine.reduce((n, c) => n + c[field], 0);
+    /** @param {'encrypted' | 'decrypted' | 'clear' | 'failed'} field */
+    const sum = (field) => mine.reduce((/** @type {number} */ n, /** @type {any} */ c) => n + c[field], 0);
     if (sum(self ? 'encrypted' : 'decrypted') > 0) return 'encrypted';
     if (sum('clear') > 0) return 'clear';
     if (!self && sum('failed') > 0) return 'failing';
@@ -175,65 +234,85 @@ export class AppState extends EventTarget {
   #listen() {
     const c = this.client;
     /**
+     * Follow one of the client's events; `parts` says what it changes (changes.js), or computes it
+     * from the event (null: anything may have changed).
      * @template {keyof import('../protocol.js').HearthEvents} K
      * @param {K} name
-     * @param {(detail: import('../protocol.js').HearthEvents[K]) => void} fn
+     * @param {Part[] | null} parts
+     * @param {(detail: import('../protocol.js').HearthEvents[K]) => (Iterable<Part> | null | void)} fn
      */
-    const on = (name, fn) => c.addEventListener(name, (e) => { fn(detail(e)); this.changed(); });
-    on('welcome', () => { this.refusal = null; });
-    on('state', (s) => {
+    const on = (name, parts, fn) => c.addEventListener(name, (e) => {
+      const found = fn(detail(e));
+      this.changed(found || (found === null ? EVERYTHING : parts));
+    });
+    on('welcome', EVERYTHING, () => { this.refusal = null; this.shown = null; });
+    on('state', EVERYTHING, (s) => {
+      const changes = sessionChanges(this.shown, s);
+      this.shown = s;
       syncClock(s?.now);
       this.#announceChanges(s);
       if (!s?.breakout) this.broadcasts = [];
       if (s?.status === 'ended') this.#forgetSafety();
       else this.#trackDrops();
       if (this.isFacilitator) this.help.follow(this.participants);
+      // What the page keeps beside the session follows it: help and dropped connections the
+      // participants, plans the session's end, the messages to all groups the breakout.
+      return changes && [...changes, ...[...changes].flatMap((part) => FOLLOWERS[part] ?? [])];
     });
-    on('streams', () => {});
-    on('lobby', (lobby) => {
-      this.lobby = lobby ?? { waiting: [] };
+    on('streams', ['media'], () => {});
+    on('lobby', EVERYTHING, (lobby) => {
+      const next = lobby ?? { waiting: [] };
+      const same = sameValue(this.lobby, next);
+      this.lobby = next;
       this.help.follow(this.lobby.waiting ?? []);
+      return same ? [] : ['lobby', 'help'];
     });
-    on('speaking', (s) => {
+    on('speaking', ['speaking'], (s) => {
       this.speaking = s;
       this.participation.onSpeaking(s);
     });
-    on('connection', (d) => {
-      if (d.status === 'refused') this.refusal = d.error;
+    on('connection', ['connection'], (d) => {
+      if (d.status === 'refused') this.refusal = d.error ?? null;
     });
-    on('replaced', (d) => this.#onReplaced(d));
-    on('removed', (d) => this.#end('removed', d));
-    on('ended', (d) => this.#end('ended', d));
-    on('help', (d) => this.#onHelp(d));
-    on('help.acknowledged', (d) => this.#onHelpAcknowledged(d));
-    on('note', (d) => this.#onNote(d));
-    on('nod', (d) => this.#onNod(d));
-    on('safety.shared', (d) => this.#onSafetyShared(d));
-    on('breakout.broadcast', (d) => this.#onBroadcast(d));
-    on('video.paused', (d) => {
+    on('replaced', EVERYTHING, (d) => this.#onReplaced(d));
+    on('removed', EVERYTHING, (d) => this.#end('removed', d));
+    on('ended', EVERYTHING, (d) => this.#end('ended', d));
+    on('help', ['help'], (d) => this.#onHelp(d));
+    on('help.acknowledged', ['help'], (d) => this.#onHelpAcknowledged(d));
+    on('note', ['notes'], (d) => this.#onNote(d));
+    on('nod', ['nods'], (d) => this.#onNod(d));
+    on('safety.shared', ['safety'], (d) => this.#onSafetyShared(d));
+    on('breakout.broadcast', ['broadcasts'], (d) => this.#onBroadcast(d));
+    on('video.paused', ['media'], (d) => {
       this.videoPaused = { paused: new Set(d?.paused ?? []), audioOnly: Boolean(d?.audio_only) };
     });
-    on('link.weak', (d) => {
+    on('link.weak', ['media'], (d) => {
       if (!d?.participant_id) return;
       if (d.paused > 0 || d.audio_only) this.weakLinks.set(d.participant_id, { paused: d.paused, audio_only: d.audio_only });
       else this.weakLinks.delete(d.participant_id);
     });
-    on('breakout.warning', () => announce('One minute left in the breakout; then everyone returns to the main room'));
+    on('breakout.warning', [], () => announce('One minute left in the breakout; then everyone returns to the main room'));
     c.addEventListener('safety.asked', () => this.#onSafetyAsked());
   }
 
-  /** Floor, phase, go-around and turn-time changes, said in the live region (members in the room, and facilitators). */
+  /**
+   * Floor, phase, go-around and turn-time changes, said in the live region (members in the room, and facilitators).
+   * @param {import('../wire').SessionStateOut | null} next
+   */
   #announceChanges(next) {
     const inRoom = this.you?.status === 'admitted' && this.joined;
     if (inRoom && this.heard) {
-      for (const text of describeChange(this.heard, next, { you: this.you.id, nameOf: (id) => this.nameOf(id), now: now() })) {
+      for (const text of describeChange(this.heard, next, { you: this.you?.id, nameOf: (id) => this.nameOf(id), now: now() })) {
         announce(text);
       }
     }
     this.heard = inRoom ? next : null;
   }
 
-  /** How `p`'s media arrives here: 'good' | 'weak' | 'frozen', or null before there is a sample. */
+  /**
+   * How `p`'s media arrives here: 'good' | 'weak' | 'frozen', or null before there is a sample.
+   * @param {{stream_ids?: string[] | null} | null | undefined} p
+   */
   qualityOf(p) {
     for (const id of p?.stream_ids ?? []) {
       const q = this.quality.remote.get(id);
@@ -242,6 +321,10 @@ export class AppState extends EventTarget {
     return null;
   }
 
+  /**
+   * @param {'removed' | 'ended'} kind
+   * @param {{reason?: string, at?: number}} detail what the server said
+   */
   #end(kind, detail) {
     this.quality.stop();
     this.gone = kind;
@@ -296,40 +379,53 @@ export class AppState extends EventTarget {
     if (this.safety.fields || this.safety.sentAt) this.safety.forget();
   }
 
+  /** @param {string} text */
   #notice(text) {
     this.dispatchEvent(new CustomEvent('notice', { detail: text }));
   }
 
+  /** @param {import('../wire').HelpOut} detail */
   #onHelp(detail) {
     this.help.requested(detail);
     announce(`${this.nameOf(detail.from)} is asking for help`);
   }
 
+  /** @param {import('../wire').HelpAcknowledgedOut} detail */
   #onHelpAcknowledged(detail) {
     this.help.acknowledged(detail, this.you?.id);
     if (detail.id === this.you?.id) announce(`${detail.name} has seen your request for help and will reach out to you.`);
   }
 
-  /** The sender's name comes with the note: a waiting member sees no roster to look it up in. */
+  /**
+   * The sender's name comes with the note: a waiting member sees no roster to look it up in.
+   * @param {import('../wire').NoteOut} note
+   */
   #onNote({ from, text, name, role }) {
     const sender = name ? `${name}${FACILITATOR_ROLES.has(role) ? ' (facilitator)' : ''}` : this.nameOf(from);
     this.notes = [...this.notes, { from, to: this.you?.id, text, at: Date.now(), mine: false, unread: true, name, sender }];
     announce(`Private message from ${sender}: ${text}`);
   }
 
-  /** A facilitator's message to every breakout group: shown while the breakout runs, and said. */
+  /**
+   * A facilitator's message to every breakout group: shown while the breakout runs, and said.
+   * @param {Broadcast} broadcast
+   */
   #onBroadcast({ from, name, text, at }) {
     this.broadcasts = [...this.broadcasts, { from, name, text, at }].slice(-3);
     announce(`Message to all groups from ${from === this.you?.id ? 'you' : name}: ${text}`);
   }
 
+  /** @param {import('../wire').NodOut} nod */
   #onNod({ from }) {
     const at = Date.now();
     this.nods = [...this.nods.filter((n) => at - n.at < 8000), { from, at }];
     announce(`${this.nameOf(from)} relates`);
   }
 
-  /** Newest plan per member; its text is never announced, only that it came. */
+  /**
+   * Newest plan per member; its text is never announced, only that it came.
+   * @param {import('../wire').SafetySharedOut} plan
+   */
   #onSafetyShared({ from, location, contact, callback = '', at }) {
     const name = this.nameOf(from);
     const count = (this.safetyPlans.get(from)?.count ?? 0) + 1;
@@ -345,10 +441,15 @@ export class AppState extends EventTarget {
     else this.#notice('A facilitator asked for your safety plan again, but it could not be sent. Please try again.');
   }
 
+  /**
+   * A private message; true when the server took it.
+   * @param {string} to
+   * @param {string} text
+   */
   async sendNote(to, text) {
     const ok = await this.run('note', { to, text });
     if (ok) this.notes = [...this.notes, { from: this.you?.id, to, text, at: Date.now(), mine: true }];
-    this.changed();
+    this.changed(['notes']);
     return Boolean(ok);
   }
 
@@ -364,22 +465,25 @@ export class AppState extends EventTarget {
   }
 
   /** "I am on it" for a dropped connection: the alert goes; the Safety plans row keeps its flag. */
+  /** @param {string} id */
   dismissDrop(id) {
     const drop = this.drops.get(id);
     if (drop) drop.dismissed = true;
-    this.changed();
+    this.changed(['safety']);
   }
 
   /** "I am on it": the member is told, and every console's alert goes (help.acknowledged). */
+  /** @param {string} from */
   async acknowledgeHelp(from) {
     if (await this.run('help.ack', { id: from })) this.help.acknowledged({ id: from }, this.you?.id);
-    this.changed();
+    this.changed(['help']);
   }
 
   /**
    * Audio only, for a weak link: the camera goes off (it comes back on when the mode ends, if it
    * was on), no video is shown, and the server is asked to stop sending video here.
    */
+  /** @param {boolean} on */
   async setAudioOnly(on) {
     if (on === this.audioOnly) return;
     this.audioOnly = on;
@@ -391,20 +495,20 @@ export class AppState extends EventTarget {
     }
     this.client.send('media.receive', { video: !on }).catch(() => {}); // a server without it still shows no video
     announce(on ? 'Audio only: no video is sent or shown' : 'Video is back on');
-    this.changed();
+    this.changed(['media']);
   }
 
   /** "I need help": sent privately to the facilitators; true when the server took it. */
   async askHelp() {
     const ok = Boolean(await this.run('help'));
     if (ok) this.help.asked(now());
-    this.changed();
+    this.changed(['help']);
     return ok;
   }
 
   markNotesRead() {
     if (!this.notes.some((n) => n.unread)) return;
     this.notes = this.notes.map((n) => ({ ...n, unread: false }));
-    this.changed();
+    this.changed(['notes']);
   }
 }

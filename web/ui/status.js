@@ -6,7 +6,10 @@ import { TURN_WARNING_SECONDS, turnWarning } from './announcements.js';
 import { clock, FLOOR_MODES, phaseLeft, secondsUntil } from './format.js';
 import { describePlace, kindOf, placeKey } from './places.js';
 
-/** While the connection is lost; a member who gave a number for a dropped call is reminded of it. */
+/**
+ * While the connection is lost; a member who gave a number for a dropped call is reminded of it.
+ * @param {Pick<import('./safety.js').SafetyPlanKeeper, 'sentAt' | 'fields'> | null | undefined} safety
+ */
 export function offlineText(safety) {
   const callback = safety?.sentAt ? safety.fields?.callback?.trim() : '';
   return 'Connection lost. Reconnecting… you keep your place in the group.'
@@ -43,6 +46,7 @@ export class StatusStrip {
   #e2ee() {
     const { status, code } = this.app.client.e2ee;
     const lead = this.app.isFacilitator;
+    /** @type {Record<string, string>} */
     const words = {
       off: 'Not end-to-end encrypted',
       unsupported: 'Not end-to-end encrypted: this browser cannot',
@@ -68,7 +72,10 @@ export class StatusStrip {
     setText(this.ownButton, app.audioOnly ? 'Turn video back on' : 'Switch to audio only');
   }
 
-  /** Where one is, when that is not simply the main room, and the newest message to the groups; true in the main room. */
+  /**
+   * Where one is, when that is not simply the main room, and the newest message to the groups; true in the main room.
+   * @param {import('../wire').SessionStateOut} s
+   */
   #place(s) {
     const { app } = this;
     const key = placeKey(s, app.you?.id);

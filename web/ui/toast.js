@@ -2,6 +2,11 @@
 
 import { h } from './dom.js';
 
+/**
+ * Show `text` for `ms` milliseconds; `kind` 'error' is said at once (role alert), others politely.
+ * @param {string} text
+ * @param {{kind?: 'info' | 'error', ms?: number}} [options]
+ */
 export function toast(text, { kind = 'info', ms = 6000 } = {}) {
   const box = document.getElementById('toasts');
   if (!box) return;
