@@ -9,34 +9,21 @@ its answer reaches the server (the page's answer is held back, so the timing is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import av
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from rooms.model import stream_id_for
 from tests.faults import media_session
 from tests.faults.media_session import KINDS, LiveSession, Member, until
 from tests.harness import Harness
-from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS
 from tests.web.people import LIVE_JS, TEST_HOOK_JS
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
 
 
 clip, server = media_session.clip, media_session.server  # the fixtures these tests take
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def open_tab(browser: Browser, url: str) -> Page:

@@ -8,7 +8,10 @@ import pytest
 
 from server.media.engine import MediaEngine
 from signaling.ports import ForwardingPolicy
+from tests.async_chromium import browser
 from tests.media.clients import Client, Recorder
+
+__all__ = ["browser"]  # the fixture: Chromium under the async API (test_simulcast_chromium.py)
 
 SESSION = "s1"
 

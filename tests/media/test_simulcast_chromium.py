@@ -11,20 +11,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route
 
 from server.media.engine import MediaEngine
 from server.media.forwarder import LAYER_SWITCH_STEP
 from tests.media.clients import Client, Recorder, wait_for
 from tests.media.conftest import SESSION, Room
-from tests.web.hearth_process import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
 
@@ -64,16 +61,6 @@ class Viewer(Client):
 
     def sized(self, size: tuple[int, int]) -> int:
         return sum(1 for got, _ in self.frames if got == size)
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def serve(route: Route) -> None:
