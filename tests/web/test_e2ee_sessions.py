@@ -110,7 +110,7 @@ def test_under_preferred_one_browser_that_cannot_encrypt_puts_the_session_in_the
     enter(old)
     expect(lead.page.get_by_test_id("e2ee-status")).to_have_attribute("data-status", "clear")
     expect(lead.page.get_by_test_id("e2ee-status")).to_have_text(
-        "Not end-to-end encrypted: a browser in the session cannot"
+        "Not end-to-end encrypted: a browser or app in the session cannot"
     )
     expect(old.page.get_by_test_id("e2ee-status")).to_have_text("Not end-to-end encrypted: this browser cannot")
     live(lead, "Old")

@@ -51,7 +51,7 @@ export class StatusStrip {
       off: 'Not end-to-end encrypted',
       unsupported: 'Not end-to-end encrypted: this browser cannot',
       waiting: 'Waiting for the encryption key…',
-      clear: 'Not end-to-end encrypted: a browser in the session cannot',
+      clear: 'Not end-to-end encrypted: a browser or app in the session cannot',
       encrypted: `End-to-end encrypted · code ${code}${lead ? ' (read it out: members see the same)' : ''}`,
     };
     setText(this.e2ee, words[status] ?? '');
