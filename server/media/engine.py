@@ -372,6 +372,7 @@ class MediaEngine:
             self._watch(room, peer, peer.subscriber, RECEIVE)
         assert peer.rtcp is not None
         transceiver = peer.subscriber.addTransceiver(seam.IdleTrack(kind), direction="sendonly")
+        seam.drop_receiving_state(transceiver.receiver)
         prefer_single_codec(transceiver)
         stream_id = stream_id_for(publisher_id)
         # A track id unique within the connection: a publisher who reconnects gets a new m-line beside

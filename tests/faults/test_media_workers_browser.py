@@ -23,14 +23,13 @@ from rooms.model import stream_id_for
 from server.keys import MEDIA
 from tests.faults import media_session
 from tests.faults.media_session import KINDS, LiveSession, until
-from tests.faults.test_media_browser import browser, open_tab
+from tests.faults.test_media_browser import open_tab
 from tests.faults.test_media_workers import BACK_WITHIN, Republisher
 from tests.harness import Harness, running_server
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.slow]
 
 clip = media_session.clip  # the fixtures these tests take
-__all__ = ["browser"]
 
 # Each remote tile's frame count now, kept on its video element; then whether it grew by ``more`` since.
 MARK_JS = """() => {

@@ -66,6 +66,20 @@ async def test_seam_receiver_private_attributes_exist() -> None:
         await pc.close()
 
 
+async def test_seam_a_sendonly_receiver_keeps_no_bitrate_estimator_and_still_takes_a_packet() -> None:
+    """The estimator is the one object aiortc's receive path checks for None before use."""
+    pc = RTCPeerConnection()
+    try:
+        receiver: Any = pc.addTransceiver("video", direction="sendonly").receiver
+        assert receiver._RTCRtpReceiver__remote_bitrate_estimator is not None  # built, though never used
+        seam.drop_receiving_state(receiver)
+        assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None
+        source = inspect.getsource(type(receiver)._handle_rtp_packet)
+        assert "if self.__remote_bitrate_estimator is not None:" in source
+    finally:
+        await pc.close()
+
+
 async def test_seam_sender_rtcp_loop_is_looked_up_on_the_instance_and_signals_its_events() -> None:
     """``LeanSender`` parks ``_run_rtcp`` (``SubscriberRtcp`` reports for the whole connection)."""
     send = inspect.getsource(RTCRtpSender.send)

@@ -52,6 +52,7 @@ from server.media.seam.send import (
     ConnectionRtcp,
     IdleTrack,
     LeanSender,
+    drop_receiving_state,
     set_msid,
 )
 from server.media.seam.transport import SRTP_TRAILER, Datagrams, SocketHooks, fast_srtp, nominated_route
@@ -77,6 +78,7 @@ __all__ = [
     "SubscriberRtcp",
     "accept_rid_extension",
     "admit",
+    "drop_receiving_state",
     "enable_loopback_candidates",
     "enlarge_receive_buffers",
     "fast_srtp",

@@ -79,6 +79,14 @@ class IdleTrack(MediaStreamTrack):
         await asyncio.get_running_loop().create_future()
 
 
+def drop_receiving_state(receiver: Any) -> None:
+    """A sendonly transceiver's receiver never receives: drop the bitrate estimator aiortc builds for
+    every video receiver anyway (a rate counter of 1,001 objects). A subscriber connection has one per
+    m-line, so 8 x 8 members kept about a million of them alive, which every full collection of the
+    cyclic collector walks (``server/heap.py``)."""
+    receiver._RTCRtpReceiver__remote_bitrate_estimator = None
+
+
 def set_msid(sender: RTCRtpSender, stream_id: str, track_id: str) -> None:
     """aiortc writes ``a=msid:<_stream_id> <_track_id>`` in offers; there is no public setter."""
     sender._stream_id = stream_id
