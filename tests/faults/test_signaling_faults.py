@@ -119,9 +119,9 @@ async def test_a_second_tab_gone_while_the_first_is_told_leaves_the_seat_empty_a
     seating: list[str] = []
     attach, send = hub.attach, hub._send
 
-    async def recording_attach(socket_id: str, *args: Any) -> None:
+    async def recording_attach(socket_id: str, *args: Any, **options: Any) -> None:
         seating.append(socket_id)
-        await attach(socket_id, *args)
+        await attach(socket_id, *args, **options)
 
     async def closing_send(emits: list[Emit]) -> None:
         if any(e.event == "replaced" for e in emits):
