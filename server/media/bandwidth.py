@@ -77,11 +77,9 @@ def allocate_room(
     """One round: returns the REMB for each publisher (by participant id) and the subscribers to
     tell of a change (id, paused publishers, audio only). Gates are applied here."""
     now = time.monotonic() if now is None else now
-    span = now - bandwidth.rates.at if bandwidth.rates.at else 0.0
-    bandwidth.rates.at = now
     video_rates: dict[str, int] = {}
     layered: set[str] = set()
-    measure_layers(bandwidth, peers, span)
+    measure_layers(bandwidth, peers, now)
     for peer in peers.values():
         source = peer.sources.get("video")
         if source is None:
@@ -151,9 +149,11 @@ def allocate_room(
     return rates, changes
 
 
-def measure_layers(bandwidth: Bandwidth, peers: dict[str, Peer], span: float) -> None:
+def measure_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float) -> None:
     """Each published video's arrival rate per layer (a single stream is its one layer), from the
-    byte counts since the last round; ``span``: seconds since then (0: the first round, no rate)."""
+    byte counts since the last round (the first round has none); ``now`` starts the next."""
+    span = now - bandwidth.rates.at if bandwidth.rates.at else 0.0
+    bandwidth.rates.at = now
     rates: dict[int, int] = {}
     for peer in peers.values():
         source = peer.sources.get("video")
@@ -193,10 +193,7 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
 def choose_room_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:
     """The layers alone, for a room without the allocator (``adapt_bandwidth`` off): no estimate
     limits them, tile sizes and what flows still do."""
-    now = time.monotonic() if now is None else now
-    span = now - bandwidth.rates.at if bandwidth.rates.at else 0.0
-    bandwidth.rates.at = now
-    measure_layers(bandwidth, peers, span)
+    measure_layers(bandwidth, peers, time.monotonic() if now is None else now)
     for peer in peers.values():
         choose_layers(bandwidth, peer, None)
 
