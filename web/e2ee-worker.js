@@ -35,16 +35,38 @@ const KEYS_KEPT = 4; // receivers keep a few past keys: frames in flight across 
 const RETIRE_MS = 3000;
 const CLEAR_BYTES = { key: 10, delta: 3, audio: 1 };
 
+/** @typedef {{key: CryptoKey, salt: Uint8Array<ArrayBuffer>}} KeyEntry one key id's AES key and nonce salt */
+/** @typedef {{id: string, side: string, kind: string | undefined, encrypted: number, decrypted: number, failed: number, clear: number, held: number, keyId: number | null}} Counters */
+/**
+ * What the page asks of this worker (e2ee.js): `reply` numbers the answer to `stats` and `probe`.
+ * @typedef {{type: 'stream', readable: ReadableStream, writable: WritableStream, options: TransformOptions}
+ *   | {type: 'key', id: number, raw: Uint8Array<ArrayBuffer>, after: number}
+ *   | {type: 'clear'} | {type: 'hold'} | {type: 'stats', reply: number}
+ *   | {type: 'probe', reply: number, kind: string, frames: ArrayBuffer[], plaintext: boolean}} Message
+ */
+/** @typedef {{side: string, kind: string, id: string}} TransformOptions */
+/** @typedef {{data: ArrayBuffer, type?: string}} Frame an encoded frame (video frames have a `type`, audio ones none) */
+
 const encoder = new TextEncoder();
-const keys = new Map(); // key id -> {key: CryptoKey, salt: Uint8Array}
-const order = []; // key ids, oldest first
+/** @type {Map<number, KeyEntry>} key id -> its key */
+const keys = new Map();
+/** @type {number[]} key ids, oldest first */
+const order = [];
 // 'hold': send nothing (no key yet, or someone left and the next key is on its way);
 // 'encrypt': with sendKeyId; 'clear': the session's media goes unencrypted (preferred, a browser cannot).
+/** @type {'hold' | 'encrypt' | 'clear'} */
 let sendMode = 'hold';
+/** @type {number | null} */
 let sendKeyId = null;
 let decision = 0; // counts the main thread's decisions: a delayed switch stands only if none came since
-const stats = new Map(); // transform id -> counters
+/** @type {Map<string, Counters>} transform id -> counters */
+const stats = new Map();
 
+/**
+ * @param {string} id
+ * @param {string} side 'send' or 'receive'
+ * @param {string | undefined} kind
+ */
 function counters(id, side, kind) {
   let c = stats.get(id);
   if (!c) {
@@ -54,12 +76,17 @@ function counters(id, side, kind) {
   return c;
 }
 
-/** How many leading bytes stay in the clear (see above). */
+/**
+ * How many leading bytes stay in the clear (see above).
+ * @param {string} kind 'audio' or 'video'
+ * @param {Uint8Array} data
+ */
 export function clearBytes(kind, data) {
   if (kind === 'audio') return CLEAR_BYTES.audio;
   return (data[0] & 0x01) === 0 ? CLEAR_BYTES.key : CLEAR_BYTES.delta; // VP8 P bit: 0 on keyframes
 }
 
+/** @param {number | bigint} value */
 function minimalBytes(value) {
   const out = [];
   let v = BigInt(value);
@@ -70,11 +97,15 @@ function minimalBytes(value) {
   return out;
 }
 
-/** RFC 9605 section 4.3: a value under 8 sits in the config byte, a longer one follows it. */
+/**
+ * RFC 9605 section 4.3: a value under 8 sits in the config byte, a longer one follows it.
+ * @param {number | bigint} kid
+ * @param {number | bigint} ctr
+ */
 export function encodeHeader(kid, ctr) {
   const bytes = [0];
   let config = 0;
-  for (const [value, shift] of [[kid, 4], [ctr, 0]]) {
+  for (const [value, shift] of /** @type {[number | bigint, number][]} */ ([[kid, 4], [ctr, 0]])) {
     if (BigInt(value) < 8n) {
       config |= Number(value) << shift;
     } else {
@@ -87,6 +118,10 @@ export function encodeHeader(kid, ctr) {
   return new Uint8Array(bytes);
 }
 
+/**
+ * @param {Uint8Array} data
+ * @param {number} offset where the header starts
+ */
 export function decodeHeader(data, offset) {
   if (offset >= data.length) return null;
   const config = data[offset];
@@ -107,6 +142,10 @@ export function decodeHeader(data, offset) {
   return { kid: values[0], ctr: values[1], length: at - offset };
 }
 
+/**
+ * @param {Uint8Array} salt
+ * @param {bigint} ctr
+ */
 function nonce(salt, ctr) {
   const out = new Uint8Array(salt);
   let v = ctr;
@@ -117,10 +156,15 @@ function nonce(salt, ctr) {
   return out;
 }
 
-/** RFC 9605 section 4.4's key schedule: this key id's AES key and nonce salt from the media key. */
+/**
+ * RFC 9605 section 4.4's key schedule: this key id's AES key and nonce salt from the media key.
+ * @param {Uint8Array<ArrayBuffer>} raw
+ * @param {number | bigint} kid
+ * @returns {Promise<KeyEntry>}
+ */
 export async function deriveKey(raw, kid) {
   const base = await crypto.subtle.importKey('raw', raw, 'HKDF', false, ['deriveBits']);
-  const label = (what) => {
+  const label = (/** @type {string} */ what) => {
     const text = encoder.encode(`SFrame 1.0 Secret ${what} `);
     const info = new Uint8Array(text.length + 10);
     info.set(text);
@@ -128,18 +172,22 @@ export async function deriveKey(raw, kid) {
     new DataView(info.buffer).setUint16(text.length + 8, SUITE);
     return info;
   };
-  const params = (what) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: label(what) });
+  const params = (/** @type {string} */ what) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: label(what) });
   const keyBits = await crypto.subtle.deriveBits(params('key'), base, 128);
   const saltBits = await crypto.subtle.deriveBits(params('salt'), base, 96);
   const key = await crypto.subtle.importKey('raw', keyBits, 'AES-GCM', false, ['encrypt', 'decrypt']);
   return { key, salt: new Uint8Array(saltBits) };
 }
 
+/**
+ * @param {number} id
+ * @param {Uint8Array<ArrayBuffer>} raw
+ */
 async function addKey(id, raw) {
   if (keys.has(id)) return;
   keys.set(id, await deriveKey(raw, id));
   order.push(id);
-  while (order.length > KEYS_KEPT) keys.delete(order.shift());
+  while (order.length > KEYS_KEPT) keys.delete(/** @type {number} */ (order.shift()));
   setTimeout(() => {
     if (order.at(-1) !== id) return; // a newer key came meanwhile: its own timer retires these
     for (const old of order.splice(0, order.length - 1)) keys.delete(old);
@@ -150,7 +198,14 @@ function randomPrefix() {
   return BigInt(crypto.getRandomValues(new Uint32Array(1))[0]) << 32n;
 }
 
-/** Encrypt one frame's bytes with key `kid`; returns the SFrame-like frame. */
+/**
+ * Encrypt one frame's bytes with key `kid`; returns the SFrame-like frame.
+ * @param {Uint8Array<ArrayBuffer>} data
+ * @param {string} kind
+ * @param {number | bigint} kid
+ * @param {bigint} ctr
+ * @param {KeyEntry} entry
+ */
 export async function sealFrame(data, kind, kid, ctr, entry) {
   const n = Math.min(clearBytes(kind, data), data.length);
   const header = encodeHeader(kid, ctr);
@@ -166,7 +221,12 @@ export async function sealFrame(data, kind, kid, ctr, entry) {
   return out;
 }
 
-/** Decrypt one frame; null when no key held here opens it (unknown key id, or authentication fails). */
+/**
+ * Decrypt one frame; null when no key held here opens it (unknown key id, or authentication fails).
+ * @param {Uint8Array<ArrayBuffer>} data
+ * @param {string} kind
+ * @param {(kid: bigint) => KeyEntry | undefined} [pick] the key for the frame's key id
+ */
 export async function openFrame(data, kind, pick = (kid) => keys.get(Number(kid))) {
   const n = clearBytes(kind, data);
   const header = decodeHeader(data, n);
@@ -189,6 +249,10 @@ export async function openFrame(data, kind, pick = (kid) => keys.get(Number(kid)
   }
 }
 
+/**
+ * @param {Frame} frame
+ * @param {string | undefined} declared the transform's, when it was told
+ */
 function kindOf(frame, declared) {
   return declared ?? (frame.type === undefined || frame.type === '' ? 'audio' : 'video');
 }
@@ -198,6 +262,10 @@ function kindOf(frame, declared) {
  * held back, the receivers' decoders lack the frames the next ones refer to, so the first frame sent
  * again should be one that needs none (createEncodedStreams has no such call: the receivers ask for
  * one, through the server, a moment later).
+ * @param {string} id
+ * @param {string | undefined} kind
+ * @param {RTCRtpScriptTransformer | null} transformer
+ * @returns {TransformerTransformCallback<Frame, Frame>}
  */
 function sender(id, kind, transformer) {
   const c = counters(id, 'send', kind);
@@ -210,8 +278,9 @@ function sender(id, kind, transformer) {
       controller.enqueue(frame);
       return;
     }
-    const entry = sendMode === 'encrypt' ? keys.get(sendKeyId) : null;
-    if (!entry) {
+    const keyId = sendKeyId;
+    const entry = sendMode === 'encrypt' && keyId !== null ? keys.get(keyId) : null;
+    if (!entry || keyId === null) {
       c.held += 1; // never in the clear when encryption is expected: the frame is dropped
       dropped = true;
       return;
@@ -222,13 +291,18 @@ function sender(id, kind, transformer) {
     }
     const data = new Uint8Array(frame.data);
     count += 1n;
-    frame.data = (await sealFrame(data, kindOf(frame, kind), sendKeyId, prefix | count, entry)).buffer;
+    frame.data = (await sealFrame(data, kindOf(frame, kind), keyId, prefix | count, entry)).buffer;
     c.encrypted += 1;
     c.keyId = sendKeyId;
     controller.enqueue(frame);
   };
 }
 
+/**
+ * @param {string} id
+ * @param {string | undefined} kind
+ * @returns {TransformerTransformCallback<Frame, Frame>}
+ */
 function receiver(id, kind) {
   const c = counters(id, 'receive', kind);
   return async (frame, controller) => {
@@ -252,7 +326,7 @@ function receiver(id, kind) {
 /**
  * @param {ReadableStream} readable
  * @param {WritableStream} writable
- * @param {{side: string, kind: string, id: string}} options
+ * @param {TransformOptions} options
  * @param {RTCRtpScriptTransformer | null} [transformer] RTCRtpScriptTransform's (it can ask for a keyframe)
  */
 function pipe(readable, writable, { side, kind, id }, transformer = null) {
@@ -268,6 +342,7 @@ if (inWorker) self.onrtctransform = (event) => {
   pipe(t.readable, t.writable, t.options, t);
 };
 
+/** @param {{kind: string, frames: ArrayBuffer[], plaintext: boolean}} asked */
 async function probe({ kind, frames, plaintext }) {
   const results = [];
   for (const buffer of frames) {
@@ -284,7 +359,7 @@ async function probe({ kind, frames, plaintext }) {
   return results;
 }
 
-if (inWorker) self.onmessage = async ({ data: m }) => {
+if (inWorker) self.onmessage = async (/** @type {MessageEvent<Message>} */ { data: m }) => {
   if (m.type === 'key' || m.type === 'clear' || m.type === 'hold') decision += 1;
   const mine = decision;
   if (m.type === 'stream') {

@@ -29,6 +29,17 @@ const CODE_LABEL = new TextEncoder().encode('hearth e2ee code');
 // holder's one grant reaches everyone within milliseconds, so by then every member can open them.
 const SWITCH_DELAY_MS = 400;
 
+/** @typedef {import('./wire').PublicKeyJwk} PublicKeyJwk */
+/** @typedef {PublicKeyJwk | Record<string, string>} Jwk a public key: this page's own, or as the server relays one */
+/** @typedef {{createEncodedStreams(): {readable: ReadableStream, writable: WritableStream}}} EncodedStreams older Chromium's */
+/** @typedef {'off' | 'unsupported' | 'waiting' | 'clear' | 'encrypted'} Status */
+/**
+ * What the frame worker counted (e2ee-worker.js answers `stats`): per sender and receiver, its frames.
+ * @typedef {{sendMode: 'hold' | 'encrypt' | 'clear', sendKeyId: number | null, keys: number[], transforms: {
+ *   id: string, side: 'send' | 'receive', kind: string, encrypted: number, decrypted: number, failed: number,
+ *   clear: number, held: number, keyId: number | null}[]}} WorkerStats
+ */
+
 /** The Socket.IO auth field that says this page takes part in e2ee (it sends `e2ee.key` on every welcome). */
 export const E2EE_AUTH = { e2ee: true };
 
@@ -40,26 +51,40 @@ export function transformSupport() {
   return null;
 }
 
+/** @param {ArrayBuffer | Uint8Array} bytes */
 export function b64url(bytes) {
   let s = '';
   for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** @param {string} text */
 export function unb64url(text) {
   const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }
 
+/**
+ * The public half of an ECDH P-256 key, as the wire carries it.
+ * @param {JsonWebKey | Jwk} jwk
+ * @returns {PublicKeyJwk}
+ */
 function publicJwk(jwk) {
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+  return /** @type {PublicKeyJwk} */ ({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y });
 }
 
+/** @param {Jwk} jwk */
 function importPublic(jwk) {
   return crypto.subtle.importKey('jwk', { ...publicJwk(jwk), ext: true }, { name: 'ECDH', namedCurve: 'P-256' }, true, []);
 }
 
-/** The AES-GCM key that wraps media key `keyId` for participant `to` (the same on both ends). */
+/**
+ * The AES-GCM key that wraps media key `keyId` for participant `to` (the same on both ends).
+ * @param {CryptoKey} privateKey
+ * @param {Jwk} peerJwk
+ * @param {number} keyId
+ * @param {string} to
+ */
 async function wrappingKey(privateKey, peerJwk, keyId, to) {
   const shared = await crypto.subtle.deriveBits({ name: 'ECDH', public: await importPublic(peerJwk) }, privateKey, 256);
   const base = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
@@ -70,6 +95,9 @@ async function wrappingKey(privateKey, peerJwk, keyId, to) {
 /**
  * The code members compare with what the facilitator reads out: 6 digits from SHA-256 over the key
  * id, the media key and the holder's public key (as this page received it).
+ * @param {number} keyId
+ * @param {Uint8Array<ArrayBuffer>} raw
+ * @param {Jwk} holderJwk
  */
 export async function verificationCode(keyId, raw, holderJwk) {
   const parts = [CODE_LABEL, new Uint8Array(new Uint32Array([keyId]).buffer), raw, unb64url(holderJwk.x), unb64url(holderJwk.y)];
@@ -99,23 +127,36 @@ export class MediaCrypto extends EventTarget {
     super();
     this.send = send;
     this.support = transformSupport();
-    this.mode = 'preferred'; // the session's e2ee setting
+    /** @type {import('./wire').SessionStateOut['e2ee']} the session's e2ee setting */
+    this.mode = 'preferred';
+    /** @type {Status} */
     this.status = 'waiting';
+    /** @type {string | null} the verification code */
     this.code = null;
+    /** @type {number | null} */
     this.keyId = null;
     /** @type {Worker | null} */
     this.worker = null;
+    /** @type {CryptoKeyPair | null} */
     this.pair = null;
+    /** @type {PublicKeyJwk | null} */
     this.jwk = null;
+    /** @type {import('./wire').YouOut | null} */
     this.you = null;
+    /** @type {Map<number, (value: unknown) => void>} the worker's answers awaited, by reply number */
     this.replies = new Map();
     this.nextReply = 1;
     // The key holder's side.
+    /** @type {string | null} */
     this.holder = null;
-    this.keys = {}; // participant id -> public JWK | null, from e2ee.keys
-    this.admitted = []; // ids admitted, from session.state
-    this.granted = null; // signature of what the current key was made for
-    this.current = null; // {keyId, raw}: the key the holder made last, sent again to a reconnected member
+    /** @type {import('./wire').E2eeKeysOut['keys']} participant id -> public JWK | null, from e2ee.keys */
+    this.keys = {};
+    /** @type {string[]} ids admitted, from session.state */
+    this.admitted = [];
+    /** @type {string | null} signature of what the current key was made for */
+    this.granted = null;
+    /** @type {{keyId: number, raw: Uint8Array<ArrayBuffer> | null} | null} the key the holder made last (raw null: "clear"), sent again to a reconnected member */
+    this.current = null;
     this.rekeying = Promise.resolve();
   }
 
@@ -142,6 +183,11 @@ export class MediaCrypto extends EventTarget {
     return worker;
   }
 
+  /**
+   * @param {{type: string} & Record<string, unknown>} message
+   * @param {Transferable[]} [transfer]
+   * @returns {Promise<unknown>} the worker's answer
+   */
   #ask(message, transfer = []) {
     const worker = this.#startWorker();
     const reply = this.nextReply++;
@@ -151,6 +197,10 @@ export class MediaCrypto extends EventTarget {
     });
   }
 
+  /**
+   * @param {Status} status
+   * @param {string | null} [code]
+   */
   #set(status, code = this.code) {
     if (status === this.status && code === this.code) return;
     this.status = status;
@@ -158,7 +208,10 @@ export class MediaCrypto extends EventTarget {
     this.dispatchEvent(new Event('change'));
   }
 
-  /** A welcome: the session's setting, who we are; our public key (or that we cannot) goes out. */
+  /**
+   * A welcome: the session's setting, who we are; our public key (or that we cannot) goes out.
+   * @param {import('./wire').WelcomeOut} welcome
+   */
   async welcome(welcome) {
     this.you = welcome.you;
     this.mode = welcome.session?.e2ee ?? 'off';
@@ -182,7 +235,13 @@ export class MediaCrypto extends EventTarget {
     return this.active && this.support === 'streams' ? { encodedInsertableStreams: true } : {};
   }
 
-  /** Put the worker between a sender or receiver and the network. `id` names it in the stats. */
+  /**
+   * Put the worker between a sender or receiver and the network. `id` names it in the stats.
+   * @param {(RTCRtpSender | RTCRtpReceiver) & {hearthE2ee?: boolean}} senderOrReceiver
+   * @param {'send' | 'receive'} side
+   * @param {string} kind its track's: 'audio' or 'video'
+   * @param {string} id
+   */
   attach(senderOrReceiver, side, kind, id) {
     if (!this.active || senderOrReceiver.hearthE2ee) return;
     senderOrReceiver.hearthE2ee = true;
@@ -191,12 +250,15 @@ export class MediaCrypto extends EventTarget {
     if (this.support === 'script') {
       senderOrReceiver.transform = new RTCRtpScriptTransform(worker, options);
     } else {
-      const { readable, writable } = senderOrReceiver.createEncodedStreams();
+      const { readable, writable } = /** @type {typeof senderOrReceiver & EncodedStreams} */ (senderOrReceiver).createEncodedStreams();
       worker.postMessage({ type: 'stream', readable, writable, options }, [readable, writable]);
     }
   }
 
-  /** A state change: a departure holds sending until the next key; the holder rekeys. */
+  /**
+   * A state change: a departure holds sending until the next key; the holder rekeys.
+   * @param {import('./wire').SessionStateOut | null} state
+   */
   onState(state) {
     if (!this.active) return;
     const admitted = (state?.participants ?? []).filter((p) => p.status === 'admitted').map((p) => p.id);
@@ -206,18 +268,25 @@ export class MediaCrypto extends EventTarget {
     this.#maybeRekey();
   }
 
-  /** Facilitators: every public key, and who holds the media key; `from`: whose key came (again). */
+  /**
+   * Facilitators: every public key, and who holds the media key; `from`: whose key came (again).
+   * @param {import('./wire').E2eeKeysOut} keys
+   */
   onKeys({ holder, keys, from }) {
     this.holder = holder;
     this.keys = keys ?? {};
     this.#maybeRekey(from);
   }
 
-  /** A media key for us (or "in the clear"). */
+  /**
+   * A media key for us (or "in the clear").
+   * @param {import('./wire').E2eeGrantOut} grant
+   */
   async onGrant({ from_key: fromKey, key_id: keyId, wrapped }) {
     if (!this.active || !this.pair) return;
     if (keyId === 0) return this.#goClear();
     try {
+      if (!this.you || wrapped === null) throw new Error('nothing to open'); // only "clear" (key id 0) carries no key
       const wrapKey = await wrappingKey(this.pair.privateKey, fromKey, keyId, this.you.id);
       const bytes = unb64url(wrapped);
       const raw = new Uint8Array(
@@ -245,12 +314,18 @@ export class MediaCrypto extends EventTarget {
     this.#set('clear', null);
   }
 
+  /**
+   * @param {number} keyId
+   * @param {Uint8Array<ArrayBuffer>} raw
+   * @param {Jwk} holderJwk
+   */
   async #install(keyId, raw, holderJwk) {
     this.keyId = keyId;
     this.#startWorker().postMessage({ type: 'key', id: keyId, raw, after: SWITCH_DELAY_MS });
     this.#set('encrypted', await verificationCode(keyId, raw, holderJwk));
   }
 
+  /** @param {string | null} [from] */
   #maybeRekey(from = null) {
     if (!this.active || !this.pair || this.holder !== this.you?.id || !FACILITATOR_ROLES.has(this.you?.role)) return;
     this.rekeying = this.rekeying.then(() => this.#rekey(from)).catch(() => {
@@ -258,13 +333,19 @@ export class MediaCrypto extends EventTarget {
     });
   }
 
-  /** Wrap media key `raw` (id `keyId`) for each of `to`. */
+  /**
+   * Wrap media key `raw` (id `keyId`) for each of `to`.
+   * @param {string[]} to
+   * @param {number} keyId
+   * @param {Uint8Array<ArrayBuffer>} raw
+   */
   async #wrapFor(to, keyId, raw) {
+    /** @type {import('./wire').WrappedKey[]} */
     const grants = [];
     const pair = this.pair;
     if (!pair) return grants; // only the holder wraps, and a holder has its key pair
     for (const id of to) {
-      if (id === this.you.id || !this.keys[id]) continue;
+      if (id === this.you?.id || !this.keys[id]) continue;
       const wrapKey = await wrappingKey(pair.privateKey, this.keys[id], keyId, id);
       const iv = crypto.getRandomValues(new Uint8Array(12));
       const sealed = new Uint8Array(
@@ -281,6 +362,7 @@ export class MediaCrypto extends EventTarget {
   /**
    * The holder: a new key whenever who is admitted, or their public keys, changed; otherwise the
    * current key again to `from`, whose key came again (a reconnection: a grant may have been missed).
+   * @param {string | null} from
    */
   async #rekey(from) {
     if (this.holder !== this.you?.id) return;
@@ -292,7 +374,7 @@ export class MediaCrypto extends EventTarget {
     if (signature === this.granted) {
       if (from && from !== this.you.id && present.includes(from) && this.current) {
         const { keyId, raw } = this.current;
-        const again = keyId === 0 ? [{ to: from, wrapped: null }] : await this.#wrapFor([from], keyId, raw);
+        const again = keyId === 0 ? [{ to: from, wrapped: null }] : await this.#wrapFor([from], keyId, /** @type {Uint8Array<ArrayBuffer>} */ (raw)); // only "clear" has none
         if (again.length) await this.send('e2ee.grant', { key_id: keyId, grants: again });
       }
       return;
@@ -307,16 +389,24 @@ export class MediaCrypto extends EventTarget {
     const raw = crypto.getRandomValues(new Uint8Array(16));
     this.current = { keyId, raw };
     const grants = await this.#wrapFor(present, keyId, raw);
-    await this.#install(keyId, raw, this.jwk); // opens frames now, sends under it a moment later
+    await this.#install(keyId, raw, /** @type {PublicKeyJwk} */ (this.jwk)); // a holder has its key pair; opens frames now, sends under it a moment later
     if (grants.length) await this.send('e2ee.grant', { key_id: keyId, grants });
   }
 
-  /** What the worker counted: frames encrypted, decrypted, failed, per sender and receiver. */
+  /**
+   * What the worker counted: frames encrypted, decrypted, failed, per sender and receiver.
+   * @returns {Promise<WorkerStats | null>}
+   */
   stats() {
-    return this.worker ? this.#ask({ type: 'stats' }) : Promise.resolve(null);
+    return this.worker ? /** @type {Promise<WorkerStats>} */ (this.#ask({ type: 'stats' })) : Promise.resolve(null);
   }
 
-  /** Test and audit aid: try every key this page holds on `frames` (ArrayBuffers of one kind). */
+  /**
+   * Test and audit aid: try every key this page holds on `frames` (ArrayBuffers of one kind).
+   * @param {string} kind 'audio' or 'video'
+   * @param {ArrayBuffer[]} frames
+   * @param {boolean} [plaintext] answer with the opened bytes too
+   */
   probe(kind, frames, plaintext = false) {
     return this.#ask({ type: 'probe', kind, frames, plaintext });
   }

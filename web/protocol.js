@@ -56,13 +56,20 @@ const RETURN_DELAY_MS = 500; // after a node stops: time for it to release its l
 // balancer's address, or the node the link was made on) takes the session once its lease runs out.
 const AWAY_ATTEMPTS = 2;
 
-/** Performance marks (hearth:welcome, hearth:offer, ...) so join time can be measured and explained. */
+/**
+ * Performance marks (hearth:welcome, hearth:offer, ...) so join time can be measured and explained.
+ * @param {string} name
+ */
 function mark(name) {
   performance.mark(`hearth:${name}`);
 }
 
 /** An `{ok:false}` ack, or a timeout, as an Error with the protocol's `code`. */
 export class HearthError extends Error {
+  /**
+   * @param {string} code the protocol's error code (`ErrorCode`), or 'timeout'
+   * @param {string} [message]
+   */
   constructor(code, message) {
     super(message || code);
     this.code = code;
@@ -84,19 +91,27 @@ export class HearthClient extends EventTarget {
     this.session = null;
     /** @type {import('./wire').LobbyOut | null} */
     this.lobby = null;
+    /** @type {RTCIceServer[]} */
     this.iceServers = [];
     /** @type {import('./connection.js').Status} */
     this.status = 'idle'; // changed only by #setStatus, as connection.js allows
-    this.local = null; // LocalMedia, once the person has chosen to join
+    /** @type {import('./devices.js').LocalMedia | null} once the person has chosen to join */
+    this.local = null;
+    /** @type {Publisher | null} */
     this.publisher = null;
+    /** @type {Subscriber | null} */
     this.subscriber = null;
     this.revision = -1;
+    /** @type {Promise<unknown>} the offers being answered, one at a time */
     this.offers = Promise.resolve();
     this.mediaEpoch = 0; // grows whenever media starts over: offers queued before then are dropped
+    /** @type {Promise<void> | null} */
     this.publishing = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this.backoff = null;
     this.moves = 0;
-    this.moving = null; // the url of a runtime `moved`, until the server drops the socket
+    /** @type {string | null} the url of a runtime `moved`, until the server drops the socket */
+    this.moving = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.returning = undefined; // a timer: back to the home node after the node we were sent to stopped
     this.awayFailures = 0; // failed attempts at a node other than home since the last connection
@@ -151,11 +166,11 @@ export class HearthClient extends EventTarget {
       this.lobby = lobby;
       this.#emit('lobby', lobby);
     });
-    /** @type {import('./wire').ServerEvent[]} */
+    /** @type {(keyof ServerEvents & keyof HearthEvents)[]} passed to the page as they come */
     const passed = ['speaking', 'nod', 'note', 'help', 'help.acknowledged', 'safety.shared', 'safety.asked',
       'breakout.broadcast', 'breakout.warning', 'video.paused', 'link.weak'];
     for (const name of passed) {
-      socket.on(name, (payload) => this.#emit(name, payload));
+      socket.on(name, (/** @type {ServerEvents[typeof name]} */ payload) => this.#emit(name, payload));
     }
   }
 
@@ -181,7 +196,10 @@ export class HearthClient extends EventTarget {
     return ack;
   }
 
-  /** Start sending `local` (a LocalMedia) as soon as this participant is admitted. */
+  /**
+   * Start sending `local` as soon as this participant is admitted.
+   * @param {import('./devices.js').LocalMedia} local
+   */
   joinMedia(local) {
     this.local = local;
     local.addEventListener('change', () => this.#reportMediaState());
@@ -196,6 +214,11 @@ export class HearthClient extends EventTarget {
     this.socket?.disconnect();
   }
 
+  /**
+   * @template {keyof HearthEvents} K
+   * @param {K} name
+   * @param {HearthEvents[K]} detail
+   */
   #emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
@@ -214,12 +237,14 @@ export class HearthClient extends EventTarget {
     return true;
   }
 
+  /** @param {import('./wire').WelcomeOut} welcome */
   #onWelcome(welcome) {
     // A (re)connection: the server has fresh connections in mind, so start media over.
     mark('welcome');
     this.#closeMedia();
     this.you = welcome.you;
-    this.iceServers = welcome.ice_servers ?? [];
+    // The server hands on its configured ICE servers as they are: RTCIceServer dictionaries.
+    this.iceServers = /** @type {RTCIceServer[]} */ (/** @type {unknown} */ (welcome.ice_servers ?? []));
     this.session = welcome.session;
     this.e2ee.welcome(welcome);
     this.e2ee.onState(this.session);
@@ -228,6 +253,7 @@ export class HearthClient extends EventTarget {
     this.#maybePublish();
   }
 
+  /** @param {import('./wire').SessionStateOut} state */
   #onState(state) {
     if (this.session && state.version != null && state.version < this.session.version) return;
     this.session = state;
@@ -243,6 +269,7 @@ export class HearthClient extends EventTarget {
    * lists no stream of ours although it took our offer. The connection may look alive here for
    * up to 30 s (until ICE consent runs out), so publish afresh now. States sent before the publish
    * was acknowledged do not count: the server marks us publishing before it answers.
+   * @param {import('./wire').SessionStateOut} state
    */
   #publishingLost(state) {
     const me = state.participants?.find((p) => p.id === this.you?.id);
@@ -252,6 +279,7 @@ export class HearthClient extends EventTarget {
   /**
    * My status as this state shows it. A member's view lists the member while admitted; a member
    * missing from it is waiting (not yet admitted, or sent back to the waiting room).
+   * @param {import('./wire').SessionStateOut} state
    */
   #myStatus(state) {
     const you = this.you;
@@ -266,6 +294,7 @@ export class HearthClient extends EventTarget {
    * A server-side disconnect is deliberate: after `moved`, go where it said (or come back once the
    * stopping node has let go of the session); otherwise it ends this connection for good (say,
    * another tab took the seat). Anything else, socket.io retries by itself.
+   * @param {string} reason Socket.IO's
    */
   #onDisconnect(reason) {
     const moving = this.moving;
@@ -277,6 +306,7 @@ export class HearthClient extends EventTarget {
     else this.#setStatus(deliberate ? 'closed' : 'reconnecting');
   }
 
+  /** @param {Error & {data?: {code?: string, message?: string, url?: string}}} err a refusal carries the server's `data` */
   #onConnectError(err) {
     const data = err?.data ?? {};
     if (data.code === 'moved' && data.url) {
@@ -293,7 +323,11 @@ export class HearthClient extends EventTarget {
     }
   }
 
-  /** Connect to the node that holds the session now, unless moves go round without ever connecting. */
+  /**
+   * Connect to the node that holds the session now, unless moves go round without ever connecting.
+   * @param {string} url
+   * @param {string} [message] what to say if it gives up
+   */
   #follow(url, message) {
     if (++this.moves > MAX_MOVES) {
       this.#setStatus('refused', { code: 'moved', message });
@@ -315,6 +349,10 @@ export class HearthClient extends EventTarget {
     this.returning = setTimeout(() => this.connect(), RETURN_DELAY_MS * (1 + Math.random()));
   }
 
+  /**
+   * @param {'removed' | 'ended'} kind
+   * @param {Partial<import('./wire').RemovedOut & import('./wire').EndedOut> | undefined} detail
+   */
   #onGone(kind, detail) {
     this.#closeMedia();
     this.#setStatus(kind);
@@ -323,7 +361,10 @@ export class HearthClient extends EventTarget {
     this.socket?.disconnect();
   }
 
-  /** Another connection of ours has the seat now: stand down, media closed, until `connect()` again. */
+  /**
+   * Another connection of ours has the seat now: stand down, media closed, until `connect()` again.
+   * @param {import('./wire').ReplacedOut | undefined} detail
+   */
   #onReplaced(detail) {
     this.#closeMedia();
     this.#setStatus('replaced', { code: 'replaced', message: detail?.message });
@@ -338,26 +379,30 @@ export class HearthClient extends EventTarget {
   async #maybePublish() {
     if (!this.local || !this.#admitted() || this.publisher || this.publishing || this.backoff) return;
     if (this.e2ee.blocked) return; // a required session, and this browser cannot encrypt: the page says so
-    this.publishing = this.#publish().finally(() => {
+    const publishing = this.#publish().finally(() => {
+      if (this.publishing !== publishing) return; // media started over meanwhile: a newer one is in charge
       this.publishing = null;
       this.#maybePublish();
     });
+    this.publishing = publishing;
   }
 
   async #publish() {
     this.#reportMediaState(); // at once: the others see "mic off" until the server hears otherwise
-    const publisher = new Publisher(this.iceServers, this.local, this.e2ee);
+    const local = /** @type {import('./devices.js').LocalMedia} */ (this.local); // #maybePublish checked
+    const publisher = new Publisher(this.iceServers, local, this.e2ee);
     this.publisher = publisher;
     publisher.addEventListener('state', (e) => {
       if (detail(e) === 'failed' && this.publisher === publisher) this.#republish();
     });
     try {
       const offer = await publisher.offer();
+      if (this.publisher !== publisher) return; // media started over (a welcome) while the offer was made
       mark('publish');
       const ack = await this.send('rtc.publish', offer);
       mark('published');
       if (this.publisher !== publisher) return;
-      await publisher.accept(ack);
+      await publisher.accept(/** @type {Ack & {sdp: string}} */ (ack)); // rtc.publish's ack carries the answer
       await this.#reportMediaState();
     } catch (err) {
       if (this.publisher === publisher) {
@@ -389,6 +434,7 @@ export class HearthClient extends EventTarget {
     this.#maybePublish();
   }
 
+  /** @param {import('./wire').RtcOfferOut} offer */
   #onOffer(offer) {
     // Answer offers one at a time, in order; a stale revision is dropped, and so is an offer still
     // queued when media started over (a welcome on another node: its revisions start afresh, and
@@ -399,6 +445,7 @@ export class HearthClient extends EventTarget {
       .catch((err) => this.#emit('media', { error: err }));
   }
 
+  /** @param {import('./wire').RtcOfferOut} offer */
   async #answer(offer) {
     if (offer.revision != null && offer.revision <= this.revision) return;
     if (this.e2ee.blocked) return; // nothing it receives could be decrypted
@@ -427,6 +474,11 @@ export class HearthClient extends EventTarget {
   #closeMedia() {
     this.publisher?.close();
     this.publisher = null;
+    // A publish still waiting on the old connection's answer (up to ACK_TIMEOUT_MS on a node that
+    // died) must not hold back the publish to the new one; nor must a retry timed for the old one.
+    this.publishing = null;
+    clearTimeout(this.backoff ?? undefined);
+    this.backoff = null;
     this.subscriber?.close();
     this.subscriber = null;
     this.revision = -1;

@@ -25,7 +25,11 @@ export function peerConfig(iceServers, extra = {}) {
   return { iceServers: iceServers ?? [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', ...extra };
 }
 
-/** Resolve once gathering is complete, or after a timeout with whatever was gathered so far. */
+/**
+ * Resolve once gathering is complete, or after a timeout with whatever was gathered so far.
+ * @param {RTCPeerConnection} pc
+ * @param {number} [timeoutMs]
+ */
 export function iceGathered(pc, timeoutMs = ICE_GATHER_TIMEOUT_MS) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise(/** @param {(value?: void) => void} resolve */ (resolve) => {
@@ -43,7 +47,12 @@ export function iceGathered(pc, timeoutMs = ICE_GATHER_TIMEOUT_MS) {
   });
 }
 
-/** Put `mime` first (VP8, Opus): the forwarding server needs one codec on both legs. */
+/**
+ * Put `mime` first (VP8, Opus): the forwarding server needs one codec on both legs.
+ * @param {RTCRtpTransceiver} transceiver
+ * @param {'audio' | 'video'} kind
+ * @param {string} mime lower case, as `audio/opus`
+ */
 function preferCodec(transceiver, kind, mime) {
   const caps = globalThis.RTCRtpReceiver?.getCapabilities?.(kind);
   if (!caps || !transceiver.setCodecPreferences) return;
@@ -56,11 +65,21 @@ function preferCodec(transceiver, kind, mime) {
   }
 }
 
-function description(pc) {
-  return { sdp: pc.localDescription.sdp, type: pc.localDescription.type };
+/**
+ * The local description, once set, as the wire carries it.
+ * @template {'offer' | 'answer'} T
+ * @param {RTCPeerConnection} pc
+ * @param {T} type what it is (the connection set it so)
+ * @returns {{sdp: string, type: T}}
+ */
+function description(pc, type) {
+  return { sdp: /** @type {RTCSessionDescription} */ (pc.localDescription).sdp, type };
 }
 
-/** An SDP's ICE username fragment: a new one from the server means a new connection, not a renegotiation. */
+/**
+ * An SDP's ICE username fragment: a new one from the server means a new connection, not a renegotiation.
+ * @param {string | null | undefined} sdp
+ */
 export function iceUfrag(sdp) {
   return sdp?.match(/\na=ice-ufrag:(\S+)/)?.[1] ?? null;
 }
@@ -72,12 +91,12 @@ export class Publisher extends EventTarget {
    * @param {RTCIceServer[]} iceServers
    * @param {import('./devices.js').LocalMedia} local
    * @param {import('./e2ee.js').MediaCrypto | null} [crypto]
-   * @param {{simulcast?: boolean}} [options] `simulcast: true` sends SIMULCAST_ENCODINGS (a server
-   *   that does not accept the layers gets one stream anyway). Off by default for now: Chromium pages
-   *   receiving a switched stream were seen to stop for over half a second at the first switch (the
-   *   VP8 picture ids of the layers differ and are forwarded as they are), to be fixed before it is on.
+   * @param {{simulcast?: boolean}} [options] By default the camera goes out as SIMULCAST_ENCODINGS (a
+   *   server that does not accept the layers gets one stream anyway); `simulcast: false` sends one
+   *   stream. The server moves each subscriber between layers at a keyframe and continues the VP8
+   *   picture ids across (server/media/vp8.py), so a receiving page does not freeze at a switch.
    */
-  constructor(iceServers, local, crypto = null, { simulcast = false } = {}) {
+  constructor(iceServers, local, crypto = null, { simulcast = true } = {}) {
     super();
     this.local = local;
     this.pc = new RTCPeerConnection(peerConfig(iceServers, crypto?.peerOptions()));
@@ -102,9 +121,10 @@ export class Publisher extends EventTarget {
     await this.sync();
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await iceGathered(this.pc);
-    return description(this.pc);
+    return description(this.pc, 'offer');
   }
 
+  /** @param {{sdp: string}} answer the server's, from the `rtc.publish` acknowledgement */
   async accept(answer) {
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     this.accepted = true; // the server has it: from now on its view lists our streams
@@ -138,6 +158,8 @@ export class Publisher extends EventTarget {
 /**
  * Which msid stream id each m-line (by mid) carries, for the m-lines that send to us. Read from the
  * SDP because a renegotiation may move a reused m-line to a new stream id without a `track` event.
+ * @param {string} sdp
+ * @returns {Map<string, string>} mid -> msid stream id
  */
 export function sendingMsids(sdp) {
   const byMid = new Map();
@@ -155,6 +177,7 @@ export function sendingMsids(sdp) {
  * Drop a=msid from m-lines that send nothing (inactive, or port 0). A server that retires a
  * participant's m-lines and adds fresh ones for the same stream would otherwise repeat an msid,
  * which Chrome refuses ("Duplicate a=msid lines detected"); an idle m-line needs no msid.
+ * @param {string} sdp
  */
 export function withoutIdleMsids(sdp) {
   const [head, ...sections] = sdp.split(/\r\nm=/);
@@ -182,8 +205,10 @@ export class Subscriber extends EventTarget {
     super();
     this.iceServers = iceServers;
     this.crypto = crypto;
+    /** @type {Map<string, MediaStream>} msid stream id -> its tracks */
     this.streams = new Map();
-    this.msids = new Map(); // mid -> msid stream id, as the last offer said
+    /** @type {Map<string, string>} mid -> msid stream id, as the last offer said */
+    this.msids = new Map();
     this.pc = this.#connection();
   }
 
@@ -195,6 +220,7 @@ export class Subscriber extends EventTarget {
     return pc;
   }
 
+  /** @param {import('./wire').RtcOfferOut} offer */
   async answer(offer) {
     const current = iceUfrag(this.pc.remoteDescription?.sdp);
     if (current && current !== iceUfrag(offer.sdp)) {
@@ -210,17 +236,22 @@ export class Subscriber extends EventTarget {
     await iceGathered(this.pc);
     this.msids = sendingMsids(offer.sdp);
     this.#regroup(this.msids);
-    return description(this.pc);
+    return description(this.pc, 'answer');
   }
 
-  /** Rebuild the stream map from the transceivers; a stream keeps its identity while its id lives. */
+  /**
+   * Rebuild the stream map from the transceivers; a stream keeps its identity while its id lives.
+   * @param {Map<string, string>} msids mid -> msid stream id
+   */
   #regroup(msids) {
+    /** @type {Map<string, MediaStreamTrack[]>} */
     const groups = new Map();
     for (const t of this.pc.getTransceivers()) {
       const id = t.mid != null && t.currentDirection !== 'stopped' ? msids.get(t.mid) : undefined;
       if (id) groups.set(id, [...(groups.get(id) ?? []), t.receiver.track]);
     }
     let changed = groups.size !== this.streams.size;
+    /** @type {Map<string, MediaStream>} */
     const next = new Map();
     for (const [id, tracks] of groups) {
       const stream = this.streams.get(id) ?? new MediaStream();

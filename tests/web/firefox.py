@@ -13,13 +13,14 @@ import queue
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.web.hearth_process import ROOT
-from tests.web.people import ARTIFACTS
+from tests.web.people import ARTIFACTS, SIZES
 
 FIREFOX = Path("/usr/bin/firefox-esr")
 DRIVER = Path(__file__).with_name("firefox_driver.mjs")
@@ -115,6 +116,19 @@ class FirefoxPerson:
     def screenshot(self, label: str) -> None:
         with contextlib.suppress(AssertionError):  # a picture for the record; its failure is not the test's
             self.request("screenshot", path=str(ARTIFACTS / f"{label}-{self.name.lower()}.png"))
+
+    def at_sizes(self, label: str, check: Callable[[], None] = lambda: None) -> None:
+        """As `Person.at_sizes` in Chromium: at 1280x800 and 390x844 run `check`, find no axe finding
+        of any impact, and keep a screenshot of each; the laptop's size again after."""
+        try:
+            for width, height in SIZES:
+                self.request("viewport", width=width, height=height)
+                check()
+                problems = self.request("axe")
+                assert problems == [], f"{self.name}'s {label} in Firefox at {width}x{height}: {problems}"
+                self.screenshot(f"{label}-{width}x{height}")
+        finally:
+            self.request("viewport", width=SIZES[0][0], height=SIZES[0][1])
 
     def close(self) -> None:
         if self.process.stdin:

@@ -6,12 +6,15 @@
 //   {"id": 3, "op": "wait", "js": "() => ..."}         (until the function returns something truthy)
 //   {"id": 4, "op": "eval", "js": "() => ..."}         -> {"id": 4, "ok": true, "result": ...}
 //   {"id": 5, "op": "screenshot", "path": "..."}
+//   {"id": 6, "op": "viewport", "width": 390, "height": 844}
+//   {"id": 7, "op": "axe"}                             -> every axe-core finding, whatever its impact
 // Failures answer {"id", "ok": false, "error"}. Closing stdin closes Firefox.
 //
 // Why puppeteer-core over BiDi: Debian has no geckodriver and Playwright's Firefox is a patched build
 // it would download; puppeteer-core speaks WebDriver BiDi to the stock Firefox ESR, which the
 // Puppeteer and Firefox teams maintain together (the PyPI marionette-driver is the older path).
 
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import puppeteer from '../../web/node_modules/puppeteer-core/lib/esm/puppeteer/puppeteer-core.js';
 
@@ -20,11 +23,18 @@ const TIMEOUT_MS = 30_000;
 // The page keeps its app out of reach of other scripts; the test asks for it before the page loads.
 const TEST_HOOK = 'window.hearthTestHook = (app) => { window.hearth = app; };';
 
+const AXE = new URL('../../web/node_modules/axe-core/axe.min.js', import.meta.url);
+// The rules tests/web/people.py runs in Chromium (WCAG 2.x A/AA and best practices), every impact.
+const AXE_RUN = `(async () => (await axe.run(document, {runOnly:
+  ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']})).violations
+  .map((v) => \`\${v.id}: \${v.help} at \${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}\`))()`;
+
 const browser = await puppeteer.launch({
   browser: 'firefox',
   executablePath: FIREFOX,
   headless: true,
   protocol: 'webDriverBiDi',
+  defaultViewport: { width: 1280, height: 800 }, // a laptop, as the Chromium pages (at_sizes adds a phone)
   extraPrefsFirefox: {
     'media.navigator.streams.fake': true, // a test pattern and a tone instead of a camera and a microphone
     'media.navigator.permission.disabled': true,
@@ -54,6 +64,11 @@ const ops = {
   wait: ({ js, timeout = TIMEOUT_MS }) => page.waitForFunction(`(${js})()`, { timeout, polling: 100 }).then(() => undefined),
   eval: ({ js }) => page.evaluate(`(${js})()`),
   screenshot: ({ path }) => page.screenshot({ path, fullPage: true }).then(() => undefined),
+  viewport: ({ width, height }) => page.setViewport({ width, height }).then(() => undefined),
+  axe: async () => {
+    if (!(await page.evaluate('"axe" in window'))) await page.evaluate(`${readFileSync(AXE, 'utf8')}\n;0`);
+    return page.evaluate(AXE_RUN);
+  },
 };
 
 const send = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);

@@ -81,7 +81,9 @@ class HearthServer:
         admission: str = "lobby",
         requires_safety_plan: bool = False,
         e2ee: str | None = None,
+        starts_at: str | None = None,
     ) -> Any:
+        """`starts_at`: ISO 8601 with a time zone, when the session is scheduled to start."""
         body = {
             "title": title,
             "requires_agreement": requires_agreement,
@@ -90,6 +92,8 @@ class HearthServer:
         }
         if e2ee is not None:
             body["e2ee"] = e2ee
+        if starts_at is not None:
+            body["starts_at"] = starts_at
         return self.request("POST", "/api/sessions", body)
 
     def invite(self, session_id: str, name: str, role: str = "member") -> Any:

@@ -34,6 +34,7 @@ MEDIA_STATE_JS = """([name]) => {
   return {
     status: client?.status, url: client?.socket?.io?.uri, revision: client?.revision,
     publisher: client?.publisher ? (client.publisher.pc?.connectionState ?? 'made') : null,
+    publishing: Boolean(client?.publishing), backoff: Boolean(client?.backoff), me: client?.you?.status,
     subscriber: sub ? (sub.pc?.connectionState ?? 'made') : null,
     streams: client ? [...client.streams.keys()] : null,
     e2ee: e2ee ? {mode: e2ee.mode, status: e2ee.status, keyId: e2ee.keyId} : null,
@@ -97,6 +98,10 @@ class Person:
         assert after["width"] > 0, f"{self.name} sees no picture from {name}"
         assert after["frames"] > before["frames"], f"{self.name}: frames from {name} stopped at {after['frames']}"
 
+    def media_state(self, name: str) -> object:
+        """What this page knows of its own media and of `name`'s (for a failure's message)."""
+        return self.page.evaluate(MEDIA_STATE_JS, [name])
+
     def screenshot(self, label: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{label}-{self.name.lower()}.png"
@@ -145,3 +150,12 @@ def accessibility_problems(page: Page, *, every_impact: bool = False) -> list[st
 def axe_clean(page: Page) -> list[str]:
     """Every axe-core finding, whatever its impact: the bar is zero."""
     return accessibility_problems(page, every_impact=True)
+
+
+def turn_status_at_top(page: Page) -> None:
+    """The phase and floor pills take one line each, right under the title, whatever notices the strip
+    holds besides (a weak link's, audio only's): on a phone they are the first thing read."""
+    phone = bool(page.viewport_size and page.viewport_size["width"] <= 640)
+    for pill in ("phase-status", "floor-status"):  # a phone's pills are smaller (less padding)
+        box = page.get_by_test_id(pill).bounding_box()
+        assert box and box["height"] <= (34 if phone else 40) and box["y"] + box["height"] <= 160, (pill, box)

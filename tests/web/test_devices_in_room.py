@@ -1,7 +1,8 @@
 """Choosing another camera or microphone inside the room (#15), in Chromium.
 
 A facilitator and a member (Alex), both Chromium pages; this module's browser has two fake cameras
-(`device-count=2`), so there is another camera to switch to. The "Devices" panel swaps the track in
+(`device-count=2`), so there is another camera to switch to. The "Devices" panel (with the speaker
+test, as before joining) swaps the track in
 place: the facilitator keeps receiving Alex's video (frames advancing after the switch), Alex's page
 sends no new rtc.publish (same publisher, same connection: replaceTrack, no renegotiation), a
 microphone that was off stays off, and the choice is still there on the join screen after a rejoin.
@@ -111,6 +112,11 @@ def test_a_member_switches_camera_in_the_room_without_renegotiating(pair: Pair) 
         page.get_by_test_id("devices-panel").get_by_test_id("camera-select").select_option(target)
         page.wait_for_function(f"() => ({CAMERA_JS})() === {target!r}")
         switched.append(target)
+        # The speaker can be tried from the room too, as before joining.
+        panel = page.get_by_test_id("devices-panel")
+        panel.get_by_test_id("speaker-test").click()
+        expect(panel.get_by_test_id("speaker-test-status")).to_contain_text("Did you hear a tone?")
+        expect(panel.get_by_test_id("speaker-test")).to_be_focused()  # the keyboard keeps its place
         # The panel sits above the bar: help and the hand stay on screen, at either size.
         expect(page.get_by_test_id("help-button")).to_be_in_viewport()
         expect(page.get_by_test_id("hand-button")).to_be_in_viewport()

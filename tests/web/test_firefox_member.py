@@ -34,6 +34,11 @@ AUDIO_PACKETS_JS = """async (name) => {
   }
   return tracks.size ? packets : null;
 }"""
+# The element is drawn wholly inside the window (not scrolled away, not hidden).
+IN_VIEW_JS = """() => {
+  const r = document.querySelector('[data-testid="%s"]')?.getBoundingClientRect();
+  return Boolean(r && r.width > 0 && r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth);
+}"""
 QUIET_MS = 1500  # Opus sends 50 packets a second: none in this long means the server holds them back
 
 
@@ -59,6 +64,11 @@ def mixed(hearth: HearthServer, browser: Browser) -> Iterator[Mixed]:
     m.close()
 
 
+def in_view(fox: FirefoxPerson, *testids: str) -> None:
+    for testid in testids:
+        fox.wait(IN_VIEW_JS % testid, timeout_ms=10_000)
+
+
 def audio_packets(person: Person, name: str) -> int:
     packets = person.page.evaluate(AUDIO_PACKETS_JS, name)
     assert packets is not None, f"{person.name} has no audio track from {name}"
@@ -82,7 +92,7 @@ def test_firefox_publishes_and_receives_video_with_frames_advancing(mixed: Mixed
     mixed.facilitator.wait_video_live("Fox")  # Firefox's camera, as Chromium receives it
     lead = mixed.console.get_by_test_id("self-tile").get_attribute("data-name") or ""
     mixed.fox.wait_video_live(lead)  # Chromium's camera, as Firefox receives it
-    mixed.fox.screenshot("firefox-room")
+    mixed.fox.at_sizes("firefox-room", lambda: in_view(mixed.fox, "help-button", "hand-button", "mic-toggle"))
     mixed.facilitator.screenshot("firefox-console")
 
 
@@ -106,6 +116,7 @@ def test_firefox_audio_is_gated_in_a_strict_phase(mixed: Mixed) -> None:
     console.get_by_test_id("floor-release").click()  # nobody holds the floor: only facilitators are heard
     expect(row.get_by_test_id("audible")).to_have_text("Not heard (strict)")
     mixed.fox.wait_text("strict-notice", "One voice at a time")
+    mixed.fox.at_sizes("firefox-strict", lambda: in_view(mixed.fox, "strict-notice", "help-button"))
     console.wait_for_timeout(500)  # packets already on their way when the gate closed
     held = audio_packets(mixed.facilitator, "Fox")
     console.wait_for_timeout(QUIET_MS)
@@ -125,10 +136,11 @@ def test_firefox_asks_for_help_and_hears_it_acknowledged(mixed: Mixed) -> None:
     expect(alert).to_contain_text("Fox is asking for help")
     alert.get_by_test_id("help-dismiss").click()
     mixed.fox.wait_text("help-sent", "has seen your request")
+    mixed.fox.at_sizes("firefox-help-acknowledged", lambda: in_view(mixed.fox, "help-button"))
 
 
 def test_firefox_sees_the_session_end(mixed: Mixed) -> None:
     mixed.console.get_by_test_id("end-button").click()
     mixed.console.get_by_test_id("confirm-yes").click()
     mixed.fox.wait_text("end-ended", "The session has ended")
-    mixed.fox.screenshot("firefox-ended")
+    mixed.fox.at_sizes("firefox-ended", lambda: in_view(mixed.fox, "end-ended"))

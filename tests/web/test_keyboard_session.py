@@ -4,7 +4,9 @@ Kai (a member) and the facilitator use Tab, Shift+Tab, Enter, Space and Escape o
 and joins, raises a hand, speaks, nods, asks for help; the facilitator admits, gives the floor,
 moves the phase, mutes, removes and ends. A third member, Lou, is a Socket.IO participant without a
 browser (tests/web/members.mjs), so there is someone else to hold the floor and to remove. Each
-screen is checked with axe-core for findings of every impact: the bar is zero.
+screen is checked with axe-core for findings of every impact: the bar is zero, and kept as a
+screenshot. The whole session runs twice: on a laptop (1280x800) and on a phone (390x844), where the
+less used controls sit behind "More" (one stop instead of four).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.web.conftest import make_person
 from tests.web.hearth_process import HearthServer
 from tests.web.keyboard import FOCUSED_JS, focused, tab_through
-from tests.web.people import Person, axe_clean
+from tests.web.people import SIZES, Person, axe_clean
 from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,13 +36,27 @@ DEVICE_STOPS = [
 ]
 
 
+# The console's controls past its notes on a laptop; on a phone the last four are behind "More".
+DEVICES = ["mic-toggle", "camera-toggle"]
+LAPTOP_BAR = [*DEVICES, "speaker-view-toggle", "audio-only-toggle", "devices-button", "leave-button"]
+PHONE_BAR = [*DEVICES, "more-button"]
+
+
 class Keyboard:
-    def __init__(self, hearth: HearthServer, browser: Browser) -> None:
+    def __init__(self, hearth: HearthServer, browser: Browser, size: tuple[int, int]) -> None:
         created = hearth.create_session("Keyboard group", requires_agreement=True, admission="lobby")
-        self.hearth, self.session_id = hearth, created["id"]
-        self.facilitator = make_person(browser, "Lead", created["facilitator_url"])
-        self.kai = make_person(browser, "Kai", hearth.invite(self.session_id, "Kai")["url"])
+        self.hearth, self.session_id, self.size = hearth, created["id"], size
+        self.facilitator = make_person(browser, "Lead", created["facilitator_url"], viewport=size)
+        self.kai = make_person(browser, "Kai", hearth.invite(self.session_id, "Kai")["url"], viewport=size)
         self.lou: QuietMembers | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.size[0]}x{self.size[1]}"
+
+    @property
+    def phone(self) -> bool:
+        return self.size[0] <= 640
 
     @property
     def console(self) -> Page:
@@ -57,15 +73,17 @@ class Keyboard:
         self.facilitator.close()
 
 
-@pytest.fixture(scope="module")
-def kb(hearth: HearthServer, browser: Browser) -> Iterator[Keyboard]:
-    k = Keyboard(hearth, browser)
+@pytest.fixture(scope="module", params=SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def kb(hearth: HearthServer, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Keyboard]:
+    k = Keyboard(hearth, browser, request.param)
     yield k
     k.close()
 
 
-def clean(person: Person, screen: str) -> None:
-    assert axe_clean(person.page) == [], f"{person.name}'s {screen}"
+def clean(kb: Keyboard, person: Person, screen: str) -> None:
+    """axe finds nothing on this screen; a screenshot of it is kept."""
+    assert axe_clean(person.page) == [], f"{person.name}'s {screen} at {kb.label}"
+    person.screenshot(f"keyboard-{screen.replace(' ', '-').replace(',', '')}-{kb.label}")
 
 
 def test_keyboard_member_agrees_and_joins(kb: Keyboard) -> None:
@@ -84,7 +102,7 @@ def test_keyboard_member_agrees_and_joins(kb: Keyboard) -> None:
     kb.kai.open()
     expect(room.get_by_test_id("join-screen")).to_contain_text("You are joining as")
     assert focused(room) == "h2:Before you join"
-    clean(kb.kai, "join screen")
+    clean(kb, kb.kai, "join screen")
     tab_through(
         room,
         [*DEVICE_STOPS, "agree-checkbox"],
@@ -95,14 +113,14 @@ def test_keyboard_member_agrees_and_joins(kb: Keyboard) -> None:
     room.keyboard.press("Enter")
     expect(room.get_by_test_id("lobby-waiting")).to_be_visible()
     assert focused(room) == "h2:You are in the waiting room"
-    clean(kb.kai, "waiting room")
+    clean(kb, kb.kai, "waiting room")
 
 
 def test_keyboard_facilitator_admits_both(kb: Keyboard) -> None:
     kb.lou = QuietMembers.seat(kb.hearth, kb.session_id, ["Lou"])
     console = kb.console
     expect(console.get_by_test_id("lobby-entry")).to_have_count(2)
-    clean(kb.facilitator, "console with people waiting")
+    clean(kb, kb.facilitator, "console with people waiting")
     tab_through(console, ["admit-all", "admit-button"])
     assert console.evaluate("() => document.activeElement.getAttribute('aria-label')") == "Admit Kai"
     console.keyboard.press("Enter")
@@ -118,7 +136,7 @@ def test_keyboard_facilitator_admits_both(kb: Keyboard) -> None:
 def test_keyboard_member_raises_a_hand_speaks_and_is_done(kb: Keyboard) -> None:
     room, console = kb.room, kb.console
     assert focused(room) == "h2:Group room"
-    clean(kb.kai, "room")
+    clean(kb, kb.kai, "room")
     tab_through(room, ["mic-toggle", "camera-toggle", "hand-button"])
     room.keyboard.press("Enter")
     expect(room.get_by_test_id("queue-position")).to_have_text("You are next in line")
@@ -128,7 +146,7 @@ def test_keyboard_member_raises_a_hand_speaks_and_is_done(kb: Keyboard) -> None:
     console.keyboard.press("Enter")
     expect(room.get_by_test_id("floor-status")).to_contain_text("You have the floor")
     tab_through(room, ["release-button"])  # the hand waits (it says why); "I am done speaking" is next
-    clean(kb.kai, "room, holding the floor")
+    clean(kb, kb.kai, "room, holding the floor")
     room.keyboard.press("Enter")
     expect(room.get_by_test_id("floor-status")).to_have_text("Nobody has the floor")
     # The finished turn's button went; focus stays in the bar (moved there by the render that follows).
@@ -150,7 +168,7 @@ def test_keyboard_member_nods_and_asks_for_help_which_the_facilitator_takes_up(k
     room.keyboard.press("Enter")
     expect(room.get_by_test_id("help-sent")).to_contain_text("A facilitator has been told")
     expect(console.get_by_test_id("help-alert")).to_contain_text("Kai is asking for help")
-    clean(kb.facilitator, "console with a help alert")
+    clean(kb, kb.facilitator, "console with a help alert")
     # Focus is still on Lou's "Give floor" (Lou's row moved to the top of the people as the holder,
     # focus kept). The alert is first on the page: back up to it.
     assert console.evaluate("() => document.activeElement.getAttribute('aria-label')") == "Give floor to Lou"
@@ -184,7 +202,7 @@ def test_keyboard_facilitator_moves_the_phase_mutes_removes_and_ends(kb: Keyboar
     tab_through(console, ["side-start", "message-button", "lobby-send-button", "remove-button"])
     console.keyboard.press("Enter")
     assert focused(console) == "confirm-no"  # the safe choice first
-    clean(kb.facilitator, "remove dialog")
+    clean(kb, kb.facilitator, "remove dialog")
     tab_through(console, ["confirm-yes"])
     console.keyboard.press("Enter")
     expect(console.get_by_test_id("member-row")).to_have_count(1)
@@ -194,19 +212,7 @@ def test_keyboard_facilitator_moves_the_phase_mutes_removes_and_ends(kb: Keyboar
 
     tab_through(
         console,
-        [
-            "note-to",
-            "note-text",
-            "note-send",
-            "mic-toggle",
-            "camera-toggle",
-            "speaker-view-toggle",
-            "audio-only-toggle",
-            "devices-button",
-            "leave-button",
-            "safety-ask-all",
-            "phase-next",
-        ],
+        ["note-to", "note-text", "note-send", *(PHONE_BAR if kb.phone else LAPTOP_BAR), "safety-ask-all", "phase-next"],
     )
     console.keyboard.press("Enter")
     expect(room.get_by_test_id("phase-status")).to_contain_text("focused conversation")
@@ -228,5 +234,5 @@ def test_keyboard_facilitator_moves_the_phase_mutes_removes_and_ends(kb: Keyboar
     console.keyboard.press("Enter")
     expect(room.get_by_test_id("end-ended")).to_be_visible()
     expect(console.get_by_test_id("end-ended")).to_be_visible()
-    clean(kb.kai, "end screen")
-    clean(kb.facilitator, "end screen")
+    clean(kb, kb.kai, "end screen")
+    clean(kb, kb.facilitator, "end screen")

@@ -203,5 +203,8 @@ def test_a_member_whose_new_node_dies_goes_back_home_and_stays_in_the_group(
         expect(person.page.get_by_test_id("connection-status")).to_have_text("Connected")
     expect(robin.page.get_by_test_id("room")).to_be_visible()
     assert sessions_held(clinic.a) == 1
-    lead.wait_video_live("Robin")
+    try:
+        lead.wait_video_live("Robin")
+    except AssertionError as err:  # what Robin's own page was doing, and what A said
+        raise AssertionError(f"{err}; Robin's page: {robin.media_state('Lead')}; A: {clinic.a.logs()}") from None
     robin.screenshot("back-home")

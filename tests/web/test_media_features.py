@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.web.conftest import make_person
 from tests.web.hearth_process import HearthServer
-from tests.web.people import Person
+from tests.web.people import Person, turn_status_at_top
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,10 +84,14 @@ def test_the_floor_holder_is_shown_large_and_everyone_same_size_on_request(trio:
     alex_tile = trio.sam.tile("Alex")
     expect(alex_tile).to_have_class(SPOTLIT)
     trio.sam.wait_video_live("Alex")
-    big = alex_tile.bounding_box()
-    small = trio.sam.tile(trio.lead_name).bounding_box()
-    assert big and small and big["width"] > 1.5 * small["width"], (big, small)
-    trio.sam.at_sizes("speaker-view", lambda: expect(alex_tile).to_be_in_viewport())
+
+    def speaker_large() -> None:
+        expect(alex_tile).to_be_in_viewport()
+        big = alex_tile.bounding_box()
+        small = trio.sam.tile(trio.lead_name).bounding_box()
+        assert big and small and big["width"] > 1.5 * small["width"], (big, small)
+
+    trio.sam.at_sizes("speaker-view", speaker_large)
     if not page.get_by_test_id("speaker-view-toggle").is_visible():
         page.get_by_test_id("more-button").click()
     page.get_by_test_id("speaker-view-toggle").click()
@@ -111,7 +115,13 @@ def test_a_frozen_video_is_told_apart_from_a_quiet_member(trio: Trio) -> None:
     expect(row.get_by_test_id("connection")).to_have_text("Video frozen")
     expect(trio.facilitator.tile("Sam").get_by_test_id("tile-quality")).to_have_text("")
     expect(console.get_by_test_id("member-row").filter(has_text="Sam").get_by_test_id("connection")).to_have_text("")
-    trio.facilitator.screenshot("quality-frozen")
+
+    def frozen_told() -> None:
+        expect(trio.facilitator.tile("Alex").get_by_test_id("tile-quality")).to_have_text("Video frozen")
+        expect(trio.facilitator.tile("Alex").get_by_test_id("tile-quality")).to_be_visible()
+        expect(row.get_by_test_id("connection")).to_have_text("Video frozen")
+
+    trio.facilitator.at_sizes("quality-frozen", frozen_told)
     trio.alex.page.evaluate("() => hearth.client.publisher.video.sender.replaceTrack(hearth.local.videoTrack)")
     expect(trio.facilitator.tile("Alex").get_by_test_id("tile-quality")).to_have_text("", timeout=20_000)
 
@@ -127,7 +137,12 @@ def test_audio_only_turns_video_off_both_ways_and_back(trio: Trio) -> None:
     expect(trio.sam.tile("Alex")).to_have_class(re.compile(r"\bno-video\b"))
     row = trio.console.get_by_test_id("member-row").filter(has_text="Sam")
     expect(row.get_by_test_id("connection")).to_have_text("Audio only")  # the server knows
-    trio.sam.at_sizes("audio-only", lambda: expect(page.get_by_test_id("own-quality")).to_be_visible())
+
+    def told_and_turns_in_view() -> None:
+        expect(page.get_by_test_id("own-quality")).to_be_visible()
+        turn_status_at_top(page)
+
+    trio.sam.at_sizes("audio-only", told_and_turns_in_view)
     page.get_by_test_id("audio-only-switch").click()
     expect(page.get_by_test_id("camera-toggle")).to_have_attribute("data-on", "true")
     expect(row.get_by_test_id("connection")).to_have_text("")

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.web.conftest import make_person, set_floor_mode
 from tests.web.hearth_process import HearthServer
-from tests.web.people import HEAR_JS, Person, axe_clean
+from tests.web.people import HEAR_JS, Person, axe_clean, turn_status_at_top
 from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -110,6 +110,21 @@ def expect_heard(person: Person, pattern: str) -> None:
         raise AssertionError(f"{person.name} never heard {pattern!r}; heard {heard(person)}") from err
 
 
+def status_is_one_line_and_self_view_small(page: Page) -> None:
+    """The phase and floor pills take one line each, right under the title (not 300-420 px above the
+    video); the self view is a corner picture on a phone, and on a laptop no larger than the others'
+    tiles (an equal tile of the grid there, as in other tools' gallery views)."""
+    phone = bool(page.viewport_size and page.viewport_size["width"] <= 640)
+    turn_status_at_top(page)
+    strip = page.locator(".room .status-strip").first.bounding_box()  # every pill, the encryption's too
+    assert strip and strip["height"] <= 160, strip
+    self_view = page.get_by_test_id("self-tile").bounding_box()
+    other = page.locator('[data-testid="tile"]').first.bounding_box()
+    assert self_view and other and self_view["width"] <= other["width"], (self_view, other)
+    if phone:
+        assert self_view["width"] <= 100 and self_view["width"] < other["width"], (self_view, other)
+
+
 def test_on_a_phone_help_stays_on_screen_and_the_status_is_one_line(full: FullGroup) -> None:
     page = full.robin.page
     on_screen(page, "help-button")
@@ -118,15 +133,13 @@ def test_on_a_phone_help_stays_on_screen_and_the_status_is_one_line(full: FullGr
     scroll_to_bottom(page)  # past the grid, to the messages
     on_screen(page, "help-button")
     page.evaluate("() => window.scrollTo(0, 0)")
-    for pill in ("phase-status", "floor-status"):  # one line each, right under the title
-        box = page.get_by_test_id(pill).bounding_box()
-        assert box and box["height"] <= 34 and box["y"] + box["height"] <= 160, (pill, box)
-    self_view = page.get_by_test_id("self-tile").bounding_box()
-    assert self_view and self_view["width"] <= 100, self_view
+    status_is_one_line_and_self_view_small(page)
     full.robin.screenshot("phone-room-390x844")
     assert axe_clean(page) == []
 
-    def help_in_reach() -> None:  # and on a laptop, with the page scrolled past the grid
+    def help_in_reach() -> None:  # at either size, at the top and with the page scrolled past the grid
+        page.evaluate("() => window.scrollTo(0, 0)")
+        status_is_one_line_and_self_view_small(page)
         scroll_to_bottom(page)
         on_screen(page, "help-button")
         on_screen(page, "hand-button")
@@ -174,32 +187,46 @@ def test_on_a_phone_the_less_used_controls_are_behind_more(full: FullGroup) -> N
     expect(page.get_by_test_id("more-button")).to_be_focused()
 
 
+def announced_at_both_sizes(full: FullGroup, label: str, pattern: str) -> None:
+    """Robin (on a phone) and the facilitator (on a laptop) both heard it; the live region is polite
+    and axe finds nothing at either size (screenshots kept)."""
+    for person in (full.robin, full.facilitator):
+        expect_heard(person, pattern)
+
+    def polite() -> None:
+        expect(full.robin.page.locator("#announcer")).to_have_attribute("aria-live", "polite")
+
+    full.robin.at_sizes(f"announce-{label}", polite)
+
+
 def test_a_screen_reader_hears_the_floor_move_between_others(full: FullGroup) -> None:
     full.row("Ash").get_by_test_id("give-floor").click()
-    expect_heard(full.robin, r"^Ash has the floor\.$")
+    announced_at_both_sizes(full, "floor-given", r"^Ash has the floor\.$")
     full.row("Bea").get_by_test_id("give-floor").click()
     expect_heard(full.robin, r"^Bea has the floor\.$")
+    expect_heard(full.facilitator, r"^Bea has the floor\.$")
     full.console.get_by_test_id("floor-release").click()
-    expect_heard(full.robin, r"^Nobody has the floor now\.$")
-    expect_heard(full.facilitator, r"^Nobody has the floor now\.$")
+    announced_at_both_sizes(full, "floor-released", r"^Nobody has the floor now\.$")
 
 
 def test_a_screen_reader_hears_the_phase_and_its_rules_change(full: FullGroup) -> None:
     set_floor_mode(full.console, "strict")
-    expect_heard(full.robin, r"^One voice at a time: only the person with the floor is heard\.$")
+    announced_at_both_sizes(full, "strict", r"^One voice at a time: only the person with the floor is heard\.$")
     full.console.get_by_test_id("phase-next").click()
-    expect_heard(full.robin, r"^Now: focused conversation\. Raise your hand to speak\.$")
+    announced_at_both_sizes(full, "phase", r"^Now: focused conversation\. Raise your hand to speak\.$")
 
 
 def test_a_screen_reader_hears_a_go_around_start_move_on_and_end(full: FullGroup) -> None:
     full.console.get_by_test_id("goaround-start").click()
     expect_heard(full.robin, r"^Go-around started: your turn first\.$")
+    expect_heard(full.facilitator, r"^Go-around started: Robin's turn first\.$")
     full.robin.page.get_by_test_id("pass-button").click()
-    expect_heard(full.robin, r"Go-around: [A-Z]\w+'s turn \(2 of 8\)\.")  # the others joined in any order
+    # the others joined in any order
+    announced_at_both_sizes(full, "goaround-next", r"Go-around: [A-Z]\w+'s turn \(2 of 8\)\.")
     full.console.get_by_test_id("goaround-stop").click()
     # Its own sentence, alone or joined to the one before when both came within the live region's
     # batching window (a screen reader reads the whole text either way).
-    expect_heard(full.robin, r"(^|\. )The go-around is over\.$")
+    announced_at_both_sizes(full, "goaround-over", r"(^|\. )The go-around is over\.$")
 
 
 def test_a_screen_reader_hears_a_turns_time_run_out(full: FullGroup) -> None:
@@ -208,6 +235,8 @@ def test_a_screen_reader_hears_a_turns_time_run_out(full: FullGroup) -> None:
     expect_heard(full.robin, r"^Go-around started: your turn first\.$")
     expect_heard(full.robin, r"^Time is up for your turn\. Go-around: [A-Z]\w+'s turn \(2 of 8\)\.$")
     expect_heard(full.facilitator, r"^Time is up for Robin's turn\. Go-around: [A-Z]\w+'s turn \(2 of 8\)\.$")
+    pass_button = full.robin.page.get_by_test_id("pass-button")
+    full.robin.at_sizes("announce-time-up", lambda: expect(pass_button).to_be_hidden())
     full.console.get_by_test_id("goaround-stop").click()
     said = heard(full.robin)
     assert not any(re.search(r"has the floor", t) for t in said[-3:]), said  # the go-around says it, once

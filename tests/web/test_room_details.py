@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Locator, expect
@@ -30,7 +31,10 @@ class Circle:
     """A facilitator and two members, Noa (whose clock is an hour fast) and Eli, in one session."""
 
     def __init__(self, hearth: HearthServer, browser: Browser) -> None:
-        created = hearth.create_session("Wednesday circle", requires_agreement=False, admission="lobby")
+        in_half_an_hour = (datetime.now(UTC) + timedelta(minutes=30, seconds=20)).isoformat()
+        created = hearth.create_session(
+            "Wednesday circle", requires_agreement=False, admission="lobby", starts_at=in_half_an_hour
+        )
         self.session_id = created["id"]
         self.facilitator = make_person(browser, "Dana", created["facilitator_url"])
         self.noa = make_person(browser, "Noa", hearth.invite(self.session_id, "Noa")["url"])
@@ -68,18 +72,31 @@ def test_the_waiting_room_names_the_facilitator_and_a_note_names_its_sender(circ
     circle.name = circle.facilitator.page.get_by_test_id("self-tile").get_attribute("data-name") or ""
     assert circle.name
     # Nobody let in yet: the first phase has not begun, whatever time the console opened.
-    expect(console.get_by_test_id("console-phase")).to_contain_text("its clock starts when you let the first member in")
+    circle.facilitator.at_sizes(
+        "phase-clock-waits",
+        lambda: expect(console.get_by_test_id("console-phase")).to_contain_text(
+            "its clock starts when you let the first member in"
+        ),
+    )
 
     noa = circle.noa.page
     circle.noa.open()
     circle.noa.join()
-    expect(noa.get_by_test_id("lobby-host")).to_have_text(f"Your facilitator today: {circle.name}.")
+    # Who, and when (by the server's clock: Noa's runs an hour fast).
+    host = noa.get_by_test_id("lobby-host")
+    who = rf"^Your facilitator today: {re.escape(circle.name)}\."
+    expect(host).to_have_text(re.compile(who + r" The session starts at \d\d:\d\d \(in (29|30) minutes\)\.$"))
     console.get_by_test_id("lobby-entry").filter(has_text="Noa").get_by_role("button", name="Message").click()
     console.get_by_test_id("note-text").fill("Welcome, Noa. We begin in a moment.")
     console.get_by_test_id("note-send").click()
     note = noa.get_by_test_id("note")
     expect(note).to_have_text(f"From {circle.name} (facilitator): Welcome, Noa. We begin in a moment.")
-    circle.noa.at_sizes("waiting-room", lambda: expect(note).to_be_in_viewport())
+
+    def host_and_note() -> None:
+        expect(host).to_be_in_viewport()
+        expect(note).to_be_in_viewport()
+
+    circle.noa.at_sizes("waiting-room", host_and_note)
 
 
 def test_the_phase_clock_starts_with_the_first_member_let_in(circle: Circle) -> None:
@@ -148,6 +165,12 @@ def test_help_is_acknowledged_to_the_member_and_the_tab_title_keeps_its_flag(cir
     eli.get_by_test_id("hand-button").click()  # any state update: the flag stays
     expect(console.locator('[data-testid="member-row"][data-queue-position="1"]')).to_contain_text("Eli")
     expect(console).to_have_title(re.compile(r"^\(!\) "))
+
+    def flagged() -> None:
+        expect(console.get_by_test_id("help-alert")).to_be_in_viewport()
+        expect(console).to_have_title(re.compile(r"^\(!\) Wednesday circle"))
+
+    circle.facilitator.at_sizes("help-flagged-console", flagged)
     console.get_by_test_id("help-dismiss").click()
     expect(eli.get_by_test_id("help-sent")).to_have_text(
         f"{circle.name} has seen your request and will reach out to you privately."
@@ -167,11 +190,37 @@ def test_a_holder_who_drops_in_a_strict_phase_loses_the_floor_and_gets_it_back(c
     expect(console.get_by_test_id("console-floor")).to_contain_text("Nobody has the floor", timeout=40_000)
     expect(console.locator('[data-testid="member-row"][data-queue-position="1"]')).to_contain_text("Eli")
     expect(circle.noa.page.get_by_test_id("floor-status")).to_have_text("Nobody has the floor")
+    noa_floor = circle.noa.page.get_by_test_id("floor-status")
+    circle.noa.at_sizes("holder-dropped", lambda: expect(noa_floor).to_have_text("Nobody has the floor"))
+    circle.facilitator.at_sizes(
+        "holder-dropped-console",
+        lambda: expect(console.get_by_test_id("console-floor")).to_contain_text("Nobody has the floor"),
+    )
     circle.eli.context.set_offline(False)
     expect(circle.eli.page.get_by_test_id("connection-status")).to_have_text("Connected")
     console.get_by_test_id("floor-next").click()
     expect(circle.eli.page.get_by_test_id("floor-status")).to_contain_text("You have the floor")
     set_floor_mode(console, "hands")
+
+
+def test_the_microphone_button_says_what_pressing_it_does_with_an_icon(circle: Circle) -> None:
+    page = circle.noa.page
+    mic = page.get_by_test_id("mic-toggle")
+    for on, action, icon in ((True, "Mute", "mic"), (False, "Unmute", "mic-off")):
+        if (mic.get_attribute("data-on") == "true") != on:
+            mic.click()
+        expect(mic).to_have_attribute("data-on", str(on).lower())
+
+        def labelled(action: str = action, icon: str = icon) -> None:
+            expect(mic).to_have_accessible_name(action)  # what pressing does, not "Microphone on"
+            expect(mic.locator(".label")).to_have_text(action)
+            expect(mic.locator(".label")).to_be_visible()
+            expect(mic).to_have_attribute("data-icon", icon)
+            expect(mic.locator("svg.icon")).to_be_visible()
+
+        circle.noa.at_sizes(f"mic-{action.lower()}", labelled)
+    mic.click()
+    expect(mic).to_have_attribute("data-on", "true")
 
 
 def test_a_member_who_left_with_camera_and_mic_off_comes_back_with_them_off(circle: Circle) -> None:
@@ -214,16 +263,20 @@ def test_no_script_on_the_page_can_reach_the_app(hearth: HearthServer, browser: 
     person = make_person(browser, "Kit", hearth.invite(circle.session_id, "Kit")["url"], probe=False)
     try:
         person.open()
-        globals_with_app = person.page.evaluate(
-            """() => Object.getOwnPropertyNames(window).filter((k) => {
-                 try {
-                   const v = window[k];
-                   return v && typeof v === 'object' && ('safetyPlans' in v || 'client' in v);
-                 } catch { return false; }
-               })"""
-        )
-        assert globals_with_app == []
-        assert person.page.evaluate("() => typeof window.hearth") == "undefined"
+
+        def no_app_in_reach() -> None:
+            globals_with_app = person.page.evaluate(
+                """() => Object.getOwnPropertyNames(window).filter((k) => {
+                     try {
+                       const v = window[k];
+                       return v && typeof v === 'object' && ('safetyPlans' in v || 'client' in v);
+                     } catch { return false; }
+                   })"""
+            )
+            assert globals_with_app == []
+            assert person.page.evaluate("() => typeof window.hearth") == "undefined"
+
+        person.at_sizes("no-app-in-reach", no_app_in_reach)
     finally:
         person.close()
 
@@ -235,4 +288,11 @@ def test_ending_the_session_shows_the_facilitator_the_end_not_an_error(circle: C
     expect(console.get_by_test_id("end-ended")).to_be_visible()
     expect(circle.noa.page.get_by_test_id("end-ended")).to_be_visible()
     console.wait_for_timeout(1500)  # an error toast would come with the dropped acknowledgement, at once
-    expect(console.get_by_test_id("toast-error")).to_have_count(0)
+
+    def the_end_not_an_error() -> None:
+        expect(console.get_by_test_id("end-ended")).to_be_visible()
+        expect(console.get_by_test_id("toast-error")).to_have_count(0)
+        expect(console.get_by_text("The server did not answer")).to_have_count(0)
+
+    circle.facilitator.at_sizes("ended-facilitator", the_end_not_an_error)
+    circle.noa.at_sizes("ended-member", lambda: expect(circle.noa.page.get_by_test_id("end-ended")).to_be_visible())

@@ -52,7 +52,6 @@ def test_unchanged_module_revalidates_with_304(hearth: HearthServer) -> None:
         "/web/package.json",
         "/web/tsconfig.json",
         "/web/tsconfig.worker.json",
-        "/web/tsconfig.strict.json",
         "/web/eslint.config.js",
         "/web/test/sdp.test.js",
         "/web/%2e%2e/pyproject.toml",

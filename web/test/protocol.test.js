@@ -233,3 +233,40 @@ test('an offer still queued when media starts over on another node is never answ
   assert.deepEqual(answers, [['rtc.answer', 1]]); // the new node's offer only
   assert.equal(client.revision, 1);
 });
+
+/** A stand-in RTCPeerConnection that can send: enough of one for a Publisher to make its offer. */
+class SendingPeerConnection {
+  constructor() {
+    this.localDescription = null;
+    this.iceGatheringState = 'complete';
+  }
+  addEventListener() {}
+  addTransceiver() {
+    return { sender: { track: null, transport: null, replaceTrack: async () => {} } };
+  }
+  async createOffer() { return { type: 'offer', sdp: 'v=0\r\n' }; }
+  async setLocalDescription(description) { this.localDescription = description; }
+  async setRemoteDescription() {}
+  close() {}
+}
+
+test('a publish still waiting on a dead node does not hold back the publish to the next one', async () => {
+  globalThis.RTCPeerConnection = SendingPeerConnection;
+  const { client } = connectedClient();
+  const published = [];
+  // The first node takes the offer and dies before answering (the ack never comes).
+  sockets[0].timeout = () => ({ emitWithAck: (event) => (event === 'rtc.publish' ? new Promise(() => {}) : Promise.resolve({ ok: true })) });
+  const welcome = { you: { id: 'm-1', role: 'member', status: 'admitted' }, session: { version: 1, participants: [] } };
+  client.joinMedia(Object.assign(new EventTarget(), { audio: true, video: true, audioTrack: null, videoTrack: null, stream: {} }));
+  sockets[0].fire('welcome', welcome);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.ok(client.publishing, 'publishing to the first node');
+  client.connect(); // the page goes elsewhere; that node's welcome starts media over
+  const fresh = sockets.at(-1);
+  fresh.timeout = () => ({ emitWithAck: async (event) => { published.push(event); return { ok: true, sdp: 'v=0\r\n' }; } });
+  fresh.fire('connect');
+  fresh.fire('welcome', welcome);
+  await client.publishing;
+  assert.ok(published.includes('rtc.publish'), 'published to the new node at once, not after the old ack timed out');
+  assert.ok(client.publisher?.accepted);
+});

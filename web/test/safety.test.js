@@ -42,6 +42,7 @@ test('a dropped connection says how long ago, and how to reach the member', () =
   assert.equal(droppedText(at, plan), 'Connection dropped 12 s ago. Call back on 07700 900456.');
   assert.match(droppedText(at, { ...plan, callback: '' }), /No call-back number given; emergency contact: Dana, 0113 496 0000\.$/);
   assert.match(droppedText(at, undefined), /No safety plan on this page\.$/);
+  assert.equal(droppedText(at, undefined, {}, false), 'Connection dropped 12 s ago.'); // the session asks for no plans
   assert.match(droppedText(at - 120, plan, { gone: true }), /^Connection dropped 2 min ago and did not come back\. Call back on/);
 });
 

@@ -9,6 +9,14 @@ import { droppedText } from './safety.js';
 
 const DROP_ALERT_SECONDS = 10; // a blip shorter than this only flags the Safety plans row
 
+/**
+ * One pinned alert: a member asking for help, a member's dropped connection, or the unread private
+ * messages (`from`: the latest one's sender).
+ * @typedef {{key: string, kind: 'help', from: string, at: number}
+ *   | ({key: string, kind: 'drop', from: string} & import('./state.js').Drop)
+ *   | {key: string, kind: 'note', count: number, from: string | undefined}} Alert
+ */
+
 export class AlertsPanel {
   /**
    * @param {import('./state.js').AppState} app
@@ -25,14 +33,15 @@ export class AlertsPanel {
     this.el = h('section', { className: 'pinned-alerts', 'aria-label': 'Needs your attention', 'data-testid': 'pinned-alerts' }, this.list);
   }
 
+  /** @returns {Alert[]} */
   items() {
     const { app } = this;
     const unread = app.notes.filter((n) => n.unread);
     const drops = [...app.drops].filter(([, d]) => !d.dismissed && (d.gone || now() - d.at >= DROP_ALERT_SECONDS));
     return [
-      ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: 'help', ...x })),
-      ...drops.map(([from, d]) => ({ key: `drop-${from}`, kind: 'drop', from, ...d })),
-      ...(unread.length ? [{ key: 'notes', kind: 'note', count: unread.length, from: unread.at(-1)?.from }] : []),
+      ...app.helps.map((x) => ({ key: `help-${x.from}`, kind: /** @type {const} */ ('help'), ...x })),
+      ...drops.map(([from, d]) => ({ key: `drop-${from}`, kind: /** @type {const} */ ('drop'), from, ...d })),
+      ...(unread.length ? [{ key: 'notes', kind: /** @type {const} */ ('note'), count: unread.length, from: unread.at(-1)?.from }] : []),
     ];
   }
 
@@ -53,13 +62,15 @@ export class AlertsPanel {
     if (this.app.drops.size || this.app.helps.length) this.update(); // "12 s ago"; a drop becomes an alert after a blip
   }
 
+  /** @param {Alert} i */
   #text(i) {
     const { app } = this;
     if (i.kind === 'help') return `${app.nameOf(i.from)} is asking for help (${ago(i.at)})`;
-    if (i.kind === 'drop') return `${app.nameOf(i.from)}: ${droppedText(i.at, app.safetyPlans.get(i.from), i)}`;
+    if (i.kind === 'drop') return `${app.nameOf(i.from)}: ${droppedText(i.at, app.safetyPlans.get(i.from), i, Boolean(app.session?.requires_safety_plan))}`;
     return `${i.count} new private message${i.count > 1 ? 's' : ''}, latest from ${app.nameOf(i.from)}`;
   }
 
+  /** @param {Alert} i */
   #create(i) {
     const text = h('strong');
     const name = this.app.nameOf(i.from);
@@ -73,6 +84,6 @@ export class AlertsPanel {
         h('button', { type: 'button', 'data-testid': 'help-dismiss', 'aria-label': `I am on it: tell ${name}`, 'on:click': () => this.app.acknowledgeHelp(i.from) }, 'I am on it'));
     }
     return h('li', { className: 'alert note', 'data-testid': 'note-alert' }, text,
-      h('button', { type: 'button', 'on:click': () => { this.notes.compose(i.from); this.app.markNotesRead(); } }, 'Read and reply'));
+      h('button', { type: 'button', 'on:click': () => { this.notes.compose(i.from ?? ''); this.app.markNotesRead(); } }, 'Read and reply'));
   }
 }

@@ -62,8 +62,15 @@ export class DevicePicker {
     }
   }
 
-  /** A short tone through the chosen speaker: "can you hear it?" before the group can. */
+  /**
+   * A short tone through the chosen speaker: "can you hear it?" before the group can. While it
+   * plays, the button waits with aria-disabled, not `disabled`: a disabled button drops keyboard
+   * focus to the page's body, where Escape no longer closes the room's "Devices" panel and Tab
+   * starts over from the top.
+   */
   async playTone() {
+    if (this.test.getAttribute('aria-disabled') === 'true') return; // one tone at a time
+    this.test.setAttribute('aria-disabled', 'true');
     const context = new AudioContext();
     const tone = context.createOscillator();
     const gain = context.createGain();
@@ -75,14 +82,13 @@ export class DevicePicker {
     audio.srcObject = out.stream;
     if (this.local.speaker && audio.setSinkId) await audio.setSinkId(this.local.speaker).catch(() => {});
     setText(this.heard, 'Playing a test sound…');
-    this.test.disabled = true;
     tone.start();
     await audio.play().catch(() => {});
     tone.stop(context.currentTime + TEST_TONE_S);
     tone.onended = () => {
       audio.srcObject = null;
       context.close().catch(() => {});
-      this.test.disabled = false;
+      this.test.removeAttribute('aria-disabled');
       setText(this.heard, 'Did you hear a tone? If not, choose another speaker or turn the volume up.');
     };
   }

@@ -13,6 +13,8 @@ import { FACILITATOR_ROLES } from './state.js';
 
 const DEFAULT_MINUTES = 5;
 
+/** @typedef {import('../wire').ParticipantOut} Participant */
+
 export class PlacesPanel {
   /** @param {import('./state.js').AppState} app */
   constructor(app) {
@@ -45,12 +47,12 @@ export class PlacesPanel {
     this.leave = h('button', { type: 'button', 'data-testid': 'breakout-leave', 'on:click': () => app.run('breakout.leave') }, 'Leave group: back to the main room');
     this.text = h('input', { type: 'text', id: 'broadcast-text', 'data-testid': 'broadcast-text', maxLength: 2000, autocomplete: 'off' });
     this.send = h('button', { type: 'submit', 'data-testid': 'broadcast-send' }, 'Send to all groups');
-    this.broadcast = h('form', { className: 'row broadcast-form', 'on:submit': (e) => { e.preventDefault(); this.sendBroadcast(); } },
+    this.broadcast = h('form', { className: 'row broadcast-form', 'on:submit': (/** @type {SubmitEvent} */ e) => { e.preventDefault(); this.sendBroadcast(); } },
       h('label', { htmlFor: 'broadcast-text' }, 'Message to all groups'), this.text, this.send);
     // Move a member: a latecomer into a group, or someone to another group or back to the main room.
     this.movePerson = h('select', { id: 'move-person', 'data-testid': 'move-person' });
     this.moveTo = h('select', { id: 'move-to', 'data-testid': 'move-to' });
-    this.move = h('form', { className: 'row move-form', 'on:submit': (e) => { e.preventDefault(); this.moveMember(); } },
+    this.move = h('form', { className: 'row move-form', 'on:submit': (/** @type {SubmitEvent} */ e) => { e.preventDefault(); this.moveMember(); } },
       h('label', { htmlFor: 'move-person' }, 'Move'), this.movePerson,
       h('label', { htmlFor: 'move-to' }, 'to'), this.moveTo,
       h('button', { type: 'submit', 'data-testid': 'move-button' }, 'Move'));
@@ -101,12 +103,15 @@ export class PlacesPanel {
     setText(this.status, `${b.count} group${b.count === 1 ? '' : 's'} · ${clock(left ?? 0)} left${b.warned ? ' (they have been told: one minute)' : ''}`);
   }
 
-  /** Who can be moved (members not aside) and where to: each group, or the main room. */
+  /**
+   * Who can be moved (members not aside) and where to: each group, or the main room.
+   * @param {import('../wire').BreakoutOut} b
+   */
   #moveChoices(b) {
     const { app } = this;
     const movable = app.participants.filter((p) => p.status === 'admitted' && !FACILITATOR_ROLES.has(p.role)
       && !(p.place ?? '').startsWith('side:'));
-    const where = (p) => ((p.place ?? 'main') === 'main' ? 'main room' : `group ${Number(p.place.slice(6)) + 1}`);
+    const where = (/** @type {Participant} */ p) => ((p.place ?? 'main') === 'main' ? 'main room' : `group ${Number(p.place?.slice(6)) + 1}`);
     fillOptions(this.movePerson, movable.map((p) => [p.id, `${p.name} (${where(p)})`]));
     fillOptions(this.moveTo, [...Array.from({ length: b.count }, (_, i) => [String(i), `Group ${i + 1}`]), ['main', 'Main room']]);
   }
@@ -118,7 +123,10 @@ export class PlacesPanel {
     this.app.run('breakout.move', { id, group: to === 'main' ? null : Number(to) });
   }
 
-  /** One row per member in the main room: their name and a select of groups (or "stays"). */
+  /**
+   * One row per member in the main room: their name and a select of groups (or "stays").
+   * @param {Participant[]} members
+   */
   #assignChoices(members) {
     const count = Math.max(1, Math.floor(members.length / 2));
     const options = [['', 'Stays in the main room'], ...Array.from({ length: count }, (_, i) => [String(i), `Group ${i + 1}`])];
@@ -142,12 +150,13 @@ export class PlacesPanel {
 
   /** The chosen groups, in group order, empty groups dropped; null (and said why) when unusable. */
   chosenGroups() {
+    /** @type {Map<string, string[]>} group -> member ids */
     const groups = new Map();
     for (const li of this.assign.querySelectorAll('li')) {
       const value = /** @type {HTMLSelectElement} */ (li.querySelector('select')).value;
       if (value === '') continue;
       if (!groups.has(value)) groups.set(value, []);
-      groups.get(value).push(li.dataset.member);
+      groups.get(value)?.push(/** @type {string} */ (li.dataset.member)); // each row has its member's id
     }
     const chosen = [...groups.entries()].sort(([a], [b]) => Number(a) - Number(b)).map(([, ids]) => ids);
     if (!chosen.length || chosen.some((g) => g.length < 2)) {
@@ -161,13 +170,15 @@ export class PlacesPanel {
     return this.app.participants.filter((p) => p.status === 'admitted' && !FACILITATOR_ROLES.has(p.role) && (p.place ?? 'main') === 'main');
   }
 
+  /** @param {import('../wire').SideRoomOut} r */
   #sideRow(r) {
     return h('li', { className: 'row', 'data-testid': 'side-room' }, h('span', { className: 'who' }),
       h('button', { type: 'button', 'data-testid': 'side-end', 'on:click': () => this.app.run('side.end', { id: r.member }) }, 'Bring back'));
   }
 
+  /** @param {import('../wire').GroupOut} g */
   #groupRow(g) {
-    const visit = (mode) => this.app.run('breakout.visit', { group: g.index, mode });
+    const visit = (/** @type {'listen' | 'speak'} */ mode) => this.app.run('breakout.visit', { group: g.index, mode });
     return h('li', { className: 'row breakout-group', 'data-testid': 'breakout-group' },
       h('span', { className: 'who' }),
       h('span', { className: 'actions' },
@@ -175,6 +186,11 @@ export class PlacesPanel {
         h('button', { type: 'button', 'data-testid': 'visit-speak', 'on:click': () => visit('speak') }, 'Join')));
   }
 
+  /**
+   * @param {HTMLLIElement} li
+   * @param {import('../wire').GroupOut} g
+   * @param {string} mine where this console is (`placeKey`)
+   */
   #fillGroup(li, g, mine) {
     const { app } = this;
     const here = mine === `group:${g.index}`;
@@ -182,7 +198,7 @@ export class PlacesPanel {
       const p = app.participant(id);
       return `${id === app.you?.id ? 'you' : app.nameOf(id)}${p?.listen_only ? ' listening' : ''}`;
     });
-    setText(li.querySelector('.who'), `Group ${g.index + 1}: ${listNames(g.members.map((id) => app.nameOf(id)))}`
+    setText(within(li, '.who'), `Group ${g.index + 1}: ${listNames(g.members.map((id) => app.nameOf(id)))}`
       + `${visitors.length ? ` (with ${listNames(visitors)})` : ''}`);
     li.dataset.group = String(g.index);
     li.dataset.members = g.members.join(' ');
@@ -223,7 +239,11 @@ export class PlacesPanel {
   }
 }
 
-/** Make a <select>'s options match `[value, label]` pairs, keeping the chosen value when it is still there. */
+/**
+ * Make a <select>'s options match `[value, label]` pairs, keeping the chosen value when it is still there.
+ * @param {HTMLSelectElement} select
+ * @param {string[][]} pairs
+ */
 function fillOptions(select, pairs) {
   const key = JSON.stringify(pairs);
   if (select.dataset.options === key) return;

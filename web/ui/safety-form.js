@@ -41,7 +41,7 @@ export class SafetyForm {
     this.inputs = { location: location.input, name: name.input, phone: phone.input, callback: callback.input };
     this.error = h('p', { id: 'safety-error', className: 'error', role: 'alert', 'data-testid': 'safety-error', hidden: true });
     this.send = h('button', { type: 'submit', className: 'primary', 'data-testid': 'safety-send' }, 'Share with the facilitators');
-    this.form = h('form', { className: 'safety-fields', autocomplete: 'off', noValidate: true, 'on:submit': (e) => this.submit(e) },
+    this.form = h('form', { className: 'safety-fields', autocomplete: 'off', noValidate: true, 'on:submit': (/** @type {SubmitEvent} */ e) => this.submit(e) },
       location.el,
       h('fieldset', {}, h('legend', {}, 'Who should we call in an emergency?'), name.el, phone.el),
       callback.el, this.error, this.send);
@@ -109,8 +109,9 @@ export class SafetyForm {
     if (this.sentPlan.childElementCount) this.sentPlan.replaceChildren();
   }
 
+  /** @param {import('./safety.js').SafetyPlanKeeper} keeper one that has sent the plan (`sentAt` is set) */
   #showSent(keeper) {
-    const at = timeOfDay(keeper.sentAt / 1000);
+    const at = timeOfDay(/** @type {number} */ (keeper.sentAt) / 1000);
     setText(this.sentText, `Shared with the facilitators at ${at}. They can ask you for it again during the session.`);
     const { location = '', name = '', phone = '', callback = '' } = keeper.fields ?? {};
     const rows = [['Where you are', location.trim()], ['Whom to call', `${name.trim()}, ${phone.trim()}`]];
@@ -129,6 +130,7 @@ export class SafetyForm {
   }
 
   edit() {
+    /** @type {Partial<Record<string, string>>} */
     const fields = this.app.safety.fields ?? {};
     for (const [name, input] of Object.entries(this.inputs)) input.value = fields[name] ?? '';
     this.editing = true;
@@ -136,6 +138,7 @@ export class SafetyForm {
     this.inputs.location.focus();
   }
 
+  /** @param {SubmitEvent} event */
   async submit(event) {
     event.preventDefault();
     const fields = Object.fromEntries(Object.entries(this.inputs).map(([name, input]) => [name, input.value]));

@@ -3,7 +3,7 @@
 // the number they gave to be called back on. Kept in this page's memory only (app.safetyPlans);
 // after a reload, ask again.
 
-import { announce, h, reconcile, setText } from './dom.js';
+import { announce, h, reconcile, setText, within } from './dom.js';
 import { timeOfDay } from './format.js';
 import { droppedText } from './safety.js';
 import { FACILITATOR_ROLES } from './state.js';
@@ -22,6 +22,8 @@ export function setSafetyBadge(badge, shared) {
 export function safetyBadge() {
   return h('span', { className: 'badge safety', 'data-testid': 'safety-badge' });
 }
+
+/** @typedef {ReturnType<SafetyPanel['people']>[number]} Person someone this panel may show a row for */
 
 export class SafetyPanel {
   /** @param {import('./state.js').AppState} app */
@@ -74,6 +76,7 @@ export class SafetyPanel {
     reconcile(this.list, shown, (p) => p.id, (p) => this.#row(p), (li, p) => this.#fill(li, p));
   }
 
+  /** @param {Person} p */
   #row(p) {
     return h('li', { className: 'safety-row', 'data-testid': 'safety-row' },
       h('div', { className: 'member-head' }, h('span', { className: 'who' }), safetyBadge()),
@@ -84,17 +87,21 @@ export class SafetyPanel {
         h('button', { type: 'button', 'data-testid': 'safety-ask', 'on:click': () => this.ask(p.id) }, 'Ask again')));
   }
 
+  /**
+   * @param {HTMLLIElement} li
+   * @param {Person} p
+   */
   #fill(li, p) {
     const plan = this.app.safetyPlans.get(p.id);
     const shared = Boolean(plan || p.safety_shared);
     li.dataset.name = p.name;
     li.dataset.participantId = p.id;
     li.dataset.at = plan ? String(plan.at) : '';
-    setText(li.querySelector('.who'), `${p.name}${p.where === 'waiting' ? ' · waiting' : p.where === 'gone' ? ' · has left' : ''}`);
-    const badge = li.querySelector('[data-testid="safety-badge"]');
+    setText(within(li, '.who'), `${p.name}${p.where === 'waiting' ? ' · waiting' : p.where === 'gone' ? ' · has left' : ''}`);
+    const badge = within(li, '[data-testid="safety-badge"]');
     setSafetyBadge(badge, shared);
     badge.hidden = !shared && !this.app.session?.requires_safety_plan;
-    const dl = li.querySelector('dl');
+    const dl = within(li, 'dl');
     dl.hidden = !plan;
     const rows = plan
       ? [['Location', plan.location], ['Emergency contact', plan.contact], ['If the call drops', plan.callback || 'No number given'], ['Received', timeOfDay(plan.at)]]
@@ -102,15 +109,15 @@ export class SafetyPanel {
     if (dl.textContent !== rows.flat().join('')) dl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
     const dropped = this.app.drops.get(p.id);
     li.classList.toggle('dropped', Boolean(dropped));
-    const drop = li.querySelector('[data-testid="safety-dropped"]');
+    const drop = within(li, '[data-testid="safety-dropped"]');
     drop.hidden = !dropped;
-    setText(drop, dropped ? droppedText(dropped.at, plan, dropped) : '');
+    setText(drop, dropped ? droppedText(dropped.at, plan, dropped, Boolean(this.app.session?.requires_safety_plan)) : '');
     const asked = this.asks.get(p.id);
     const waitingForAnswer = asked != null && (plan?.count ?? 0) <= asked.count;
-    setText(li.querySelector('.state'), waitingForAnswer
+    setText(within(li, '.state'), waitingForAnswer
       ? `Asked at ${timeOfDay(asked.at / 1000)}; waiting for their answer.`
       : plan ? '' : shared ? 'Shared before this page opened: ask again to see it here.' : 'Not shared yet.');
-    const button = li.querySelector('[data-testid="safety-ask"]');
+    const button = within(li, '[data-testid="safety-ask"]');
     button.hidden = p.where === 'gone';
     setText(button, shared ? 'Ask again' : 'Ask');
     button.setAttribute('aria-label', `${shared ? 'Ask again' : 'Ask'}: ${p.name}'s safety plan`);

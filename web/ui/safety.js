@@ -8,7 +8,7 @@ const RETRY_MS = 2100; // the server takes one plan per member every 2 s
 
 /** @typedef {import('../wire').SafetySharePayload} Plan what the wire carries */
 /** @typedef {{location: string, name: string, phone: string, callback: string}} Fields what the member typed */
-/** @typedef {{code: string, message?: string, field?: string}} Failure */
+/** @typedef {{code: string, message?: string, field?: keyof Fields}} Failure */
 
 /**
  * The form's fields ({location, name, phone, callback}) as the wire's {location, contact, callback?},
@@ -37,16 +37,18 @@ export function planFrom({ location = '', name = '', phone = '', callback = '' }
 /**
  * What a facilitator needs at once when a member's connection drops: how long ago (a clock time
  * would need working out), and how to reach them. `at`: the server's time of the drop, in seconds;
- * `gone`: the seat's grace period ran out without them coming back.
+ * `gone`: the seat's grace period ran out without them coming back; `asked`: the session asks for
+ * safety plans (when it does not and none came, the missing plan is no news: nothing is said of it).
  * @param {number} at
  * @param {{contact: string, callback?: string} | null | undefined} plan
  * @param {{gone?: boolean}} [drop]
+ * @param {boolean} [asked]
  */
-export function droppedText(at, plan, { gone = false } = {}) {
+export function droppedText(at, plan, { gone = false } = {}, asked = true) {
   const when = `Connection dropped ${ago(at)}${gone ? ' and did not come back' : ''}.`;
   if (plan?.callback) return `${when} Call back on ${plan.callback}.`;
   if (plan) return `${when} No call-back number given; emergency contact: ${plan.contact}.`;
-  return `${when} No safety plan on this page.`;
+  return asked ? `${when} No safety plan on this page.` : when;
 }
 
 /**

@@ -12,6 +12,7 @@ import { isHere } from './places.js';
 import { HelpRequests } from './help.js';
 import { tabMemory } from './memory.js';
 import { SafetyPlanKeeper } from './safety.js';
+import { sealedSince } from './sealed.js';
 import { QualityMonitor } from '../stats.js';
 
 /** @type {Set<string | undefined>} */
@@ -90,8 +91,12 @@ export class AppState extends EventTarget {
       && p.stream_ids?.includes(streamId) && isHere(this.session, this.you?.id, p)));
     this.quality.addEventListener('change', () => this.changed(['quality']));
     // End-to-end encryption: its status and code, and what the worker counted (each tile says).
-    /** @type {any} what the encryption worker counted (e2ee.js `stats()`) */
+    /** @type {import('../e2ee.js').WorkerStats | null} what the encryption worker counted (e2ee.js `stats()`) */
     this.e2eeStats = null;
+    /** @type {import('./sealed.js').Counted[]} its counters at the count before */
+    this.e2eeBefore = [];
+    /** @type {Map<string, import('./sealed.js').Sealed>} each tile's last judgement (a paused video keeps it) */
+    this.e2eeSeen = new Map();
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.e2eeTimer = undefined;
     /** @type {import('../wire').SessionStateOut | null} the last state the live region spoke from */
@@ -200,7 +205,9 @@ export class AppState extends EventTarget {
     if (!this.client.e2ee.active || this.e2eeTimer) return;
     this.e2eeTimer = setInterval(async () => {
       if (this.gone) return clearInterval(this.e2eeTimer);
-      this.e2eeStats = await this.client.e2ee.stats();
+      const counted = await this.client.e2ee.stats();
+      this.e2eeBefore = this.e2eeStats?.transforms ?? [];
+      this.e2eeStats = counted;
       this.changed(['e2ee']);
     }, 1000);
   }
@@ -214,21 +221,20 @@ export class AppState extends EventTarget {
    * @returns {'encrypted' | 'clear' | 'failing' | ''}
    */
   e2eeOf(streamId, self) {
-    /** @type {{id: string, side: string, [count: string]: any}[]} one entry per sender or receiver the worker transforms */
+    /** @type {import('./sealed.js').Counted[]} one entry per sender or receiver the worker transforms */
     const counted = this.e2eeStats?.transforms ?? [];
+    /** @type {(c: import('./sealed.js').Counted) => boolean} */
     let mine;
     if (self) {
-      mine = counted.filter((c) => c.side === 'send');
+      mine = (c) => c.side === 'send';
     } else {
       const mids = [...(this.client.subscriber?.msids ?? new Map())].filter(([, id]) => id === streamId).map(([mid]) => `receive-${mid}`);
-      mine = counted.filter((c) => mids.includes(c.id));
+      mine = (c) => mids.includes(c.id);
     }
-    /** @param {'encrypted' | 'decrypted' | 'clear' | 'failed'} field */
-    const sum = (field) => mine.reduce((/** @type {number} */ n, /** @type {any} */ c) => n + c[field], 0);
-    if (sum(self ? 'encrypted' : 'decrypted') > 0) return 'encrypted';
-    if (sum('clear') > 0) return 'clear';
-    if (!self && sum('failed') > 0) return 'failing';
-    return '';
+    const tile = self ? '' : `stream:${streamId}`;
+    const now = sealedSince(counted, this.e2eeBefore, mine, self);
+    if (now) this.e2eeSeen.set(tile, now);
+    return now || (this.e2eeSeen.get(tile) ?? '');
   }
 
   #listen() {

@@ -33,9 +33,11 @@ export class StatusStrip {
     this.offline = h('p', { className: 'pill notice warn', 'data-testid': 'offline-notice', hidden: true },
       'Connection lost. Reconnecting… you keep your place in the group.');
     // This page's own link: weak, or in audio-only mode, with the way in or out of that mode.
-    this.ownText = h('span');
+    // A phone's screen has room for the short words only (the strip must not push the floor off the top).
+    this.ownText = h('span', { className: 'long' });
+    this.ownShort = h('span', { className: 'short' });
     this.ownButton = h('button', { type: 'button', 'data-testid': 'audio-only-switch', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
-    this.own = h('p', { className: 'pill notice warn own-quality', 'data-testid': 'own-quality', hidden: true }, this.ownText, this.ownButton);
+    this.own = h('p', { className: 'pill notice warn own-quality', 'data-testid': 'own-quality', hidden: true }, this.ownText, this.ownShort, this.ownButton);
     // Whether media is end-to-end encrypted, and the code to compare (the facilitator reads it out).
     this.e2ee = h('p', { className: 'pill e2ee', 'data-testid': 'e2ee-status' });
     this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
@@ -69,6 +71,7 @@ export class StatusStrip {
     setText(this.ownText, app.audioOnly ? 'Audio only: no video is sent or shown. '
       : starved ? 'Your connection cannot carry video now: audio only, to keep your audio clear. '
         : 'Your connection is weak. ');
+    setText(this.ownShort, app.audioOnly ? 'Audio only.' : starved ? 'Weak link: audio only.' : 'Weak link.');
     setText(this.ownButton, app.audioOnly ? 'Turn video back on' : 'Switch to audio only');
   }
 
