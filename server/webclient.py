@@ -30,7 +30,6 @@ HIDDEN_NAMES = frozenset(
         "package-lock.json",
         "tsconfig.json",
         "tsconfig.worker.json",
-        "tsconfig.strict.json",
         "eslint.config.js",
     }
 )

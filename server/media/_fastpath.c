@@ -9,7 +9,7 @@
  *
  * This file holds mechanics only; the rules it follows are written out, and tested, in Python:
  * ``seam.guard.admit`` (what may enter an ICE socket, from where: checked before anything else),
- * ``seam.receive`` (``LeanReceiver``'s callback and ``InboundTrack.on_srtp``/``_nack``),
+ * ``seam.receive`` (``LeanReceiver``'s callback) and ``seam.inbound`` (``InboundTrack.on_srtp``/``_nack``),
  * ``forwarder.Sink.forward`` (sequence and timestamp rewriting, keyframe waits, lag) and
  * ``seam.send.LeanSender.send`` (RTP header, SRTP protect, NACK history, sendto). Both paths must
  * agree: ``tests/media/test_inlet.py`` and ``test_outlet.py`` run them side by side on the same
@@ -39,6 +39,7 @@
 #define RESTART_WINDOW 512  /* forwarder.RESTART_WINDOW */
 #define RESEND_INTERVAL 0.1 /* seam.send.RESEND_INTERVAL: a packet resent within this is not resent again */
 #define RETRANSMIT_PERCENT 25 /* seam.send.RETRANSMIT_PERCENT: resent bytes, at most this % of bytes sent */
+#define STALE_REPAIR_TICKS 90000 /* seam.send.STALE_REPAIR_TICKS: older video is not resent (a keyframe is asked) */
 #define SRTP_BUFFER 1500    /* pylibsrtp Session's buffer */
 #define SRTP_TRAILER 144    /* seam.transport.SRTP_TRAILER */
 #define MAX_PLAIN (SRTP_BUFFER - SRTP_TRAILER)
@@ -82,6 +83,14 @@ typedef struct {
     uint32_t ts_offset;
     uint32_t timestamp_out; /* the last forwarded packet's outgoing timestamp (a layer switch continues it) */
     int timestamp_known;
+    /* VP8 running indexes (server/media/vp8.py): what the sink adds since its first layer switch, the
+       newest packet's as they went out (-1: none), and whether the next run's first packet re-bases */
+    int shifted;
+    uint16_t picture_offset;
+    uint8_t tl0_offset;
+    uint8_t keyidx_offset;
+    int index_out[3];
+    int rebase;
     uint8_t first; /* 0x80, or 0x90 with the mid extension */
     uint8_t payload_type;
     uint8_t extension[MAX_EXTENSION];
@@ -108,6 +117,7 @@ typedef struct {
     unsigned long long retransmitted;
     unsigned long long resend_repeats; /* NACKed again within resend_interval: not resent */
     unsigned long long resend_over_budget;
+    unsigned long long resend_stale; /* NACKed video older than STALE_REPAIR_TICKS behind the newest: not resent */
     uint16_t resent_seq[HISTORY_SIZE];
     double resent_at[HISTORY_SIZE];
     PyObject *history[HISTORY_SIZE]; /* protected packets by sequence number, for NACKs */
@@ -134,6 +144,7 @@ static int outlet_init(Outlet *self, PyObject *args, PyObject *kwds) {
     self->active = 0;
     self->ts_offset = (uint32_t)ts_offset;
     self->next_out = (uint16_t)next_out;
+    self->index_out[0] = self->index_out[1] = self->index_out[2] = -1;
     return 0;
 }
 
@@ -171,10 +182,12 @@ static uint32_t abs_send_time(void) {
     return (uint32_t)(fixed & 0xFFFFFF);
 }
 
-/* LeanSender.send: header + extension + payload, protect in place, keep, send. */
-static int outlet_send(Outlet *self, const unsigned char *payload, Py_ssize_t size, int marker, uint32_t timestamp,
-                       uint16_t seq) {
+/* LeanSender.send: header + extension + payload, protect in place, keep, send. The payload comes in
+   two pieces: ``head`` (a rewritten VP8 descriptor, or nothing) and the rest as it came. */
+static int outlet_send(Outlet *self, const unsigned char *head, Py_ssize_t head_len, const unsigned char *rest,
+                       Py_ssize_t rest_len, int marker, uint32_t timestamp, uint16_t seq) {
     Py_ssize_t start = 12 + self->extension_len;
+    Py_ssize_t size = head_len + rest_len;
     int length = (int)(start + size);
     if (start + size > MAX_PLAIN)
         return SENT; /* cannot be protected: dropped as if lost, as LeanSender does */
@@ -198,7 +211,9 @@ static int outlet_send(Outlet *self, const unsigned char *payload, Py_ssize_t si
         at[1] = (uint8_t)(sent_at >> 8);
         at[2] = (uint8_t)sent_at;
     }
-    memcpy(packet + start, payload, (size_t)size);
+    if (head_len)
+        memcpy(packet + start, head, (size_t)head_len);
+    memcpy(packet + start + head_len, rest, (size_t)rest_len);
     if (srtp_protect(self->ctx, packet, &length) != 0)
         return SENT; /* libsrtp refused (it does not for a new index): as if lost */
     PyObject *kept = PyBytes_FromStringAndSize((const char *)packet, length);
@@ -225,6 +240,89 @@ static int outlet_send(Outlet *self, const unsigned char *payload, Py_ssize_t si
     return SENT;
 }
 
+/* vp8.indexes: where a descriptor's running indexes are (PictureID size 0/1/2 at offset 2, TL0PICIDX's
+   and KEYIDX's offsets or 0); returns where they end, or 0 when there are none or it is cut short. */
+static Py_ssize_t vp8_indexes(const unsigned char *p, Py_ssize_t n, int *picture_size, int *tl0_at, int *keyidx_at) {
+    if (n < 2 || !(p[0] & 0x80))
+        return 0;
+    uint8_t ext = p[1];
+    Py_ssize_t at = 2;
+    *picture_size = *tl0_at = *keyidx_at = 0;
+    if (ext & 0x80) {
+        if (n <= at)
+            return 0;
+        *picture_size = (p[at] & 0x80) ? 2 : 1;
+        at += *picture_size;
+    }
+    if (ext & 0x40)
+        *tl0_at = (int)at++;
+    if (ext & 0x30) {
+        if (ext & 0x10)
+            *keyidx_at = (int)at;
+        at += 1;
+    }
+    return at <= n ? at : 0;
+}
+
+/* vp8.read_indexes: (PictureID, TL0PICIDX, KEYIDX), -1 for each one not carried. */
+static void vp8_read_indexes(const unsigned char *p, Py_ssize_t n, int out[3]) {
+    int size, tl0_at, keyidx_at;
+    out[0] = out[1] = out[2] = -1;
+    if (!vp8_indexes(p, n, &size, &tl0_at, &keyidx_at))
+        return;
+    if (size)
+        out[0] = size == 1 ? (p[2] & 0x7F) : ((p[2] & 0x7F) << 8 | p[3]);
+    if (tl0_at)
+        out[1] = p[tl0_at];
+    if (keyidx_at)
+        out[2] = p[keyidx_at] & 0x1F;
+}
+
+/* vp8.rebase: offsets so this first packet of a new layer carries the newest indexes sent + 1. */
+static void outlet_rebase(Outlet *self, const unsigned char *payload, Py_ssize_t size) {
+    int first[3];
+    vp8_read_indexes(payload, size, first);
+    if (self->index_out[0] >= 0 && first[0] >= 0)
+        self->picture_offset = (uint16_t)((self->index_out[0] + 1 - first[0]) & 0x7FFF);
+    if (self->index_out[1] >= 0 && first[1] >= 0)
+        self->tl0_offset = (uint8_t)(self->index_out[1] + 1 - first[1]);
+    if (self->index_out[2] >= 0 && first[2] >= 0)
+        self->keyidx_offset = (uint8_t)((self->index_out[2] + 1 - first[2]) & 0x1F);
+    self->shifted = self->picture_offset || self->tl0_offset || self->keyidx_offset;
+}
+
+/* vp8.renumber: the descriptor with its indexes shifted into ``head`` (at most 7 bytes: a 7-bit
+   PictureID that no longer fits widens by one); returns its length and sets how many bytes of the
+   payload it replaces, or 0 when the payload carries no indexes (it goes as it came). */
+static Py_ssize_t outlet_renumber(Outlet *self, const unsigned char *p, Py_ssize_t n, unsigned char *head,
+                                  Py_ssize_t *replaced) {
+    int size, tl0_at, keyidx_at;
+    Py_ssize_t end = vp8_indexes(p, n, &size, &tl0_at, &keyidx_at);
+    if (!end)
+        return 0;
+    memcpy(head, p, (size_t)end);
+    *replaced = end;
+    if (tl0_at)
+        head[tl0_at] = (uint8_t)(p[tl0_at] + self->tl0_offset);
+    if (keyidx_at)
+        head[keyidx_at] = (uint8_t)((p[keyidx_at] & 0xE0) | ((p[keyidx_at] + self->keyidx_offset) & 0x1F));
+    if (!size)
+        return end;
+    int old = size == 1 ? (p[2] & 0x7F) : ((p[2] & 0x7F) << 8 | p[3]);
+    int picture = (old + self->picture_offset) & 0x7FFF;
+    if (size == 1 && picture <= 0x7F) {
+        head[2] = (uint8_t)picture;
+        return end;
+    }
+    if (size == 1) { /* widen: everything after the 7-bit field moves one byte on */
+        memmove(head + 4, head + 3, (size_t)(end - 3));
+        end += 1;
+    }
+    head[2] = (uint8_t)(0x80 | picture >> 8);
+    head[3] = (uint8_t)picture;
+    return end;
+}
+
 /* Sink.forward: sequence and timestamp rewriting, keyframe waits, lag. */
 static int outlet_forward(Outlet *self, const unsigned char *payload, Py_ssize_t size, uint16_t seq,
                           uint32_t timestamp, int marker, int keyframe) {
@@ -240,6 +338,10 @@ static int outlet_forward(Outlet *self, const unsigned char *payload, Py_ssize_t
         self->active = 1;
         self->start_in = self->high_in = seq;
         self->seq_offset = (uint16_t)(self->next_out - seq);
+        if (self->rebase) {
+            self->rebase = 0;
+            outlet_rebase(self, payload, size);
+        }
     } else if ((uint16_t)(seq - self->start_in) & 0x8000) {
         return SKIPPED; /* from before our restart point: its sequence number is taken */
     } else if (!((uint16_t)(seq - self->high_in) & 0x8000)) {
@@ -249,12 +351,20 @@ static int outlet_forward(Outlet *self, const unsigned char *payload, Py_ssize_t
     }
     uint16_t out = (uint16_t)(seq + self->seq_offset);
     uint32_t stamp = timestamp + self->ts_offset;
+    unsigned char head[8];
+    Py_ssize_t head_len = 0, replaced = 0;
+    if (self->video && self->shifted)
+        head_len = outlet_renumber(self, payload, size, head, &replaced);
     if (!((uint16_t)(out - self->next_out) & 0x8000)) {
         self->next_out = (uint16_t)(out + 1);
         self->timestamp_out = stamp;
         self->timestamp_known = 1;
+        if (head_len)
+            vp8_read_indexes(head, head_len, self->index_out);
+        else if (self->video)
+            vp8_read_indexes(payload, size, self->index_out);
     }
-    if (outlet_send(self, payload, size, marker, stamp, out) == SENT)
+    if (outlet_send(self, head, head_len, payload + replaced, size - replaced, marker, stamp, out) == SENT)
         return SENT;
     self->dropped += 1; /* this subscriber lags: start over (video at a keyframe) */
     self->active = 0;
@@ -382,6 +492,7 @@ static PyObject *outlet_switch(Outlet *self, PyObject *args) {
         return NULL;
     if (self->timestamp_known)
         self->ts_offset = (uint32_t)(self->timestamp_out + (uint32_t)step - (uint32_t)timestamp);
+    self->rebase = self->video; /* its VP8 indexes continue ours too (outlet_rebase) */
     self->active = 0;
     self->waiting_keyframe = self->video;
     Py_RETURN_NONE;
@@ -470,6 +581,14 @@ static PyObject *outlet_retransmit(Outlet *self, PyObject *args) {
             }
             continue;
         }
+        if (self->video && self->timestamp_known) {
+            uint32_t stamp = (uint32_t)data[4] << 24 | (uint32_t)data[5] << 16 | (uint32_t)data[6] << 8 | data[7];
+            uint32_t behind = self->timestamp_out - stamp;
+            if (behind > STALE_REPAIR_TICKS && behind < 0x80000000u) {
+                self->resend_stale += 1;
+                continue;
+            }
+        }
         if (self->resent_seq[at] == seq && now - self->resent_at[at] < self->resend_interval) {
             self->resend_repeats += 1;
             continue;
@@ -538,6 +657,7 @@ static PyMemberDef outlet_members[] = {
     {"retransmitted", T_ULONGLONG, offsetof(Outlet, retransmitted), READONLY, NULL},
     {"resend_repeats", T_ULONGLONG, offsetof(Outlet, resend_repeats), READONLY, NULL},
     {"resend_over_budget", T_ULONGLONG, offsetof(Outlet, resend_over_budget), READONLY, NULL},
+    {"resend_stale", T_ULONGLONG, offsetof(Outlet, resend_stale), READONLY, NULL},
     {NULL},
 };
 
@@ -619,16 +739,22 @@ static PyObject *set_srtp(PyObject *module, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* ---- the receive side: seam.receive.LeanReceiver's socket callback + InboundTrack.on_srtp ---- */
+/* ---- the receive side: seam.receive.LeanReceiver's socket callback + seam.inbound.InboundTrack.on_srtp ---- */
 
 #define MAX_TRACKS 8
-#define NACK_WINDOW 128 /* seam.receive.NACK_WINDOW (a power of two: gap slots are seq & (NACK_WINDOW - 1)) */
-#define REORDER_DELAY 0.02      /* seam.receive.REORDER_DELAY */
-#define REORDER_JITTERS 2       /* seam.receive.REORDER_JITTERS */
-#define MAX_REORDER_DELAY 0.08  /* seam.receive.MAX_REORDER_DELAY */
-#define NACK_RETRY_INTERVAL 0.1 /* seam.receive.NACK_RETRY_INTERVAL */
-#define MAX_NACKS 3             /* seam.receive.MAX_NACKS */
-#define MAX_REPAIR_GAP 64       /* seam.receive.MAX_REPAIR_GAP */
+#define MAX_ARRIVALS 4096 /* transport_cc.MAX_ARRIVALS: arrivals noted between two feedbacks */
+#define NACK_WINDOW 128 /* seam.inbound.NACK_WINDOW (a power of two: gap slots are seq & (NACK_WINDOW - 1)) */
+#define REORDER_DELAY 0.02      /* seam.inbound.REORDER_DELAY */
+#define REORDER_JITTERS 2       /* seam.inbound.REORDER_JITTERS */
+#define MAX_REORDER_DELAY 0.08  /* seam.inbound.MAX_REORDER_DELAY */
+#define NACK_RETRY_INTERVAL 0.1 /* seam.inbound.NACK_RETRY_INTERVAL: until a round trip is measured */
+#define MAX_NACKS 5             /* seam.inbound.MAX_NACKS */
+#define RTT_GAIN 0.125          /* repair.RTT_GAIN */
+#define RETRY_MARGIN 0.01       /* repair.RETRY_MARGIN */
+#define MIN_RETRY_INTERVAL 0.02 /* repair.MIN_RETRY_INTERVAL */
+#define MAX_RETRY_INTERVAL 0.5  /* repair.MAX_RETRY_INTERVAL */
+#define MAX_RTT_SAMPLE 5.0      /* repair.MAX_RTT_SAMPLE */
+#define MAX_REPAIR_GAP 64       /* seam.inbound.MAX_REPAIR_GAP */
 
 /* Bit d-1: the packet d before the highest is missing, d in 1..NACK_WINDOW. Two 64-bit words rather
  * than a compiler's 128-bit integer, which not every C compiler (nor every 32-bit target) has. */
@@ -699,6 +825,8 @@ typedef struct {
     double since[NACK_WINDOW];
     double last[NACK_WINDOW];
     uint8_t tries[NACK_WINDOW];
+    double rtt;   /* InboundTrack.rtt: from a NACK to the packet it asked for, smoothed; < 0 until measured */
+    double retry; /* InboundTrack.retry_interval */
 } InletTrack;
 
 typedef struct {
@@ -710,6 +838,15 @@ typedef struct {
     PyObject *clock;     /* LeanReceiver.clock when a test gives one; NULL: CLOCK_MONOTONIC */
     int count;
     InletTrack tracks[MAX_TRACKS];
+    /* transport_cc: the transport-wide sequence number extension's id (0: not negotiated), the arrivals
+       not yet drained by ``arrivals()``, and when ``on_feedback`` (LeanReceiver.send_feedback) is next due */
+    int tcc_id;
+    double feedback_interval;
+    double feedback_due;
+    PyObject *on_feedback;
+    int arrival_count;
+    uint16_t arrival_seq[MAX_ARRIVALS];
+    double arrival_at[MAX_ARRIVALS];
 } Inlet;
 
 static void track_clear(InletTrack *t) {
@@ -724,6 +861,7 @@ static int inlet_traverse(Inlet *self, visitproc visit, void *arg) {
     Py_VISIT(self->validated);
     Py_VISIT(self->on_drop);
     Py_VISIT(self->clock);
+    Py_VISIT(self->on_feedback);
     for (int i = 0; i < self->count; i++) {
         Py_VISIT(self->tracks[i].on_rtp);
         Py_VISIT(self->tracks[i].on_nack);
@@ -740,6 +878,8 @@ static int inlet_gc_clear(Inlet *self) {
     Py_CLEAR(self->validated);
     Py_CLEAR(self->on_drop);
     Py_CLEAR(self->clock);
+    Py_CLEAR(self->on_feedback);
+    self->tcc_id = 0;
     self->ctx = NULL;
     return 0;
 }
@@ -828,6 +968,8 @@ static PyObject *inlet_add(Inlet *self, PyObject *args) {
     if (NOW_FAILED(now))
         return NULL;
     fresh.ssrc = (uint32_t)ssrc;
+    fresh.rtt = -1.0;
+    fresh.retry = NACK_RETRY_INTERVAL;
     PyObject *iterator = PyObject_GetIter(missing);
     if (iterator == NULL)
         return NULL;
@@ -960,13 +1102,29 @@ static double reorder_allowance(InletTrack *t) {
     return allowance < MAX_REORDER_DELAY ? allowance : MAX_REORDER_DELAY;
 }
 
+/* repair.smooth_rtt and repair.retry_interval: one more round trip sampled, and the interval it gives. */
+static void track_sample_rtt(InletTrack *t, double sample) {
+    if (!(sample >= 0.0 && sample <= MAX_RTT_SAMPLE))
+        return;
+    t->rtt = t->rtt < 0.0 || sample <= t->rtt ? sample : t->rtt + RTT_GAIN * (sample - t->rtt);
+    double interval = t->rtt + RETRY_MARGIN;
+    interval = interval > MIN_RETRY_INTERVAL ? interval : MIN_RETRY_INTERVAL;
+    t->retry = interval < MAX_RETRY_INTERVAL ? interval : MAX_RETRY_INTERVAL;
+}
+
+/* repair.backoff: from a packet's tries-th NACK to its next (or to giving it up). */
+static double backoff(double retry, int tries) {
+    double wait = retry * (double)(1u << (tries - 1));
+    return wait < MAX_RETRY_INTERVAL ? wait : MAX_RETRY_INTERVAL;
+}
+
 /* InboundTrack._repair: NACK what is due; a gap NACKed MAX_NACKS times and still open is beyond repair. */
 static int track_repair(InletTrack *t, double now) {
     for (int d = 1; d <= NACK_WINDOW; d++) {
         if (!gaps_has(&t->missing, (unsigned)d))
             continue;
         int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
-        if (t->tries[slot] >= MAX_NACKS && now - t->last[slot] >= NACK_RETRY_INTERVAL)
+        if (t->tries[slot] >= MAX_NACKS && now - t->last[slot] >= backoff(t->retry, t->tries[slot]))
             return track_unrepairable(t);
     }
     double allowance = reorder_allowance(t);
@@ -978,7 +1136,7 @@ static int track_repair(InletTrack *t, double now) {
         int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
         int tries = t->tries[slot];
         if (tries == 0 ? now - t->since[slot] >= allowance
-                       : (tries < MAX_NACKS && now - t->last[slot] >= NACK_RETRY_INTERVAL)) {
+                       : (tries < MAX_NACKS && now - t->last[slot] >= backoff(t->retry, tries))) {
             t->tries[slot] = (uint8_t)(tries + 1);
             t->last[slot] = now;
             due[n++] = (t->high - d) & 0xFFFF;
@@ -987,7 +1145,9 @@ static int track_repair(InletTrack *t, double now) {
     return call_nack(t, due, n);
 }
 
-/* InboundTrack._nack: gap bookkeeping for one video packet; 1 to hand it on, 0 not to, -1 on error. */
+/* InboundTrack._nack: gap bookkeeping for one video packet; 1 to hand it on, 0 not to, -1 on error. A
+   packet not handed on, or one that fills a gap we NACKed (a retransmission), is taken back out of the
+   receiver-report count: the publisher's browser reads its uplink's loss before repair. */
 static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
     if (t->high < 0) {
         t->high = seq;
@@ -1013,12 +1173,19 @@ static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
             return track_unrepairable(t) < 0 ? -1 : 1;
     } else {
         unsigned distance = (uint16_t)(t->high - seq);
-        if (distance < 1 || distance > NACK_WINDOW || !gaps_has(&t->missing, distance))
+        if (distance < 1 || distance > NACK_WINDOW || !gaps_has(&t->missing, distance)) {
+            t->packets_received -= 1;
             return 0; /* a duplicate, or older than what we still wait for */
+        }
         gaps_clear(&t->missing, distance);
         now = inlet_now(inlet);
         if (NOW_FAILED(now))
             return -1;
+        int slot = (int)(seq & (NACK_WINDOW - 1));
+        if (t->tries[slot] > 0)
+            t->packets_received -= 1;
+        if (t->tries[slot] == 1) /* NACKed once: the publisher's answer took a round trip */
+            track_sample_rtt(t, now - t->last[slot]);
     }
     if (gaps_any(&t->missing) && track_repair(t, now) < 0)
         return -1;
@@ -1053,7 +1220,7 @@ static PyObject *inlet_request(Inlet *self, PyObject *args) {
             continue;
         int slot = (int)(seq & (NACK_WINDOW - 1));
         int tries = t->tries[slot];
-        if (tries < MAX_NACKS && (tries == 0 || now - t->last[slot] >= NACK_RETRY_INTERVAL)) {
+        if (tries < MAX_NACKS && (tries == 0 || now - t->last[slot] >= backoff(t->retry, tries))) {
             t->tries[slot] = (uint8_t)(tries + 1);
             t->last[slot] = now;
             due[n++] = seq;
@@ -1065,15 +1232,51 @@ static PyObject *inlet_request(Inlet *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *inlet_set_transport_cc(Inlet *self, PyObject *args) {
+    int tcc_id;
+    double interval;
+    PyObject *on_feedback;
+    if (!PyArg_ParseTuple(args, "idO", &tcc_id, &interval, &on_feedback))
+        return NULL;
+    if (tcc_id < 0 || tcc_id > 14) {
+        PyErr_SetString(PyExc_ValueError, "a one-byte extension id is 1-14 (0: off)");
+        return NULL;
+    }
+    self->tcc_id = tcc_id;
+    self->feedback_interval = interval;
+    Py_INCREF(on_feedback);
+    Py_XSETREF(self->on_feedback, on_feedback);
+    Py_RETURN_NONE;
+}
+
+/* arrivals() -> [(seq, at), ...] in arrival order, and forget them */
+static PyObject *inlet_arrivals(Inlet *self, PyObject *unused) {
+    PyObject *list = PyList_New(self->arrival_count);
+    if (list == NULL)
+        return NULL;
+    for (int i = 0; i < self->arrival_count; i++) {
+        PyObject *item = Py_BuildValue("(id)", (int)self->arrival_seq[i], self->arrival_at[i]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    self->arrival_count = 0;
+    return list;
+}
+
 static PyObject *inlet_set_clock(Inlet *self, PyObject *clock) {
     Py_INCREF(clock);
     Py_XSETREF(self->clock, clock);
     Py_RETURN_NONE;
 }
 
-/* seam.receive._one_byte_level, with its reads bounded: -2 where Python would raise IndexError. */
-static int one_byte_level(const unsigned char *data, Py_ssize_t length, Py_ssize_t start, Py_ssize_t end,
-                          int wanted) {
+/* seam.inbound._one_byte_element: the offset of element ``wanted``'s header byte in an RFC 8285 one-byte
+   extension block, -1 if absent, -2 if the block runs past the packet or the element's ``size`` data
+   bytes do (malformed: the packet is dropped, as the Python path's IndexError drops it). */
+static Py_ssize_t one_byte_element(const unsigned char *data, Py_ssize_t length, Py_ssize_t start, Py_ssize_t end,
+                                   int wanted, int size) {
     while (start < end) {
         if (start >= length)
             return -2;
@@ -1085,11 +1288,8 @@ static int one_byte_level(const unsigned char *data, Py_ssize_t length, Py_ssize
         int id = byte >> 4;
         if (id == 15)
             break;
-        if (id == wanted) {
-            if (start + 1 >= length)
-                return -2;
-            return data[start + 1] & 0x7F;
-        }
+        if (id == wanted)
+            return start + size < length ? start : -2;
         start += 2 + (byte & 0x0F);
     }
     return -1;
@@ -1099,6 +1299,23 @@ static double wall_clock(void) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* LeanReceiver.arrived: note a transport-wide sequence number's arrival; call on_feedback when due. */
+static int inlet_arrived(Inlet *self, uint16_t seq) {
+    double now = inlet_now(self);
+    if (NOW_FAILED(now))
+        return -1;
+    if (self->arrival_count < MAX_ARRIVALS) {
+        self->arrival_seq[self->arrival_count] = seq;
+        self->arrival_at[self->arrival_count++] = now;
+    }
+    if (now < self->feedback_due || self->on_feedback == NULL)
+        return 0;
+    self->feedback_due = now + self->feedback_interval;
+    PyObject *done = PyObject_CallNoArgs(self->on_feedback);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
 }
 
 /* InboundTrack.on_srtp on an unprotected packet: header, statistics, NACK bookkeeping, hand on. */
@@ -1111,20 +1328,35 @@ static PyObject *track_receive(Inlet *inlet, InletTrack *t, const unsigned char 
     uint32_t timestamp = (uint32_t)plain[4] << 24 | (uint32_t)plain[5] << 16 | (uint32_t)plain[6] << 8 | plain[7];
     Py_ssize_t offset = 12 + 4 * (first & 0x0F);
     int level = -1;
+    long transport_seq = -1;
     if (first & 0x10) {
         if (offset + 3 >= length)
             Py_RETURN_NONE; /* malformed: aiortc's parser would refuse it too */
         Py_ssize_t words = plain[offset + 2] << 8 | plain[offset + 3];
-        if (t->level_id && plain[offset] == 0xBE && plain[offset + 1] == 0xDE) {
-            level = one_byte_level(plain, length, offset + 4, offset + 4 + 4 * words, t->level_id);
-            if (level == -2)
-                Py_RETURN_NONE;
+        if (plain[offset] == 0xBE && plain[offset + 1] == 0xDE) {
+            Py_ssize_t start = offset + 4, stop = offset + 4 + 4 * words;
+            if (t->level_id) {
+                Py_ssize_t at = one_byte_element(plain, length, start, stop, t->level_id, 1);
+                if (at == -2)
+                    Py_RETURN_NONE;
+                if (at >= 0)
+                    level = plain[at + 1] & 0x7F;
+            }
+            if (inlet->tcc_id) {
+                Py_ssize_t at = one_byte_element(plain, length, start, stop, inlet->tcc_id, 2);
+                if (at == -2)
+                    Py_RETURN_NONE;
+                if (at >= 0 && (plain[at] & 0x0F) == 1)
+                    transport_seq = plain[at + 1] << 8 | plain[at + 2];
+            }
         }
         offset += 4 + 4 * words;
     }
     Py_ssize_t end = (first & 0x20) ? length - plain[length - 1] : length;
     if (end < offset)
         Py_RETURN_NONE;
+    if (transport_seq >= 0 && inlet_arrived(inlet, (uint16_t)transport_seq) < 0)
+        return NULL;
     t->packets_received += 1;
     unsigned delta = (uint16_t)(seq - t->max_seq);
     if (delta > 0 && delta < 0x8000) { /* aiortc's uint16_gt(seq, max_seq): a packet in order */
@@ -1295,12 +1527,15 @@ static PyMethodDef inlet_methods[] = {
     {"request", (PyCFunction)inlet_request, METH_VARARGS,
      "request(ssrc, lost): NACK now those of ``lost`` still open upstream (InboundTrack.request)."},
     {"set_clock", (PyCFunction)inlet_set_clock, METH_O, "set_clock(clock): time gaps by clock() (LeanReceiver.clock)."},
+    {"set_transport_cc", (PyCFunction)inlet_set_transport_cc, METH_VARARGS,
+     "set_transport_cc(ext_id, interval, on_feedback): note transport-wide sequence numbers (transport_cc)."},
+    {"arrivals", (PyCFunction)inlet_arrivals, METH_NOARGS, "The (seq, at) noted since the last call, in order."},
     {NULL},
 };
 
 static PyTypeObject InletType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "server.media._fastpath.Inlet",
-    .tp_doc = "One publisher connection's lean receive path, compiled (seam.receive's rules).",
+    .tp_doc = "One publisher connection's lean receive path, compiled (seam.receive's and seam.inbound's rules).",
     .tp_basicsize = sizeof(Inlet),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
@@ -1410,14 +1645,21 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         PyModule_AddIntConstant(module, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
         PyModule_AddIntConstant(module, "RESTART_WINDOW", RESTART_WINDOW) < 0 ||
         PyModule_AddIntConstant(module, "RETRANSMIT_PERCENT", RETRANSMIT_PERCENT) < 0 ||
+        PyModule_AddIntConstant(module, "STALE_REPAIR_TICKS", STALE_REPAIR_TICKS) < 0 ||
         PyModule_AddIntConstant(module, "NACK_WINDOW", NACK_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_ARRIVALS", MAX_ARRIVALS) < 0 ||
         PyModule_AddIntConstant(module, "REORDER_JITTERS", REORDER_JITTERS) < 0 ||
         PyModule_AddIntConstant(module, "MAX_NACKS", MAX_NACKS) < 0 ||
         PyModule_AddIntConstant(module, "MAX_REPAIR_GAP", MAX_REPAIR_GAP) < 0 ||
         PyModule_AddObject(module, "REORDER_DELAY", PyFloat_FromDouble(REORDER_DELAY)) < 0 ||
         PyModule_AddObject(module, "MAX_REORDER_DELAY", PyFloat_FromDouble(MAX_REORDER_DELAY)) < 0 ||
         PyModule_AddObject(module, "NACK_RETRY_INTERVAL", PyFloat_FromDouble(NACK_RETRY_INTERVAL)) < 0 ||
-        PyModule_AddObject(module, "RESEND_INTERVAL", PyFloat_FromDouble(RESEND_INTERVAL)) < 0) {
+        PyModule_AddObject(module, "RESEND_INTERVAL", PyFloat_FromDouble(RESEND_INTERVAL)) < 0 ||
+        PyModule_AddObject(module, "RTT_GAIN", PyFloat_FromDouble(RTT_GAIN)) < 0 ||
+        PyModule_AddObject(module, "RETRY_MARGIN", PyFloat_FromDouble(RETRY_MARGIN)) < 0 ||
+        PyModule_AddObject(module, "MIN_RETRY_INTERVAL", PyFloat_FromDouble(MIN_RETRY_INTERVAL)) < 0 ||
+        PyModule_AddObject(module, "MAX_RETRY_INTERVAL", PyFloat_FromDouble(MAX_RETRY_INTERVAL)) < 0 ||
+        PyModule_AddObject(module, "MAX_RTT_SAMPLE", PyFloat_FromDouble(MAX_RTT_SAMPLE)) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -24,9 +24,11 @@ SENT_MASK: Final[int]
 # The constants and limits the Python path defines too (tests/media/test_fastpath.py holds them equal).
 HISTORY_SIZE: Final[int]
 NACK_WINDOW: Final[int]
+MAX_ARRIVALS: Final[int]
 RESTART_WINDOW: Final[int]
 SRTP_TRAILER: Final[int]
 RETRANSMIT_PERCENT: Final[int]
+STALE_REPAIR_TICKS: Final[int]
 REORDER_JITTERS: Final[int]
 MAX_NACKS: Final[int]
 MAX_REPAIR_GAP: Final[int]
@@ -34,6 +36,12 @@ REORDER_DELAY: Final[float]
 MAX_REORDER_DELAY: Final[float]
 NACK_RETRY_INTERVAL: Final[float]
 RESEND_INTERVAL: Final[float]
+# server.media.repair's round-trip rules (tests/media/test_repair.py holds them equal).
+RTT_GAIN: Final[float]
+RETRY_MARGIN: Final[float]
+MIN_RETRY_INTERVAL: Final[float]
+MAX_RETRY_INTERVAL: Final[float]
+MAX_RTT_SAMPLE: Final[float]
 
 class Outlet:
     """One subscriber's copy of one track: Sink.forward + LeanSender.send, compiled."""
@@ -58,7 +66,8 @@ class Outlet:
     def set_abs_send_time(self, offset: int, /) -> None: ...
     def forward(self, payload: ReadableBuffer, seq: int, timestamp: int, marker: int, keyframe: bool, /) -> int: ...
     def retransmit(self, lost: Iterable[int], now: float, /) -> list[int]:
-        """Answer a NACK from the history (once per resend_interval per packet, within the budget);
+        """Answer a NACK from the history (once per resend_interval per packet, within the budget; video
+        older than STALE_REPAIR_TICKS behind the newest is not resent, but counted in resend_stale);
         the publisher's sequence numbers of what was asked for and never came to us."""
 
     def roll_budget(self) -> None: ...
@@ -83,6 +92,8 @@ class Outlet:
     def resend_repeats(self) -> int: ...
     @property
     def resend_over_budget(self) -> int: ...
+    @property
+    def resend_stale(self) -> int: ...
     @property
     def linked(self) -> bool: ...
     @property
@@ -118,6 +129,9 @@ class Inlet:
     def clear(self) -> None: ...
     def request(self, ssrc: int, lost: Iterable[int], /) -> None: ...
     def set_clock(self, clock: Callable[[], float], /) -> None: ...
+    def set_transport_cc(self, ext_id: int, interval: float, on_feedback: Callable[[], object], /) -> None: ...
+    def arrivals(self) -> list[tuple[int, float]]:
+        """The transport-wide sequence numbers noted since the last call, with their arrival times, in order."""
     def stats(self, ssrc: int, /) -> tuple[int, int, int, int, int, int, int, int, list[int]] | None:
         """(packets_received, max_seq, cycles, jitter_q4, last_arrival, last_timestamp, lean_packets, high,
         missing), or None for an SSRC the inlet does not hold."""

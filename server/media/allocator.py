@@ -58,6 +58,18 @@ CONGESTION_HOLD = 5.0
 REMB_FALL = 0.95  # a REMB below this share of the one before is a fall (read in ``seam.SubscriberRtcp``)
 STARTUP_GRACE = 10.0  # seconds of a new link in which only high loss counts (its first REMBs settle)
 LAYER_UP_MARGIN = 1.25  # a higher layer is taken when the allowance covers its rate this many times over
+# Every layer switch costs the publisher a keyframe. A CPU-starved publisher's browser turns its top layer
+# off and on, and a starved subscriber's REMB swings: in the lab at a load of 14-20 two publishers encoded
+# some 30 keyframes a minute on a clean network, one per switch of one subscriber. So after a step down a
+# step up waits ``LAYER_UP_HOLD``; an up that does not last that long doubles the next wait (to ``MAX_LAYER_UP_HOLD``).
+LAYER_UP_HOLD = 4.0
+MAX_LAYER_UP_HOLD = 64.0
+# A subscriber whose RTCP stops this long was cut off (a phone in a tunnel, Wi-Fi gone for seconds). Its
+# first reports after it describe the outage, not its link now: their loss is what was lost while it was
+# away and its browser's estimate restarts low. For ``OUTAGE_GRACE`` after they resume neither counts as
+# congestion (as on a new link), else every video to it would be paused for a probe's wait after each drop.
+OUTAGE_SILENCE = 2.0
+OUTAGE_GRACE = 5.0
 
 
 @dataclass
@@ -70,6 +82,27 @@ class Estimate:
     born: float | None = None  # when the first figure came (``now`` of the caller's clock)
     congested_at: float | None = None  # the last fall of the REMB (past the startup grace)
     lossy_at: float | None = None  # the last receiver report with ``CONGESTION_LOSS`` or more lost
+    heard_at: float | None = None  # when the subscriber's RTCP was last read, as of the last round
+    resumed_at: float | None = None  # when its RTCP came back after ``OUTAGE_SILENCE`` of none
+
+    def on_heard(self, at: float | None, now: float) -> None:
+        """The time the subscriber's latest RTCP was read (``seam.SubscriberRtcp.heard_at``), each
+        round before its figures: reports that resume after ``OUTAGE_SILENCE`` end an outage, and
+        what the link showed before and right after it is forgotten (``OUTAGE_GRACE``)."""
+        if at is None:
+            return
+        if self.heard_at is not None and at - self.heard_at >= OUTAGE_SILENCE:
+            self.resumed_at = now
+            self.congested_at = self.lossy_at = None
+        self.heard_at = at
+
+    def _after_outage(self, now: float) -> bool:
+        """Within ``OUTAGE_GRACE`` of reports resuming after an outage."""
+        return self.resumed_at is not None and now - self.resumed_at < OUTAGE_GRACE
+
+    def _settling(self, now: float) -> bool:
+        """Within a new link's startup grace, or an outage's."""
+        return self.born is None or now - self.born < STARTUP_GRACE or self._after_outage(now)
 
     def congested(self, now: float) -> bool:
         """Whether the link's REMB fell and its reports showed loss, both within ``CONGESTION_HOLD``
@@ -92,7 +125,7 @@ class Estimate:
             self.born = now
         bitrate = max(0, bitrate)
         fell = fell or (self.remb is not None and bitrate < self.remb * REMB_FALL)
-        if fell and now - self.born >= STARTUP_GRACE:
+        if fell and not self._settling(now):
             self.congested_at = now
         self.remb = bitrate
 
@@ -100,7 +133,7 @@ class Estimate:
         """A report round's worst fraction lost: half of congestion's evidence, and it gates probes;
         it never lowers the estimate."""
         self.loss = fraction
-        if fraction >= CONGESTION_LOSS:
+        if fraction >= CONGESTION_LOSS and not self._after_outage(now):
             self.lossy_at = now
 
 
@@ -221,6 +254,35 @@ def choose_layer(rates: Sequence[int], allowance: int | None, tile: str | None, 
         if index and rate > 0 and (allowance is None or rate * margin <= allowance):
             chosen = index
     return chosen
+
+
+@dataclass
+class LayerHold:
+    """One subscriber's copy of one simulcast video: its last step down and up, and how long a step
+    up waits after a step down now."""
+
+    down_at: float | None = None
+    up_at: float | None = None
+    wait: float = LAYER_UP_HOLD
+
+
+def hold_layer(target: int, current: int | None, hold: LayerHold, now: float) -> int:
+    """The layer to move to this round, given ``choose_layer``'s ``target``: a step down at once, a
+    step up only ``hold.wait`` after the last step down. A step down within ``hold.wait`` of the last
+    step up means the up did not hold: the next wait doubles; one after it starts the waits over."""
+    if current is None or target == current:
+        return target
+    if target < current:
+        if hold.up_at is not None and now - hold.up_at < hold.wait:
+            hold.wait = min(hold.wait * 2, MAX_LAYER_UP_HOLD)
+        else:
+            hold.wait = LAYER_UP_HOLD
+        hold.down_at = now
+        return target
+    if hold.down_at is not None and now - hold.down_at < hold.wait:
+        return current
+    hold.up_at = now
+    return target
 
 
 def relax(previous: float | None, allowance: float | None, congested: bool, cap: int) -> float | None:

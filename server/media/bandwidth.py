@@ -53,6 +53,8 @@ class Bandwidth:
     # subscriber then publisher: the hint ``allocator.choose_layer`` takes for simulcast layers.
     views: dict[str, dict[str, str]] = field(default_factory=dict)
     layer_rates: dict[int, int] = field(default_factory=dict)  # id(layer source) -> bit/s at the last round
+    # Step-up waits of each (subscriber, publisher) simulcast copy (``allocator.hold_layer``).
+    holds: dict[tuple[str, str], allocator.LayerHold] = field(default_factory=dict)
 
     def paused(self, subscriber_id: str, publisher_id: str) -> bool:
         """Whether the allocator holds back ``publisher_id``'s video from ``subscriber_id`` now."""
@@ -62,6 +64,8 @@ class Bandwidth:
     def forget(self, participant_id: str) -> None:
         self.links.pop(participant_id, None)
         self.views.pop(participant_id, None)
+        for pair in [pair for pair in self.holds if participant_id in pair]:
+            del self.holds[pair]
 
 
 def allowed(policy: ForwardingPolicy, subscriber_id: str, publisher_id: str, kind: str) -> bool:
@@ -95,6 +99,7 @@ def allocate_room(
             continue
         sid = peer.participant_id
         link = bandwidth.links.setdefault(sid, Link())
+        link.estimate.on_heard(peer.rtcp.heard_at, now)
         if peer.rtcp.remb is not None:
             link.estimate.on_remb(peer.rtcp.remb, now, peer.rtcp.remb_fell)
             peer.rtcp.remb_fell = False
@@ -127,11 +132,11 @@ def allocate_room(
                 link.limits[pub] = limit
                 if pub in share.allowances:
                     allowances.setdefault(pub, []).append(int(limit))
-        choose_layers(bandwidth, peer, share.allowances)
+        choose_layers(bandwidth, peer, share.allowances, now)
         if share.paused != link.paused:
             link.paused = share.paused
             for (pub, kind), out in peer.outgoing.items():
-                if kind == "video":
+                if kind == "video" and out.source is not None:
                     out.source.gate(out.sink, allowed(policy, sid, pub, kind) and pub not in share.paused)
         told = (share.paused, share.audio_only)
         if told != link.told:
@@ -171,12 +176,15 @@ def layer_rate(bandwidth: Bandwidth, sink: Sink) -> int:
     return bandwidth.layer_rates.get(id(source), 0) if source is not None else 0
 
 
-def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] | None) -> None:
+def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] | None, now: float) -> None:
     """Move each of ``peer``'s simulcast videos to the layer ``allocator.choose_layer`` picks, from
-    its allowance (None: no limit, the allocator is off) and the tile size its page shows it at;
-    the move happens at the new layer's keyframe (``Source.join``)."""
+    its allowance (None: no limit, the allocator is off) and the tile size its page shows it at, a
+    step up held back after a step down (``allocator.hold_layer``); the move happens at the new
+    layer's keyframe (``Source.join``)."""
     view = bandwidth.views.get(peer.participant_id, {})
     for (pub, kind), out in peer.outgoing.items():
+        if out.source is None:
+            continue  # parked: its publisher publishes nothing now
         layers = out.source.layers
         sink = out.sink
         if kind != "video" or len(layers) < 2 or not sink.open:
@@ -185,7 +193,10 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
         current = layers.index(at) if at in layers else None
         rates = [bandwidth.layer_rates.get(id(layer), 0) for layer in layers]
         allowance = None if allowances is None else allowances.get(pub)
-        target = allocator.choose_layer(rates, allowance, view.get(pub), current)
+        hold = bandwidth.holds.setdefault((peer.participant_id, pub), allocator.LayerHold())
+        target = allocator.hold_layer(
+            allocator.choose_layer(rates, allowance, view.get(pub), current), current, hold, now
+        )
         if target != current:
             layers[target].join(sink)
 
@@ -193,9 +204,10 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
 def choose_room_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:
     """The layers alone, for a room without the allocator (``adapt_bandwidth`` off): no estimate
     limits them, tile sizes and what flows still do."""
-    measure_layers(bandwidth, peers, time.monotonic() if now is None else now)
+    now = time.monotonic() if now is None else now
+    measure_layers(bandwidth, peers, now)
     for peer in peers.values():
-        choose_layers(bandwidth, peer, None)
+        choose_layers(bandwidth, peer, None, now)
 
 
 async def tell(events: MediaEvents, session_id: str, changes: list[tuple[str, list[str], bool]]) -> None:

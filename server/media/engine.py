@@ -24,7 +24,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rooms.model import stream_id_for
-from server.media import bandwidth, limits, seam, simulcast
+from server.media import bandwidth, limits, seam, simulcast, transport_cc
 from server.media.forwarder import Sink, Source, Totals
 from server.media.opus import with_opus_parameters
 from server.media.peers import Closer, Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
@@ -125,7 +125,8 @@ class MediaEngine:
             if audio is not None:
                 audio.audible = peer.participant_id in policy.audible
             for (publisher_id, kind), out in peer.outgoing.items():
-                out.source.gate(out.sink, _open(room, peer.participant_id, publisher_id, kind))
+                if out.source is not None:
+                    out.source.gate(out.sink, _open(room, peer.participant_id, publisher_id, kind))
         await self._refresh_all(room)
 
     async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
@@ -243,6 +244,9 @@ class MediaEngine:
                 if kind in limits.MEDIA_KINDS:
                     prefer_single_codec(pc.addTransceiver(kind, direction="recvonly"))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            if (tcc_id := transport_cc.offered_extension_id(sdp)) is not None:  # again at each renegotiation
+                for transceiver in pc.getTransceivers():
+                    seam.accept_transport_cc(transceiver, tcc_id)
             layers = self._tap_new_receivers(room, peer, pc, simulcast.offered_layers(sdp))
             await pc.setLocalDescription(await pc.createAnswer())
             seam.enlarge_receive_buffers(pc, RECEIVE_BUFFER)
@@ -316,6 +320,9 @@ class MediaEngine:
         try:
             offer = await self._renegotiate(room, peer)
         except Exception:
+            if room.peers.get(peer.participant_id) is not peer:  # left (its connection closed) meanwhile
+                log.info("receiving connection closed while renegotiating: the peer left", extra=_ids(room, peer))
+                return
             if peer.subscriber is not None and is_dead(peer.subscriber):  # closed under us: a fault, not a bug
                 log.warning("receiving connection died while renegotiating: starting it afresh", extra=_ids(room, peer))
             else:
@@ -342,8 +349,16 @@ class MediaEngine:
                 if other is not peer and other.participant_id in room.policy.members
                 for kind, source in other.sources.items()
             }
-            for key in [k for k, out in peer.outgoing.items() if wanted.get(k) is not out.source]:
-                await self._stop_outgoing(peer, key)
+            for key, out in list(peer.outgoing.items()):
+                source = wanted.get(key)
+                if source is out.source:
+                    continue
+                if source is not None:  # its publisher published again: the m-line carries on
+                    self._take_over(room, peer, key, source)
+                elif key[0] in room.policy.members:  # still a member, publishing nothing now
+                    self._park(peer, key)
+                else:
+                    await self._stop_outgoing(peer, key)
             if peer.subscriber is not None and retired_sections(peer) > limits.MAX_RETIRED_SECTIONS:
                 log.info("receiving connection renewed: too many retired m-lines", extra=_ids(room, peer))
                 await peer.close_subscriber()  # every wanted track starts below, on a fresh connection
@@ -375,23 +390,39 @@ class MediaEngine:
         seam.drop_receiving_state(transceiver.receiver)
         prefer_single_codec(transceiver)
         stream_id = stream_id_for(publisher_id)
-        # A track id unique within the connection: a publisher who reconnects gets a new m-line beside
-        # the old inactive one, and browsers refuse two m-lines with the same stream and track ids.
+        # A track id unique within the connection: a member who left and came back gets a new m-line
+        # beside the old inactive one, and browsers refuse two m-lines with the same stream and track ids.
         slot = len(peer.subscriber.getTransceivers())
         seam.set_msid(transceiver.sender, stream_id, f"{stream_id}-{kind}-{slot}")
-        lean = seam.LeanSender(transceiver.sender, source.request_keyframe, peer.rtcp, source.repair_upstream)
-        sink = Sink(peer.participant_id, kind, lean, self._totals)
-        # A subscriber's PLI and NACKs go to the simulcast layer it receives now (its source changes).
-        lean.on_keyframe_request, lean.on_missing = sink.request_keyframe, sink.repair_upstream
+        lean = seam.LeanSender(transceiver.sender, peer.rtcp)
+        sink = Sink(peer.participant_id, kind, lean, self._totals)  # takes the sender's requests
         sink.open = _open(room, peer.participant_id, publisher_id, kind)
         source.add_sink(sink)
         peer.outgoing[key] = Outgoing(transceiver, sink, source)
         peer.dirty = True
 
+    def _park(self, peer: Peer, key: tuple[str, str]) -> None:
+        """The publisher's connection is gone but it is still a member: its tracks' m-lines in this
+        subscriber's connection wait, unchanged, for its next publication (no renegotiation now, none
+        then), instead of retiring and growing the connection by two m-lines per reconnect."""
+        out = peer.outgoing[key]
+        if out.source is not None:
+            out.source.remove_sink(out.sink)
+            out.source = None
+
+    def _take_over(self, room: Room, peer: Peer, key: tuple[str, str], source: Source) -> None:
+        """The publisher published again: this subscriber's m-line for the track carries the new
+        publication from its first keyframe on, with its SSRC, sequence and timeline continued."""
+        out = peer.outgoing[key]
+        out.source = source
+        source.take_over(out.sink)
+        source.gate(out.sink, _open(room, peer.participant_id, *key))
+
     async def _stop_outgoing(self, peer: Peer, key: tuple[str, str]) -> None:
         """The m-line stays (inactive) so later offers keep their order; the sender stops sending."""
         out = peer.outgoing.pop(key)
-        out.source.remove_sink(out.sink)
+        if out.source is not None:
+            out.source.remove_sink(out.sink)
         out.transceiver.direction = "inactive"
         out.sink.lean.unlink()
         try:

@@ -3,9 +3,11 @@
 A ``Source`` is one published track. Every packet is forwarded the moment it arrives, audio and video
 alike: nothing waits for the rest of a frame, let alone for the next one (aiortc's jitter buffer holds
 video until the next frame starts, +33 ms, and audio for 4 packets, +80 ms). Payloads are forwarded
-untouched, VP8 payload descriptor included, so a subscriber reassembles exactly the publisher's
-encoded frame; the only per-packet inspection is "does a keyframe start here" (VP8 S bit, partition 0,
-then bit 0 of the payload header).
+as they came, so a subscriber reassembles exactly the publisher's encoded frame; the per-packet
+inspection is "does a keyframe start here" (VP8 S bit, partition 0, then bit 0 of the payload
+header). The one change: once a subscriber's copy has moved between simulcast layers, the running
+indexes of the VP8 payload descriptor (PictureID, TL0PICIDX, KEYIDX) are shifted so they continue
+across the switch (``server/media/vp8.py``); the VP8 payload after the descriptor is never touched.
 
 A ``Sink`` is one subscriber's copy of one track. Its bounded queue is the kernel send buffer of the
 subscriber's UDP socket: when it is full the subscriber lags, drops packets and waits for a keyframe,
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.media.seam import LeanSender, compiled
+from server.media.vp8 import Offsets, read_indexes, rebase, renumber, vp8_is_keyframe, vp8_starts_frame
 
 _fastpath: Any = compiled.BUILT  # the compiled twin of ``Sink.forward`` + ``LeanSender.send``
 COMPILED = compiled.fastpath is not None  # built, and not switched off by HEARTH_COMPILED_FORWARDING=0
@@ -43,7 +46,11 @@ PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track 
 # video clock) after the last packet it forwarded: one frame at 30 fps. Layers keep their own random
 # timestamp bases, so the subscriber's timeline is continued, not mapped; one frame off at most.
 LAYER_SWITCH_STEP = 3000
+# The same for audio, when a sink moves to its publisher's next publication (``Source.take_over``):
+# one 20 ms Opus packet on the 48 kHz clock.
+AUDIO_SWITCH_STEP = 960
 
+_UNSHIFTED = Offsets()  # a sink that never switched layers forwards payloads untouched
 LevelObserver = Callable[[str, int, int], None]
 LATENCY_SAMPLE_MASK = 63  # time one packet in 64 through the fan-out, for the metrics histogram
 MAX_LATENCY_SAMPLES = 4096
@@ -61,41 +68,6 @@ class Totals:
     def sample(self, seconds: float) -> None:
         if len(self.latency) < MAX_LATENCY_SAMPLES:
             self.latency.append(seconds)
-
-
-def vp8_descriptor_size(payload: bytes) -> int | None:
-    """Length of the VP8 payload descriptor (RFC 7741 section 4.2) at the start of an RTP payload, or
-    None when the payload ends inside it: the packet comes from the network, and this runs in a socket
-    callback, so a truncated descriptor (``b"\\x90"``) is an answer, not an ``IndexError`` (as in
-    ``_fastpath.c``'s ``vp8_keyframe``)."""
-    if not payload:
-        return None
-    size = 1
-    if payload[0] & 0x80:
-        if len(payload) < 2:
-            return None
-        ext = payload[1]
-        size = 2
-        if ext & 0x80:
-            if len(payload) <= size:
-                return None
-            size += 2 if payload[size] & 0x80 else 1
-        if ext & 0x40:
-            size += 1
-        if ext & 0x30:
-            size += 1
-    return size if size <= len(payload) else None
-
-
-def vp8_starts_frame(payload: bytes) -> bool:
-    """S bit set and partition index 0: the first packet of a frame."""
-    return bool(payload) and payload[0] & 0x10 != 0 and payload[0] & 0x07 == 0
-
-
-def vp8_is_keyframe(first_payload: bytes) -> bool:
-    """Bit 0 of the VP8 payload header (first byte after the descriptor) is 0 on keyframes."""
-    offset = vp8_descriptor_size(first_payload)
-    return offset is not None and len(first_payload) > offset and first_payload[offset] & 0x01 == 0
 
 
 class Sink:
@@ -125,13 +97,20 @@ class Sink:
         self.joining: Source | None = None  # the layer it moves to at that layer's next keyframe
         self._active = False
         self._timestamp_out: int | None = None  # the newest forwarded packet's outgoing timestamp
+        self._payload_out: bytes | None = None  # ... and its payload as it went out (its VP8 indexes)
+        self._offsets = Offsets()  # added to the VP8 running indexes since the first layer switch
+        self._rebase = False  # a layer switch: the next run's first packet re-bases ``_offsets``
         self._seq_offset = 0
         self._ts_offset = random.getrandbits(32)
         self._next_out = random.randrange(32768)
         self._start_in = 0
         self._high_in = 0
         self.outlet: Any = None
+        # The subscriber's PLI, NACKs and their upstream numbers go to the layer it receives now.
         lean.upstream = self.upstream_seq
+        lean.newest = self.timestamp_out
+        lean.on_keyframe_request = self.request_keyframe
+        lean.on_missing = self.repair_upstream
         if COMPILED if compiled is None else compiled:
             if _fastpath is None:
                 raise RuntimeError("server/media/_fastpath.c is not built (pip install -e . builds it)")
@@ -152,15 +131,20 @@ class Sink:
             self.outlet.resume()
 
     def switch(self, timestamp: int) -> None:
-        """The next packets come from another simulcast layer, starting with its keyframe stamped
-        ``timestamp``: sequence numbers re-base there (no gap), timestamps so that the keyframe goes out
-        ``LAYER_SWITCH_STEP`` after the last packet forwarded (the layers' timestamp bases differ)."""
+        """The next packets come from another simulcast layer, or from the publisher's next
+        publication, starting with its packet stamped ``timestamp`` (video: a keyframe): sequence
+        numbers re-base there (no gap), timestamps so that it goes out one frame
+        (``LAYER_SWITCH_STEP``, audio ``AUDIO_SWITCH_STEP``) after the last packet forwarded (the
+        streams' timestamp bases differ), and video's VP8 indexes so that it carries the last ones
+        sent + 1 (each layer and each publication numbers its own)."""
+        step = LAYER_SWITCH_STEP if self.kind == "video" else AUDIO_SWITCH_STEP
         if self._timestamp_out is not None:
-            self._ts_offset = (self._timestamp_out + LAYER_SWITCH_STEP - timestamp) & 0xFFFFFFFF
+            self._ts_offset = (self._timestamp_out + step - timestamp) & 0xFFFFFFFF
+        self._rebase = self.kind == "video"  # its VP8 indexes continue ours too (``vp8.rebase``)
         self._active = False
         self.waiting_keyframe = self.kind == "video"
         if self.outlet is not None:
-            self.outlet.switch(timestamp, LAYER_SWITCH_STEP)
+            self.outlet.switch(timestamp, step)
 
     def request_keyframe(self) -> None:
         """The subscriber asked for a keyframe (PLI/FIR): ask the layer it receives now."""
@@ -171,6 +155,10 @@ class Sink:
         """The subscriber NACKed packets we never had: ask the layer they came from."""
         if self.source is not None:
             self.source.repair_upstream(lost)
+
+    def timestamp_out(self) -> int | None:
+        """The newest packet's outgoing RTP timestamp (None before the first): how stale a NACKed one is."""
+        return int(self.outlet.timestamp_out) if self.outlet is not None else self._timestamp_out
 
     def upstream_seq(self, out: int) -> int | None:
         """The publisher's sequence number of outgoing ``out`` in this run, or None (before it, or a
@@ -198,6 +186,10 @@ class Sink:
             self._active = True
             self._start_in = self._high_in = seq
             self._seq_offset = (self._next_out - seq) & 0xFFFF
+            if self._rebase:
+                self._rebase = False
+                last = None if self._payload_out is None else read_indexes(self._payload_out)
+                self._offsets = rebase(last, read_indexes(payload), self._offsets)
         elif (seq - self._start_in) & 0x8000:
             return True  # from before our restart point: its sequence number is taken
         elif not (seq - self._high_in) & 0x8000:
@@ -206,10 +198,12 @@ class Sink:
                 self._start_in = (seq - RESTART_WINDOW) & 0xFFFF
         out = (seq + self._seq_offset) & 0xFFFF
         stamp = (timestamp + self._ts_offset) & 0xFFFFFFFF
+        sent = payload if self._offsets == _UNSHIFTED or self.kind != "video" else renumber(payload, self._offsets)
         if not (out - self._next_out) & 0x8000:
             self._next_out = (out + 1) & 0xFFFF
             self._timestamp_out = stamp
-        if lean.send(payload, marker, stamp, out):
+            self._payload_out = sent
+        if lean.send(sent, marker, stamp, out):
             totals = self.totals
             totals.packets += 1
             totals.bytes += len(payload)
@@ -400,6 +394,21 @@ class Source:
             self._joining.append(sink)
         self.request_keyframe()
 
+    def take_over(self, sink: Sink) -> None:
+        """Feed ``sink``, a subscriber's copy of this publisher's previous publication of the track
+        (it published again: a new connection after a network drop), from this one's first keyframe
+        (audio: its next packet) on. The sink keeps its SSRC and continues its sequence numbers and
+        timeline (``Sink.switch``), so the subscriber's m-line, track and tile carry on and nobody
+        else renegotiates because one member reconnected."""
+        if sink.joining is not None:
+            sink.joining.cancel_join(sink)
+        if sink.source is not None:
+            sink.source.remove_sink(sink)
+        sink.source = None
+        sink.joining = self
+        self._joining.append(sink)
+        self.request_keyframe()
+
     def cancel_join(self, sink: Sink) -> None:
         """``sink`` no longer moves to this layer (it left, or another layer was chosen)."""
         if sink in self._joining:
@@ -407,10 +416,11 @@ class Source:
         sink.joining = None
 
     def _admit(self, payload: bytes, timestamp: int) -> None:
-        """This layer's packet, with sinks waiting to move here: at a keyframe they leave their layer
-        and this packet is their first (``Sink.switch`` continues their sequence and timeline);
-        before it, the keyframe is asked for again (throttled)."""
-        if self.kind != "video" or not (vp8_starts_frame(payload) and vp8_is_keyframe(payload)):
+        """This layer's packet, with sinks waiting to move here: at a keyframe (audio: at any packet)
+        they leave their layer or previous publication and this packet is their first
+        (``Sink.switch`` continues their sequence and timeline); before it, the keyframe is asked for
+        again (throttled)."""
+        if self.kind == "video" and not (vp8_starts_frame(payload) and vp8_is_keyframe(payload)):
             self.request_keyframe()
             return
         joining, self._joining = self._joining, []
@@ -445,10 +455,14 @@ class Source:
         self._outlets = outlets if outlets and all(o is not None for o in outlets) else None
 
     async def close(self) -> None:
-        """Drop every sink and wait for an in-flight PLI so nothing outlives the source."""
+        """Drop every sink and wait for an in-flight PLI so nothing outlives the source (a sink kept
+        for the publisher's next publication, ``engine._park``, must not hold this one alive)."""
         for sink in self._joining:
             sink.joining = None
         self._joining = []
+        for sink in self.sinks:
+            if sink.source is self:
+                sink.source = None
         self.sinks.clear()
         self._open = []
         self._outlets = None

@@ -12,13 +12,15 @@ forwarded anyway. An answer to the server's subscriber offer must have exactly a
 that offer (RFC 3264 section 6), so it is bounded by what the server offered.
 ``signaling.protocol.MAX_SDP_CHARS`` stays the outer bound on an SDP's size.
 
-``MAX_RETIRED_SECTIONS``: a track that stops (its publisher left or republished) keeps its m-line in
-each subscriber connection, inactive, because m-lines are never removed (RFC 3264 section 8.2) and
-aiortc cannot reuse a stopped sender's. A long session with members who drop and come back would
-grow every subscriber's offer and answer without end, past ``MAX_SDP_CHARS`` (about a hundred
-m-lines of a browser's answer), and then that subscriber's answers would be refused. Past this many
-retired m-lines, the engine starts that subscriber's receiving connection afresh with only the live
-tracks (a second or so of that subscriber's media, at a moment its offer was changing anyway).
+``MAX_RETIRED_SECTIONS``: a track that stops because its publisher left keeps its m-line in each
+subscriber connection, inactive, because m-lines are never removed (RFC 3264 section 8.2) and aiortc
+cannot reuse a stopped sender's (a publisher that publishes again keeps its m-lines live: parked,
+then taken over, ``engine._park`` and ``Source.take_over``). A long session with members who leave
+and others who join would grow every subscriber's offer and answer without end, past
+``MAX_SDP_CHARS`` (about a hundred m-lines of a browser's answer), and then that subscriber's answers
+would be refused. Past this many retired m-lines, the engine starts that subscriber's receiving
+connection afresh with only the live tracks (a second or so of that subscriber's media, at a moment
+its offer was changing anyway).
 """
 
 from __future__ import annotations

@@ -104,11 +104,15 @@ def ids(session_id: str, participant_id: str) -> dict[str, str]:
 
 @dataclass
 class Outgoing:
-    """One forwarded track inside a subscriber connection."""
+    """One forwarded track inside a subscriber connection.
+
+    ``source`` is None while the track is parked: its publisher is still a member but publishes
+    nothing now (its connection dropped); the m-line stays as it is and the publisher's next
+    publication takes it over (``Source.take_over``), so no other member renegotiates for it."""
 
     transceiver: RTCRtpTransceiver
     sink: Sink
-    source: Source
+    source: Source | None
 
 
 @dataclass
@@ -183,6 +187,7 @@ class Peer:
 
     def _detach_sinks(self) -> None:
         for out in self.outgoing.values():
-            out.source.remove_sink(out.sink)
+            if out.source is not None:
+                out.source.remove_sink(out.sink)
             out.sink.lean.unlink()
         self.outgoing.clear()

@@ -5,7 +5,7 @@ m-line with ``a=rid:<rid> send`` for each layer and ``a=simulcast:send <rid>;<ri
 layer keeps neither, so its answer would be read as "no simulcast" and the browser would send one
 stream. ``offered_layers`` reads the layers from the offer's text and ``accept_layers`` writes the
 matching ``a=rid:<rid> recv`` and ``a=simulcast:recv`` into aiortc's answer; the RTP stream id header
-extension that names each layer's SSRC is kept by ``seam.receive.accept_rid_extension``.
+extension that names each layer's SSRC is kept by ``seam.sdp.accept_rid_extension``.
 
 Layers are listed lowest first: ``web/rtc.js`` orders its encodings so (scaled down most first), and
 the browser lists them in the ``a=simulcast`` line in that order. Pure text work: no I/O.
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from server.media.extmap import extension_ids
 
 MAX_LAYERS = 3  # layers a publisher may send (RIDs offered beyond these are not accepted: not sent)
 _RID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")  # RFC 8851's rid-syntax, with a length bound of ours
@@ -58,11 +60,8 @@ def offered_layers(sdp: str) -> dict[str, Layers]:
             rid = stream.split(",")[0].lstrip("~")
             if rid in declared and _RID.match(rid) and rid not in rids:
                 rids.append(rid)
-        extension_id = None
-        for line in lines:
-            if line.startswith("a=extmap:") and line.split()[-1] == RID_URI:
-                number = line[9:].split()[0].split("/")[0]
-                extension_id = int(number) if number.isdigit() else None
+        ids = extension_ids(lines, RID_URI)
+        extension_id = ids[-1] if ids else None
         if len(rids) >= 2 and extension_id is not None:
             found[mid] = Layers(mid, tuple(rids[:MAX_LAYERS]), extension_id)
     return found

@@ -15,8 +15,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,7 +31,8 @@ from signaling.ports import ForwardingPolicy
 from tests.faults import media_session
 from tests.faults.media_session import KINDS, LiveSession, Member, until
 from tests.faults.session_checks import Heartbeat
-from tests.harness import OPERATOR_KEY, Harness, free_port, running_server
+from tests.harness import OPERATOR_KEY, Harness, running_server
+from tests.multinode.nodes import ServeProcess
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]
 
@@ -188,19 +187,11 @@ async def test_sessions_are_pinned_to_the_least_loaded_worker_and_stay_there(ser
 # --- a node of its own: stalled, or killed -------------------------------------------------------------
 
 
-class NodeProcess:
+class NodeProcess(ServeProcess):
     """``hearth serve`` with media (loopback candidates), the memory store and the test-only stall."""
 
     def __init__(self, workers: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "server",
-            "serve",
-            "--port",
-            str(self.port),
+        super().__init__(
             "--secret",
             "workers-secret-" + "z" * 32,
             "--operator-key",
@@ -212,35 +203,10 @@ class NodeProcess:
             "--grace-seconds",
             "60",
             "--log-text",
-        ]
-        self.log = open(f"/tmp/hearth-node-{self.port}.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-
-    async def ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"node exited: {Path(self.log.name).read_text()[-2000:]}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{self.url}/readyz") as r:
-                        if r.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise RuntimeError("node did not become ready")
+        )
 
     def workers(self) -> list[int]:
         return [child.pid for child in psutil.Process(self.process.pid).children()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.log.close()
 
 
 @contextlib.asynccontextmanager

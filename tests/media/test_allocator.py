@@ -6,14 +6,18 @@ from server.media import allocator
 from server.media.allocator import (
     AUDIO_RATE,
     DEFAULT_ESTIMATE,
+    LAYER_UP_HOLD,
+    MAX_LAYER_UP_HOLD,
     MIN_PUBLISHER_RATE,
     MIN_VIDEO_RATE,
     PROBE_AFTER,
     PROBE_HOLD,
     Estimate,
+    LayerHold,
     Pacer,
     Video,
     allocate,
+    hold_layer,
     publisher_rate,
 )
 
@@ -156,6 +160,36 @@ def test_congestion_is_a_falling_remb_after_the_start_with_loss_and_it_passes() 
     assert not estimate.congested(21.0 + allocator.CONGESTION_HOLD)
 
 
+def test_the_reports_that_end_an_outage_are_not_taken_for_congestion() -> None:
+    """A phone cut off for seconds: its first receiver report after it counts what was lost while it
+    was away and its browser's estimate restarts low. Neither is its link now: taken for congestion,
+    every video to it was paused for a probe's wait (seen in the lab: 16 of 40 recoveries not back at
+    10 fps within 10 s). Later congestion still counts."""
+    estimate = Estimate()
+    for second in range(30):  # a settled link, reporting every second
+        estimate.on_heard(float(second), now=float(second))
+        estimate.on_remb(900_000, now=float(second))
+    estimate.on_heard(29.0, now=33.0)  # nothing read for four seconds: the outage
+    estimate.on_heard(33.5, now=34.0)  # reports again
+    estimate.on_loss(0.6, now=34.0)  # what was lost during the outage
+    estimate.on_remb(150_000, now=34.0)  # the browser's estimate restarting
+    assert estimate.resumed_at == 34.0 and not estimate.congested(34.0)
+    after = 34.0 + allocator.OUTAGE_GRACE
+    for second in range(35, int(after) + 1):  # reporting every second again
+        estimate.on_heard(float(second), now=float(second))
+    estimate.on_remb(900_000, now=after)
+    estimate.on_remb(400_000, now=after + 1)
+    estimate.on_loss(0.08, now=after + 1)
+    assert estimate.congested(after + 1)  # past the grace, a fall with loss is congestion again
+
+
+def test_reports_a_second_apart_are_no_outage() -> None:
+    estimate = Estimate()
+    for second in range(20):
+        estimate.on_heard(second + 0.9, now=float(second + 1))
+    assert estimate.resumed_at is None
+
+
 def test_a_publisher_limit_holds_while_congested_and_relaxes_to_the_cap_after() -> None:
     assert allocator.relax(None, 300_000, congested=True, cap=600_000) == 300_000
     assert allocator.relax(None, 300_000, congested=False, cap=600_000) is None  # calm: no limit at all
@@ -196,3 +230,33 @@ def test_a_layer_that_does_not_flow_is_never_chosen() -> None:
     assert allocator.choose_layer([150_000, 450_000, 0], None, "large", current=1) == 1
     assert allocator.choose_layer([0, 0, 0], None, None, current=None) == 0  # nothing measured: start low
     assert allocator.choose_layer([], None, None, current=None) == 0
+
+
+def test_a_step_down_is_taken_at_once_and_a_step_up_after_it_waits() -> None:
+    """Each switch costs a keyframe: a top layer that flickers (a CPU-starved publisher) must not
+    move its subscribers up and down every round."""
+    hold = LayerHold()
+    assert hold_layer(1, 0, hold, 0.0) == 1  # no step down yet: up at once (a tile made large)
+    assert hold_layer(0, 1, hold, 1.0) == 0  # down at once: the up lasted less than the wait
+    assert hold.wait == 2 * LAYER_UP_HOLD
+    assert hold_layer(1, 0, hold, 2.0) == 0  # up held back ...
+    assert hold_layer(1, 0, hold, 1.0 + 2 * LAYER_UP_HOLD) == 1  # ... until the doubled wait is over
+    assert hold_layer(0, 1, hold, 2.0 + 2 * LAYER_UP_HOLD) == 0  # failed again: the wait doubles again
+    assert hold.wait == 4 * LAYER_UP_HOLD
+
+
+def test_layer_waits_double_to_a_bound_and_start_over_after_an_up_that_held() -> None:
+    hold = LayerHold()
+    now = 0.0
+    for _ in range(12):  # up, and down a moment later, again and again
+        now += hold.wait
+        assert hold_layer(1, 0, hold, now) == 1
+        now += 0.5
+        assert hold_layer(0, 1, hold, now) == 0
+    assert hold.wait == MAX_LAYER_UP_HOLD
+    now += hold.wait
+    assert hold_layer(1, 0, hold, now) == 1
+    now += MAX_LAYER_UP_HOLD  # this one held
+    assert hold_layer(0, 1, hold, now) == 0
+    assert hold.wait == LAYER_UP_HOLD
+    assert hold_layer(1, 1, hold, now) == 1 and hold_layer(0, None, hold, now) == 0  # no move, no layer yet

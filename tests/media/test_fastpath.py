@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from server.media.forwarder import RESTART_WINDOW, vp8_descriptor_size, vp8_is_keyframe
+from server.media.forwarder import RESTART_WINDOW
 from server.media.seam import compiled
-from server.media.seam.receive import NACK_WINDOW
+from server.media.seam.inbound import NACK_WINDOW
 from server.media.seam.send import HISTORY_SIZE
 from server.media.seam.transport import SRTP_TRAILER
+from server.media.vp8 import vp8_descriptor_size, vp8_is_keyframe
 
 _fastpath: Any = compiled.BUILT
 STUB = Path(__file__).resolve().parents[2] / "server" / "media" / "_fastpath.pyi"

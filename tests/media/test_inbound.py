@@ -17,7 +17,7 @@ from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRrPac
 
 from rooms.model import stream_id_for
 from server.media.seam import InboundTrack, LeanReceiver
-from server.media.seam.receive import MAX_NACKS, MAX_REPAIR_GAP
+from server.media.seam.inbound import MAX_NACKS, MAX_REPAIR_GAP
 from tests.media.clients import Collect, PatternVideo, ToneAudio, record_handed, wait_for
 from tests.media.conftest import Room
 

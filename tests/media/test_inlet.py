@@ -24,14 +24,17 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pylibsrtp import Policy, Session
 
-from server.media.seam import compiled, receive
+from server.media import repair
+from server.media.seam import compiled, inbound
 from server.media.seam.guard import DROP_REASONS, FIRST_DROP, STUN_COOKIE, admit
-from server.media.seam.receive import MAX_NACKS, MAX_REPAIR_GAP, InboundTrack, LeanReceiver
+from server.media.seam.inbound import MAX_NACKS, MAX_REPAIR_GAP, InboundTrack
+from server.media.seam.receive import LeanReceiver
 from server.media.seam.transport import SRTCP_MAX, fast_srtp
 from tests.media.clients import Collect
 
 SSRC = 0x1234ABCD
 LEVEL_ID = 1
+TCC_ID = 3  # the transport-wide sequence number's extension id (``transport_cc``)
 PEER = ("127.0.0.1", 1)  # the address the connection's ICE checks proved
 STRANGER = ("127.0.0.1", 2)  # anyone else on the internet
 VIDEO_TIMESTAMP = 3000
@@ -75,8 +78,11 @@ class Path:
         self.receiver.tracks[self.handle] = track
         rx = self.rx = session(key, outbound=False)  # kept: fast_srtp does not hold the Session
         self.receiver.send_nack = lambda _track, lost: self.nacks.append(lost)  # type: ignore[method-assign]
+        self.feedbacks: list[bytes | None] = []
+        self.receiver.send_feedback = lambda: self.feedbacks.append(self.receiver.feedback())  # type: ignore[method-assign]
         self.receiver.validated = {PEER}
         self.hook = self.receiver._hook(original or (lambda data, addr: self.others.append(data)))
+        self.receiver.set_transport_cc(TCC_ID)
         self.receiver._unprotect = fast_srtp(rx, unprotect=True)
         self.receiver._by_ssrc[SSRC.to_bytes(4, "big")] = track
         inlet: Any = self.receiver._inlet
@@ -116,13 +122,26 @@ class Path:
             sorted(self.track.missing),
             self.receiver.drops.by_reason(),
             self.consumer.unrepairable,
+            self.feedbacks,
         )
 
 
-def rtp(seq: int, timestamp: int, payload: bytes, marker: int = 0, level: int | None = None, padding: int = 0) -> bytes:
-    first = 0x80 | (0x10 if level is not None else 0) | (0x20 if padding else 0)
+def rtp(
+    seq: int,
+    timestamp: int,
+    payload: bytes,
+    marker: int = 0,
+    level: int | None = None,
+    padding: int = 0,
+    transport_seq: int | None = None,
+) -> bytes:
+    first = 0x80 | (0x10 if level is not None or transport_seq is not None else 0) | (0x20 if padding else 0)
     header = struct.pack("!BBHII", first, (marker << 7) | 96, seq & 0xFFFF, timestamp & 0xFFFFFFFF, SSRC)
-    extension = bytes([0xBE, 0xDE, 0, 1, LEVEL_ID << 4, 0x80 | level, 0, 0]) if level is not None else b""
+    elements = bytes([LEVEL_ID << 4, 0x80 | level]) if level is not None else b""
+    if transport_seq is not None:
+        elements += bytes([TCC_ID << 4 | 1]) + (transport_seq & 0xFFFF).to_bytes(2, "big")
+    elements += bytes(-len(elements) % 4)
+    extension = bytes([0xBE, 0xDE, 0, len(elements) // 4]) + elements if elements else b""
     pad = bytes(padding - 1) + bytes([padding]) if padding else b""
     return header + extension + payload + pad
 
@@ -193,7 +212,8 @@ def test_video_gaps_are_nacked_and_repaired_alike_across_the_wrap() -> None:
     packets = [(i, video(i)) for i in order]
     python, inlet = both(True, packets, first_seq=65529, steps=[0.03] * len(order))
     assert python.seen() == inlet.seen()
-    assert inlet.nacks == [[65532], [0, 1, 65535], [65535], list(range(5, 40)), [65535]]  # 65535: NACKed thrice
+    # 65532 came a step (30 ms) after its NACK: 65535 is NACKed again 40, then 80 ms later (backed off)
+    assert inlet.nacks == [[65532], [0, 1, 65535], [65535], list(range(5, 40)), [65535]]
     assert sorted(inlet.track.missing) == [*range(5, 39), 65535]  # 65535 never came
     assert len(inlet.consumer.packets) == len(order) - 1  # the duplicate of 65540 is not handed on
 
@@ -201,7 +221,7 @@ def test_video_gaps_are_nacked_and_repaired_alike_across_the_wrap() -> None:
 def test_the_compiled_repair_limits_are_the_python_ones() -> None:
     built = compiled.BUILT
     for name in ("NACK_WINDOW", "REORDER_DELAY", "REORDER_JITTERS", "MAX_REORDER_DELAY", "NACK_RETRY_INTERVAL"):
-        assert getattr(built, name) == getattr(receive, name), name
+        assert getattr(built, name) == getattr(inbound, name), name
     assert (built.MAX_NACKS, built.MAX_REPAIR_GAP) == (MAX_NACKS, MAX_REPAIR_GAP)
 
 
@@ -221,15 +241,57 @@ def test_a_packet_reordered_within_the_allowance_is_not_nacked() -> None:
 
 
 def test_a_missing_packet_is_nacked_again_each_retry_interval_then_given_up_for_one_keyframe() -> None:
-    """12 never comes: NACKed once past the allowance, again a retry interval later, MAX_NACKS times in
-    all; a retry interval after the last it is beyond repair (one keyframe request), and when the
-    publisher's answer comes after all it is not handed on (the keyframe replaces it)."""
-    order = [11, *range(13, 21), 12, 21]
+    """12 never comes: NACKed once past the allowance, again a retry interval later and then at doubling
+    intervals, MAX_NACKS times in all; a (backed-off) interval after the last it is beyond repair (one
+    keyframe request), and when the publisher's answer comes after all it is not handed on (the
+    keyframe replaces it)."""
+    last = 13 + 32  # no round trip measured: waits of 100, 200, 400, 500 and 500 ms, 30 steps in all
+    order = [11, *range(13, last), 12, last]
     python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[STEP] * len(order))
     assert python.seen() == inlet.seen()
     assert inlet.nacks == [[12]] * MAX_NACKS
     assert inlet.consumer.unrepairable == 1 and inlet.track.missing == set()
     assert handed(inlet) == [i for i in order if i != 12]
+
+
+def test_once_the_publisher_has_answered_a_nack_a_missing_packet_is_asked_again_a_round_trip_later() -> None:
+    """12 is NACKed past the allowance and arrives a step (1/64 s) later: the round trip to the publisher.
+    20, lost later, is NACKed again that round trip and a margin after its first NACK (two steps), not
+    after the default 100 ms (seven steps)."""
+    step = 1 / 64
+    order = [11, 13, 14, 15, 12, 16, 17, 18, 19, 21, 22, 23, 24, 25]
+    python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[step] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [[12], [20], [20]]
+    assert python.track.rtt == step and python.track.retry_interval == repair.retry_interval(step, 0.1)
+
+
+def test_receiver_reports_count_what_the_uplink_lost_before_repair() -> None:
+    """A retransmission (it fills a gap we NACKed) and a duplicate are not counted as received: the
+    publisher's browser reads its uplink's loss from our reports (no RTX stream carries repairs apart),
+    and a saturated uplink must look lossy to it however well we repair. A packet reordered within the
+    allowance (never NACKed) is counted: it was not lost."""
+    step = 1 / 64
+    order = [11, 13, 14, 15, 12, 16, 16, 18, 17, 19]  # 12 NACKed then repaired; 16 twice; 17 late, not NACKed
+    python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[step] * 8 + [0.005, step])
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [[12]] and handed(inlet) == [11, 13, 14, 15, 12, 16, 18, 17, 19]
+    assert inlet.track.stats.packets_received == 1 + len(order) - 2  # the first (10), less the repair and the copy
+    assert inlet.track.stats.packets_lost == 1  # 12, as the uplink lost it
+
+
+def test_transport_wide_numbers_are_fed_back_alike_every_feedback_interval() -> None:
+    """Each packet's transport-wide number and arrival is noted on both paths (a repair too: the
+    publisher's estimate wants every packet its uplink carried; a copy is noted once), and feedback
+    goes out on the first arrival past each ``FEEDBACK_INTERVAL``, byte for byte the same."""
+    order = [11, 12, 14, 13, 15, 15, 17, 18, 16, 19, 20, 21]
+    packets = [(i, rtp(i, VIDEO_TIMESTAMP, b"\x90\x80\x01v", level=5, transport_seq=1000 + i)) for i in order]
+    python, inlet = both(True, packets, first_seq=10, steps=[0.03] * len(order))
+    assert python.seen() == inlet.seen()
+    assert len(inlet.feedbacks) == 3 and all(inlet.feedbacks), "at 0, 120 and 240 ms of 330"
+    reported = sum(struct.unpack_from("!H", packet, 14)[0] for packet in inlet.feedbacks if packet)
+    assert reported == 1 + 4 + 3, "each number once (15's copy too): the rest waits for the next feedback"
+    assert [level for *_, level in inlet.consumer.packets] == [5] * len(inlet.consumer.packets)
 
 
 def test_a_gap_beyond_repair_asks_once_for_a_keyframe_and_stale_packets_are_not_handed_on() -> None:
@@ -271,9 +333,9 @@ def test_any_order_and_timing_of_video_packets_gives_the_same_statistics_and_nac
     for step, _ in steps:
         index = max(start + 1, index + step)
         indexes.append(index)
-    packets = [(i, rtp(i, VIDEO_TIMESTAMP, b"\x10\x00" + b"v" * 20)) for i in indexes]
+    packets = [(i, rtp(i, VIDEO_TIMESTAMP, b"\x10\x00" + b"v" * 20, transport_seq=i * 3)) for i in indexes]
     python, inlet = both(True, packets, first_seq=start, steps=[seconds for _, seconds in steps])
-    assert python.seen() == inlet.seen()
+    assert python.seen() == inlet.seen()  # transport-cc feedback included
 
 
 @settings(max_examples=80, deadline=None)

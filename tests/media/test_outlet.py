@@ -63,7 +63,7 @@ def outbound_session(key: bytes) -> Session:
     )
 
 
-def wired_sender(ssrc: int, key: bytes, tx: socket.socket, to: Any) -> LeanSender:
+def wired_sender(ssrc: int, key: bytes, tx: socket.socket, to: Any, kind: str = "video") -> LeanSender:
     """A ``LeanSender`` with its fields as ``link()`` sets them once DTLS is up, on a real socket."""
     lean: Any = object.__new__(LeanSender)
     session = outbound_session(key)
@@ -78,6 +78,7 @@ def wired_sender(ssrc: int, key: bytes, tx: socket.socket, to: Any) -> LeanSende
     lean.sock, lean._addr, lean._buffered = tx, to, None
     lean._ext, lean._payload_at, lean._first, lean._pt, lean._abs_at = MID, 12 + len(MID), 0x90, 96, 0
     lean._history = [None] * HISTORY_SIZE
+    lean.kind = kind
     lean.upstream, lean.on_missing = None, None
     lean.reset_repair()
     lean.link = lambda: lean.outlet is None or lean.outlet.linked
@@ -94,10 +95,13 @@ class Pair:
     """The same subscriber copy twice: through the Python path and through the compiled outlet."""
 
     def __init__(self, kind: str, seed: int) -> None:
-        key = os.urandom(28)
+        key = self.key = os.urandom(28)
         self.tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.wires = (Wire(), Wire())
-        self.leans = (wired_sender(4242, key, self.tx, self.wires[0].addr), wired_sender(4242, key, self.tx, None))
+        self.leans = (
+            wired_sender(4242, key, self.tx, self.wires[0].addr, kind),
+            wired_sender(4242, key, self.tx, None, kind),
+        )
         random.seed(seed)
         python = Sink("s", kind, self.leans[0], Totals(), compiled=False)
         random.seed(seed)
@@ -117,6 +121,14 @@ class Pair:
         counts = [lean.packets_sent for lean in self.leans]
         return self.wires[0].take(counts[0]), self.wires[1].take(counts[1])
 
+    def plain(self, packets: list[bytes]) -> list[bytes]:
+        """The packets as the subscriber reads them (unprotected with the key both paths share)."""
+        policy = Policy(
+            key=self.key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+        )
+        session = Session(policy=policy)
+        return [session.unprotect(packet) for packet in packets]
+
     def close(self) -> None:
         self.sinks[1].outlet.detach()
         self.tx.close()
@@ -133,18 +145,19 @@ def pairs() -> Iterator[list[Pair]]:
 
 
 def video_stream() -> Iterator[tuple[bytes, int, int, int]]:
-    """Delta frames first (a new subscriber waits), a keyframe, then gaps, a late packet and a wrap."""
+    """Delta frames first (a new subscriber waits), a keyframe, then gaps, a late packet and a wrap:
+    under a second of media in all (``STALE_REPAIR_TICKS``), so any of it may be NACKed and resent."""
     seq, ts = 65500, 0xFFFFF000
     for _ in range(3):
         yield DELTA, seq, ts, 1
-        seq, ts = seq + 1, ts + 3000
+        seq, ts = seq + 1, ts + 1500
     for payload in (KEYFRAME, MIDDLE, DELTA, MIDDLE):
         yield payload, seq & 0xFFFF, ts & 0xFFFFFFFF, int(payload is DELTA)
-        seq, ts = seq + 1, ts + 3000
+        seq, ts = seq + 1, ts + 1500
     missing, seq = seq, seq + 3  # an upstream gap stays a gap downstream
     for _ in range(40):  # across the sequence number and timestamp wraps
         yield DELTA, seq & 0xFFFF, ts & 0xFFFFFFFF, 1
-        seq, ts = seq + 1, ts + 3000
+        seq, ts = seq + 1, ts + 1500
     yield MIDDLE, missing & 0xFFFF, ts & 0xFFFFFFFF, 0  # the retransmission NACKed upstream fills the gap
 
 
@@ -207,6 +220,7 @@ def test_the_compiled_limits_are_the_python_ones() -> None:
     assert _fastpath.RESTART_WINDOW == forwarder.RESTART_WINDOW
     assert _fastpath.RESEND_INTERVAL == send.RESEND_INTERVAL
     assert _fastpath.RETRANSMIT_PERCENT == send.RETRANSMIT_PERCENT
+    assert _fastpath.STALE_REPAIR_TICKS == send.STALE_REPAIR_TICKS
 
 
 def resends(lean: LeanSender) -> tuple[int, int, int]:
@@ -269,6 +283,38 @@ def test_the_budget_caps_a_nack_storm(pairs: list[Pair]) -> None:
     for lean in pair.leans:
         lean.retransmit(latest, 2000.0)
     assert pair.wires[0].take(3) == pair.wires[1].take(3) == compiled[-3:]
+
+
+def test_a_nack_for_video_a_second_stale_asks_for_one_keyframe_instead_of_resending(pairs: list[Pair]) -> None:
+    """A subscriber back from an outage NACKs what it missed: packets more than ``STALE_REPAIR_TICKS``
+    behind the newest are not resent (its picture would wait behind them), and one keyframe is
+    asked for however often it repeats the NACK; what is recent is still resent."""
+    pair = Pair("video", seed=23)
+    pairs.append(pair)
+    seq, ts = 65000, 0xFFFF0000  # two seconds at 20 frames a second, across the timestamp wrap
+    pair.forward(KEYFRAME, seq, ts, 1)
+    for _ in range(40):
+        seq, ts = (seq + 1) & 0xFFFF, (ts + 4500) & 0xFFFFFFFF
+        pair.forward(DELTA, seq, ts, 1)
+    _python, compiled = pair.arrived()
+    outs = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled]
+    stale, recent = outs[:15], outs[-5:]  # 1.9-1.2 s behind the newest; 0.2 s and less
+    asked: list[list[int]] = [[], []]
+    for index, lean in enumerate(pair.leans):
+        lean.on_keyframe_request = lambda index=index: asked[index].append(1)  # type: ignore[misc]
+        for repeat in range(4):  # the browser repeats its NACK for the same packets, within a round trip
+            lean.answer_nack(stale + recent, 1000.0 + repeat * RESEND_INTERVAL / 10)
+    assert pair.wires[0].take(5) == pair.wires[1].take(5) == compiled[-5:]
+    assert pair.wires[0].nothing_more() and pair.wires[1].nothing_more()
+    assert [lean.resend_stale for lean in pair.leans] == [60, 60]
+    assert asked == [[1], [1]]
+    for _ in range(25):  # over a second of media later, another outage: another keyframe
+        seq, ts = (seq + 1) & 0xFFFF, (ts + 4500) & 0xFFFFFFFF
+        pair.forward(DELTA, seq, ts, 1)
+    later = pair.wires[1].take(25)
+    for lean in pair.leans:
+        lean.answer_nack([struct.unpack_from("!H", later[0], 2)[0]], 1001.0)
+    assert asked == [[1, 1], [1, 1]]
 
 
 def test_a_nack_for_a_packet_that_never_reached_us_names_it_upstream(pairs: list[Pair]) -> None:

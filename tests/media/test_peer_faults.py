@@ -3,6 +3,8 @@ nothing, one negotiation's exception never reaches another member's request (rea
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, cast
 
 import pytest
@@ -11,12 +13,15 @@ from aiortc.exceptions import InvalidStateError
 
 from rooms.model import stream_id_for
 from server.media import limits
+from server.media.engine import retired_sections
 from server.media_events import SioMediaEvents
 from signaling.ports import MediaError
 from tests.media.clients import PatternVideo, ToneAudio, client_config, ice_ufrag, wait_for
 from tests.media.conftest import SESSION, Room
 
 pytestmark = [pytest.mark.media, pytest.mark.slow]  # real aiortc peers on loopback
+
+KINDS = ("audio", "video")
 
 
 async def _real_offer(*kinds: str) -> str:
@@ -87,10 +92,40 @@ async def test_a_publisher_connection_closed_by_the_far_end_is_torn_down_and_rep
     assert a.publisher is not None
     await a.publisher.close()  # DTLS close_notify
     await wait_for(lambda: (SESSION, "a", "publish") in room.events.lost)
-    peer = room.engine._rooms[SESSION].peers["a"]
+    live = room.engine._rooms[SESSION]
+    peer = live.peers["a"]
     assert peer.publisher is None and peer.sources == {}
-    await wait_for(lambda: len(b.revisions) > answered)  # b's connection renegotiated without a's tracks
-    assert room.engine._rooms[SESSION].peers["b"].outgoing == {}
+    # a is still a member: b's m-lines for a's tracks are parked, not retired, and b is not renegotiated.
+    outgoing = live.peers["b"].outgoing
+    await wait_for(lambda: all(outgoing[("a", k)].source is None for k in KINDS))
+    assert len(b.revisions) == answered
+
+
+async def test_a_member_who_publishes_again_reaches_the_others_on_their_same_m_lines_without_an_offer(
+    room: Room,
+) -> None:
+    """A phone that lost its network publishes again on a new connection: the others' receiving
+    connections carry its new publication on the m-lines they had (SSRC kept), with no offer to
+    anyone, however often it happens; before, each republish retired two m-lines in every other
+    member's connection and renegotiated it, and every eighth renewed it (a media gap for everyone)."""
+    await room.policy({"a", "b"})
+    a, b = room.client("a"), room.client("b")
+    await a.publish(ToneAudio(), PatternVideo())
+    keys = [(stream_id_for("a"), kind) for kind in KINDS]
+    await wait_for(lambda: all(b.received[key].frames >= 5 for key in keys))
+    answered, ufrag = len(b.revisions), b.subscriber_ufrag
+    live = room.engine._rooms[SESSION]
+    transceivers = len(live.peers["b"].subscriber.getTransceivers())
+    for _ in range(limits.MAX_RETIRED_SECTIONS):  # far past the point where it was renewed before
+        assert a.publisher is not None
+        await a.publisher.close()
+        await wait_for(lambda: live.peers["a"].publisher is None)
+        seen = {key: b.received[key].frames for key in keys}
+        await a.publish(ToneAudio(), PatternVideo())  # a new connection (a new ICE ufrag)
+        await wait_for(lambda seen=seen: all(b.received[key].frames >= seen[key] + 5 for key in keys))
+    assert len(b.revisions) == answered and b.subscriber_ufrag == ufrag  # no offer, no new connection
+    assert len(live.peers["b"].subscriber.getTransceivers()) == transceivers
+    assert retired_sections(live.peers["b"]) == 0
 
 
 async def test_a_receiving_connection_closed_by_the_far_end_is_replaced_by_a_fresh_offer(room: Room) -> None:
@@ -136,6 +171,41 @@ async def test_one_members_failed_renegotiation_never_reaches_another_members_pu
     await c.publish(ToneAudio(), PatternVideo())  # answered: b's trouble is b's alone
     for receiver, sender in ((a, "c"), (b, "c"), (c, "a")):
         await wait_for(lambda r=receiver, s=sender: r.received[(stream_id_for(s), "audio")].frames >= 5)
+
+
+async def test_a_member_who_leaves_mid_renegotiation_is_not_logged_as_an_error_or_reconnected(
+    room: Room, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Seen in the K-rooms bench: a member's publish connection torn down while its receiving one was
+    making an offer; the closed connection raised from ``createOffer``, was logged with a traceback
+    as a bug, and a fresh receiving connection was attempted for a member no longer there."""
+    caplog.set_level(logging.INFO)
+    await room.policy({"a", "b", "c"})
+    a, c = room.client("a"), room.client("c")
+    room.client("b")
+    await a.publish(ToneAudio())
+    live = room.engine._rooms[SESSION]
+    await wait_for(lambda: live.peers["b"].subscriber is not None and c.answered.is_set())
+    peer = live.peers["b"]
+
+    leaving: list[asyncio.Task[None]] = []
+
+    async def leaves_mid_offer() -> tuple[str, int]:
+        # It leaves while its offer is being made: the leave takes it out of the room at once and then
+        # waits for the peer's lock, which the renegotiation holds.
+        leaving.append(asyncio.ensure_future(room.engine.close_participant(SESSION, "b")))
+        while "b" in live.peers:
+            await asyncio.sleep(0)
+        raise InvalidStateError("RTCPeerConnection is closed")  # what aiortc raises then
+
+    peer.make_offer = leaves_mid_offer  # type: ignore[method-assign]
+    peer.dirty = True
+    await room.engine._refresh(live, peer)
+    await leaving[0]
+    assert "b" not in live.peers and peer.subscriber is None  # nothing rebuilt for a member who left
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    await c.publish(ToneAudio())  # the rest of the session goes on
+    await wait_for(lambda: a.received[(stream_id_for("c"), "audio")].frames >= 5)
 
 
 async def test_a_lost_connection_reaches_the_listener_signaling_gave_the_media_events() -> None:

@@ -8,6 +8,7 @@ one packet and never raises into them. The connection here is a stand-in with th
 from __future__ import annotations
 
 import os
+import struct
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpPacket, RtcpRtpfbPacket
 from pylibsrtp import Policy, Session
 
+from server.media import repair
 from server.media.seam import LeanReceiver, SubscriberRtcp
 from server.media.seam.transport import nominated_route, send_rtcp
 
@@ -167,3 +169,37 @@ def test_the_receiving_legs_guard_gives_the_publishing_legs_verdicts() -> None:
     verdicts = [admit(data, addr, {PEER}) for data, addr in datagrams]
     assert sum(rtcp.drops.counts) == sum(1 for v in verdicts if v >= FIRST_DROP)
     assert handed == [data for (data, _), v in zip(datagrams, verdicts, strict=True) if v < FIRST_DROP]
+
+
+def _receiver_report(ssrc: int, lsr: int, dlsr: int) -> bytes:
+    """An RR from the subscriber with one report block about our sender ``ssrc``."""
+    block = struct.pack("!IBBHIIII", ssrc, 0, 0, 0, 100, 0, lsr, dlsr)
+    return struct.pack("!BBHI", 0x81, 201, 7, 0xABC) + block
+
+
+def test_receiver_reports_set_the_resend_interval_to_the_round_trip_to_the_subscriber() -> None:
+    """Our SR goes out at 100.0 s; the subscriber's RR echoes it (LSR) having held it 0.5 s (DLSR) and
+    reaches us at 100.53 s: a 30 ms round trip, so a packet may be resent again 40 ms after the last
+    resend instead of the default 100 ms. A block that echoes no SR of ours measures nothing."""
+    outbound, _ = _sessions()
+    clock = SimpleNamespace(now=100.0)
+    rtcp = SubscriberRtcp(clock=lambda: clock.now)
+    rtcp.attach(_dtls(_Transport(), outbound), "cname")
+    ntp = 0x0123456789ABCDEF
+    report = struct.pack("!BBHIQIII", 0x80, 200, 6, 5, ntp, 0, 1, 1)
+    lean = SimpleNamespace(
+        ssrc=5,
+        kind="video",
+        packets_sent=1,
+        sender_report=lambda: report,
+        roll_budget=lambda: None,
+        resend_interval=0.1,
+    )
+    rtcp.senders[5] = lean  # type: ignore[assignment]
+    assert rtcp.send_reports()
+    clock.now = 100.53
+    rtcp.on_rtcp(_receiver_report(5, 0x11111111, 0x1234))  # not the LSR of our SR
+    assert rtcp.rtt is None and lean.resend_interval == 0.1
+    rtcp.on_rtcp(_receiver_report(5, (ntp >> 16) & 0xFFFFFFFF, 65536 // 2))
+    assert rtcp.rtt == pytest.approx(0.03)
+    assert lean.resend_interval == pytest.approx(repair.retry_interval(0.03, 0.1)) == pytest.approx(0.04)

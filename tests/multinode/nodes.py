@@ -27,37 +27,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "multinode-secret-" + "y" * 32
 
 
-class Node:
-    def __init__(self, redis_url: str, prefix: str, lease_ttl: float | None = 2.0, *extra: str) -> None:
-        """``lease_ttl=None`` runs the node on the default lease; ``extra`` are more ``serve`` flags."""
+class ServeProcess:
+    """``python -m server serve`` on a free port with ``flags`` (after ``--port``), its output in a log file."""
+
+    def __init__(self, *flags: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "server",
-            "serve",
-            "--port",
-            str(self.port),
-            "--secret",
-            SECRET,
-            "--operator-key",
-            OPERATOR_KEY,
-            "--redis-url",
-            redis_url,
-            "--redis-prefix",
-            prefix,
-            *(["--lease-ttl", str(lease_ttl)] if lease_ttl is not None else []),
-            "--no-media",
-            "--log-text",
-            *extra,
-        ]
+        cmd = [sys.executable, "-m", "server", "serve", "--port", str(self.port), *flags]
         self.log = open(f"/tmp/hearth-node-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
         )
 
-    async def ready(self, timeout: float = 20.0) -> None:
+    async def ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -81,7 +63,29 @@ class Node:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(5)
         self.log.close()
+
+
+class Node(ServeProcess):
+    """A node on the shared Redis, without media."""
+
+    def __init__(self, redis_url: str, prefix: str, lease_ttl: float | None = 2.0, *extra: str) -> None:
+        """``lease_ttl=None`` runs the node on the default lease; ``extra`` are more ``serve`` flags."""
+        super().__init__(
+            "--secret",
+            SECRET,
+            "--operator-key",
+            OPERATOR_KEY,
+            "--redis-url",
+            redis_url,
+            "--redis-prefix",
+            prefix,
+            *(["--lease-ttl", str(lease_ttl)] if lease_ttl is not None else []),
+            "--no-media",
+            "--log-text",
+            *extra,
+        )
 
 
 async def api(method: str, url: str, token: str = OPERATOR_KEY, **body: Any) -> tuple[int, Any]:

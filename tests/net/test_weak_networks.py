@@ -121,15 +121,28 @@ def test_two_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figu
     _no_worse_than_direct(*figures.of(LOSS_2))
 
 
-@pytest.mark.xfail(strict=True, reason="#16: at 10% loss Hearth's video freezes 15-35 times a minute, the pair's 0-6")
+# Not strict since repair follows the measured round trip with backoff (branch lossy, 2026-12-06): in
+# runs on a loaded machine (load 20-48, the clean control failing) Hearth froze 19.0 and 10.7 times a
+# minute, the pair 21.2 and 11.5; before, 14-27 against 3-10. On a quieter machine (load 10, clean
+# control passing), with a loss-based publisher limit since taken out (it halved frame rates under
+# jitter): video 2.3 freezes a minute against the pair's 1.4, audio concealed 15.0% against 11.4% (the
+# publisher's Opus FEC is tuned to the loss the server reports, its uplink's only). Seventh session, with
+# transport-cc feedback (load 8-12): passed, and a 60 s bench cell gave 5.6 freezes a minute against the
+# pair's 10.0, audio 14.1% concealed against 14.2%. Strict again once it passes run after run in CI.
+@pytest.mark.xfail(
+    strict=False,
+    reason="#16: at 10% loss Hearth concealed more audio than the pair (15.0% / 11.4%) before transport-cc",
+)
 def test_ten_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
     _no_worse_than_direct(*figures.of(LOSS_10))
 
 
 # Not strict: it passed in a CI run of 2026-12-06 (fourth session) and failed in the one before, so
-# it sits at the margin like its siblings; strict again once it passes run after run.
+# it sits at the margin like its siblings; strict again once it passes run after run. Since repair
+# follows the measured round trip (branch lossy, loaded machine): members resent 0.8-4.3%, the
+# server 5.5-11.4%.
 @pytest.mark.xfail(
-    strict=False, reason="#16: under reordering jitter members resend 10-16% at the server's NACKs, it 18%+"
+    strict=False, reason="#16: under reordering jitter members resent 10-16% at the server's NACKs, it 18%+"
 )
 def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
     hearth, _ = figures.of(JITTERY)
@@ -138,8 +151,14 @@ def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
     assert downstream < MAX_RETRANSMITTED, f"the server retransmitted {100 * downstream:.1f}% of its packets"
 
 
-@pytest.mark.xfail(strict=True, reason="#16: the capped member's incoming video falls to 0.1 fps; the others' freezes")
+# Not strict since simulcast is on in the page (fifth session, 2026-12-06): the capped member receives the
+# floor holder's low layer; in a lab run at load 10-13 it passed with that video at 10.2 fps (10 needed),
+# at the margin. Before simulcast it fell to 0.1 fps. Sam's own outgoing video reached the others at
+# 0.0-0.5 fps until the server gave its browser transport-cc feedback (seventh session: 19.9 fps).
+@pytest.mark.xfail(strict=False, reason="#16: the capped member's incoming video fell to 0.1 fps before simulcast")
 def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_freezes(figures: Figures) -> None:
+    """Also: the capped member's own video still reaches the others (its browser, told by transport-cc
+    feedback what its uplink carries, sends what fits instead of every layer into a full queue)."""
     clean, _ = figures.of(CLEAN_NETWORK)
     hearth, _ = figures.of(CAPPED)
     for stream in hearth.audio(receiver=SAM):
@@ -148,6 +167,8 @@ def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_f
         assert stream.connections <= 1, f"{stream.receiver}'s connection was replaced ({stream.connections})"
     (floor,) = hearth.video(receiver=SAM, sender=ALEX)
     assert floor.fps >= CAPPED_MIN_FPS, f"{SAM} sees the floor holder at {floor.fps:.1f} fps"
+    for own in hearth.video(sender=SAM):
+        assert own.fps >= CAPPED_MIN_FPS, f"{own.receiver} sees {SAM} at {own.fps:.1f} fps"
     for stream in hearth.video():
         if SAM in (stream.sender, stream.receiver):
             continue
@@ -190,9 +211,14 @@ def test_capped_member_is_shown_whose_video_is_paused_and_the_facilitator_is_tol
 
 
 # Not strict since the repair work (a gap beyond repair is one keyframe request, no stale burst): it
-# passed in a CI run of 2026-12-06 and failed in the one before, so it sits at the margin.
+# passed in a CI run of 2026-12-06 and failed in the one before, so it sits at the margin. Seventh
+# session: bursts 1.1-1.6x and every video back within 0.45 s (bench, 10 runs), but Sam, whose own links
+# went out, sometimes asks for a keyframe itself (10 of 40 subscriber-runs in the bench; failed here once
+# on "Sam asked for Lee's keyframe 1 times"): Chromium asks when no frame has come for about 3 s, the
+# outage's length, and the pair's browsers ask in every run.
 @pytest.mark.xfail(
-    strict=False, reason="#16: after an outage subscribers sent their own PLIs and downlinks burst 4-16x"
+    strict=False,
+    reason="#16: the member cut off asks for a keyframe itself when the outage outlasts its browser's wait",
 )
 def test_video_resumes_after_an_outage_without_keyframe_requests_or_a_stale_burst(figures: Figures) -> None:
     figures.of(CLEAN_NETWORK)

@@ -32,17 +32,10 @@ lives in, and is read from, the submodule that uses it.
 
 from server.media.seam.guard import DROP_REASONS, Drops, admit, validated_sources
 from server.media.seam.ice import enable_loopback_candidates, enlarge_receive_buffers
-from server.media.seam.receive import (
-    NACK_WINDOW,
-    InboundTrack,
-    LeanReceiver,
-    RtpConsumer,
-    accept_rid_extension,
-    install_decoder_bypass,
-    request_keyframe,
-)
+from server.media.seam.inbound import NACK_WINDOW, InboundTrack, RtpConsumer
+from server.media.seam.receive import LeanReceiver, install_decoder_bypass, request_keyframe
 from server.media.seam.rtcp import SubscriberRtcp
-from server.media.seam.sdp import sdp_refusal
+from server.media.seam.sdp import accept_rid_extension, accept_transport_cc, sdp_refusal
 from server.media.seam.send import (
     HISTORY_MASK,
     HISTORY_SIZE,
@@ -77,6 +70,7 @@ __all__ = [
     "SocketHooks",
     "SubscriberRtcp",
     "accept_rid_extension",
+    "accept_transport_cc",
     "admit",
     "drop_receiving_state",
     "enable_loopback_candidates",

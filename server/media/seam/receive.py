@@ -11,15 +11,14 @@ tapped receivers start no decoder thread while other receivers still decode.
 from __future__ import annotations
 
 import functools
-import struct
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import aiortc.rtcrtpreceiver
 import pylibsrtp
-from aiortc import RTCRtpHeaderExtensionParameters, RTCRtpReceiver
+from aiortc import RTCRtpReceiver
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_RTPFB_NACK,
@@ -31,8 +30,10 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
+from server.media import transport_cc
 from server.media.seam import compiled
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTP, Address, Drops, admit, validated_sources
+from server.media.seam.inbound import InboundTrack, RtpConsumer
 from server.media.seam.transport import (
     Datagrams,
     SocketHooks,
@@ -41,19 +42,6 @@ from server.media.seam.transport import (
     parked_rtcp,
     send_rtcp,
 )
-from server.media.simulcast import RID_URI
-
-NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: a gap still open this far behind the newest is beyond repair
-# Upstream repair (issue #16): a gap is NACKed once it has stayed open past the reorder allowance (a
-# reordered packet is not lost), again every retry interval while it stays open, and given up after
-# MAX_NACKS: a gap beyond repair becomes one keyframe request, not a burst of stale packets.
-REORDER_DELAY = 0.02  # seconds a gap stays open before its first NACK ...
-REORDER_JITTERS = 2  # ... plus this many times the measured interarrival jitter (RFC 3550) ...
-MAX_REORDER_DELAY = 0.08  # ... at most this
-NACK_RETRY_INTERVAL = 0.1  # seconds between NACKs of a packet still missing (about one round trip)
-MAX_NACKS = 3  # NACKs per missing packet; still missing a retry interval after the last: beyond repair
-MAX_REPAIR_GAP = 64  # packets lost in a row beyond which a keyframe is cheaper than repair
-_RTP_HEADER = struct.Struct("!BBHI")  # first byte, marker + payload type, sequence number, timestamp
 
 _original_decoder_worker = aiortc.rtcrtpreceiver.decoder_worker
 _bypassed_queues: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -69,192 +57,6 @@ def _decoder_worker(loop: Any, input_q: Any, output_q: Any, decode_error: Any) -
 def install_decoder_bypass() -> None:
     """Idempotent; the wrapper is process-wide but only affects receivers passed to ``LeanReceiver.tap``."""
     aiortc.rtcrtpreceiver.decoder_worker = _decoder_worker
-
-
-class RtpConsumer(Protocol):
-    """What a tapped receiver feeds: one call per RTP packet, header fields already read."""
-
-    def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
-        """``level`` is an audio packet's RFC 6464 level (-dBov), or -1 when the packet carries none."""
-
-    def on_ssrc(self, ssrc: int) -> None:
-        """The publisher's SSRC for this track (again if it changes)."""
-
-    def on_unrepairable(self) -> None:
-        """A gap upstream is beyond repair (too long, or still open after every NACK): a keyframe is due."""
-
-
-class InboundTrack:
-    """One tapped receiver's per-packet work, done here instead of in ``RTCRtpReceiver``.
-
-    Packets reach ``on_srtp`` from the lean path (unprotected inside the socket callback) or
-    ``on_packet`` from aiortc's own path (an SSRC's first packets, before the lean path knows it).
-    Receiver-report statistics go into aiortc's own ``StreamStatistics`` for the SSRC, which
-    ``LeanReceiver.send_reports`` reads as aiortc's RTCP loop would (with LSR/DLSR from the SRs aiortc
-    still handles); gaps are NACKed here, as aiortc's ``NackGenerator`` would (it is off for tapped
-    receivers).
-
-    With the compiled path (``compiled.fastpath``) the connection's ``Inlet`` does ``on_srtp``'s work
-    in C by these same rules and keeps the statistics and gaps; ``LeanReceiver.sync`` writes them back
-    here (before each report, and when ``lean_packets`` or ``missing`` is read).
-    """
-
-    def __init__(
-        self, owner: LeanReceiver, receiver: RTCRtpReceiver, consumer: RtpConsumer, video: bool, rid: str | None = None
-    ) -> None:
-        self.owner = owner
-        self.rid = rid  # the simulcast layer's RTP stream id, or None (a receiver's one stream)
-        self.receiver = receiver
-        self.consumer = consumer
-        self.video = video
-        self.ssrc = -1
-        self.stats: Any = None
-        self.level_id = 0
-        self._lean_packets = 0
-        self._high = -1
-        self._missing: dict[int, list[Any]] = {}  # seq -> [open since, NACKs sent, last NACK at]
-
-    @property
-    def lean_packets(self) -> int:
-        """Packets that took the lean path (tests and diagnostics)."""
-        self.owner.sync(self)
-        return self._lean_packets
-
-    @property
-    def missing(self) -> set[int]:
-        """Sequence numbers of upstream gaps not repaired yet (NACKed, or to be NACKed with the next gap)."""
-        self.owner.sync(self)
-        return set(self._missing)
-
-    def restore(self, stats: tuple[Any, ...]) -> None:
-        """Take back what the compiled ``Inlet`` kept for this track (``Inlet.stats``)."""
-        received, max_seq, cycles, jitter_q4, arrival, timestamp, lean, high, missing = stats
-        s = self.stats
-        s.packets_received, s.max_seq, s.cycles, s._jitter_q4 = received, max_seq, cycles, jitter_q4
-        s._last_arrival, s._last_timestamp = arrival, timestamp
-        self._lean_packets, self._high = lean, high
-        self._missing = {seq: [0.0, 0, 0.0] for seq in missing}  # read back only: the Inlet keeps the timers
-
-    def on_packet(self, packet: RtpPacket) -> None:
-        """aiortc's path (it has counted the packet already): learn the SSRC, then hand the packet on."""
-        if packet.ssrc != self.ssrc:
-            self.owner.register(self, packet.ssrc)
-        seq = packet.sequence_number
-        if self.video and not self._nack(seq):
-            return
-        level = packet.extensions.audio_level
-        self.consumer.on_rtp(packet.payload, seq, packet.timestamp, packet.marker, -1 if level is None else level[1])
-
-    def on_srtp(self, plain: bytes) -> None:
-        """The lean path: read the header, count the packet as ``StreamStatistics.add`` does, NACK, hand on."""
-        self._lean_packets += 1
-        try:
-            first, second, seq, timestamp = _RTP_HEADER.unpack_from(plain)
-            offset = 12 + 4 * (first & 0x0F)
-            level = -1
-            if first & 0x10:
-                words = (plain[offset + 2] << 8) | plain[offset + 3]
-                if self.level_id and plain[offset] == 0xBE and plain[offset + 1] == 0xDE:
-                    level = _one_byte_level(plain, offset + 4, offset + 4 + 4 * words, self.level_id)
-                offset += 4 + 4 * words
-            end = len(plain) - plain[-1] if first & 0x20 else len(plain)
-        except (IndexError, struct.error):
-            return  # authenticated but malformed: aiortc's parser would refuse it too
-        if end < offset:
-            return
-        stats = self.stats
-        stats.packets_received += 1
-        delta = (seq - stats.max_seq) & 0xFFFF
-        if 0 < delta < 0x8000:  # aiortc's uint16_gt(seq, max_seq): a packet in order
-            arrival = int(time.time() * stats._clockrate)
-            if seq < stats.max_seq:
-                stats.cycles += 1 << 16
-            stats.max_seq = seq
-            if timestamp != stats._last_timestamp:
-                diff = abs((arrival - stats._last_arrival) - (timestamp - stats._last_timestamp))
-                stats._jitter_q4 += diff - ((stats._jitter_q4 + 8) >> 4)
-            stats._last_arrival = arrival
-            stats._last_timestamp = timestamp
-        if self.video:
-            if delta == 1 and not self._missing:
-                self._high = seq
-            elif not self._nack(seq):
-                return
-        self.consumer.on_rtp(plain[offset:end], seq, timestamp, second >> 7, level)
-
-    def _nack(self, seq: int) -> bool:
-        """Gap bookkeeping for one video packet; False when it is not to be handed on.
-
-        A newer packet opens gaps (a gap longer than ``MAX_REPAIR_GAP`` is beyond repair at once); an
-        older one fills a gap, or is a duplicate or a packet already given up (after an outage the
-        publisher may answer old NACKs with a burst of them: subscribers are past them). Then every
-        open gap is checked for a NACK that is due (``_repair``).
-        """
-        if self._high < 0:
-            self._high = seq
-            return True
-        delta = (seq - self._high) & 0xFFFF
-        missing = self._missing
-        if 0 < delta < 0x8000:
-            now = self.owner.clock()
-            self._high = seq
-            if delta - 1 > MAX_REPAIR_GAP:
-                missing.clear()
-                self.owner.unrepairable(self)
-                return True
-            for k in range(1, delta):
-                missing[(seq - k) & 0xFFFF] = [now, 0, now]
-            if any((seq - m) & 0xFFFF > NACK_WINDOW for m in missing):
-                missing.clear()  # fell out of the window still open
-                self.owner.unrepairable(self)
-                return True
-        elif delta == 0 or missing.pop(seq, None) is None:
-            return False
-        else:
-            now = self.owner.clock()
-        if missing:
-            self._repair(now)
-        return True
-
-    def reorder_allowance(self) -> float:
-        """Seconds a gap stays open before its first NACK: reordering is not loss."""
-        stats = self.stats
-        jitter = (stats._jitter_q4 >> 4) / stats._clockrate if stats is not None else 0.0
-        return min(MAX_REORDER_DELAY, REORDER_DELAY + REORDER_JITTERS * jitter)
-
-    def _repair(self, now: float) -> None:
-        """NACK what is due (open past the allowance, or a retry interval after its last NACK); a gap
-        NACKed ``MAX_NACKS`` times and still open is beyond repair: forget them all, ask for a keyframe."""
-        missing = self._missing
-        for _since, tries, last in missing.values():
-            if tries >= MAX_NACKS and now - last >= NACK_RETRY_INTERVAL:
-                missing.clear()
-                self.owner.unrepairable(self)
-                return
-        allowance = self.reorder_allowance()
-        due = []
-        for seq, entry in missing.items():
-            since, tries, last = entry
-            if (now - since >= allowance) if tries == 0 else (tries < MAX_NACKS and now - last >= NACK_RETRY_INTERVAL):
-                entry[1] = tries + 1
-                entry[2] = now
-                due.append(seq)
-        if due:
-            self.owner.send_nack(self, sorted(due))
-
-    def request(self, lost: list[int]) -> None:
-        """A subscriber NACKed packets that never reached us: NACK those still open upstream now,
-        unless they were NACKed within the retry interval (or every NACK is spent)."""
-        now = self.owner.clock()
-        due = []
-        for seq in lost:
-            entry = self._missing.get(seq)
-            if entry is not None and entry[1] < MAX_NACKS and (entry[1] == 0 or now - entry[2] >= NACK_RETRY_INTERVAL):
-                entry[1] += 1
-                entry[2] = now
-                due.append(seq)
-        if due:
-            self.owner.send_nack(self, sorted(due))
 
 
 class LeanReceiver:
@@ -292,6 +94,11 @@ class LeanReceiver:
         self._inlet: Any = compiled.BUILT.Inlet() if use_inlet else None
         self.clock: Callable[[], float] = time.monotonic
         self.unrepairable_gaps = 0  # gaps given up for a keyframe (tests and diagnostics)
+        # Transport-wide congestion control (``transport_cc``): the extension's id once negotiated (0:
+        # not), the arrivals not yet reported, and when the next feedback is due.
+        self.tcc_id = 0
+        self.arrivals = transport_cc.ArrivalLog()
+        self._feedback_due = 0.0
         if clock is not None:
             self.set_clock(clock)
 
@@ -386,7 +193,10 @@ class LeanReceiver:
         track.ssrc = ssrc
         track.consumer.on_ssrc(ssrc)
         track.stats = raw._RTCRtpReceiver__remote_streams.get(ssrc)
-        track.level_id = dtls._rtp_header_extensions_map._HeaderExtensionsMap__ids.audio_level or 0
+        ids = dtls._rtp_header_extensions_map._HeaderExtensionsMap__ids
+        track.level_id = ids.audio_level or 0
+        if (ids.transport_sequence_number or 0) != self.tcc_id:
+            self.set_transport_cc(ids.transport_sequence_number or 0)
         if track.stats is None or track.stats.max_seq is None or dtls._rx_srtp is None:
             return  # aiortc has not counted this SSRC: leave it on aiortc's path
         if self._unprotect is None:
@@ -426,6 +236,39 @@ class LeanReceiver:
         self.clock = clock
         if self._inlet is not None:
             self._inlet.set_clock(clock)
+
+    def set_transport_cc(self, ext_id: int) -> None:
+        """Note the transport-wide sequence number carried in extension ``ext_id`` (0: stop), both paths."""
+        self.tcc_id = ext_id
+        if self._inlet is not None:
+            self._inlet.set_transport_cc(ext_id, transport_cc.FEEDBACK_INTERVAL, self.send_feedback)
+
+    def arrived(self, transport_seq: int) -> None:
+        """A packet numbered ``transport_seq`` arrived now; feedback goes out when due (the compiled
+        path's ``Inlet`` notes its arrivals itself and calls ``send_feedback`` by this same rule)."""
+        now = self.clock()
+        self.arrivals.add(transport_seq, now)
+        if now >= self._feedback_due:
+            self._feedback_due = now + transport_cc.FEEDBACK_INTERVAL
+            self.send_feedback()
+
+    def feedback(self) -> bytes | None:
+        """The transport-cc packet for what arrived since the last (the ``Inlet``'s arrivals included)."""
+        if self._inlet is not None:
+            for seq, at in self._inlet.arrivals():
+                self.arrivals.add(seq, at)
+        tracks = self.inbound_tracks()
+        senders = [getattr(track.receiver, "_RTCRtpReceiver__rtcp_ssrc", None) for track in tracks]
+        sender = next((ssrc for ssrc in senders if ssrc is not None), 0)
+        media = next((track.ssrc for track in tracks if track.ssrc >= 0), 0)
+        return self.arrivals.feedback(sender, media)
+
+    def send_feedback(self) -> None:
+        """Send the publisher ``feedback()`` now, from the packet path (no timer: no packets, no feedback)."""
+        packet = self.feedback()
+        route = nominated_route(self._dtls) if self._dtls is not None else None
+        if packet is not None and route is not None:
+            send_rtcp(self._dtls, route, packet)
 
     def unrepairable(self, track: InboundTrack) -> None:
         """A gap of ``track`` is beyond repair: its consumer asks the publisher for a keyframe."""
@@ -543,34 +386,6 @@ class _Tap:
             self._by_ssrc[packet.ssrc] = track
         track.on_packet(packet)
         return False, None
-
-
-def _one_byte_level(data: bytes, start: int, end: int, wanted: int) -> int:
-    """The 7-bit level of element ``wanted`` in an RFC 8285 one-byte extension block, or -1."""
-    while start < end:
-        byte = data[start]
-        if byte == 0:  # padding between elements
-            start += 1
-            continue
-        ext_id = byte >> 4
-        if ext_id == 15:
-            break
-        if ext_id == wanted:
-            return data[start + 1] & 0x7F
-        start += 2 + (byte & 0x0F)
-    return -1
-
-
-def accept_rid_extension(transceiver: Any, extension_id: int) -> None:
-    """Negotiate the RTP stream id header extension (``simulcast.RID_URI``) a simulcast offer gave
-    ``extension_id``. aiortc does not support it, so it would leave it out of the answer, the browser
-    would not send it, and no layer's SSRC could be named. Appended to the transceiver's negotiated
-    extensions (seam: ``RTCRtpTransceiver._headerExtensions``, after setRemoteDescription) it goes into
-    the answer and into the receive parameters that configure the DTLS transport's parser, which then
-    fills ``RtpPacket.extensions.rtp_stream_id`` on aiortc's path."""
-    kept: list[RTCRtpHeaderExtensionParameters] = transceiver._headerExtensions
-    if not any(ext.uri == RID_URI for ext in kept):
-        kept.append(RTCRtpHeaderExtensionParameters(id=extension_id, uri=RID_URI))
 
 
 async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

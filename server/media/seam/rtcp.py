@@ -7,20 +7,23 @@ and its parser; ``SubscriberRtcp`` does the whole connection's RTCP instead, for
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pylibsrtp
 
+from server.media import repair
 from server.media.allocator import REMB_FALL
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
-from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
+from server.media.seam.send import RESEND_INTERVAL, SENDER_REPORT_SIZE, LeanSender
 from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
 _RTCP_HEADER = struct.Struct("!BBH")  # version and count/format, packet type, length in words - 1
 _NACK_FCI = struct.Struct("!HH")  # packet id, bitmask of the following lost packets
 _REPORT_BLOCK = 24  # bytes of an SR/RR report block: SSRC, fraction lost, cumulative lost, ...
 _REMB = b"REMB"
+_LSR_DLSR = struct.Struct("!II")  # a report block's last SR (middle 32 bits of its NTP time) and delay since
 
 
 class SubscriberRtcp:
@@ -37,10 +40,11 @@ class SubscriberRtcp:
     PLI/FIR go to the forwarder. The subscriber's own figures of what reaches it are kept for the
     allocator (``server.media.bandwidth``): its REMB (the browser's receive-side estimate, ``remb``)
     and the worst fraction lost its receiver reports give for our video since it was last taken
-    (``take_loss``).
+    (``take_loss``). The report blocks' LSR and DLSR give the round trip to the subscriber (``rtt``),
+    which sets how soon a packet may be resent again (``repair.retry_interval``).
     """
 
-    def __init__(self, drops: Drops | None = None) -> None:
+    def __init__(self, drops: Drops | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.senders: dict[int, LeanSender] = {}
         self.drops = drops if drops is not None else Drops()
         self.validated: set[Address] = set()
@@ -53,14 +57,23 @@ class SubscriberRtcp:
         self.remb: int | None = None  # bit/s, the subscriber's latest REMB
         self.remb_received = 0  # REMB packets read (tests and diagnostics)
         self.remb_fell = False  # a REMB came lower than the one before it since the flag was cleared
+        self.heard_at: float | None = None  # ``clock()`` when the subscriber's last RTCP packet was read
         self._loss = -1.0  # worst fraction lost reported for a video sender since ``take_loss``
+        self.clock = clock
+        self.rtt: float | None = None  # seconds, smoothed, from the report blocks' LSR/DLSR
+        # Our last two SRs of each sender: (LSR, the middle 32 bits of its NTP time; when it was sent).
+        # An RR's block names the latest SR that reached the subscriber, which may be the one before.
+        self._reports: dict[int, list[tuple[int, float]]] = {}
 
     def add(self, lean: LeanSender) -> None:
         self.senders[lean.ssrc] = lean
+        if self.rtt is not None:  # a track added to a measured link resends at its round trip at once
+            lean.resend_interval = repair.retry_interval(self.rtt, RESEND_INTERVAL)
 
     def remove(self, lean: LeanSender) -> None:
         if self.senders.get(lean.ssrc) is lean:
             del self.senders[lean.ssrc]
+            self._reports.pop(lean.ssrc, None)
 
     def install(self, dtls: Any) -> None:
         """Guard and wrap the connection's ICE sockets: call as soon as they exist (after each
@@ -104,6 +117,7 @@ class SubscriberRtcp:
     def on_rtcp(self, plain: bytes) -> None:
         """Walk a compound RTCP packet for generic NACK (205/1), PLI (206/1), FIR (206/4), REMB (206/15)
         and the report blocks of SR (200) and RR (201)."""
+        self.heard_at = self.clock()  # a silence (an outage) ends here: ``allocator.Estimate.on_heard``
         pos, end = 0, len(plain)
         while pos + 12 <= end:
             first, kind, words = _RTCP_HEADER.unpack_from(plain, pos)
@@ -139,14 +153,33 @@ class SubscriberRtcp:
             pos = after
 
     def _read_blocks(self, plain: bytes, at: int, count: int, end: int) -> None:
-        """The fraction lost of each report block about one of our video senders (RFC 3550 6.4.1)."""
+        """The fraction lost of each report block about one of our video senders, and the round trip
+        its LSR and DLSR give (RFC 3550 6.4.1)."""
         for _ in range(count):
             if at + _REPORT_BLOCK > end:
                 return
-            lean = self.senders.get(int.from_bytes(plain[at : at + 4], "big"))
-            if lean is not None and lean.kind == "video":
-                self._loss = max(self._loss, plain[at + 4] / 256.0)
+            ssrc = int.from_bytes(plain[at : at + 4], "big")
+            lean = self.senders.get(ssrc)
+            if lean is not None:
+                if lean.kind == "video":
+                    self._loss = max(self._loss, plain[at + 4] / 256.0)
+                lsr, dlsr = _LSR_DLSR.unpack_from(plain, at + 16)
+                self._round_trip(ssrc, lsr, dlsr)
             at += _REPORT_BLOCK
+
+    def _round_trip(self, ssrc: int, lsr: int, dlsr: int) -> None:
+        """A report block echoed one of our SRs (``lsr``) after holding it ``dlsr`` (1/65536 s): one
+        more round-trip sample, and every sender's resend interval from the smoothed figure."""
+        sent = next((when for echoed, when in self._reports.get(ssrc, ()) if echoed == lsr), None)
+        if sent is None or not lsr:
+            return
+        rtt = repair.smooth_rtt(self.rtt, self.clock() - sent - dlsr / 65536.0)
+        if rtt is None or rtt == self.rtt:
+            return
+        self.rtt = rtt
+        interval = repair.retry_interval(rtt, RESEND_INTERVAL)
+        for lean in self.senders.values():
+            lean.resend_interval = interval
 
     def take_loss(self) -> float | None:
         """The worst fraction lost (0..1) reported for our video since the last call, or None if none was."""
@@ -174,8 +207,13 @@ class SubscriberRtcp:
             group = live[start : start + fits]
             chunks = b"".join(_sdes_chunk(lean.ssrc, self._cname) for lean in group)
             sdes = _RTCP_HEADER.pack(0x80 | len(group), 202, len(chunks) // 4) + chunks
-            if send_rtcp(self._dtls, route, b"".join([lean.sender_report() for lean in group] + [sdes])):
+            reports = [lean.sender_report() for lean in group]
+            if send_rtcp(self._dtls, route, b"".join([*reports, sdes])):
                 self.reports_sent += 1
+                now = self.clock()
+                for lean, report in zip(group, reports, strict=True):
+                    sent = self._reports.setdefault(lean.ssrc, [])
+                    sent[:] = [*sent[-1:], (int.from_bytes(report[10:14], "big"), now)]
         return True
 
     def close(self) -> None:

@@ -40,6 +40,13 @@ HISTORY_MASK = HISTORY_SIZE - 1
 # member on a weak downlink is never offered many times its normal packets (issue #16: 11-18x).
 RESEND_INTERVAL = 0.1  # seconds: a packet resent this recently is not resent again (about one RTT)
 RETRANSMIT_PERCENT = 25  # resent bytes at most this share of the bytes sent over the last 1-2 s
+# A NACKed video packet more than a second of media behind the newest one sent is not resent: a
+# subscriber back from an outage asks for everything it missed, and repaying that from the history
+# within the budget would hold its picture back for seconds behind stale frames. One keyframe
+# request upstream serves it sooner (issue #16: "a gap beyond the repair window becomes one keyframe
+# request, not a burst of stale packets"). Random loss is repaired within a few round trips, far less.
+STALE_REPAIR_TICKS = 90_000  # RTP ticks of the 90 kHz video clock
+RTP_TIMESTAMP_MASK = 0xFFFFFFFF
 MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold before the subscriber lags
 NTP_EPOCH_OFFSET = 2208988800
 _RTP_OUT = struct.Struct("!BBHII")
@@ -59,6 +66,16 @@ class ConnectionRtcp(Protocol):
 
     def attach(self, dtls: Any, cname: str) -> None:
         """The sender started on ``dtls`` with this CNAME."""
+
+
+def stale(newest: int, stamp: int) -> bool:
+    """Whether RTP timestamp ``stamp`` is more than ``STALE_REPAIR_TICKS`` behind ``newest`` (across the
+    wrap; a ``stamp`` ahead of ``newest`` is not behind it): the one rule ``_fastpath.c`` repeats."""
+    return STALE_REPAIR_TICKS < (newest - stamp) & RTP_TIMESTAMP_MASK < 0x80000000
+
+
+def _no_timestamp() -> int | None:
+    return None
 
 
 def _nothing() -> None:
@@ -116,13 +133,9 @@ class LeanSender:
     reports it and the forwarder treats the subscriber as lagging.
     """
 
-    def __init__(
-        self,
-        sender: RTCRtpSender,
-        on_keyframe_request: Callable[[], None],
-        rtcp: ConnectionRtcp,
-        on_missing: Callable[[list[int]], None] | None = None,
-    ) -> None:
+    def __init__(self, sender: RTCRtpSender, rtcp: ConnectionRtcp) -> None:
+        """The subscriber's requests (``on_keyframe_request``, ``on_missing``, ``upstream``) go nowhere
+        until the forwarder's ``Sink`` takes them: they follow the simulcast layer it receives."""
         self.sender = sender
         self.rtcp = rtcp
         self.ssrc: int = sender._ssrc
@@ -132,9 +145,10 @@ class LeanSender:
         self._sr_ntp = 0
         self._cname = ""
         self._raw: Any = sender  # private fields are written through this untyped alias
-        self.on_keyframe_request = on_keyframe_request
-        self.on_missing = on_missing  # NACKed packets we never had (publisher's numbers): repair upstream
+        self.on_keyframe_request: Callable[[], None] = _nothing  # the subscriber's PLI/FIR
+        self.on_missing: Callable[[list[int]], None] | None = None  # NACKed packets we never had: repair upstream
         self.upstream: Callable[[int], int | None] | None = None  # ``Sink.upstream_seq``, set by the sink
+        self.newest: Callable[[], int | None] = _no_timestamp  # ``Sink.timestamp_out``: stale repair's yardstick
         self.ready = False
         self.retired = False
         self.outlet: Any = None  # the compiled twin of ``send`` (``_fastpath.Outlet``), set by the forwarder
@@ -333,7 +347,8 @@ class LeanSender:
         self._resend_interval = RESEND_INTERVAL
         self._budget_octets = self._budget_current = 0
         self._resent_before = self._resent_now = 0
-        self._retransmitted = self._resend_repeats = self._resend_over_budget = 0
+        self._retransmitted = self._resend_repeats = self._resend_over_budget = self._resend_stale = 0
+        self._stale_asked: int | None = None  # the newest timestamp when stale NACKs last asked for a keyframe
 
     @property
     def resend_interval(self) -> float:
@@ -361,6 +376,11 @@ class LeanSender:
         """NACKed packets not resent because the retransmission budget was spent."""
         return int(self.outlet.resend_over_budget) if self.outlet is not None else self._resend_over_budget
 
+    @property
+    def resend_stale(self) -> int:
+        """NACKed video packets not resent because they were ``STALE_REPAIR_TICKS`` behind the newest."""
+        return int(self.outlet.resend_stale) if self.outlet is not None else self._resend_stale
+
     def roll_budget(self) -> None:
         """A new budget window: called once a second with the sender reports (``SubscriberRtcp``).
 
@@ -379,8 +399,10 @@ class LeanSender:
         A packet is resent at most once per ``resend_interval`` (a NACK repeated within a round trip
         is answered by the resend already on its way), and only while the bytes resent stay within
         the budget (``roll_budget``); what is left is lost again, and the subscriber asks for a
-        keyframe rather than a flood. Returns the publisher's sequence numbers of asked-for packets
-        that never reached us (gaps upstream), for the caller to NACK upstream.
+        keyframe rather than a flood. Video ``STALE_REPAIR_TICKS`` behind the newest packet is not
+        resent at all (counted in ``resend_stale``: ``answer_nack`` asks for a keyframe instead).
+        Returns the publisher's sequence numbers of asked-for packets that never reached us (gaps
+        upstream), for the caller to NACK upstream.
         """
         when = time.monotonic() if now is None else now
         if self.outlet is not None:
@@ -388,6 +410,7 @@ class LeanSender:
         upstream: list[int] = []
         if self.sock is None:
             return upstream
+        newest = self.newest() if self.kind == "video" else None
         for seq in lost:
             at = seq & HISTORY_MASK
             data = self._history[at]
@@ -395,6 +418,9 @@ class LeanSender:
                 origin = self.upstream(seq) if self.upstream is not None else None
                 if origin is not None:
                     upstream.append(origin)
+                continue
+            if newest is not None and stale(newest, int.from_bytes(data[4:8], "big")):
+                self._resend_stale += 1
                 continue
             resent = self._resent[at]
             if resent is not None and resent[0] == seq and when - resent[1] < self._resend_interval:
@@ -413,11 +439,19 @@ class LeanSender:
             self._resent[at] = (seq, when)
         return upstream
 
-    def answer_nack(self, lost: list[int]) -> None:
-        """``retransmit``, and what we never had asked of the publisher (``on_missing``)."""
-        upstream = self.retransmit(lost)
+    def answer_nack(self, lost: list[int], now: float | None = None) -> None:
+        """``retransmit``, and what we never had asked of the publisher (``on_missing``); packets too
+        stale to resend ask for one keyframe (``on_keyframe_request``) per second of media: the
+        subscriber repeats its NACKs for them several times over."""
+        refused = self.resend_stale
+        upstream = self.retransmit(lost, now)
         if upstream and self.on_missing is not None:
             self.on_missing(upstream)
+        if self.resend_stale != refused:
+            newest, asked = self.newest(), self._stale_asked
+            if newest is not None and (asked is None or stale(newest, asked)):
+                self._stale_asked = newest
+                self.on_keyframe_request()
 
     async def _handle_rtcp_packet(self, packet: Any) -> None:
         """Feedback that came through aiortc's path (before ``rtcp`` hooked the socket): same handling."""
