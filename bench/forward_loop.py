@@ -43,7 +43,8 @@ from server.media.forwarder import Sink, Source, Totals
 from server.media.levels import SpeakingMeter
 from server.media.seam import compiled as seam_compiled
 from server.media.seam import send
-from server.media.seam.receive import InboundTrack, LeanReceiver
+from server.media.seam.inbound import InboundTrack
+from server.media.seam.receive import LeanReceiver
 from server.media.seam.send import HISTORY_SIZE, SRTP_TRAILER, LeanSender
 from server.media.seam.transport import srtp_internals
 
@@ -112,7 +113,8 @@ def inbound(kind: str, wired: bool = False, compiled: bool = False) -> InboundTr
             sink.outlet.attach(lean.session, context, TX.fileno(), host, port, lean.ssrc, lean._pt, lean._ext)
             sink.outlet.forward(b"", 0, 0, 0, True)  # started: the loop's video is not at a keyframe
         source.add_sink(sink)
-    track = InboundTrack(None, None, source, kind == "video")  # type: ignore[arg-type]
+    # Its owner (the connection's receiver) is replaced when the whole path is timed; transport-cc off.
+    track = InboundTrack(LeanReceiver(compiled_path=False), None, source, kind == "video")  # type: ignore[arg-type]
     track.stats = StreamStatistics(90000 if kind == "video" else 48000)
     track.stats.max_seq, track.stats._last_arrival, track.stats._last_timestamp = 0, 0, 0
     track.level_id = 1

@@ -13,7 +13,8 @@ finding (so is an exception from either path; a memory error ends the process, a
   subscribers' NACKs to repair upstream between them, into both receive paths as
   ``tests/media/test_inlet.py`` wires them: the same packets handed on, statistics, NACKs and
   keyframe requests for gaps beyond repair.
-- ``outlet``: forward / restart / layer switch / budget window / NACK sequences (on a clock the input moves) into a
+- ``outlet``: forward / restart / layer switch (VP8 indexes re-based, then shifted) / budget window / NACK
+  sequences (on a clock the input moves) into a
   ``Sink`` + ``LeanSender`` and into a compiled ``Outlet`` (``tests/media/test_outlet.py``'s ``Pair``,
   real UDP sockets on loopback, libsrtp sessions keyed alike): the same answers, the same bytes on the
   wire (resends included), the same numbers NACKed upstream, sender report and resend counts.
@@ -224,7 +225,9 @@ def fuzz_outlet(r: Reader) -> None:
                 last_out = int.from_bytes(native[-1][2:4], "big")
         reports = [lean.sender_report()[20:28] for lean in pair.leans]  # packet and octet counts
         agree("sender report", *reports)
-        counts = [(lean.retransmitted, lean.resend_repeats, lean.resend_over_budget) for lean in pair.leans]
+        counts = [
+            (lean.retransmitted, lean.resend_repeats, lean.resend_over_budget, lean.resend_stale) for lean in pair.leans
+        ]
         agree("resend counts", *counts)
     finally:
         pair.close()
@@ -271,6 +274,20 @@ def seeds() -> Iterator[bytes]:
         steps += bytes([2, 3, 10, 2, 0, 3])  # a budget window rolled, the NACK again 50 ms on: repeats
         steps += bytes([6, 0]) + struct.pack("!HIH", 70, 5, 1500) + b"\x10" * 64  # restart, then past SRTP's limit
         yield bytes([2, video | 6]) + steps
+    # Simulcast layers with VP8 running indexes (PictureID 15- and 7-bit, TL0PICIDX, KEYIDX): two switches
+    steps = b""
+    layers = [(0x1234, 250, 30, True, 1000, 50_000), (0x05, 9, 3, False, 7000, 900_000), (0x7FF0, 2, 31, True, 10, 7)]
+    for picture, tl0, keyidx, wide, first_seq, first_ts in layers:
+        if first_seq != 1000:  # a switch to this layer, at its keyframe's timestamp
+            steps += bytes([14]) + first_ts.to_bytes(4, "big")
+        for n in range(4):
+            pid = (picture + n) & 0x7FFF
+            field = bytes([0x80 | pid >> 8, pid & 0xFF]) if wide else bytes([pid & 0x7F])
+            payload = bytes([0x90, 0xF0]) + field + bytes([(tl0 + n) & 0xFF, 0x20 | keyidx, 0x10 if n == 0 else 0x11])
+            steps += (
+                bytes([0x80]) + struct.pack("!HIH", first_seq + n, first_ts + 3000 * n, 40 + len(payload)) + payload
+            )
+    yield bytes([2, 7]) + steps
     yield bytes([3, 0x90, 0x80, 0x80, 0x00])
 
 

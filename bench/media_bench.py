@@ -52,7 +52,7 @@ from rooms.model import stream_id_for
 from server.heap import quiet_gc
 from server.media import seam
 from server.media.engine import MediaEngine
-from server.media.forwarder import vp8_descriptor_size
+from server.media.vp8 import vp8_descriptor_size
 from signaling.ports import ForwardingPolicy
 
 SESSION = "bench"

@@ -37,7 +37,8 @@ from typing import Any
 
 from server.media import forwarder
 from server.media.seam import send
-from server.media.seam.receive import InboundTrack, LeanReceiver
+from server.media.seam.inbound import InboundTrack
+from server.media.seam.receive import LeanReceiver
 
 PARTS = ("packet", "outlets") if forwarder.COMPILED else ("packet", "unprotect", "protect", "sendto")
 CYCLE = 8  # of every 8 received packets, 4 are timed, one part each; 4 run untouched

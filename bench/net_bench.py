@@ -97,7 +97,8 @@ def main() -> None:
     parser.add_argument("--outages", type=int, default=10, help="outage runs")
     parser.add_argument("--after", type=float, default=10.0, help="seconds watched after each outage's end")
     names = [c.name for c in CONDITIONS]
-    parser.add_argument("--conditions", nargs="*", default=names, choices=names, metavar="NAME", help=str(names))
+    listed = ", ".join(names).replace("%", "%%")  # argparse formats help with %
+    parser.add_argument("--conditions", nargs="*", default=names, choices=names, metavar="NAME", help=listed)
     parser.add_argument("--seed", type=int, default=None, help="seed for the links' random draws")
     parser.add_argument(
         "--hearth-arg",

@@ -62,7 +62,9 @@ def test_media_rooms_bench_prints_cpu_per_room_delivery_and_the_rooms_carried() 
 def test_forward_loop_splits_the_hot_path_cost() -> None:
     out = run("bench/forward_loop.py", "--packets", "500")
     for kind in ("video", "audio"):
-        assert re.search(kind + r": whole [\d.]+ \| libsrtp protect [\d.]+ per copy \| Python [\d.]+ = ", out), out
+        # a part's cost is a difference of two timings, so on a loaded machine it can print below zero
+        part = r"-?[\d.]+"
+        assert re.search(kind + rf": whole [\d.]+ \| libsrtp protect {part} per copy \| Python [\d.]+ = ", out), out
         assert re.search(kind + r": Python [\d.]+ \| compiled [\d.]+ us per received packet", out), out
 
 
