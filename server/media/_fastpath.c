@@ -1533,6 +1533,12 @@ static PyMethodDef inlet_methods[] = {
     {NULL},
 };
 
+static PyMemberDef inlet_members[] = {
+    {"feedback_due", T_DOUBLE, offsetof(Inlet, feedback_due), 0,
+     "when the next transport-cc feedback is due (by the inlet's clock): one due time for both receive paths"},
+    {NULL},
+};
+
 static PyTypeObject InletType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "server.media._fastpath.Inlet",
     .tp_doc = "One publisher connection's lean receive path, compiled (seam.receive's and seam.inbound's rules).",
@@ -1543,6 +1549,7 @@ static PyTypeObject InletType = {
     .tp_clear = (inquiry)inlet_gc_clear,
     .tp_dealloc = (destructor)inlet_dealloc,
     .tp_methods = inlet_methods,
+    .tp_members = inlet_members,
 };
 
 /* One ICE socket's datagram_received: its inlet, and the callback it wraps. */

@@ -104,6 +104,8 @@ class Outlet:
 class Inlet:
     """One publisher connection's lean receive path, compiled (seam.receive's rules)."""
 
+    feedback_due: float  # when the next transport-cc feedback is due: one due time for both receive paths
+
     def guard(self, validated: set[tuple[str, int]], on_drop: Callable[[int], object], /) -> None: ...
     def set_session(self, session: object, ctx: object, /) -> None: ...  # ctx: a hearth.srtp_context capsule
     def add(

@@ -294,6 +294,24 @@ def test_transport_wide_numbers_are_fed_back_alike_every_feedback_interval() -> 
     assert [level for *_, level in inlet.consumer.packets] == [5] * len(inlet.consumer.packets)
 
 
+def test_an_ssrcs_first_packets_on_aiortcs_path_and_the_rest_on_the_inlet_share_one_feedback_interval() -> None:
+    """A stream's first packets come through aiortc (``LeanReceiver.arrived``), the rest through the
+    compiled ``Inlet``: feedback still goes out once per ``FEEDBACK_INTERVAL``, not once per path."""
+    key = os.urandom(28)
+    tx = session(key, outbound=True)
+    clock = Clock()
+    path = Path(key, True, True, 10, clock=clock)
+    path.receiver.arrived(1000)  # the SSRC's first packet, read by aiortc: the first feedback
+    assert len(path.feedbacks) == 1
+    for i in range(11, 15):  # the inlet's first arrivals, 30 ms apart: within the interval, then past it
+        clock.now += 0.03
+        path.hook(tx.protect(rtp(i, VIDEO_TIMESTAMP, b"\x90\x80\x01v", transport_seq=1000 + i - 10)), PEER)
+    assert len(path.feedbacks) == 2, "one at 0 ms (aiortc's path), the next at 120 ms (the inlet's), none between"
+    clock.now += 0.03
+    path.receiver.arrived(1005)  # aiortc's path again (a new SSRC's first packet): within the inlet's interval
+    assert len(path.feedbacks) == 2
+
+
 def test_a_gap_beyond_repair_asks_once_for_a_keyframe_and_stale_packets_are_not_handed_on() -> None:
     """An outage: the next packet is MAX_REPAIR_GAP + 1 on. No NACKs for the lost ones, one keyframe
     request; old packets that still turn up (the publisher answering old NACKs) stay here."""

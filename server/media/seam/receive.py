@@ -248,8 +248,16 @@ class LeanReceiver:
         path's ``Inlet`` notes its arrivals itself and calls ``send_feedback`` by this same rule)."""
         now = self.clock()
         self.arrivals.add(transport_seq, now)
-        if now >= self._feedback_due:
-            self._feedback_due = now + transport_cc.FEEDBACK_INTERVAL
+        inlet = self._inlet
+        due = inlet.feedback_due if inlet is not None else self._feedback_due
+        if now >= due:
+            # One due time for both paths: an SSRC's first packets come through here, the rest through
+            # the ``Inlet``, and two clocks of their own sent two feedbacks within an interval at a start.
+            due = now + transport_cc.FEEDBACK_INTERVAL
+            if inlet is not None:
+                inlet.feedback_due = due
+            else:
+                self._feedback_due = due
             self.send_feedback()
 
     def feedback(self) -> bytes | None:
