@@ -45,7 +45,8 @@ from server.media.seam import compiled as seam_compiled
 from server.media.seam import send
 from server.media.seam.inbound import InboundTrack
 from server.media.seam.receive import LeanReceiver
-from server.media.seam.send import HISTORY_SIZE, SRTP_TRAILER, LeanSender
+from server.media.seam.resend import HISTORY_SIZE
+from server.media.seam.send import SRTP_TRAILER, LeanSender
 from server.media.seam.transport import srtp_internals
 
 COPIES = 7  # N = 8

@@ -7,11 +7,13 @@ sessions keyed alike (SRTP is deterministic for a key, SSRC and index), and comp
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import random
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,9 +24,11 @@ from pylibsrtp import Policy, Session
 
 from server.media import forwarder
 from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_starts_frame
+from server.media.pacing import PACING_FACTOR, RESEND_BURST
 from server.media.seam import compiled as seam_compiled
-from server.media.seam import send
-from server.media.seam.send import HISTORY_SIZE, RESEND_INTERVAL, RETRANSMIT_PERCENT, LeanSender
+from server.media.seam import resend
+from server.media.seam.resend import HISTORY_SIZE, RESEND_INTERVAL, RETRANSMIT_PERCENT
+from server.media.seam.send import LeanSender
 from server.media.seam.transport import SRTP_TRAILER, srtp_internals
 
 _fastpath: Any = forwarder._fastpath
@@ -45,6 +49,16 @@ class Wire:
 
     def take(self, count: int) -> list[bytes]:
         return [self.sock.recv(2048) for _ in range(count)]
+
+    async def arrive(self, count: int) -> list[bytes]:
+        """``take`` with the event loop running (paced resends go out from its timers)."""
+        loop = asyncio.get_running_loop()
+        self.sock.setblocking(False)
+        try:
+            async with asyncio.timeout(10):
+                return [await loop.sock_recv(self.sock, 2048) for _ in range(count)]
+        finally:
+            self.sock.settimeout(2)
 
     def nothing_more(self) -> bool:
         self.sock.setblocking(False)
@@ -216,11 +230,11 @@ def test_nacks_are_answered_from_the_same_history(pairs: list[Pair]) -> None:
 
 def test_the_compiled_limits_are_the_python_ones() -> None:
     """Each limit is defined once in Python; the C file repeats it, and this holds them equal."""
-    assert _fastpath.HISTORY_SIZE == send.HISTORY_SIZE
+    assert _fastpath.HISTORY_SIZE == resend.HISTORY_SIZE
     assert _fastpath.RESTART_WINDOW == forwarder.RESTART_WINDOW
-    assert _fastpath.RESEND_INTERVAL == send.RESEND_INTERVAL
-    assert _fastpath.RETRANSMIT_PERCENT == send.RETRANSMIT_PERCENT
-    assert _fastpath.STALE_REPAIR_TICKS == send.STALE_REPAIR_TICKS
+    assert _fastpath.RESEND_INTERVAL == resend.RESEND_INTERVAL
+    assert _fastpath.RETRANSMIT_PERCENT == resend.RETRANSMIT_PERCENT
+    assert _fastpath.STALE_REPAIR_TICKS == resend.STALE_REPAIR_TICKS
 
 
 def resends(lean: LeanSender) -> tuple[int, int, int]:
@@ -283,6 +297,57 @@ def test_the_budget_caps_a_nack_storm(pairs: list[Pair]) -> None:
     for lean in pair.leans:
         lean.retransmit(latest, 2000.0)
     assert pair.wires[0].take(3) == pair.wires[1].take(3) == compiled[-3:]
+
+
+def sent_at_100_a_second(pairs: list[Pair], seed: int) -> tuple[Pair, list[bytes]]:
+    """A video copy that sent 100 packets in the last report window (resends paced at 250 a second),
+    and those packets as the subscriber got them (the last 50 not stale)."""
+    pair = Pair("video", seed=seed)
+    pairs.append(pair)
+    now = time.monotonic()
+    for lean in pair.leans:
+        lean.roll_budget(now - 1.0)
+    seq, ts = 100, 0
+    for payload in [KEYFRAME] + [DELTA] * 99:  # 100 frames of 900 ticks
+        pair.forward(payload, seq, ts, 1)
+        seq, ts = seq + 1, ts + 900
+    for lean in pair.leans:
+        lean.roll_budget(now)
+        lean.resend_interval = 1.0  # a long round trip: none of the resends here waits too long to go
+    _python, compiled = pair.arrived()
+    return pair, compiled
+
+
+async def test_a_large_nack_is_resent_paced_alike_by_both_paths(pairs: list[Pair]) -> None:
+    """A subscriber NACKs 20 packets at once (within the budget): ``RESEND_BURST`` go out at once, the
+    rest at ``PACING_FACTOR`` times the rate the copy was sent at, the same bytes from both paths."""
+    pair, compiled = sent_at_100_a_second(pairs, seed=19)
+    asked = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled[60:80]]
+    asked_at = time.monotonic()
+    for lean in pair.leans:
+        lean.answer_nack(asked)
+    burst = [wire.take(RESEND_BURST) for wire in pair.wires]
+    assert burst[0] == burst[1] == compiled[60 : 60 + RESEND_BURST]
+    assert pair.wires[0].nothing_more() and pair.wires[1].nothing_more(), "the rest waits its turn"
+    rest = [await wire.arrive(20 - RESEND_BURST) for wire in pair.wires]
+    paced = time.monotonic() - asked_at
+    assert rest[0] == rest[1] == compiled[60 + RESEND_BURST : 80]
+    rate = PACING_FACTOR * 100
+    assert paced >= 0.9 * (20 - RESEND_BURST) / rate, f"16 resends at {rate:.0f} a second took {paced:.3f} s"
+    assert [resends(lean) for lean in pair.leans] == [(20, 0, 0)] * 2
+
+
+async def test_resends_still_waiting_are_dropped_when_the_route_goes(pairs: list[Pair]) -> None:
+    pair, compiled = sent_at_100_a_second(pairs, seed=23)
+    asked = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled[60:70]]
+    for lean in pair.leans:
+        lean.answer_nack(asked)
+    burst = [wire.take(RESEND_BURST) for wire in pair.wires]
+    assert burst[0] == burst[1] == compiled[60 : 60 + RESEND_BURST]
+    for lean in pair.leans:
+        assert len(lean._pacer.queue) == 10 - RESEND_BURST and lean._pace_timer is not None
+        lean.route_lost()
+        assert not lean._pacer.queue and lean._pace_timer is None
 
 
 def test_a_nack_for_video_a_second_stale_asks_for_one_keyframe_instead_of_resending(pairs: list[Pair]) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from server.media import repair
 from server.media.repair import MAX_RETRY_INTERVAL, MIN_RETRY_INTERVAL, RETRY_MARGIN, retry_interval, smooth_rtt
-from server.media.seam import compiled, inbound, send
+from server.media.seam import compiled, inbound, resend
 
 
 def test_the_first_round_trip_sample_is_taken_as_it_is() -> None:
@@ -53,7 +53,7 @@ def test_the_compiled_round_trip_rules_are_these() -> None:
     for name in ("RTT_GAIN", "RETRY_MARGIN", "MIN_RETRY_INTERVAL", "MAX_RETRY_INTERVAL", "MAX_RTT_SAMPLE"):
         assert getattr(built, name) == getattr(repair, name), name
     assert built.NACK_RETRY_INTERVAL == inbound.NACK_RETRY_INTERVAL
-    assert built.RESEND_INTERVAL == send.RESEND_INTERVAL
+    assert built.RESEND_INTERVAL == resend.RESEND_INTERVAL
 
 
 def test_each_repeated_nack_waits_twice_as_long_as_the_one_before_up_to_the_bound() -> None:

@@ -16,7 +16,8 @@ import pylibsrtp
 from server.media import repair
 from server.media.allocator import REMB_FALL
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
-from server.media.seam.send import RESEND_INTERVAL, SENDER_REPORT_SIZE, LeanSender
+from server.media.seam.resend import RESEND_INTERVAL
+from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
 from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
 _RTCP_HEADER = struct.Struct("!BBH")  # version and count/format, packet type, length in words - 1

@@ -30,23 +30,11 @@ from aiortc.rtp import (
 )
 
 from server.media.seam import compiled
+from server.media.seam.resend import HISTORY_MASK, HISTORY_SIZE, Resends
 from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rtcp, srtp_internals
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
-HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
-HISTORY_MASK = HISTORY_SIZE - 1
-# A subscriber's NACKs are answered at most once per packet per round trip, and within a budget, so a
-# member on a weak downlink is never offered many times its normal packets (issue #16: 11-18x).
-RESEND_INTERVAL = 0.1  # seconds: a packet resent this recently is not resent again (about one RTT)
-RETRANSMIT_PERCENT = 25  # resent bytes at most this share of the bytes sent over the last 1-2 s
-# A NACKed video packet more than a second of media behind the newest one sent is not resent: a
-# subscriber back from an outage asks for everything it missed, and repaying that from the history
-# within the budget would hold its picture back for seconds behind stale frames. One keyframe
-# request upstream serves it sooner (issue #16: "a gap beyond the repair window becomes one keyframe
-# request, not a burst of stale packets"). Random loss is repaired within a few round trips, far less.
-STALE_REPAIR_TICKS = 90_000  # RTP ticks of the 90 kHz video clock
-RTP_TIMESTAMP_MASK = 0xFFFFFFFF
 MAX_BUFFERED = 256 * 1024  # bytes a buffering transport (uvloop) may hold before the subscriber lags
 NTP_EPOCH_OFFSET = 2208988800
 _RTP_OUT = struct.Struct("!BBHII")
@@ -66,12 +54,6 @@ class ConnectionRtcp(Protocol):
 
     def attach(self, dtls: Any, cname: str) -> None:
         """The sender started on ``dtls`` with this CNAME."""
-
-
-def stale(newest: int, stamp: int) -> bool:
-    """Whether RTP timestamp ``stamp`` is more than ``STALE_REPAIR_TICKS`` behind ``newest`` (across the
-    wrap; a ``stamp`` ahead of ``newest`` is not behind it): the one rule ``_fastpath.c`` repeats."""
-    return STALE_REPAIR_TICKS < (newest - stamp) & RTP_TIMESTAMP_MASK < 0x80000000
 
 
 def _no_timestamp() -> int | None:
@@ -123,7 +105,7 @@ def _one_byte_extensions(elements: list[tuple[int, bytes]]) -> bytes:
     return struct.pack("!HH", 0xBEDE, len(body) // 4) + body
 
 
-class LeanSender:
+class LeanSender(Resends):
     """Sends already-packetized RTP payloads on one aiortc sender's transport with minimal work per packet.
 
     The caller chooses sequence numbers (the forwarder keeps upstream gaps so NACKs can repair them);
@@ -240,6 +222,7 @@ class LeanSender:
     def route_lost(self) -> None:
         """The nominated pair is gone (DTLS closed, ICE consent lost): stop sending until ``link`` finds one."""
         self.sock = None
+        self.stop_pacing()
         if self.outlet is not None:
             self.outlet.detach()
 
@@ -261,6 +244,7 @@ class LeanSender:
         """
         for name in ("_handle_rtcp_packet", "send", "_run_rtcp"):
             self._raw.__dict__.pop(name, None)
+        self.stop_pacing()
         self.on_keyframe_request = _nothing
         self.on_missing = None
         self.upstream = None
@@ -340,118 +324,6 @@ class LeanSender:
             self.packets_sent & 0xFFFFFFFF,
             self.octets & 0xFFFFFFFF,
         )
-
-    def reset_repair(self) -> None:
-        """No packet resent yet, nothing earned or spent (what ``_fastpath.Outlet`` starts with)."""
-        self._resent: list[tuple[int, float] | None] = [None] * HISTORY_SIZE  # (seq, when) by history slot
-        self._resend_interval = RESEND_INTERVAL
-        self._budget_octets = self._budget_current = 0
-        self._resent_before = self._resent_now = 0
-        self._retransmitted = self._resend_repeats = self._resend_over_budget = self._resend_stale = 0
-        self._stale_asked: int | None = None  # the newest timestamp when stale NACKs last asked for a keyframe
-
-    @property
-    def resend_interval(self) -> float:
-        """Seconds within which a packet is resent at most once (an RTT estimate may raise it)."""
-        return float(self.outlet.resend_interval) if self.outlet is not None else self._resend_interval
-
-    @resend_interval.setter
-    def resend_interval(self, seconds: float) -> None:
-        self._resend_interval = seconds
-        if self.outlet is not None:
-            self.outlet.resend_interval = seconds
-
-    @property
-    def retransmitted(self) -> int:
-        """Packets resent in answer to NACKs."""
-        return int(self.outlet.retransmitted) if self.outlet is not None else self._retransmitted
-
-    @property
-    def resend_repeats(self) -> int:
-        """NACKed packets not resent because they were resent within ``resend_interval``."""
-        return int(self.outlet.resend_repeats) if self.outlet is not None else self._resend_repeats
-
-    @property
-    def resend_over_budget(self) -> int:
-        """NACKed packets not resent because the retransmission budget was spent."""
-        return int(self.outlet.resend_over_budget) if self.outlet is not None else self._resend_over_budget
-
-    @property
-    def resend_stale(self) -> int:
-        """NACKed video packets not resent because they were ``STALE_REPAIR_TICKS`` behind the newest."""
-        return int(self.outlet.resend_stale) if self.outlet is not None else self._resend_stale
-
-    def roll_budget(self) -> None:
-        """A new budget window: called once a second with the sender reports (``SubscriberRtcp``).
-
-        Resent bytes over the last window and this one stay within ``RETRANSMIT_PERCENT`` of the
-        payload bytes sent over the same span; no clock on the per-packet path.
-        """
-        if self.outlet is not None:
-            self.outlet.roll_budget()
-            return
-        self._budget_octets, self._budget_current = self._budget_current, self._octets
-        self._resent_before, self._resent_now = self._resent_now, 0
-
-    def retransmit(self, lost: list[int], now: float | None = None) -> list[int]:
-        """Answer a NACK from the history of protected packets; older ones are gone.
-
-        A packet is resent at most once per ``resend_interval`` (a NACK repeated within a round trip
-        is answered by the resend already on its way), and only while the bytes resent stay within
-        the budget (``roll_budget``); what is left is lost again, and the subscriber asks for a
-        keyframe rather than a flood. Video ``STALE_REPAIR_TICKS`` behind the newest packet is not
-        resent at all (counted in ``resend_stale``: ``answer_nack`` asks for a keyframe instead).
-        Returns the publisher's sequence numbers of asked-for packets that never reached us (gaps
-        upstream), for the caller to NACK upstream.
-        """
-        when = time.monotonic() if now is None else now
-        if self.outlet is not None:
-            return list(self.outlet.retransmit(lost, when))
-        upstream: list[int] = []
-        if self.sock is None:
-            return upstream
-        newest = self.newest() if self.kind == "video" else None
-        for seq in lost:
-            at = seq & HISTORY_MASK
-            data = self._history[at]
-            if data is None or int.from_bytes(data[2:4], "big") != seq:
-                origin = self.upstream(seq) if self.upstream is not None else None
-                if origin is not None:
-                    upstream.append(origin)
-                continue
-            if newest is not None and stale(newest, int.from_bytes(data[4:8], "big")):
-                self._resend_stale += 1
-                continue
-            resent = self._resent[at]
-            if resent is not None and resent[0] == seq and when - resent[1] < self._resend_interval:
-                self._resend_repeats += 1
-                continue
-            earned = self._octets - self._budget_octets
-            if (self._resent_before + self._resent_now + len(data)) * 100 > earned * RETRANSMIT_PERCENT:
-                self._resend_over_budget += 1
-                continue
-            try:
-                self.sock.sendto(data, self._addr)
-            except OSError:
-                continue
-            self._resent_now += len(data)
-            self._retransmitted += 1
-            self._resent[at] = (seq, when)
-        return upstream
-
-    def answer_nack(self, lost: list[int], now: float | None = None) -> None:
-        """``retransmit``, and what we never had asked of the publisher (``on_missing``); packets too
-        stale to resend ask for one keyframe (``on_keyframe_request``) per second of media: the
-        subscriber repeats its NACKs for them several times over."""
-        refused = self.resend_stale
-        upstream = self.retransmit(lost, now)
-        if upstream and self.on_missing is not None:
-            self.on_missing(upstream)
-        if self.resend_stale != refused:
-            newest, asked = self.newest(), self._stale_asked
-            if newest is not None and (asked is None or stale(newest, asked)):
-                self._stale_asked = newest
-                self.on_keyframe_request()
 
     async def _handle_rtcp_packet(self, packet: Any) -> None:
         """Feedback that came through aiortc's path (before ``rtcp`` hooked the socket): same handling."""
