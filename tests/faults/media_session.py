@@ -41,6 +41,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from rooms.model import stream_id_for
+from server.media.vp8 import vp8_descriptor_size, vp8_starts_frame
 from tests.harness import Client, Harness, running_server
 from tests.media.clients import PacketVideo, ToneAudio, client_config, encode_vp8, ice_ufrag, mid_to_stream
 
@@ -87,6 +88,7 @@ class Member:
         self.subscriber_ufrag: str | None = None
         self.streams: dict[str, str] = {}  # mid -> msid stream id, for the current subscriber connection
         self.frames: dict[StreamKey, Frames] = defaultdict(list)
+        self.keyframes: dict[StreamKey, Frames] = defaultdict(list)  # (arrival, frame width) of each VP8 keyframe
         self.refused: list[dict[str, Any]] = []  # acks of our answers that were not ok
         self.answered = 0
         self._offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -159,7 +161,7 @@ class Member:
         transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
         key = (self.streams.get(transceiver.mid or "", "?"), track.kind)
         self.frames[key] = []  # a new connection's copy of a stream: its timestamps start afresh
-        _count_frames(transceiver.receiver, self.frames[key])
+        _count_frames(transceiver.receiver, self.frames[key], self.keyframes[key] if track.kind == "video" else None)
 
     def got(self, stream: str, kind: str, since: float = 0.0) -> int:
         """Frames of ``stream``'s ``kind`` received since ``since`` (a ``time.monotonic()`` reading)."""
@@ -359,10 +361,11 @@ class LiveSession:
             await member.close()
 
 
-def _count_frames(receiver: Any, frames: Frames) -> None:
+def _count_frames(receiver: Any, frames: Frames, keyframes: Frames | None = None) -> None:
     """Test-only hook on aiortc's receiver: note each RTP packet it takes (arrival, RTP timestamp
     unwrapped; a frame's packets share one), and keep what its jitter buffer completes from the
-    decoder (NACK and PLI go on as before).
+    decoder (NACK and PLI go on as before). ``keyframes``: each VP8 keyframe's (arrival, width), which
+    tells a simulcast publisher's layers apart without decoding.
 
     Packets, not completed frames: aiortc's audio jitter buffer holds 16 packets, and drops frames
     when a stall of this busy process hands it more at once."""
@@ -379,10 +382,25 @@ def _count_frames(receiver: Any, frames: Frames) -> None:
             unwrapped = raw
         last[:] = [raw, unwrapped]
         frames.append((time.monotonic(), unwrapped))
+        width = vp8_keyframe_width(packet.payload) if keyframes is not None else None
+        if width is not None and keyframes is not None:
+            keyframes.append((time.monotonic(), width))
         pli, _ = add(packet)
         return pli, None
 
     buffer.add = counting_add
+
+
+def vp8_keyframe_width(payload: bytes) -> int | None:
+    """The frame width a VP8 RTP payload's keyframe header carries (RFC 6386 9.1), or None for any
+    other packet."""
+    size = vp8_descriptor_size(payload)
+    if size is None or not vp8_starts_frame(payload):
+        return None
+    header = payload[size : size + 10]
+    if len(header) < 10 or header[0] & 0x01 or header[3:6] != b"\x9d\x01\x2a":
+        return None
+    return int.from_bytes(header[6:8], "little") & 0x3FFF
 
 
 async def until(predicate: Any, timeout: float = 15.0, describe: Any = None) -> float:

@@ -14,7 +14,9 @@ A worker that dies (a crash, kill -9) is noticed at once (its socket reaches end
   clients to publish again (``web/protocol.js``); their receiving connections come back by
   themselves, as a fresh offer with a new ICE ufrag once anyone publishes again;
 - a new process takes its place (after ``RESTART_BACKOFF`` when it died young), and is given the
-  last policy of each of its sessions before any other call, so a republish finds its room;
+  last policy of each of its sessions, then each participant's last view (``media.view``: the tile
+  sizes that choose simulcast layers), before any other call, so a republish finds its room as it was
+  (a page sends its view only when its tiles change, and nothing changed on the page);
 - offer revisions go on growing across the restart: the new engine counts from 1 again, so the
   proxy adds the last revision each participant was sent (and takes it off their answers).
 
@@ -105,6 +107,7 @@ class MediaWorkers:
         self._pins: dict[str, Slot] = {}
         self._policies: dict[str, ForwardingPolicy] = {}
         self._publishers: dict[str, set[str]] = defaultdict(set)  # who published on the current worker
+        self._views: dict[Key, dict[str, str]] = {}  # each participant's last ``media.view`` sizes
         self._sent: dict[Key, int] = {}  # the last offer revision each participant was sent
         self._offsets: dict[Key, int] = {}  # added to the current worker's revisions
         self._spoke: dict[str, dict[str, float]] = {}
@@ -191,13 +194,15 @@ class MediaWorkers:
             await self._quietly(slot, lambda i: wire.SetPolicy.of(i, session_id, policy))
 
     async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
-        """A hint: lost with a worker that restarts (the page sends its view again as tiles change)."""
+        """Never raises: the view is kept, and given to a worker that restarts after the policies."""
+        self._views[(session_id, participant_id)] = dict(sizes)
         slot = self._pins.get(session_id)
         if slot is not None and slot.ready.is_set():
             await self._quietly(slot, lambda i: wire.SetView(i, session_id, participant_id, dict(sizes)))
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:
         self._publishers.get(session_id, set()).discard(participant_id)
+        self._views.pop((session_id, participant_id), None)
         slot = self._pins.get(session_id)
         if slot is not None and slot.ready.is_set():
             await self._quietly(slot, lambda i: wire.CloseParticipant(i, session_id, participant_id))
@@ -206,7 +211,8 @@ class MediaWorkers:
         slot = self._pins.pop(session_id, None)
         self._policies.pop(session_id, None)
         self._publishers.pop(session_id, None)
-        for table in (self._sent, self._offsets):
+        tables: tuple[dict[Key, Any], ...] = (self._sent, self._offsets, self._views)
+        for table in tables:
             for key in [k for k in table if k[0] == session_id]:
                 del table[key]
         if slot is None:
@@ -376,18 +382,26 @@ class MediaWorkers:
             log.exception("media event failed")
 
     def _restore(self, slot: Slot) -> None:
-        """Before a restarted worker takes any call: the last policy of each of its sessions, written
-        in order ahead of anything else (their answers are not waited for)."""
+        """Before a restarted worker takes any call: the last policy of each of its sessions (which
+        makes the session's room), then each of its participants' last view, written in order ahead of
+        anything else (their answers are not waited for)."""
+        restore: list[Any] = []
         for session_id in sorted(slot.sessions):
             policy = self._policies.get(session_id)
-            if policy is None:
-                continue
+            if policy is not None:
+                restore.append(functools.partial(wire.SetPolicy.of, session=session_id, policy=policy))
+        for (session_id, participant_id), sizes in sorted(self._views.items()):
+            if session_id in slot.sessions and session_id in self._policies:
+                restore.append(
+                    functools.partial(wire.SetView, session=session_id, participant=participant_id, sizes=dict(sizes))
+                )
+        for make in restore:
             request_id = next(self._ids)
             future: asyncio.Future[wire.Message] = asyncio.get_running_loop().create_future()
             slot.pending[request_id] = future
             future.add_done_callback(functools.partial(_forget, slot, request_id))
             assert slot.writer is not None
-            slot.writer.write(wire.encode(wire.SetPolicy.of(request_id, session_id, policy)))
+            slot.writer.write(wire.encode(make(request_id)))
 
     def _lost_worker(self, slot: Slot) -> None:
         """The worker is gone: fail its calls, carry revisions over, and report its members'
