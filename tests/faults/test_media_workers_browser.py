@@ -9,10 +9,12 @@ publish again when the server's view says their publishing connection is gone, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -50,20 +52,45 @@ async def server() -> AsyncIterator[Harness]:
         yield harness
 
 
-async def test_a_tab_whose_media_worker_is_killed_publishes_again_and_sees_and_is_seen(
-    server: Harness, browser: Browser, clip: list[av.Packet]
-) -> None:
-    media: Any = server.app[MEDIA]
+@dataclass
+class Cam:
+    """Cam's page beside the aiortc peers of ``cam_beside_ana``."""
+
+    live: LiveSession
+    page: Page
+    id: str
+
+
+@contextlib.asynccontextmanager
+async def cam_beside_ana(server: Harness, browser: Browser, clip: list[av.Packet]) -> AsyncIterator[Cam]:
+    """A live session of aiortc peers (the facilitator and Ana, publishing again whenever their
+    publishing connection is gone) and Cam's page, admitted; all closed at the end, whatever happened."""
     live = await LiveSession.start(server, ["Ana"], clip)
     page: Page | None = None
     republishers = [Republisher(m) for m in live.everyone.values()]
     try:
         invite = await server.invite(live.session_id, "Cam")
-        cam_id = invite["id"]
-        cam_stream = stream_id_for(cam_id)
         page = await open_tab(browser, invite["url"])
-        await live.facilitator.wire.wait_for("lobby", lambda lobby: any(w["id"] == cam_id for w in lobby["waiting"]))
-        assert (await live.facilitator.wire.ask("admit", {"id": cam_id}))["ok"]
+        await live.facilitator.wire.wait_for(
+            "lobby", lambda lobby: any(w["id"] == invite["id"] for w in lobby["waiting"])
+        )
+        assert (await live.facilitator.wire.ask("admit", {"id": invite["id"]}))["ok"]
+        yield Cam(live, page, invite["id"])
+    finally:
+        for republisher in republishers:
+            await republisher.stop()
+        if page is not None:
+            await page.context.close()
+        await live.close()
+
+
+async def test_a_tab_whose_media_worker_is_killed_publishes_again_and_sees_and_is_seen(
+    server: Harness, browser: Browser, clip: list[av.Packet]
+) -> None:
+    media: Any = server.app[MEDIA]
+    async with cam_beside_ana(server, browser, clip) as cam:
+        live, page = cam.live, cam.page
+        cam_stream = stream_id_for(cam.id)
         await expect(page.get_by_test_id("room")).to_be_visible(timeout=20_000)
         await until(lambda: all(m.got(cam_stream, k) >= 5 for m in live.everyone.values() for k in KINDS), 30)
         await page.wait_for_function(GREW_JS, arg=["Ana", 3], timeout=30_000)
@@ -82,12 +109,6 @@ async def test_a_tab_whose_media_worker_is_killed_publishes_again_and_sees_and_i
         assert await page.evaluate("() => hearth.client.status") == welcomes == "connected"  # never reconnected
         await live.assert_can_end()
         await expect(page.get_by_test_id("end-ended")).to_be_visible(timeout=10_000)
-    finally:
-        for republisher in republishers:
-            await republisher.stop()
-        if page is not None:
-            await page.context.close()
-        await live.close()
 
 
 HIGH_WIDTH, LOW_WIDTH = 640, 320  # the page's camera and its low simulcast layer (``web/rtc.js``)
@@ -117,17 +138,10 @@ async def test_a_member_s_tile_sizes_survive_a_media_worker_restart(
     the high layer again (it was there to be sent all along). Widths are read from VP8 keyframe headers."""
     server = fixed_rates
     media: Any = server.app[MEDIA]
-    live = await LiveSession.start(server, ["Ana"], clip)
-    page: Page | None = None
-    republishers = [Republisher(m) for m in live.everyone.values()]
-    ana = live.everyone["Ana"]
-    try:
-        invite = await server.invite(live.session_id, "Cam")
-        cam_id = invite["id"]
+    async with cam_beside_ana(server, browser, clip) as cam:
+        live, cam_id = cam.live, cam.id
+        ana = live.everyone["Ana"]
         cam_video = (stream_id_for(cam_id), "video")
-        page = await open_tab(browser, invite["url"])
-        await live.facilitator.wire.wait_for("lobby", lambda lobby: any(w["id"] == cam_id for w in lobby["waiting"]))
-        assert (await live.facilitator.wire.ask("admit", {"id": cam_id}))["ok"]
 
         def widths(since: float) -> list[int]:
             return [width for at, width in ana.keyframes[cam_video] if at >= since]
@@ -148,9 +162,3 @@ async def test_a_member_s_tile_sizes_survive_a_media_worker_restart(
         told = time.monotonic()
         assert (await ana.wire.ask("media.view", {"sizes": {cam_id: "large"}}))["ok"]
         await until(lambda: HIGH_WIDTH in widths(told), 30, lambda: widths(told))
-    finally:
-        for republisher in republishers:
-            await republisher.stop()
-        if page is not None:
-            await page.context.close()
-        await live.close()
