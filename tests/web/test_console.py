@@ -8,7 +8,7 @@ The console is a Chromium page; the eight members are Socket.IO participants wit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -121,15 +121,25 @@ def test_the_keyboard_reaches_the_waiting_room_first(console: Console, hearth: H
     console.late = QuietMembers.seat(hearth, console.session_id, [LATE])
     page = console.page
     expect(page.get_by_test_id("lobby-entry")).to_have_count(1)
-    for width, height in at_each_size(page):
-        presses = tabs_to(page, '[data-testid="admit-button"]')
-        print(f"Tab presses to the first Admit at {width}x{height}: {presses}")
-        assert presses <= 4, (width, presses)
-        assert axe_clean(page) == [], (width, height)
-        console.facilitator.screenshot(f"console-lobby-first-{width}x{height}")
-    tabs_to(page, '[data-testid="admit-button"]')
-    page.keyboard.press("Enter")
+    press_after_tabs(console, '[data-testid="admit-button"]', "the first Admit", 4, "console-lobby-first")
     expect(page.get_by_test_id("member-row")).to_have_count(9)
+
+
+def press_after_tabs(
+    console: Console, selector: str, what: str, most: int, shot: str, check: Callable[[], None] = lambda: None
+) -> None:
+    """At each window size (``check`` first): Tab reaches ``selector`` within ``most`` presses from the
+    top, and axe finds nothing; then Enter on it."""
+    page = console.page
+    for width, height in at_each_size(page):
+        check()
+        presses = tabs_to(page, selector)
+        print(f"Tab presses to {what} at {width}x{height}: {presses}")
+        assert presses <= most, (width, presses)
+        assert axe_clean(page) == [], (width, height)
+        console.facilitator.screenshot(f"{shot}-{width}x{height}")
+    tabs_to(page, selector)
+    page.keyboard.press("Enter")
 
 
 def test_raised_hands_are_one_list_at_the_top_of_the_people_one_tab_stop_from_the_floor(console: Console) -> None:
@@ -138,7 +148,8 @@ def test_raised_hands_are_one_list_at_the_top_of_the_people_one_tab_stop_from_th
     for name in ("Gia", "Cleo"):
         console.members.tell(name, "hand.raise")
     rows = page.get_by_test_id("member-row")
-    for width, height in at_each_size(page):
+
+    def one_list_at_the_top() -> None:
         expect(rows.nth(0)).to_contain_text("Gia")
         expect(rows.nth(0).get_by_test_id("hand-position")).to_have_text("Hand 1st")
         expect(rows.nth(0).get_by_test_id("hand-position")).to_be_visible()
@@ -146,13 +157,11 @@ def test_raised_hands_are_one_list_at_the_top_of_the_people_one_tab_stop_from_th
         expect(rows.nth(1).get_by_test_id("hand-position")).to_have_text("Hand 2nd")
         expect(page.get_by_test_id("queue-list")).to_have_count(0)  # no second list of the same hands
         expect(page.get_by_test_id("queue-next")).to_have_text("Next in line: Gia, Cleo")
-        presses = tabs_to(page, '[data-testid="member-row"][data-queue-position="1"] [data-testid="give-floor"]')
-        print(f"Tab presses to the first raised hand's Give floor at {width}x{height}: {presses}")
-        assert presses <= 12, (width, presses)
-        assert axe_clean(page) == [], (width, height)
-        console.facilitator.screenshot(f"console-hands-{width}x{height}")
-    tabs_to(page, '[data-testid="member-row"][data-queue-position="1"] [data-testid="give-floor"]')
-    page.keyboard.press("Enter")
+
+    first_hand = '[data-testid="member-row"][data-queue-position="1"] [data-testid="give-floor"]'
+    press_after_tabs(
+        console, first_hand, "the first raised hand's Give floor", 12, "console-hands", one_list_at_the_top
+    )
     expect(page.get_by_test_id("console-floor")).to_contain_text("Gia has the floor")
     expect(rows.nth(0)).to_contain_text("Gia")  # the holder heads the list; Cleo is next
     expect(rows.nth(1).get_by_test_id("hand-position")).to_have_text("Hand 1st")
