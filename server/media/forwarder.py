@@ -42,6 +42,8 @@ COMPILED = compiled.fastpath is not None  # built, and not switched off by HEART
 
 RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
+# A subscriber's receiver report about its audio counts this long (browsers report audio every few seconds).
+REPORTED_LOSS_TTL = 10.0
 # A sink that moves to another simulcast layer sends that layer's keyframe this many RTP ticks (90 kHz
 # video clock) after the last packet it forwarded: one frame at 30 fps. Layers keep their own random
 # timestamp bases, so the subscriber's timeline is continued, not mapped; one frame off at most.
@@ -283,6 +285,17 @@ class Source:
     def on_unrepairable(self) -> None:
         """Upstream lost more than NACKs can repair: one keyframe request replaces the lost packets."""
         self.request_keyframe()
+
+    def downstream_loss(self, now: float) -> int:
+        """The worst fraction lost (x/256) in a subscriber's latest receiver report about its copy of
+        this audio, reports older than ``REPORTED_LOSS_TTL`` aside (0 for video). The publisher's
+        receiver report carries it beside its uplink's own (``LeanReceiver.send_reports``), as
+        LiveKit's SFU does: the browser's Opus tunes in-band FEC to the loss it is told of, and
+        without this it heard only of its own uplink, never of a listener's lossy downlink."""
+        if self.kind != "audio":
+            return 0
+        fresh = (lost for lost, at in (sink.lean.reported_loss for sink in self.sinks) if now - at < REPORTED_LOSS_TTL)
+        return max(fresh, default=0)
 
     def repair_upstream(self, lost: list[int]) -> None:
         """A subscriber NACKed packets that never reached us (publisher's numbers): ask the publisher."""

@@ -8,7 +8,9 @@ subscribers' decoders, which are browsers' and use both. aiortc answers Opus wit
 line, so the answer it wrote is completed here, as text, before it goes to the publisher.
 
 FEC is what lets a subscriber conceal a lost audio packet without a retransmission (audio is never
-worth a round trip); DTX halves the packets of a group in which one person speaks at a time.
+worth a round trip); DTX halves the packets of a group in which one person speaks at a time. How much
+FEC the encoder spends follows the fraction lost in the receiver reports it gets: ours carry the worst
+of its uplink's and its listeners' downlinks' (``forwarder.Source.downstream_loss``).
 """
 
 from __future__ import annotations

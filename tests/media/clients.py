@@ -157,6 +157,9 @@ class Collect:
     def on_unrepairable(self) -> None:
         self.unrepairable += 1
 
+    def downstream_loss(self, now: float) -> int:
+        return 0
+
 
 class Received:
     """What one client got from one remote stream of one kind."""

@@ -7,10 +7,11 @@ sender are handed, and one datagram dropped on the subscriber's socket to open a
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
-from aiortc.rtp import RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtcpSdesPacket, RtcpSrPacket
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPacket, RtcpPsfbPacket, RtcpRrPacket, RtcpSdesPacket, RtcpSrPacket
 
 from rooms.model import stream_id_for
 from tests.media.clients import PatternVideo, ToneAudio, record_handed, wait_for
@@ -121,3 +122,50 @@ async def test_a_nack_repeated_within_a_round_trip_is_resent_once(room: Room) ->
     await wait_for(lambda: peer.rtcp is not None and peer.rtcp.feedback_received >= feedback + 2, timeout=5)
     assert (lean.retransmitted, lean.resend_repeats) == (resent + 1, repeats + 1)
     await wait_for(lambda: arrived.count(seq) >= 2, timeout=5)  # the original and the one resend
+
+
+async def test_a_listeners_downlink_loss_reaches_the_publishers_receiver_report_for_its_opus_fec(room: Room) -> None:
+    """The publisher's browser tunes Opus in-band FEC to the fraction lost its receiver reports give.
+    Its uplink is clean; one listener's downlink loses a third of the audio (dropped at that client's
+    socket, before its receiver counts). The server's report for the publisher's audio carries that
+    listener's loss, and goes back to nothing once the listener's link is clean again."""
+    await room.policy({"a", "b", "c"})
+    a, b, c = room.client("a"), room.client("b"), room.client("c")
+    await a.publish(ToneAudio())
+    await wait_for(lambda: min(x.received[(stream_id_for("a"), "audio")].frames for x in (b, c)) >= 25, timeout=10)
+    assert a.publisher is not None
+    sender = a.publisher.getSenders()[0]
+    handed = record_handed(sender, "_handle_rtcp_packet")
+
+    def reported() -> list[int]:
+        return [
+            block.fraction_lost
+            for packet in handed
+            if isinstance(packet, RtcpRrPacket)
+            for block in packet.reports
+            if block.ssrc == sender._ssrc
+        ]
+
+    await wait_for(lambda: len(reported()) >= 2, timeout=5)
+    assert max(reported()) == 0, "a clean uplink and clean downlinks: nothing lost"
+    assert b.subscriber is not None
+    receiver = next(t.receiver for t in b.subscriber.getTransceivers() if t.kind == "audio" and t.receiver.track)
+    ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
+    lossy = [True]
+    arrivals = itertools.count()
+    for protocol in receiver.transport.transport._connection._protocols:
+        forward = protocol.datagram_received
+
+        def losing(data: bytes, addr: Any, forward: Any = forward) -> None:
+            rtp = 127 < data[0] < 192 and not 192 <= data[1] <= 223  # RFC 5761: RTCP is 200-204 (PT+marker)
+            is_audio = rtp and int.from_bytes(data[8:12], "big") == ssrc
+            if is_audio and lossy[0] and next(arrivals) % 3 == 0:
+                return
+            forward(data, addr)
+
+        protocol.datagram_received = losing
+    await wait_for(lambda: any(lost >= 256 // 5 for lost in reported()), timeout=15)
+    lossy[0] = False
+    seen = len(reported())
+    await wait_for(lambda: 0 in reported()[seen:], timeout=30)  # b's next reports, then REPORTED_LOSS_TTL at most
+    assert c.received[(stream_id_for("a"), "audio")].frames > 0

@@ -46,6 +46,10 @@ class RtpConsumer(Protocol):
     def on_unrepairable(self) -> None:
         """A gap upstream is beyond repair (too long, or still open after every NACK): a keyframe is due."""
 
+    def downstream_loss(self, now: float) -> int:
+        """The fraction lost (x/256) to report upstream beside our own: the worst a subscriber reports
+        for its copy of this audio (the publisher's Opus adds in-band FEC for its weakest listener)."""
+
 
 class InboundTrack:
     """One tapped receiver's per-packet work, done here instead of in ``RTCRtpReceiver``.

@@ -319,7 +319,10 @@ class LeanReceiver:
         """One compound packet: aiortc's receiver report for each track, then REMB capping the video.
 
         Called once a second by the room loop, in place of each receiver's own RTCP task (on this kind
-        of machine a timer wake-up costs more than the report). Same fields as aiortc's RR.
+        of machine a timer wake-up costs more than the report). Same fields as aiortc's RR, but an
+        audio track's fraction lost is the worst of its uplink's and its subscribers' downlinks'
+        (``RtpConsumer.downstream_loss``): the cumulative count stays the uplink's own, which is what a
+        browser's bandwidth estimate reads, while its Opus encoder tunes FEC to the fraction.
         """
         route = nominated_route(self._dtls) if self._dtls is not None else None
         if route is None:
@@ -337,9 +340,12 @@ class LeanReceiver:
             if lsr:
                 delay = time.time() - raw._RTCRtpReceiver__lsr_time[track.ssrc]
                 dlsr = int(delay * 65536) if 0 < delay < 65536 else 0
+            lost = stats.fraction_lost  # since the last report: reading it starts the next interval
+            if not track.video:
+                lost = max(lost, track.consumer.downstream_loss(self.clock()))
             block = RtcpReceiverInfo(
                 ssrc=track.ssrc,
-                fraction_lost=stats.fraction_lost,
+                fraction_lost=lost,
                 packets_lost=stats.packets_lost,
                 highest_sequence=stats.max_seq,
                 jitter=stats.jitter,

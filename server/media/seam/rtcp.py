@@ -154,8 +154,9 @@ class SubscriberRtcp:
             pos = after
 
     def _read_blocks(self, plain: bytes, at: int, count: int, end: int) -> None:
-        """The fraction lost of each report block about one of our video senders, and the round trip
-        its LSR and DLSR give (RFC 3550 6.4.1)."""
+        """The fraction lost of each report block about one of our senders (video: the allocator's
+        evidence; audio: the copy's ``reported_loss``, proxied upstream), and the round trip its LSR
+        and DLSR give (RFC 3550 6.4.1)."""
         for _ in range(count):
             if at + _REPORT_BLOCK > end:
                 return
@@ -164,6 +165,8 @@ class SubscriberRtcp:
             if lean is not None:
                 if lean.kind == "video":
                     self._loss = max(self._loss, plain[at + 4] / 256.0)
+                else:
+                    lean.reported_loss = (plain[at + 4], self.clock())
                 lsr, dlsr = _LSR_DLSR.unpack_from(plain, at + 16)
                 self._round_trip(ssrc, lsr, dlsr)
             at += _REPORT_BLOCK

@@ -115,6 +115,10 @@ class LeanSender(Resends):
     reports it and the forwarder treats the subscriber as lagging.
     """
 
+    # The subscriber's latest receiver report about this copy: (fraction lost x/256, ``rtcp.clock()``
+    # when read). Written by ``SubscriberRtcp`` for audio, read by ``Source.downstream_loss``.
+    reported_loss: tuple[int, float] = (0, float("-inf"))
+
     def __init__(self, sender: RTCRtpSender, rtcp: ConnectionRtcp) -> None:
         """The subscriber's requests (``on_keyframe_request``, ``on_missing``, ``upstream``) go nowhere
         until the forwarder's ``Sink`` takes them: they follow the simulcast layer it receives."""
