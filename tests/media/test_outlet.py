@@ -350,6 +350,35 @@ async def test_resends_still_waiting_are_dropped_when_the_route_goes(pairs: list
         assert not lean._pacer.queue and lean._pace_timer is None
 
 
+async def test_a_paced_resend_that_fails_drops_that_copys_queue_alone(
+    pairs: list[Pair], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault in one copy's paced resends (here its history read raises, as a copy torn down under
+    the timer might) is logged and drops what that copy had waiting; the other copy's resends go on."""
+    pair, compiled = sent_at_100_a_second(pairs, seed=29)
+    asked = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled[60:80]]
+    for lean in pair.leans:
+        lean.answer_nack(asked)
+    assert [wire.take(RESEND_BURST) for wire in pair.wires][1] == compiled[60 : 60 + RESEND_BURST]
+    faulty: Any = pair.leans[1]
+
+    def broken(lost: list[int], now: float | None = None) -> list[int]:
+        raise RuntimeError("torn down")
+
+    faulty.retransmit = broken
+    rest = await pair.wires[0].arrive(20 - RESEND_BURST)
+    assert rest == compiled[60 + RESEND_BURST : 80], "the healthy copy's resends all went out"
+    await wait_until(lambda: faulty._pace_timer is None and not faulty._pacer.queue)
+    assert pair.wires[1].nothing_more()
+    assert "paced resends failed" in caplog.text
+
+
+async def wait_until(predicate: Any) -> None:
+    async with asyncio.timeout(10):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
 def test_a_nack_for_video_a_second_stale_asks_for_one_keyframe_instead_of_resending(pairs: list[Pair]) -> None:
     """A subscriber back from an outage NACKs what it missed: packets more than ``STALE_REPAIR_TICKS``
     behind the newest are not resent (its picture would wait behind them), and one keyframe is

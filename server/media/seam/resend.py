@@ -9,11 +9,14 @@ to it byte for byte.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from server.media.pacing import ResendPacer
+
+log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
 HISTORY_MASK = HISTORY_SIZE - 1
@@ -189,8 +192,14 @@ class Resends:
         self._pace_timer = loop.call_later(wait, self._paced)
 
     def _paced(self) -> None:
+        """The timer's turn: a failure (a callback of a connection torn down meanwhile) drops what
+        waits for this copy alone, logged; the subscriber asks again if it still wants it."""
         self._pace_timer = None
-        self._pace(time.monotonic())
+        try:
+            self._pace(time.monotonic())
+        except Exception:
+            log.exception("paced resends failed: dropped")
+            self.stop_pacing()
 
     def _answer(self, lost: list[int], now: float) -> None:
         """``retransmit``, and what we never had asked of the publisher (``on_missing``); packets too
