@@ -5,9 +5,9 @@ stall). Answered at once, they reach its bottleneck as one burst on top of the m
 there drops its tail (and the audio behind it), and the subscriber asks again. libwebrtc's pacer sends
 everything at 2.5 times its target rate; here the media goes out as the publisher sends it, and only
 the resends are ours to pace: at ``PACING_FACTOR`` times the packet rate this copy was sent at over the
-last report window, ``RESEND_BURST`` at once at most. A packet that waited longer than a round trip
-(the sender's ``resend_interval``) and was not asked for again leaves the queue unsent: the
-subscriber asks again if it still wants it, and a resend that late would come after that anyway.
+last report window, ``RESEND_BURST`` at once at most. A queued packet waits its turn however long
+it takes: not every receiver asks twice (aiortc's NACKs a gap once), so one dropped from the queue
+could stay lost; what has grown too old to be worth it is refused as it goes out (staleness, below).
 
 Before a window is measured there is no rate to pace at, and resends go out at once. Each resend
 still passes the sender's own rules as it goes out (once per round trip, the budget, staleness:
@@ -46,16 +46,15 @@ class ResendPacer:
         self.window = (packets_sent, now)
 
     def ask(self, lost: Iterable[int], now: float) -> None:
-        """The subscriber NACKed ``lost``: each waits its turn. One asked again while it waits keeps its
-        place, and waits from now (the subscriber still wants it)."""
+        """The subscriber NACKed ``lost``: each waits its turn (one asked again keeps its place)."""
         queue = self.queue
         for seq in lost:
-            if seq in queue or len(queue) < MAX_QUEUED:
-                queue[seq] = now  # an existing key keeps its place in a dict
+            if seq not in queue and len(queue) < MAX_QUEUED:
+                queue[seq] = now
 
-    def take(self, now: float, max_wait: float) -> list[int]:
-        """What may go out now, in the order asked, dropping what waited longer than ``max_wait``.
-        Tokens are spent by ``spend`` for what was really resent."""
+    def take(self, now: float) -> list[int]:
+        """What may go out now, in the order asked. Tokens are spent by ``spend`` for what was
+        really resent."""
         if self.rate is None:
             due = list(self.queue)
             self.queue.clear()
@@ -64,8 +63,6 @@ class ResendPacer:
             earned = max(0.0, now - self.refilled) * self.rate  # a clock read before the last one earns nothing
             self.tokens = min(float(RESEND_BURST), self.tokens + earned)
         self.refilled = now if self.refilled is None else max(now, self.refilled)
-        for seq in [seq for seq, asked in self.queue.items() if now - asked > max_wait]:
-            del self.queue[seq]
         due = list(self.queue)[: int(self.tokens)]
         for seq in due:
             del self.queue[seq]

@@ -313,7 +313,6 @@ def sent_at_100_a_second(pairs: list[Pair], seed: int) -> tuple[Pair, list[bytes
         seq, ts = seq + 1, ts + 900
     for lean in pair.leans:
         lean.roll_budget(now)
-        lean.resend_interval = 1.0  # a long round trip: none of the resends here waits too long to go
     _python, compiled = pair.arrived()
     return pair, compiled
 

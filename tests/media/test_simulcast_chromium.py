@@ -173,7 +173,9 @@ async def test_a_small_tile_gets_the_low_layer_a_large_one_the_high_and_a_switch
     assert first_full_pts - last_half == LAYER_SWITCH_STEP, "the high layer continues the low one's timeline"
     pts = [p for _, p in small.frames]
     assert all(b > a for a, b in itertools.pairwise(pts)), "one timeline, always forward"
-    assert "failed to decode" not in caplog.text
+    # VP8 only: Chromium's Opus sends empty payloads in DTX (libwebrtc's ``send_even_if_empty``), which
+    # browsers take as silence and aiortc's decoder as end of stream (every later Opus frame then fails).
+    assert "failed to decode VP8" not in caplog.text
     assert picture_ids_run_on(small.heads[next(k for k in small.heads if k[1] == "video")])
     print(f"small: {small.sized(HALF)} half, then {small.sized(FULL)} full size; wide: {wide.sized(FULL)} full size")
 

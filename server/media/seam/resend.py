@@ -178,7 +178,7 @@ class Resends:
     def _pace(self, now: float) -> None:
         """Resend what the pacer lets out now; come back when the next may go."""
         pacer = self._pacer
-        while due := pacer.take(now, self.resend_interval):
+        while due := pacer.take(now):
             before = self.retransmitted
             self._answer(due, now)
             pacer.spend(self.retransmitted - before)
