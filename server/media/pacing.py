@@ -33,7 +33,7 @@ class ResendPacer:
     rate: float | None = None  # packets/s; None: not measured yet, no pacing
     tokens: float = RESEND_BURST
     refilled: float | None = None
-    queue: dict[int, float] = field(default_factory=dict)  # sequence number -> when it was asked for
+    queue: dict[int, None] = field(default_factory=dict)  # the sequence numbers waiting, in the order asked
     window: tuple[int, float] | None = None  # (packets sent, when) at the last measurement
 
     def measure(self, packets_sent: int, now: float) -> None:
@@ -45,12 +45,12 @@ class ResendPacer:
             self.rate = max(MIN_RATE, PACING_FACTOR * max(0, packets_sent - count) / (now - at))
         self.window = (packets_sent, now)
 
-    def ask(self, lost: Iterable[int], now: float) -> None:
+    def ask(self, lost: Iterable[int]) -> None:
         """The subscriber NACKed ``lost``: each waits its turn (one asked again keeps its place)."""
         queue = self.queue
         for seq in lost:
             if seq not in queue and len(queue) < MAX_QUEUED:
-                queue[seq] = now
+                queue[seq] = None
 
     def take(self, now: float) -> list[int]:
         """What may go out now, in the order asked. Tokens are spent by ``spend`` for what was

@@ -19,7 +19,7 @@ def measured(packets_per_second: float) -> ResendPacer:
 def test_before_any_window_is_measured_every_resend_goes_out_at_once() -> None:
     pacer = ResendPacer()
     pacer.measure(0, 0.0)  # one measurement is no window
-    pacer.ask(range(40), 1.0)
+    pacer.ask(range(40))
     assert pacer.take(1.0) == list(range(40))
     assert pacer.due() is None
 
@@ -34,7 +34,7 @@ def test_the_rate_is_the_factor_times_the_window_and_never_below_the_floor() -> 
 
 def test_a_large_nack_goes_out_as_a_burst_then_at_the_rate() -> None:
     pacer = measured(100)  # 250 resends a second
-    pacer.ask(range(20), 2.0)
+    pacer.ask(range(20))
     first = pacer.take(2.0)
     assert first == list(range(RESEND_BURST))
     pacer.spend(len(first))
@@ -46,16 +46,16 @@ def test_a_large_nack_goes_out_as_a_burst_then_at_the_rate() -> None:
 
 def test_a_resend_that_was_refused_costs_no_token() -> None:
     pacer = measured(100)
-    pacer.ask(range(10), 2.0)
+    pacer.ask(range(10))
     pacer.spend(len(pacer.take(2.0)) - 3)  # three of the four were refused (resent a moment ago)
     assert pacer.take(2.0) == [4, 5, 6]
 
 
 def test_a_queued_resend_waits_its_turn_however_long_and_one_asked_again_keeps_its_place() -> None:
     pacer = measured(20)  # MIN_RATE: 50 a second
-    pacer.ask(range(10), 2.0)
+    pacer.ask(range(10))
     pacer.spend(len(pacer.take(2.0)))
-    pacer.ask([9, 7, 3], 2.05)  # asked again: two still wait, one (3) went out and waits again
+    pacer.ask([9, 7, 3])  # asked again: two still wait, one (3) went out and waits again
     assert pacer.take(3.0) == [4, 5, 6, 7]  # a second on, in the order first asked
     assert list(pacer.queue) == [8, 9, 3]
 
@@ -79,7 +79,7 @@ def test_resends_never_outrun_the_burst_and_the_rate_and_each_ask_goes_out_at_mo
     now, asked, sent_at = 1.0, set[int](), list[float]()
     for step, lost, refused in steps:
         now += step
-        pacer.ask(lost, now)
+        pacer.ask(lost)
         asked.update(lost)
         due = pacer.take(now)
         assert len(set(due)) == len(due) and not set(due) - asked

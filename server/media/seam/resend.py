@@ -164,9 +164,8 @@ class Resends:
 
     def answer_nack(self, lost: list[int], now: float | None = None) -> None:
         """A subscriber's NACK: what it names is resent, paced (``pacing``), by ``_answer``."""
-        when = time.monotonic() if now is None else now
-        self._pacer.ask(lost, when)
-        self._pace(when)
+        self._pacer.ask(lost)
+        self._pace(time.monotonic() if now is None else now)
 
     def stop_pacing(self) -> None:
         """Resends still waiting are dropped (the route is gone, or the sender is retired)."""
@@ -193,7 +192,7 @@ class Resends:
 
     def _paced(self) -> None:
         """The timer's turn: a failure (a callback of a connection torn down meanwhile) drops what
-        waits for this copy alone, logged; the subscriber asks again if it still wants it."""
+        waits for this copy alone, logged; a later NACK from the subscriber is answered as ever."""
         self._pace_timer = None
         try:
             self._pace(time.monotonic())

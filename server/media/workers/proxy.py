@@ -195,10 +195,10 @@ class MediaWorkers:
 
     async def set_view(self, session_id: str, participant_id: str, sizes: dict[str, str]) -> None:
         """Never raises: the view is kept, and given to a worker that restarts after the policies."""
-        self._views[(session_id, participant_id)] = dict(sizes)
+        view = self._views[(session_id, participant_id)] = dict(sizes)
         slot = self._pins.get(session_id)
         if slot is not None and slot.ready.is_set():
-            await self._quietly(slot, lambda i: wire.SetView(i, session_id, participant_id, dict(sizes)))
+            await self._quietly(slot, lambda i: wire.SetView(i, session_id, participant_id, view))
 
     async def close_participant(self, session_id: str, participant_id: str) -> None:
         self._publishers.get(session_id, set()).discard(participant_id)
@@ -393,7 +393,7 @@ class MediaWorkers:
         for (session_id, participant_id), sizes in sorted(self._views.items()):
             if session_id in slot.sessions and session_id in self._policies:
                 restore.append(
-                    functools.partial(wire.SetView, session=session_id, participant=participant_id, sizes=dict(sizes))
+                    functools.partial(wire.SetView, session=session_id, participant=participant_id, sizes=sizes)
                 )
         for make in restore:
             request_id = next(self._ids)
