@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.web.hearth_process import ROOT
-from tests.web.people import ARTIFACTS, SIZES
+from tests.web.people import ARTIFACTS, LIVE_FRAMES, SIZES
 
 FIREFOX = Path("/usr/bin/firefox-esr")
 DRIVER = Path(__file__).with_name("firefox_driver.mjs")
@@ -106,12 +106,13 @@ class FirefoxPerson:
         return result
 
     def wait_video_live(self, name: str) -> None:
-        """A picture from `name`, and its frame count growing across half a second."""
+        """A picture from `name`, and frames that keep coming: LIVE_FRAMES more after the first
+        three (an event, as `Person.wait_video_live` waits for it in Chromium)."""
         self.wait(f"() => {{ const f = ({FRAMES_JS % name})(); return f && f.width > 0 && f.frames >= 3; }}")
         before = self.frames_of(name)
-        self.evaluate("() => new Promise((r) => setTimeout(r, 600))")
-        after = self.frames_of(name)
-        assert before and after and after["frames"] > before["frames"], (before, after)
+        assert before, f"{self.name} lost the tile of {name}"
+        goal = before["frames"] + LIVE_FRAMES
+        self.wait(f"() => {{ const f = ({FRAMES_JS % name})(); return f && f.width > 0 && f.frames >= {goal}; }}")
 
     def screenshot(self, label: str) -> None:
         with contextlib.suppress(AssertionError):  # a picture for the record; its failure is not the test's

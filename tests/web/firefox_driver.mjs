@@ -64,7 +64,13 @@ const ops = {
   wait: ({ js, timeout = TIMEOUT_MS }) => page.waitForFunction(`(${js})()`, { timeout, polling: 100 }).then(() => undefined),
   eval: ({ js }) => page.evaluate(`(${js})()`),
   screenshot: ({ path }) => page.screenshot({ path, fullPage: true }).then(() => undefined),
-  viewport: ({ width, height }) => page.setViewport({ width, height }).then(() => undefined),
+  // Resolved once the page has laid itself out at the new size (Firefox resizes after setViewport
+  // answers: a click straight after could land where a button was before the resize).
+  viewport: async ({ width, height }) => {
+    await page.setViewport({ width, height });
+    await page.waitForFunction((w, h) => innerWidth === w && innerHeight === h, { polling: 'raf' }, width, height);
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(undefined)))));
+  },
   axe: async () => {
     if (!(await page.evaluate('"axe" in window'))) await page.evaluate(`${readFileSync(AXE, 'utf8')}\n;0`);
     return page.evaluate(AXE_RUN);
