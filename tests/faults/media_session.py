@@ -41,7 +41,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from rooms.model import stream_id_for
-from server.media.vp8 import vp8_descriptor_size, vp8_starts_frame
+from server.media.vp8 import vp8_descriptor_size, vp8_is_keyframe, vp8_starts_frame
 from tests.harness import Client, Harness, running_server
 from tests.media.clients import PacketVideo, ToneAudio, client_config, encode_vp8, ice_ufrag, mid_to_stream
 
@@ -394,11 +394,12 @@ def _count_frames(receiver: Any, frames: Frames, keyframes: Frames | None = None
 def vp8_keyframe_width(payload: bytes) -> int | None:
     """The frame width a VP8 RTP payload's keyframe header carries (RFC 6386 9.1), or None for any
     other packet."""
-    size = vp8_descriptor_size(payload)
-    if size is None or not vp8_starts_frame(payload):
+    if not (vp8_starts_frame(payload) and vp8_is_keyframe(payload)):
         return None
+    size = vp8_descriptor_size(payload)
+    assert size is not None  # a keyframe's descriptor was read above
     header = payload[size : size + 10]
-    if len(header) < 10 or header[0] & 0x01 or header[3:6] != b"\x9d\x01\x2a":
+    if len(header) < 10 or header[3:6] != b"\x9d\x01\x2a":  # the keyframe start code
         return None
     return int.from_bytes(header[6:8], "little") & 0x3FFF
 

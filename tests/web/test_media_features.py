@@ -149,6 +149,33 @@ def test_audio_only_turns_video_off_both_ways_and_back(trio: Trio) -> None:
     trio.facilitator.wait_video_live("Sam")
 
 
+# This page's own link read as weak (a sample's loss), the monitor stopped so no sample reads it again.
+OWN_WEAK_JS = """() => {
+  hearth.quality.stop();
+  hearth.quality.own = {quality: 'weak', loss: 0.08, rtt: 0.05};
+  hearth.quality.dispatchEvent(new Event('change'));
+}"""
+OWN_SAMPLED_JS = "() => { hearth.quality.start(); return hearth.quality.sample(); }"
+
+
+def test_a_weak_link_notice_leaves_the_phase_and_the_floor_one_line_each(trio: Trio) -> None:
+    """The notice's button makes it taller than a pill: the pills beside it keep their own height
+    (under CI's load Chromium's own link reads weak, and the phase pill had stretched to 49 px)."""
+    enter(trio.sam)
+    page = trio.sam.page
+    page.evaluate(OWN_WEAK_JS)
+    expect(page.get_by_test_id("own-quality")).to_contain_text("Your connection is weak")
+
+    def told_and_turns_in_view() -> None:
+        expect(page.get_by_test_id("own-quality")).to_be_visible()
+        turn_status_at_top(page)
+
+    try:
+        trio.sam.at_sizes("weak-link", told_and_turns_in_view)
+    finally:
+        page.evaluate(OWN_SAMPLED_JS)
+
+
 OPUS_FMTP_JS = """() => {
   const pc = hearth.client.publisher?.pc;
   if (!pc || pc.connectionState !== 'connected') return null;
