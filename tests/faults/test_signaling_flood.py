@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -19,11 +20,18 @@ import pytest
 from server.config import Settings
 from tests.faults.session_checks import quantile
 from tests.harness import OPERATOR_KEY, Harness
-from tests.web.hearth_process import ROOT, HearthServer, start_server
+from tests.web.hearth_process import ROOT, start_server
 
 pytestmark = pytest.mark.slow
 
 DEFAULTS = Settings()
+QUIET_CALLS = 50  # the member's answers timed before the flood: the same run's baseline
+# Seconds the flood may add to the member's p99 answer time, over the same run's figure without it.
+# Measured 2026-12-07 on a slow host (the bench's reference loop at 3x its usual time): 5-8 ms alone,
+# 7-17 ms under the flood; with a whole test run sharing the 2 cores, 35 ms to 2.9 s (the machine,
+# not the gate). A gate that let strangers hold the loop (a lock, a blocking call per socket) adds
+# seconds.
+FLOOD_ALLOWANCE = 0.25
 
 
 async def flood(url: str, count: int, addresses: int, seconds: float, per_second: float = 0) -> dict[str, object]:
@@ -45,40 +53,45 @@ async def flood(url: str, count: int, addresses: int, seconds: float, per_second
     return result
 
 
-async def member_latencies(server: HearthServer, until: asyncio.Future[dict[str, object]]) -> list[float]:
-    """A member raising and lowering a hand every 60 ms (within the event rate limit) while ``until``
-    runs; how long each answer took."""
-    async with aiohttp.ClientSession() as http:
-        harness = Harness(server.base, None, http)  # type: ignore[arg-type]  # a harness for a process
-        session = await harness.create_session(requires_agreement=False, admission="open")
-        await harness.connect(session["facilitator_token"])
-        member = await harness.join(session["id"], "Ana")
-        latencies: list[float] = []
-        raised = False
-        while not until.done():
-            started = time.monotonic()
-            reply = await member.sio.call("hand.lower" if raised else "hand.raise", {}, timeout=10)
-            latencies.append(time.monotonic() - started)
-            assert reply["ok"], reply
-            raised = not raised
-            await asyncio.sleep(0.06)
-        for client in harness.clients:
-            await client.close()
-        return latencies
+async def timed_acks(member: Any, *, calls: int = 0, until: asyncio.Future[Any] | None = None) -> list[float]:
+    """A member raising and lowering a hand every 60 ms (within the event rate limit), ``calls``
+    times or while ``until`` runs; how long each answer took."""
+    latencies: list[float] = []
+    raised = False
+    while (until is not None and not until.done()) or len(latencies) < calls:
+        started = time.monotonic()
+        reply = await member.sio.call("hand.lower" if raised else "hand.raise", {}, timeout=10)
+        latencies.append(time.monotonic() - started)
+        assert reply["ok"], reply
+        raised = not raised
+        await asyncio.sleep(0.06)
+    return latencies
 
 
 async def test_a_thousand_unauthenticated_sockets_leave_a_member_s_acks_quick(tmp_path: Path) -> None:
+    """The member's answers are timed without the flood and then under it, in the same run: every one
+    comes, and the flood adds at most ``FLOOD_ALLOWANCE`` to their p99 (a slow machine slows both)."""
     server = start_server(tmp_path, ("--no-media",), operator_key=OPERATOR_KEY)
     try:
-        # From fifty addresses: each stays within the per-address cap, so all thousand are accepted,
-        # and each is closed when its time to authenticate runs out.
-        spread = asyncio.ensure_future(flood(server.base, 1000, 50, DEFAULTS.auth_timeout + 3))
-        latencies = await member_latencies(server, spread)
+        async with aiohttp.ClientSession() as http:
+            harness = Harness(server.base, None, http)  # type: ignore[arg-type]  # a harness for a process
+            session = await harness.create_session(requires_agreement=False, admission="open")
+            await harness.connect(session["facilitator_token"])
+            member = await harness.join(session["id"], "Ana")
+            quiet = await timed_acks(member, calls=QUIET_CALLS)
+            # From fifty addresses: each stays within the per-address cap, so all thousand are accepted,
+            # and each is closed when its time to authenticate runs out.
+            spread = asyncio.ensure_future(flood(server.base, 1000, 50, DEFAULTS.auth_timeout + 3))
+            flooded = await timed_acks(member, until=spread)
+            for client in harness.clients:
+                await client.close()
         result = spread.result()
         assert result["accepted"] == 1000, result
         assert result["closed_by_server"] == 1000, result
         assert float(result["longest_life"]) < DEFAULTS.auth_timeout + 1.5, result  # type: ignore[arg-type]
-        assert quantile(latencies, 0.99) < 0.1, sorted(latencies)[-10:]
+        calm, crowded = quantile(quiet, 0.99), quantile(flooded, 0.99)
+        print(f"\nthe member's p99 ack: {1000 * calm:.1f} ms alone, {1000 * crowded:.1f} ms under the flood")
+        assert crowded < calm + FLOOD_ALLOWANCE, (calm, sorted(flooded)[-10:])
         # From one address: the cap holds, the rest are refused at the handshake.
         crowd = await flood(server.base, 1000, 1, 2.0)
         assert crowd["most_open_per_address"] == DEFAULTS.max_unauthenticated_per_address, crowd
