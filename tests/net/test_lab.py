@@ -16,7 +16,8 @@ from tests.net.links import Conditions
 pytestmark = pytest.mark.slow
 
 PORT = 5004
-SLACK = 0.1  # seconds a packet may take to reach the emulator on a loaded machine
+SLACK = 0.3  # seconds a packet may take to reach the emulator on a loaded machine (0.1 was too little)
+OUTAGE_PACKETS = 400  # 2 s of sending at 5 ms: a 1 s cut inside it, and time after it
 SO_RCVBUFFORCE = 33  # Linux (root): a receive buffer above net.core.rmem_max; Python's socket module lacks the name
 
 
@@ -90,8 +91,14 @@ def test_an_outage_cut_at_runtime_drops_everything_until_it_ends() -> None:
         listener = Listener(lab, "server")
         try:
             start, end = lab.cut(["home"], 1.0)
-            sent = send(lab, "home", "server", 300, 0.005)
-            settled(listener, 300, timeout=0.5)
+            sent = send(lab, "home", "server", OUTAGE_PACKETS, 0.005)
+            # Once the emulator has decided every packet (delivered or cut), every delivered one arrives.
+            deadline = time.monotonic() + 10.0
+            while sum(lab.counts("home")["up"][k] for k in ("delivered", "outage")) < len(sent):
+                assert time.monotonic() < deadline, lab.counts("home")
+                time.sleep(0.05)
+            up = lab.counts("home")["up"]
+            settled(listener, up["delivered"], timeout=10.0)
         finally:
             listener.close()
         wall = time.time() - time.monotonic()
@@ -100,10 +107,11 @@ def test_an_outage_cut_at_runtime_drops_everything_until_it_ends() -> None:
         inside = sum(start + SLACK <= t < end - SLACK for t in sent)
         after = sum(t >= end + SLACK for t in sent)
         assert end - start == pytest.approx(1.0)
-        assert inside > 50 and after > 50, "the sender was too slow to test anything"
+        assert inside > 20 and after > 20, "the sender was too slow to test anything"
         assert min(arrived) >= end  # nothing got through before the end
-        assert after <= len(arrived) <= len(sent) - inside  # what was sent well after it did
-        assert lab.counts("home")["up"]["outage"] >= inside
+        assert len(arrived) == up["delivered"] and up["delivered"] + up["outage"] == len(sent), up
+        assert up["delivered"] >= after  # what was sent well after it went through
+        assert up["outage"] >= inside  # what was sent well inside it was cut
 
 
 def test_a_firewall_drops_udp_except_to_the_endpoints_it_lets_through() -> None:
