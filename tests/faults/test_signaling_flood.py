@@ -19,7 +19,7 @@ import pytest
 
 from server.config import Settings
 from tests.faults.session_checks import quantile
-from tests.harness import OPERATOR_KEY, Harness
+from tests.harness import OPERATOR_KEY, Client, Harness
 from tests.web.hearth_process import ROOT, start_server
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ async def flood(url: str, count: int, addresses: int, seconds: float, per_second
     return result
 
 
-async def timed_acks(member: Any, *, calls: int = 0, until: asyncio.Future[Any] | None = None) -> list[float]:
+async def timed_acks(member: Client, *, calls: int = 0, until: asyncio.Future[Any] | None = None) -> list[float]:
     """A member raising and lowering a hand every 60 ms (within the event rate limit), ``calls``
     times or while ``until`` runs; how long each answer took."""
     latencies: list[float] = []
