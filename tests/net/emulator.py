@@ -35,6 +35,7 @@ BIN_SECONDS = 0.05  # resolution of the delivery timeline a test reads back
 KEPT_BINS = int(180 / BIN_SECONDS)  # three minutes of it
 MAX_BATCH = 256  # packets read from one device before the loop serves the others
 PRIORITY = -15  # nice value (root only)
+EARLY = 0.0005  # seconds before its time a due packet may go out with those due now (one timer, not one per packet)
 
 
 @dataclass
@@ -138,7 +139,7 @@ class Emulator:
     def _due(self) -> None:
         self.timer, self.timer_at = None, float("inf")
         now = self.loop.time()
-        while self.queue and self.queue[0][0] <= now + 0.0005:
+        while self.queue and self.queue[0][0] <= now + EARLY:
             t, _, stage, packet, sender, receiver = heapq.heappop(self.queue)
             if stage == 1:  # out of the sender's uplink, into the receiver's downlink
                 if sender.path.up.in_outage(t):  # cut after it was scheduled

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.net.emulator import EARLY
 from tests.net.lab import SUBNET, Lab, alive, pids_in, sweep_dead_labs
 from tests.net.links import Conditions
 
@@ -17,12 +18,15 @@ pytestmark = pytest.mark.slow
 
 PORT = 5004
 SLACK = 0.3  # seconds a packet may take to reach the emulator on a loaded machine (0.1 was too little)
+# The emulator reports an outage's end through its own reading of the wall clock against its loop's: a
+# process preempted between the two readings shifts it; 1 ms is far below the 5 ms between packets.
+CLOCKS = 0.001
 OUTAGE_PACKETS = 400  # 2 s of sending at 5 ms: a 1 s cut inside it, and time after it
 SO_RCVBUFFORCE = 33  # Linux (root): a receive buffer above net.core.rmem_max; Python's socket module lacks the name
 
 
 class Listener:
-    """A UDP socket in a lab namespace that counts what arrives and when."""
+    """A UDP socket in a lab namespace that counts what arrives and when (wall clock)."""
 
     def __init__(self, lab: Lab, role: str) -> None:
         self.sock = lab.inside(role).run(lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
@@ -40,7 +44,7 @@ class Listener:
                 self.sock.recv(2048)
             except TimeoutError:
                 continue
-            self.arrivals.append(time.monotonic())
+            self.arrivals.append(time.time())  # the clock ``send`` and the emulator's answers use
 
     def close(self) -> None:
         self.running = False
@@ -101,14 +105,14 @@ def test_an_outage_cut_at_runtime_drops_everything_until_it_ends() -> None:
             settled(listener, up["delivered"], timeout=10.0)
         finally:
             listener.close()
-        wall = time.time() - time.monotonic()
-        arrived = [t + wall for t in listener.arrivals]
+        arrived = listener.arrivals
         # The cut applies when a packet reaches the emulator: allow it a scheduler's delay either side.
         inside = sum(start + SLACK <= t < end - SLACK for t in sent)
         after = sum(t >= end + SLACK for t in sent)
         assert end - start == pytest.approx(1.0)
         assert inside > 20 and after > 20, "the sender was too slow to test anything"
-        assert min(arrived) >= end  # nothing got through before the end
+        # Nothing got through before the end (a due packet may leave EARLY, with those due now).
+        assert min(arrived) >= end - EARLY - CLOCKS, min(arrived) - end
         assert len(arrived) == up["delivered"] and up["delivered"] + up["outage"] == len(sent), up
         assert up["delivered"] >= after  # what was sent well after it went through
         assert up["outage"] >= inside  # what was sent well inside it was cut

