@@ -45,6 +45,15 @@ MEDIA_STATE_JS = """([name]) => {
   };
 }"""
 
+# This page's own link read as weak (a sample's loss), the monitor stopped so no sample reads it again
+# (CI's load makes Chromium's own link read weak at times: a test makes it so at once, not by chance).
+OWN_WEAK_JS = """() => {
+  hearth.quality.stop();
+  hearth.quality.own = {quality: 'weak', loss: 0.08, rtt: 0.05};
+  hearth.quality.dispatchEvent(new Event('change'));
+}"""
+OWN_SAMPLED_JS = "() => { hearth.quality.start(); return hearth.quality.sample(); }"
+
 # Every text the live region takes, kept in order for the test to read.
 HEAR_JS = """(() => {
   window.heard = [];

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.web.conftest import make_person
 from tests.web.hearth_process import HearthServer
-from tests.web.people import Person, turn_status_at_top
+from tests.web.people import OWN_SAMPLED_JS, OWN_WEAK_JS, Person, turn_status_at_top
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -147,15 +147,6 @@ def test_audio_only_turns_video_off_both_ways_and_back(trio: Trio) -> None:
     expect(page.get_by_test_id("camera-toggle")).to_have_attribute("data-on", "true")
     expect(row.get_by_test_id("connection")).to_have_text("")
     trio.facilitator.wait_video_live("Sam")
-
-
-# This page's own link read as weak (a sample's loss), the monitor stopped so no sample reads it again.
-OWN_WEAK_JS = """() => {
-  hearth.quality.stop();
-  hearth.quality.own = {quality: 'weak', loss: 0.08, rtt: 0.05};
-  hearth.quality.dispatchEvent(new Event('change'));
-}"""
-OWN_SAMPLED_JS = "() => { hearth.quality.start(); return hearth.quality.sample(); }"
 
 
 def test_a_weak_link_notice_leaves_the_phase_and_the_floor_one_line_each(trio: Trio) -> None:

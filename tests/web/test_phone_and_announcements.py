@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.web.conftest import make_person, set_floor_mode
 from tests.web.hearth_process import HearthServer
-from tests.web.people import HEAR_JS, Person, axe_clean, turn_status_at_top
+from tests.web.people import HEAR_JS, OWN_SAMPLED_JS, OWN_WEAK_JS, Person, axe_clean, turn_status_at_top
 from tests.web.quiet_members import QuietMembers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -145,6 +145,15 @@ def test_on_a_phone_help_stays_on_screen_and_the_status_is_one_line(full: FullGr
         on_screen(page, "hand-button")
 
     full.robin.at_sizes("room-help-in-reach", help_in_reach)
+    # The fullest strip a member sees: a weak link's notice besides, and encryption off because a
+    # browser here cannot (the quiet members' aiortc): the status still stays short.
+    expect(page.get_by_test_id("e2ee-status")).to_have_attribute("data-status", "clear")
+    page.evaluate(OWN_WEAK_JS)
+    try:
+        expect(page.get_by_test_id("own-quality")).to_be_visible()
+        full.robin.at_sizes("room-weak-link", help_in_reach)
+    finally:
+        page.evaluate(OWN_SAMPLED_JS)
     page.evaluate("() => window.scrollTo(0, 0)")
 
 

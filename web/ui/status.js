@@ -38,8 +38,11 @@ export class StatusStrip {
     this.ownShort = h('span', { className: 'short' });
     this.ownButton = h('button', { type: 'button', 'data-testid': 'audio-only-switch', 'on:click': () => app.setAudioOnly(!app.audioOnly) });
     this.own = h('p', { className: 'pill notice warn own-quality', 'data-testid': 'own-quality', hidden: true }, this.ownText, this.ownShort, this.ownButton);
-    // Whether media is end-to-end encrypted, and the code to compare (the facilitator reads it out).
-    this.e2ee = h('p', { className: 'pill e2ee', 'data-testid': 'e2ee-status' });
+    // Whether media is end-to-end encrypted, and the code to compare (the facilitator reads it out);
+    // a phone shows the short words beside its self view (why not, when it is only someone else's browser).
+    this.e2eeText = h('span', { className: 'long' });
+    this.e2eeShort = h('span', { className: 'short' });
+    this.e2ee = h('p', { className: 'pill e2ee', 'data-testid': 'e2ee-status' }, this.e2eeText, this.e2eeShort);
     this.el = h('div', { className: 'status-strip', 'aria-label': 'Session status' },
       this.offline, this.hold, this.own, this.place, this.broadcast, this.phase, this.floor, this.goAround, this.strict,
       this.e2ee);
@@ -56,7 +59,14 @@ export class StatusStrip {
       clear: 'Not end-to-end encrypted: a browser or app in the session cannot',
       encrypted: `End-to-end encrypted · code ${code}${lead ? ' (read it out: members see the same)' : ''}`,
     };
-    setText(this.e2ee, words[status] ?? '');
+    /** @type {Record<string, string>} */
+    const short = {
+      unsupported: 'Not end-to-end encrypted: this browser cannot',
+      clear: 'Not end-to-end encrypted',
+      encrypted: `End-to-end encrypted · code ${code}`,
+    };
+    setText(this.e2eeText, words[status] ?? '');
+    setText(this.e2eeShort, short[status] ?? words[status] ?? '');
     this.e2ee.dataset.status = status;
     this.e2ee.dataset.code = code ?? '';
   }
