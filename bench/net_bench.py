@@ -108,13 +108,16 @@ def main() -> None:
         help="a setting for the server, as --hearth-arg=--python-forwarding (repeat)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every stream and every recovery")
+    parser.add_argument("--logs", type=Path, default=None, help="keep the server's log here (default: discarded)")
     args = parser.parse_args()
 
     expect.set_options(timeout=60_000)
     print(describe(), flush=True)
     chosen = [c for c in CONDITIONS if c.name in args.conditions]
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="net-bench-") as logs:
-        lab = SideBySide(playwright, Path(logs), seed=args.seed, hearth_args=tuple(args.hearth_arg)).start()
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="net-bench-") as temporary:
+        logs = args.logs or Path(temporary)
+        logs.mkdir(parents=True, exist_ok=True)
+        lab = SideBySide(playwright, logs, seed=args.seed, hearth_args=tuple(args.hearth_arg)).start()
         try:
             windows = [c for c in chosen if not c.outage]
             if windows:
