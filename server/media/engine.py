@@ -67,6 +67,7 @@ class MediaEngine:
         self._tasks = Background()  # connection-lost handling and refreshes in flight
         self._closer = Closer()  # connections being closed: nobody waits for a close
         self._closing = False
+        seam.install_consent_freshness()  # a member whose answers are slow keeps its connection
         if allow_loopback:
             seam.enable_loopback_candidates()
 

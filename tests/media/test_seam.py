@@ -14,6 +14,7 @@ from importlib.metadata import version
 from typing import Any
 
 import aioice.ice
+import aioice.stun
 import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
 import aiortc.rtp
@@ -325,6 +326,30 @@ def test_seam_receiver_rtcp_loop_is_looked_up_on_the_instance_and_reports_what_w
     assert "highest_sequence=stream.max_seq" in rtcp and "jitter=stream.jitter" in rtcp
     assert "lsr = self.__lsr[ssrc]" in rtcp and "delay = time.time() - self.__lsr_time[ssrc]" in rtcp
     assert "RtcpRrPacket(ssrc=self.__rtcp_ssrc, reports=reports)" in rtcp
+
+
+def test_seam_consent_replaces_aioices_checks_and_uses_what_they_use() -> None:
+    """``ice._query_consent`` stands in for ``Connection.query_consent`` (started by ``connect``),
+    builds its requests and sends them as aioice's did, with retransmissions at aioice's RTO; what
+    it replaces sent each check once (``retransmissions=0``) and closed after six unanswered."""
+    original = inspect.getsource(ice._original_query_consent)
+    assert "retransmissions=0" in original and "failures >= CONSENT_FAILURES" in original
+    for used in ("self._nominated.values()", "self.build_request(pair, nominate=False)", "pair.protocol.request("):
+        assert used in original, used
+    assert "self._query_consent_task = asyncio.create_task(self.query_consent())" in inspect.getsource(
+        aioice.ice.Connection.connect
+    )
+    assert list(inspect.signature(aioice.ice.StunProtocol.request).parameters) == [
+        "self",
+        "request",
+        "addr",
+        "integrity_key",
+        "retransmissions",
+    ]
+    assert aioice.stun.RETRY_RTO == 0.5  # the check's waits: 0.5, 1 and 2 s (ice.CONSENT_RETRANSMISSIONS)
+    assert ice.CONSENT_INTERVAL * 0.8 > aioice.stun.RETRY_RTO * (2 ** (ice.CONSENT_RETRANSMISSIONS + 1) - 1)
+    seam.install_consent_freshness()
+    assert aioice.ice.Connection.query_consent is ice._query_consent
 
 
 def test_seam_guard_learns_proven_addresses_from_aioice_instance_methods() -> None:

@@ -19,8 +19,9 @@ instead of silently degrading forwarding. One module per owner:
   the parked stand-in for aiortc's per-sender/receiver RTCP task;
 - ``compiled``: loads the compiled packet path (``server/media/_fastpath.c``) and hands it libsrtp's
   ``srtp_protect``/``srtp_unprotect`` by address from pylibsrtp's binding;
-- ``ice``: loopback host candidates (aioice skips 127.0.0.1; tests and single-machine demos add it)
-  and larger kernel receive buffers on a connection's ICE sockets;
+- ``ice``: loopback host candidates (aioice skips 127.0.0.1; tests and single-machine demos add it),
+  larger kernel receive buffers on a connection's ICE sockets, and consent checks retransmitted and
+  expiring after 30 s without an answer (RFC 7675; aioice's gave up on answers slower than 0.5 s);
 - ``guard``: what may enter an ICE socket (RFC 7983 demultiplexing, shortest headers, DTLS/SRTP only
   from addresses the connection's ICE checks proved), the rules both legs' socket hooks apply first;
 - ``sdp``: aiortc's SDP parser, run on a member's SDP before any connection is built or touched.
@@ -31,7 +32,7 @@ lives in, and is read from, the submodule that uses it.
 """
 
 from server.media.seam.guard import DROP_REASONS, Drops, admit, validated_sources
-from server.media.seam.ice import enable_loopback_candidates, enlarge_receive_buffers
+from server.media.seam.ice import enable_loopback_candidates, enlarge_receive_buffers, install_consent_freshness
 from server.media.seam.inbound import NACK_WINDOW, InboundTrack, RtpConsumer
 from server.media.seam.receive import LeanReceiver, install_decoder_bypass, request_keyframe
 from server.media.seam.resend import HISTORY_MASK, HISTORY_SIZE
@@ -75,6 +76,7 @@ __all__ = [
     "enable_loopback_candidates",
     "enlarge_receive_buffers",
     "fast_srtp",
+    "install_consent_freshness",
     "install_decoder_bypass",
     "nominated_route",
     "request_keyframe",
