@@ -155,7 +155,12 @@ def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
 # floor holder's low layer; in a lab run at load 10-13 it passed with that video at 10.2 fps (10 needed),
 # at the margin. Before simulcast it fell to 0.1 fps. Sam's own outgoing video reached the others at
 # 0.0-0.5 fps until the server gave its browser transport-cc feedback (seventh session: 19.9 fps).
-@pytest.mark.xfail(strict=False, reason="#16: the capped member's incoming video fell to 0.1 fps before simulcast")
+# Tenth session: Sam's connection was replaced mid-window (aioice's consent checks gave up on answers
+# queued 0.6 s behind the cap; fixed in seam/ice.py); after the fix, one 60 s cell: one connection each,
+# the floor holder at Sam 9.5 fps, Sam's downlink estimate (143-213 kbit/s) making it audio only at times.
+@pytest.mark.xfail(
+    strict=False, reason="#16: the floor holder's video at the capped member sits at the 10 fps margin (9.5 fps)"
+)
 def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_freezes(figures: Figures) -> None:
     """Also: the capped member's own video still reaches the others (its browser, told by transport-cc
     feedback what its uplink carries, sends what fits instead of every layer into a full queue)."""
