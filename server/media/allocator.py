@@ -15,7 +15,10 @@ your audio clear"); a subscriber whose estimate cannot carry even the floor hold
 "audio only" for now. A paused video comes back when the estimate has room for it with a margin,
 or, as a probe, after a quiet interval with little loss (a receiver's estimate cannot grow past
 what it is sent, so waiting for it alone would never resume anything): a probe that brings
-congestion back is paused again and the next one waits twice as long.
+congestion back is paused again and the next one waits twice as long. It alone: the congestion it
+brought pauses nothing that flowed before it, for ``CONGESTION_HOLD`` (in the lab a probe of a second
+video overflowed a 400 kbit/s link, the REMB fell to 148 kbit/s, and the floor holder's video, which
+had flowed for seconds, was paused with it: the member was audio only until the next probe, 16 s on).
 
 Only congestion pauses what flows: a REMB that falls (past a new link's first seconds), not a low
 one (a browser's REMB starts low and trails what it receives) and not loss (random loss on a home
@@ -164,6 +167,8 @@ class Pacer:
     probe_after: float = PROBE_AFTER
     probing: str | None = None  # a paused video resumed as a probe, held for ``PROBE_HOLD``
     probe_started: float = 0.0
+    # Until then, what flowed before a failed probe is kept whatever the congestion (it was the probe's).
+    sheltered_until: float = float("-inf")
 
 
 def allocate(
@@ -194,6 +199,8 @@ def allocate(
         pacer.probing = None
     holding = pacer.probing is not None and now - pacer.probe_started < PROBE_HOLD and loss <= HIGH_LOSS
     calm = not congested
+    # A probe that ends now (it stays or goes) answers for the congestion seen while it was on.
+    sheltered = (pacer.probing is not None and not holding) or now < pacer.sheltered_until
     paused: set[str] = set()
     allowances: dict[str, int] = {}
     used = 0
@@ -208,7 +215,8 @@ def allocate(
             take = max(video.rate, MIN_VIDEO_RATE)
             keep = take * margin <= left
         flowing = pid not in pacer.paused or pid == pacer.probing
-        if keep or (holding and pid == pacer.probing) or (calm and flowing):
+        before_probe = pid not in pacer.paused and pid != pacer.probing
+        if keep or (holding and pid == pacer.probing) or (calm and flowing) or (sheltered and before_probe):
             allowances[pid] = max(0, left)
             used += take
         else:
@@ -218,6 +226,7 @@ def allocate(
         # and then the next probe waits twice as long.
         if pacer.probing in paused:
             pacer.probe_after = min(pacer.probe_after * 2, MAX_PROBE_AFTER)
+            pacer.sheltered_until = now + CONGESTION_HOLD
         else:
             pacer.probe_after = PROBE_AFTER
         pacer.probing, pacer.paused_at = None, now

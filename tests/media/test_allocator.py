@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.media import allocator
 from server.media.allocator import (
     AUDIO_RATE,
+    CONGESTION_HOLD,
     DEFAULT_ESTIMATE,
     LAYER_UP_HOLD,
     MAX_LAYER_UP_HOLD,
@@ -85,6 +86,24 @@ def test_a_probe_the_estimate_grew_into_stays() -> None:
     assert pacer.probing == KIM
     kept = allocate(1_100_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + PROBE_HOLD)
     assert kept.paused == {LEE} and pacer.probing is None and pacer.probe_after == PROBE_AFTER
+
+
+def test_a_failed_probe_is_taken_back_alone_and_its_congestion_pauses_nothing_that_flowed_before() -> None:
+    """Seen in the lab (a member capped at 400 kbit/s): a probe of a second video overflowed the link,
+    the browser's REMB fell to 148 kbit/s, and the floor holder's video, which had flowed for seconds,
+    was paused with the probe: the member was audio only until the next probe, 16 s on."""
+    videos = [Video(ALEX, 150_000), Video(LEE, 150_000)]
+    pacer = Pacer()
+    assert allocate(300_000, 2, videos, ALEX, pacer, now=0.0).paused == {LEE}  # audio and the floor fit
+    allocate(300_000, 2, videos, ALEX, pacer, now=PROBE_AFTER)
+    assert pacer.probing == LEE
+    failed = allocate(148_000, 2, videos, ALEX, pacer, now=PROBE_AFTER + 1, loss=0.2)
+    assert failed.paused == {LEE} and not failed.audio_only and pacer.probing is None
+    # The congestion was the probe's: while it lasts, the floor holder's video stays.
+    assert allocate(160_000, 2, videos, ALEX, pacer, now=PROBE_AFTER + 3, loss=0.05).paused == {LEE}
+    # Congestion after that is the link's own, and a link this narrow is audio only.
+    later = allocate(160_000, 2, videos, ALEX, pacer, now=PROBE_AFTER + 1 + CONGESTION_HOLD, loss=0.05)
+    assert later.audio_only and later.paused == {ALEX, LEE}
 
 
 def test_no_probe_while_loss_is_high() -> None:
