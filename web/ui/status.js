@@ -59,9 +59,8 @@ export class StatusStrip {
       clear: 'Not end-to-end encrypted: a browser or app in the session cannot',
       encrypted: `End-to-end encrypted · code ${code}${lead ? ' (read it out: members see the same)' : ''}`,
     };
-    /** @type {Record<string, string>} */
+    /** @type {Record<string, string>} the phone's words, where they differ */
     const short = {
-      unsupported: 'Not end-to-end encrypted: this browser cannot',
       clear: 'Not end-to-end encrypted',
       encrypted: `End-to-end encrypted · code ${code}`,
     };
