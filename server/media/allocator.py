@@ -21,9 +21,14 @@ video overflowed a 400 kbit/s link, the REMB fell to 148 kbit/s, and the floor h
 had flowed for seconds, was paused with it: the member was audio only until the next probe, 16 s on).
 
 Only congestion pauses what flows: a REMB that falls (past a new link's first seconds), not a low
-one (a browser's REMB starts low and trails what it receives) and not loss (random loss on a home
-Wi-Fi is no reason to take anyone's picture away; GCC's loss rule tried here first collapsed the
-estimate of a link whose video was paused, as what it is sent is then tiny).
+one (a browser's REMB starts low and trails what it receives) and not loss alone (random loss on a
+home Wi-Fi is no reason to take anyone's picture away; GCC's loss rule tried here first collapsed the
+estimate of a link whose video was paused, as what it is sent is then tiny). But a queue that
+overflows round after round is congestion whatever the REMB says: ``SEVERE_LOSS`` in
+``SEVERE_ROUNDS`` rounds in a row makes the estimate what got through (a full queue drains at the
+link's rate) for ``CONGESTION_HOLD``. In the lab a member capped at 400 kbit/s
+lost 20-83 % of its video for 20 s while its starved browser's REMB sat at 68-95 kbit/s without
+falling, so nothing was paused and both videos froze for a third of the minute.
 
 ``publisher_rate`` turns the subscribers' figures into the REMB each publisher is sent: the least
 any of its unpaused subscribers can take for it, within ``MIN_PUBLISHER_RATE`` and the cap.
@@ -58,6 +63,16 @@ REPORT_WINDOW = 1.0  # seconds between the engine's allocation rounds (the room 
 # second up to 1.5x what it receives, so on a clean link it trails for many seconds. A REMB that falls
 # (the browser's delay-based detector saw its queue grow) or high loss is congestion, for this long:
 CONGESTION_HOLD = 5.0
+# A downstream fraction lost this high, ``SEVERE_ROUNDS`` rounds in a row, is a queue overflowing (10 %
+# random loss reports 0.05-0.15 a round once repair has filled most gaps; the capped member, 0.2-0.8).
+SEVERE_LOSS = 0.20
+SEVERE_ROUNDS = 2
+# What a link carried with little loss (under ``CONGESTION_LOSS``) within ``CARRIED_WINDOW``, less GCC's
+# decrease (``DELAY_BACKOFF``), keeps the floor holder's video however low the REMB: a browser starved of
+# CPU reported 19-70 kbit/s on a link carrying 250 kbit/s cleanly, and its member went audio only.
+CARRIED_WINDOW = 10.0
+DELAY_BACKOFF = 0.85
+DRAIN_MARGIN = 0.9  # an overflowing link is then given this share of what got through, so its queue drains
 REMB_FALL = 0.95  # a REMB below this share of the one before is a fall (read in ``seam.SubscriberRtcp``)
 STARTUP_GRACE = 10.0  # seconds of a new link in which only high loss counts (its first REMBs settle)
 LAYER_UP_MARGIN = 1.25  # a higher layer is taken when the allowance covers its rate this many times over
@@ -87,6 +102,10 @@ class Estimate:
     lossy_at: float | None = None  # the last receiver report with ``CONGESTION_LOSS`` or more lost
     heard_at: float | None = None  # when the subscriber's RTCP was last read, as of the last round
     resumed_at: float | None = None  # when its RTCP came back after ``OUTAGE_SILENCE`` of none
+    severe_rounds: int = 0  # report rounds in a row with ``SEVERE_LOSS`` or more lost
+    delivered: int | None = None  # bit/s the link carried at the last overflowing round (``on_loss``)
+    overflowed_at: float | None = None  # the last round that made ``delivered`` the estimate
+    carried: list[tuple[float, int]] = field(default_factory=list)  # (when, bit/s) delivered with little loss
 
     def on_heard(self, at: float | None, now: float) -> None:
         """The time the subscriber's latest RTCP was read (``seam.SubscriberRtcp.heard_at``), each
@@ -114,11 +133,24 @@ class Estimate:
         of 16 on 2 cores: REMBs of 12-70 kbit/s on a clean link), and random loss on Wi-Fi leaves
         its delay-based REMB where it was."""
         recent = [t for t in (self.congested_at, self.lossy_at) if t is not None and now - t < CONGESTION_HOLD]
-        return len(recent) == 2
+        return len(recent) == 2 or self.overflowing(now)
 
-    @property
-    def rate(self) -> int:
-        """What the subscriber can take, bit/s: its REMB, or the default before one."""
+    def overflowing(self, now: float) -> bool:
+        """Whether the link's queue overflowed (``SEVERE_LOSS`` round after round) within ``CONGESTION_HOLD``."""
+        return self.overflowed_at is not None and now - self.overflowed_at < CONGESTION_HOLD
+
+    def proven(self, now: float) -> int:
+        """What the link has shown it carries, bit/s: the most it delivered with little loss within
+        ``CARRIED_WINDOW``, less ``DELAY_BACKOFF``; 0 while its queue overflows (it carries less now)."""
+        if self.overflowing(now):
+            return 0
+        return int(max((rate for at, rate in self.carried if now - at < CARRIED_WINDOW), default=0) * DELAY_BACKOFF)
+
+    def rate_at(self, now: float) -> int:
+        """What the subscriber can take, bit/s: while its queue overflows, what got through
+        (``delivered``); else its REMB, or the default before one."""
+        if self.delivered is not None and self.overflowing(now):
+            return self.delivered
         return self.remb if self.remb is not None else DEFAULT_ESTIMATE
 
     def on_remb(self, bitrate: int, now: float = 0.0, fell: bool = False) -> None:
@@ -132,12 +164,24 @@ class Estimate:
             self.congested_at = now
         self.remb = bitrate
 
-    def on_loss(self, fraction: float, now: float = 0.0) -> None:
-        """A report round's worst fraction lost: half of congestion's evidence, and it gates probes;
-        it never lowers the estimate."""
+    def on_loss(self, fraction: float, now: float = 0.0, delivered: int | None = None) -> None:
+        """A report round's worst fraction lost on the subscriber's own link (what its publishers'
+        uplinks lost taken out): half of congestion's evidence, and it gates probes. It lowers the
+        estimate only when the queue overflows: after ``SEVERE_ROUNDS`` rounds of ``SEVERE_LOSS``
+        the estimate is ``delivered`` (bit/s that reached the subscriber this round: a full queue
+        drains at the link's rate, so that is what the link carries) less ``DRAIN_MARGIN``."""
         self.loss = fraction
-        if fraction >= CONGESTION_LOSS and not self._after_outage(now):
+        if self._after_outage(now):
+            self.severe_rounds = 0
+            return
+        if fraction >= CONGESTION_LOSS:
             self.lossy_at = now
+        self.severe_rounds = self.severe_rounds + 1 if fraction >= SEVERE_LOSS else 0
+        if fraction < CONGESTION_LOSS and delivered:
+            self.carried = [(at, rate) for at, rate in self.carried if now - at < CARRIED_WINDOW]
+            self.carried.append((now, delivered))
+        if self.severe_rounds >= SEVERE_ROUNDS and delivered:
+            self.delivered, self.overflowed_at = int(delivered * DRAIN_MARGIN), now
 
 
 @dataclass(frozen=True)
@@ -180,6 +224,7 @@ def allocate(
     now: float,
     loss: float = 0.0,
     congested: bool = True,
+    proven: int = 0,
 ) -> Allocation:
     """Decide one subscriber's share for this round and update ``pacer``.
 
@@ -191,6 +236,8 @@ def allocate(
     tried only when it is low, and given up when it is high). ``now``: seconds, any monotonic clock.
     ``congested``: whether the link showed congestion lately (``Estimate.congested``); without it
     nothing that flows is paused, whatever the estimate (a receiver's REMB trails what it is sent).
+    ``proven``: what the link has shown it carries (``Estimate.proven``): the floor holder's video
+    is kept while that pays for it too, whatever a low estimate says.
     """
     budget = estimate - audio_streams * AUDIO_RATE
     ordered = sorted(videos, key=lambda v: (v.publisher_id != floor, v.publisher_id in pacer.paused, v.publisher_id))
@@ -209,7 +256,7 @@ def allocate(
         left = budget - used
         margin = RESUME_MARGIN if pid in pacer.paused and pid != pacer.probing else 1.0
         if pid == floor:
-            keep = left >= MIN_VIDEO_RATE * margin
+            keep = max(left, proven - audio_streams * AUDIO_RATE - used) >= MIN_VIDEO_RATE * margin
             take = min(max(video.rate, MIN_VIDEO_RATE), left)
         else:
             take = max(video.rate, MIN_VIDEO_RATE)

@@ -1,12 +1,13 @@
 """Once a second, per room: each subscriber's estimate from its RTCP, the allocator's share, applied.
 
 The decisions are ``server.media.allocator``'s (pure); this module feeds it what the room's
-connections reported (``SubscriberRtcp.remb`` and ``take_loss``, the bytes each sink sent, each
-source's arrival rate), opens and closes the forwarder's gates for the videos it pauses (a gate
-that reopens restarts that copy at a keyframe, asked of the publisher at once: ``Source.gate``),
-tells the subscriber (``MediaEvents.video_paused``) when what is paused changes, and returns the
-REMB each publisher is to be sent (``allocator.publisher_rate``). It runs in the room loop, on the
-RTCP second, so it adds no timer and nothing to the per-packet path.
+connections reported (``SubscriberRtcp.remb`` and ``take_losses``, less what the publishers'
+uplinks lost; what reached each subscriber; each source's arrival rate), opens and closes
+the forwarder's gates for the videos it pauses (a gate that reopens restarts that copy at a
+keyframe, asked of the publisher at once: ``Source.gate``), tells the subscriber
+(``MediaEvents.video_paused``) when what is paused changes, and returns the REMB each publisher is
+to be sent (``allocator.publisher_rate``). It runs in the room loop, on the RTCP second, so it adds
+no timer and nothing to the per-packet path.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from signaling.ports import ForwardingPolicy, MediaEvents
 
 log = logging.getLogger(__name__)
 
+# Bytes a packet takes on the wire beyond the RTP payload a sender counts: RTP header and extensions
+# (~20), SRTP's tag (10), UDP (8), IPv4 (20). At 50 audio packets a second that is 24 kbit/s.
+WIRE_OVERHEAD = 60
+
 
 @dataclass
 class Link:
@@ -32,6 +37,7 @@ class Link:
     paused: frozenset[str] = frozenset()  # what the forwarder's gates hold back now
     limits: dict[str, float] = field(default_factory=dict)  # publisher id -> what this link lets it send
     told: tuple[frozenset[str], bool] = (frozenset(), False)  # what the subscriber was last told
+    sent: tuple[dict[int, int], float] | None = None  # wire bytes sent by each of our SSRCs, and when, last round
 
 
 @dataclass
@@ -103,9 +109,11 @@ def allocate_room(
         if peer.rtcp.remb is not None:
             link.estimate.on_remb(peer.rtcp.remb, now, peer.rtcp.remb_fell)
             peer.rtcp.remb_fell = False
-        loss = peer.rtcp.take_loss()
+        losses = own_losses(peer, peer.rtcp.take_losses())
+        delivered = delivered_rate(link, peer, losses, now)
+        loss = max(losses.values()) if losses else None
         if loss is not None:
-            link.estimate.on_loss(loss, now)
+            link.estimate.on_loss(loss, now, delivered)
         audio = sum(1 for (pub, kind) in peer.outgoing if kind == "audio" and allowed(policy, sid, pub, kind))
         videos = [
             allocator.Video(pub, layer_rate(bandwidth, out.sink) if pub in layered else video_rates.get(pub, 0))
@@ -114,7 +122,7 @@ def allocate_room(
         ]
         congested = link.estimate.congested(now)
         share = allocator.allocate(
-            link.estimate.rate,
+            link.estimate.rate_at(now),
             audio,
             videos,
             floor,
@@ -122,6 +130,7 @@ def allocate_room(
             now,
             link.estimate.loss if loss is not None else 0.0,
             congested,
+            link.estimate.proven(now),
         )
         for video in videos:
             pub = video.publisher_id
@@ -146,12 +155,52 @@ def allocate_room(
                 "video paused for %d, audio only %s (estimate %d bit/s)",
                 len(share.paused),
                 share.audio_only,
-                link.estimate.rate,
+                link.estimate.rate_at(now),
                 extra=ids(peer.session_id, sid),
             )
     # A simulcast publisher is never held down for one weak link: that link gets a lower layer.
     rates = {pub: cap if pub in layered else allocator.publisher_rate(allowances.get(pub, []), cap) for pub in peers}
     return rates, changes
+
+
+def own_losses(peer: Peer, reported: dict[int, float]) -> dict[int, float]:
+    """The fraction lost on the subscriber's own link of each video its receiver reports named
+    (``reported``: by our sender's SSRC). A report counts what the publisher's uplink lost too (the
+    forwarder keeps upstream gaps); that share (``Source.upstream_loss``) is taken out, so one
+    member's weak uplink never reads as congestion on everybody else's downlink."""
+    own: dict[int, float] = {}
+    for (_, kind), out in peer.outgoing.items():
+        fraction = reported.get(out.sink.lean.ssrc) if kind == "video" else None
+        if fraction is None:
+            continue
+        upstream = out.sink.source.upstream_loss if out.sink.source is not None else 0.0
+        own[out.sink.lean.ssrc] = max(0.0, 1.0 - (1.0 - fraction) / (1.0 - upstream)) if upstream < 1.0 else 0.0
+    return own
+
+
+def delivered_rate(link: Link, peer: Peer, losses: dict[int, float], now: float) -> int | None:
+    """What reached the subscriber since the last round, bit/s on the wire: each of our senders'
+    rate less its own loss (video: ``losses``; audio: the subscriber's report of it this round). While
+    its queue overflows that is what its link carries. None on the first round."""
+    senders = peer.rtcp.senders if peer.rtcp is not None else {}
+    counts = {ssrc: lean.octets + lean.packets_sent * WIRE_OVERHEAD for ssrc, lean in senders.items()}
+    before, link.sent = link.sent, (counts, now)
+    if before is None or now <= before[1]:
+        return None
+    span = now - before[1]
+    delivered = 0.0
+    for ssrc, count in counts.items():
+        prior = before[0].get(ssrc)
+        if prior is None or count < prior:
+            continue  # a sender added since: counted from the next round
+        lean = senders[ssrc]
+        if lean.kind == "video":
+            lost = losses.get(ssrc, 0.0)
+        else:
+            fraction, at = lean.reported_loss
+            lost = fraction / 256.0 if now - at <= span else 0.0
+        delivered += (count - prior) * 8 / span * (1.0 - lost)
+    return int(delivered)
 
 
 def measure_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float) -> None:

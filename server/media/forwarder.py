@@ -248,6 +248,7 @@ class Source:
         self._totals = totals
         self._arrivals = 0
         self.octets = 0  # payload bytes arrived from the publisher: the allocator's rate of this track
+        self.upstream_loss = 0.0  # fraction lost on the publisher's uplink at our last receiver report
         self.kind = kind
         self.sinks: list[Sink] = []
         self._open: list[Sink] = []  # the sinks whose gate is open: the ones a packet goes to
@@ -285,6 +286,9 @@ class Source:
     def on_unrepairable(self) -> None:
         """Upstream lost more than NACKs can repair: one keyframe request replaces the lost packets."""
         self.request_keyframe()
+
+    def on_upstream_loss(self, fraction: float) -> None:
+        self.upstream_loss = fraction
 
     def downstream_loss(self, now: float) -> int:
         """The worst fraction lost (x/256) in a subscriber's latest receiver report about its copy of

@@ -160,6 +160,9 @@ class Collect:
     def downstream_loss(self, now: float) -> int:
         return 0
 
+    def on_upstream_loss(self, fraction: float) -> None:
+        pass
+
 
 class Received:
     """What one client got from one remote stream of one kind."""

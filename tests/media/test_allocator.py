@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from server.media import allocator
 from server.media.allocator import (
     AUDIO_RATE,
@@ -119,15 +121,49 @@ def test_the_publisher_rate_is_the_least_allowance_within_bounds_never_a_fixed_f
     assert publisher_rate([], cap=600_000) == 600_000
 
 
-def test_the_estimate_is_the_subscribers_remb_and_loss_never_lowers_it() -> None:
+def test_the_estimate_is_the_subscribers_remb_and_a_lossy_round_does_not_lower_it() -> None:
     estimate = Estimate()
-    assert estimate.rate == DEFAULT_ESTIMATE
+    assert estimate.rate_at(0.0) == DEFAULT_ESTIMATE
     estimate.on_remb(1_000_000)
-    estimate.on_loss(0.3)  # random loss on a home Wi-Fi is no reason to take anyone's picture away
-    assert estimate.rate == 1_000_000 and estimate.loss == 0.3
+    estimate.on_loss(0.3, delivered=900_000)  # random loss on a home Wi-Fi is no reason to take anyone's picture away
+    assert estimate.rate_at(0.0) == 1_000_000 and estimate.loss == 0.3
 
 
-def test_subscriber_rtcp_reads_remb_and_the_worst_video_loss_of_its_receiver_reports() -> None:
+def test_a_queue_that_overflows_round_after_round_is_congestion_and_the_estimate_is_what_got_through() -> None:
+    """The lab's member capped at 400 kbit/s: 20-83 % of its video lost for 20 s while its starved
+    browser's REMB sat low and flat (no fall, so no congestion by the REMB rule): nothing was paused."""
+    estimate = Estimate()
+    estimate.on_remb(90_000, now=0.0)
+    estimate.on_remb(95_000, now=20.0)
+    estimate.on_loss(0.5, now=21.0, delivered=300_000)
+    assert not estimate.congested(21.0) and estimate.rate_at(21.0) == 95_000  # one round may be chance
+    estimate.on_loss(0.4, now=22.0, delivered=300_000)
+    assert estimate.congested(22.0) and estimate.rate_at(22.0) == 270_000  # what got through, less a margin
+    assert estimate.proven(22.0) == 0  # what it carried before is no proof while it overflows
+    estimate.on_loss(0.0, now=23.0, delivered=250_000)  # what does not fit was paused: the queue drains
+    assert estimate.congested(23.0) and estimate.rate_at(23.0) == 270_000
+    over = 22.0 + CONGESTION_HOLD
+    assert not estimate.congested(over) and estimate.rate_at(over) == 95_000
+    # Severe rounds that are not in a row are not an overflow.
+    estimate.on_loss(0.5, now=40.0, delivered=300_000)
+    estimate.on_loss(0.01, now=41.0, delivered=300_000)
+    estimate.on_loss(0.5, now=42.0, delivered=300_000)
+    assert not estimate.overflowing(42.0)
+
+
+def test_an_overflow_pauses_what_does_not_fit_and_keeps_the_floor_holder() -> None:
+    estimate, pacer = Estimate(), Pacer()
+    videos = [Video(ALEX, 150_000), Video(LEE, 150_000)]
+    estimate.on_remb(70_000, now=0.0)
+    calm = allocate(estimate.rate_at(0.0), 2, videos, ALEX, pacer, 0.0, congested=estimate.congested(0.0))
+    assert calm.paused == set()  # a low REMB alone pauses nothing
+    for now in (30.0, 31.0):
+        estimate.on_loss(0.6, now=now, delivered=330_000)
+    share = allocate(estimate.rate_at(31.0), 2, videos, ALEX, pacer, 31.0, 0.6, estimate.congested(31.0))
+    assert share.paused == {LEE} and not share.audio_only
+
+
+def test_subscriber_rtcp_reads_remb_and_each_videos_worst_loss_in_its_receiver_reports() -> None:
     """The parsing half of the estimate (``seam.SubscriberRtcp.on_rtcp``), on packets as Chromium writes them."""
     from types import SimpleNamespace
     from typing import Any
@@ -140,7 +176,7 @@ def test_subscriber_rtcp_reads_remb_and_the_worst_video_loss_of_its_receiver_rep
     video: Any = SimpleNamespace(ssrc=1111, kind="video")
     audio: Any = SimpleNamespace(ssrc=2222, kind="audio")
     rtcp.senders = {1111: video, 2222: audio}
-    assert rtcp.remb is None and rtcp.take_loss() is None
+    assert rtcp.remb is None and rtcp.take_losses() == {}
 
     def block(ssrc: int, lost: int) -> RtcpReceiverInfo:
         return RtcpReceiverInfo(
@@ -151,8 +187,8 @@ def test_subscriber_rtcp_reads_remb_and_the_worst_video_loss_of_its_receiver_rep
     remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=9, media_ssrc=0, fci=pack_remb_fci(345_678, [1111]))
     rtcp.on_rtcp(bytes(rr) + bytes(remb))
     assert rtcp.remb is not None and abs(rtcp.remb - 345_678) <= 345_678 >> 17  # an 18-bit mantissa
-    assert rtcp.take_loss() == 26 / 256  # audio's loss does not steer video
-    assert rtcp.take_loss() is None  # taken: the next round starts afresh
+    assert rtcp.take_losses() == {1111: 26 / 256}  # audio's loss does not steer video
+    assert rtcp.take_losses() == {}  # taken: the next round starts afresh
 
 
 def test_without_congestion_nothing_that_flows_is_paused() -> None:
@@ -279,3 +315,47 @@ def test_layer_waits_double_to_a_bound_and_start_over_after_an_up_that_held() ->
     assert hold_layer(0, 1, hold, now) == 0
     assert hold.wait == LAYER_UP_HOLD
     assert hold_layer(1, 1, hold, now) == 1 and hold_layer(0, None, hold, now) == 0  # no move, no layer yet
+
+
+def test_what_a_publishers_uplink_lost_is_not_taken_for_the_subscribers_own_loss() -> None:
+    """A subscriber's report counts what the publisher's uplink lost too (the forwarder keeps upstream
+    gaps): only the rest is the subscriber's link. One member's weak uplink must never read as
+    congestion on everybody else's downlink."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from server.media.bandwidth import own_losses
+
+    def copy(ssrc: int, upstream: float) -> Any:
+        return SimpleNamespace(
+            sink=SimpleNamespace(lean=SimpleNamespace(ssrc=ssrc), source=SimpleNamespace(upstream_loss=upstream))
+        )
+
+    peer: Any = SimpleNamespace(
+        outgoing={(LEE, "video"): copy(1, 0.5), (ALEX, "video"): copy(2, 0.0), (ALEX, "audio"): copy(3, 0.0)}
+    )
+    assert own_losses(peer, {}) == {}
+    assert own_losses(peer, {1: 0.5}) == {1: 0.0}  # all of it Lee's uplink's
+    assert own_losses(peer, {1: 0.6, 2: 0.1}) == pytest.approx({1: 0.2, 2: 0.1})
+    assert own_losses(peer, {3: 0.9}) == {}  # audio's loss does not steer video
+
+
+def test_the_floor_holders_video_stays_while_the_link_has_shown_it_carries_it_whatever_a_low_remb_says() -> None:
+    """In the lab a browser starved of CPU reported 19 kbit/s, with a little loss, on a link that had
+    carried its audio and the floor holder's video cleanly a second before: the member went audio
+    only for 17 s. What a link carried with little loss within ``CARRIED_WINDOW`` keeps the floor."""
+    estimate, pacer = Estimate(), Pacer()
+    videos = [Video(ALEX, 150_000), Video(LEE, 150_000)]
+    estimate.on_remb(400_000, now=0.0)
+    for second in range(20, 25):  # audio and the floor holder's video, cleanly
+        estimate.on_loss(0.0, now=float(second), delivered=260_000)
+
+    def starved(now: float) -> allocator.Allocation:
+        estimate.on_remb(20_000, now=now, fell=True)
+        estimate.on_loss(0.06, now=now, delivered=250_000)
+        assert estimate.congested(now)
+        return allocate(estimate.rate_at(now), 2, videos, ALEX, pacer, now, 0.06, True, estimate.proven(now))
+
+    share = starved(25.0)
+    assert share.paused == {LEE} and not share.audio_only
+    assert starved(24.0 + allocator.CARRIED_WINDOW).audio_only  # the proof is old: the REMB rules

@@ -140,6 +140,39 @@ async def test_a_link_that_carries_no_video_is_audio_only_and_keeps_its_audio(ro
     await wait_for(lambda: alex_audio.frames >= heard + 30, timeout=10)
 
 
+async def test_a_queue_that_overflows_under_a_steady_remb_pauses_what_does_not_fit_for_that_subscriber_alone(
+    room: Room,
+) -> None:
+    """The lab's member capped at 400 kbit/s: its receiver reports lost half its video round after round
+    while its starved browser's REMB held still, so the REMB rule saw no congestion and nothing was
+    paused. The loss alone, sustained, now pauses the video that does not fit beside the floor holder's,
+    for that subscriber alone; once the queue drains the floor holder's video stays."""
+    members = {"alex", "lee", "sam"}
+    await room.policy(members, floor="alex")
+    alex, lee, sam = room.client("alex"), room.client("lee"), room.client("sam")
+    sam.answer_filter = without_abs_send_time
+    for client in (alex, lee, sam):
+        await client.publish(ToneAudio(), PatternVideo())
+    alex_video = sam.received[(stream_id_for("alex"), "video")]
+    lee_video = sam.received[(stream_id_for("lee"), "video")]
+    await wait_for(lambda: lee_video.frames >= 20 and alex_video.frames >= 20, timeout=15)
+
+    async def overflowing() -> bool:
+        await send_report(sam, STRONG, lost=128)  # half lost; the REMB never falls
+        return bool(room.events.paused) and room.events.paused[-1] == ("sam", ["lee"], False)
+
+    await wait_until(overflowing)
+    for _ in range(3):  # the queue drained: clean reports, the same REMB
+        await send_report(sam, STRONG, lost=0)
+    alex_frames = alex_video.frames
+    await wait_for(lambda: alex_video.frames >= alex_frames + 30, timeout=15)
+    assert room.events.paused[-1] == ("sam", ["lee"], False)
+    assert all(subscriber == "sam" for subscriber, _, _ in room.events.paused), room.events.paused
+    for publisher in ("alex", "sam"):  # nobody else is affected: Lee still sees both
+        seen = lee.received[(stream_id_for(publisher), "video")].frames
+        await wait_for(lambda p=publisher, n=seen: lee.received[(stream_id_for(p), "video")].frames >= n + 10, 20)
+
+
 async def wait_until(check: object, timeout: float = 15.0 + STARTUP_GRACE) -> None:
     """Await ``check()`` (an async predicate) every 200 ms until it holds."""
     import asyncio

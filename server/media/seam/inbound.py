@@ -50,6 +50,10 @@ class RtpConsumer(Protocol):
         """The fraction lost (x/256) to report upstream beside our own: the worst a subscriber reports
         for its copy of this audio (the publisher's Opus adds in-band FEC for its weakest listener)."""
 
+    def on_upstream_loss(self, fraction: float) -> None:
+        """The fraction lost (0..1) on the publisher's uplink in our latest receiver report: a
+        subscriber's report of this video counts it too, and only the rest is its own link's."""
+
 
 class InboundTrack:
     """One tapped receiver's per-packet work, done here instead of in ``RTCRtpReceiver``.

@@ -341,7 +341,9 @@ class LeanReceiver:
                 delay = time.time() - raw._RTCRtpReceiver__lsr_time[track.ssrc]
                 dlsr = int(delay * 65536) if 0 < delay < 65536 else 0
             lost = stats.fraction_lost  # since the last report: reading it starts the next interval
-            if not track.video:
+            if track.video:
+                track.consumer.on_upstream_loss(lost / 256.0)
+            else:
                 lost = max(lost, track.consumer.downstream_loss(self.clock()))
             block = RtcpReceiverInfo(
                 ssrc=track.ssrc,

@@ -40,8 +40,8 @@ class SubscriberRtcp:
     trip, within a budget rolled with each report; what we never had is asked of the publisher) and
     PLI/FIR go to the forwarder. The subscriber's own figures of what reaches it are kept for the
     allocator (``server.media.bandwidth``): its REMB (the browser's receive-side estimate, ``remb``)
-    and the worst fraction lost its receiver reports give for our video since it was last taken
-    (``take_loss``). The report blocks' LSR and DLSR give the round trip to the subscriber (``rtt``),
+    and the worst fraction lost its receiver reports give for each of our videos since last taken
+    (``take_losses``). The report blocks' LSR and DLSR give the round trip to the subscriber (``rtt``),
     which sets how soon a packet may be resent again (``repair.retry_interval``).
     """
 
@@ -59,7 +59,7 @@ class SubscriberRtcp:
         self.remb_received = 0  # REMB packets read (tests and diagnostics)
         self.remb_fell = False  # a REMB came lower than the one before it since the flag was cleared
         self.heard_at: float | None = None  # ``clock()`` when the subscriber's last RTCP packet was read
-        self._loss = -1.0  # worst fraction lost reported for a video sender since ``take_loss``
+        self._losses: dict[int, float] = {}  # video SSRC -> worst fraction lost reported since ``take_losses``
         self.clock = clock
         self.rtt: float | None = None  # seconds, smoothed, from the report blocks' LSR/DLSR
         # Our last two SRs of each sender: (LSR, the middle 32 bits of its NTP time; when it was sent).
@@ -164,7 +164,7 @@ class SubscriberRtcp:
             lean = self.senders.get(ssrc)
             if lean is not None:
                 if lean.kind == "video":
-                    self._loss = max(self._loss, plain[at + 4] / 256.0)
+                    self._losses[ssrc] = max(self._losses.get(ssrc, 0.0), plain[at + 4] / 256.0)
                 else:
                     lean.reported_loss = (plain[at + 4], self.clock())
                 lsr, dlsr = _LSR_DLSR.unpack_from(plain, at + 16)
@@ -185,10 +185,11 @@ class SubscriberRtcp:
         for lean in self.senders.values():
             lean.resend_interval = interval
 
-    def take_loss(self) -> float | None:
-        """The worst fraction lost (0..1) reported for our video since the last call, or None if none was."""
-        loss, self._loss = self._loss, -1.0
-        return loss if loss >= 0 else None
+    def take_losses(self) -> dict[int, float]:
+        """The worst fraction lost (0..1) reported for each of our video senders (by SSRC) since the
+        last call; empty when no report came."""
+        losses, self._losses = self._losses, {}
+        return losses
 
     def send_reports(self) -> bool:
         """An SR for each track that has sent, then their CNAMEs in one SDES: one compound packet.
