@@ -24,8 +24,8 @@ Only congestion pauses what flows: a REMB that falls (past a new link's first se
 one (a browser's REMB starts low and trails what it receives) and not loss alone (random loss on a
 home Wi-Fi is no reason to take anyone's picture away; GCC's loss rule tried here first collapsed the
 estimate of a link whose video was paused, as what it is sent is then tiny). But a queue that
-overflows round after round is congestion whatever the REMB says: ``SEVERE_LOSS`` in
-``SEVERE_ROUNDS`` rounds in a row makes the estimate what got through (a full queue drains at the
+overflows round after round is congestion whatever the REMB says: ``SEVERE_LOSS`` of all its video
+packets in ``SEVERE_ROUNDS`` rounds in a row makes the estimate what got through (a full queue drains at the
 link's rate) for ``CONGESTION_HOLD``. In the lab a member capped at 400 kbit/s
 lost 20-83 % of its video for 20 s while its starved browser's REMB sat at 68-95 kbit/s without
 falling, so nothing was paused and both videos froze for a third of the minute.
@@ -63,10 +63,12 @@ REPORT_WINDOW = 1.0  # seconds between the engine's allocation rounds (the room 
 # second up to 1.5x what it receives, so on a clean link it trails for many seconds. A REMB that falls
 # (the browser's delay-based detector saw its queue grow) or high loss is congestion, for this long:
 CONGESTION_HOLD = 5.0
-# A downstream fraction lost this high, ``SEVERE_ROUNDS`` rounds in a row, is a queue overflowing (10 %
-# random loss reports 0.05-0.15 a round once repair has filled most gaps; the capped member, 0.2-0.8).
-SEVERE_LOSS = 0.20
-SEVERE_ROUNDS = 2
+# This share of a round's video packets lost on the subscriber's own link, ``SEVERE_ROUNDS`` rounds in a
+# row, is a queue overflowing: the capped member lost 0.2-0.8 a round for 20 s. Random loss of 10% read
+# 0.2 per stream in two rounds running every twenty seconds or so (a stream's dozen packets a round), and
+# audio only followed, so the figure is over all videos' packets (``bandwidth.MIN_LOSS_SAMPLE``), higher, longer.
+SEVERE_LOSS = 0.25
+SEVERE_ROUNDS = 3
 # What a link carried with little loss (under ``CONGESTION_LOSS``) within ``CARRIED_WINDOW``, less GCC's
 # decrease (``DELAY_BACKOFF``), keeps the floor holder's video however low the REMB: a browser starved of
 # CPU reported 19-70 kbit/s on a link carrying 250 kbit/s cleanly, and its member went audio only.
@@ -164,19 +166,23 @@ class Estimate:
             self.congested_at = now
         self.remb = bitrate
 
-    def on_loss(self, fraction: float, now: float = 0.0, delivered: int | None = None) -> None:
+    def on_loss(
+        self, fraction: float, now: float = 0.0, delivered: int | None = None, overall: float | None = None
+    ) -> None:
         """A report round's worst fraction lost on the subscriber's own link (what its publishers'
         uplinks lost taken out): half of congestion's evidence, and it gates probes. It lowers the
-        estimate only when the queue overflows: after ``SEVERE_ROUNDS`` rounds of ``SEVERE_LOSS``
-        the estimate is ``delivered`` (bit/s that reached the subscriber this round: a full queue
-        drains at the link's rate, so that is what the link carries) less ``DRAIN_MARGIN``."""
+        estimate only when the queue overflows: after ``SEVERE_ROUNDS`` rounds in which ``overall``
+        (the share of all our video packets lost, from a sample large enough to tell) was
+        ``SEVERE_LOSS`` or more, the estimate is ``delivered`` (bit/s that reached the subscriber this
+        round: a full queue drains at the link's rate, so that is what it carries) less ``DRAIN_MARGIN``."""
         self.loss = fraction
         if self._after_outage(now):
             self.severe_rounds = 0
             return
         if fraction >= CONGESTION_LOSS:
             self.lossy_at = now
-        self.severe_rounds = self.severe_rounds + 1 if fraction >= SEVERE_LOSS else 0
+        severe = overall is not None and overall >= SEVERE_LOSS
+        self.severe_rounds = self.severe_rounds + 1 if severe else 0
         if fraction < CONGESTION_LOSS and delivered:
             self.carried = [(at, rate) for at, rate in self.carried if now - at < CARRIED_WINDOW]
             self.carried.append((now, delivered))

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Bytes a packet takes on the wire beyond the RTP payload a sender counts: RTP header and extensions
 # (~20), SRTP's tag (10), UDP (8), IPv4 (20). At 50 audio packets a second that is 24 kbit/s.
 WIRE_OVERHEAD = 60
+MIN_LOSS_SAMPLE = 40  # video packets a round's overall loss is read from (fewer: no figure)
 
 
 @dataclass
@@ -37,7 +38,8 @@ class Link:
     paused: frozenset[str] = frozenset()  # what the forwarder's gates hold back now
     limits: dict[str, float] = field(default_factory=dict)  # publisher id -> what this link lets it send
     told: tuple[frozenset[str], bool] = (frozenset(), False)  # what the subscriber was last told
-    sent: tuple[dict[int, int], float] | None = None  # wire bytes sent by each of our SSRCs, and when, last round
+    # (wire bytes, packets) sent by each of our SSRCs, and when, at the last round
+    sent: tuple[dict[int, tuple[int, int]], float] | None = None
 
 
 @dataclass
@@ -110,10 +112,10 @@ def allocate_room(
             link.estimate.on_remb(peer.rtcp.remb, now, peer.rtcp.remb_fell)
             peer.rtcp.remb_fell = False
         losses = own_losses(peer, peer.rtcp.take_losses())
-        delivered = delivered_rate(link, peer, losses, now)
+        delivered, overall = delivered_rate(link, peer, losses, now)
         loss = max(losses.values()) if losses else None
         if loss is not None:
-            link.estimate.on_loss(loss, now, delivered)
+            link.estimate.on_loss(loss, now, delivered, overall)
         audio = sum(1 for (pub, kind) in peer.outgoing if kind == "audio" and allowed(policy, sid, pub, kind))
         videos = [
             allocator.Video(pub, layer_rate(bandwidth, out.sink) if pub in layered else video_rates.get(pub, 0))
@@ -178,29 +180,38 @@ def own_losses(peer: Peer, reported: dict[int, float]) -> dict[int, float]:
     return own
 
 
-def delivered_rate(link: Link, peer: Peer, losses: dict[int, float], now: float) -> int | None:
+def delivered_rate(link: Link, peer: Peer, losses: dict[int, float], now: float) -> tuple[int | None, float | None]:
     """What reached the subscriber since the last round, bit/s on the wire: each of our senders'
-    rate less its own loss (video: ``losses``; audio: the subscriber's report of it this round). While
-    its queue overflows that is what its link carries. None on the first round."""
+    rate less its own loss (video: ``losses``; audio: the subscriber's report of it this round); while
+    its queue overflows that is what its link carries. And the share of our video packets lost on
+    its link this round (``losses`` weighed by the packets each video sent), when at least
+    ``MIN_LOSS_SAMPLE`` were sent: one stream's fraction over a dozen packets is noise (10% random loss
+    read 20% in two rounds running every twenty seconds or so). (None, None) on the first round."""
     senders = peer.rtcp.senders if peer.rtcp is not None else {}
-    counts = {ssrc: lean.octets + lean.packets_sent * WIRE_OVERHEAD for ssrc, lean in senders.items()}
+    counts = {
+        ssrc: (lean.octets + lean.packets_sent * WIRE_OVERHEAD, lean.packets_sent) for ssrc, lean in senders.items()
+    }
     before, link.sent = link.sent, (counts, now)
     if before is None or now <= before[1]:
-        return None
+        return None, None
     span = now - before[1]
-    delivered = 0.0
-    for ssrc, count in counts.items():
+    delivered = lost_packets = video_packets = 0.0
+    for ssrc, (count, packets) in counts.items():
         prior = before[0].get(ssrc)
-        if prior is None or count < prior:
+        if prior is None or count < prior[0] or packets < prior[1]:
             continue  # a sender added since: counted from the next round
         lean = senders[ssrc]
         if lean.kind == "video":
             lost = losses.get(ssrc, 0.0)
+            if ssrc in losses:
+                lost_packets += lost * (packets - prior[1])
+                video_packets += packets - prior[1]
         else:
             fraction, at = lean.reported_loss
             lost = fraction / 256.0 if now - at <= span else 0.0
-        delivered += (count - prior) * 8 / span * (1.0 - lost)
-    return int(delivered)
+        delivered += (count - prior[0]) * 8 / span * (1.0 - lost)
+    overall = lost_packets / video_packets if video_packets >= MIN_LOSS_SAMPLE else None
+    return int(delivered), overall
 
 
 def measure_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float) -> None:

@@ -135,20 +135,21 @@ def test_a_queue_that_overflows_round_after_round_is_congestion_and_the_estimate
     estimate = Estimate()
     estimate.on_remb(90_000, now=0.0)
     estimate.on_remb(95_000, now=20.0)
-    estimate.on_loss(0.5, now=21.0, delivered=300_000)
-    assert not estimate.congested(21.0) and estimate.rate_at(21.0) == 95_000  # one round may be chance
-    estimate.on_loss(0.4, now=22.0, delivered=300_000)
-    assert estimate.congested(22.0) and estimate.rate_at(22.0) == 270_000  # what got through, less a margin
-    assert estimate.proven(22.0) == 0  # what it carried before is no proof while it overflows
-    estimate.on_loss(0.0, now=23.0, delivered=250_000)  # what does not fit was paused: the queue drains
-    assert estimate.congested(23.0) and estimate.rate_at(23.0) == 270_000
-    over = 22.0 + CONGESTION_HOLD
+    for now in (21.0, 22.0):
+        estimate.on_loss(0.5, now=now, delivered=300_000, overall=0.4)
+        assert not estimate.congested(now) and estimate.rate_at(now) == 95_000  # not yet: it may be chance
+    estimate.on_loss(0.5, now=23.0, delivered=300_000, overall=0.4)
+    assert estimate.congested(23.0) and estimate.rate_at(23.0) == 270_000  # what got through, less a margin
+    assert estimate.proven(23.0) == 0  # what it carried before is no proof while it overflows
+    estimate.on_loss(0.0, now=24.0, delivered=250_000, overall=0.0)  # what does not fit was paused
+    assert estimate.congested(24.0) and estimate.rate_at(24.0) == 270_000
+    over = 23.0 + CONGESTION_HOLD
     assert not estimate.congested(over) and estimate.rate_at(over) == 95_000
-    # Severe rounds that are not in a row are not an overflow.
-    estimate.on_loss(0.5, now=40.0, delivered=300_000)
-    estimate.on_loss(0.01, now=41.0, delivered=300_000)
-    estimate.on_loss(0.5, now=42.0, delivered=300_000)
-    assert not estimate.overflowing(42.0)
+    # Severe rounds that are not in a row are no overflow; nor is one stream's fraction over a few
+    # packets (no ``overall``: too small a sample), however high.
+    for now, overall in ((40.0, 0.5), (41.0, 0.5), (42.0, 0.01), (43.0, 0.5), (44.0, None), (45.0, 0.5)):
+        estimate.on_loss(0.5, now=now, delivered=300_000, overall=overall)
+    assert not estimate.overflowing(45.0)
 
 
 def test_an_overflow_pauses_what_does_not_fit_and_keeps_the_floor_holder() -> None:
@@ -157,9 +158,9 @@ def test_an_overflow_pauses_what_does_not_fit_and_keeps_the_floor_holder() -> No
     estimate.on_remb(70_000, now=0.0)
     calm = allocate(estimate.rate_at(0.0), 2, videos, ALEX, pacer, 0.0, congested=estimate.congested(0.0))
     assert calm.paused == set()  # a low REMB alone pauses nothing
-    for now in (30.0, 31.0):
-        estimate.on_loss(0.6, now=now, delivered=330_000)
-    share = allocate(estimate.rate_at(31.0), 2, videos, ALEX, pacer, 31.0, 0.6, estimate.congested(31.0))
+    for now in (30.0, 31.0, 32.0):
+        estimate.on_loss(0.6, now=now, delivered=330_000, overall=0.5)
+    share = allocate(estimate.rate_at(32.0), 2, videos, ALEX, pacer, 32.0, 0.6, estimate.congested(32.0))
     assert share.paused == {LEE} and not share.audio_only
 
 
