@@ -71,15 +71,20 @@ def target_bitrate(client: Client) -> int | None:
     return None if encoder is None else int(encoder.target_bitrate)
 
 
-async def test_a_weak_subscriber_keeps_audio_and_the_floor_holder_and_gets_the_rest_back_at_a_keyframe(
-    room: Room,
-) -> None:
-    members = {"alex", "lee", "sam"}
-    await room.policy(members, floor="alex")
+async def three_members(room: Room) -> tuple[Client, Client, Client]:
+    """Alex (holding the floor), Lee and Sam, each publishing; Sam's REMBs are the test's alone."""
+    await room.policy({"alex", "lee", "sam"}, floor="alex")
     alex, lee, sam = room.client("alex"), room.client("lee"), room.client("sam")
     sam.answer_filter = without_abs_send_time
     for client in (alex, lee, sam):
         await client.publish(ToneAudio(), PatternVideo())
+    return alex, lee, sam
+
+
+async def test_a_weak_subscriber_keeps_audio_and_the_floor_holder_and_gets_the_rest_back_at_a_keyframe(
+    room: Room,
+) -> None:
+    alex, lee, sam = await three_members(room)
     alex_video = sam.received[(stream_id_for("alex"), "video")]
     lee_video = sam.received[(stream_id_for("lee"), "video")]
     alex_audio = sam.received[(stream_id_for("alex"), "audio")]
@@ -147,12 +152,7 @@ async def test_a_queue_that_overflows_under_a_steady_remb_pauses_what_does_not_f
     while its starved browser's REMB held still, so the REMB rule saw no congestion and nothing was
     paused. The loss alone, sustained, now pauses the video that does not fit beside the floor holder's,
     for that subscriber alone; once the queue drains the floor holder's video stays."""
-    members = {"alex", "lee", "sam"}
-    await room.policy(members, floor="alex")
-    alex, lee, sam = room.client("alex"), room.client("lee"), room.client("sam")
-    sam.answer_filter = without_abs_send_time
-    for client in (alex, lee, sam):
-        await client.publish(ToneAudio(), PatternVideo())
+    _, lee, sam = await three_members(room)
     alex_video = sam.received[(stream_id_for("alex"), "video")]
     lee_video = sam.received[(stream_id_for("lee"), "video")]
     await wait_for(lambda: lee_video.frames >= 20 and alex_video.frames >= 20, timeout=15)
