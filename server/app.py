@@ -94,6 +94,7 @@ def make_media(settings: Settings, events: SioMediaEvents) -> MediaGateway:
             allow_loopback=settings.allow_loopback,
             adapt_bandwidth=settings.adapt_bandwidth,
             log_json=settings.log_json,
+            log_level=settings.log_level,
         )
     from server.media.engine import MediaEngine
 

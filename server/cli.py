@@ -52,7 +52,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    logs.setup(settings.log_json)
+    logs.setup(settings.log_json, settings.log_level)
     if not settings.compiled_forwarding:  # the media package reads this switch when it is first imported
         os.environ["HEARTH_COMPILED_FORWARDING"] = "0"
     try:

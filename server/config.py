@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         ),
     )
     log_json: bool = Field(True, description="JSON logs (off: human-readable text)")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="the least severe log line kept (debug adds the media allocator's round per member)"
+    )
 
     _generated: list[str] = PrivateAttr(default_factory=list)
 

@@ -54,7 +54,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def setup(json_logs: bool, level: int = logging.INFO) -> None:
+def setup(json_logs: bool, level: str = "info") -> None:
+    """Log to stderr, JSON or text, from ``level`` (a ``Settings.log_level``) up; the libraries'
+    chatter from warnings up."""
     handler = logging.StreamHandler(sys.stderr)
     if json_logs:
         handler.setFormatter(JsonFormatter())
@@ -62,6 +64,6 @@ def setup(json_logs: bool, level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.upper())
     for noisy in ("aioice", "aiortc", "engineio", "socketio", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # Bytes a packet takes on the wire beyond the RTP payload a sender counts: RTP header and extensions
 # (~20), SRTP's tag (10), UDP (8), IPv4 (20). At 50 audio packets a second that is 24 kbit/s.
 WIRE_OVERHEAD = 60
-MIN_LOSS_SAMPLE = 40  # video packets a round's overall loss is read from (fewer: no figure)
+MIN_LOSS_SAMPLE = 20  # video packets a round's overall loss is read from (fewer: no figure)
 
 
 @dataclass
@@ -144,6 +144,22 @@ def allocate_room(
                 if pub in share.allowances:
                     allowances.setdefault(pub, []).append(int(limit))
         choose_layers(bandwidth, peer, share.allowances, now)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "round: remb %s, loss %s, overall %s, delivered %s, congested %s, overflowing %s, estimate %d,"
+                " proven %d, paused %d, probing %s",
+                peer.rtcp.remb,
+                None if loss is None else round(loss, 3),
+                None if overall is None else round(overall, 3),
+                delivered,
+                congested,
+                link.estimate.overflowing(now),
+                link.estimate.rate_at(now),
+                link.estimate.proven(now),
+                len(share.paused),
+                link.pacer.probing is not None,
+                extra=ids(peer.session_id, sid),
+            )
         if share.paused != link.paused:
             link.paused = share.paused
             for (pub, kind), out in peer.outgoing.items():

@@ -81,6 +81,17 @@ def test_a_quiet_pause_is_probed_and_a_probe_that_brings_loss_is_paused_again_wi
     assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + 3 + PROBE_AFTER).paused == {LEE, KIM}
 
 
+def test_a_probe_that_brings_high_loss_is_paused_again_before_congestion_is_read() -> None:
+    """In the lab a probe's loss came a round before the overflow was read: calm then, the probe was
+    kept as a success, and the overflow that followed took everything."""
+    pacer = Pacer()
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER, congested=False)
+    assert pacer.probing == KIM
+    lossy = allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + 1, loss=0.5, congested=False)
+    assert lossy.paused == {LEE, KIM} and pacer.probe_after == 2 * PROBE_AFTER
+
+
 def test_a_probe_the_estimate_grew_into_stays() -> None:
     pacer = Pacer()
     allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
@@ -140,7 +151,6 @@ def test_a_queue_that_overflows_round_after_round_is_congestion_and_the_estimate
         assert not estimate.congested(now) and estimate.rate_at(now) == 95_000  # not yet: it may be chance
     estimate.on_loss(0.5, now=23.0, delivered=300_000, overall=0.4)
     assert estimate.congested(23.0) and estimate.rate_at(23.0) == 270_000  # what got through, less a margin
-    assert estimate.proven(23.0) == 0  # what it carried before is no proof while it overflows
     estimate.on_loss(0.0, now=24.0, delivered=250_000, overall=0.0)  # what does not fit was paused
     assert estimate.congested(24.0) and estimate.rate_at(24.0) == 270_000
     over = 23.0 + CONGESTION_HOLD
@@ -153,15 +163,30 @@ def test_a_queue_that_overflows_round_after_round_is_congestion_and_the_estimate
 
 
 def test_an_overflow_pauses_what_does_not_fit_and_keeps_the_floor_holder() -> None:
+    """In the lab a burst of keyframes overflowed a 400 kbit/s link for two seconds: what got through
+    read 227 kbit/s, below audio and the floor holder's video, though the link had carried both and
+    more a second before. The others' video goes; the floor holder's stays while that proof is fresh."""
     estimate, pacer = Estimate(), Pacer()
     videos = [Video(ALEX, 150_000), Video(LEE, 150_000)]
     estimate.on_remb(70_000, now=0.0)
     calm = allocate(estimate.rate_at(0.0), 2, videos, ALEX, pacer, 0.0, congested=estimate.congested(0.0))
     assert calm.paused == set()  # a low REMB alone pauses nothing
+    for second in range(20, 30):  # carried cleanly: two audio streams and both videos
+        estimate.on_loss(0.0, now=float(second), delivered=420_000, overall=0.0)
     for now in (30.0, 31.0, 32.0):
-        estimate.on_loss(0.6, now=now, delivered=330_000, overall=0.5)
-    share = allocate(estimate.rate_at(32.0), 2, videos, ALEX, pacer, 32.0, 0.6, estimate.congested(32.0))
-    assert share.paused == {LEE} and not share.audio_only
+        estimate.on_loss(0.6, now=now, delivered=227_000, overall=0.6)
+    assert estimate.rate_at(32.0) - 2 * AUDIO_RATE < MIN_VIDEO_RATE
+
+    def share(now: float) -> allocator.Allocation:
+        congested, proven = estimate.congested(now), estimate.proven(now)
+        return allocate(estimate.rate_at(now), 2, videos, ALEX, pacer, now, 0.6, congested, proven)
+
+    overflowed = share(32.0)
+    assert overflowed.paused == {LEE} and not overflowed.audio_only
+    # A link that cannot carry even that overflows on: once the proof is old, audio only.
+    for second in range(33, 41):
+        estimate.on_loss(0.6, now=float(second), delivered=120_000, overall=0.6)
+    assert share(40.0).audio_only
 
 
 def test_subscriber_rtcp_reads_remb_and_each_videos_worst_loss_in_its_receiver_reports() -> None:

@@ -56,6 +56,7 @@ SAMPLE: dict[str, Any] = {
     "compiled_forwarding": False,
     "adapt_bandwidth": False,
     "log_json": False,
+    "log_level": "debug",
 }
 
 

@@ -92,6 +92,7 @@ class MediaWorkers:
         allow_loopback: bool = False,
         adapt_bandwidth: bool = True,
         log_json: bool = True,
+        log_level: str = "info",
     ) -> None:
         if count < 1:
             raise ValueError("MediaWorkers needs at least one worker")
@@ -102,6 +103,7 @@ class MediaWorkers:
             "allow_loopback": allow_loopback,
             "adapt_bandwidth": adapt_bandwidth,
             "log_json": log_json,
+            "log_level": log_level,
         }
         self._slots = [Slot(i) for i in range(count)]
         self._pins: dict[str, Slot] = {}

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     die_with(args.parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = json.loads(args.config)
-    logs.setup(config["log_json"])
+    logs.setup(config["log_json"], config["log_level"])
     sock = socket.socket(fileno=args.fd)
     quiet_gc()  # as the node does: GC pauses are pauses of every packet this worker forwards
     try:
