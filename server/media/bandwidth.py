@@ -111,6 +111,7 @@ def allocate_room(
         if peer.rtcp.remb is not None:
             link.estimate.on_remb(peer.rtcp.remb, now, peer.rtcp.remb_fell)
             peer.rtcp.remb_fell = False
+        link.estimate.on_rtt(peer.rtcp.rtt, now)
         losses = own_losses(peer, peer.rtcp.take_losses())
         delivered, overall = delivered_rate(link, peer, losses, now)
         loss = max(losses.values()) if losses else None
@@ -146,9 +147,10 @@ def allocate_room(
         choose_layers(bandwidth, peer, share.allowances, now)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "round: remb %s, loss %s, overall %s, delivered %s, congested %s, overflowing %s, estimate %d,"
-                " proven %d, paused %d, probing %s",
+                "round: remb %s, rtt %s, loss %s, overall %s, delivered %s, congested %s, overflowing %s,"
+                " estimate %d, proven %d, paused %d, probing %s",
                 peer.rtcp.remb,
+                None if peer.rtcp.rtt is None else round(peer.rtcp.rtt, 3),
                 None if loss is None else round(loss, 3),
                 None if overall is None else round(overall, 3),
                 delivered,

@@ -4,6 +4,8 @@ told), and when its REMB recovers the paused video resumes, starting at a keyfra
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -32,15 +34,29 @@ WEAK = 400_000  # bit/s: two audio streams and one video fit, two do not (aiortc
 STRONG = 5_000_000
 
 
-async def send_report(client: Client, bitrate: int, lost: int = 20) -> None:
-    """A REMB and a receiver report with ``lost``/256 of the video lost (8%: congestion with a fall)."""
+async def send_report(client: Client, bitrate: int, lost: int = 20, queued: float | None = None) -> None:
+    """A REMB and a receiver report with ``lost``/256 of the video lost (8%: congestion with a fall).
+    ``queued``: the report also echoes each stream's last SR, saying it was held this many seconds less
+    than it was (the server then reads a round trip of about ``queued``, as behind a full router queue)."""
     assert client.subscriber is not None
     receiver = next(t.receiver for t in client.subscriber.getTransceivers() if t.kind == "video")
-    sources = [s.source for t in client.subscriber.getTransceivers() for s in t.receiver.getSynchronizationSources()]
-    blocks = [
-        RtcpReceiverInfo(ssrc=ssrc, fraction_lost=lost, packets_lost=0, highest_sequence=0, jitter=0, lsr=0, dlsr=0)
-        for ssrc in sources
-    ]
+    blocks = []
+    for transceiver in client.subscriber.getTransceivers():
+        lsrs, arrived = transceiver.receiver._RTCRtpReceiver__lsr, transceiver.receiver._RTCRtpReceiver__lsr_time
+        for ssrc in (s.source for s in transceiver.receiver.getSynchronizationSources()):
+            lsr = lsrs.get(ssrc, 0) if queued is not None else 0
+            held = time.time() - arrived[ssrc] - (queued or 0.0) if lsr else 0.0
+            blocks.append(
+                RtcpReceiverInfo(
+                    ssrc=ssrc,
+                    fraction_lost=lost,
+                    packets_lost=0,
+                    highest_sequence=0,
+                    jitter=0,
+                    lsr=lsr,
+                    dlsr=max(0, int(held * 65536)),
+                )
+            )
     sender_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc or 1
     await receiver._send_rtcp(RtcpRrPacket(ssrc=sender_ssrc, reports=blocks))
     await send_remb(client, bitrate)
@@ -55,6 +71,16 @@ async def send_remb(client: Client, bitrate: int) -> None:
     fci = pack_remb_fci(bitrate, ssrcs or [0])
     sender_ssrc = receiver._RTCRtpReceiver__rtcp_ssrc or 1
     await receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=sender_ssrc, media_ssrc=0, fci=fci))
+
+
+def silence_receiver_reports(client: Client) -> None:
+    """Stop the client's own receiver reports (aiortc's, every second): the test's are then the only
+    round trips the server reads."""
+    assert client.subscriber is not None
+    for transceiver in client.subscriber.getTransceivers():
+        task = transceiver.receiver._RTCRtpReceiver__rtcp_task
+        if task is not None:
+            task.cancel()
 
 
 def without_abs_send_time(sdp: str) -> str:
@@ -150,20 +176,27 @@ async def test_a_queue_that_overflows_under_a_steady_remb_pauses_what_does_not_f
 ) -> None:
     """The lab's member capped at 400 kbit/s: its receiver reports lost half its video round after round
     while its starved browser's REMB held still, so the REMB rule saw no congestion and nothing was
-    paused. The loss alone, sustained, now pauses the video that does not fit beside the floor holder's,
-    for that subscriber alone; once the queue drains the floor holder's video stays."""
+    paused. That loss, sustained behind a full queue (the round trip grown by 0.6 s), now pauses the
+    video that does not fit beside the floor holder's, for that subscriber alone; once the queue
+    drains the floor holder's video stays. The same loss with no queue in the path pauses nothing."""
     _, lee, sam = await three_members(room)
     alex_video = sam.received[(stream_id_for("alex"), "video")]
     lee_video = sam.received[(stream_id_for("lee"), "video")]
     await wait_for(lambda: lee_video.frames >= 20 and alex_video.frames >= 20, timeout=15)
 
+    silence_receiver_reports(sam)
+    for _ in range(30):  # random loss: half lost, the round trip as it was (6 s: twice the rounds an overflow takes)
+        await send_report(sam, STRONG, lost=128, queued=0.0)
+        await asyncio.sleep(0.2)
+    assert room.events.paused == []
+
     async def overflowing() -> bool:
-        await send_report(sam, STRONG, lost=128)  # half lost; the REMB never falls
+        await send_report(sam, STRONG, lost=128, queued=0.6)  # half lost behind a full queue; the REMB holds
         return bool(room.events.paused) and room.events.paused[-1] == ("sam", ["lee"], False)
 
     await wait_until(overflowing)
     for _ in range(3):  # the queue drained: clean reports, the same REMB
-        await send_report(sam, STRONG, lost=0)
+        await send_report(sam, STRONG, lost=0, queued=0.0)
     alex_frames = alex_video.frames
     await wait_for(lambda: alex_video.frames >= alex_frames + 30, timeout=15)
     assert room.events.paused[-1] == ("sam", ["lee"], False)
@@ -175,7 +208,6 @@ async def test_a_queue_that_overflows_under_a_steady_remb_pauses_what_does_not_f
 
 async def wait_until(check: object, timeout: float = 15.0 + STARTUP_GRACE) -> None:
     """Await ``check()`` (an async predicate) every 200 ms until it holds."""
-    import asyncio
 
     async def loop() -> None:
         while not await check():  # type: ignore[operator]
