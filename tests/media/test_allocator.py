@@ -384,21 +384,24 @@ def test_what_a_publishers_uplink_lost_is_not_taken_for_the_subscribers_own_loss
 
 
 def test_the_floor_holders_video_stays_while_the_link_has_shown_it_carries_it_whatever_a_low_remb_says() -> None:
-    """In the lab a browser starved of CPU reported 19 kbit/s, with a little loss, on a link that had
-    carried its audio and the floor holder's video cleanly a second before: the member went audio
-    only for 17 s. What a link carried with little loss within ``CARRIED_WINDOW`` keeps the floor."""
+    """In the lab a browser starved of CPU reported 19 kbit/s, with some loss, on a link that carried
+    its audio and the floor holder's video with no queue in its path: the member went audio only for
+    17 s. What got through with no queue within ``CARRIED_WINDOW`` keeps the floor; random loss (10%
+    never reads under 5%) is no sign the link cannot carry it. A queue in the path ends the proof."""
     estimate, pacer = Estimate(), Pacer()
     videos = [Video(ALEX, 150_000), Video(LEE, 150_000)]
     estimate.on_remb(400_000, now=0.0)
-    for second in range(20, 25):  # audio and the floor holder's video, cleanly
-        estimate.on_loss(0.0, now=float(second), delivered=260_000)
 
-    def starved(now: float) -> allocator.Allocation:
+    def starved(now: float, rtt: float) -> allocator.Allocation:
+        estimate.on_rtt(rtt, now)
         estimate.on_remb(20_000, now=now, fell=True)
-        estimate.on_loss(0.06, now=now, delivered=250_000)
+        estimate.on_loss(0.1, now=now, delivered=260_000)
         assert estimate.congested(now)
-        return allocate(estimate.rate_at(now), 2, videos, ALEX, pacer, now, 0.06, True, estimate.proven(now))
+        return allocate(estimate.rate_at(now), 2, videos, ALEX, pacer, now, 0.1, True, estimate.proven(now))
 
-    share = starved(25.0)
-    assert share.paused == {LEE} and not share.audio_only
-    assert starved(24.0 + allocator.CARRIED_WINDOW).audio_only  # the proof is old: the REMB rules
+    for second in range(20, 40):
+        share = starved(float(second), rtt=0.05)
+        assert share.paused == {LEE} and not share.audio_only
+    for second in range(40, 40 + int(allocator.CARRIED_WINDOW)):  # a queue stands in the path now
+        share = starved(float(second), rtt=0.5)
+    assert share.audio_only  # the proof is old: the REMB rules

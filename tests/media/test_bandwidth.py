@@ -83,6 +83,15 @@ def silence_receiver_reports(client: Client) -> None:
             task.cancel()
 
 
+def has_sender_reports(client: Client) -> bool:
+    """Whether an SR of every stream the client receives has come (a report can echo each)."""
+    assert client.subscriber is not None
+    receivers = [t.receiver for t in client.subscriber.getTransceivers()]
+    return all(s.source in r._RTCRtpReceiver__lsr for r in receivers for s in r.getSynchronizationSources()) and any(
+        r.getSynchronizationSources() for r in receivers
+    )
+
+
 def without_abs_send_time(sdp: str) -> str:
     """An answer that declines abs-send-time: aiortc's receiver then sends no REMB of its own, and the
     test's REMBs are the subscriber's only ones."""
@@ -161,9 +170,15 @@ async def test_a_link_that_carries_no_video_is_audio_only_and_keeps_its_audio(ro
     alex_video, alex_audio = (sam.received[(stream_id_for("alex"), kind)] for kind in ("video", "audio"))
     await wait_for(lambda: alex_video.frames >= 20, timeout=15)
 
-    async def starved() -> bool:
+    silence_receiver_reports(sam)
+    await wait_for(lambda: has_sender_reports(sam), timeout=10)
+    for _ in range(10):  # the link's round trip with no queue, for the allocator's rounds to read (2 s)
+        await send_report(sam, 100_000, lost=0, queued=0.0)
+        await asyncio.sleep(0.2)
+
+    async def starved() -> bool:  # the REMB falls, video is lost, and a queue stands in the path
         await send_remb(sam, 100_000)
-        await send_report(sam, 80_000)
+        await send_report(sam, 80_000, queued=0.6)
         return bool(room.events.paused) and room.events.paused[-1] == ("sam", ["alex"], True)
 
     await wait_until(starved)
@@ -185,6 +200,7 @@ async def test_a_queue_that_overflows_under_a_steady_remb_pauses_what_does_not_f
     await wait_for(lambda: lee_video.frames >= 20 and alex_video.frames >= 20, timeout=15)
 
     silence_receiver_reports(sam)
+    await wait_for(lambda: has_sender_reports(sam), timeout=10)
     for _ in range(30):  # random loss: half lost, the round trip as it was (6 s: twice the rounds an overflow takes)
         await send_report(sam, STRONG, lost=128, queued=0.0)
         await asyncio.sleep(0.2)
