@@ -268,7 +268,7 @@ def allocate(
     ``congested``: whether the link showed congestion lately (``Estimate.congested``); without it
     nothing that flows is paused, whatever the estimate (a receiver's REMB trails what it is sent).
     ``proven``: what the link has shown it carries (``Estimate.proven``): the floor holder's video
-    is kept while that pays for it too, whatever a low estimate says.
+    is kept while that pays for it too, at the rate it arrives, whatever a low estimate says.
     """
     budget = estimate - audio_streams * AUDIO_RATE
     ordered = sorted(videos, key=lambda v: (v.publisher_id != floor, v.publisher_id in pacer.paused, v.publisher_id))
@@ -287,7 +287,11 @@ def allocate(
         left = budget - used
         margin = RESUME_MARGIN if pid in pacer.paused and pid != pacer.probing else 1.0
         if pid == floor:
-            keep = max(left, proven - audio_streams * AUDIO_RATE - used) >= MIN_VIDEO_RATE * margin
+            # Or the link has shown it carries this video (at the rate it arrives when that is less: a starved
+            # publisher's came at 60-90 kbit/s in the lab, carried, then paused on a 19 kbit/s REMB).
+            shown = proven - audio_streams * AUDIO_RATE - used
+            need = min(video.rate, MIN_VIDEO_RATE) if video.rate > 0 else MIN_VIDEO_RATE
+            keep = left >= MIN_VIDEO_RATE * margin or need * margin <= shown
             take = min(max(video.rate, MIN_VIDEO_RATE), left)
         else:
             take = max(video.rate, MIN_VIDEO_RATE)

@@ -405,3 +405,13 @@ def test_the_floor_holders_video_stays_while_the_link_has_shown_it_carries_it_wh
     for second in range(40, 40 + int(allocator.CARRIED_WINDOW)):  # a queue stands in the path now
         share = starved(float(second), rtt=0.5)
     assert share.audio_only  # the proof is old: the REMB rules
+
+
+def test_the_proof_keeps_a_floor_holders_video_that_arrives_under_the_minimum_rate() -> None:
+    """A starved publisher's video arrived at 60-90 kbit/s in the lab, under ``MIN_VIDEO_RATE``: the link
+    had carried it with the audio, and a collapsed REMB still took it (audio only) until this."""
+    videos = [Video(ALEX, 70_000)]
+    proven = 2 * AUDIO_RATE + 80_000
+    share = allocate(20_000, 2, videos, ALEX, Pacer(), now=30.0, loss=0.1, congested=True, proven=proven)
+    assert share.paused == set() and not share.audio_only
+    assert allocate(20_000, 2, [Video(ALEX, 0)], ALEX, Pacer(), 30.0, 0.1, True, proven).audio_only  # nothing arrives
