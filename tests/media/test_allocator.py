@@ -415,3 +415,17 @@ def test_the_proof_keeps_a_floor_holders_video_that_arrives_under_the_minimum_ra
     share = allocate(20_000, 2, videos, ALEX, Pacer(), now=30.0, loss=0.1, congested=True, proven=proven)
     assert share.paused == set() and not share.audio_only
     assert allocate(20_000, 2, [Video(ALEX, 0)], ALEX, Pacer(), 30.0, 0.1, True, proven).audio_only  # nothing arrives
+
+
+def test_with_no_queue_in_the_path_the_estimate_is_at_least_what_the_link_carried() -> None:
+    """A starved browser's REMB dipped to 19-70 kbit/s at 10% random loss (every round lossy, so each dip
+    read as congestion) and paused every video the floor holder saw. What got through with no queue in
+    the path is then the floor of the estimate; a queue hands the estimate back to the REMB."""
+    estimate = Estimate()
+    for second in range(20, 25):
+        estimate.on_rtt(0.04, now=float(second))
+        estimate.on_remb(30_000, now=float(second))
+        estimate.on_loss(0.1, now=float(second), delivered=300_000)
+    assert estimate.rate_at(24.0) == int(300_000 * allocator.DELAY_BACKOFF)
+    estimate.on_rtt(0.5, now=25.0)
+    assert estimate.rate_at(25.0) == 30_000
