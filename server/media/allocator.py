@@ -65,9 +65,10 @@ REPORT_WINDOW = 1.0  # seconds between the engine's allocation rounds (the room 
 # (the browser's delay-based detector saw its queue grow) or high loss is congestion, for this long:
 CONGESTION_HOLD = 5.0
 # This share of a round's video packets lost on the subscriber's own link, ``SEVERE_ROUNDS`` rounds in a
-# row, is a queue overflowing: the capped member lost 0.2-0.8 a round for 20 s. Random loss of 10% read
-# 0.2 per stream in two rounds running every twenty seconds or so (a stream's dozen packets a round), and
-# audio only followed, so the figure is over all videos' packets (``bandwidth.MIN_LOSS_SAMPLE``), higher, longer.
+# row, is a queue overflowing: the capped member lost 0.2-0.8 a round for 20 s. Read from one stream's
+# fraction (a dozen packets a round), 0.2 in two rounds took 10% random loss for an overflow (19 pause
+# changes in a 40 s lab cell, members audio only in turn), so the figure is over all videos' packets
+# (``bandwidth.MIN_LOSS_SAMPLE``), higher, longer.
 SEVERE_LOSS = 0.25
 SEVERE_ROUNDS = 3
 # And only while a queue stands in the path: the round trip this much above the least of the last
@@ -78,8 +79,8 @@ QUEUE_DELAY = 0.2
 RTT_WINDOW = 30.0
 # What a link carried (what got through) with no queue in its path (``Estimate.queued``) within
 # ``CARRIED_WINDOW``, less GCC's decrease (``DELAY_BACKOFF``), keeps the floor holder's video however
-# low the REMB: a browser starved of CPU reported 19-70 kbit/s on a link carrying 250 kbit/s cleanly,
-# and its member went audio only. Random loss is no sign the link cannot carry it (at 10% a round
+# low the REMB: a browser starved of CPU reported 12-70 kbit/s on a link carrying 130-190 kbit/s with no
+# queue, and its member went audio only. Random loss is no sign the link cannot carry it (at 10% a round
 # never reads under 5%).
 CARRIED_WINDOW = 10.0
 DELAY_BACKOFF = 0.85
@@ -167,7 +168,7 @@ class Estimate:
     def proven(self, now: float) -> int:
         """What the link has shown it carries, bit/s: the most it delivered with no queue in its path
         within ``CARRIED_WINDOW``, less ``DELAY_BACKOFF``. It stands while the queue overflows: an overflow
-        pauses the others' video first (in the lab a burst of keyframes overflowed a 400 kbit/s link
+        pauses the others' video first (in the lab an overflow of a 400 kbit/s link
         for two seconds, what got through read 227 kbit/s, and the member went audio only); a link
         that cannot carry even the floor holder's overflows on and loses it when the proof is old."""
         return int(max((rate for at, rate in self.carried if now - at < CARRIED_WINDOW), default=0) * DELAY_BACKOFF)
@@ -176,7 +177,7 @@ class Estimate:
         """What the subscriber can take, bit/s: while its queue overflows, what got through
         (``delivered``); else its REMB (the default before one), or, while no queue stands in the
         path, what the link has shown it carries (``proven``) when that is more: a browser starved of
-        CPU reports a REMB of 19-70 kbit/s on a link carrying 250 kbit/s with no queue, and at 10%
+        CPU reports a REMB of 12-70 kbit/s on a link carrying 130-190 kbit/s with no queue, and at 10%
         random loss (every round lossy) each dip of it read as congestion and paused every video the
         floor holder sees. A queue in the path is the REMB's to read (every second of it is delay in
         everyone's audio); the proof then keeps only the floor holder's video (``allocate``)."""
@@ -294,7 +295,7 @@ def allocate(
         margin = RESUME_MARGIN if pid in pacer.paused and pid != pacer.probing else 1.0
         if pid == floor:
             # Or the link has shown it carries this video (at the rate it arrives when that is less: a starved
-            # publisher's came at 60-90 kbit/s in the lab, carried, then paused on a 19 kbit/s REMB).
+            # publisher's came at 13-106 kbit/s in the lab's 10% cells, carried, then paused on a 19 kbit/s REMB).
             shown = proven - audio_streams * AUDIO_RATE - used
             need = min(video.rate, MIN_VIDEO_RATE) if video.rate > 0 else MIN_VIDEO_RATE
             keep = left >= MIN_VIDEO_RATE * margin or need * margin <= shown

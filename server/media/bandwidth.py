@@ -203,8 +203,8 @@ def delivered_rate(link: Link, peer: Peer, losses: dict[int, float], now: float)
     rate less its own loss (video: ``losses``; audio: the subscriber's report of it this round); while
     its queue overflows that is what its link carries. And the share of our video packets lost on
     its link this round (``losses`` weighed by the packets each video sent), when at least
-    ``MIN_LOSS_SAMPLE`` were sent: one stream's fraction over a dozen packets is noise (10% random loss
-    read 20% in two rounds running every twenty seconds or so). (None, None) on the first round."""
+    ``MIN_LOSS_SAMPLE`` were sent: one stream's fraction over a dozen packets is noise (read so, 10%
+    random loss passed for an overflow in the lab). (None, None) on the first round."""
     senders = peer.rtcp.senders if peer.rtcp is not None else {}
     counts = {
         ssrc: (lean.octets + lean.packets_sent * WIRE_OVERHEAD, lean.packets_sent) for ssrc, lean in senders.items()
