@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from server.media import allocator
+from server.media.estimate import Estimate
 from server.media.forwarder import Sink
 from server.media.peers import Peer, ids
 from signaling.ports import ForwardingPolicy, MediaEvents
@@ -33,7 +34,7 @@ MIN_LOSS_SAMPLE = 20  # video packets a round's overall loss is read from (fewer
 class Link:
     """One subscriber's link as the allocator sees it between rounds."""
 
-    estimate: allocator.Estimate = field(default_factory=allocator.Estimate)
+    estimate: Estimate = field(default_factory=Estimate)
     pacer: allocator.Pacer = field(default_factory=allocator.Pacer)
     paused: frozenset[str] = frozenset()  # what the forwarder's gates hold back now
     limits: dict[str, float] = field(default_factory=dict)  # publisher id -> what this link lets it send

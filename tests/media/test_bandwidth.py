@@ -12,8 +12,9 @@ import pytest
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtcpReceiverInfo, RtcpRrPacket, pack_remb_fci
 
 from rooms.model import stream_id_for
-from server.media.allocator import AUDIO_RATE, STARTUP_GRACE
+from server.media.allocator import AUDIO_RATE
 from server.media.engine import MediaEngine
+from server.media.estimate import STARTUP_GRACE
 from server.media.forwarder import vp8_is_keyframe, vp8_starts_frame
 from tests.media.clients import Client, PatternVideo, Recorder, ToneAudio, wait_for
 from tests.media.conftest import Room

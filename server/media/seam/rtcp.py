@@ -14,7 +14,7 @@ from typing import Any
 import pylibsrtp
 
 from server.media import repair
-from server.media.allocator import REMB_FALL
+from server.media.estimate import REMB_FALL
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
 from server.media.seam.resend import RESEND_INTERVAL
 from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
@@ -118,7 +118,7 @@ class SubscriberRtcp:
     def on_rtcp(self, plain: bytes) -> None:
         """Walk a compound RTCP packet for generic NACK (205/1), PLI (206/1), FIR (206/4), REMB (206/15)
         and the report blocks of SR (200) and RR (201)."""
-        self.heard_at = self.clock()  # a silence (an outage) ends here: ``allocator.Estimate.on_heard``
+        self.heard_at = self.clock()  # a silence (an outage) ends here: ``estimate.Estimate.on_heard``
         pos, end = 0, len(plain)
         while pos + 12 <= end:
             first, kind, words = _RTCP_HEADER.unpack_from(plain, pos)
