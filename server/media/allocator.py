@@ -58,6 +58,12 @@ LAYER_UP_MARGIN = 1.25  # a higher layer is taken when the allowance covers its 
 # step up waits ``LAYER_UP_HOLD``; an up that does not last that long doubles the next wait (to ``MAX_LAYER_UP_HOLD``).
 LAYER_UP_HOLD = 4.0
 MAX_LAYER_UP_HOLD = 64.0
+# A step down that the tile alone asks for (the allowance still carries the layer) waits this long: in
+# speaker view the large tile follows whoever speaks, and in the lab (three members, fake microphones
+# beeping in turn) each change of speaker moved two copies, one up and one down, every 2-10 s: 16
+# keyframes a minute from one publisher on a clean network, and a keyframe is a burst the receivers'
+# decoders can count as a freeze. Held, a speaker who speaks again within it costs no switch at all.
+TILE_DOWN_HOLD = 10.0
 
 
 @dataclass(frozen=True)
@@ -197,21 +203,31 @@ def choose_layer(rates: Sequence[int], allowance: int | None, tile: str | None, 
 
 @dataclass
 class LayerHold:
-    """One subscriber's copy of one simulcast video: its last step down and up, and how long a step
-    up waits after a step down now."""
+    """One subscriber's copy of one simulcast video: its last step down and up, how long a step up
+    waits after a step down now, and since when the tile alone asks for a lower layer."""
 
     down_at: float | None = None
     up_at: float | None = None
     wait: float = LAYER_UP_HOLD
+    shrunk_at: float | None = None
 
 
-def hold_layer(target: int, current: int | None, hold: LayerHold, now: float) -> int:
+def hold_layer(target: int, current: int | None, hold: LayerHold, now: float, fits: int | None = None) -> int:
     """The layer to move to this round, given ``choose_layer``'s ``target``: a step down at once, a
     step up only ``hold.wait`` after the last step down. A step down within ``hold.wait`` of the last
-    step up means the up did not hold: the next wait doubles; one after it starts the waits over."""
+    step up means the up did not hold: the next wait doubles; one after it starts the waits over.
+    ``fits``: the layer the allowance alone carries (``choose_layer`` without the tile); a step down
+    the tile alone asks for (``fits`` is no lower than ``current``) waits ``TILE_DOWN_HOLD``."""
+    if current is None or target >= current:
+        hold.shrunk_at = None
     if current is None or target == current:
         return target
     if target < current:
+        if fits is not None and fits >= current:
+            hold.shrunk_at = now if hold.shrunk_at is None else hold.shrunk_at
+            if now - hold.shrunk_at < TILE_DOWN_HOLD:
+                return current
+        hold.shrunk_at = None
         if hold.up_at is not None and now - hold.up_at < hold.wait:
             hold.wait = min(hold.wait * 2, MAX_LAYER_UP_HOLD)
         else:

@@ -258,8 +258,8 @@ def layer_rate(bandwidth: Bandwidth, sink: Sink) -> int:
 def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] | None, now: float) -> None:
     """Move each of ``peer``'s simulcast videos to the layer ``allocator.choose_layer`` picks, from
     its allowance (None: no limit, the allocator is off) and the tile size its page shows it at, a
-    step up held back after a step down (``allocator.hold_layer``); the move happens at the new
-    layer's keyframe (``Source.join``)."""
+    step up held back after a step down and a step down for the tile alone held back a while
+    (``allocator.hold_layer``); the move happens at the new layer's keyframe (``Source.join``)."""
     view = bandwidth.views.get(peer.participant_id, {})
     for (pub, kind), out in peer.outgoing.items():
         if out.source is None:
@@ -273,10 +273,21 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
         rates = [bandwidth.layer_rates.get(id(layer), 0) for layer in layers]
         allowance = None if allowances is None else allowances.get(pub)
         hold = bandwidth.holds.setdefault((peer.participant_id, pub), allocator.LayerHold())
+        fits = allocator.choose_layer(rates, allowance, None, current)
         target = allocator.hold_layer(
-            allocator.choose_layer(rates, allowance, view.get(pub), current), current, hold, now
+            allocator.choose_layer(rates, allowance, view.get(pub), current), current, hold, now, fits
         )
         if target != current:
+            log.debug(
+                "layer %s -> %d of %s (layer rates %s, allowance %s, tile %s)",
+                current,
+                target,
+                pub,
+                rates,
+                allowance,
+                view.get(pub),
+                extra=ids(peer.session_id, peer.participant_id),
+            )
             layers[target].join(sink)
 
 

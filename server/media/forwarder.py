@@ -28,19 +28,30 @@ to the same bytes on the wire; ``HEARTH_COMPILED_FORWARDING=0`` runs the Python 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.media import seam
 from server.media.seam import LeanSender, compiled
 from server.media.vp8 import Offsets, read_indexes, rebase, renumber, vp8_is_keyframe, vp8_starts_frame
+
+log = logging.getLogger(__name__)
 
 _fastpath: Any = compiled.BUILT  # the compiled twin of ``Sink.forward`` + ``LeanSender.send``
 COMPILED = compiled.fastpath is not None  # built, and not switched off by HEARTH_COMPILED_FORWARDING=0
 
 RESTART_WINDOW = 512  # a late packet this far behind the newest may still be forwarded (SRTP allows 1024)
+# Why a keyframe is asked of a publisher (``Source.request_keyframe``), for the debug log.
+# And the subscriber's own (``seam.KEYFRAME_ASKED``, ``seam.KEYFRAME_STALE_NACK``).
+KEYFRAME_UNREPAIRABLE = "a gap beyond repair upstream"
+KEYFRAME_WAITING = "a subscriber waits for one"  # new, lagging (its socket full) or re-based
+KEYFRAME_LAYER = "a subscriber moves to this layer"
+KEYFRAME_REPUBLISHED = "the publisher published again"
+KEYFRAME_RESUMED = "a paused video resumes"
 PLI_INTERVAL = 0.5  # at most one keyframe request upstream per publisher track per interval
 # A subscriber's receiver report about its audio counts this long (browsers report audio every few seconds).
 REPORTED_LOSS_TTL = 10.0
@@ -148,10 +159,11 @@ class Sink:
         if self.outlet is not None:
             self.outlet.switch(timestamp, step)
 
-    def request_keyframe(self) -> None:
-        """The subscriber asked for a keyframe (PLI/FIR): ask the layer it receives now."""
+    def request_keyframe(self, why: str = seam.KEYFRAME_ASKED) -> None:
+        """The subscriber asked for a keyframe (its PLI/FIR, or NACKs too stale to answer: ``why``):
+        ask the layer it receives now."""
         if self.source is not None:
-            self.source.request_keyframe()
+            self.source.request_keyframe(why)
 
     def repair_upstream(self, lost: list[int]) -> None:
         """The subscriber NACKed packets we never had: ask the layer they came from."""
@@ -285,7 +297,7 @@ class Source:
 
     def on_unrepairable(self) -> None:
         """Upstream lost more than NACKs can repair: one keyframe request replaces the lost packets."""
-        self.request_keyframe()
+        self.request_keyframe(KEYFRAME_UNREPAIRABLE)
 
     def on_upstream_loss(self, fraction: float) -> None:
         self.upstream_loss = fraction
@@ -354,7 +366,7 @@ class Source:
             if not sink.forward(payload, seq, timestamp, marker, starts_keyframe):
                 want = True
         if want:
-            self.request_keyframe()
+            self.request_keyframe(KEYFRAME_WAITING)
 
     def _after_fan_out(self, done: int, payload: bytes, seq: int, timestamp: int, marker: int, video: bool) -> None:
         """A compiled fan-out that needs Python: a sink not linked yet (linked here), or a keyframe wanted."""
@@ -365,16 +377,22 @@ class Source:
                 if not sink.outlet.linked and not sink.forward(payload, seq, timestamp, marker, keyframe):
                     want = True
         if want:
-            self.request_keyframe()
+            self.request_keyframe(KEYFRAME_WAITING)
 
-    def request_keyframe(self) -> None:
-        """Throttled PLI to the publisher, for new, lagging or recovering subscribers (and their PLIs)."""
+    def request_keyframe(self, why: str) -> None:
+        """Throttled PLI to the publisher, for new, lagging or recovering subscribers (and their PLIs).
+        ``why`` (a ``KEYFRAME_*`` word) goes to the debug log with each PLI sent: every keyframe costs
+        the publisher's uplink a burst, and the lab's figures need to say whose rule asked for it."""
         now = time.monotonic()
         if self.kind != "video" or self._ssrc is None or now - self._last_pli < PLI_INTERVAL:
             return
         if self._pli_task is not None and not self._pli_task.done():
             return
         self._last_pli = now
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "keyframe asked of layer %d: %s", self.layers.index(self), why, extra={"participant": self.publisher_id}
+            )
         self._pli_task = asyncio.ensure_future(self._request_pli(self._ssrc))
 
     def add_sink(self, sink: Sink) -> None:
@@ -409,7 +427,7 @@ class Source:
         if sink.joining is not self:
             sink.joining = self
             self._joining.append(sink)
-        self.request_keyframe()
+        self.request_keyframe(KEYFRAME_LAYER)
 
     def take_over(self, sink: Sink) -> None:
         """Feed ``sink``, a subscriber's copy of this publisher's previous publication of the track
@@ -424,7 +442,7 @@ class Source:
         sink.source = None
         sink.joining = self
         self._joining.append(sink)
-        self.request_keyframe()
+        self.request_keyframe(KEYFRAME_REPUBLISHED)
 
     def cancel_join(self, sink: Sink) -> None:
         """``sink`` no longer moves to this layer (it left, or another layer was chosen)."""
@@ -438,7 +456,7 @@ class Source:
         (``Sink.switch`` continues their sequence and timeline); before it, the keyframe is asked for
         again (throttled)."""
         if self.kind == "video" and not (vp8_starts_frame(payload) and vp8_is_keyframe(payload)):
-            self.request_keyframe()
+            self.request_keyframe(KEYFRAME_LAYER)
             return
         joining, self._joining = self._joining, []
         for sink in joining:
@@ -462,7 +480,7 @@ class Source:
         sink.open = open_
         if open_:
             sink.resume()  # no sequence gap for the time the gate was shut, and video from a keyframe
-            self.request_keyframe()
+            self.request_keyframe(KEYFRAME_RESUMED)
         self._gather()
 
     def _gather(self) -> None:

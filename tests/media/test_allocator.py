@@ -13,6 +13,7 @@ from server.media.allocator import (
     MIN_VIDEO_RATE,
     PROBE_AFTER,
     PROBE_HOLD,
+    TILE_DOWN_HOLD,
     LayerHold,
     Pacer,
     Video,
@@ -324,3 +325,22 @@ def test_the_proof_keeps_a_floor_holders_video_that_arrives_under_the_minimum_ra
     share = allocate(20_000, 2, videos, ALEX, Pacer(), now=30.0, loss=0.1, congested=True, proven=proven)
     assert share.paused == set() and not share.audio_only
     assert allocate(20_000, 2, [Video(ALEX, 0)], ALEX, Pacer(), 30.0, 0.1, True, proven).audio_only  # nothing arrives
+
+
+def test_a_step_down_the_tile_alone_asks_for_waits_and_a_speaker_back_within_it_costs_no_switch() -> None:
+    """Speaker view enlarges whoever speaks: in the lab each change of speaker moved one copy up and one
+    down every few seconds, a keyframe each. A smaller tile is no hurry while the allowance carries the layer."""
+    hold = LayerHold()
+    assert hold_layer(0, 1, hold, 10.0, fits=1) == 1  # the tile went small: held
+    assert hold_layer(0, 1, hold, 15.0, fits=1) == 1
+    assert hold_layer(1, 1, hold, 16.0, fits=1) == 1  # large again within the hold: no switch happened
+    assert hold_layer(0, 1, hold, 17.0, fits=1) == 1  # small again: the wait starts over
+    assert hold_layer(0, 1, hold, 17.0 + TILE_DOWN_HOLD - 0.5, fits=1) == 1
+    assert hold_layer(0, 1, hold, 17.0 + TILE_DOWN_HOLD, fits=1) == 0  # small all along: down
+
+
+def test_a_step_down_the_allowance_asks_for_is_taken_at_once_whatever_the_tile() -> None:
+    hold = LayerHold()
+    assert hold_layer(0, 1, hold, 10.0, fits=1) == 1  # the tile alone: held
+    assert hold_layer(0, 1, hold, 11.0, fits=0) == 0  # the allowance no longer carries it (or it stopped)
+    assert hold_layer(0, 2, LayerHold(), 0.0, fits=1) == 0  # carried only below the current one: at once

@@ -27,7 +27,7 @@ from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_st
 from server.media.pacing import PACING_FACTOR, RESEND_BURST
 from server.media.seam import compiled as seam_compiled
 from server.media.seam import resend
-from server.media.seam.resend import HISTORY_SIZE, RESEND_INTERVAL, RETRANSMIT_PERCENT
+from server.media.seam.resend import HISTORY_SIZE, KEYFRAME_STALE_NACK, RESEND_INTERVAL, RETRANSMIT_PERCENT
 from server.media.seam.send import LeanSender
 from server.media.seam.transport import SRTP_TRAILER, srtp_internals
 
@@ -392,22 +392,22 @@ def test_a_nack_for_video_a_second_stale_asks_for_one_keyframe_instead_of_resend
     _python, compiled = pair.arrived()
     outs = [struct.unpack_from("!H", packet, 2)[0] for packet in compiled]
     stale, recent = outs[:15], outs[-5:]  # 1.9-1.2 s behind the newest; 0.2 s and less
-    asked: list[list[int]] = [[], []]
+    asked: list[list[str]] = [[], []]
     for index, lean in enumerate(pair.leans):
-        lean.on_keyframe_request = lambda index=index: asked[index].append(1)  # type: ignore[misc]
+        lean.on_keyframe_request = lambda why, index=index: asked[index].append(why)  # type: ignore[misc]
         for repeat in range(4):  # the browser repeats its NACK for the same packets, within a round trip
             lean.answer_nack(stale + recent, 1000.0 + repeat * RESEND_INTERVAL / 10)
     assert pair.wires[0].take(5) == pair.wires[1].take(5) == compiled[-5:]
     assert pair.wires[0].nothing_more() and pair.wires[1].nothing_more()
     assert [lean.resend_stale for lean in pair.leans] == [60, 60]
-    assert asked == [[1], [1]]
+    assert asked == [[KEYFRAME_STALE_NACK], [KEYFRAME_STALE_NACK]]
     for _ in range(25):  # over a second of media later, another outage: another keyframe
         seq, ts = (seq + 1) & 0xFFFF, (ts + 4500) & 0xFFFFFFFF
         pair.forward(DELTA, seq, ts, 1)
     later = pair.wires[1].take(25)
     for lean in pair.leans:
         lean.answer_nack([struct.unpack_from("!H", later[0], 2)[0]], 1001.0)
-    assert asked == [[1, 1], [1, 1]]
+    assert asked == [[KEYFRAME_STALE_NACK] * 2] * 2
 
 
 def test_a_nack_for_a_packet_that_never_reached_us_names_it_upstream(pairs: list[Pair]) -> None:

@@ -35,7 +35,7 @@ from server.media.seam.guard import DROP_REASONS, Drops, admit, validated_source
 from server.media.seam.ice import enable_loopback_candidates, enlarge_receive_buffers, install_consent_freshness
 from server.media.seam.inbound import NACK_WINDOW, InboundTrack, RtpConsumer
 from server.media.seam.receive import LeanReceiver, install_decoder_bypass, request_keyframe
-from server.media.seam.resend import HISTORY_MASK, HISTORY_SIZE
+from server.media.seam.resend import HISTORY_MASK, HISTORY_SIZE, KEYFRAME_ASKED, KEYFRAME_STALE_NACK
 from server.media.seam.rtcp import SubscriberRtcp
 from server.media.seam.sdp import accept_rid_extension, accept_transport_cc, sdp_refusal
 from server.media.seam.send import (
@@ -54,6 +54,8 @@ __all__ = [
     "DROP_REASONS",
     "HISTORY_MASK",
     "HISTORY_SIZE",
+    "KEYFRAME_ASKED",
+    "KEYFRAME_STALE_NACK",
     "MAX_BUFFERED",
     "MID_URI",
     "NACK_WINDOW",

@@ -18,6 +18,9 @@ from server.media.pacing import ResendPacer
 
 log = logging.getLogger(__name__)
 
+# Why a subscriber's feedback asks for a keyframe (``on_keyframe_request``), for the forwarder's debug log.
+KEYFRAME_ASKED = "the subscriber asked"  # its PLI or FIR
+KEYFRAME_STALE_NACK = "the subscriber NACKed packets too old to resend"
 HISTORY_SIZE = 512  # power of two: a NACK for older packets is answered with silence
 HISTORY_MASK = HISTORY_SIZE - 1
 # A subscriber's NACKs are answered at most once per packet per round trip, and within a budget, so a
@@ -48,7 +51,7 @@ class Resends:
     _addr: Any
     _history: list[bytes | None]
     _octets: int
-    on_keyframe_request: Callable[[], None]
+    on_keyframe_request: Callable[[str], None]
     on_missing: Callable[[list[int]], None] | None
     upstream: Callable[[int], int | None] | None
     newest: Callable[[], int | None]
@@ -212,4 +215,4 @@ class Resends:
             newest, asked = self.newest(), self._stale_asked
             if newest is not None and (asked is None or stale(newest, asked)):
                 self._stale_asked = newest
-                self.on_keyframe_request()
+                self.on_keyframe_request(KEYFRAME_STALE_NACK)

@@ -16,7 +16,7 @@ import pylibsrtp
 from server.media import repair
 from server.media.estimate import REMB_FALL
 from server.media.seam.guard import FIRST_DROP, REFUSED, RTCP, Address, Drops, admit, validated_sources
-from server.media.seam.resend import RESEND_INTERVAL
+from server.media.seam.resend import KEYFRAME_ASKED, RESEND_INTERVAL
 from server.media.seam.send import SENDER_REPORT_SIZE, LeanSender
 from server.media.seam.transport import SRTCP_MAX, Datagrams, SocketHooks, fast_srtp, nominated_route, send_rtcp
 
@@ -141,7 +141,7 @@ class SubscriberRtcp:
                 lean = self.senders.get(int.from_bytes(plain[at : at + 4], "big"))
                 if lean is not None:
                     self.feedback_received += 1
-                    lean.on_keyframe_request()
+                    lean.on_keyframe_request(KEYFRAME_ASKED)
             elif kind == 206 and fmt == 15 and after - pos >= 20 and plain[pos + 12 : pos + 16] == _REMB:
                 exponent, mantissa = plain[pos + 17] >> 2, int.from_bytes(plain[pos + 17 : pos + 20], "big") & 0x3FFFF
                 remb = mantissa << exponent

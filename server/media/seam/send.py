@@ -30,7 +30,7 @@ from aiortc.rtp import (
 )
 
 from server.media.seam import compiled
-from server.media.seam.resend import HISTORY_MASK, HISTORY_SIZE, Resends
+from server.media.seam.resend import HISTORY_MASK, HISTORY_SIZE, KEYFRAME_ASKED, Resends
 from server.media.seam.transport import SRTP_TRAILER, nominated_route, parked_rtcp, srtp_internals
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
@@ -60,7 +60,7 @@ def _no_timestamp() -> int | None:
     return None
 
 
-def _nothing() -> None:
+def _nothing(why: str) -> None:
     """A retired sender's keyframe requests go nowhere."""
 
 
@@ -131,7 +131,7 @@ class LeanSender(Resends):
         self._sr_ntp = 0
         self._cname = ""
         self._raw: Any = sender  # private fields are written through this untyped alias
-        self.on_keyframe_request: Callable[[], None] = _nothing  # the subscriber's PLI/FIR
+        self.on_keyframe_request: Callable[[str], None] = _nothing  # the subscriber's PLI/FIR: why
         self.on_missing: Callable[[list[int]], None] | None = None  # NACKed packets we never had: repair upstream
         self.upstream: Callable[[int], int | None] | None = None  # ``Sink.upstream_seq``, set by the sink
         self.newest: Callable[[], int | None] = _no_timestamp  # ``Sink.timestamp_out``: stale repair's yardstick
@@ -334,4 +334,4 @@ class LeanSender(Resends):
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             self.answer_nack(packet.lost)
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-            self.on_keyframe_request()
+            self.on_keyframe_request(KEYFRAME_ASKED)
