@@ -3,9 +3,10 @@
 Builds the network lab of tests/net (one namespace per member, joined by a userspace link emulator;
 needs root), puts a Hearth room of three Chromium members (Lee facilitates, Alex holds the floor, Sam
 is on the weak link) and, beside it, two Chromium pages connected directly (standing in for Alex and
-Sam, with the Hearth client's own capture and connection code), and measures both at the same
-moments under each condition (tests/net/conditions.py): a clean network, 2% and 10% random loss on
-every member's links, 30+-20 ms jitter, Sam capped at 400 kbit/s, and a 3 s outage of Sam's links.
+Sam, with the Hearth client's own capture and connection code), and measures each in turn (the
+other's cameras off: tests/net/side_by_side.py) under each condition (tests/net/conditions.py): a
+clean network, 2% and 10% random loss on every member's links, 30+-20 ms jitter, Sam capped at 400
+kbit/s, and a 3 s outage of Sam's links.
 
 For each condition it prints, per system, the mean over received streams of freezes per minute,
 seconds frozen, frames per second, audio concealed, the share of packets senders retransmitted and
@@ -121,7 +122,7 @@ def main() -> None:
         try:
             windows = [c for c in chosen if not c.outage]
             if windows:
-                print(f"\n{args.window:.0f} s a cell, both systems at the same moments; means over received streams")
+                print(f"\n{args.window:.0f} s a cell, each system in turn; means over received streams")
                 print(HEADER)
             for condition in windows:
                 hearth, p2p = lab.measure(condition, args.window, args.settle)

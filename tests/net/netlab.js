@@ -1,6 +1,7 @@
 // What a page receives, measured from inside it, the same way for a Hearth page and the direct
 // peer-to-peer page. Injected before the page's own scripts (Playwright's add_init_script); the page
-// says which connections to read by defining `window.netlabPeers()` -> {receiving, sending, nameOf},
+// says which connections to read by defining `window.netlabPeers()` -> {receiving, sending, publisher,
+// nameOf} (publisher: the client's Publisher, whose camera the lab turns off and on),
 // where nameOf(trackId) names the person a received track comes from.
 //
 // - `netlab.snapshot()`: the latest inbound-rtp / outbound-rtp counters of every stream this page

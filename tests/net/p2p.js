@@ -13,7 +13,8 @@ const status = document.getElementById('status');
 const local = new LocalMedia();
 await local.open();
 document.getElementById('self').srcObject = local.stream;
-const publisher = new Publisher([], local);
+// One stream at the client's full size and bitrate, as a direct call sends (a peer does not take simulcast).
+const publisher = new Publisher([], local, null, { simulcast: false });
 const subscriber = new Subscriber([]);
 subscriber.addEventListener('streams', () => {
   const stream = [...subscriber.streams.values()][0] ?? null;
@@ -24,7 +25,9 @@ subscriber.addEventListener('streams', () => {
   }
 });
 globalThis.p2p = { publisher, subscriber, local };
-globalThis.netlabPeers = () => ({ receiving: [subscriber.pc], sending: [publisher.pc], nameOf: () => peer });
+globalThis.netlabPeers = () => ({
+  receiving: [subscriber.pc], sending: [publisher.pc], publisher, nameOf: () => peer,
+});
 
 const socket = new WebSocket(`ws://${location.host}/ws?name=${encodeURIComponent(me)}`);
 const send = (message) => socket.send(JSON.stringify({ ...message, to: peer }));

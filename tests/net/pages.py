@@ -33,6 +33,7 @@ window.netlabPeers = () => {
   return {
     receiving: [client.subscriber?.pc].filter(Boolean),
     sending: [client.publisher?.pc].filter(Boolean),
+    publisher: client.publisher,
     nameOf(trackId) {
       for (const [msid, stream] of client.streams) {
         if (!stream.getTracks().some((t) => t.id === trackId)) continue;

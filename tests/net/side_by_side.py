@@ -1,10 +1,15 @@
-"""A Hearth room and a direct peer-to-peer pair in one lab, measured at the same moments under the same links.
+"""A Hearth room and a direct peer-to-peer pair in one lab, measured in turn under the same links.
 
-Both run at once, each member in a namespace of their own: Lee, Alex and Sam in a Hearth session
-(the server in its own namespace), and beside them a direct pair standing in for Alex and Sam. Each
-condition sets the same links for a member and its stand-in, so a window measures both systems under
-the same impairments and the same machine load (these machines are shared). The pair uses the Hearth
-client's own capture and connection code (tests/net/p2p.js): the only difference is the server.
+Both stay connected throughout, each member in a namespace of their own: Lee, Alex and Sam in a Hearth
+session (the server in its own namespace), and beside them a direct pair standing in for Alex and Sam.
+Each condition sets the same links for a member and its stand-in. The pair uses the Hearth client's own
+capture and connection code (tests/net/p2p.js), sending one stream as a direct call does: the only
+difference is the server.
+
+The systems are measured in turn, the other's cameras off meanwhile (``turn_to``): five browsers
+encoding and decoding at once on these two shared cores starved every one of them (load 14-22; the
+pair alone froze 4-10 times a minute on a clean network), and a starved browser's freezes say nothing
+about a network. In turn, each system has the machine as its own members would have theirs.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Page, Playwright
 
 from tests.net.conditions import (
     CLEAN_NETWORK,
@@ -37,6 +42,14 @@ from tests.net.room import join_room, start_hearth
 from tests.web.hearth_process import HearthServer, free_port
 from tests.web.people import Person
 
+HEARTH, P2P = "hearth", "p2p"
+SYSTEMS = (HEARTH, P2P)
+# A page's camera on or off its sending connection (both kinds of page say which through netlab.js's
+# ``netlabPeers().publisher``), without renegotiating: replaceTrack, as the client's device changes do.
+SEND_VIDEO_JS = """async (on) => {
+  const publisher = window.netlabPeers().publisher;
+  await publisher.video.sender.replaceTrack(on ? publisher.local.videoTrack : null);
+}"""
 GRANT_FLOOR_JS = """async (name) => {
   const client = window.hearth.client;
   const person = client.session.participants.find((p) => p.name === name);
@@ -60,6 +73,7 @@ class SideBySide:
     browsers: dict[str, Browser] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)  # by Hearth role
     peers: dict[str, Peer] = field(default_factory=dict)  # by the Hearth role they stand for
+    turn: str | None = None  # the system whose pages send video now (``turn_to``); None: both
 
     # -- setting up --------------------------------------------------------------------------------
 
@@ -124,65 +138,99 @@ class SideBySide:
         for role in (*HEARTH_ROLES, *P2P_ROLES.values()):
             self.lab.set_both(role, condition.links(role))
 
-    def snapshots(self) -> dict[str, dict[str, Any]]:
-        """Every page now: Hearth pages by role, the pair's by "p2p-" and the role they stand for; and
-        the RTP packets the server has sent so far ("server")."""
-        shots = {role: snapshot(p.page) for role, p in self.people.items()}
-        shots.update({P2P_ROLES[role]: snapshot(peer.page) for role, peer in self.peers.items()})
-        shots[SERVER] = self.lab.counts(SERVER)["rtp"]
+    def pages(self, system: str) -> dict[str, Page]:
+        """A system's pages by the role they have in it ("p2p-" roles for the pair)."""
+        if system == HEARTH:
+            return {role: person.page for role, person in self.people.items()}
+        return {P2P_ROLES[role]: peer.page for role, peer in self.peers.items()}
+
+    def turn_to(self, system: str) -> None:
+        """Only ``system`` sends video from now on: the other's pages stop their cameras (nothing to
+        encode, nothing to decode; their audio goes on), and ours start theirs again, each frame
+        encoded afresh from a keyframe. Waits until every page of ``system`` shows video again."""
+        if self.turn == system:
+            return
+        for name in SYSTEMS:
+            for page in self.pages(name).values():
+                page.evaluate(SEND_VIDEO_JS, name == system)
+        self.turn = system
+        if system == HEARTH:
+            for person in self.people.values():
+                for other in self.people.values():
+                    if other is not person:
+                        person.wait_video_live(other.name)
+        else:
+            for peer in self.peers.values():
+                peer.wait_connected()
+
+    def snapshots(self, system: str) -> dict[str, dict[str, Any]]:
+        """Every page of ``system`` now by role; for Hearth also the RTP packets the server has sent ("server")."""
+        shots = {role: snapshot(page) for role, page in self.pages(system).items()}
+        if system == HEARTH:
+            shots[SERVER] = self.lab.counts(SERVER)["rtp"]
         return shots
 
-    def cells(self, condition: str, start: dict[str, Any], end: dict[str, Any]) -> tuple[Cell, Cell]:
-        """The room's and the pair's figures between two ``snapshots``."""
-        rtp = {k: end[SERVER][k] - start[SERVER][k] for k in ("packets", "repeats")}
-        hearth = Cell(
-            "hearth",
+    def cell(self, system: str, condition: str, start: dict[str, Any], end: dict[str, Any]) -> Cell:
+        """A system's figures between two ``snapshots``."""
+        names = {role: NAMES[role] for role in self.people} if system == HEARTH else {}
+        names.update({P2P_ROLES[role]: NAMES[role] for role in self.peers} if system == P2P else {})
+        repeats = None
+        if system == HEARTH:
+            rtp = {k: end[SERVER][k] - start[SERVER][k] for k in ("packets", "repeats")}
+            repeats = rtp["repeats"] / rtp["packets"] if rtp["packets"] else None
+        return Cell(
+            system,
             condition,
-            [s for role in self.people for s in received(NAMES[role], start[role], end[role])],
-            [s for role in self.people for s in sent(NAMES[role], start[role], end[role])],
-            rtp["repeats"] / rtp["packets"] if rtp["packets"] else None,
+            [s for role, name in names.items() for s in received(name, start[role], end[role])],
+            [s for role, name in names.items() for s in sent(name, start[role], end[role])],
+            repeats,
         )
-        pairs = [(NAMES[role], P2P_ROLES[role]) for role in self.peers]
-        p2p = Cell(
-            "p2p",
-            condition,
-            [s for name, role in pairs for s in received(name, start[role], end[role])],
-            [s for name, role in pairs for s in sent(name, start[role], end[role])],
-        )
-        return hearth, p2p
 
     def measure(self, condition: Condition, seconds: float, settle: float) -> tuple[Cell, Cell]:
-        """A clean network for ``settle`` seconds (both systems recover from what came before), then
-        ``condition`` for ``settle`` more (they adapt to it), then the window of ``seconds``."""
-        self.apply(CLEAN_NETWORK)
-        time.sleep(settle)
-        self.apply(condition)
-        time.sleep(settle)
-        start, meter = self.snapshots(), LoadMeter(self.lab)
-        time.sleep(seconds)
-        hearth, p2p = self.cells(condition.name, start, self.snapshots())
-        load = str(meter.read())
-        return replace(hearth, load=load), replace(p2p, load=load)
+        """Each system in turn (the one whose turn it is first, so a condition costs one switch): a
+        clean network for ``settle`` seconds (it recovers from what came before), then ``condition``
+        for ``settle`` more (it adapts to it), then the window of ``seconds``. Returns (Hearth, pair)."""
+        cells = {}
+        for system in sorted(SYSTEMS, key=lambda name: name != self.turn):
+            self.turn_to(system)
+            self.apply(CLEAN_NETWORK)
+            time.sleep(settle)
+            self.apply(condition)
+            time.sleep(settle)
+            start, meter = self.snapshots(system), LoadMeter(self.lab)
+            time.sleep(seconds)
+            cells[system] = replace(
+                self.cell(system, condition.name, start, self.snapshots(system)), load=str(meter.read())
+            )
+        return cells[HEARTH], cells[P2P]
 
     def outage(self, seconds: float, settle: float, after: float = 10.0) -> Outage:
-        """Cut Sam's links (the room's Sam and the pair's, at one instant) for ``seconds`` on a clean
-        network; how every video to and from Sam came back within ``after`` seconds of the end, and
-        the peak packet rate on each receiver's downlink after it (``burst``)."""
-        self.apply(CLEAN_NETWORK)
-        time.sleep(settle)
-        start, meter = self.snapshots(), LoadMeter(self.lab)
-        cut_start, cut_end = self.lab.cut([WEAK_MEMBER, P2P_ROLES[WEAK_MEMBER]], seconds)
-        time.sleep(cut_end - time.time() + after)
-        end = self.snapshots()
-        result = Outage(seconds, load=str(meter.read()))
-        for role, person in self.people.items():
-            result.hearth += self._recoveries(person.page, NAMES[role], start[role], end[role], cut_end, after)
-        for role, peer in self.peers.items():
-            p2p = P2P_ROLES[role]
-            result.p2p += self._recoveries(peer.page, NAMES[role], start[p2p], end[p2p], cut_end, after)
-        for role in [*self.people, *(P2P_ROLES[r] for r in self.peers)]:
-            bins = self.lab.timeline(role, "down", cut_start - 5, cut_end + after)
-            result.bursts[role] = burst(bins, cut_start, cut_end)
+        """Cut Sam's links (the room's Sam, then the pair's, each in its system's turn) for ``seconds``
+        on a clean network; how every video to and from Sam came back within ``after`` seconds of the
+        end, and the peak packet rate on each receiver's downlink after it (``burst``)."""
+        result = Outage(seconds)
+        loads = []
+        for system in sorted(SYSTEMS, key=lambda name: name != self.turn):
+            self.turn_to(system)
+            self.apply(CLEAN_NETWORK)
+            time.sleep(settle)
+            cut = WEAK_MEMBER if system == HEARTH else P2P_ROLES[WEAK_MEMBER]
+            start, meter = self.snapshots(system), LoadMeter(self.lab)
+            cut_start, cut_end = self.lab.cut([cut], seconds)
+            time.sleep(cut_end - time.time() + after)
+            end = self.snapshots(system)
+            loads.append(f"{system}: {meter.read()}")
+            recoveries = []
+            for role, page in self.pages(system).items():
+                name = NAMES[role] if system == HEARTH else NAMES[next(r for r, p in P2P_ROLES.items() if p == role)]
+                recoveries += self._recoveries(page, name, start[role], end[role], cut_end, after)
+                bins = self.lab.timeline(role, "down", cut_start - 5, cut_end + after)
+                result.bursts[role] = burst(bins, cut_start, cut_end)
+            if system == HEARTH:
+                result.hearth = recoveries
+            else:
+                result.p2p = recoveries
+        result.load = "; ".join(loads)
         return result
 
     def _recoveries(
