@@ -107,6 +107,7 @@ def allocate(
     loss: float = 0.0,
     congested: bool = True,
     proven: int = 0,
+    queued: bool = False,
 ) -> Allocation:
     """Decide one subscriber's share for this round and update ``pacer``.
 
@@ -120,6 +121,8 @@ def allocate(
     nothing that flows is paused, whatever the estimate (a receiver's REMB trails what it is sent).
     ``proven``: what the link has shown it carries (``Estimate.proven``): the floor holder's video
     is kept while that pays for it too, at the rate it arrives, whatever a low estimate says.
+    ``queued``: whether a queue stands in the path now (``Estimate.queued``): no probe starts then (in
+    the lab a probe started with the round trip a second above its least, and overflowed the queue).
     """
     budget = estimate - audio_streams * AUDIO_RATE
     ordered = sorted(videos, key=lambda v: (v.publisher_id != floor, v.publisher_id in pacer.paused, v.publisher_id))
@@ -168,7 +171,13 @@ def allocate(
         pacer.probing, pacer.paused_at = None, now
     if paused - pacer.paused:
         pacer.paused_at = now
-    elif paused and pacer.probing is None and now - pacer.paused_at >= pacer.probe_after and loss < LOW_LOSS:
+    elif (
+        paused
+        and pacer.probing is None
+        and now - pacer.paused_at >= pacer.probe_after
+        and loss < LOW_LOSS
+        and not queued
+    ):
         # Nothing newly paused, a quiet wait with little loss: try the first paused video again.
         candidate = next(v for v in ordered if v.publisher_id in paused)
         paused.discard(candidate.publisher_id)

@@ -135,6 +135,7 @@ def allocate_room(
             link.estimate.loss if loss is not None else 0.0,
             congested,
             link.estimate.proven(now),
+            link.estimate.queued(),
         )
         for video in videos:
             pub = video.publisher_id
@@ -271,7 +272,9 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
         at = sink.joining or sink.source
         current = layers.index(at) if at in layers else None
         rates = [bandwidth.layer_rates.get(id(layer), 0) for layer in layers]
-        allowance = None if allowances is None else allowances.get(pub)
+        if allowances is not None and pub not in allowances:
+            continue  # paused by this round's allocation: it moves when it resumes
+        allowance = None if allowances is None else allowances[pub]
         hold = bandwidth.holds.setdefault((peer.participant_id, pub), allocator.LayerHold())
         fits = allocator.choose_layer(rates, allowance, None, current)
         target = allocator.hold_layer(

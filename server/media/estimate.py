@@ -51,6 +51,7 @@ RTT_WINDOW = 30.0
 # never reads under 5%).
 CARRIED_WINDOW = 10.0
 DELAY_BACKOFF = 0.85
+RECOVERY_GROWTH = 1.08  # a second, after an overflow: GCC's multiplicative increase
 DRAIN_MARGIN = 0.9  # an overflowing link is then given this share of what got through, so its queue drains
 REMB_FALL = 0.95  # a REMB below this share of the one before is a fall (read in ``seam.SubscriberRtcp``)
 STARTUP_GRACE = 10.0  # seconds of a new link in which only high loss counts (its first REMBs settle)
@@ -148,7 +149,24 @@ class Estimate:
         if self.overflow_rate is not None and self.overflowing(now):
             return self.overflow_rate
         remb = self.remb if self.remb is not None else DEFAULT_ESTIMATE
-        return remb if self.queued() else max(remb, self.proven(now))
+        proven = self.proven(now)
+        rate = remb if self.queued() else max(remb, proven)
+        recovering = self.recovering(now)
+        return rate if recovering is None else min(rate, max(recovering, proven))
+
+    def recovering(self, now: float) -> int | None:
+        """After an overflow, the most the estimate may be: ``overflow_rate`` growing by
+        ``RECOVERY_GROWTH`` a second from the end of its hold, until it passes the REMB (None: no
+        bound). A REMB that did not fall while the queue overflowed is no figure to go back to at
+        once: in the lab a member capped at 400 kbit/s went from 174 kbit/s back to a REMB of 827
+        kbit/s when the hold ended, every video resumed (a keyframe asked of each publisher, for
+        everyone who sees it), and the queue overflowed again a second later."""
+        if self.overflow_rate is None or self.overflowed_at is None:
+            return None
+        grown = self.overflow_rate * RECOVERY_GROWTH ** max(0.0, now - self.overflowed_at - CONGESTION_HOLD)
+        if self.remb is not None and grown >= self.remb:
+            return None
+        return int(grown)
 
     def on_remb(self, bitrate: int, now: float = 0.0, fell: bool = False) -> None:
         """The latest REMB; ``fell``: one came lower than the one before it since the last round

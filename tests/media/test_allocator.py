@@ -124,6 +124,16 @@ def test_no_probe_while_loss_is_high() -> None:
     assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER, loss=0.05).paused == {LEE, KIM}
 
 
+def test_no_probe_while_a_queue_stands_in_the_path() -> None:
+    """In the lab a probe started with the capped member's round trip a second above its least: the
+    queue overflowed, and its NACKs for packets long gone asked every publisher for keyframes."""
+    pacer = Pacer()
+    allocate(700_000, 0, VIDEOS, ALEX, pacer, now=0.0)
+    assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER, queued=True).paused == {LEE, KIM}
+    assert pacer.probing is None
+    assert allocate(700_000, 0, VIDEOS, ALEX, pacer, now=PROBE_AFTER + 1).paused == {LEE}  # drained: a probe
+
+
 def test_the_publisher_rate_is_the_least_allowance_within_bounds_never_a_fixed_figure() -> None:
     assert publisher_rate([900_000, 300_000], cap=600_000) == 300_000
     assert publisher_rate([900_000], cap=600_000) == 600_000

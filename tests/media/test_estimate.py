@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from server.media.estimate import CONGESTION_HOLD, DEFAULT_ESTIMATE, DELAY_BACKOFF, OUTAGE_GRACE, Estimate
+from server.media.estimate import (
+    CONGESTION_HOLD,
+    DEFAULT_ESTIMATE,
+    DELAY_BACKOFF,
+    OUTAGE_GRACE,
+    RECOVERY_GROWTH,
+    Estimate,
+)
 
 
 def test_the_estimate_is_the_subscribers_remb_and_a_lossy_round_does_not_lower_it() -> None:
@@ -106,3 +113,34 @@ def test_with_no_queue_in_the_path_the_estimate_is_at_least_what_the_link_carrie
     assert estimate.rate_at(24.0) == int(300_000 * DELAY_BACKOFF)
     estimate.on_rtt(0.5, now=25.0)
     assert estimate.rate_at(25.0) == 30_000
+
+
+def test_after_an_overflow_the_estimate_grows_back_from_what_got_through_not_to_the_remb_at_once() -> None:
+    """In the lab a capped member's estimate went from 174 kbit/s back to a REMB of 827 kbit/s (one
+    that never fell while the queue overflowed) when the overflow's hold ended: every video resumed
+    and overflowed the queue again a second later."""
+    estimate = Estimate()
+    estimate.on_remb(800_000, now=0.0)
+    estimate.on_rtt(0.05, now=0.0)
+    estimate.on_rtt(0.65, now=20.0)
+    for now in (21.0, 22.0, 23.0):
+        estimate.on_loss(0.5, now=now, delivered=200_000, overall=0.4)
+    assert estimate.rate_at(23.0) == 180_000
+    end = 23.0 + CONGESTION_HOLD
+    estimate.on_rtt(0.05, now=end)  # the queue drained
+    assert estimate.rate_at(end) == 180_000  # not the REMB of 800 kbit/s
+    assert estimate.rate_at(end + 5) == int(180_000 * RECOVERY_GROWTH**5)
+    assert estimate.rate_at(end + 30) == 800_000  # grown past the REMB: the REMB again
+
+
+def test_after_an_overflow_what_the_link_carried_cleanly_since_lifts_the_bound() -> None:
+    estimate = Estimate()
+    estimate.on_remb(800_000, now=0.0)
+    estimate.on_rtt(0.05, now=0.0)
+    estimate.on_rtt(0.65, now=20.0)
+    for now in (21.0, 22.0, 23.0):
+        estimate.on_loss(0.5, now=now, delivered=200_000, overall=0.4)
+    end = 23.0 + CONGESTION_HOLD
+    estimate.on_rtt(0.05, now=end)
+    estimate.on_loss(0.0, now=end, delivered=400_000, overall=0.0)  # carried with no queue in the path
+    assert estimate.rate_at(end) == int(400_000 * DELAY_BACKOFF)
