@@ -755,6 +755,11 @@ static PyObject *set_srtp(PyObject *module, PyObject *args) {
 #define MAX_RETRY_INTERVAL 0.5  /* repair.MAX_RETRY_INTERVAL */
 #define MAX_RTT_SAMPLE 5.0      /* repair.MAX_RTT_SAMPLE */
 #define MAX_REPAIR_GAP 64       /* seam.inbound.MAX_REPAIR_GAP */
+#define PICTURE_PADDING (-2)    /* seam.inbound.PADDING */
+#define PICTURE_NONE (-1)       /* seam.inbound.NO_PICTURE_ID */
+#define PICTURE_STARTS 2        /* seam.inbound.STARTS */
+#define PICTURE_ENDS 1          /* seam.inbound.ENDS */
+#define PICTURE_KNOWN 0x80      /* the slot holds a received packet's picture (InboundTrack._pictures: not None) */
 
 /* Bit d-1: the packet d before the highest is missing, d in 1..NACK_WINDOW. Two 64-bit words rather
  * than a compiler's 128-bit integer, which not every C compiler (nor every 32-bit target) has. */
@@ -827,6 +832,11 @@ typedef struct {
     uint8_t tries[NACK_WINDOW];
     double rtt;   /* InboundTrack.rtt: from a NACK to the packet it asked for, smoothed; < 0 until measured */
     double retry; /* InboundTrack.retry_interval */
+    /* InboundTrack._pictures, by seq & (NACK_WINDOW - 1): the packet's seq, PictureID (or PICTURE_PADDING,
+       PICTURE_NONE), and PICTURE_KNOWN | PICTURE_STARTS | PICTURE_ENDS */
+    uint16_t picture_seq[NACK_WINDOW];
+    int32_t picture_id[NACK_WINDOW];
+    uint8_t picture_flags[NACK_WINDOW];
 } InletTrack;
 
 typedef struct {
@@ -1118,14 +1128,78 @@ static double backoff(double retry, int tries) {
     return wait < MAX_RETRY_INTERVAL ? wait : MAX_RETRY_INTERVAL;
 }
 
-/* InboundTrack._repair: NACK what is due; a gap NACKed MAX_NACKS times and still open is beyond repair. */
-static int track_repair(InletTrack *t, double now) {
-    for (int d = 1; d <= NACK_WINDOW; d++) {
-        if (!gaps_has(&t->missing, (unsigned)d))
+/* InboundTrack._note: what one video packet says of picture boundaries. */
+static void track_note(InletTrack *t, uint16_t seq, const uint8_t *payload, Py_ssize_t size, int marker) {
+    int slot = seq & (NACK_WINDOW - 1);
+    t->picture_seq[slot] = seq;
+    if (size <= 0) {
+        t->picture_id[slot] = PICTURE_PADDING;
+        t->picture_flags[slot] = PICTURE_KNOWN;
+        return;
+    }
+    int32_t id = PICTURE_NONE; /* vp8.picture_id */
+    if (size >= 3 && (payload[0] & 0x80) && (payload[1] & 0x80)) {
+        if (!(payload[2] & 0x80))
+            id = payload[2];
+        else if (size > 3)
+            id = (payload[2] & 0x7F) << 8 | payload[3];
+    }
+    t->picture_id[slot] = id;
+    int starts = (payload[0] & 0x10) && (payload[0] & 0x07) == 0;
+    t->picture_flags[slot] = PICTURE_KNOWN | (starts ? PICTURE_STARTS : 0) | (marker ? PICTURE_ENDS : 0);
+}
+
+/* InboundTrack._nearest_picture: the slot of the nearest media packet before (step -1) or after (+1)
+   seq within the window, padding and what is missing passed over; -1 when there is none. */
+static int track_nearest_picture(InletTrack *t, uint16_t seq, int step) {
+    for (int k = 1; k < NACK_WINDOW; k++) {
+        uint16_t at = (uint16_t)(seq + step * k);
+        unsigned behind = (uint16_t)(t->high - at);
+        if (behind >= NACK_WINDOW)
+            return -1;
+        int slot = at & (NACK_WINDOW - 1);
+        if (!(t->picture_flags[slot] & PICTURE_KNOWN) || t->picture_seq[slot] != at ||
+            t->picture_id[slot] == PICTURE_PADDING || (behind >= 1 && gaps_has(&t->missing, behind)))
             continue;
-        int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
-        if (t->tries[slot] >= MAX_NACKS && now - t->last[slot] >= backoff(t->retry, t->tries[slot]))
+        return slot;
+    }
+    return -1;
+}
+
+/* InboundTrack.only_padding */
+static int track_only_padding(InletTrack *t, uint16_t seq) {
+    int before = track_nearest_picture(t, seq, -1), after = track_nearest_picture(t, seq, 1);
+    if (before < 0 || after < 0 || t->picture_id[before] < 0 || t->picture_id[after] < 0)
+        return 0;
+    return (t->picture_flags[before] & PICTURE_ENDS) && (t->picture_flags[after] & PICTURE_STARTS) &&
+           t->picture_id[after] == ((t->picture_id[before] + 1) & 0x7FFF);
+}
+
+/* A gap NACKed MAX_NACKS times and still open a backed-off interval after its last NACK. */
+static int track_spent(InletTrack *t, int d, double now) {
+    int slot = (int)((t->high - d) & (NACK_WINDOW - 1));
+    return gaps_has(&t->missing, (unsigned)d) && t->tries[slot] >= MAX_NACKS &&
+           now - t->last[slot] >= backoff(t->retry, t->tries[slot]);
+}
+
+/* InboundTrack._repair: NACK what is due; a gap NACKed MAX_NACKS times and still open is beyond repair,
+   unless every such gap was padding (those alone are forgotten). */
+static int track_repair(InletTrack *t, double now) {
+    int spent = 0;
+    for (int d = 1; d <= NACK_WINDOW; d++) {
+        if (!track_spent(t, d, now))
+            continue;
+        spent = 1;
+        if (!track_only_padding(t, (uint16_t)(t->high - d)))
             return track_unrepairable(t);
+    }
+    if (spent) {
+        gaps_t padding = {{0, 0}};
+        for (int d = 1; d <= NACK_WINDOW; d++)
+            if (track_spent(t, d, now))
+                gaps_set(&padding, (unsigned)d);
+        t->missing.word[0] &= ~padding.word[0];
+        t->missing.word[1] &= ~padding.word[1];
     }
     double allowance = reorder_allowance(t);
     long due[NACK_WINDOW];
@@ -1374,6 +1448,7 @@ static PyObject *track_receive(Inlet *inlet, InletTrack *t, const unsigned char 
         t->last_timestamp = timestamp;
     }
     if (t->video) {
+        track_note(t, (uint16_t)seq, plain + offset, end - offset, second >> 7);
         if (delta == 1 && !gaps_any(&t->missing)) {
             t->high = seq;
         } else {

@@ -254,6 +254,38 @@ def test_a_missing_packet_is_nacked_again_each_retry_interval_then_given_up_for_
     assert handed(inlet) == [i for i in order if i != 12]
 
 
+def picture(seq: int, picture_id: int) -> bytes:
+    """A picture in one packet: the start of its first partition, its PictureID, the marker (its end)."""
+    return rtp(seq, VIDEO_TIMESTAMP, bytes([0x90, 0x80, 0x80 | picture_id >> 8, picture_id & 0xFF]) + b"v" * 50, 1)
+
+
+def probe(seq: int) -> bytes:
+    """A padding-only packet, as a browser sends to probe its link's capacity (it never resends one)."""
+    return rtp(seq, VIDEO_TIMESTAMP, b"", padding=200)
+
+
+def test_lost_padding_between_whole_pictures_is_given_up_without_a_keyframe() -> None:
+    """13 (probe padding between pictures 0x7FFF and 0, one apart) never comes: NACKed MAX_NACKS times,
+    then forgotten without a keyframe request. In the lab at 2% loss the server asked every publisher
+    for a keyframe every 2-3 s for padding its browser never resends, and every subscriber froze."""
+    packets = {11: picture(11, 0x7FFF), 12: probe(12), 14: probe(14), 15: picture(15, 0)}
+    packets |= {i: picture(i, i - 15) for i in range(16, 48)}
+    order = sorted(packets)
+    python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [[13]] * MAX_NACKS
+    assert inlet.consumer.unrepairable == 0 and inlet.track.missing == set()
+
+
+def test_a_lost_picture_between_whole_pictures_is_still_a_keyframe() -> None:
+    """12 never comes and the pictures either side of it are two apart: a picture lost a packet."""
+    packets = {11: picture(11, 1), 13: picture(13, 3), **{i: picture(i, i - 10) for i in range(14, 46)}}
+    order = sorted(packets)
+    python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.consumer.unrepairable == 1
+
+
 def test_once_the_publisher_has_answered_a_nack_a_missing_packet_is_asked_again_a_round_trip_later() -> None:
     """12 is NACKed past the allowance and arrives a step (1/64 s) later: the round trip to the publisher.
     20, lost later, is NACKed again that round trip and a margin after its first NACK (two steps), not
