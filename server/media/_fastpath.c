@@ -1149,9 +1149,9 @@ static void track_note(InletTrack *t, uint16_t seq, const uint8_t *payload, Py_s
     t->picture_flags[slot] = PICTURE_KNOWN | (starts ? PICTURE_STARTS : 0) | (marker ? PICTURE_ENDS : 0);
 }
 
-/* InboundTrack._nearest_picture: the slot of the nearest media packet before (step -1) or after (+1)
-   seq within the window, padding and what is missing passed over; -1 when there is none. */
-static int track_nearest_picture(InletTrack *t, uint16_t seq, int step) {
+/* InboundTrack._nearest: the slot of the nearest packet received before (step -1) or after (+1) seq
+   within the window, what is missing passed over, and padding too when media; -1 when there is none. */
+static int track_nearest(InletTrack *t, uint16_t seq, int step, int media) {
     for (int k = 1; k < NACK_WINDOW; k++) {
         uint16_t at = (uint16_t)(seq + step * k);
         unsigned behind = (uint16_t)(t->high - at);
@@ -1159,7 +1159,7 @@ static int track_nearest_picture(InletTrack *t, uint16_t seq, int step) {
             return -1;
         int slot = at & (NACK_WINDOW - 1);
         if (!(t->picture_flags[slot] & PICTURE_KNOWN) || t->picture_seq[slot] != at ||
-            t->picture_id[slot] == PICTURE_PADDING || (behind >= 1 && gaps_has(&t->missing, behind)))
+            (media && t->picture_id[slot] == PICTURE_PADDING) || (behind >= 1 && gaps_has(&t->missing, behind)))
             continue;
         return slot;
     }
@@ -1168,11 +1168,17 @@ static int track_nearest_picture(InletTrack *t, uint16_t seq, int step) {
 
 /* InboundTrack.only_padding */
 static int track_only_padding(InletTrack *t, uint16_t seq) {
-    int before = track_nearest_picture(t, seq, -1), after = track_nearest_picture(t, seq, 1);
-    if (before < 0 || after < 0 || t->picture_id[before] < 0 || t->picture_id[after] < 0)
-        return 0;
-    return (t->picture_flags[before] & PICTURE_ENDS) && (t->picture_flags[after] & PICTURE_STARTS) &&
-           t->picture_id[after] == ((t->picture_id[before] + 1) & 0x7FFF);
+    int before = track_nearest(t, seq, -1, 1), after = track_nearest(t, seq, 1, 1);
+    if (before >= 0 && after >= 0) {
+        if (t->picture_id[before] < 0 || t->picture_id[after] < 0)
+            return 0;
+        return (t->picture_flags[before] & PICTURE_ENDS) && (t->picture_flags[after] & PICTURE_STARTS) &&
+               t->picture_id[after] == ((t->picture_id[before] + 1) & 0x7FFF);
+    }
+    before = track_nearest(t, seq, -1, 0);
+    after = track_nearest(t, seq, 1, 0);
+    return before >= 0 && after >= 0 && t->picture_id[before] == PICTURE_PADDING &&
+           t->picture_id[after] == PICTURE_PADDING;
 }
 
 /* A gap NACKed MAX_NACKS times and still open a backed-off interval after its last NACK. */

@@ -525,3 +525,14 @@ def test_unprotect_refuses_an_over_long_datagram_as_it_refuses_a_forgery(rtcp: b
     unprotect = fast_srtp(session(os.urandom(28), outbound=False), unprotect=True, rtcp=rtcp)
     with pytest.raises(pylibsrtp.Error):
         unprotect(bytes([0x80, 0xC8 if rtcp else 0x60]) + bytes(SRTCP_MAX + 2000))
+
+
+def test_lost_padding_on_a_layer_sending_nothing_else_is_given_up_without_a_keyframe() -> None:
+    """A top layer whose encoder is off (a starved CPU, a low estimate) carries padding alone, for
+    hundreds of packets: no picture to tell by, padding on both sides of what was lost."""
+    packets = {i: probe(i) for i in range(11, 60) if i != 20}
+    order = sorted(packets)
+    python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks == [[20]] * MAX_NACKS
+    assert inlet.consumer.unrepairable == 0 and inlet.track.missing == set()
