@@ -46,6 +46,10 @@ MIN_VIDEO_RATE = 120_000  # bit/s below which a browser's VP8 is a slideshow: no
 RELAX = 1.08  # a subscriber's limit on a publisher grows by this a round once its link is calm
 MIN_PUBLISHER_RATE = 150_000  # bit/s: a publisher is never asked for less (a floor holder to a weak link)
 RESUME_MARGIN = 1.25  # a paused video resumes when the estimate covers it this many times over
+# And not within this long of the last pause (the floor holder's aside): a starved browser's round trip
+# and REMB swing from one second to the next, and in the lab at 2% loss a member's videos were paused
+# and resumed every second for eight seconds, a keyframe asked of a publisher at each resume.
+RESUME_HOLD = 4.0
 HIGH_LOSS = 0.10  # a receiver report's fraction lost above this ends a probe
 LOW_LOSS = 0.02  # a probe is tried only below this
 PROBE_AFTER = 8.0  # seconds a pause lasts before one paused video is tried again (doubles on failure)
@@ -90,6 +94,7 @@ class Pacer:
 
     paused: frozenset[str] = frozenset()
     paused_at: float = 0.0
+    resume_after: float = float("-inf")  # no video but the floor holder's resumes by the estimate before this
     probe_after: float = PROBE_AFTER
     probing: str | None = None  # a paused video resumed as a probe, held for ``PROBE_HOLD``
     probe_started: float = 0.0
@@ -149,7 +154,7 @@ def allocate(
             take = min(max(video.rate, MIN_VIDEO_RATE), left)
         else:
             take = max(video.rate, MIN_VIDEO_RATE)
-            keep = take * margin <= left
+            keep = take * margin <= left and (pid not in pacer.paused or now >= pacer.resume_after)
         flowing = pid not in pacer.paused or pid == pacer.probing
         before_probe = pid not in pacer.paused and pid != pacer.probing
         # A probe that brought high loss failed, whether or not congestion is read yet (it follows a round on).
@@ -170,7 +175,7 @@ def allocate(
             pacer.probe_after = PROBE_AFTER
         pacer.probing, pacer.paused_at = None, now
     if paused - pacer.paused:
-        pacer.paused_at = now
+        pacer.paused_at, pacer.resume_after = now, now + RESUME_HOLD
     elif (
         paused
         and pacer.probing is None

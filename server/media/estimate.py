@@ -26,7 +26,11 @@ from typing import TypeVar
 _T = TypeVar("_T")
 
 DEFAULT_ESTIMATE = 2_500_000  # bit/s assumed before a subscriber reports anything (no REMB yet)
-CONGESTION_LOSS = 0.05  # a report with this much lost, and a falling REMB: congestion (a full queue drops)
+# A round with this much lost, and a falling REMB: congestion (a full queue drops). Read from ``overall``
+# (all our video packets) when the sample is large enough: one stream's fraction over a dozen packets
+# reads 6-8% for a single loss, and at 2% random loss with a starved browser's REMB dipping, that paused
+# a member's videos in the lab.
+CONGESTION_LOSS = 0.05
 # Congestion is what pauses video, not a low figure: a browser's REMB starts low and grows by some 8% a
 # second up to 1.5x what it receives, so on a clean link it trails for many seconds. A REMB that falls
 # (the browser's delay-based detector saw its queue grow) or high loss is congestion, for this long:
@@ -183,7 +187,8 @@ class Estimate:
         self, fraction: float, now: float = 0.0, delivered: int | None = None, overall: float | None = None
     ) -> None:
         """A report round's worst fraction lost on the subscriber's own link (what its publishers'
-        uplinks lost taken out): half of congestion's evidence, and it gates probes. It lowers the
+        uplinks lost taken out): it gates probes, and (``overall`` when there is one) it is half of
+        congestion's evidence. It lowers the
         estimate only when the queue overflows: after ``SEVERE_ROUNDS`` rounds in which ``overall``
         (the share of all our video packets lost, from a sample large enough to tell) was
         ``SEVERE_LOSS`` or more while the round trip showed a queue (``queued``), the estimate is
@@ -193,7 +198,7 @@ class Estimate:
         if self._after_outage(now):
             self.severe_rounds = 0
             return
-        if fraction >= CONGESTION_LOSS:
+        if (overall if overall is not None else fraction) >= CONGESTION_LOSS:
             self.lossy_at = now
         severe = overall is not None and overall >= SEVERE_LOSS and self.queued()
         self.severe_rounds = self.severe_rounds + 1 if severe else 0

@@ -13,6 +13,7 @@ from server.media.allocator import (
     MIN_VIDEO_RATE,
     PROBE_AFTER,
     PROBE_HOLD,
+    RESUME_HOLD,
     TILE_DOWN_HOLD,
     LayerHold,
     Pacer,
@@ -63,7 +64,23 @@ def test_a_paused_video_resumes_only_with_a_margin() -> None:
     just_enough = 500_000 + 500_000  # the floor holder's and one more, without the margin
     assert allocate(just_enough, 0, VIDEOS, ALEX, pacer, now=1.0).paused == {LEE, KIM}
     roomy = 500_000 + int(500_000 * allocator.RESUME_MARGIN)
-    assert allocate(roomy, 0, VIDEOS, ALEX, pacer, now=2.0).paused == {LEE}  # in name order: stable
+    assert allocate(roomy, 0, VIDEOS, ALEX, pacer, now=RESUME_HOLD).paused == {LEE}  # in name order: stable
+
+
+def test_a_paused_video_does_not_resume_within_the_hold_however_much_room_a_round_shows() -> None:
+    """A starved browser's REMB and round trip swing from one second to the next: in the lab a member's
+    videos were paused and resumed every second for eight seconds, a keyframe at each resume."""
+    pacer = Pacer()
+    allocate(600_000, 0, VIDEOS, ALEX, pacer, now=10.0, congested=False)
+    assert allocate(600_000, 0, VIDEOS, ALEX, pacer, now=11.0, congested=True).paused == {LEE, KIM}
+    assert allocate(3_000_000, 0, VIDEOS, ALEX, pacer, now=12.0).paused == {LEE, KIM}
+    assert allocate(3_000_000, 0, VIDEOS, ALEX, pacer, now=11.0 + RESUME_HOLD).paused == frozenset()
+
+
+def test_the_floor_holders_video_resumes_as_soon_as_the_estimate_carries_it() -> None:
+    pacer = Pacer()
+    assert allocate(50_000, 0, VIDEOS, ALEX, pacer, now=10.0, congested=True).audio_only
+    assert ALEX not in allocate(700_000, 0, VIDEOS, ALEX, pacer, now=11.0).paused
 
 
 def test_a_quiet_pause_is_probed_and_a_probe_that_brings_loss_is_paused_again_with_a_longer_wait() -> None:
