@@ -115,16 +115,22 @@ def test_with_no_queue_in_the_path_the_estimate_is_at_least_what_the_link_carrie
     assert estimate.rate_at(25.0) == 30_000
 
 
-def test_after_an_overflow_the_estimate_grows_back_from_what_got_through_not_to_the_remb_at_once() -> None:
-    """In the lab a capped member's estimate went from 174 kbit/s back to a REMB of 827 kbit/s (one
-    that never fell while the queue overflowed) when the overflow's hold ended: every video resumed
-    and overflowed the queue again a second later."""
+def overflowed() -> Estimate:
+    """A link with an 800 kbit/s REMB whose queue (0.6 s) overflowed at 21-23 s: 200 kbit/s got through."""
     estimate = Estimate()
     estimate.on_remb(800_000, now=0.0)
     estimate.on_rtt(0.05, now=0.0)
     estimate.on_rtt(0.65, now=20.0)
     for now in (21.0, 22.0, 23.0):
         estimate.on_loss(0.5, now=now, delivered=200_000, overall=0.4)
+    return estimate
+
+
+def test_after_an_overflow_the_estimate_grows_back_from_what_got_through_not_to_the_remb_at_once() -> None:
+    """In the lab a capped member's estimate went from 174 kbit/s back to a REMB of 827 kbit/s (one
+    that never fell while the queue overflowed) when the overflow's hold ended: every video resumed
+    and overflowed the queue again a second later."""
+    estimate = overflowed()
     assert estimate.rate_at(23.0) == 180_000
     end = 23.0 + CONGESTION_HOLD
     estimate.on_rtt(0.05, now=end)  # the queue drained
@@ -134,12 +140,7 @@ def test_after_an_overflow_the_estimate_grows_back_from_what_got_through_not_to_
 
 
 def test_after_an_overflow_what_the_link_carried_cleanly_since_lifts_the_bound() -> None:
-    estimate = Estimate()
-    estimate.on_remb(800_000, now=0.0)
-    estimate.on_rtt(0.05, now=0.0)
-    estimate.on_rtt(0.65, now=20.0)
-    for now in (21.0, 22.0, 23.0):
-        estimate.on_loss(0.5, now=now, delivered=200_000, overall=0.4)
+    estimate = overflowed()
     end = 23.0 + CONGESTION_HOLD
     estimate.on_rtt(0.05, now=end)
     estimate.on_loss(0.0, now=end, delivered=400_000, overall=0.0)  # carried with no queue in the path
