@@ -48,6 +48,10 @@ SEVERE_ROUNDS = 3
 # lost in some rounds (the reports' own counting) and overflow was read where there was none.
 QUEUE_DELAY = 0.2
 RTT_WINDOW = 30.0
+# Round after round: a starved browser's round trip (its own late reading of our reports) swung between
+# 0.01 and 1.0 s in alternate seconds in the lab, and one high second read as a queue handed the estimate
+# to its 19 kbit/s REMB and paused its member's videos. A queue that overflows stands for seconds.
+QUEUE_ROUNDS = 2
 # What a link carried (what got through) with no queue in its path (``Estimate.queued``) within
 # ``CARRIED_WINDOW``, less GCC's decrease (``DELAY_BACKOFF``), keeps the floor holder's video however
 # low the REMB: a browser starved of CPU reported 12-70 kbit/s on a link carrying 130-190 kbit/s with no
@@ -129,10 +133,12 @@ class Estimate:
         self.round_trips = _window(self.round_trips, now, RTT_WINDOW, rtt)
 
     def queued(self) -> bool:
-        """Whether the round trip now stands ``QUEUE_DELAY`` above the least of ``RTT_WINDOW``."""
-        if len(self.round_trips) < 2:
+        """Whether the round trip stands ``QUEUE_DELAY`` above the least of ``RTT_WINDOW``, for the
+        last ``QUEUE_ROUNDS`` rounds."""
+        if len(self.round_trips) <= QUEUE_ROUNDS:
             return False
-        return self.round_trips[-1][1] - min(value for _, value in self.round_trips) >= QUEUE_DELAY
+        least = min(value for _, value in self.round_trips)
+        return all(value - least >= QUEUE_DELAY for _, value in self.round_trips[-QUEUE_ROUNDS:])
 
     def proven(self, now: float) -> int:
         """What the link has shown it carries, bit/s: the most it delivered with no queue in its path

@@ -22,7 +22,7 @@ from server.media.allocator import (
     hold_layer,
     publisher_rate,
 )
-from server.media.estimate import CARRIED_WINDOW, CONGESTION_HOLD, Estimate
+from server.media.estimate import CARRIED_WINDOW, CONGESTION_HOLD, QUEUE_ROUNDS, Estimate
 
 ALEX, LEE, KIM = "alex", "lee", "kim"
 VIDEOS = [Video(LEE, 500_000), Video(ALEX, 500_000), Video(KIM, 500_000)]
@@ -170,6 +170,7 @@ def test_an_overflow_pauses_what_does_not_fit_and_keeps_the_floor_holder() -> No
     for second in range(20, 30):  # carried cleanly: two audio streams and both videos
         estimate.on_loss(0.0, now=float(second), delivered=420_000, overall=0.0)
     estimate.on_rtt(0.05, now=20.0)
+    estimate.on_rtt(0.65, now=29.0)
     estimate.on_rtt(0.65, now=30.0)
     for now in (30.0, 31.0, 32.0):
         estimate.on_loss(0.6, now=now, delivered=227_000, overall=0.6)
@@ -339,7 +340,7 @@ def test_the_floor_holders_video_stays_while_the_link_has_shown_it_carries_it_wh
     for second in range(20, 40):
         share = starved(float(second), rtt=0.05)
         assert share.paused == {LEE} and not share.audio_only
-    for second in range(40, 40 + int(CARRIED_WINDOW)):  # a queue stands in the path now
+    for second in range(40, 40 + int(CARRIED_WINDOW) + QUEUE_ROUNDS - 1):  # a queue stands in the path now
         share = starved(float(second), rtt=0.5)
     assert share.audio_only  # the proof is old: the REMB rules
 

@@ -27,7 +27,8 @@ def test_a_queue_that_overflows_round_after_round_is_congestion_and_the_estimate
     estimate.on_remb(90_000, now=0.0)
     estimate.on_remb(95_000, now=20.0)
     estimate.on_rtt(0.05, now=0.0)
-    estimate.on_rtt(0.65, now=20.0)  # the router's queue full: 0.6 s
+    estimate.on_rtt(0.65, now=19.0)
+    estimate.on_rtt(0.65, now=20.0)  # the router's queue full: 0.6 s, round after round
     for now in (21.0, 22.0):
         estimate.on_loss(0.5, now=now, delivered=300_000, overall=0.4)
         assert not estimate.congested(now) and estimate.rate_at(now) == 95_000  # not yet: it may be chance
@@ -112,7 +113,9 @@ def test_with_no_queue_in_the_path_the_estimate_is_at_least_what_the_link_carrie
         estimate.on_loss(0.1, now=float(second), delivered=300_000)
     assert estimate.rate_at(24.0) == int(300_000 * DELAY_BACKOFF)
     estimate.on_rtt(0.5, now=25.0)
-    assert estimate.rate_at(25.0) == 30_000
+    assert estimate.rate_at(25.0) == int(300_000 * DELAY_BACKOFF)  # one high round trip is no queue
+    estimate.on_rtt(0.5, now=26.0)
+    assert estimate.rate_at(26.0) == 30_000
 
 
 def overflowed() -> Estimate:
@@ -120,6 +123,7 @@ def overflowed() -> Estimate:
     estimate = Estimate()
     estimate.on_remb(800_000, now=0.0)
     estimate.on_rtt(0.05, now=0.0)
+    estimate.on_rtt(0.65, now=19.0)
     estimate.on_rtt(0.65, now=20.0)
     for now in (21.0, 22.0, 23.0):
         estimate.on_loss(0.5, now=now, delivered=200_000, overall=0.4)
