@@ -755,6 +755,9 @@ static PyObject *set_srtp(PyObject *module, PyObject *args) {
 #define MAX_RETRY_INTERVAL 0.5  /* repair.MAX_RETRY_INTERVAL */
 #define MAX_RTT_SAMPLE 5.0      /* repair.MAX_RTT_SAMPLE */
 #define MAX_REPAIR_GAP 64       /* seam.inbound.MAX_REPAIR_GAP */
+#define GAP_TOO_LONG "more than MAX_REPAIR_GAP lost in a row" /* seam.inbound.GAP_TOO_LONG */
+#define GAP_OUT_OF_WINDOW "a gap fell out of the window" /* seam.inbound.GAP_OUT_OF_WINDOW */
+#define NACKS_SPENT "every NACK spent" /* seam.inbound.NACKS_SPENT */
 #define PICTURE_PADDING (-2)    /* seam.inbound.PADDING */
 #define PICTURE_NONE (-1)       /* seam.inbound.NO_PICTURE_ID */
 #define PICTURE_STARTS 2        /* seam.inbound.STARTS */
@@ -1096,10 +1099,11 @@ static int call_nack(InletTrack *t, long *lost, int n) {
     return 0;
 }
 
-/* LeanReceiver.unrepairable: forget every gap, the consumer asks for a keyframe. */
-static int track_unrepairable(InletTrack *t) {
+/* LeanReceiver.unrepairable: forget every gap, the consumer asks for a keyframe; why (seam.inbound's
+   GAP_TOO_LONG, GAP_OUT_OF_WINDOW, NACKS_SPENT) goes with it. */
+static int track_unrepairable(InletTrack *t, const char *why) {
     t->missing = (gaps_t){{0, 0}};
-    PyObject *done = PyObject_CallNoArgs(t->on_unrepairable);
+    PyObject *done = PyObject_CallFunction(t->on_unrepairable, "s", why);
     if (done == NULL)
         return -1;
     Py_DECREF(done);
@@ -1197,7 +1201,7 @@ static int track_repair(InletTrack *t, double now) {
             continue;
         spent = 1;
         if (!track_only_padding(t, (uint16_t)(t->high - d)))
-            return track_unrepairable(t);
+            return track_unrepairable(t, NACKS_SPENT);
     }
     if (spent) {
         gaps_t padding = {{0, 0}};
@@ -1241,7 +1245,7 @@ static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
             return -1;
         t->high = seq;
         if (delta - 1 > MAX_REPAIR_GAP)
-            return track_unrepairable(t) < 0 ? -1 : 1;
+            return track_unrepairable(t, GAP_TOO_LONG) < 0 ? -1 : 1;
         int fell = gaps_shift(&t->missing, delta);
         for (unsigned k = 1; k < delta; k++) { /* seq - k is missing now */
             int slot = (int)((seq - k) & (NACK_WINDOW - 1));
@@ -1250,7 +1254,7 @@ static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
             t->tries[slot] = 0;
         }
         if (fell) /* fell out of the window still open */
-            return track_unrepairable(t) < 0 ? -1 : 1;
+            return track_unrepairable(t, GAP_OUT_OF_WINDOW) < 0 ? -1 : 1;
     } else {
         unsigned distance = (uint16_t)(t->high - seq);
         if (distance < 1 || distance > NACK_WINDOW || !gaps_has(&t->missing, distance)) {

@@ -295,9 +295,9 @@ class Source:
     def on_ssrc(self, ssrc: int) -> None:
         self._ssrc = ssrc
 
-    def on_unrepairable(self) -> None:
-        """Upstream lost more than NACKs can repair: one keyframe request replaces the lost packets."""
-        self.request_keyframe(KEYFRAME_UNREPAIRABLE)
+    def on_unrepairable(self, why: str) -> None:
+        """Upstream lost more than NACKs can repair (``why``): one keyframe request replaces the lost packets."""
+        self.request_keyframe(f"{KEYFRAME_UNREPAIRABLE}: {why}")
 
     def on_upstream_loss(self, fraction: float) -> None:
         self.upstream_loss = fraction

@@ -147,6 +147,7 @@ class Collect:
     def __init__(self) -> None:
         self.packets: list[tuple[bytes, int, int, int, int]] = []
         self.unrepairable = 0
+        self.unrepairable_why: list[str] = []  # why each gap was beyond repair
 
     def on_rtp(self, payload: bytes, seq: int, timestamp: int, marker: int, level: int) -> None:
         self.packets.append((payload, seq, timestamp, marker, level))
@@ -154,8 +155,9 @@ class Collect:
     def on_ssrc(self, ssrc: int) -> None:
         pass
 
-    def on_unrepairable(self) -> None:
+    def on_unrepairable(self, why: str) -> None:
         self.unrepairable += 1
+        self.unrepairable_why.append(why)
 
     def downstream_loss(self, now: float) -> int:
         return 0

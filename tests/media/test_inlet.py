@@ -122,6 +122,7 @@ class Path:
             sorted(self.track.missing),
             self.receiver.drops.by_reason(),
             self.consumer.unrepairable,
+            self.consumer.unrepairable_why,
             self.feedbacks,
         )
 
@@ -250,7 +251,7 @@ def test_a_missing_packet_is_nacked_again_each_retry_interval_then_given_up_for_
     python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[STEP] * len(order))
     assert python.seen() == inlet.seen()
     assert inlet.nacks == [[12]] * MAX_NACKS
-    assert inlet.consumer.unrepairable == 1 and inlet.track.missing == set()
+    assert inlet.consumer.unrepairable_why == [inbound.NACKS_SPENT] and inlet.track.missing == set()
     assert handed(inlet) == [i for i in order if i != 12]
 
 
@@ -351,7 +352,7 @@ def test_a_gap_beyond_repair_asks_once_for_a_keyframe_and_stale_packets_are_not_
     order = [11, 12, after, *range(20, 30), after + 1, after + 2]
     python, inlet = both(True, [(i, video(i)) for i in order], first_seq=10, steps=[STEP] * len(order))
     assert python.seen() == inlet.seen()
-    assert inlet.nacks == [] and inlet.consumer.unrepairable == 1
+    assert inlet.nacks == [] and inlet.consumer.unrepairable_why == [inbound.GAP_TOO_LONG]
     assert handed(inlet) == [11, 12, after, after + 1, after + 2]
 
 

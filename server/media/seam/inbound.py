@@ -32,6 +32,10 @@ MAX_REORDER_DELAY = 0.08  # ... at most this
 NACK_RETRY_INTERVAL = 0.1
 MAX_NACKS = 5  # NACKs per missing packet; still missing a retry interval after the last: beyond repair
 MAX_REPAIR_GAP = 64  # packets lost in a row beyond which a keyframe is cheaper than repair
+# Why a gap is beyond repair (``RtpConsumer.on_unrepairable``; the same words in ``_fastpath.c``).
+GAP_TOO_LONG = "more than MAX_REPAIR_GAP lost in a row"
+GAP_OUT_OF_WINDOW = "a gap fell out of the window"
+NACKS_SPENT = "every NACK spent"
 # What a received video packet says of picture boundaries (``InboundTrack._note``): by seq % NACK_WINDOW,
 # (seq, PictureID or PADDING or NO_PICTURE_ID, STARTS | ENDS).
 PADDING, NO_PICTURE_ID = -2, -1
@@ -48,8 +52,9 @@ class RtpConsumer(Protocol):
     def on_ssrc(self, ssrc: int) -> None:
         """The publisher's SSRC for this track (again if it changes)."""
 
-    def on_unrepairable(self) -> None:
-        """A gap upstream is beyond repair (too long, or still open after every NACK): a keyframe is due."""
+    def on_unrepairable(self, why: str) -> None:
+        """A gap upstream is beyond repair (``why``: too long, out of the window, or still open after
+        every NACK): a keyframe is due."""
 
     def downstream_loss(self, now: float) -> int:
         """The fraction lost (x/256) to report upstream beside our own: the worst a subscriber reports
@@ -199,13 +204,13 @@ class InboundTrack:
             self._high = seq
             if delta - 1 > MAX_REPAIR_GAP:
                 missing.clear()
-                self.owner.unrepairable(self)
+                self.owner.unrepairable(self, GAP_TOO_LONG)
                 return True
             for k in range(1, delta):
                 missing[(seq - k) & 0xFFFF] = [now, 0, now]
             if any((seq - m) & 0xFFFF > NACK_WINDOW for m in missing):
                 missing.clear()  # fell out of the window still open
-                self.owner.unrepairable(self)
+                self.owner.unrepairable(self, GAP_OUT_OF_WINDOW)
                 return True
         else:
             entry = missing.pop(seq, None) if delta else None
@@ -282,7 +287,7 @@ class InboundTrack:
         ]
         if spent and not all(self.only_padding(seq) for seq in spent):
             missing.clear()
-            self.owner.unrepairable(self)
+            self.owner.unrepairable(self, NACKS_SPENT)
             return
         for seq in spent:
             del missing[seq]  # padding: no picture lost a packet

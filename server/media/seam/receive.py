@@ -278,10 +278,10 @@ class LeanReceiver:
         if packet is not None and route is not None:
             send_rtcp(self._dtls, route, packet)
 
-    def unrepairable(self, track: InboundTrack) -> None:
-        """A gap of ``track`` is beyond repair: its consumer asks the publisher for a keyframe."""
+    def unrepairable(self, track: InboundTrack, why: str) -> None:
+        """A gap of ``track`` is beyond repair (``why``): its consumer asks the publisher for a keyframe."""
         self.unrepairable_gaps += 1
-        track.consumer.on_unrepairable()
+        track.consumer.on_unrepairable(why)
 
     def repair(self, receiver: RTCRtpReceiver, lost: list[int]) -> None:
         """A subscriber NACKed these packets (the publisher's numbers) and we never had them."""
