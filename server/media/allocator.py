@@ -202,15 +202,20 @@ def choose_layer(rates: Sequence[int], allowance: int | None, tile: str | None, 
     the highest flowing layer whose rate fits the allowance: a step up needs ``LAYER_UP_MARGIN`` (a
     layer's rate moves with the picture, and every switch costs a keyframe), a step down is taken at
     once. A layer with no rate is not flowing (not measured yet, or the publisher's encoder turned it
-    off for want of bitrate): a switch to it would wait for a keyframe that never comes. The lowest
-    layer is the floor: pausing is ``allocate``'s decision, not this one's.
+    off for want of bitrate): a switch to it would wait for a keyframe that never comes. Nor is a
+    step up taken to a layer carrying less than the one below it: a starved publisher's top layer
+    stops and starts, and in the lab copies moved up to one arriving at 5-47 kbit/s (starting, or
+    dying) beside a 100-150 kbit/s low layer, and back down a second later, a keyframe each way. The
+    lowest layer is the floor: pausing is ``allocate``'s decision, not this one's.
     """
     if tile in ("small", "hidden"):
         return 0
     chosen = 0
     for index, rate in enumerate(rates):
-        margin = LAYER_UP_MARGIN if current is not None and index > current else 1.0
-        if index and rate > 0 and (allowance is None or rate * margin <= allowance):
+        up = current is not None and index > current
+        margin = LAYER_UP_MARGIN if up else 1.0
+        weaker = up and rate < rates[index - 1]
+        if index and rate > 0 and not weaker and (allowance is None or rate * margin <= allowance):
             chosen = index
     return chosen
 
