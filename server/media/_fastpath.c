@@ -1141,14 +1141,9 @@ static void track_note(InletTrack *t, uint16_t seq, const uint8_t *payload, Py_s
         t->picture_flags[slot] = PICTURE_KNOWN;
         return;
     }
-    int32_t id = PICTURE_NONE; /* vp8.picture_id */
-    if (size >= 3 && (payload[0] & 0x80) && (payload[1] & 0x80)) {
-        if (!(payload[2] & 0x80))
-            id = payload[2];
-        else if (size > 3)
-            id = (payload[2] & 0x7F) << 8 | payload[3];
-    }
-    t->picture_id[slot] = id;
+    int carried[3]; /* PictureID (or PICTURE_NONE, -1: not carried), TL0PICIDX, KEYIDX */
+    vp8_read_indexes(payload, size, carried);
+    t->picture_id[slot] = carried[0];
     int starts = (payload[0] & 0x10) && (payload[0] & 0x07) == 0;
     t->picture_flags[slot] = PICTURE_KNOWN | (starts ? PICTURE_STARTS : 0) | (marker ? PICTURE_ENDS : 0);
 }

@@ -66,16 +66,6 @@ def vp8_starts_frame(payload: bytes) -> bool:
     return bool(payload) and payload[0] & 0x10 != 0 and payload[0] & 0x07 == 0
 
 
-def picture_id(payload: bytes) -> int | None:
-    """A packet's PictureID (either form, read as 15 bits as libwebrtc's receiver reads it), or None
-    when its descriptor has none or is cut short."""
-    if len(payload) < 3 or not payload[0] & 0x80 or not payload[1] & 0x80:
-        return None
-    if not payload[2] & 0x80:
-        return payload[2]
-    return ((payload[2] & 0x7F) << 8) | payload[3] if len(payload) > 3 else None
-
-
 def vp8_is_keyframe(first_payload: bytes) -> bool:
     """Bit 0 of the VP8 payload header (first byte after the descriptor) is 0 on keyframes."""
     offset = vp8_descriptor_size(first_payload)

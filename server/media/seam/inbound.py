@@ -15,7 +15,7 @@ from aiortc import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
 from server.media import repair
-from server.media.vp8 import PICTURE_ID_MASK, picture_id, vp8_starts_frame
+from server.media.vp8 import PICTURE_ID_MASK, read_indexes, vp8_starts_frame
 
 if TYPE_CHECKING:
     from server.media.seam.receive import LeanReceiver
@@ -38,7 +38,7 @@ GAP_OUT_OF_WINDOW = "a gap fell out of the window"
 NACKS_SPENT = "every NACK spent"
 # What a received video packet says of picture boundaries (``InboundTrack._note``): by seq % NACK_WINDOW,
 # (seq, PictureID or PADDING or NO_PICTURE_ID, STARTS | ENDS).
-PADDING, NO_PICTURE_ID = -2, -1
+PADDING, NO_PICTURE_ID = -2, -1  # NO_PICTURE_ID: ``vp8.read_indexes``'s -1 for an index not carried
 STARTS, ENDS = 2, 1
 _RTP_HEADER = struct.Struct("!BBHI")  # first byte, marker + payload type, sequence number, timestamp
 
@@ -234,9 +234,9 @@ class InboundTrack:
         if not payload:
             self._pictures[seq % NACK_WINDOW] = (seq, PADDING, 0)
             return
-        picture = picture_id(payload)
+        carried = read_indexes(payload)
         flags = (STARTS if vp8_starts_frame(payload) else 0) | (ENDS if marker else 0)
-        self._pictures[seq % NACK_WINDOW] = (seq, NO_PICTURE_ID if picture is None else picture, flags)
+        self._pictures[seq % NACK_WINDOW] = (seq, NO_PICTURE_ID if carried is None else carried[0], flags)
 
     def _nearest(self, seq: int, step: int, media: bool) -> tuple[int, int, int] | None:
         """The nearest packet received before (``step`` -1) or after (+1) ``seq`` within the window,
