@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from server.media import allocator
+from server.media import allocator, stalls
 from server.media.estimate import Estimate
 from server.media.forwarder import Sink
 from server.media.peers import Peer, ids
@@ -64,6 +64,8 @@ class Bandwidth:
     layer_rates: dict[int, int] = field(default_factory=dict)  # id(layer source) -> bit/s at the last round
     # Step-up waits of each (subscriber, publisher) simulcast copy (``allocator.hold_layer``).
     holds: dict[tuple[str, str], allocator.LayerHold] = field(default_factory=dict)
+    # Each simulcast publisher's layers as the 5 Hz look saw them (``drop_stalled``), by publisher id.
+    clocks: dict[str, stalls.LayerClock] = field(default_factory=dict)
 
     def paused(self, subscriber_id: str, publisher_id: str) -> bool:
         """Whether the allocator holds back ``publisher_id``'s video from ``subscriber_id`` now."""
@@ -73,6 +75,7 @@ class Bandwidth:
     def forget(self, participant_id: str) -> None:
         self.links.pop(participant_id, None)
         self.views.pop(participant_id, None)
+        self.clocks.pop(participant_id, None)
         for pair in [pair for pair in self.holds if participant_id in pair]:
             del self.holds[pair]
 
@@ -271,7 +274,11 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
             continue  # a paused video moves when it resumes: no keyframe is asked for nothing
         at = sink.joining or sink.source
         current = layers.index(at) if at in layers else None
-        rates = [bandwidth.layer_rates.get(id(layer), 0) for layer in layers]
+        clock = bandwidth.clocks.get(pub)
+        rates = [
+            0 if clock is not None and clock.stalled(index, now) else bandwidth.layer_rates.get(id(layer), 0)
+            for index, layer in enumerate(layers)
+        ]
         if allowances is not None and pub not in allowances:
             continue  # paused by this round's allocation: it moves when it resumes
         allowance = None if allowances is None else allowances[pub]
@@ -292,6 +299,43 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
                 extra=ids(peer.session_id, peer.participant_id),
             )
             layers[target].join(sink)
+
+
+def drop_stalled(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:
+    """The 5 Hz look at each simulcast video's layers (``stalls``): the copies on a layer that stalled
+    join the highest lower layer still flowing, at its keyframe; copies waiting to move up to it stay
+    where they are. A paused copy moves when it resumes (the round's ``choose_layers``)."""
+    now = time.monotonic() if now is None else now
+    for peer in peers.values():
+        source = peer.sources.get("video")
+        if source is None or len(source.layers) < 2:
+            continue
+        layers = source.layers
+        clock = bandwidth.clocks.setdefault(peer.participant_id, stalls.LayerClock())
+        clock.observe([layer.octets for layer in layers], now)
+        for index, layer in enumerate(layers):
+            target = clock.fallback(index, now) if clock.stalled(index, now) else None
+            if target is None:
+                continue
+            for sink in layer.waiting:
+                layer.cancel_join(sink)
+            below = layers[:index]
+            moving = [
+                sink
+                for sink in layer.sinks
+                if sink.open and not (sink.joining in below and clock.flowing(below.index(sink.joining), now))
+            ]
+            if moving:
+                log.debug(
+                    "layer %d of %s stalled: %d copies move to layer %d",
+                    index,
+                    peer.participant_id,
+                    len(moving),
+                    target,
+                    extra=ids(peer.session_id, peer.participant_id),
+                )
+            for sink in moving:
+                layers[target].join(sink)
 
 
 def choose_room_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:

@@ -444,6 +444,11 @@ class Source:
         self._joining.append(sink)
         self.request_keyframe(KEYFRAME_REPUBLISHED)
 
+    @property
+    def waiting(self) -> tuple[Sink, ...]:
+        """The sinks waiting to move here at this layer's next keyframe (``join``)."""
+        return tuple(self._joining)
+
     def cancel_join(self, sink: Sink) -> None:
         """``sink`` no longer moves to this layer (it left, or another layer was chosen)."""
         if sink in self._joining:

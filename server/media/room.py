@@ -1,4 +1,4 @@
-"""``Room``: one session's media state in the engine, and its 5 Hz loop (speaking levels, RTCP reports).
+"""``Room``: one session's media state in the engine, and its 5 Hz loop (speaking levels, stalled layers, RTCP reports).
 
 A room is keyed by session id and lives while the session has media on this node. Its loop is the
 one timer a session's media has: on the measured machine (nested virtualisation) every wake-up of
@@ -37,11 +37,13 @@ class Room:
 
 
 async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
-    """5 Hz: speaking levels; once a second, the allocator's round and RTCP reports both ways."""
+    """5 Hz: speaking levels and stalled simulcast layers; once a second, the allocator's round and
+    RTCP reports both ways."""
     tick = 0
     while True:
         await asyncio.sleep(SPEAKING_INTERVAL)
         tick += 1
+        drop_stalled(room)
         if tick % REMB_EVERY == 0:
             rates, changes = allocate(room, video_cap) if room.adapt else layers_only(room)
             send_reports(room, video_cap, rates)
@@ -65,6 +67,15 @@ def allocate(room: Room, video_cap: int) -> tuple[dict[str, int], list[tuple[str
     except Exception:
         log.exception("bandwidth allocation failed", extra={"session": room.session_id})
         return {}, []
+
+
+def drop_stalled(room: Room) -> None:
+    """Copies on a simulcast layer that stopped move down now, not at the next round
+    (``bandwidth.drop_stalled``); a failure is logged and leaves every copy where it is for this tick."""
+    try:
+        bandwidth.drop_stalled(room.bandwidth, room.peers)
+    except Exception:
+        log.exception("stalled layer check failed", extra={"session": room.session_id})
 
 
 def layers_only(room: Room) -> tuple[dict[str, int], list[tuple[str, list[str], bool]]]:

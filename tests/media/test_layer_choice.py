@@ -9,6 +9,7 @@ from typing import Any
 
 from server.media import bandwidth
 from server.media.forwarder import Source
+from server.media.stalls import STALL_AFTER
 
 PUBLISHER, SUBSCRIBER = "m-alex", "m-sam"
 
@@ -46,3 +47,40 @@ def test_a_video_paused_by_this_rounds_allocation_does_not_move_between_layers()
     room, peer, copy = simulcast((150_000, 450_000))
     bandwidth.choose_layers(room, peer, {}, now=100.0)
     assert copy.joining is None and copy.source is copy.source.layers[0]
+
+
+def test_a_copy_on_a_layer_that_stalled_drops_to_the_layer_still_flowing_within_a_tick() -> None:
+    """A publisher's browser turned its top layer off: its copies froze until the next round saw the
+    layer's rate at nothing (1.8-2.0 s in the lab). The 5 Hz look moves them as soon as the layer has
+    stood still ``STALL_AFTER`` while the low one flowed, and the round does not move them back up."""
+    room, peer, copy = simulcast((150_000, 450_000))
+    low, high = copy.source.layers
+    low.remove_sink(copy)
+    high.add_sink(copy)
+    peers = {PUBLISHER: SimpleNamespace(participant_id=PUBLISHER, session_id="s-1", sources={"video": low})}
+    for tick in range(3):  # both layers flow
+        low.octets, high.octets = 1000 * (tick + 1), 5000 * (tick + 1)
+        bandwidth.drop_stalled(room, peers, now=100.0 + 0.2 * tick)  # type: ignore[arg-type]
+    assert copy.joining is None
+    stopped = 100.4
+    for tick in range(1, 4):  # the top layer's count stands still
+        low.octets += 1000
+        bandwidth.drop_stalled(room, peers, now=stopped + 0.2 * tick)  # type: ignore[arg-type]
+        if stopped + 0.2 * tick - stopped < STALL_AFTER:
+            assert copy.joining is None, "moved before the layer had stood still long enough"
+    assert copy.joining is low  # at the low layer's next keyframe, asked for now
+    bandwidth.choose_layers(room, peer, {PUBLISHER: 2_000_000}, now=stopped + 0.6)
+    assert copy.joining is low, "the round moved it back up to a layer that stopped"
+
+
+def test_a_copy_waiting_to_move_up_to_a_layer_that_stalled_stays_where_it_is() -> None:
+    room, _peer, copy = simulcast((150_000, 450_000))
+    low, high = copy.source.layers
+    high.join(copy)  # on the low layer, waiting for the high layer's keyframe
+    peers = {PUBLISHER: SimpleNamespace(participant_id=PUBLISHER, session_id="s-1", sources={"video": low})}
+    for tick, top in enumerate((5000, 6000, 6000, 6000, 6000)):
+        low.octets = 1000 * (tick + 1)
+        high.octets = top
+        bandwidth.drop_stalled(room, peers, now=100.0 + 0.2 * tick)  # type: ignore[arg-type]
+    assert copy.joining is None and copy.source is low
+    assert high.waiting == ()

@@ -225,3 +225,41 @@ async def test_a_chromium_receiver_moved_between_layers_up_and_down_does_not_fre
     assert after["frozen"] - before["frozen"] < 0.5, "a switch froze the picture"
     assert after["dropped"] - before["dropped"] < 5, "frames dropped at a switch"
     assert after["pauses"] == 0
+
+
+TOP_LAYER_JS = """async (active) => {
+  const sender = window.publisher.video.sender;
+  const parameters = sender.getParameters();
+  parameters.encodings[parameters.encodings.length - 1].active = active;
+  await sender.setParameters(parameters);
+}"""
+
+
+async def test_a_top_layer_the_publisher_stops_mid_stream_hands_its_subscriber_the_low_layer_and_back(
+    room: Room, browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Chromium turns its top layer off as its browser does when its estimate or CPU no longer carries
+    it (the encoding goes inactive, the packets stop, nothing else says so). The subscriber on it is
+    moved to the low layer by the 5 Hz look at the layers (``bandwidth.drop_stalled``), its stream
+    goes on at half size on one timeline, and when the layer comes back the round moves it up again."""
+    caplog.set_level(logging.DEBUG, logger="server.media.bandwidth")
+    wide = Viewer(room.engine, "wide")
+    room.events.clients["wide"] = wide
+    await room.policy({"chrome", "wide"})
+    page = await chromium_publishes(browser, room.engine, "chrome")
+    try:
+        await wait_for(lambda: wide.sized(FULL) >= 10, timeout=45)
+        stopped_at = len(wide.frames)
+        await page.evaluate(TOP_LAYER_JS, False)
+        await wait_for(lambda: sum(1 for size, _ in wide.frames[stopped_at:] if size == HALF) >= 10, timeout=20)
+        restarted_at = len(wide.frames)
+        await page.evaluate(TOP_LAYER_JS, True)
+        await wait_for(lambda: sum(1 for size, _ in wide.frames[restarted_at:] if size == FULL) >= 10, timeout=30)
+    finally:
+        await page.context.close()
+    assert "layer 1 of chrome stalled: 1 copies move to layer 0" in caplog.text, "the round moved it, not the look"
+    during = [size for size, _ in wide.frames[stopped_at:restarted_at]]
+    first_half = during.index(HALF)
+    assert all(size == HALF for size in during[first_half:]), "back to a layer that had stopped"
+    pts = [p for _, p in wide.frames]
+    assert all(b > a for a, b in itertools.pairwise(pts)), "one timeline, always forward"

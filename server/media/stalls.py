@@ -1,0 +1,61 @@
+"""A simulcast layer that stops mid-stream: which layers have stalled, and where their copies go (pure).
+
+A browser turns a simulcast layer off when its send estimate or its CPU no longer carries it
+(libwebrtc gives the lowest layer its bitrate first, and drops the top one), and on again later; no
+signal says so but the packets stopping. The allocator reads layer rates once a second, so a copy on
+a layer that stopped froze until a round saw that layer's rate fall to nothing and moved it down, and
+then for the lower layer's keyframe: 1.8-2.0 s in the lab, for every subscriber of that layer at once.
+
+Read at the room loop's 5 Hz tick instead: a layer whose byte count has not moved for ``STALL_AFTER``
+while a lower layer of the same video moved within that span has stalled (a whole video gone quiet is
+a camera turned off or an outage, not this). Its copies join the highest lower layer still flowing,
+at that layer's keyframe (``Source.join``: until it comes they keep what they have), and the allocator
+reads a stalled layer as not flowing until its bytes move again. No clock and no I/O here: the caller
+passes ``now`` and the byte counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# Seconds a layer may go without a byte, while a lower one flows, before its copies leave it. Layers
+# are encoded from the same camera frames, so a lower layer's frames arriving without this one's means
+# it is off; a starved encoder skips a frame on one layer now and then (66 ms at 15 fps), far less.
+STALL_AFTER = 0.4
+
+
+@dataclass
+class LayerClock:
+    """One simulcast video's layers (lowest first): each one's byte count at the last look, and when
+    that count last moved (None: not yet seen to move)."""
+
+    octets: list[int] = field(default_factory=list)
+    moved_at: list[float | None] = field(default_factory=list)
+
+    def observe(self, octets: Sequence[int], now: float) -> None:
+        """The layers' byte counts now (the publisher's ``Source.octets``, which only grow). A count
+        seen for the first time, or a video with another number of layers (it published again),
+        starts over: nothing has moved yet."""
+        if len(octets) != len(self.octets):
+            self.octets, self.moved_at = list(octets), [None] * len(octets)
+            return
+        for index, count in enumerate(octets):
+            if count != self.octets[index]:
+                self.octets[index], self.moved_at[index] = count, now
+
+    def flowing(self, index: int, now: float) -> bool:
+        """Whether layer ``index`` moved within ``STALL_AFTER`` of ``now``."""
+        moved = self.moved_at[index] if index < len(self.moved_at) else None
+        return moved is not None and now - moved < STALL_AFTER
+
+    def stalled(self, index: int, now: float) -> bool:
+        """Whether layer ``index`` has stalled: it has flowed, not for ``STALL_AFTER``, and a lower
+        layer of the video flows."""
+        if index < 1 or index >= len(self.moved_at) or self.moved_at[index] is None:
+            return False
+        return not self.flowing(index, now) and any(self.flowing(lower, now) for lower in range(index))
+
+    def fallback(self, index: int, now: float) -> int | None:
+        """The layer a stalled layer ``index``'s copies go to: the highest lower layer flowing (None: none)."""
+        return next((lower for lower in range(index - 1, -1, -1) if self.flowing(lower, now)), None)
