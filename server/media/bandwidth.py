@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from server.media import allocator, stalls
 from server.media.estimate import Estimate
-from server.media.forwarder import Sink
+from server.media.forwarder import Sink, Source
 from server.media.peers import Peer, ids
 from signaling.ports import ForwardingPolicy, MediaEvents
 
@@ -302,40 +302,52 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
 
 
 def drop_stalled(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:
-    """The 5 Hz look at each simulcast video's layers (``stalls``): the copies on a layer that stalled
-    join the highest lower layer still flowing, at its keyframe; copies waiting to move up to it stay
-    where they are. A paused copy moves when it resumes (the round's ``choose_layers``)."""
+    """The 5 Hz look at each simulcast video's layers (``stalls``): each copy on a layer that stalled
+    joins the highest lower layer still flowing, at its keyframe, a step down as the round's are
+    (``allocator.hold_layer``: the next step up waits, longer each time an up did not last); copies
+    waiting to move up to it stay where they are. A paused copy moves when it resumes (the round's
+    ``choose_layers``). In the lab a starved publisher's top layer stood still 1.5-2 s after each
+    keyframe asked of it, so a copy moved up to it came straight back down, every 10 s."""
     now = time.monotonic() if now is None else now
+    videos: dict[str, tuple[stalls.LayerClock, list[Source]]] = {}
     for peer in peers.values():
         source = peer.sources.get("video")
         if source is None or len(source.layers) < 2:
             continue
-        layers = source.layers
         clock = bandwidth.clocks.setdefault(peer.participant_id, stalls.LayerClock())
-        clock.observe([layer.octets for layer in layers], now)
-        for index, layer in enumerate(layers):
-            target = clock.fallback(index, now) if clock.stalled(index, now) else None
+        clock.observe([layer.octets for layer in source.layers], now)
+        videos[peer.participant_id] = (clock, source.layers)
+        for index, layer in enumerate(source.layers):
+            if clock.stalled(index, now):
+                for sink in layer.waiting:
+                    layer.cancel_join(sink)
+    for peer in peers.values():
+        for (pub, kind), out in peer.outgoing.items():
+            if kind != "video" or pub not in videos or not out.sink.open:
+                continue
+            clock, layers = videos[pub]
+            sink = out.sink
+            on = layers.index(sink.source) if sink.source in layers else None
+            if on is None or not clock.stalled(on, now):
+                continue
+            going = layers.index(sink.joining) if sink.joining in layers else None
+            if going is not None and going < on and clock.flowing(going, now):
+                continue  # already on its way down to a layer that flows
+            target = clock.fallback(on, now)
             if target is None:
                 continue
-            for sink in layer.waiting:
-                layer.cancel_join(sink)
-            below = layers[:index]
-            moving = [
-                sink
-                for sink in layer.sinks
-                if sink.open and not (sink.joining in below and clock.flowing(below.index(sink.joining), now))
-            ]
-            if moving:
-                log.debug(
-                    "layer %d of %s stalled: %d copies move to layer %d",
-                    index,
-                    peer.participant_id,
-                    len(moving),
-                    target,
-                    extra=ids(peer.session_id, peer.participant_id),
-                )
-            for sink in moving:
-                layers[target].join(sink)
+            allocator.hold_layer(
+                target, on, bandwidth.holds.setdefault((peer.participant_id, pub), allocator.LayerHold()), now
+            )
+            log.debug(
+                "layer %d -> %d of %s (layer %d stalled)",
+                on,
+                target,
+                pub,
+                on,
+                extra=ids(peer.session_id, peer.participant_id),
+            )
+            layers[target].join(sink)
 
 
 def choose_room_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None = None) -> None:

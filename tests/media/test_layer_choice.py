@@ -27,6 +27,7 @@ def simulcast(rates: tuple[int, int]) -> tuple[bandwidth.Bandwidth, Any, Any]:
     peer = SimpleNamespace(
         participant_id=SUBSCRIBER,
         session_id="s-1",
+        sources={},
         outgoing={(PUBLISHER, "video"): SimpleNamespace(source=low, sink=copy)},
     )
     room = bandwidth.Bandwidth()
@@ -49,6 +50,12 @@ def test_a_video_paused_by_this_rounds_allocation_does_not_move_between_layers()
     assert copy.joining is None and copy.source is copy.source.layers[0]
 
 
+def publishing(low: Source, peer: Any) -> dict[str, Any]:
+    """The room's peers for ``drop_stalled``: the publisher of ``low``'s video, and the subscriber ``peer``."""
+    publisher = SimpleNamespace(participant_id=PUBLISHER, session_id="s-1", sources={"video": low}, outgoing={})
+    return {PUBLISHER: publisher, SUBSCRIBER: peer}
+
+
 def test_a_copy_on_a_layer_that_stalled_drops_to_the_layer_still_flowing_within_a_tick() -> None:
     """A publisher's browser turned its top layer off: its copies froze until the next round saw the
     layer's rate at nothing (1.8-2.0 s in the lab). The 5 Hz look moves them as soon as the layer has
@@ -57,15 +64,15 @@ def test_a_copy_on_a_layer_that_stalled_drops_to_the_layer_still_flowing_within_
     low, high = copy.source.layers
     low.remove_sink(copy)
     high.add_sink(copy)
-    peers = {PUBLISHER: SimpleNamespace(participant_id=PUBLISHER, session_id="s-1", sources={"video": low})}
+    peers = publishing(low, peer)
     for tick in range(3):  # both layers flow
         low.octets, high.octets = 1000 * (tick + 1), 5000 * (tick + 1)
-        bandwidth.drop_stalled(room, peers, now=100.0 + 0.2 * tick)  # type: ignore[arg-type]
+        bandwidth.drop_stalled(room, peers, now=100.0 + 0.2 * tick)
     assert copy.joining is None
     stopped = 100.4
     for tick in range(1, 4):  # the top layer's count stands still
         low.octets += 1000
-        bandwidth.drop_stalled(room, peers, now=stopped + 0.2 * tick)  # type: ignore[arg-type]
+        bandwidth.drop_stalled(room, peers, now=stopped + 0.2 * tick)
         if stopped + 0.2 * tick - stopped < STALL_AFTER:
             assert copy.joining is None, "moved before the layer had stood still long enough"
     assert copy.joining is low  # at the low layer's next keyframe, asked for now
@@ -73,14 +80,59 @@ def test_a_copy_on_a_layer_that_stalled_drops_to_the_layer_still_flowing_within_
     assert copy.joining is low, "the round moved it back up to a layer that stopped"
 
 
+def test_after_a_stall_the_step_back_up_waits_and_waits_longer_when_the_last_up_did_not_last() -> None:
+    """In the lab a starved publisher's top layer stood still 1.5-2 s after each keyframe asked of it:
+    a copy moved up came straight back down, a keyframe each way, every 10 s."""
+    room, peer, copy = simulcast((150_000, 450_000))
+    low, high = copy.source.layers
+    low.remove_sink(copy)
+    high.add_sink(copy)  # on the top layer for long
+    peers = publishing(low, peer)
+    now = 100.0
+
+    def flow(seconds: float, top: bool) -> None:
+        nonlocal now
+        for _ in range(round(seconds / 0.2)):
+            now += 0.2
+            low.octets += 1000
+            high.octets += 5000 if top else 0
+            bandwidth.drop_stalled(room, peers, now=now)
+
+    def round_() -> None:
+        bandwidth.choose_layers(room, peer, {PUBLISHER: 2_000_000}, now=now)
+        for layer in (low, high):  # the keyframe of the layer the copy waits for arrives
+            for sink in layer.waiting:
+                layer.cancel_join(sink)
+                sink.source.remove_sink(sink)
+                layer.add_sink(sink)
+
+    flow(1.0, top=True)
+    flow(1.0, top=False)  # the top layer stalls: down, at once
+    round_()
+    assert copy.source is low
+    flow(2.0, top=True)
+    round_()
+    assert copy.source is low, "back up to the layer that had just stalled"
+    flow(2.0, top=True)
+    round_()
+    assert copy.source is high  # the hold (4 s) is over
+    flow(1.0, top=False)  # and it stalls again at once: that up did not last
+    flow(6.0, top=True)
+    round_()
+    assert copy.source is low, "the next up waits longer than the last"
+    flow(3.0, top=True)
+    round_()
+    assert copy.source is high
+
+
 def test_a_copy_waiting_to_move_up_to_a_layer_that_stalled_stays_where_it_is() -> None:
-    room, _peer, copy = simulcast((150_000, 450_000))
+    room, peer, copy = simulcast((150_000, 450_000))
     low, high = copy.source.layers
     high.join(copy)  # on the low layer, waiting for the high layer's keyframe
-    peers = {PUBLISHER: SimpleNamespace(participant_id=PUBLISHER, session_id="s-1", sources={"video": low})}
+    peers = publishing(low, peer)
     for tick, top in enumerate((5000, 6000, 6000, 6000, 6000)):
         low.octets = 1000 * (tick + 1)
         high.octets = top
-        bandwidth.drop_stalled(room, peers, now=100.0 + 0.2 * tick)  # type: ignore[arg-type]
+        bandwidth.drop_stalled(room, peers, now=100.0 + 0.2 * tick)
     assert copy.joining is None and copy.source is low
     assert high.waiting == ()
