@@ -276,7 +276,7 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
         current = layers.index(at) if at in layers else None
         clock = bandwidth.clocks.get(pub)
         rates = [
-            0 if clock is not None and clock.stalled(index, now) else bandwidth.layer_rates.get(id(layer), 0)
+            0 if clock is not None and clock.resting(index, now) else bandwidth.layer_rates.get(id(layer), 0)
             for index, layer in enumerate(layers)
         ]
         if allowances is not None and pub not in allowances:
@@ -306,8 +306,8 @@ def drop_stalled(bandwidth: Bandwidth, peers: dict[str, Peer], now: float | None
     joins the highest lower layer still flowing, at its keyframe, a step down as the round's are
     (``allocator.hold_layer``: the next step up waits, longer each time an up did not last); copies
     waiting to move up to it stay where they are. A paused copy moves when it resumes (the round's
-    ``choose_layers``). In the lab a starved publisher's top layer stood still 1.5-2 s after each
-    keyframe asked of it, so a copy moved up to it came straight back down, every 10 s."""
+    ``choose_layers``), which reads a layer as not flowing while it rests after a stall
+    (``stalls.LayerClock.resting``)."""
     now = time.monotonic() if now is None else now
     videos: dict[str, tuple[stalls.LayerClock, list[Source]]] = {}
     for peer in peers.values():

@@ -241,7 +241,8 @@ async def test_a_top_layer_the_publisher_stops_mid_stream_hands_its_subscriber_t
     """Chromium turns its top layer off as its browser does when its estimate or CPU no longer carries
     it (the encoding goes inactive, the packets stop, nothing else says so). The subscriber on it is
     moved to the low layer by the 5 Hz look at the layers (``bandwidth.drop_stalled``), its stream
-    goes on at half size on one timeline, and when the layer comes back the round moves it up again."""
+    goes on at half size on one timeline, and when the layer comes back the round moves it up again
+    once the layer's rest after the stall is over (``stalls.REST_AFTER_STALL``)."""
     caplog.set_level(logging.DEBUG, logger="server.media.bandwidth")
     wide = Viewer(room.engine, "wide")
     room.events.clients["wide"] = wide

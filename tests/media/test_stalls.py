@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.media.stalls import STALL_AFTER, LayerClock
+from server.media.stalls import MAX_REST, REST_AFTER_STALL, STALL_AFTER, LayerClock
 
 
 def clock_at(octets: list[int], now: float) -> LayerClock:
@@ -56,3 +56,33 @@ def test_a_video_published_again_with_other_layers_starts_over() -> None:
     clock.observe([10, 20, 30], 11.0)
     assert clock.moved_at == [None, None, None]
     assert not any(clock.stalled(index, 11.0) for index in range(3))
+
+
+def test_a_layer_rests_after_a_stall_and_longer_after_one_soon_after_the_last() -> None:
+    clock = clock_at([1000, 5000], now=10.0)
+    clock.observe([2000, 5000], 10.4)  # stalled: a rest begins
+    assert clock.resting(1, 10.4) and clock.rest[1] == REST_AFTER_STALL
+    clock.observe([3000, 6000], 11.0)  # flowing again, but resting
+    assert clock.flowing(1, 11.0) and not clock.stalled(1, 11.0) and clock.resting(1, 11.0)
+    later = 10.5 + REST_AFTER_STALL
+    clock.observe([4000, 7000], later)
+    assert not clock.resting(1, later)
+    clock.observe([5000, 7000], later + 0.5)  # stalls again within twice the last rest
+    assert clock.rest[1] == 2 * REST_AFTER_STALL
+    calm = later + 0.5 + 2 * clock.rest[1]
+    clock.observe([6000, 8000], calm)
+    clock.observe([7000, 8000], calm + 0.5)  # a stall long after: back to the first rest
+    assert clock.rest[1] == REST_AFTER_STALL
+
+
+def test_the_rest_doubles_no_further_than_the_most() -> None:
+    clock = clock_at([1000, 5000], now=10.0)
+    now, low, top = 10.0, 1000, 5000
+    for _ in range(10):
+        top += 1000
+        clock.observe([low, top], now)
+        low += 1000
+        now += 0.5
+        clock.observe([low, top], now)  # stalled
+        now += 0.2
+    assert clock.rest[1] == MAX_REST
