@@ -281,6 +281,8 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
         ]
         if allowances is not None and pub not in allowances:
             continue  # paused by this round's allocation: it moves when it resumes
+        if not any(bandwidth.layer_rates.get(id(layer), 0) for layer in layers):
+            continue  # nothing flows (a camera off, an outage): its return, a keyframe on each layer, finds it here
         allowance = None if allowances is None else allowances[pub]
         hold = bandwidth.holds.setdefault((peer.participant_id, pub), allocator.LayerHold())
         fits = allocator.choose_layer(rates, allowance, None, current)

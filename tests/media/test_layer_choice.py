@@ -50,6 +50,19 @@ def test_a_video_paused_by_this_rounds_allocation_does_not_move_between_layers()
     assert copy.joining is None and copy.source is copy.source.layers[0]
 
 
+def test_a_copy_stays_on_its_layer_while_no_layer_of_the_video_flows() -> None:
+    """A camera turned off (or an outage): a move down to the lowest layer asked its keyframe for
+    nothing, and when the camera came back every copy moved up again, a keyframe each; in the lab a
+    starved publisher's top layer then stood still after it. The camera's return sends a keyframe on
+    each layer: the copy goes on from there."""
+    room, peer, copy = simulcast((0, 0))
+    low, high = copy.source.layers
+    low.remove_sink(copy)
+    high.add_sink(copy)
+    bandwidth.choose_layers(room, peer, {PUBLISHER: 2_000_000}, now=100.0)
+    assert copy.joining is None and copy.source is high
+
+
 def publishing(low: Source, peer: Any) -> dict[str, Any]:
     """The room's peers for ``drop_stalled``: the publisher of ``low``'s video, and the subscriber ``peer``."""
     publisher = SimpleNamespace(participant_id=PUBLISHER, session_id="s-1", sources={"video": low}, outgoing={})
