@@ -296,8 +296,13 @@ class Source:
         self._ssrc = ssrc
 
     def on_unrepairable(self, why: str) -> None:
-        """Upstream lost more than NACKs can repair (``why``): one keyframe request replaces the lost packets."""
-        self.request_keyframe(f"{KEYFRAME_UNREPAIRABLE}: {why}")
+        """Upstream lost more than NACKs can repair (``why``): one keyframe request replaces the lost
+        packets, if anyone receives this layer. A layer nobody is sent (every copy on another layer,
+        or paused) needs none: a copy that moves here or resumes asks for its own. A browser encodes
+        its simulcast layers together and a keyframe asked of one comes on every layer, each a burst
+        on its uplink: in the lab eight give-ups on a top layer nobody watched asked for eight."""
+        if self._open or self._joining:
+            self.request_keyframe(f"{KEYFRAME_UNREPAIRABLE}: {why}")
 
     def on_upstream_loss(self, fraction: float) -> None:
         self.upstream_loss = fraction
