@@ -122,11 +122,15 @@ def _no_worse_than_direct(hearth: Cell, p2p: Cell) -> None:
 # round) shows what the failures were: a starved browser's REMB and round trip swinging from one second to
 # the next (19 kbit/s REMBs on links carrying 400 kbit/s cleanly, round trips of 0.01 and 1.0 s in turn),
 # read as congestion and a queue; speaker view's tile changes; publishers' top layers stopping.
+# Thirteenth session: a publisher's top layer that stops hands its copies down at the 5 Hz tick and then
+# rests, a copy stays put while its video's camera is off, and a layer nobody watches asks for no keyframe
+# when upstream repair gives up; three runs at 2% gave 6.9, 3.0 and 6.0 freezes a minute against the
+# pair's 0.0, 1.5 and 0.0 (bench/RESULTS.md), still failing.
 # Not strict: today's engine sits at the margin here (2.0 freezes a minute against the pair's 0 in this lab,
 # 1.0 in the issue, with 1 allowed), so a 20 s window passes or fails by chance; an XPASS is shown, not failed.
 @pytest.mark.xfail(
     strict=False,
-    reason="#16: at 2% loss a starved browser's swinging REMB and round trip still cost Hearth freezes (2 of 5 passed)",
+    reason="#16: at 2% loss a starved browser's swinging REMB and round trip still cost Hearth freezes (2 of 8 passed)",
 )
 def test_two_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
     _no_worse_than_direct(*figures.of(LOSS_2))
@@ -139,10 +143,12 @@ def test_two_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figu
 # jitter): video 2.3 freezes a minute against the pair's 1.4, audio concealed 15.0% against 11.4% (the
 # publisher's Opus FEC is tuned to the loss the server reports, its uplink's only). Seventh session, with
 # transport-cc feedback (load 8-12): passed, and a 60 s bench cell gave 5.6 freezes a minute against the
-# pair's 10.0, audio 14.1% concealed against 14.2%. Strict again once it passes run after run in CI.
+# pair's 10.0, audio 14.1% concealed against 14.2%. Thirteenth session, three runs: 17.2 and 15.9 freezes a
+# minute against 10.2 and 2.9; then 8.1 against 15.6 with 14.5% of audio concealed against 12.8% (one
+# point allowed). Strict again once it passes run after run in CI.
 @pytest.mark.xfail(
     strict=False,
-    reason="#16: at 10% loss Hearth froze or concealed past the pair's margin in 4 of 5 runs (starved host)",
+    reason="#16: at 10% loss Hearth froze or concealed past the pair's margin in 7 of 8 runs (starved host)",
 )
 def test_ten_percent_loss_freezes_and_conceals_no_more_than_direct(figures: Figures) -> None:
     _no_worse_than_direct(*figures.of(LOSS_10))
@@ -166,10 +172,11 @@ def test_jitter_costs_few_retransmissions(figures: Figures) -> None:
 # the floor holder at Sam 9.5 fps, Sam's downlink estimate (143-213 kbit/s) making it audio only at times.
 # Eleventh session: an overflow is read from loss whatever the REMB (Sam's starved browser held a flat
 # 42-95 kbit/s REMB while 20-83% of its video was lost, and nothing was paused); on a starved host three
-# cells gave the floor holder at Sam 9.5, 8.7 and 11.3 fps.
+# cells gave the floor holder at Sam 9.5, 8.7 and 11.3 fps. Thirteenth session, three runs: the floor holder
+# at Sam 8.6 fps once; another member's video froze 14.6 and 5.7 times a minute (0.0 and 2.8 clean).
 @pytest.mark.xfail(
     strict=False,
-    reason="#16: the capped member's floor video under 10 fps, or others' video froze once in 20 s (1 of 5 passed)",
+    reason="#16: the capped member's floor video under 10 fps, or others' video froze in 20 s (1 of 8 passed)",
 )
 def test_capped_member_keeps_audio_and_the_floor_holders_video_and_nobody_else_freezes(figures: Figures) -> None:
     """Also: the capped member's own video still reaches the others (its browser, told by transport-cc
