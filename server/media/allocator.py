@@ -56,6 +56,12 @@ PROBE_AFTER = 8.0  # seconds a pause lasts before one paused video is tried agai
 MAX_PROBE_AFTER = 64.0
 PROBE_HOLD = 4.0  # seconds a probe is kept on, loss permitting, for the estimate to grow into it
 LAYER_UP_MARGIN = 1.25  # a higher layer is taken when the allowance covers its rate this many times over
+# ... and when it carries at least this many times the rate of the layer below it. A browser gives its
+# lowest layer its bitrate first and the top layer what is left (libwebrtc: 640x480 at 150-500 kbit/s
+# above a 320x240 one at up to 150); a top layer carrying less than 1.5 times the low one is near the
+# least it is encoded at, and is the one turned off next. In the lab such layers (110-210 kbit/s over
+# 70-140) stood still 1.5-2 s after the keyframe each move up asked of them.
+LAYER_UP_RATIO = 1.5
 # Every layer switch costs the publisher a keyframe. A CPU-starved publisher's browser turns its top layer
 # off and on, and a starved subscriber's REMB swings: in the lab at a load of 14-20 two publishers encoded
 # some 30 keyframes a minute on a clean network, one per switch of one subscriber. So after a step down a
@@ -203,10 +209,10 @@ def choose_layer(rates: Sequence[int], allowance: int | None, tile: str | None, 
     layer's rate moves with the picture, and every switch costs a keyframe), a step down is taken at
     once. A layer with no rate is not flowing (not measured yet, or the publisher's encoder turned it
     off for want of bitrate): a switch to it would wait for a keyframe that never comes. Nor is a
-    step up taken to a layer carrying less than the one below it: a starved publisher's top layer
-    stops and starts, and in the lab copies moved up to one arriving at 5-47 kbit/s (starting, or
-    dying) beside a 100-150 kbit/s low layer, and back down a second later, a keyframe each way. The
-    lowest layer is the floor: pausing is ``allocate``'s decision, not this one's.
+    step up taken to a layer carrying less than ``LAYER_UP_RATIO`` times the one below it: a starved
+    publisher's top layer stops and starts, and in the lab copies moved up to one arriving at 5-47
+    kbit/s (starting, or dying) beside a 100-150 kbit/s low layer, and back down a second later, a
+    keyframe each way. The lowest layer is the floor: pausing is ``allocate``'s decision, not this one's.
     """
     if tile in ("small", "hidden"):
         return 0
@@ -214,7 +220,7 @@ def choose_layer(rates: Sequence[int], allowance: int | None, tile: str | None, 
     for index, rate in enumerate(rates):
         up = current is not None and index > current
         margin = LAYER_UP_MARGIN if up else 1.0
-        weaker = up and rate < rates[index - 1]
+        weaker = up and rate < rates[index - 1] * LAYER_UP_RATIO
         if index and rate > 0 and not weaker and (allowance is None or rate * margin <= allowance):
             chosen = index
     return chosen

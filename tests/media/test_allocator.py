@@ -374,9 +374,12 @@ def test_a_step_down_the_allowance_asks_for_is_taken_at_once_whatever_the_tile()
     assert hold_layer(0, 2, LayerHold(), 0.0, fits=1) == 0  # carried only below the current one: at once
 
 
-def test_no_step_up_to_a_layer_carrying_less_than_the_one_below() -> None:
+def test_no_step_up_to_a_layer_carrying_less_than_half_again_the_one_below() -> None:
     """A starved publisher's top layer stops and starts: copies moved up to one arriving at 5-47 kbit/s
-    beside a 100-150 kbit/s low layer, and down again a second later, a keyframe each way."""
+    beside a 100-150 kbit/s low layer, and down again a second later, a keyframe each way; layers at
+    110-210 kbit/s over 70-140 stood still 1.5-2 s after the keyframe each move up asked of them."""
     assert allocator.choose_layer([107_600, 34_144], 2_000_000, "large", current=0) == 0
-    assert allocator.choose_layer([136_303, 167_175], 2_000_000, "large", current=0) == 1
+    assert allocator.choose_layer([136_303, 167_175], 2_000_000, "large", current=0) == 0
+    assert allocator.choose_layer([140_000, 209_000], 2_000_000, "large", current=0) == 0
+    assert allocator.choose_layer([140_000, 340_000], 2_000_000, "large", current=0) == 1  # a healthy top layer
     assert allocator.choose_layer([150_000, 90_000], 2_000_000, "large", current=1) == 1  # a move down is no step up
