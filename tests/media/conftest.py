@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
+from rooms.model import stream_id_for
 from server.media.engine import MediaEngine
 from signaling.ports import ForwardingPolicy
 from tests.async_chromium import browser
-from tests.media.clients import Client, Recorder
+from tests.media.clients import Client, PatternVideo, Recorder, record_handed, wait_for
 
 __all__ = ["browser"]  # the fixture: Chromium under the async API (test_simulcast_chromium.py)
 
@@ -39,6 +41,16 @@ class Room:
         heard = frozenset(members if audible is None else audible)
         policy = ForwardingPolicy(frozenset(members), heard, places or {}, frozenset(audio_only or ()), floor)
         await self.engine.set_policy(SESSION, policy)
+
+    async def video_from_a_to_b(self) -> tuple[Client, Client, list[Any]]:
+        """Clients "a" and "b": a publishes a pattern video, b receives it (ten frames decoded), and the
+        RTCP a's video sender is handed from now on is kept (the list returned)."""
+        await self.policy({"a", "b"})
+        a, b = self.client("a"), self.client("b")
+        await a.publish(PatternVideo())
+        await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
+        assert a.publisher is not None
+        return a, b, record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
 
     async def close(self) -> None:
         for client in self.events.clients.values():

@@ -140,15 +140,22 @@ def nacks_for(seen: list[Any], seq: int) -> int:
     return sum(1 for p in seen if isinstance(p, RtcpRtpfbPacket) and p.fmt == RTCP_RTPFB_NACK and seq in p.lost)
 
 
-async def test_a_missing_upstream_packet_is_nacked_again_after_the_retry_interval(room: Room) -> None:
-    """The packet and the publisher's first resend of it are both lost: our own retry asks again."""
-    await room.policy({"a"})  # no subscriber, whose NACKs would reach the publisher too
+async def video_from_a_alone(room: Room) -> tuple[Any, list[Any]]:
+    """Client "a" publishes a pattern video nobody receives (no subscriber, whose NACKs and PLIs would
+    reach the publisher too): its inbound video track once 20 packets took the lean path, and the RTCP
+    its video sender is handed from now on."""
+    await room.policy({"a"})
     a = room.client("a")
     await a.publish(PatternVideo())
     assert a.publisher is not None
     seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
     await wait_for(lambda: "video" in _tracks(room, "a") and _tracks(room, "a")["video"].lean_packets > 20, timeout=10)
-    track = _tracks(room, "a")["video"]
+    return _tracks(room, "a")["video"], seen
+
+
+async def test_a_missing_upstream_packet_is_nacked_again_after_the_retry_interval(room: Room) -> None:
+    """The packet and the publisher's first resend of it are both lost: our own retry asks again."""
+    track, seen = await video_from_a_alone(room)
     lost: list[int] = []
 
     def drop(seq: int) -> bool:
@@ -168,12 +175,7 @@ async def test_a_missing_upstream_packet_is_nacked_again_after_the_retry_interva
 async def test_a_subscribers_nack_for_a_packet_that_never_reached_us_goes_upstream(room: Room) -> None:
     """The server's own gap timers stand still (its clock is held), so only the subscriber's NACK,
     for a packet the server never had, can ask the publisher for it."""
-    await room.policy({"a", "b"})
-    a, b = room.client("a"), room.client("b")
-    await a.publish(PatternVideo())
-    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
-    assert a.publisher is not None
-    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
+    _a, b, seen = await room.video_from_a_to_b()
     inbound = room.engine._rooms["s1"].peers["a"].inbound
     assert inbound is not None
     held = time.monotonic()
@@ -198,6 +200,21 @@ async def test_a_subscribers_nack_for_a_packet_that_never_reached_us_goes_upstre
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 15, timeout=5)
 
 
+def drop_an_outage(room: Room, publisher: str) -> list[int]:
+    """Drop one run of ``publisher``'s packets on the way in, longer than repair is worth
+    (``MAX_REPAIR_GAP`` + 1); the list fills with their sequence numbers as they are dropped."""
+    outage: list[int] = []
+
+    def drop(seq: int) -> bool:
+        if len(outage) <= MAX_REPAIR_GAP:
+            outage.append(seq)
+            return True
+        return False
+
+    drop_upstream(room, publisher, drop)
+    return outage
+
+
 def plis(seen: list[Any]) -> int:
     """The PLIs the publisher's sender was handed so far."""
     return sum(1 for p in seen if isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_PLI)
@@ -210,28 +227,16 @@ async def test_a_gap_beyond_repair_asks_the_publisher_for_one_keyframe(
     and no other of the server's own while the stream goes on well past the keyframe-request interval
     (the subscriber may ask for one itself: relayed, and told apart in the log)."""
     caplog.set_level(logging.DEBUG, logger="server.media.forwarder")
-    await room.policy({"a", "b"})
-    a, b = room.client("a"), room.client("b")
-    await a.publish(PatternVideo())
-    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
-    assert a.publisher is not None
-    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
+    _a, _b, seen = await room.video_from_a_to_b()
     track = _tracks(room, "a")["video"]
     inbound = room.engine._rooms["s1"].peers["a"].inbound
     assert inbound is not None
-    outage: list[int] = []
-
-    def drop(seq: int) -> bool:
-        if len(outage) <= MAX_REPAIR_GAP:
-            outage.append(seq)
-            return True
-        return False
 
     def asked() -> int:
         return caplog.text.count("a gap beyond repair upstream")
 
     before = plis(seen)
-    drop_upstream(room, "a", drop)
+    outage = drop_an_outage(room, "a")
     await wait_for(lambda: plis(seen) > before, timeout=15)
     assert inbound.unrepairable_gaps == 1
     after = track.lean_packets
@@ -244,25 +249,12 @@ async def test_a_gap_beyond_repair_on_a_video_nobody_receives_asks_for_no_keyfra
     """Nobody is sent the video (every copy on another simulcast layer, or paused): a keyframe is a
     burst on the publisher's uplink for nothing, on every layer at once (a browser encodes its layers
     together). Whoever moves to it or resumes asks for its own."""
-    await room.policy({"a"})
-    a = room.client("a")
-    await a.publish(PatternVideo())
-    assert a.publisher is not None
-    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
-    await wait_for(lambda: "video" in _tracks(room, "a") and _tracks(room, "a")["video"].lean_packets > 20, timeout=10)
-    track = _tracks(room, "a")["video"]
+    track, seen = await video_from_a_alone(room)
     inbound = room.engine._rooms["s1"].peers["a"].inbound
     assert inbound is not None
-    outage: list[int] = []
-
-    def drop(seq: int) -> bool:
-        if len(outage) <= MAX_REPAIR_GAP:
-            outage.append(seq)
-            return True
-        return False
 
     before = plis(seen)
-    drop_upstream(room, "a", drop)
+    drop_an_outage(room, "a")
     await wait_for(lambda: inbound.unrepairable_gaps == 1, timeout=15)
     after = track.lean_packets
     await wait_for(lambda: track.lean_packets >= after + 60, timeout=15)

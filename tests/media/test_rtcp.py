@@ -45,12 +45,7 @@ async def test_subscriber_gets_one_compound_report_for_all_its_tracks(room: Room
 
 
 async def test_subscriber_pli_reaches_the_publisher(room: Room) -> None:
-    await room.policy({"a", "b"})
-    a, b = room.client("a"), room.client("b")
-    await a.publish(PatternVideo())
-    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= 10, timeout=10)
-    assert a.publisher is not None
-    seen = record_handed(a.publisher.getSenders()[0], "_handle_rtcp_packet")
+    _a, b, seen = await room.video_from_a_to_b()
     receiver = _video_receiver(b)
     await asyncio.sleep(0.6)  # past the forwarder's PLI throttle
     ssrc = next(iter(receiver._RTCRtpReceiver__remote_streams))
