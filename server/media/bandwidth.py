@@ -272,17 +272,15 @@ def choose_layers(bandwidth: Bandwidth, peer: Peer, allowances: dict[str, int] |
         sink = out.sink
         if kind != "video" or len(layers) < 2 or not sink.open:
             continue  # a paused video moves when it resumes: no keyframe is asked for nothing
+        if allowances is not None and pub not in allowances:
+            continue  # paused by this round's allocation: it moves when it resumes
+        measured = [bandwidth.layer_rates.get(id(layer), 0) for layer in layers]
+        if not any(measured):
+            continue  # nothing flows (a camera off, an outage): its return, a keyframe on each layer, finds it here
         at = sink.joining or sink.source
         current = layers.index(at) if at in layers else None
         clock = bandwidth.clocks.get(pub)
-        rates = [
-            0 if clock is not None and clock.resting(index, now) else bandwidth.layer_rates.get(id(layer), 0)
-            for index, layer in enumerate(layers)
-        ]
-        if allowances is not None and pub not in allowances:
-            continue  # paused by this round's allocation: it moves when it resumes
-        if not any(bandwidth.layer_rates.get(id(layer), 0) for layer in layers):
-            continue  # nothing flows (a camera off, an outage): its return, a keyframe on each layer, finds it here
+        rates = [0 if clock is not None and clock.resting(index, now) else rate for index, rate in enumerate(measured)]
         allowance = None if allowances is None else allowances[pub]
         hold = bandwidth.holds.setdefault((peer.participant_id, pub), allocator.LayerHold())
         fits = allocator.choose_layer(rates, allowance, None, current)
