@@ -12,7 +12,7 @@ from aiortc import RTCPeerConnection
 from aiortc.exceptions import InvalidStateError
 
 from rooms.model import stream_id_for
-from server.media import limits
+from server.media import bandwidth, limits
 from server.media.engine import retired_sections
 from server.media_events import SioMediaEvents
 from signaling.ports import MediaError
@@ -218,3 +218,23 @@ async def test_a_lost_connection_reaches_the_listener_signaling_gave_the_media_e
     await SioMediaEvents(no_bus).connection_lost("s1", "a", "publish")  # nobody listening: nothing happens
     await SioMediaEvents(no_bus, on_connection_lost=listener).connection_lost("s1", "a", "publish")
     assert heard == [("s1", "a", "publish")]
+
+
+async def test_a_failing_stalled_layer_check_is_logged_and_the_sessions_media_goes_on(
+    room: Room, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The room loop's 5 Hz look at simulcast layers raising (a peer torn down under it, say) costs
+    that tick's look alone: video still flows and the once-a-second reports still go out."""
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("stalled layer check broke")
+
+    monkeypatch.setattr(bandwidth, "drop_stalled", broken)
+    _a, b, _seen = await room.video_from_a_to_b()
+    peer = room.engine._rooms[SESSION].peers["b"]
+    assert peer.rtcp is not None
+    reports = peer.rtcp.reports_sent
+    frames = b.received[(stream_id_for("a"), "video")].frames
+    await wait_for(lambda: peer.rtcp is not None and peer.rtcp.reports_sent >= reports + 2, timeout=10)
+    await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 30, timeout=10)
+    assert "stalled layer check failed" in caplog.text
