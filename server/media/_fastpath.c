@@ -744,6 +744,7 @@ static PyObject *set_srtp(PyObject *module, PyObject *args) {
 #define MAX_TRACKS 8
 #define MAX_ARRIVALS 4096 /* transport_cc.MAX_ARRIVALS: arrivals noted between two feedbacks */
 #define NACK_WINDOW 128 /* seam.inbound.NACK_WINDOW (a power of two: gap slots are seq & (NACK_WINDOW - 1)) */
+#define PICTURE_RING (2 * NACK_WINDOW) /* seam.inbound.PICTURE_RING: picture slots are seq & (PICTURE_RING - 1) */
 #define REORDER_DELAY 0.02      /* seam.inbound.REORDER_DELAY */
 #define REORDER_JITTERS 2       /* seam.inbound.REORDER_JITTERS */
 #define MAX_REORDER_DELAY 0.08  /* seam.inbound.MAX_REORDER_DELAY */
@@ -790,25 +791,17 @@ static inline int gaps_any(const gaps_t *g) {
     return (g->word[0] | g->word[1]) != 0;
 }
 
-/* The highest moved up by n >= 1: every gap is n further back. Returns whether an open gap fell out of
- * the window (its bit index reached NACK_WINDOW). */
-static inline int gaps_shift(gaps_t *g, unsigned n) {
-    int fell;
+/* The highest moved up by n >= 1: every gap is n further back; those pushed past NACK_WINDOW are gone. */
+static inline void gaps_shift(gaps_t *g, unsigned n) {
     if (n >= 128) {
-        fell = gaps_any(g);
         g->word[0] = g->word[1] = 0;
-        return fell;
-    }
-    if (n >= 64) {
-        fell = g->word[1] != 0 || (n > 64 && (g->word[0] >> (128 - n)) != 0);
+    } else if (n >= 64) {
         g->word[1] = g->word[0] << (n - 64);
         g->word[0] = 0;
     } else {
-        fell = (g->word[1] >> (64 - n)) != 0;
         g->word[1] = (g->word[1] << n) | (g->word[0] >> (64 - n));
         g->word[0] <<= n;
     }
-    return fell;
 }
 
 typedef struct {
@@ -835,11 +828,11 @@ typedef struct {
     uint8_t tries[NACK_WINDOW];
     double rtt;   /* InboundTrack.rtt: from a NACK to the packet it asked for, smoothed; < 0 until measured */
     double retry; /* InboundTrack.retry_interval */
-    /* InboundTrack._pictures, by seq & (NACK_WINDOW - 1): the packet's seq, PictureID (or PICTURE_PADDING,
+    /* InboundTrack._pictures, by seq & (PICTURE_RING - 1): the packet's seq, PictureID (or PICTURE_PADDING,
        PICTURE_NONE), and PICTURE_KNOWN | PICTURE_STARTS | PICTURE_ENDS */
-    uint16_t picture_seq[NACK_WINDOW];
-    int32_t picture_id[NACK_WINDOW];
-    uint8_t picture_flags[NACK_WINDOW];
+    uint16_t picture_seq[PICTURE_RING];
+    int32_t picture_id[PICTURE_RING];
+    uint8_t picture_flags[PICTURE_RING];
 } InletTrack;
 
 typedef struct {
@@ -1134,7 +1127,7 @@ static double backoff(double retry, int tries) {
 
 /* InboundTrack._note: what one video packet says of picture boundaries. */
 static void track_note(InletTrack *t, uint16_t seq, const uint8_t *payload, Py_ssize_t size, int marker) {
-    int slot = seq & (NACK_WINDOW - 1);
+    int slot = seq & (PICTURE_RING - 1);
     t->picture_seq[slot] = seq;
     if (size <= 0) {
         t->picture_id[slot] = PICTURE_PADDING;
@@ -1149,16 +1142,18 @@ static void track_note(InletTrack *t, uint16_t seq, const uint8_t *payload, Py_s
 }
 
 /* InboundTrack._nearest: the slot of the nearest packet received before (step -1) or after (+1) seq
-   within the window, what is missing passed over, and padding too when media; -1 when there is none. */
+   within the ring of pictures, what is missing passed over, and padding too when media; -1 when there
+   is none within NACK_WINDOW packets of seq. */
 static int track_nearest(InletTrack *t, uint16_t seq, int step, int media) {
     for (int k = 1; k < NACK_WINDOW; k++) {
         uint16_t at = (uint16_t)(seq + step * k);
         unsigned behind = (uint16_t)(t->high - at);
-        if (behind >= NACK_WINDOW)
+        if (behind >= PICTURE_RING)
             return -1;
-        int slot = at & (NACK_WINDOW - 1);
+        int slot = at & (PICTURE_RING - 1);
         if (!(t->picture_flags[slot] & PICTURE_KNOWN) || t->picture_seq[slot] != at ||
-            (media && t->picture_id[slot] == PICTURE_PADDING) || (behind >= 1 && gaps_has(&t->missing, behind)))
+            (media && t->picture_id[slot] == PICTURE_PADDING) ||
+            (behind >= 1 && behind <= NACK_WINDOW && gaps_has(&t->missing, behind)))
             continue;
         return slot;
     }
@@ -1238,18 +1233,25 @@ static int track_nack(Inlet *inlet, InletTrack *t, uint16_t seq) {
         now = inlet_now(inlet);
         if (NOW_FAILED(now))
             return -1;
+        uint16_t before = (uint16_t)t->high;
         t->high = seq;
         if (delta - 1 > MAX_REPAIR_GAP)
             return track_unrepairable(t, GAP_TOO_LONG) < 0 ? -1 : 1;
-        int fell = gaps_shift(&t->missing, delta);
+        uint16_t fell[NACK_WINDOW]; /* the gaps this packet pushes out of the window, still open */
+        int falling = 0;
+        for (unsigned d = NACK_WINDOW - delta + 1; d <= NACK_WINDOW; d++)
+            if (gaps_has(&t->missing, d))
+                fell[falling++] = (uint16_t)(before - d);
+        gaps_shift(&t->missing, delta);
         for (unsigned k = 1; k < delta; k++) { /* seq - k is missing now */
             int slot = (int)((seq - k) & (NACK_WINDOW - 1));
             gaps_set(&t->missing, k);
             t->since[slot] = t->last[slot] = now;
             t->tries[slot] = 0;
         }
-        if (fell) /* fell out of the window still open */
-            return track_unrepairable(t, GAP_OUT_OF_WINDOW) < 0 ? -1 : 1;
+        for (int i = 0; i < falling; i++) /* padding falls out forgotten (InboundTrack._nack) */
+            if (!track_only_padding(t, fell[i]))
+                return track_unrepairable(t, GAP_OUT_OF_WINDOW) < 0 ? -1 : 1;
     } else {
         unsigned distance = (uint16_t)(t->high - seq);
         if (distance < 1 || distance > NACK_WINDOW || !gaps_has(&t->missing, distance)) {
@@ -1753,6 +1755,7 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     /* the constants the Python path defines too: tests/media/test_fastpath.py holds them equal */
     if (PyModule_AddIntConstant(module, "HISTORY_SIZE", HISTORY_SIZE) < 0 ||
         PyModule_AddIntConstant(module, "NACK_WINDOW", NACK_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "PICTURE_RING", PICTURE_RING) < 0 ||
         PyModule_AddIntConstant(module, "RESTART_WINDOW", RESTART_WINDOW) < 0 ||
         PyModule_AddIntConstant(module, "SRTP_TRAILER", SRTP_TRAILER) < 0) {
         Py_DECREF(module);

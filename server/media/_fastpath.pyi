@@ -24,6 +24,7 @@ SENT_MASK: Final[int]
 # The constants and limits the Python path defines too (tests/media/test_fastpath.py holds them equal).
 HISTORY_SIZE: Final[int]
 NACK_WINDOW: Final[int]
+PICTURE_RING: Final[int]
 MAX_ARRIVALS: Final[int]
 RESTART_WINDOW: Final[int]
 SRTP_TRAILER: Final[int]

@@ -17,7 +17,7 @@ import pytest
 
 from server.media.forwarder import RESTART_WINDOW
 from server.media.seam import compiled
-from server.media.seam.inbound import NACK_WINDOW
+from server.media.seam.inbound import NACK_WINDOW, PICTURE_RING
 from server.media.seam.resend import HISTORY_SIZE
 from server.media.seam.transport import SRTP_TRAILER
 from server.media.vp8 import vp8_descriptor_size, vp8_is_keyframe
@@ -63,6 +63,7 @@ def test_the_compiled_constants_are_the_python_ones() -> None:
     assert _fastpath is not None, "the compiled module is not built (pip install builds it)"
     assert _fastpath.HISTORY_SIZE == HISTORY_SIZE
     assert _fastpath.NACK_WINDOW == NACK_WINDOW
+    assert _fastpath.PICTURE_RING == PICTURE_RING
     assert _fastpath.RESTART_WINDOW == RESTART_WINDOW
     assert _fastpath.SRTP_TRAILER == SRTP_TRAILER
 

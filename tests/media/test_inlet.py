@@ -27,7 +27,7 @@ from pylibsrtp import Policy, Session
 from server.media import repair
 from server.media.seam import compiled, inbound
 from server.media.seam.guard import DROP_REASONS, FIRST_DROP, STUN_COOKIE, admit
-from server.media.seam.inbound import MAX_NACKS, MAX_REPAIR_GAP, InboundTrack
+from server.media.seam.inbound import MAX_NACKS, MAX_REPAIR_GAP, NACK_WINDOW, InboundTrack
 from server.media.seam.receive import LeanReceiver
 from server.media.seam.transport import SRTCP_MAX, fast_srtp
 from tests.media.clients import Collect
@@ -536,4 +536,39 @@ def test_lost_padding_on_a_layer_sending_nothing_else_is_given_up_without_a_keyf
     python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[STEP] * len(order))
     assert python.seen() == inlet.seen()
     assert inlet.nacks == [[20]] * MAX_NACKS
+    assert inlet.consumer.unrepairable == 0 and inlet.track.missing == set()
+
+
+FAST_STEP = 1 / 1024  # seconds between arrivals: a gap falls out of the window long before its NACKs are spent
+
+
+def test_lost_padding_that_falls_out_of_the_window_is_forgotten_without_a_keyframe() -> None:
+    """A browser probing its link sends padding by the hundred a second: a lost probe (20, between
+    pictures 1 and 2) falls out of the window before its NACKs are spent. It is forgotten there, as it
+    would be once spent; in the lab a top layer's lost probe asked its publisher for a keyframe."""
+    packets = {11: picture(11, 1), **{i: probe(i) for i in range(12, 40) if i != 20}}
+    packets |= {i: picture(i, i - 38) for i in range(40, 40 + NACK_WINDOW)}
+    order = sorted(packets)
+    python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[FAST_STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.nacks and len(inlet.nacks) < MAX_NACKS, "NACKed, not given up, before it fell out"
+    assert inlet.consumer.unrepairable == 0 and inlet.track.missing == set()
+
+
+def test_a_lost_picture_packet_that_falls_out_of_the_window_is_one_keyframe() -> None:
+    """20 (picture 9, between pictures 8 and 10) falls out of the window still open: a picture lost a
+    packet, and no NACK can bring it now."""
+    packets = {i: picture(i, i - 11) for i in range(11, 20 + NACK_WINDOW + 2) if i != 20}
+    order = sorted(packets)
+    python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[FAST_STEP] * len(order))
+    assert python.seen() == inlet.seen()
+    assert inlet.consumer.unrepairable_why == [inbound.GAP_OUT_OF_WINDOW] and inlet.track.missing == set()
+
+
+def test_lost_padding_on_a_padding_only_layer_falls_out_of_the_window_forgotten() -> None:
+    """A layer whose encoder is off probes with padding alone, fast: padding on both sides of the loss."""
+    packets = {i: probe(i) for i in range(11, 20 + NACK_WINDOW + 2) if i != 20}
+    order = sorted(packets)
+    python, inlet = both(True, [(i, packets[i]) for i in order], first_seq=10, steps=[FAST_STEP] * len(order))
+    assert python.seen() == inlet.seen()
     assert inlet.consumer.unrepairable == 0 and inlet.track.missing == set()

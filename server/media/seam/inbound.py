@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from server.media.seam.receive import LeanReceiver
 
 NACK_WINDOW = 128  # aiortc's RTP_HISTORY_SIZE: a gap still open this far behind the newest is beyond repair
+# Packets whose picture boundaries are kept (``InboundTrack._note``): twice the window, so a gap falling
+# out of the window still has its neighbours on both sides to tell lost padding by (``only_padding``).
+PICTURE_RING = 2 * NACK_WINDOW
 # Upstream repair (issue #16): a gap is NACKed once it has stayed open past the reorder allowance (a
 # reordered packet is not lost), again every retry interval while it stays open, and given up after
 # MAX_NACKS: a gap beyond repair becomes one keyframe request, not a burst of stale packets.
@@ -36,7 +39,7 @@ MAX_REPAIR_GAP = 64  # packets lost in a row beyond which a keyframe is cheaper 
 GAP_TOO_LONG = "more than MAX_REPAIR_GAP lost in a row"
 GAP_OUT_OF_WINDOW = "a gap fell out of the window"
 NACKS_SPENT = "every NACK spent"
-# What a received video packet says of picture boundaries (``InboundTrack._note``): by seq % NACK_WINDOW,
+# What a received video packet says of picture boundaries (``InboundTrack._note``): by seq % PICTURE_RING,
 # (seq, PictureID or PADDING or NO_PICTURE_ID, STARTS | ENDS).
 PADDING, NO_PICTURE_ID = -2, -1  # NO_PICTURE_ID: ``vp8.read_indexes``'s -1 for an index not carried
 STARTS, ENDS = 2, 1
@@ -94,7 +97,7 @@ class InboundTrack:
         self._lean_packets = 0
         self._high = -1
         self._missing: dict[int, list[Any]] = {}  # seq -> [open since, NACKs sent, last NACK at]
-        self._pictures: list[tuple[int, int, int] | None] = [None] * NACK_WINDOW  # ``_note``
+        self._pictures: list[tuple[int, int, int] | None] = [None] * PICTURE_RING  # ``_note``
         self.rtt: float | None = None  # seconds from a NACK to the packet it asked for, smoothed
         self.retry_interval = NACK_RETRY_INTERVAL  # seconds between NACKs of one packet (``repair``)
 
@@ -184,7 +187,8 @@ class InboundTrack:
     def _nack(self, seq: int) -> bool:
         """Gap bookkeeping for one video packet; False when it is not to be handed on.
 
-        A newer packet opens gaps (a gap longer than ``MAX_REPAIR_GAP`` is beyond repair at once); an
+        A newer packet opens gaps (a gap longer than ``MAX_REPAIR_GAP`` is beyond repair at once, and so
+        is one it pushes out of the window still open, unless that was padding: ``only_padding``); an
         older one fills a gap, or is a duplicate or a packet already given up (after an outage the
         publisher may answer old NACKs with a burst of them: subscribers are past them). Then every
         open gap is checked for a NACK that is due (``_repair``).
@@ -208,10 +212,13 @@ class InboundTrack:
                 return True
             for k in range(1, delta):
                 missing[(seq - k) & 0xFFFF] = [now, 0, now]
-            if any((seq - m) & 0xFFFF > NACK_WINDOW for m in missing):
+            fell = [m for m in missing if (seq - m) & 0xFFFF > NACK_WINDOW]
+            if fell and not all(self.only_padding(m) for m in fell):
                 missing.clear()  # fell out of the window still open
                 self.owner.unrepairable(self, GAP_OUT_OF_WINDOW)
                 return True
+            for m in fell:
+                del missing[m]  # padding: no picture lost a packet
         else:
             entry = missing.pop(seq, None) if delta else None
             if entry is None:
@@ -232,21 +239,22 @@ class InboundTrack:
         payload is padding (a browser's probe of the link's capacity), else its PictureID, whether it
         starts a picture and whether it ends one (the RTP marker)."""
         if not payload:
-            self._pictures[seq % NACK_WINDOW] = (seq, PADDING, 0)
+            self._pictures[seq % PICTURE_RING] = (seq, PADDING, 0)
             return
         carried = read_indexes(payload)
         flags = (STARTS if vp8_starts_frame(payload) else 0) | (ENDS if marker else 0)
-        self._pictures[seq % NACK_WINDOW] = (seq, NO_PICTURE_ID if carried is None else carried[0], flags)
+        self._pictures[seq % PICTURE_RING] = (seq, NO_PICTURE_ID if carried is None else carried[0], flags)
 
     def _nearest(self, seq: int, step: int, media: bool) -> tuple[int, int, int] | None:
-        """The nearest packet received before (``step`` -1) or after (+1) ``seq`` within the window,
-        what is missing passed over, and padding too when ``media``; None when there is none."""
+        """The nearest packet received before (``step`` -1) or after (+1) ``seq`` within the ring of
+        pictures (``PICTURE_RING``), what is missing passed over, and padding too when ``media``; None
+        when there is none within ``NACK_WINDOW`` packets of ``seq``."""
         for k in range(1, NACK_WINDOW):
             at = (seq + step * k) & 0xFFFF
             behind = (self._high - at) & 0xFFFF
-            if behind >= NACK_WINDOW:
-                return None  # past the newest, or out of the window
-            entry = self._pictures[at % NACK_WINDOW]
+            if behind >= PICTURE_RING:
+                return None  # past the newest, or out of the ring
+            entry = self._pictures[at % PICTURE_RING]
             if entry is not None and entry[0] == at and not (media and entry[1] == PADDING) and at not in self._missing:
                 return entry
         return None
