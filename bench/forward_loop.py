@@ -39,7 +39,7 @@ from media_probe import replaced  # bench/, this script's own folder
 from pylibsrtp import Policy, Session
 
 from server.media import seam
-from server.media.forwarder import Sink, Source, Totals
+from server.media.forwarder import Source
 from server.media.levels import SpeakingMeter
 from server.media.seam import compiled as seam_compiled
 from server.media.seam import send
@@ -48,6 +48,7 @@ from server.media.seam.receive import LeanReceiver
 from server.media.seam.resend import HISTORY_SIZE
 from server.media.seam.send import SRTP_TRAILER, LeanSender
 from server.media.seam.transport import srtp_internals
+from server.media.sink import Sink, Totals
 
 COPIES = 7  # N = 8
 WIRE = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # where wired copies go; it never reads them

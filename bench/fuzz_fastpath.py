@@ -87,7 +87,7 @@ class Reader:
 
 def load(instrument: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
     """Import the paths under test (the Python twin instrumented for coverage when atheris runs)."""
-    global aioice_stun, pylibsrtp, compiled, forwarder, inlet_tests, outlet_tests
+    global aioice_stun, pylibsrtp, compiled, vp8, inlet_tests, outlet_tests
     if os.environ.get("HEARTH_SANITIZED_FASTPATH"):  # scripts/sanitize.sh --exec: its build, not the in-place one
         sys.path.insert(0, str(ROOT / "scripts"))
         import sanitized_fastpath  # noqa: F401  # puts its finder first on sys.meta_path
@@ -95,7 +95,7 @@ def load(instrument: Callable[[], contextlib.AbstractContextManager[Any]]) -> No
         import pylibsrtp
         from aioice import stun as aioice_stun
 
-        from server.media import forwarder
+        from server.media import vp8
         from server.media.seam import compiled
         from tests.media import test_inlet as inlet_tests
         from tests.media import test_outlet as outlet_tests
@@ -106,7 +106,7 @@ def load(instrument: Callable[[], contextlib.AbstractContextManager[Any]]) -> No
 aioice_stun: Any
 pylibsrtp: Any
 compiled: Any
-forwarder: Any
+vp8: Any
 inlet_tests: Any
 outlet_tests: Any
 
@@ -235,7 +235,7 @@ def fuzz_outlet(r: Reader) -> None:
 
 def fuzz_vp8(r: Reader) -> None:
     payload = r.take(64)
-    python = forwarder.vp8_starts_frame(payload) and forwarder.vp8_is_keyframe(payload)
+    python = vp8.vp8_starts_frame(payload) and vp8.vp8_is_keyframe(payload)
     agree("vp8 keyframe", python, compiled.BUILT.is_vp8_keyframe(payload))
 
 

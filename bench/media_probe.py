@@ -35,12 +35,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from server.media import forwarder
-from server.media.seam import send
+from server.media import sink
+from server.media.seam import compiled, send
 from server.media.seam.inbound import InboundTrack
 from server.media.seam.receive import LeanReceiver
 
-PARTS = ("packet", "outlets") if forwarder.COMPILED else ("packet", "unprotect", "protect", "sendto")
+PARTS = ("packet", "outlets") if sink.COMPILED else ("packet", "unprotect", "protect", "sendto")
 CYCLE = 8  # of every 8 received packets, 4 are timed, one part each; 4 run untouched
 now = time.thread_time_ns
 
@@ -83,7 +83,7 @@ class Probe:
         """Seconds for all received packets per part; ``packet`` less the others is the Python."""
         total = {p: self.ns[p] / self.samples[p] * self.received if self.samples[p] else 0.0 for p in PARTS}
         seconds = {p: total[p] / 1e9 for p in PARTS}
-        rest = "receive" if forwarder.COMPILED else "python"
+        rest = "receive" if sink.COMPILED else "python"
         seconds[rest] = max(0.0, total["packet"] - sum(total[p] for p in PARTS if p != "packet")) / 1e9
         return seconds
 
@@ -102,7 +102,7 @@ class _TimedSocket:
 # The call each part times, as (owner, attribute) for a receiver: swapped for a timed one per sample.
 TIMED_CALLS: dict[str, Callable[[LeanReceiver], tuple[Any, str]]] = {
     "unprotect": lambda receiver: (receiver, "_unprotect"),
-    "outlets": lambda receiver: (forwarder._fastpath, "fan_out"),
+    "outlets": lambda receiver: (compiled.BUILT, "fan_out"),
     "protect": lambda receiver: (send, "_srtp_protect"),
 }
 

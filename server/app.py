@@ -208,7 +208,7 @@ def forwarding_path(settings: Settings) -> str:
     "python" (not built on this machine, or HEARTH_COMPILED_FORWARDING=0), or "off" (--no-media)."""
     if not settings.media:
         return "off"
-    from server.media.forwarder import COMPILED
+    from server.media.sink import COMPILED
 
     return "compiled" if COMPILED else "python"
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from server.media import allocator, stalls
 from server.media.estimate import Estimate
-from server.media.forwarder import Sink, Source
+from server.media.forwarder import Source
 from server.media.peers import Peer, ids
+from server.media.sink import Sink
 from signaling.ports import ForwardingPolicy, MediaEvents
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rooms.model import stream_id_for
 from server.media import bandwidth, limits, seam, simulcast, transport_cc
-from server.media.forwarder import Sink, Source, Totals
+from server.media.forwarder import Source
 from server.media.opus import with_opus_parameters
 from server.media.peers import Closer, Outgoing, Peer, ids, is_dead, prefer_single_codec, rtc_configuration
 from server.media.room import Room, room_loop
+from server.media.sink import Sink, Totals
 from signaling.ports import TILE_SIZES, ForwardingPolicy, MediaError, MediaEvents
 from signaling.tasks import Background
 

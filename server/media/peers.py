@@ -30,9 +30,10 @@ from aiortc import (
 )
 
 from server import heap
-from server.media.forwarder import Sink, Source
+from server.media.forwarder import Source
 from server.media.limits import media_sections
 from server.media.seam import LeanReceiver, SubscriberRtcp
+from server.media.sink import Sink
 from signaling.tasks import Background
 
 log = logging.getLogger("hearth.media")

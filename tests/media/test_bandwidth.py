@@ -15,7 +15,7 @@ from rooms.model import stream_id_for
 from server.media.allocator import AUDIO_RATE
 from server.media.engine import MediaEngine
 from server.media.estimate import STARTUP_GRACE
-from server.media.forwarder import vp8_is_keyframe, vp8_starts_frame
+from server.media.vp8 import vp8_is_keyframe, vp8_starts_frame
 from tests.media.clients import Client, PatternVideo, Recorder, ToneAudio, wait_for
 from tests.media.conftest import Room
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from server.media.forwarder import RESTART_WINDOW
 from server.media.seam import compiled
 from server.media.seam.inbound import NACK_WINDOW, PICTURE_RING
 from server.media.seam.resend import HISTORY_SIZE
 from server.media.seam.transport import SRTP_TRAILER
+from server.media.sink import RESTART_WINDOW
 from server.media.vp8 import vp8_descriptor_size, vp8_is_keyframe
 
 _fastpath: Any = compiled.BUILT

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from rooms.model import stream_id_for
-from server.media import forwarder
+from server.media import sink
 from signaling.ports import MediaError
 from tests.media.clients import PacketVideo, PatternVideo, ToneAudio, encode_vp8, wait_for
 from tests.media.conftest import Room
@@ -47,7 +47,7 @@ async def test_three_publishers_each_receive_the_other_two_and_decode(
 async def test_forwarded_video_frames_are_the_publishers_bytes(
     room: Room, compiled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forwarder, "COMPILED", compiled)
+    monkeypatch.setattr(sink, "COMPILED", compiled)
     packets = encode_vp8(frames=60, keyframe_every=15)
     sent = {bytes(p) for p in packets}
     await room.policy({"a", "b"})

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.media.forwarder import AUDIO_SWITCH_STEP, LAYER_SWITCH_STEP, Source
+from server.media.forwarder import Source
+from server.media.sink import AUDIO_SWITCH_STEP, LAYER_SWITCH_STEP
 from server.media.vp8 import read_indexes
 from tests.media.test_outlet import DELTA, KEYFRAME, MID, Pair
 

@@ -22,16 +22,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pylibsrtp import Policy, Session
 
-from server.media import forwarder
-from server.media.forwarder import Sink, Source, Totals, vp8_is_keyframe, vp8_starts_frame
+from server.media.forwarder import Source
 from server.media.pacing import PACING_FACTOR, RESEND_BURST
 from server.media.seam import compiled as seam_compiled
 from server.media.seam import resend
 from server.media.seam.resend import HISTORY_SIZE, KEYFRAME_STALE_NACK, RESEND_INTERVAL, RETRANSMIT_PERCENT
 from server.media.seam.send import LeanSender
 from server.media.seam.transport import SRTP_TRAILER, srtp_internals
+from server.media.sink import COMPILED, RESTART_WINDOW, Sink, Totals
+from server.media.vp8 import vp8_is_keyframe, vp8_starts_frame
 
-_fastpath: Any = forwarder._fastpath
+_fastpath: Any = seam_compiled.BUILT
 MID = bytes.fromhex("bede0001") + bytes([0x10, 0x31, 0, 0])  # a one-byte mid extension, as negotiated
 KEYFRAME = bytes([0x90, 0x80, 0x01, 0x00]) + b"\x11" * 200  # S bit, partition 0, P bit 0
 DELTA = bytes([0x90, 0x80, 0x02, 0x01]) + b"\x22" * 200
@@ -178,7 +179,7 @@ def video_stream() -> Iterator[tuple[bytes, int, int, int]]:
 def test_the_outlet_is_built_and_is_what_the_server_uses() -> None:
     assert _fastpath is not None, "server/media/_fastpath.c is not built: pip install -e . compiles it"
     if os.environ.get("HEARTH_COMPILED_FORWARDING", "1") != "0":
-        assert forwarder.COMPILED
+        assert COMPILED
 
 
 def test_compiled_and_python_paths_send_the_same_video_bytes(pairs: list[Pair]) -> None:
@@ -231,7 +232,7 @@ def test_nacks_are_answered_from_the_same_history(pairs: list[Pair]) -> None:
 def test_the_compiled_limits_are_the_python_ones() -> None:
     """Each limit is defined once in Python; the C file repeats it, and this holds them equal."""
     assert _fastpath.HISTORY_SIZE == resend.HISTORY_SIZE
-    assert _fastpath.RESTART_WINDOW == forwarder.RESTART_WINDOW
+    assert _fastpath.RESTART_WINDOW == RESTART_WINDOW
     assert _fastpath.RESEND_INTERVAL == resend.RESEND_INTERVAL
     assert _fastpath.RETRANSMIT_PERCENT == resend.RETRANSMIT_PERCENT
     assert _fastpath.STALE_REPAIR_TICKS == resend.STALE_REPAIR_TICKS

@@ -23,7 +23,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from playwright.async_api import Browser, Page, Route
 
 from server.media.engine import MediaEngine
-from server.media.forwarder import LAYER_SWITCH_STEP
+from server.media.sink import LAYER_SWITCH_STEP
 from server.media.vp8 import read_indexes
 from tests.media.clients import Client, Recorder, wait_for
 from tests.media.conftest import SESSION, Room

@@ -40,7 +40,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from server.media.forwarder import MAX_LATENCY_SAMPLES
+from server.media.sink import MAX_LATENCY_SAMPLES
 from server.media.workers import wire
 from signaling.ports import ForwardingPolicy, MediaError, MediaEvents
 
