@@ -4,8 +4,9 @@ The hub writes each change through before anyone sees it, so another node can ta
 refuses a write from a node that no longer holds the session's lease (fencing), and this module
 decides what a refusal means: after a store restart (no state, no lease) our copy is the
 authoritative one and is written back; when another node holds the lease, the session is theirs,
-and the hub is told to hand its clients over (``on_lost``). A store that hangs never holds up a
-session: after one failure, writes go to one background write-back per session until it answers.
+and ``signaling.holding`` is told to hand its clients over (``on_lost``). A store that hangs never
+holds up a session: after one failure, writes go to one background write-back per session until it
+answers.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ async def test_a_second_tab_gone_while_the_first_is_told_leaves_the_seat_empty_a
     hub, sio = server.app[HUB], server.app[SIO]
     beat = Heartbeat(room.members[1]).start()
     seating: list[str] = []
-    attach, send = hub.attach, hub._send
+    attach, send = hub.attach, hub.send
 
     async def recording_attach(socket_id: str, *args: Any, **options: Any) -> None:
         seating.append(socket_id)
@@ -128,14 +128,14 @@ async def test_a_second_tab_gone_while_the_first_is_told_leaves_the_seat_empty_a
             await sio.disconnect(seating[-1])  # the second tab goes at this very moment
         await send(emits)
 
-    hub.attach, hub._send = recording_attach, closing_send  # type: ignore[method-assign]
+    hub.attach, hub.send = recording_attach, closing_send  # type: ignore[method-assign]
     try:
         since = room.facilitator.count("session.state")
         await server.connect(token, wait_welcome=False)
         await first.wait_for("replaced")
         await connected_as(room.facilitator, first.id, False, timeout=5, since=since)
     finally:
-        hub.attach, hub._send = attach, send  # type: ignore[method-assign]
+        hub.attach, hub.send = attach, send  # type: ignore[method-assign]
     assert seating[-1] not in hub.sockets
     back = await server.connect(token)
     assert back.last("welcome")["you"]["status"] == "admitted"
