@@ -177,16 +177,16 @@ test('a publishing connection the server lost without closing it is published af
   let closed = 0;
   const accepted = { accepted: true, close: () => { closed += 1; } };
   const member = (streams) => ({ version: 2, participants: [{ id: 'm-1', status: 'admitted', stream_ids: streams }] });
-  client.publisher = accepted;
+  client.media.publisher = accepted;
   sockets[0].fire('session.state', member(['st-m-1']));
-  assert.equal(client.publisher, accepted); // listed: nothing lost
-  client.publisher = { accepted: false, close: () => { closed += 1; } };
+  assert.equal(client.media.publisher, accepted); // listed: nothing lost
+  client.media.publisher = { accepted: false, close: () => { closed += 1; } };
   sockets[0].fire('session.state', member([])); // not yet acknowledged: the server has not marked it yet
   assert.equal(closed, 0);
-  client.publisher = accepted;
+  client.media.publisher = accepted;
   sockets[0].fire('session.state', member([])); // media worker gone: the server lists no stream of ours
   assert.equal(closed, 1);
-  assert.equal(client.publisher, null); // and a new one starts as soon as there is local media
+  assert.equal(client.media.publisher, null); // and a new one starts as soon as there is local media
 });
 
 /** A stand-in RTCPeerConnection whose remote description waits until the test lets it through. */
@@ -229,9 +229,9 @@ test('an offer still queued when media starts over on another node is never answ
   fresh.fire('welcome', welcome);
   release();
   fresh.fire('rtc.offer', { type: 'offer', sdp: 'v=0\r\na=ice-ufrag:new\r\n', revision: 1 });
-  await client.offers;
+  await client.media.offers;
   assert.deepEqual(answers, [['rtc.answer', 1]]); // the new node's offer only
-  assert.equal(client.revision, 1);
+  assert.equal(client.media.revision, 1);
 });
 
 /** A stand-in RTCPeerConnection that can send: enough of one for a Publisher to make its offer. */
@@ -260,13 +260,13 @@ test('a publish still waiting on a dead node does not hold back the publish to t
   client.joinMedia(Object.assign(new EventTarget(), { audio: true, video: true, audioTrack: null, videoTrack: null, stream: {} }));
   sockets[0].fire('welcome', welcome);
   await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.ok(client.publishing, 'publishing to the first node');
+  assert.ok(client.media.publishing, 'publishing to the first node');
   client.connect(); // the page goes elsewhere; that node's welcome starts media over
   const fresh = sockets.at(-1);
   fresh.timeout = () => ({ emitWithAck: async (event) => { published.push(event); return { ok: true, sdp: 'v=0\r\n' }; } });
   fresh.fire('connect');
   fresh.fire('welcome', welcome);
-  await client.publishing;
+  await client.media.publishing;
   assert.ok(published.includes('rtc.publish'), 'published to the new node at once, not after the old ack timed out');
   assert.ok(client.publisher?.accepted);
 });

@@ -1,34 +1,36 @@
-// What the page knows: the client's session state plus what only the page keeps (notes, help
-// signals, nods, speaking shares, safety plans). Fires 'change' whenever something worth
-// re-rendering happens, with what changed (changes.js: the parts that did, or null for anything),
-// 'error' and 'notice' for what the person should be told.
+// What the page knows: the client's session state plus what only the page keeps. Fires 'change'
+// whenever something worth re-rendering happens, with what changed (changes.js: the parts that did,
+// or null for anything), 'error' and 'notice' for what the person should be told.
+//
+// AppState is what every screen and panel is handed; it follows the client's events and owns who is
+// who, which screen fits, commands, joining and leaving. Its parts, each with its own rules:
+// signals.js (notes, nods, help, messages to all groups), safety-watch.js (facilitators: plans and
+// dropped connections), weak-link.js (audio only, video held back), e2ee-tiles.js (each tile's
+// encryption); it hands on their state under the names the panels read.
 
 import { detail } from '../events.js';
 import { describeChange } from './announcements.js';
 import { EVERYTHING, sameValue, sessionChanges } from './changes.js';
 import { announce } from './dom.js';
+import { E2eeTiles } from './e2ee-tiles.js';
 import { now, syncClock } from './format.js';
 import { isHere } from './places.js';
-import { HelpRequests } from './help.js';
 import { tabMemory } from './memory.js';
 import { SafetyPlanKeeper } from './safety.js';
-import { sealedSince } from './sealed.js';
+import { SafetyWatch } from './safety-watch.js';
+import { Signals } from './signals.js';
+import { WeakLink } from './weak-link.js';
 import { QualityMonitor } from '../stats.js';
 
 /** @type {Set<string | undefined>} */
 export const FACILITATOR_ROLES = new Set(['facilitator', 'cofacilitator']);
 
 /** @typedef {import('./changes.js').Part} Part */
-/**
- * A private message as this page keeps it (`at`: this page's clock, ms); `sender`: its sender's
- * name as shown, from the note itself.
- * @typedef {{from: string | undefined, to: string | undefined, text: string, at: number, mine: boolean,
- *   unread?: boolean, name?: string, sender?: string}} Note
- */
-/** @typedef {{from: string, at: number}} NodSeen someone relates (`at`: this page's clock, ms) */
-/** @typedef {import('../wire').BreakoutBroadcastOut} Broadcast */
-/** @typedef {{from: string, name: string, location: string, contact: string, callback: string, at: number, count: number}} SafetyPlan */
-/** @typedef {{at: number, gone: boolean, dismissed: boolean}} Drop a member's dropped connection (`at`: the server's time) */
+/** @typedef {import('./signals.js').Note} Note */
+/** @typedef {import('./signals.js').NodSeen} NodSeen */
+/** @typedef {import('./signals.js').Broadcast} Broadcast */
+/** @typedef {import('./safety-watch.js').SafetyPlan} SafetyPlan */
+/** @typedef {import('./safety-watch.js').Drop} Drop */
 
 /**
  * Page state kept beside the session that a change of a session part moves too (see 'state').
@@ -52,12 +54,7 @@ export class AppState extends EventTarget {
     this.local = local;
     this.participation = participation;
     this.joined = false;
-    this.audioOnly = false; // a weak link: no video sent or shown, and the server asked to send none
-    // What the server holds back from this page's link to keep its audio clear (`video.paused`): whose
-    // video, and whether the link carries no video at all now. It comes back by itself.
-    this.videoPaused = { paused: new Set(), audioOnly: false };
-    /** @type {Map<string, {paused: number, audio_only: boolean}>} facilitators: member id -> what `link.weak` said */
-    this.weakLinks = new Map();
+    this.weakLink = new WeakLink(client, local, () => this.changed(['media']));
     /** @type {import('../protocol.js').Failure | null} */
     this.refusal = client.status === 'refused' ? client.error ?? null : null;
     this.removedBefore = tabMemory.removed; // this tab was removed: a refused link says so on reload
@@ -71,17 +68,8 @@ export class AppState extends EventTarget {
     this.lobby = client.lobby ?? { waiting: [] };
     /** @type {import('../wire').SpeakingOut} */
     this.speaking = { levels: {}, active: null };
-    this.help = new HelpRequests(); // facilitators: open requests; members: mine and its answer
-    /** @type {Note[]} */
-    this.notes = [];
-    /** @type {NodSeen[]} */
-    this.nods = [];
-    /** @type {Broadcast[]} the facilitators' messages to every breakout group, while it runs */
-    this.broadcasts = [];
-    /** @type {Map<string, SafetyPlan>} facilitators: member id -> the newest plan */
-    this.safetyPlans = new Map();
-    /** @type {Map<string, Drop>} facilitators: member id -> their drop, while the connection is not back */
-    this.drops = new Map();
+    this.signals = new Signals(this, FACILITATOR_ROLES);
+    this.safetyWatch = new SafetyWatch(); // facilitators: the plans shared, the connections dropped
     this.safety = new SafetyPlanKeeper((event, payload) => client.send(event, payload)); // members: my plan
     this.safety.addEventListener('change', () => this.changed(['safety']));
     local.addEventListener('choice', (e) => { tabMemory.devices = detail(e); });
@@ -91,18 +79,9 @@ export class AppState extends EventTarget {
       && p.stream_ids?.includes(streamId) && isHere(this.session, this.you?.id, p)));
     this.quality.addEventListener('change', () => this.changed(['quality']));
     // End-to-end encryption: its status and code, and what the worker counted (each tile says).
-    /** @type {import('../e2ee.js').WorkerStats | null} what the encryption worker counted (e2ee.js `stats()`) */
-    this.e2eeStats = null;
-    /** @type {import('./sealed.js').Counted[]} its counters at the count before */
-    this.e2eeBefore = [];
-    /** @type {Map<string, import('./sealed.js').Sealed>} each tile's last judgement (a paused video keeps it) */
-    this.e2eeSeen = new Map();
-    /** @type {ReturnType<typeof setInterval> | undefined} */
-    this.e2eeTimer = undefined;
+    this.e2eeTiles = new E2eeTiles(client, () => Boolean(this.gone), () => this.changed(['e2ee']));
     /** @type {import('../wire').SessionStateOut | null} the last state the live region spoke from */
     this.heard = null;
-    /** @type {boolean | undefined} the camera was on when audio only began */
-    this.cameraBefore = undefined;
     /** @type {import('../wire').SessionStateOut | null} the session state the page last showed, to tell what the next one changes */
     this.shown = null;
     client.e2ee.addEventListener('change', () => this.changed(['e2ee']));
@@ -110,10 +89,18 @@ export class AppState extends EventTarget {
     this.#listen();
   }
 
+  // The parts' state, under the names the panels read.
+  get help() { return this.signals.help; }
   /** Open help requests, oldest first, with names ({from, at, name}). */
-  get helps() {
-    return this.help.list().map((h) => ({ ...h, name: this.nameOf(h.from) }));
-  }
+  get helps() { return this.signals.helps; }
+  get notes() { return this.signals.notes; }
+  get nods() { return this.signals.nods; }
+  get broadcasts() { return this.signals.broadcasts; }
+  get safetyPlans() { return this.safetyWatch.plans; }
+  get drops() { return this.safetyWatch.drops; }
+  get audioOnly() { return this.weakLink.audioOnly; }
+  get videoPaused() { return this.weakLink.videoPaused; }
+  get weakLinks() { return this.weakLink.weakLinks; }
 
   get you() { return this.client.you; }
   get session() { return this.client.session; }
@@ -185,7 +172,7 @@ export class AppState extends EventTarget {
     this.joined = true;
     this.client.joinMedia(this.local);
     this.quality.start();
-    this.#countFrames();
+    this.e2eeTiles.start();
     tabMemory.joined = true;
     this.changed();
   }
@@ -200,41 +187,14 @@ export class AppState extends EventTarget {
     this.dispatchEvent(new CustomEvent('change', { detail: changes }));
   }
 
-  /** Once a second, what the encryption worker counted: each tile says whether its media is encrypted. */
-  #countFrames() {
-    if (!this.client.e2ee.active || this.e2eeTimer) return;
-    this.e2eeTimer = setInterval(async () => {
-      if (this.gone) return clearInterval(this.e2eeTimer);
-      const counted = await this.client.e2ee.stats();
-      this.e2eeBefore = this.e2eeStats?.transforms ?? [];
-      this.e2eeStats = counted;
-      this.changed(['e2ee']);
-    }, 1000);
-  }
-
   /**
-   * Whether the media of a tile is end-to-end encrypted, as this page's worker found it:
-   * 'encrypted' (frames decrypted, or sent encrypted), 'clear', 'failing' (frames that no key held
-   * here opens), or '' (nothing counted yet, or the session does not encrypt).
+   * Whether the media of a tile is end-to-end encrypted, as this page's worker found it (e2ee-tiles.js).
    * @param {string | null | undefined} streamId the tile's received stream (none for one's own)
    * @param {boolean} self one's own tile: what this page sends
    * @returns {'encrypted' | 'clear' | 'failing' | ''}
    */
   e2eeOf(streamId, self) {
-    /** @type {import('./sealed.js').Counted[]} one entry per sender or receiver the worker transforms */
-    const counted = this.e2eeStats?.transforms ?? [];
-    /** @type {(c: import('./sealed.js').Counted) => boolean} */
-    let mine;
-    if (self) {
-      mine = (c) => c.side === 'send';
-    } else {
-      const mids = [...(this.client.subscriber?.msids ?? new Map())].filter(([, id]) => id === streamId).map(([mid]) => `receive-${mid}`);
-      mine = (c) => mids.includes(c.id);
-    }
-    const tile = self ? '' : `stream:${streamId}`;
-    const now = sealedSince(counted, this.e2eeBefore, mine, self);
-    if (now) this.e2eeSeen.set(tile, now);
-    return now || (this.e2eeSeen.get(tile) ?? '');
+    return this.e2eeTiles.of(streamId, self);
   }
 
   #listen() {
@@ -257,9 +217,9 @@ export class AppState extends EventTarget {
       this.shown = s;
       syncClock(s?.now);
       this.#announceChanges(s);
-      if (!s?.breakout) this.broadcasts = [];
+      if (!s?.breakout) this.signals.broadcasts = [];
       if (s?.status === 'ended') this.#forgetSafety();
-      else this.#trackDrops();
+      else if (this.isFacilitator) this.safetyWatch.track(this.participants, FACILITATOR_ROLES);
       if (this.isFacilitator) this.help.follow(this.participants);
       // What the page keeps beside the session follows it: help and dropped connections the
       // participants, plans the session's end, the messages to all groups the breakout.
@@ -283,20 +243,14 @@ export class AppState extends EventTarget {
     on('replaced', EVERYTHING, (d) => this.#onReplaced(d));
     on('removed', EVERYTHING, (d) => this.#end('removed', d));
     on('ended', EVERYTHING, (d) => this.#end('ended', d));
-    on('help', ['help'], (d) => this.#onHelp(d));
-    on('help.acknowledged', ['help'], (d) => this.#onHelpAcknowledged(d));
-    on('note', ['notes'], (d) => this.#onNote(d));
-    on('nod', ['nods'], (d) => this.#onNod(d));
+    on('help', ['help'], (d) => this.signals.onHelp(d));
+    on('help.acknowledged', ['help'], (d) => this.signals.onHelpAcknowledged(d));
+    on('note', ['notes'], (d) => this.signals.onNote(d));
+    on('nod', ['nods'], (d) => this.signals.onNod(d));
     on('safety.shared', ['safety'], (d) => this.#onSafetyShared(d));
-    on('breakout.broadcast', ['broadcasts'], (d) => this.#onBroadcast(d));
-    on('video.paused', ['media'], (d) => {
-      this.videoPaused = { paused: new Set(d?.paused ?? []), audioOnly: Boolean(d?.audio_only) };
-    });
-    on('link.weak', ['media'], (d) => {
-      if (!d?.participant_id) return;
-      if (d.paused > 0 || d.audio_only) this.weakLinks.set(d.participant_id, { paused: d.paused, audio_only: d.audio_only });
-      else this.weakLinks.delete(d.participant_id);
-    });
+    on('breakout.broadcast', ['broadcasts'], (d) => this.signals.onBroadcast(d));
+    on('video.paused', ['media'], (d) => this.weakLink.onVideoPaused(d));
+    on('link.weak', ['media'], (d) => this.weakLink.onLinkWeak(d));
     on('breakout.warning', [], () => announce('One minute left in the breakout; then everyone returns to the main room'));
     c.addEventListener('safety.asked', () => this.#onSafetyAsked());
   }
@@ -356,32 +310,9 @@ export class AppState extends EventTarget {
     this.changed();
   }
 
-  /**
-   * A member's connection dropped (admitted, not connected): noted when first seen, kept when the
-   * seat's grace period runs out without them (they are the one to call), cleared when they are back.
-   * A member who leaves on purpose was connected when they left, so is never noted.
-   */
-  #trackDrops() {
-    if (!this.isFacilitator) return;
-    for (const p of this.participants) {
-      if (FACILITATOR_ROLES.has(p.role)) continue;
-      const drop = this.drops.get(p.id);
-      if (p.status === 'admitted' && p.connected === false) {
-        // The server's time of the drop when it says (a reloaded console), else when this page saw it.
-        const at = p.disconnected_at ?? now();
-        if (!drop) this.drops.set(p.id, { at, gone: false, dismissed: false });
-      } else if (drop && p.status === 'left') {
-        drop.gone = true;
-      } else if (drop) {
-        this.drops.delete(p.id);
-      }
-    }
-  }
-
   /** Plans live as long as the session does for this page, in memory only. */
   #forgetSafety() {
-    this.safetyPlans.clear();
-    this.drops.clear();
+    this.safetyWatch.clear();
     if (this.safety.fields || this.safety.sentAt) this.safety.forget();
   }
 
@@ -390,52 +321,13 @@ export class AppState extends EventTarget {
     this.dispatchEvent(new CustomEvent('notice', { detail: text }));
   }
 
-  /** @param {import('../wire').HelpOut} detail */
-  #onHelp(detail) {
-    this.help.requested(detail);
-    announce(`${this.nameOf(detail.from)} is asking for help`);
-  }
-
-  /** @param {import('../wire').HelpAcknowledgedOut} detail */
-  #onHelpAcknowledged(detail) {
-    this.help.acknowledged(detail, this.you?.id);
-    if (detail.id === this.you?.id) announce(`${detail.name} has seen your request for help and will reach out to you.`);
-  }
-
-  /**
-   * The sender's name comes with the note: a waiting member sees no roster to look it up in.
-   * @param {import('../wire').NoteOut} note
-   */
-  #onNote({ from, text, name, role }) {
-    const sender = name ? `${name}${FACILITATOR_ROLES.has(role) ? ' (facilitator)' : ''}` : this.nameOf(from);
-    this.notes = [...this.notes, { from, to: this.you?.id, text, at: Date.now(), mine: false, unread: true, name, sender }];
-    announce(`Private message from ${sender}: ${text}`);
-  }
-
-  /**
-   * A facilitator's message to every breakout group: shown while the breakout runs, and said.
-   * @param {Broadcast} broadcast
-   */
-  #onBroadcast({ from, name, text, at }) {
-    this.broadcasts = [...this.broadcasts, { from, name, text, at }].slice(-3);
-    announce(`Message to all groups from ${from === this.you?.id ? 'you' : name}: ${text}`);
-  }
-
-  /** @param {import('../wire').NodOut} nod */
-  #onNod({ from }) {
-    const at = Date.now();
-    this.nods = [...this.nods.filter((n) => at - n.at < 8000), { from, at }];
-    announce(`${this.nameOf(from)} relates`);
-  }
-
   /**
    * Newest plan per member; its text is never announced, only that it came.
    * @param {import('../wire').SafetySharedOut} plan
    */
-  #onSafetyShared({ from, location, contact, callback = '', at }) {
-    const name = this.nameOf(from);
-    const count = (this.safetyPlans.get(from)?.count ?? 0) + 1;
-    this.safetyPlans.set(from, { from, name, location, contact, callback, at, count });
+  #onSafetyShared(plan) {
+    const name = this.nameOf(plan.from);
+    this.safetyWatch.shared(plan, name);
     announce(`${name} shared their safety plan`);
   }
 
@@ -452,12 +344,16 @@ export class AppState extends EventTarget {
    * @param {string} to
    * @param {string} text
    */
-  async sendNote(to, text) {
-    const ok = await this.run('note', { to, text });
-    if (ok) this.notes = [...this.notes, { from: this.you?.id, to, text, at: Date.now(), mine: true }];
-    this.changed(['notes']);
-    return Boolean(ok);
-  }
+  sendNote(to, text) { return this.signals.sendNote(to, text); }
+
+  markNotesRead() { this.signals.markNotesRead(); }
+
+  /** "I am on it": the member is told, and every console's alert goes (help.acknowledged). */
+  /** @param {string} from */
+  acknowledgeHelp(from) { return this.signals.acknowledgeHelp(from); }
+
+  /** "I need help": sent privately to the facilitators; true when the server took it. */
+  askHelp() { return this.signals.askHelp(); }
 
   /** Leave on one's own: close the connections and the devices; the seat waits out the grace period. */
   leave() {
@@ -473,48 +369,13 @@ export class AppState extends EventTarget {
   /** "I am on it" for a dropped connection: the alert goes; the Safety plans row keeps its flag. */
   /** @param {string} id */
   dismissDrop(id) {
-    const drop = this.drops.get(id);
-    if (drop) drop.dismissed = true;
+    this.safetyWatch.dismiss(id);
     this.changed(['safety']);
   }
 
-  /** "I am on it": the member is told, and every console's alert goes (help.acknowledged). */
-  /** @param {string} from */
-  async acknowledgeHelp(from) {
-    if (await this.run('help.ack', { id: from })) this.help.acknowledged({ id: from }, this.you?.id);
-    this.changed(['help']);
-  }
-
   /**
-   * Audio only, for a weak link: the camera goes off (it comes back on when the mode ends, if it
-   * was on), no video is shown, and the server is asked to stop sending video here.
+   * Audio only, for a weak link (weak-link.js): the camera goes off, no video is shown or sent here.
+   * @param {boolean} on
    */
-  /** @param {boolean} on */
-  async setAudioOnly(on) {
-    if (on === this.audioOnly) return;
-    this.audioOnly = on;
-    if (on) {
-      this.cameraBefore = this.local.video;
-      await this.local.setVideo(false);
-    } else if (this.cameraBefore) {
-      await this.local.setVideo(true);
-    }
-    this.client.send('media.receive', { video: !on }).catch(() => {}); // a server without it still shows no video
-    announce(on ? 'Audio only: no video is sent or shown' : 'Video is back on');
-    this.changed(['media']);
-  }
-
-  /** "I need help": sent privately to the facilitators; true when the server took it. */
-  async askHelp() {
-    const ok = Boolean(await this.run('help'));
-    if (ok) this.help.asked(now());
-    this.changed(['help']);
-    return ok;
-  }
-
-  markNotesRead() {
-    if (!this.notes.some((n) => n.unread)) return;
-    this.notes = this.notes.map((n) => ({ ...n, unread: false }));
-    this.changed(['notes']);
-  }
+  setAudioOnly(on) { return this.weakLink.setAudioOnly(on); }
 }
