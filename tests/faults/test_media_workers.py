@@ -4,7 +4,7 @@ event loop does not stop forwarding, which it does with the engine in the node's
 Real parts: the app (in-process) or ``hearth serve`` (a process of its own where the test stalls or
 kills the node), real worker processes, real aiortc members over the wire (``media_session``).
 Members here publish again by themselves when the server's view says their publishing connection is
-gone (their own ``stream_ids`` empty after they had published), as ``web/protocol.js`` does; their
+gone (their own ``stream_ids`` empty after they had published), as ``web/media-link.js`` does; their
 receiving side follows the server's fresh offer (a new ICE ufrag: a new connection).
 """
 

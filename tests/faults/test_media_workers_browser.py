@@ -4,7 +4,7 @@ worker (``media.view``) still choose the simulcast layer it is sent from the new
 
 The tab is Debian's Chromium on the real page; the others are aiortc members (``media_session``) who
 publish again when the server's view says their publishing connection is gone, as the page does
-(``web/protocol.js``). A real node in-process with one media worker.
+(``web/media-link.js``). A real node in-process with one media worker.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ TWO_CAMERAS = [
     for a in CHROMIUM_ARGS
 ]
 
-# How many offers this page sent (protocol.js marks each rtc.publish), and whether the sender that
+# How many offers this page sent (media-link.js marks each rtc.publish), and whether the sender that
 # went out first is still the one sending, now with the local camera's current track.
 PUBLISHES_JS = "() => performance.getEntriesByName('hearth:publish').length"
 REMEMBER_PUBLISHER_JS = "() => { window.firstPublisher = hearth.client.publisher; }"

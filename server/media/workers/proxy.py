@@ -11,7 +11,7 @@ A worker that dies (a crash, kill -9) is noticed at once (its socket reaches end
   worker that stops answering fails a call after ``CALL_SECONDS``);
 - its members' publishing connections are reported lost (``MediaEvents.connection_lost``, as the
   engine reports a connection that died): signaling marks them not publishing, which tells their
-  clients to publish again (``web/protocol.js``); their receiving connections come back by
+  clients to publish again (``web/media-link.js``); their receiving connections come back by
   themselves, as a fresh offer with a new ICE ufrag once anyone publishes again;
 - a new process takes its place (after ``RESTART_BACKOFF`` when it died young), and is given the
   last policy of each of its sessions, then each participant's last view (``media.view``: the tile
