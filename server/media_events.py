@@ -36,6 +36,10 @@ class SioMediaEvents:
         for e in speaking_emits(session_id, self.places(session_id), levels, active):
             await self.bus.emit(e.event, e.data, e.room)
 
+    async def video_layers(self, session_id: str, participant_id: str, rids: list[str]) -> None:
+        """The publisher's page stops encoding the simulcast layers nobody needs, and starts them again."""
+        await self.bus.emit("video.layers", {"rids": rids}, participant_room(session_id, participant_id))
+
     async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
         """The member's page shows the paused people's tiles with why; the facilitators see who is
         on a weak link (and whether the server made them audio only) in their console."""

@@ -116,6 +116,10 @@ class MediaEvents(Protocol):
         ``paused`` is not sent to them for now, to keep their audio clear; ``audio_only``: their link
         cannot carry any video at all now. Sent when either changes, and empty when all is back."""
 
+    async def video_layers(self, session_id: str, participant_id: str, rids: list[str]) -> None:
+        """A simulcast publisher is to send only these layers (RTP stream ids, lowest first) for now:
+        nobody receives or could use the others (``server.media.sent_layers``). Sent when it changes."""
+
 
 # The sizes a page shows another participant's video at (``media.view``): a small or hidden tile is
 # sent a simulcast publisher's lowest layer, a large one the highest its link carries.

@@ -481,6 +481,13 @@ class VideoPausedOut(Out):
     audio_only: bool  # the link cannot carry even the floor holder's video: audio only for now
 
 
+class VideoLayersOut(Out):
+    # The simulcast layers (RTP stream ids, lowest first) this publisher is to send for now: nobody in
+    # the session receives or could use the others. The page sets its encodings' ``active`` to match;
+    # a new publication starts with every layer again.
+    rids: list[str]
+
+
 class LinkWeakOut(Out):
     participant_id: str
     paused: int  # how many people's video the server holds back from this member for now
@@ -623,6 +630,11 @@ SERVER_EVENTS: dict[str, tuple[type[Out], str]] = {
     ),
     "rtc.offer": (RtcOfferOut, "one participant"),
     "video.paused": (VideoPausedOut, "one participant, whenever what the server holds back from them changes"),
+    "video.layers": (
+        VideoLayersOut,
+        "one simulcast publisher, whenever the layers it is asked to send change (once nobody has needed a layer"
+        " for a while, or at once when one is needed again)",
+    ),
     "link.weak": (
         LinkWeakOut,
         "facilitators, whenever the video the server holds back from a member (their weak link) changes",

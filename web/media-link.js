@@ -122,6 +122,15 @@ export class MediaLink {
     this.maybePublish();
   }
 
+  /**
+   * The server's ask (`video.layers`): the simulcast layers this publication is to send for now. A
+   * failure (a connection closing under it) is this publication's alone: the next one sends every layer.
+   * @param {import('./wire').VideoLayersOut} layers
+   */
+  onLayers(layers) {
+    this.publisher?.sendLayers(layers.rids).catch((err) => this.hooks.emit('media', { error: err }));
+  }
+
   /** @param {import('./wire').RtcOfferOut} offer */
   onOffer(offer) {
     // Answer offers one at a time, in order; a stale revision is dropped, and so is an offer still

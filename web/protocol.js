@@ -122,6 +122,9 @@ export class HearthClient extends EventTarget {
     socket.on('rtc.offer', (o) => {
       if (socket === this.socket) this.media.onOffer(o); // never an offer of a connection given up
     });
+    socket.on('video.layers', (l) => {
+      if (socket === this.socket) this.media.onLayers(l);
+    });
     socket.on('removed', (r) => this.#onGone('removed', r));
     socket.on('session.ended', (e) => this.#onGone('ended', e));
     socket.on('replaced', (r) => this.#onReplaced(r));

@@ -139,6 +139,28 @@ export class Publisher extends EventTarget {
     });
   }
 
+  /**
+   * Encode only these simulcast layers (RIDs) for now: the server asks (`video.layers`) when nobody
+   * receives or could use the others, and asks them back when someone could. Layers not named stop
+   * costing this device's CPU and uplink; the lowest is always asked for. A single stream is left as is.
+   * @param {string[]} rids
+   */
+  async sendLayers(rids) {
+    const sender = this.video.sender;
+    const params = sender.getParameters();
+    const encodings = params.encodings ?? [];
+    if (encodings.length < 2 || this.closed) return;
+    let changed = false;
+    for (const encoding of encodings) {
+      const active = encoding.rid === undefined || rids.includes(encoding.rid);
+      if (encoding.active !== active) {
+        encoding.active = active;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(params);
+  }
+
   /** Send whatever tracks the local media has now (null sends nothing). */
   async sync() {
     /** @type {[RTCRtpTransceiver, MediaStreamTrack | null][]} */

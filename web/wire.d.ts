@@ -337,6 +337,10 @@ export interface VideoPausedOut {
   audio_only: boolean;
 }
 
+export interface VideoLayersOut {
+  rids: string[];
+}
+
 export interface LinkWeakOut {
   participant_id: string;
   paused: number;
@@ -450,6 +454,7 @@ export interface ServerEvents {
   "breakout.broadcast": BreakoutBroadcastOut;
   "rtc.offer": RtcOfferOut;
   "video.paused": VideoPausedOut;
+  "video.layers": VideoLayersOut;
   "link.weak": LinkWeakOut;
   "e2ee.keys": E2eeKeysOut;
   "e2ee.grant": E2eeGrantOut;

@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from server.media import allocator, stalls
+from server.media import allocator, sent_layers, stalls
 from server.media.estimate import Estimate
 from server.media.forwarder import Source
 from server.media.peers import Peer, ids
@@ -67,6 +67,9 @@ class Bandwidth:
     holds: dict[tuple[str, str], allocator.LayerHold] = field(default_factory=dict)
     # Each simulcast publisher's layers as the 5 Hz look saw them (``drop_stalled``), by publisher id.
     clocks: dict[str, stalls.LayerClock] = field(default_factory=dict)
+    # The layers each simulcast publisher is asked to send (``ask_layers``), by publisher id, with the
+    # lowest layer of the publication asked (a new publication starts sending all its layers again).
+    sent: dict[str, tuple[Source, sent_layers.SentLayers]] = field(default_factory=dict)
 
     def paused(self, subscriber_id: str, publisher_id: str) -> bool:
         """Whether the allocator holds back ``publisher_id``'s video from ``subscriber_id`` now."""
@@ -77,6 +80,7 @@ class Bandwidth:
         self.links.pop(participant_id, None)
         self.views.pop(participant_id, None)
         self.clocks.pop(participant_id, None)
+        self.sent.pop(participant_id, None)
         for pair in [pair for pair in self.holds if participant_id in pair]:
             del self.holds[pair]
 
@@ -358,6 +362,47 @@ def choose_room_layers(bandwidth: Bandwidth, peers: dict[str, Peer], now: float 
     measure_layers(bandwidth, peers, now)
     for peer in peers.values():
         choose_layers(bandwidth, peer, None, now)
+
+
+def ask_layers(
+    bandwidth: Bandwidth, policy: ForwardingPolicy, peers: dict[str, Peer], now: float | None = None
+) -> list[tuple[str, list[str]]]:
+    """Once a round, the layers each simulcast publisher is to send (``sent_layers``): returns the
+    publishers whose ask changed, with the RTP stream ids they are to send now. A layer asked off is
+    not read as a stall while it is off (``stalls.LayerClock.ask``)."""
+    now = time.monotonic() if now is None else now
+    asks: list[tuple[str, list[str]]] = []
+    for peer in peers.values():
+        source = peer.sources.get("video")
+        if source is None or len(source.layers) < 2:
+            continue
+        pub, layers = peer.participant_id, source.layers
+        copies = []
+        for sub, other in peers.items():
+            out = other.outgoing.get((pub, "video"))
+            if sub == pub or out is None or out.source is None or not allowed(policy, sub, pub, "video"):
+                continue
+            on = [layers.index(at) for at in (out.sink.source, out.sink.joining) if at in layers]
+            tile = bandwidth.views.get(sub, {}).get(pub)
+            copies.append(sent_layers.Copy(max(on, default=None), tile, not out.sink.open))
+        known = bandwidth.sent.get(pub)
+        if known is None or known[0] is not layers[0]:
+            known = bandwidth.sent[pub] = (layers[0], sent_layers.SentLayers(len(layers)))
+        asked = known[1]
+        if asked.update(sent_layers.wanted(len(layers), copies), now):
+            bandwidth.clocks.setdefault(pub, stalls.LayerClock()).ask(asked.count)
+            asks.append((pub, [layer.rid for layer in layers[: asked.count] if layer.rid is not None]))
+            log.debug("layers asked of %s: %d of %d", pub, asked.count, len(layers), extra=ids(peer.session_id, pub))
+    return asks
+
+
+async def tell_layers(events: MediaEvents, session_id: str, asks: list[tuple[str, list[str]]]) -> None:
+    """Deliver the round's asks to their publishers; one unreachable socket never stops the others'."""
+    for participant_id, rids in asks:
+        try:
+            await events.video_layers(session_id, participant_id, rids)
+        except Exception:
+            log.exception("video_layers callback failed", extra=ids(session_id, participant_id))
 
 
 async def tell(events: MediaEvents, session_id: str, changes: list[tuple[str, list[str], bool]]) -> None:

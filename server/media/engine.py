@@ -294,8 +294,8 @@ class MediaEngine:
                     )
                     for rid in offered.rids
                 ]
-                for layer in sources:
-                    layer.layers = sources
+                for layer, rid in zip(sources, offered.rids, strict=True):
+                    layer.layers, layer.rid = sources, rid
                 peer.inbound.tap(receiver, sources[0], False, dict(zip(offered.rids, sources, strict=True)))
                 peer.sources[kind] = sources[0]
                 peer.receivers[kind] = receiver

@@ -87,6 +87,7 @@ class Source:
         # A simulcast publisher's video: one Source per layer, lowest first, each holding the same list
         # (a new sink starts on the lowest, ``join`` moves it). A single stream is its own one layer.
         self.layers: list[Source] = [self]
+        self.rid: str | None = None  # a simulcast layer's RTP stream id (None: a single stream)
 
     @property
     def ssrc(self) -> int | None:

@@ -37,8 +37,8 @@ class Room:
 
 
 async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
-    """5 Hz: speaking levels and stalled simulcast layers; once a second, the allocator's round and
-    RTCP reports both ways."""
+    """5 Hz: speaking levels and stalled simulcast layers; once a second, the allocator's round, RTCP
+    reports both ways and the simulcast layers each publisher is asked to send."""
     tick = 0
     while True:
         await asyncio.sleep(SPEAKING_INTERVAL)
@@ -49,6 +49,9 @@ async def room_loop(room: Room, events: MediaEvents, video_cap: int) -> None:
             send_reports(room, video_cap, rates)
             if changes:
                 await bandwidth.tell(events, room.session_id, changes)
+            asks = ask_layers(room)
+            if asks:
+                await bandwidth.tell_layers(events, room.session_id, asks)
         update = room.meter.flush()
         if update is not None and update[1] is not None:
             room.bandwidth.speaker = update[1]
@@ -76,6 +79,16 @@ def drop_stalled(room: Room) -> None:
         bandwidth.drop_stalled(room.bandwidth, room.peers)
     except Exception:
         log.exception("stalled layer check failed", extra={"session": room.session_id})
+
+
+def ask_layers(room: Room) -> list[tuple[str, list[str]]]:
+    """The simulcast layers each publisher is to send (``bandwidth.ask_layers``); a failure is logged
+    and leaves every publisher sending what it was asked to, for this second."""
+    try:
+        return bandwidth.ask_layers(room.bandwidth, room.policy, room.peers)
+    except Exception:
+        log.exception("asking simulcast layers failed", extra={"session": room.session_id})
+        return []
 
 
 def layers_only(room: Room) -> tuple[dict[str, int], list[tuple[str, list[str], bool]]]:

@@ -42,6 +42,15 @@ class LayerClock:
     stalled_at: list[float | None] = field(default_factory=list)  # when each layer last began a stall
     rest: list[float] = field(default_factory=list)  # each layer's last rest, seconds
     was_stalled: list[bool] = field(default_factory=list)
+    asked: int | None = None  # layers the publisher is asked to send (``sent_layers``; None: all)
+
+    def ask(self, count: int) -> None:
+        """The publisher is asked to send its lowest ``count`` layers: those above stop by our asking,
+        which is no stall, and when asked for again they start with no rest and no history."""
+        self.asked = count
+        for index in range(count, len(self.moved_at)):
+            self.moved_at[index] = self.stalled_at[index] = None
+            self.rest[index], self.was_stalled[index] = 0.0, False
 
     def observe(self, octets: Sequence[int], now: float) -> None:
         """The layers' byte counts now (the publisher's ``Source.octets``, which only grow). A count
@@ -52,11 +61,13 @@ class LayerClock:
         if len(octets) != len(self.octets):
             count = len(octets)
             self.octets, self.moved_at, self.stalled_at = list(octets), [None] * count, [None] * count
-            self.rest, self.was_stalled = [0.0] * count, [False] * count
+            self.rest, self.was_stalled, self.asked = [0.0] * count, [False] * count, None
             return
         for index, count in enumerate(octets):
             if count != self.octets[index]:
-                self.octets[index], self.moved_at[index] = count, now
+                self.octets[index] = count
+                if self.asked is None or index < self.asked:
+                    self.moved_at[index] = now  # a layer asked off may send a last few packets: not a flow
         for index in range(len(octets)):
             stalled = self.stalled(index, now)
             if stalled and not self.was_stalled[index]:
@@ -82,7 +93,7 @@ class LayerClock:
         """Whether layer ``index`` has stalled: it has flowed, not for ``STALL_AFTER``, and a lower
         layer of the video flows."""
         if index < 1 or index >= len(self.moved_at) or self.moved_at[index] is None:
-            return False
+            return False  # the lowest, unknown, not seen to flow yet, or asked off (``ask``)
         return not self.flowing(index, now) and any(self.flowing(lower, now) for lower in range(index))
 
     def fallback(self, index: int, now: float) -> int | None:

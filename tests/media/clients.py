@@ -283,6 +283,7 @@ class Recorder:
     speaking_events: list[tuple[str, dict[str, float], str | None]] = field(default_factory=list)
     lost: list[tuple[str, str, str]] = field(default_factory=list)
     paused: list[tuple[str, list[str], bool]] = field(default_factory=list)  # (subscriber, paused, audio only)
+    layers: list[tuple[str, list[str]]] = field(default_factory=list)  # (publisher, RTP stream ids to send)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def send_offer(self, session_id: str, participant_id: str, sdp: str, revision: int) -> None:
@@ -300,6 +301,9 @@ class Recorder:
 
     async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
         self.paused.append((participant_id, list(paused), audio_only))
+
+    async def video_layers(self, session_id: str, participant_id: str, rids: list[str]) -> None:
+        self.layers.append((participant_id, list(rids)))
 
 
 def record_handed(obj: Any, method: str) -> list[Any]:

@@ -30,6 +30,7 @@ SAMPLES: list[wire.Message] = [
     wire.Speaking("s", {}, None),
     wire.Lost("s", "a", "publish"),
     wire.Paused("s", "a", ["b"], False),
+    wire.Layers("s", "a", ["lo"]),
     wire.Spoke("s", {"a": 1.25}),
     wire.Stats(10, 1000, [0.001], {"short": 2}, 4),
 ]

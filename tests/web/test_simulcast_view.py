@@ -101,3 +101,61 @@ def test_a_large_speaker_tile_receives_the_high_layer_and_small_tiles_the_low_on
     assert small["tile"] < 400, small
     pair.alex.screenshot("simulcast-small-tiles")
     print(f"large tile {large}, small tile {small}")
+
+
+# What Sam's page encodes: each simulcast encoding's ``active`` as the page set it, and as the sending
+# connection's stats report it.
+SENDING_JS = """async () => {
+  const publisher = window.hearth?.client?.publisher;
+  if (!publisher) return null;
+  const set = Object.fromEntries(publisher.video.sender.getParameters().encodings.map((e) => [e.rid, e.active]));
+  const stats = {};
+  for (const r of (await publisher.pc.getStats()).values()) {
+    if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid) stats[r.rid] = r.active;
+  }
+  return { set, stats };
+}"""
+
+
+def wait_sending(person: Person, high: bool, timeout_s: float = 60) -> dict[str, Any]:
+    """Until ``person``'s page encodes its high layer (``high``) or not, by its parameters and its stats."""
+    seen: list[Any] = []
+    deadline = person.page.evaluate("() => performance.now()") + timeout_s * 1000
+    while True:
+        now = person.page.evaluate(SENDING_JS)
+        seen.append(now)
+        if now and now["set"].get("hi") is high and now["stats"].get("hi") is high and now["set"].get("lo"):
+            return dict(now)
+        assert person.page.evaluate("() => performance.now()") < deadline, f"high layer never {high}: {seen[-3:]}"
+        person.page.wait_for_timeout(500)
+
+
+def speaker_view(person: Person, on: bool) -> None:
+    """Switch ``person``'s grid to speaker view (``on``) or same-size tiles, when it is not already."""
+    page = person.page
+    grid = page.get_by_test_id("video-grid")
+    if grid.evaluate("g => g.classList.contains('speaker')") is on:
+        return
+    if not page.get_by_test_id("speaker-view-toggle").is_visible():
+        page.get_by_test_id("more-button").click()
+    page.get_by_test_id("speaker-view-toggle").click()
+    expect(grid).to_have_class(re.compile(r"\bspeaker\b") if on else re.compile(r"^(?!.*\bspeaker\b)"))
+
+
+def test_a_publisher_nobody_shows_large_stops_encoding_its_high_layer_and_starts_when_someone_does(
+    pair: Pair,
+) -> None:
+    """Every page shows Sam small: after a while the server asks Sam's page for the low layer alone
+    (``video.layers``) and it stops encoding the high one (a phone's CPU and uplink); Alex's page
+    showing Sam large again asks it back, and Alex receives it."""
+    for person in (pair.facilitator, pair.alex):
+        person.page.set_viewport_size({"width": 480, "height": 720})
+        speaker_view(person, False)
+    wait_received(pair.alex, "Sam", HALF_WIDTH)
+    stopped = wait_sending(pair.sam, high=False)
+    pair.alex.page.set_viewport_size({"width": 1280, "height": 800})
+    speaker_view(pair.alex, True)
+    expect(pair.alex.tile("Sam")).to_have_class(re.compile(r"\bspotlight\b"))
+    started = wait_sending(pair.sam, high=True)
+    large = wait_received(pair.alex, "Sam", FULL_WIDTH)
+    print(f"stopped {stopped}, started {started}, received {large}")

@@ -362,6 +362,8 @@ class MediaWorkers:
                 await self._tell(self._events.connection_lost(s, p, leg))
             case wire.Paused(session=s, participant=p, paused=paused, audio_only=audio_only):
                 await self._tell(self._events.video_paused(s, p, paused, audio_only))
+            case wire.Layers(session=s, participant=p, rids=rids):
+                await self._tell(self._events.video_layers(s, p, rids))
             case wire.Spoke(session=s, seconds=seconds):
                 if s in self._pins:
                     spoke = self._spoke.setdefault(s, {})

@@ -155,6 +155,15 @@ class Paused:
 
 
 @dataclass(frozen=True)
+class Layers:
+    """``MediaEvents.video_layers``: the simulcast layers a publisher is to send for now."""
+
+    session: str
+    participant: str
+    rids: list[str]
+
+
+@dataclass(frozen=True)
 class Spoke:
     """Speaking seconds per participant since the last ``Spoke`` of this session (durations only)."""
 
@@ -178,7 +187,7 @@ Request = Publish | Answer | Subscribe | SetPolicy | SetView | CloseParticipant 
 # What the worker answers: every Request, from the one union (a request left out here was ignored by
 # the worker and left the node's call waiting out its deadline, the session's media queue behind it).
 REQUESTS: tuple[type[Any], ...] = typing.get_args(Request)
-Message = Request | Done | Refused | Ready | Offer | Speaking | Lost | Paused | Spoke | Stats
+Message = Request | Done | Refused | Ready | Offer | Speaking | Lost | Paused | Layers | Spoke | Stats
 
 TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
@@ -197,6 +206,7 @@ TYPES: dict[str, type[Any]] = {
         Speaking,
         Lost,
         Paused,
+        Layers,
         Spoke,
         Stats,
     )

@@ -60,6 +60,9 @@ class WireEvents:
     async def connection_lost(self, session_id: str, participant_id: str, leg: str) -> None:
         self.send(wire.Lost(session_id, participant_id, leg))
 
+    async def video_layers(self, session_id: str, participant_id: str, rids: list[str]) -> None:
+        self.send(wire.Layers(session_id, participant_id, list(rids)))
+
     async def video_paused(self, session_id: str, participant_id: str, paused: list[str], audio_only: bool) -> None:
         self.send(wire.Paused(session_id, participant_id, list(paused), audio_only))
 
