@@ -158,7 +158,7 @@ def allocate_room(
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "round: remb %s, rtt %s, loss %s, overall %s, delivered %s, congested %s, overflowing %s,"
-                " estimate %d, proven %d, paused %d, probing %s",
+                " estimate %d, proven %d, paused %d, probing %s, video resent/repeats/over budget/stale %s",
                 peer.rtcp.remb,
                 None if peer.rtcp.rtt is None else round(peer.rtcp.rtt, 3),
                 None if loss is None else round(loss, 3),
@@ -170,6 +170,7 @@ def allocate_room(
                 link.estimate.proven(now),
                 len(share.paused),
                 link.pacer.probing is not None,
+                resend_counts(peer),
                 extra=ids(peer.session_id, sid),
             )
         if share.paused != link.paused:
@@ -191,6 +192,18 @@ def allocate_room(
     # A simulcast publisher is never held down for one weak link: that link gets a lower layer.
     rates = {pub: cap if pub in layered else allocator.publisher_rate(allowances.get(pub, []), cap) for pub in peers}
     return rates, changes
+
+
+def resend_counts(peer: Peer) -> list[int]:
+    """The subscriber's video copies' NACK answers since they began, summed (for the debug log): packets
+    resent, refused as repeats within a round trip, over the budget, and too stale to resend."""
+    leans = [out.sink.lean for (_, kind), out in peer.outgoing.items() if kind == "video"]
+    return [
+        sum(lean.retransmitted for lean in leans),
+        sum(lean.resend_repeats for lean in leans),
+        sum(lean.resend_over_budget for lean in leans),
+        sum(lean.resend_stale for lean in leans),
+    ]
 
 
 def own_losses(peer: Peer, reported: dict[int, float]) -> dict[int, float]:
