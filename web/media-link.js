@@ -1,7 +1,8 @@
 // The client's two WebRTC connections: the publisher (we offer, once admitted and the person chose
 // to join; a failed publish is tried again after a pause) and the subscriber (the server offers,
-// answered one at a time, in order). Split from protocol.js, which owns the socket: it hands this
-// the server's offers and says when media starts over (a welcome, a removal, another tab). No DOM.
+// answered one at a time, in order), and the simulcast layers the server asks the publisher to send
+// (`video.layers`). Split from protocol.js, which owns the socket: it hands this the server's offers
+// and asks, and says when media starts over (a welcome, a removal, another tab). No DOM.
 
 import { detail } from './events.js';
 import { mark } from './marks.js';
