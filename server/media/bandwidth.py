@@ -401,6 +401,8 @@ def ask_layers(
         known = bandwidth.sent.get(pub)
         if known is None or known[0] is not layers[0]:
             known = bandwidth.sent[pub] = (layers[0], sent_layers.SentLayers(len(layers)))
+            if pub in bandwidth.clocks:  # a publication before it was asked off some: this one sends all
+                bandwidth.clocks[pub].ask(len(layers))
         asked = known[1]
         if asked.update(sent_layers.wanted(len(layers), copies), now):
             bandwidth.clocks.setdefault(pub, stalls.LayerClock()).ask(asked.count)

@@ -92,11 +92,13 @@ def test_a_publisher_shown_only_in_small_tiles_is_asked_for_its_low_layer_then_t
 
 
 def test_a_new_publication_starts_with_every_layer_asked_for() -> None:
-    """Its page sends every layer again (fresh encodings): asking it down needs the wait again."""
+    """Its page sends every layer again (fresh encodings): asking it down needs the wait again, and its
+    high layer is watched for stalls again (the last publication's was asked off)."""
     room, peers, _ = room_with_one_copy()
     room.views[SUBSCRIBER] = {PUBLISHER: "small"}
     bandwidth.ask_layers(room, POLICY, peers, now=100.0)
     bandwidth.ask_layers(room, POLICY, peers, now=100.0 + LAYER_OFF_AFTER)
+    assert room.clocks[PUBLISHER].asked == 1
     peers[PUBLISHER].sources = room_with_one_copy()[1][PUBLISHER].sources  # its copy is on the old one
     assert bandwidth.ask_layers(room, POLICY, peers, now=200.0) == []
-    assert room.sent[PUBLISHER][1].count == 2
+    assert room.sent[PUBLISHER][1].count == 2 and room.clocks[PUBLISHER].asked == 2
