@@ -220,16 +220,22 @@ async def test_a_lost_connection_reaches_the_listener_signaling_gave_the_media_e
     assert heard == [("s1", "a", "publish")]
 
 
-async def test_a_failing_stalled_layer_check_is_logged_and_the_sessions_media_goes_on(
-    room: Room, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("step", "logged"),
+    [("drop_stalled", "stalled layer check failed"), ("ask_layers", "asking simulcast layers failed")],
+    ids=["stalled-layer-check", "layer-asks"],
+)
+async def test_a_failing_layer_step_of_the_room_loop_is_logged_and_the_sessions_media_goes_on(
+    room: Room, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, step: str, logged: str
 ) -> None:
-    """The room loop's 5 Hz look at simulcast layers raising (a peer torn down under it, say) costs
-    that tick's look alone: video still flows and the once-a-second reports still go out."""
+    """The room loop's 5 Hz look at simulcast layers, or its once-a-second asks of their publishers,
+    raising (a peer torn down under it, say) costs that step alone: video still flows and the
+    once-a-second reports still go out."""
 
     def broken(*_: Any, **__: Any) -> None:
-        raise RuntimeError("stalled layer check broke")
+        raise RuntimeError(f"{step} broke")
 
-    monkeypatch.setattr(bandwidth, "drop_stalled", broken)
+    monkeypatch.setattr(bandwidth, step, broken)
     _a, b, _seen = await room.video_from_a_to_b()
     peer = room.engine._rooms[SESSION].peers["b"]
     assert peer.rtcp is not None
@@ -237,4 +243,4 @@ async def test_a_failing_stalled_layer_check_is_logged_and_the_sessions_media_go
     frames = b.received[(stream_id_for("a"), "video")].frames
     await wait_for(lambda: peer.rtcp is not None and peer.rtcp.reports_sent >= reports + 2, timeout=10)
     await wait_for(lambda: b.received[(stream_id_for("a"), "video")].frames >= frames + 30, timeout=10)
-    assert "stalled layer check failed" in caplog.text
+    assert logged in caplog.text

@@ -4,13 +4,15 @@ ones some subscriber receives or could use; a layer asked off stops without bein
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
+
+import pytest
 
 from server.media import bandwidth
 from server.media.forwarder import Source
 from server.media.sent_layers import LAYER_OFF_AFTER, Copy, SentLayers, wanted
 from server.media.stalls import STALL_AFTER, LayerClock
-from signaling.ports import ForwardingPolicy
+from signaling.ports import ForwardingPolicy, MediaEvents
 
 PUBLISHER, SUBSCRIBER = "m-alex", "m-sam"
 POLICY = ForwardingPolicy(members=frozenset({PUBLISHER, SUBSCRIBER}))  # both admitted, in the main room
@@ -102,3 +104,21 @@ def test_a_new_publication_starts_with_every_layer_asked_for() -> None:
     peers[PUBLISHER].sources = room_with_one_copy()[1][PUBLISHER].sources  # its copy is on the old one
     assert bandwidth.ask_layers(room, POLICY, peers, now=200.0) == []
     assert room.sent[PUBLISHER][1].count == 2 and room.clocks[PUBLISHER].asked == 2
+
+
+async def test_a_publisher_whose_ask_cannot_be_delivered_costs_the_others_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One publisher's socket failing under the ask (gone meanwhile) is logged; the next is still asked."""
+    delivered: list[tuple[str, list[str]]] = []
+
+    class Events:
+        async def video_layers(self, session_id: str, participant_id: str, rids: list[str]) -> None:
+            if participant_id == PUBLISHER:
+                raise ConnectionError("socket gone")
+            delivered.append((participant_id, rids))
+
+    events = cast(MediaEvents, Events())
+    await bandwidth.tell_layers(events, "s-1", [(PUBLISHER, ["lo"]), (SUBSCRIBER, ["lo", "hi"])])
+    assert delivered == [(SUBSCRIBER, ["lo", "hi"])]
+    assert "video_layers callback failed" in caplog.text
